@@ -1,0 +1,48 @@
+# DLedger Lab — build, play, test, bench.
+# Everything runs with a stock Go toolchain; the browser tests also need
+# Chromium (.ci/run installs Debian's package when it is missing).
+
+GO      ?= go
+BIN     := bin/dledgerlab
+ADDR    ?= 127.0.0.1:8080
+WASM    := web/static/dledgerlab.wasm
+
+.PHONY: all build wasm play test test-core test-race fuzz bench clean
+
+all: build
+
+## build: the wasm playground engine and the dledgerlab binary (which embeds it)
+build: wasm
+	@if [ -d native ] && ls native/*.go >/dev/null 2>&1; then \
+		$(GO) build -o $(BIN) ./native; \
+	fi
+
+wasm:
+	@if ls wasm/*.go >/dev/null 2>&1; then \
+		mkdir -p web/static && \
+		GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM) ./wasm && \
+		cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/static/wasm_exec.js; \
+	fi
+
+## play: build and serve the playground, print its URL
+play: build
+	$(BIN) play --addr $(ADDR)
+
+## test: every test — core, simulator, lessons, native processes, browser
+test: build
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) build ./core/...
+	$(GO) test -count=1 -timeout 20m ./...
+
+## fuzz: run each fuzz target for FUZZTIME (default 2m)
+FUZZTIME ?= 2m
+fuzz:
+	$(GO) test ./core/commitlog -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core/commitlog -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME)
+
+## bench: Go benchmarks of the core, CommitLog and simulator
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+
+clean:
+	rm -rf bin $(WASM) web/static/wasm_exec.js
