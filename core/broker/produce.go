@@ -1,0 +1,301 @@
+package broker
+
+// This file is the leader's side of a produce, DLedger's AppendFuture as pure
+// bookkeeping, and the deduplication table that makes retries safe.
+//
+// The story of one send, driven by the runner:
+//
+//  1. Prepare(msg) validates and encodes the message. If its (producer, seq)
+//     was already applied, Prepare returns the earlier Result and the runner
+//     answers at once without proposing again.
+//  2. The runner proposes the body to core and gets (index, term) back, then
+//     calls Await(index, term, producer, seq) for a Ticket.
+//  3. Later, Apply of the committed entry at that index resolves the ticket:
+//     - same term: the entry is ours; the Result carries index, term and
+//       queue offset (DLedger answers the producer only after commit);
+//     - another term: our entry was truncated by a new leader (leader
+//       change, brain split 脑裂) and something else committed there: the
+//       ticket resolves with ErrNotCommitted, and retrying is safe.
+//  4. If the quorum does not answer in time (DLedger's
+//     WAIT_QUORUM_ACK_TIMEOUT), the runner calls Expire and answers
+//     ErrOutcomeUnknown: the entry may still commit. When the leader steps
+//     down, FailAll answers every ticket.
+//
+// After ErrOutcomeUnknown the producer retries with the same producer id and
+// sequence, possibly at a new leader. The CommitLog may then hold two copies
+// of the message; the dispatcher puts only the first in the ConsumeQueue and
+// answers the second with the first's queue offset (Duplicate).
+//
+// # The deduplication rule
+//
+// Like RocketMQ's (and Kafka's) idempotent producer, a producer numbers its
+// sends 1, 2, 3, ... and keeps at most one send in flight: it retries the
+// same sequence until it gets an answer other than ErrOutcomeUnknown, then
+// moves to a higher one. The broker therefore keeps, per producer, only the
+// highest applied sequence: a message whose sequence is lower than or equal
+// to it is a duplicate and is not dispatched. To answer a retry with its
+// original queue offset the broker also keeps the producer's last
+// Options.DedupWindow results; an older duplicate is still dropped but
+// answered with ErrStaleSequence.
+//
+// The table is built only by Apply from committed entries, in log order, so
+// every replica rebuilds the same table; it is part of the replicated state
+// and of Digest. Its memory is bounded: Options.MaxProducers producers, each
+// with DedupWindow results. When a new producer arrives and the table is
+// full, the producer least recently seen in the log (lowest log index) is
+// forgotten — deterministically, on every replica — and a retry from it
+// after that would be stored twice.
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"dledgerlab/core"
+)
+
+// Result answers a successful produce: where the message is.
+type Result struct {
+	// Index and Term identify the committed entry that stored the message.
+	Index uint64
+	Term  uint64
+	// Topic and QueueOffset are the message's place in the ConsumeQueue.
+	Topic       string
+	QueueOffset uint64
+	// Duplicate is set when this send was a retry of a message already
+	// stored; the other fields describe the original.
+	Duplicate bool
+}
+
+func (r Result) String() string {
+	s := fmt.Sprintf("%s@%d (entry %d@t%d)", r.Topic, r.QueueOffset, r.Index, r.Term)
+	if r.Duplicate {
+		s += " duplicate"
+	}
+	return s
+}
+
+// Ticket is one produce waiting for its entry to commit (DLedger's
+// AppendFuture, as a value). ID is unique within this broker.
+type Ticket struct {
+	ID       uint64
+	Index    uint64
+	Term     uint64
+	Producer string
+	Seq      uint64
+}
+
+// Resolved is a ticket's answer: either Result or Err is set.
+type Resolved struct {
+	Ticket Ticket
+	Result Result
+	// Err wraps ErrNotCommitted (the entry was truncated), ErrCorrupt (the
+	// entry did not decode), ErrStaleSequence, or what FailAll was given.
+	Err error
+}
+
+// Prepare validates msg and encodes it as an entry body. If msg's (producer,
+// seq) was already applied, body is nil and dup is the earlier Result (with
+// Duplicate set): the runner answers with it and proposes nothing. Errors
+// match ErrBadTopic, ErrTooLarge, ErrBadMessage or ErrStaleSequence.
+//
+// Prepare only sees applied entries: a retry of a send that is still in
+// flight is not caught here but by the dispatcher in Apply.
+func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
+	if err := validateMessage(msg, b.opts.MaxBodyBytes); err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	if r, isDup, err := b.lookupApplied(msg.Producer, msg.Seq); isDup {
+		if err != nil {
+			return nil, nil, fmt.Errorf("prepare: %w", err)
+		}
+		return nil, &r, nil
+	}
+	body, err = encodeMessage(msg, b.opts.MaxBodyBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	return body, nil, nil
+}
+
+// Await registers a produce that core accepted as entry (index, term) and
+// returns its ticket. Apply of that index resolves it. Await must come
+// before the entry is applied (core's Propose returns before anything
+// commits); awaiting an applied index is a runner bug and panics.
+func (b *Broker) Await(index, term uint64, producer string, seq uint64) Ticket {
+	if index <= b.applied {
+		panic(fmt.Sprintf("broker: await entry %d@t%d but entry %d is already applied", index, term, b.applied))
+	}
+	b.nextTicket++
+	t := Ticket{ID: b.nextTicket, Index: index, Term: term, Producer: producer, Seq: seq}
+	b.pending[index] = append(b.pending[index], t)
+	return t
+}
+
+// Expire drops t, for the runner's quorum timeout (WAIT_QUORUM_ACK_TIMEOUT):
+// the runner answers ErrOutcomeUnknown. It reports whether t was still
+// pending (false if it was already resolved or dropped).
+func (b *Broker) Expire(t Ticket) bool {
+	ts := b.pending[t.Index]
+	i := slices.IndexFunc(ts, func(p Ticket) bool { return p.ID == t.ID })
+	if i < 0 {
+		return false
+	}
+	ts = slices.Delete(ts, i, i+1)
+	if len(ts) == 0 {
+		delete(b.pending, t.Index)
+	} else {
+		b.pending[t.Index] = ts
+	}
+	return true
+}
+
+// FailAll resolves every pending ticket with err, in index order, for when
+// the leader steps down. Entries already proposed may still be committed by
+// the next leader, so the honest answer is usually ErrOutcomeUnknown (the
+// producer retries, deduplication keeps it stored once); NOT_LEADER
+// (ErrNotLeader) is for sends that were never proposed.
+func (b *Broker) FailAll(err error) []Resolved {
+	var out []Resolved
+	for _, ts := range b.pending {
+		for _, t := range ts {
+			out = append(out, Resolved{Ticket: t, Err: fmt.Errorf("entry %d@t%d: %w", t.Index, t.Term, err)})
+		}
+	}
+	slices.SortFunc(out, func(x, y Resolved) int { return cmp.Compare(x.Ticket.ID, y.Ticket.ID) })
+	clear(b.pending)
+	return out
+}
+
+// Pending returns the tickets still waiting, in the order they were issued.
+func (b *Broker) Pending() []Ticket {
+	var out []Ticket
+	for _, ts := range b.pending {
+		out = append(out, ts...)
+	}
+	slices.SortFunc(out, func(x, y Ticket) int { return cmp.Compare(x.ID, y.ID) })
+	return out
+}
+
+// resolve answers the tickets awaiting e's index after e was applied as a.
+// m is the decoded message of a normal entry.
+func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
+	ts := b.pending[e.Index]
+	if len(ts) == 0 {
+		return nil
+	}
+	delete(b.pending, e.Index)
+	out := make([]Resolved, 0, len(ts))
+	for _, t := range ts {
+		r := Resolved{Ticket: t}
+		switch {
+		case t.Term != e.Term:
+			r.Err = fmt.Errorf("entry %d proposed in term %d, committed in term %d: %w",
+				t.Index, t.Term, e.Term, ErrNotCommitted)
+		case a.Outcome == OutcomeCorrupt:
+			r.Err = a.Err
+		case a.Outcome == OutcomeNoOp:
+			// (index, term) names one entry (Raft's Log Matching); a ticket
+			// for a no-op means the runner awaited something it did not
+			// propose.
+			panic(fmt.Sprintf("broker: ticket %d awaits entry %d@t%d, which is a %s entry", t.ID, t.Index, t.Term, e.Type))
+		case m.Producer != t.Producer || m.Seq != t.Seq:
+			panic(fmt.Sprintf("broker: ticket %d awaits %s#%d at entry %d@t%d, which holds %s#%d",
+				t.ID, t.Producer, t.Seq, t.Index, t.Term, m.Producer, m.Seq))
+		case a.Err != nil:
+			r.Err = a.Err
+		default:
+			r.Result = a.Result
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// producerState is one row of the deduplication table.
+//
+// Invariant: recent is sorted by seq, its last element has seq == highest,
+// and len(recent) <= Options.DedupWindow.
+type producerState struct {
+	highest   uint64
+	lastIndex uint64 // log index of the last entry from this producer
+	recent    []seqResult
+}
+
+type seqResult struct {
+	seq    uint64
+	result Result
+}
+
+func (p *producerState) clone() *producerState {
+	c := *p
+	c.recent = slices.Clone(p.recent)
+	return &c
+}
+
+// lookupApplied reports whether (producer, seq) is a duplicate of an applied
+// message and, if so, the original Result (Duplicate set) or, when it fell
+// out of the window, an error wrapping ErrStaleSequence.
+func (b *Broker) lookupApplied(producer string, seq uint64) (Result, bool, error) {
+	if producer == "" {
+		return Result{}, false, nil
+	}
+	p := b.producers[producer]
+	if p == nil || seq > p.highest {
+		return Result{}, false, nil
+	}
+	for _, sr := range p.recent {
+		if sr.seq == seq {
+			r := sr.result
+			r.Duplicate = true
+			return r, true, nil
+		}
+	}
+	return Result{}, true, fmt.Errorf("producer %s seq %d (highest applied %d, results kept from %d): %w",
+		producer, seq, p.highest, p.recent[0].seq, ErrStaleSequence)
+}
+
+// touchProducer notes that producer appeared at log index index.
+func (b *Broker) touchProducer(producer string, index uint64) {
+	if p := b.producers[producer]; p != nil {
+		p.lastIndex = index
+	}
+}
+
+// recordApplied adds a newly stored message to the deduplication table.
+// The caller has checked that seq is above the producer's highest.
+func (b *Broker) recordApplied(producer string, seq, index uint64, r Result) {
+	if producer == "" {
+		return
+	}
+	p := b.producers[producer]
+	if p == nil {
+		if len(b.producers) >= b.opts.MaxProducers {
+			b.evictProducer()
+		}
+		p = &producerState{}
+		b.producers[producer] = p
+	}
+	if seq <= p.highest {
+		panic(fmt.Sprintf("broker: producer %s seq %d recorded at or below highest %d", producer, seq, p.highest))
+	}
+	p.highest = seq
+	p.lastIndex = index
+	if len(p.recent) >= b.opts.DedupWindow {
+		p.recent = slices.Delete(p.recent, 0, len(p.recent)-b.opts.DedupWindow+1)
+	}
+	p.recent = append(p.recent, seqResult{seq: seq, result: r})
+}
+
+// evictProducer forgets the producer least recently seen in the log. Log
+// indexes are unique, so the choice is the same on every replica.
+func (b *Broker) evictProducer() {
+	var victim string
+	var oldest uint64
+	for id, p := range b.producers {
+		if victim == "" || p.lastIndex < oldest {
+			victim, oldest = id, p.lastIndex
+		}
+	}
+	delete(b.producers, victim)
+}
