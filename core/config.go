@@ -1,0 +1,125 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Config sets up one replica. Durations are in ticks: the caller decides how
+// long a tick is (the simulator and native nodes use 10 ms by default).
+type Config struct {
+	// ID is this broker's id; it must be one of Peers.
+	ID NodeID
+	// Peers lists every member of the group, this broker included
+	// (Broker1..N in the seed text).
+	Peers []NodeID
+	// Storage holds what an earlier run persisted; nil for a new, empty node.
+	Storage Storage
+	// Seed feeds the only random source: the election timeouts.
+	Seed uint64
+
+	// HeartbeatTicks is how often a leader sends heartbeats (心跳).
+	HeartbeatTicks int
+	// ElectionTicksMin and ElectionTicksMax bound the randomized election
+	// timeout (§5.2: "chosen randomly from a fixed interval"). A follower that
+	// hears nothing from a leader for that long becomes a candidate.
+	ElectionTicksMin int
+	ElectionTicksMax int
+
+	// MaxInflight caps the pushes in flight to one follower (pipelining).
+	MaxInflight int
+	// MaxPushEntries and MaxPushBytes cap one push (batching).
+	MaxPushEntries int
+	MaxPushBytes   int
+
+	// DisableCheckQuorum turns CheckQuorum off. With it on (the default) a
+	// leader that has not heard from a majority within ElectionTicksMin steps
+	// down, and followers ignore vote requests while they hear from a leader.
+	DisableCheckQuorum bool
+	// DisablePreVote turns PreVote off (thesis §9.6). With it on (the
+	// default) a node that was cut off asks first whether it could win before
+	// raising its term, so it cannot depose a healthy leader on return.
+	DisablePreVote bool
+
+	// Rules can switch off individual safety rules for teaching. The zero
+	// value keeps every rule.
+	Rules Rules
+}
+
+// Rules are safety rules a learner may switch off to see why they exist. The
+// zero value keeps them all; each field names what switching it off allows.
+type Rules struct {
+	// SkipUpToDateCheck grants votes to candidates whose log is behind the
+	// voter's (switches off §5.4.1's election restriction).
+	SkipUpToDateCheck bool
+	// CommitOldTerms lets a leader commit entries of earlier terms by
+	// counting replicas (switches off §5.4.2; Figure 8 then happens).
+	CommitOldTerms bool
+	// AckBeforePersist lets a follower acknowledge a push before the entries
+	// are persisted (a crash can then lose an entry the leader counted).
+	AckBeforePersist bool
+}
+
+// Any reports whether any rule is switched off.
+func (r Rules) Any() bool { return r != Rules{} }
+
+// DefaultConfig returns a Config with the project's default timings: with a
+// 10 ms tick, heartbeats every 50 ms and election timeouts of 150–300 ms, as
+// in the Raft paper's evaluation.
+func DefaultConfig(id NodeID, peers []NodeID, seed uint64) Config {
+	return Config{
+		ID:               id,
+		Peers:            peers,
+		Seed:             seed,
+		HeartbeatTicks:   5,
+		ElectionTicksMin: 15,
+		ElectionTicksMax: 30,
+		MaxInflight:      8,
+		MaxPushEntries:   64,
+		MaxPushBytes:     1 << 20,
+	}
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid config")
+
+func (c *Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	if c.ID == None {
+		return bad("ID must be at least 1")
+	}
+	if len(c.Peers) == 0 {
+		return bad("Peers is empty")
+	}
+	seen := map[NodeID]bool{}
+	for _, p := range c.Peers {
+		if p == None {
+			return bad("Peers contains id 0; ids start at 1")
+		}
+		if seen[p] {
+			return bad("Peers lists broker %d twice", p)
+		}
+		seen[p] = true
+	}
+	if !seen[c.ID] {
+		return bad("ID %d is not in Peers %v", c.ID, c.Peers)
+	}
+	if c.HeartbeatTicks <= 0 {
+		return bad("HeartbeatTicks = %d, want > 0", c.HeartbeatTicks)
+	}
+	if c.ElectionTicksMin <= c.HeartbeatTicks {
+		return bad("ElectionTicksMin = %d must exceed HeartbeatTicks = %d", c.ElectionTicksMin, c.HeartbeatTicks)
+	}
+	if c.ElectionTicksMax < c.ElectionTicksMin {
+		return bad("ElectionTicksMax = %d is below ElectionTicksMin = %d", c.ElectionTicksMax, c.ElectionTicksMin)
+	}
+	if c.MaxInflight <= 0 {
+		return bad("MaxInflight = %d, want > 0", c.MaxInflight)
+	}
+	if c.MaxPushEntries <= 0 || c.MaxPushBytes <= 0 {
+		return bad("MaxPushEntries and MaxPushBytes must be > 0")
+	}
+	return nil
+}

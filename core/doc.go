@@ -1,0 +1,30 @@
+// Package core is the replica of a DLedger broker group: randomized leader
+// election, heartbeats, two-phase replication of the CommitLog (an entry is
+// uncommitted until a majority has persisted it, then committed), log repair,
+// and the defences against a split brain (CheckQuorum, PreVote).
+//
+// It mirrors the Raft paper ("In Search of an Understandable Consensus
+// Algorithm", Ongaro & Ousterhout) and DLedger's DLedgerServer,
+// DLedgerLeaderElector and DLedgerEntryPusher. Sections cited as §5.2 etc. are
+// the paper's; "thesis §9.6" is Ongaro's dissertation.
+//
+// The replica is pure (etcd-io/raft's design): it owns no clock, goroutine,
+// file or socket. Time enters as Tick, messages as Step, client writes as
+// Propose; everything the replica wants done leaves through Ready:
+//
+//	rd := n.Ready()
+//	send(rd.Eager)                     // leader pushes may go out at once (thesis §10.2.1)
+//	persist(rd.HardState, rd.Entries)  // then fsync
+//	send(rd.Messages)                  // only after persisting: votes and acks promise durability
+//	apply(rd.Committed)
+//	n.Advance(rd)
+//
+// The caller must not call Tick, Step or Propose between Ready and Advance.
+// Randomness comes only from Config.Seed, so the same seed and inputs give
+// the same outputs, natively and in WebAssembly.
+//
+// Files: election.go (§5.2, §5.4.1, PreVote), replication.go (§5.3, §5.4.2,
+// log repair), transfer.go (leadership transfer), log.go (the in-memory log),
+// progress.go (the leader's view of each follower), events.go (what happened
+// and why, for the UI and lessons).
+package core

@@ -1,0 +1,189 @@
+package core
+
+import "fmt"
+
+// This file is leader election: the seed's "random sleep, the first to wake
+// becomes candidate, asks for votes, a majority makes the leader" — Raft §5.2
+// with the election restriction of §5.4.1, PreVote (thesis §9.6) and
+// CheckQuorum (thesis §6.2). DLedger: DLedgerLeaderElector.
+
+// tickElection runs on followers and candidates: when the randomized timeout
+// passes without word from a leader, campaign.
+func (n *Node) tickElection() {
+	n.electionElapsed++
+	if n.electionElapsed >= n.electionTimeout {
+		n.event(Event{Kind: EventElectionTimeout, Detail: fmt.Sprintf("no leader heard for %d ticks", n.electionElapsed)})
+		n.campaign()
+	}
+}
+
+// tickLeader sends heartbeats and, with CheckQuorum, steps down when a
+// majority has gone quiet for an election timeout.
+func (n *Node) tickLeader() {
+	n.heartbeatElapsed++
+	n.electionElapsed++
+	if n.electionElapsed >= n.cfg.ElectionTicksMin {
+		n.electionElapsed = 0
+		if n.transferee != None {
+			n.event(Event{Kind: EventTransferAborted, Peer: n.transferee, Detail: "target did not take over within an election timeout"})
+			n.transferee = None
+		}
+		if !n.cfg.DisableCheckQuorum && !n.quorumActive() {
+			n.event(Event{Kind: EventSteppedDown, Detail: "CheckQuorum: a majority has not answered for an election timeout"})
+			n.becomeFollower(n.term, None)
+			return
+		}
+	}
+	if n.heartbeatElapsed >= n.cfg.HeartbeatTicks {
+		n.heartbeatElapsed = 0
+		n.bcastHeartbeat()
+	}
+}
+
+// quorumActive reports whether a majority (self included) answered since the
+// last check, and starts a new round.
+func (n *Node) quorumActive() bool {
+	active := 1
+	for _, pr := range n.prs {
+		if pr.recentActive {
+			active++
+		}
+		pr.recentActive = false
+	}
+	return active >= n.quorum()
+}
+
+// campaign starts an election; with PreVote on it first runs a pre-vote.
+func (n *Node) campaign() {
+	if !n.cfg.DisablePreVote {
+		n.becomePreCandidate()
+		n.requestVotes(MsgPreVote, n.term+1, false)
+		return
+	}
+	n.elect(false)
+}
+
+// elect raises the term and asks for votes. force asks voters to ignore
+// their lease: the last step of a leadership transfer.
+func (n *Node) elect(force bool) {
+	n.becomeCandidate()
+	n.requestVotes(MsgVote, n.term, force)
+}
+
+// becomePreCandidate asks around without changing term, so a broker cut off
+// from the group cannot inflate terms while it is away.
+func (n *Node) becomePreCandidate() {
+	n.reset(n.term)
+	n.role = RolePreCandidate
+	n.votes = map[NodeID]bool{}
+	n.event(Event{Kind: EventBecamePreCandidate, Detail: fmt.Sprintf("would campaign for term %d", n.term+1)})
+}
+
+// becomeCandidate: increment term, vote for self (§5.2; seed: 候选者, term 1).
+func (n *Node) becomeCandidate() {
+	n.reset(n.term + 1)
+	n.role = RoleCandidate
+	n.vote = n.id
+	n.votes = map[NodeID]bool{}
+	n.event(Event{Kind: EventBecameCandidate})
+}
+
+func (n *Node) requestVotes(t MessageType, term uint64, force bool) {
+	if n.recordVote(n.id, true) {
+		return // a group of one
+	}
+	for _, id := range n.peers {
+		if id != n.id {
+			n.send(Message{Type: t, To: id, Term: term, LogIndex: n.log.lastIndex(), LogTerm: n.log.lastTerm(), Force: force})
+		}
+	}
+}
+
+// recordVote counts an answer and acts on a majority either way. It reports
+// whether the campaign ended.
+func (n *Node) recordVote(from NodeID, granted bool) bool {
+	if _, dup := n.votes[from]; !dup {
+		n.votes[from] = granted
+	}
+	yes, no := 0, 0
+	for _, g := range n.votes {
+		if g {
+			yes++
+		} else {
+			no++
+		}
+	}
+	switch {
+	case yes >= n.quorum():
+		if n.role == RolePreCandidate {
+			n.elect(false)
+		} else {
+			n.becomeLeader()
+		}
+		return true
+	case no >= n.quorum():
+		n.becomeFollower(n.term, None)
+		return true
+	}
+	return false
+}
+
+// handleVote answers a (pre-)vote request (Figure 2, RequestVote receiver).
+func (n *Node) handleVote(m Message) {
+	resp := MsgVoteResp
+	if m.Type == MsgPreVote {
+		resp = MsgPreVoteResp
+	}
+	// At most one vote per term (§5.2). A pre-vote for a future term binds
+	// nothing, so it may be granted when we know no leader for it.
+	canVote := n.vote == m.From ||
+		(n.vote == None && n.lead == None) ||
+		(m.Type == MsgPreVote && m.Term > n.term)
+	upToDate := n.log.isUpToDate(m.LogIndex, m.LogTerm)
+	switch {
+	case !canVote:
+		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Detail: fmt.Sprintf("%s: already voted for %d in term %d", m.Type, n.vote, n.term)})
+		n.send(Message{Type: resp, To: m.From, Reject: true})
+	case !upToDate && !n.cfg.Rules.SkipUpToDateCheck:
+		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Detail: fmt.Sprintf("%s: candidate's log (last %d@t%d) is behind ours (last %d@t%d), §5.4.1",
+			m.Type, m.LogIndex, m.LogTerm, n.log.lastIndex(), n.log.lastTerm())})
+		n.send(Message{Type: resp, To: m.From, Reject: true})
+	default:
+		n.event(Event{Kind: EventVoteGranted, Peer: m.From, Detail: fmt.Sprintf("%s for term %d", m.Type, m.Term)})
+		// Answer in the candidate's term so it counts the answer.
+		n.send(Message{Type: resp, To: m.From, Term: m.Term})
+		if m.Type == MsgVote {
+			n.vote = m.From
+			n.electionElapsed = 0
+		}
+	}
+}
+
+// handleVoteResp counts an answer to our campaign.
+func (n *Node) handleVoteResp(m Message) {
+	want := RoleCandidate
+	if m.Type == MsgPreVoteResp {
+		want = RolePreCandidate
+	}
+	if n.role != want {
+		return // a late answer to a campaign that is over
+	}
+	n.recordVote(m.From, !m.Reject)
+}
+
+// becomeLeader: the seed's "新的领导者". The new leader appends a no-op so
+// entries of earlier terms commit promptly (§5.4.2, §8), and starts pushing.
+func (n *Node) becomeLeader() {
+	n.reset(n.term)
+	n.role = RoleLeader
+	n.lead = n.id
+	n.prs = make(map[NodeID]*progress, len(n.peers)-1)
+	for _, id := range n.peers {
+		if id != n.id {
+			n.prs[id] = &progress{next: n.log.lastIndex() + 1, recentActive: true}
+		}
+	}
+	n.event(Event{Kind: EventBecameLeader, Detail: fmt.Sprintf("won a majority of %d", n.quorum())})
+	n.appendEntry(EntryNoOp, nil)
+	n.bcastHeartbeat()
+}

@@ -1,0 +1,83 @@
+package core
+
+import "fmt"
+
+// EventKind names what happened inside a replica. The UI and lessons key
+// their texts (English and 简体中文) on it; Detail is an English sentence for
+// logs and tests.
+type EventKind uint8
+
+const (
+	EventBecameFollower     EventKind = iota + 1 // became a follower (从)
+	EventBecamePreCandidate                      // started a pre-vote
+	EventBecameCandidate                         // became a candidate (候选者), term raised
+	EventBecameLeader                            // won a majority: leader (主)
+	EventElectionTimeout                         // heard no leader for its random timeout
+	EventVoteGranted                             // granted a (pre-)vote to Peer
+	EventVoteRefused                             // refused a (pre-)vote to Peer; Detail says why
+	EventVoteIgnored                             // ignored a campaign while in a leader's lease
+	EventCommitted                               // commit index rose to Index
+	EventTruncated                               // uncommitted entries from Index on were dropped
+	EventPushRejected                            // refused a push whose previous entry it lacks
+	EventRepair                                  // leader moved Peer's next index back to Index
+	EventSteppedDown                             // a leader stepped down (higher term or CheckQuorum)
+	EventTransferStarted                         // leadership transfer to Peer began
+	EventTransferFinished                        // the leader stepped down for the transfer target
+	EventTransferAborted                         // the transfer timed out
+	EventDropped                                 // a message was dropped; Detail says why
+	eventKindCount
+)
+
+var eventNames = [...]string{
+	EventBecameFollower:     "became-follower",
+	EventBecamePreCandidate: "became-pre-candidate",
+	EventBecameCandidate:    "became-candidate",
+	EventBecameLeader:       "became-leader",
+	EventElectionTimeout:    "election-timeout",
+	EventVoteGranted:        "vote-granted",
+	EventVoteRefused:        "vote-refused",
+	EventVoteIgnored:        "vote-ignored",
+	EventCommitted:          "committed",
+	EventTruncated:          "truncated",
+	EventPushRejected:       "push-rejected",
+	EventRepair:             "repair",
+	EventSteppedDown:        "stepped-down",
+	EventTransferStarted:    "transfer-started",
+	EventTransferFinished:   "transfer-finished",
+	EventTransferAborted:    "transfer-aborted",
+	EventDropped:            "dropped",
+}
+
+func (k EventKind) String() string {
+	if k > 0 && k < eventKindCount {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// MarshalText names the kind in JSON (ClusterView frames).
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Event is one thing that happened on broker Node in Term.
+type Event struct {
+	Kind   EventKind
+	Node   NodeID
+	Term   uint64
+	Peer   NodeID // the other broker involved, if any
+	Index  uint64 // the log index involved, if any
+	Detail string
+}
+
+func (e Event) String() string {
+	s := fmt.Sprintf("broker %d t%d %s", e.Node, e.Term, e.Kind)
+	if e.Peer != None {
+		s += fmt.Sprintf(" peer=%d", e.Peer)
+	}
+	if e.Index != 0 {
+		s += fmt.Sprintf(" index=%d", e.Index)
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}

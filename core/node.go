@@ -1,0 +1,512 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Role is a replica's part in the group (seed: 主 / 从 / 候选者).
+type Role uint8
+
+const (
+	// RoleFollower (从) answers the leader and votes.
+	RoleFollower Role = iota
+	// RolePreCandidate asks whether it could win before raising its term
+	// (PreVote, thesis §9.6). The UI draws it as a candidate.
+	RolePreCandidate
+	// RoleCandidate (候选者) has raised its term and asks for votes (§5.2).
+	RoleCandidate
+	// RoleLeader (主) takes client writes and replicates them (§5.3).
+	RoleLeader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleFollower:
+		return "follower"
+	case RolePreCandidate:
+		return "pre-candidate"
+	case RoleCandidate:
+		return "candidate"
+	case RoleLeader:
+		return "leader"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// Errors a caller handles.
+var (
+	// ErrNotLeader: only the leader takes proposals; Status().Lead says who is.
+	ErrNotLeader = errors.New("not the leader")
+	// ErrTransferring: the leader is handing over and takes no proposals.
+	ErrTransferring = errors.New("leadership transfer in progress")
+	// ErrUnknownNode: the id is not a member of the group.
+	ErrUnknownNode = errors.New("unknown broker id")
+)
+
+// Node is one replica. It is not safe for concurrent use: one goroutine (or
+// the simulator) owns it.
+type Node struct {
+	id    NodeID
+	peers []NodeID // sorted, self included
+	cfg   Config
+
+	// Persistent state (Figure 2).
+	term uint64
+	vote NodeID
+	log  raftLog
+
+	role Role
+	// lead is the leader of the current term, if known.
+	lead NodeID
+	// votes records answers to our (pre-)vote requests this campaign.
+	votes map[NodeID]bool
+
+	// prs is the leader's view of every follower.
+	prs map[NodeID]*progress
+	// transferee is the target of a leadership transfer in progress, or None.
+	transferee NodeID
+
+	electionElapsed  int
+	heartbeatElapsed int
+	// electionTimeout is the randomized timeout drawn in
+	// [ElectionTicksMin, ElectionTicksMax] at each reset (§5.2).
+	electionTimeout int
+	rand            rng
+
+	// flush is set when the leader may have pushes to send; Ready sends them
+	// in batches.
+	flush bool
+
+	// Outbox, drained by Ready.
+	eager    []Message
+	msgs     []Message
+	events   []Event
+	prevHard HardState
+}
+
+// NewNode creates a replica from cfg, restoring what cfg.Storage persisted.
+// A restored node starts as a follower that knows no leader.
+func NewNode(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		id:    cfg.ID,
+		peers: slices.Sorted(slices.Values(cfg.Peers)),
+		cfg:   cfg,
+		log:   newLog(),
+		rand:  newRNG(cfg.Seed, cfg.ID),
+	}
+	if s := cfg.Storage; s != nil {
+		hs, err := s.InitialState()
+		if err != nil {
+			return nil, fmt.Errorf("broker %d: reading hard state: %w", cfg.ID, err)
+		}
+		if last := s.LastIndex(); last > 0 {
+			ents, err := s.Entries(1, last+1)
+			if err != nil {
+				return nil, fmt.Errorf("broker %d: reading log 1..%d: %w", cfg.ID, last, err)
+			}
+			for i, e := range ents {
+				if e.Index != uint64(i+1) || (i > 0 && e.Term < ents[i-1].Term) {
+					return nil, fmt.Errorf("broker %d: stored log is not consecutive at entry %v", cfg.ID, e)
+				}
+			}
+			n.log.entries = append(n.log.entries, ents...)
+			n.log.stabled = last
+		}
+		if hs.Commit > n.log.lastIndex() {
+			return nil, fmt.Errorf("broker %d: stored commit index %d is past the stored log's end %d", cfg.ID, hs.Commit, n.log.lastIndex())
+		}
+		n.term, n.vote = hs.Term, hs.Vote
+		n.log.committed = hs.Commit
+		n.prevHard = hs
+	}
+	n.becomeFollower(n.term, None)
+	return n, nil
+}
+
+// ID returns this replica's id.
+func (n *Node) ID() NodeID { return n.id }
+
+// Tick advances logical time by one tick.
+func (n *Node) Tick() {
+	defer n.assertInvariants()
+	if n.role == RoleLeader {
+		n.tickLeader()
+	} else {
+		n.tickElection()
+	}
+}
+
+// Propose appends data as a new uncommitted entry (the first phase of the
+// seed's two-phase replication) and returns its index and term. The entry is
+// committed once a majority has persisted it; Ready.Committed then hands it
+// out. Only the leader accepts proposals.
+func (n *Node) Propose(data []byte) (index, term uint64, err error) {
+	if n.role != RoleLeader {
+		return 0, 0, ErrNotLeader
+	}
+	if n.transferee != None {
+		return 0, 0, ErrTransferring
+	}
+	e := n.appendEntry(EntryNormal, data)
+	return e.Index, e.Term, nil
+}
+
+// Step hands the replica one message from a peer. A message that cannot be
+// valid (unknown sender, wrong recipient, malformed fields) is dropped with an
+// EventDropped saying why.
+func (n *Node) Step(m Message) {
+	defer n.assertInvariants()
+	if why := n.checkMessage(m); why != "" {
+		n.event(Event{Kind: EventDropped, Peer: m.From, Detail: fmt.Sprintf("%s: %s", m.Type, why)})
+		return
+	}
+	if !n.stepTerm(m) {
+		return
+	}
+	switch m.Type {
+	case MsgPreVote, MsgVote:
+		n.handleVote(m)
+	case MsgPreVoteResp, MsgVoteResp:
+		n.handleVoteResp(m)
+	case MsgPush:
+		n.handlePush(m)
+	case MsgPushResp:
+		n.handlePushResp(m)
+	case MsgHeartbeat:
+		n.handleHeartbeat(m)
+	case MsgHeartbeatResp:
+		n.handleHeartbeatResp(m)
+	case MsgTimeoutNow:
+		n.handleTimeoutNow(m)
+	}
+}
+
+// checkMessage returns why m must be dropped, or "".
+func (n *Node) checkMessage(m Message) string {
+	switch {
+	case !m.Type.Valid():
+		return "unknown message type"
+	case m.To != n.id:
+		return fmt.Sprintf("addressed to broker %d", m.To)
+	case m.From == n.id || !n.isPeer(m.From):
+		return fmt.Sprintf("sender %d is not a peer", m.From)
+	case m.Term == 0:
+		return "term 0"
+	}
+	if m.Type == MsgPush {
+		prev := m.LogTerm
+		for i, e := range m.Entries {
+			if e.Index != m.LogIndex+uint64(i)+1 {
+				return fmt.Sprintf("entry %d of the push has index %d, want %d", i, e.Index, m.LogIndex+uint64(i)+1)
+			}
+			if e.Term < prev || e.Term > m.Term {
+				return fmt.Sprintf("entry %d has term %d outside [%d, %d]", e.Index, e.Term, prev, m.Term)
+			}
+			prev = e.Term
+		}
+		if m.LogTerm > m.Term {
+			return fmt.Sprintf("previous entry's term %d is above the push's term %d", m.LogTerm, m.Term)
+		}
+	}
+	return ""
+}
+
+// stepTerm applies the rule every server follows (Figure 2, "Rules for
+// Servers"): a higher term makes us a follower of that term; a lower term is
+// answered so its sender learns it is stale. It reports whether m should be
+// handled further.
+func (n *Node) stepTerm(m Message) bool {
+	switch {
+	case m.Term > n.term:
+		if m.Type == MsgVote || m.Type == MsgPreVote {
+			// CheckQuorum's lease: while we hear from a leader, ignore
+			// campaigns (thesis §4.2.3), unless a transfer asked for it.
+			if n.inLease() && !m.Force {
+				n.event(Event{Kind: EventVoteIgnored, Peer: m.From, Detail: fmt.Sprintf("%s for term %d while broker %d leads", m.Type, m.Term, n.lead)})
+				return false
+			}
+		}
+		switch {
+		case m.Type == MsgPreVote:
+			// A pre-vote changes nobody's term.
+		case m.Type == MsgPreVoteResp && !m.Reject:
+			// A granted pre-vote carries the term we would campaign in.
+		default:
+			lead := None
+			if m.Type == MsgPush || m.Type == MsgHeartbeat || m.Type == MsgTimeoutNow {
+				lead = m.From
+			}
+			if n.role == RoleLeader {
+				n.event(Event{Kind: EventSteppedDown, Peer: m.From, Detail: fmt.Sprintf("saw term %d > %d", m.Term, n.term)})
+			}
+			n.becomeFollower(m.Term, lead)
+		}
+	case m.Term < n.term:
+		switch m.Type {
+		case MsgPush, MsgHeartbeat:
+			// Tell a stale leader our term so it steps down (Figure 2:
+			// "reply false if term < currentTerm").
+			n.send(Message{Type: MsgPushResp, To: m.From, Reject: true, LogIndex: m.LogIndex})
+		case MsgPreVote:
+			n.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
+		}
+		n.event(Event{Kind: EventDropped, Peer: m.From, Detail: fmt.Sprintf("%s from stale term %d < %d", m.Type, m.Term, n.term)})
+		return false
+	}
+	return true
+}
+
+// inLease reports whether we heard from a leader within the minimum election
+// timeout (only with CheckQuorum on).
+func (n *Node) inLease() bool {
+	return !n.cfg.DisableCheckQuorum && n.lead != None && n.electionElapsed < n.cfg.ElectionTicksMin
+}
+
+// becomeFollower makes us a follower (从) of term, with lead if known.
+func (n *Node) becomeFollower(term uint64, lead NodeID) {
+	was := n.role
+	if n.transferee != None && term > n.term {
+		n.event(Event{Kind: EventTransferFinished, Peer: n.transferee, Detail: fmt.Sprintf("stepped down for term %d", term)})
+	}
+	n.reset(term)
+	n.role = RoleFollower
+	n.lead = lead
+	if was != RoleFollower || lead != None {
+		n.event(Event{Kind: EventBecameFollower, Peer: lead})
+	}
+}
+
+// reset prepares a new role. Moving to a new term forgets the vote.
+func (n *Node) reset(term uint64) {
+	if term != n.term {
+		n.term = term
+		n.vote = None
+	}
+	n.lead = None
+	n.votes = nil
+	n.prs = nil
+	n.transferee = None
+	n.flush = false
+	n.electionElapsed = 0
+	n.heartbeatElapsed = 0
+	n.electionTimeout = n.cfg.ElectionTicksMin + n.rand.intn(n.cfg.ElectionTicksMax-n.cfg.ElectionTicksMin+1)
+}
+
+func (n *Node) isPeer(id NodeID) bool {
+	_, ok := slices.BinarySearch(n.peers, id)
+	return ok
+}
+
+// quorum is the size of a majority: N/2+1 (seed: 机器数/2+1).
+func (n *Node) quorum() int { return len(n.peers)/2 + 1 }
+
+// send queues m. Messages from a leader may leave before the leader's own
+// persist (thesis §10.2.1); every other message promises durable state and
+// leaves only after the caller persisted this Ready.
+func (n *Node) send(m Message) {
+	m.From = n.id
+	if m.Term == 0 {
+		m.Term = n.term
+	}
+	switch {
+	case n.role == RoleLeader && !m.Type.IsResponse():
+		n.eager = append(n.eager, m)
+	case m.Type == MsgPushResp && !m.Reject && n.cfg.Rules.AckBeforePersist:
+		n.eager = append(n.eager, m) // the unsafe shortcut a lesson shows
+	default:
+		n.msgs = append(n.msgs, m)
+	}
+}
+
+func (n *Node) event(e Event) {
+	e.Node = n.id
+	if e.Term == 0 {
+		e.Term = n.term
+	}
+	n.events = append(n.events, e)
+}
+
+// Ready is everything the replica wants done, in order: send Eager, persist
+// HardState and Entries, then send Messages, apply Committed, call Advance.
+type Ready struct {
+	// HardState to persist, if HardStateChanged.
+	HardState        HardState
+	HardStateChanged bool
+	// Entries to persist. If Entries[0].Index is at or below the last
+	// persisted index, the store first discards its log from there: a
+	// follower truncating an uncommitted suffix.
+	Entries []Entry
+	// Eager may be sent before persisting: a leader's pushes and heartbeats.
+	Eager []Message
+	// Messages must be sent only after HardState and Entries are persisted:
+	// votes and acknowledgements promise durable state.
+	Messages []Message
+	// Committed entries, in index order, to apply to the broker.
+	Committed []Entry
+	// Events is what happened since the last Ready, for the UI and lessons.
+	Events []Event
+}
+
+// IsEmpty reports whether there is nothing to do.
+func (rd *Ready) IsEmpty() bool {
+	return !rd.HardStateChanged && len(rd.Entries) == 0 && len(rd.Eager) == 0 &&
+		len(rd.Messages) == 0 && len(rd.Committed) == 0 && len(rd.Events) == 0
+}
+
+// HasReady reports whether Ready would have anything to do.
+func (n *Node) HasReady() bool {
+	return n.flush || len(n.eager) > 0 || len(n.msgs) > 0 || len(n.events) > 0 ||
+		n.hardState() != n.prevHard || n.log.stabled < n.log.lastIndex() || n.log.applied < n.log.committed
+}
+
+// Ready returns what the replica wants done. The leader batches its pending
+// entries into pushes here. Call Advance after processing it.
+func (n *Node) Ready() Ready {
+	if n.role == RoleLeader && n.flush {
+		n.flush = false
+		for _, id := range n.peers {
+			if id != n.id {
+				n.sendPushes(id)
+			}
+		}
+	}
+	rd := Ready{
+		Entries:   n.log.unstable(),
+		Eager:     n.eager,
+		Messages:  n.msgs,
+		Committed: n.log.toApply(),
+		Events:    n.events,
+	}
+	if hs := n.hardState(); hs != n.prevHard {
+		rd.HardState, rd.HardStateChanged = hs, true
+	}
+	n.eager, n.msgs, n.events = nil, nil, nil
+	return rd
+}
+
+// Advance tells the replica that rd was processed: its entries and hard state
+// are durable and its committed entries applied.
+func (n *Node) Advance(rd Ready) {
+	defer n.assertInvariants()
+	if rd.HardStateChanged {
+		n.prevHard = rd.HardState
+	}
+	if k := len(rd.Entries); k > 0 {
+		last := rd.Entries[k-1]
+		if !n.log.matchTerm(last.Index, last.Term) {
+			panic(fmt.Sprintf("broker %d: Advance for entry %v no longer in the log (last %d): Step between Ready and Advance?", n.id, last, n.log.lastIndex()))
+		}
+		n.log.stabled = max(n.log.stabled, last.Index)
+		if n.role == RoleLeader {
+			n.maybeCommit() // the leader's own persist counts toward the majority
+		}
+	}
+	if k := len(rd.Committed); k > 0 {
+		n.log.applied = rd.Committed[k-1].Index
+	}
+}
+
+func (n *Node) hardState() HardState {
+	return HardState{Term: n.term, Vote: n.vote, Commit: n.log.committed}
+}
+
+// Status is a snapshot of a replica for the UI, tools and tests.
+type Status struct {
+	ID      NodeID
+	Role    Role
+	Term    uint64
+	Vote    NodeID
+	Lead    NodeID
+	Commit  uint64
+	Applied uint64
+	// Stabled is the last index persisted on this broker.
+	Stabled   uint64
+	LastIndex uint64
+	LastTerm  uint64
+	// ElectionElapsed and ElectionTimeout drive the UI's timer ring.
+	ElectionElapsed int
+	ElectionTimeout int
+	// Transferee is the target of a leadership transfer in progress.
+	Transferee NodeID
+	// Votes are the answers to our campaign (true = granted).
+	Votes map[NodeID]bool
+	// Progress is the leader's view of each follower (leader only).
+	Progress map[NodeID]Progress
+}
+
+// Progress is the leader's view of one follower.
+type Progress struct {
+	Match        uint64
+	Next         uint64
+	State        ProgressState
+	Inflight     int
+	RecentActive bool
+}
+
+// Status returns a snapshot of the replica.
+func (n *Node) Status() Status {
+	s := Status{
+		ID: n.id, Role: n.role, Term: n.term, Vote: n.vote, Lead: n.lead,
+		Commit: n.log.committed, Applied: n.log.applied, Stabled: n.log.stabled,
+		LastIndex: n.log.lastIndex(), LastTerm: n.log.lastTerm(),
+		ElectionElapsed: n.electionElapsed, ElectionTimeout: n.electionTimeout,
+		Transferee: n.transferee,
+	}
+	if n.votes != nil {
+		s.Votes = make(map[NodeID]bool, len(n.votes))
+		for id, v := range n.votes {
+			s.Votes[id] = v
+		}
+	}
+	if n.role == RoleLeader {
+		s.Progress = make(map[NodeID]Progress, len(n.prs))
+		for id, pr := range n.prs {
+			s.Progress[id] = Progress{Match: pr.match, Next: pr.next, State: pr.state, Inflight: len(pr.inflight), RecentActive: pr.recentActive}
+		}
+	}
+	return s
+}
+
+// Entries returns the log entries lo <= Index < hi, clamped to the log.
+// The slice is shared: callers must not modify it.
+func (n *Node) Entries(lo, hi uint64) []Entry {
+	lo = max(lo, 1)
+	hi = min(hi, n.log.lastIndex()+1)
+	if lo >= hi {
+		return nil
+	}
+	return n.log.slice(lo, hi)
+}
+
+// Peers returns the group's members, sorted.
+func (n *Node) Peers() []NodeID { return slices.Clone(n.peers) }
+
+// Clone returns an independent copy of the replica (the simulator keeps
+// copies as checkpoints for rewinding).
+func (n *Node) Clone() *Node {
+	c := *n
+	c.peers = slices.Clone(n.peers)
+	c.cfg.Peers = slices.Clone(n.cfg.Peers)
+	c.log.entries = slices.Clip(slices.Clone(n.log.entries))
+	if n.votes != nil {
+		c.votes = make(map[NodeID]bool, len(n.votes))
+		for k, v := range n.votes {
+			c.votes[k] = v
+		}
+	}
+	if n.prs != nil {
+		c.prs = make(map[NodeID]*progress, len(n.prs))
+		for k, v := range n.prs {
+			c.prs[k] = v.clone()
+		}
+	}
+	c.eager = slices.Clone(n.eager)
+	c.msgs = slices.Clone(n.msgs)
+	c.events = slices.Clone(n.events)
+	return &c
+}

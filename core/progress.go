@@ -1,0 +1,97 @@
+package core
+
+// ProgressState is how a leader is sending to one follower (etcd-io/raft's
+// tracker.StateType; DLedger's EntryDispatcher has the same two modes,
+// COMPARE and APPEND).
+type ProgressState uint8
+
+const (
+	// StateProbe: the leader does not know where the follower's log matches
+	// and sends one push at a time until an answer tells it.
+	StateProbe ProgressState = iota
+	// StateReplicate: the follower's log is known to match up to Match; the
+	// leader pipelines up to MaxInflight pushes.
+	StateReplicate
+)
+
+func (s ProgressState) String() string {
+	if s == StateReplicate {
+		return "replicate"
+	}
+	return "probe"
+}
+
+// progress is the leader's view of one follower (Figure 2 nextIndex[] and
+// matchIndex[]).
+type progress struct {
+	// match is the highest index known to be on the follower's disk.
+	// Invariant: match < next.
+	match uint64
+	// next is the index of the next entry to send.
+	next  uint64
+	state ProgressState
+	// probeSent pauses a probing follower until it answers.
+	probeSent bool
+	// inflight holds the last index of each push not yet acknowledged, oldest
+	// first; its length is at most Config.MaxInflight.
+	inflight []uint64
+	// recentActive records that the follower answered since the last
+	// CheckQuorum round.
+	recentActive bool
+}
+
+func (p *progress) becomeProbe() {
+	p.state = StateProbe
+	p.probeSent = false
+	p.inflight = p.inflight[:0]
+	p.next = p.match + 1
+}
+
+func (p *progress) becomeReplicate() {
+	p.state = StateReplicate
+	p.probeSent = false
+	p.next = p.match + 1
+}
+
+// paused reports whether the leader must wait before sending more.
+func (p *progress) paused(maxInflight int) bool {
+	if p.state == StateProbe {
+		return p.probeSent
+	}
+	return len(p.inflight) >= maxInflight
+}
+
+// sent records a push whose last entry is last.
+func (p *progress) sent(last uint64) {
+	if p.state == StateProbe {
+		p.probeSent = true
+		return
+	}
+	p.inflight = append(p.inflight, last)
+	p.next = last + 1
+}
+
+// acked records that the follower holds everything up to index; it reports
+// whether match moved.
+func (p *progress) acked(index uint64) bool {
+	n := 0
+	for n < len(p.inflight) && p.inflight[n] <= index {
+		n++
+	}
+	p.inflight = p.inflight[:copy(p.inflight, p.inflight[n:])]
+	if index <= p.match {
+		return false
+	}
+	p.match = index
+	if p.next <= index {
+		p.next = index + 1
+	}
+	p.probeSent = false
+	return true
+}
+
+func (p *progress) clone() *progress {
+	c := *p
+	c.inflight = append([]uint64(nil), p.inflight...)
+	return &c
+}

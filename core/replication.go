@@ -1,0 +1,190 @@
+package core
+
+import (
+	"fmt"
+	"slices"
+)
+
+// This file is two-phase replication (seed: uncommitted → majority of acks →
+// committed; Raft §5.3) with the commit rule of §5.4.2 and log repair.
+// DLedger: DLedgerEntryPusher (EntryDispatcher on the leader, EntryHandler on
+// followers, QuorumAckChecker for the commit index).
+
+// appendEntry adds an uncommitted entry to the leader's log; Ready pushes it.
+func (n *Node) appendEntry(t EntryType, data []byte) Entry {
+	e := Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: t, Data: data}
+	n.log.appendLeader(e)
+	n.flush = true
+	return e
+}
+
+// sendPushes sends follower id what it lacks, as far as its window allows:
+// several pushes in flight (pipelining), each batching up to MaxPushEntries
+// entries or MaxPushBytes bytes.
+func (n *Node) sendPushes(id NodeID) {
+	pr := n.prs[id]
+	for !pr.paused(n.cfg.MaxInflight) && pr.next <= n.log.lastIndex() {
+		prev := pr.next - 1
+		prevTerm, _ := n.log.term(prev)
+		hi, bytes := pr.next, 0
+		for hi <= n.log.lastIndex() && hi-pr.next < uint64(n.cfg.MaxPushEntries) {
+			bytes += len(n.log.entries[hi].Data)
+			if bytes > n.cfg.MaxPushBytes && hi > pr.next {
+				break
+			}
+			hi++
+		}
+		ents := n.log.slice(pr.next, hi)
+		n.send(Message{Type: MsgPush, To: id, LogIndex: prev, LogTerm: prevTerm, Entries: ents, Commit: n.log.committed})
+		pr.sent(hi - 1)
+	}
+}
+
+// bcastHeartbeat sends every follower a heartbeat (seed: 心跳). Its commit
+// index is capped at what the follower is known to hold, so the follower never
+// marks an entry committed that it may not have.
+func (n *Node) bcastHeartbeat() {
+	for _, id := range n.peers {
+		if id != n.id {
+			n.send(Message{Type: MsgHeartbeat, To: id, Commit: min(n.log.committed, n.prs[id].match)})
+		}
+	}
+}
+
+// handlePush is a follower's EntryHandler (Figure 2, AppendEntries receiver).
+func (n *Node) handlePush(m Message) {
+	n.followLeader(m.From)
+	if m.LogIndex < n.log.committed {
+		// Everything up to our commit index matches any current leader;
+		// tell the leader where we are.
+		n.send(Message{Type: MsgPushResp, To: m.From, Index: n.log.committed})
+		return
+	}
+	lastNew, truncatedFrom, ok := n.log.maybeAppend(m.LogIndex, m.LogTerm, m.Entries)
+	if !ok {
+		hintIndex, hintTerm := n.log.conflictHint(m.LogIndex)
+		n.event(Event{Kind: EventPushRejected, Peer: m.From, Index: m.LogIndex,
+			Detail: fmt.Sprintf("no entry %d@t%d here; hint %d@t%d", m.LogIndex, m.LogTerm, hintIndex, hintTerm)})
+		n.send(Message{Type: MsgPushResp, To: m.From, Reject: true, LogIndex: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
+		return
+	}
+	if truncatedFrom != 0 {
+		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom,
+			Detail: fmt.Sprintf("dropped uncommitted entries from %d on: they conflict with leader %d", truncatedFrom, m.From)})
+	}
+	n.maybeCommitTo(min(m.Commit, lastNew))
+	// The acknowledgement leaves after the caller persisted the entries
+	// (Ready.Messages): an ack is a promise that they are on disk.
+	n.send(Message{Type: MsgPushResp, To: m.From, Index: lastNew})
+}
+
+// handleHeartbeat: the leader is alive; learn its commit index.
+func (n *Node) handleHeartbeat(m Message) {
+	n.followLeader(m.From)
+	n.maybeCommitTo(m.Commit)
+	n.send(Message{Type: MsgHeartbeatResp, To: m.From, Index: n.log.lastIndex()})
+}
+
+// followLeader records that from leads this term and restarts our election
+// timer (a candidate that hears from the term's leader steps down, §5.2).
+func (n *Node) followLeader(from NodeID) {
+	if n.role != RoleFollower || n.lead != from {
+		n.becomeFollower(n.term, from)
+	}
+	n.electionElapsed = 0
+}
+
+func (n *Node) maybeCommitTo(i uint64) {
+	if n.log.commitTo(min(i, n.log.lastIndex())) {
+		n.event(Event{Kind: EventCommitted, Index: n.log.committed})
+	}
+}
+
+// handlePushResp is the leader's side of an answer to a push.
+func (n *Node) handlePushResp(m Message) {
+	pr := n.progressOf(m.From)
+	if pr == nil {
+		return
+	}
+	pr.recentActive = true
+	if m.Reject {
+		n.handleReject(m.From, pr, m)
+		return
+	}
+	if pr.acked(m.Index) {
+		if pr.state == StateProbe {
+			pr.becomeReplicate()
+		}
+		n.maybeCommit()
+		if m.From == n.transferee && pr.match == n.log.lastIndex() {
+			n.sendTimeoutNow(m.From)
+		}
+	}
+	n.flush = true
+}
+
+// handleReject moves next back to where the follower's hint says the logs
+// may agree, so repair takes a round trip per conflicting term, not per entry.
+func (n *Node) handleReject(id NodeID, pr *progress, m Message) {
+	if m.LogIndex <= pr.match || (pr.state == StateProbe && m.LogIndex != pr.next-1) {
+		return // stale: answers a push we already moved past
+	}
+	next := m.HintIndex
+	if m.HintTerm != 0 {
+		if i := n.log.lastIndexOfTerm(m.HintTerm); i > 0 {
+			next = i + 1
+		}
+	}
+	next = max(min(next, m.LogIndex), pr.match+1)
+	pr.becomeProbe()
+	pr.next = next
+	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Detail: fmt.Sprintf("broker %d lacks %d@t%d; retrying from %d", id, m.LogIndex, m.LogTerm, next)})
+	n.flush = true
+}
+
+// handleHeartbeatResp: the follower is alive. If it is behind, make sure
+// pushes flow: a full window after a lost push frees one slot.
+func (n *Node) handleHeartbeatResp(m Message) {
+	pr := n.progressOf(m.From)
+	if pr == nil {
+		return
+	}
+	pr.recentActive = true
+	pr.probeSent = false
+	if pr.match < n.log.lastIndex() {
+		if pr.state == StateReplicate && len(pr.inflight) >= n.cfg.MaxInflight {
+			pr.inflight = pr.inflight[1:]
+		}
+		n.flush = true
+	}
+}
+
+func (n *Node) progressOf(id NodeID) *progress {
+	if n.role != RoleLeader {
+		return nil
+	}
+	return n.prs[id]
+}
+
+// maybeCommit is DLedger's QuorumAckChecker: the highest index a majority
+// (the leader's own persisted log included) holds becomes committed — but
+// only if it is from the current term (§5.4.2): counting replicas of an older
+// entry is not enough (Figure 8). Earlier entries commit with it.
+func (n *Node) maybeCommit() bool {
+	matches := make([]uint64, 0, len(n.peers))
+	matches = append(matches, n.log.stabled)
+	for _, pr := range n.prs {
+		matches = append(matches, pr.match)
+	}
+	slices.Sort(matches)
+	idx := matches[len(matches)-n.quorum()]
+	if idx <= n.log.committed {
+		return false
+	}
+	if t, _ := n.log.term(idx); t != n.term && !n.cfg.Rules.CommitOldTerms {
+		return false
+	}
+	n.log.commitTo(idx)
+	n.event(Event{Kind: EventCommitted, Index: idx})
+	return true
+}
