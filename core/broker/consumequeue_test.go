@@ -1,0 +1,98 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A ConsumeQueue record is RocketMQ's 20 bytes: CommitLog position (int64),
+// size (int32), tag hash code (int64), big-endian.
+func TestQueueRecordGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  QueueRecord
+		want string
+	}{
+		{"tags TagA", QueueRecord{Pos: 0x1234, Size: 0x56, TagHash: TagsCode("TagA")},
+			"0000000000001234 00000056 000000000027a807"},
+		{"no tags", QueueRecord{Pos: 1 << 40, Size: 4 << 20},
+			"0000010000000000 00400000 0000000000000000"},
+		{"negative tag hash is sign-extended", QueueRecord{Pos: 0, Size: 1, TagHash: TagsCode("polygenelubricants")},
+			"0000000000000000 00000001 ffffffff80000000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.rec.Append(nil)
+			require.Len(t, got, QueueRecordSize)
+			assert.Equal(t, unhex(t, tt.want), got)
+
+			back, err := ParseQueueRecord(got)
+			require.NoError(t, err)
+			assert.Equal(t, tt.rec, back)
+		})
+	}
+}
+
+func TestParseQueueRecordWrongSize(t *testing.T) {
+	_, err := ParseQueueRecord(make([]byte, 19))
+	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// TagsCode must equal Java's String.hashCode, or a real RocketMQ consumer's
+// tag filter would not match these records.
+func TestTagsCodeIsJavaHashCode(t *testing.T) {
+	tests := []struct {
+		tags string
+		want int64
+	}{
+		{"", 0},
+		{"TagA", 2598919},
+		{"hello", 99162322},
+		{"polygenelubricants", -2147483648}, // hashCode == Integer.MIN_VALUE
+		{"TagA || TagB", 0}, // filled in below: whole string, not per tag
+		{"😀", 1772899},      // a surrogate pair: 0xD83D*31 + 0xDE00
+	}
+	tests[4].want = javaHash("TagA || TagB")
+	for _, tt := range tests {
+		t.Run(tt.tags, func(t *testing.T) {
+			assert.Equal(t, tt.want, TagsCode(tt.tags))
+		})
+	}
+}
+
+// javaHash is String.hashCode written out for ASCII, as a second opinion.
+func javaHash(s string) int64 {
+	var h int32
+	for i := 0; i < len(s); i++ {
+		h = 31*h + int32(s[i])
+	}
+	return int64(h)
+}
+
+func TestConsumeQueueRecordsAndReads(t *testing.T) {
+	q := &ConsumeQueue{topic: "T"}
+	for i, tags := range []string{"a", "b", "c"} {
+		off := q.append(uint64(10+i), 2, int64(100*i), 60, Message{Topic: "T", Tags: tags, Body: []byte{byte(i)}})
+		assert.Equal(t, uint64(i), off, "queue offsets are dense")
+	}
+	require.Equal(t, uint64(3), q.Len())
+	assert.Len(t, q.Bytes(), 3*QueueRecordSize)
+
+	rec, err := q.Record(1)
+	require.NoError(t, err)
+	assert.Equal(t, QueueRecord{Pos: 100, Size: 60, TagHash: TagsCode("b")}, rec)
+	_, err = q.Record(3)
+	assert.Error(t, err)
+
+	got := q.read(1, 10)
+	require.Len(t, got, 2)
+	assert.Equal(t, uint64(1), got[0].QueueOffset)
+	assert.Equal(t, uint64(11), got[0].Index)
+	got[0].Message.Body[0] = 99
+	assert.Equal(t, byte(1), q.stored[1].Message.Body[0], "reads hand out copies of bodies")
+
+	assert.Empty(t, q.read(3, 10), "reading at the end returns nothing")
+	assert.Len(t, q.read(0, 2), 2, "max limits the batch")
+}
