@@ -1,0 +1,373 @@
+package commitlog
+
+// MemStore: DLedgerMmapFileStore over memory. It keeps the real encoded
+// segment and index bytes, so the simulator and the browser can show
+// CommitLog positions and segment boundaries, and injected disk faults are
+// found by the same Recover a native store runs.
+//
+// Durability model. A MemStore holds two images of its files: the live one
+// (what the process wrote: the OS page cache) and the durable one (what is
+// on the platter). Writes — hard state, appends, truncations — change only
+// the live image. Sync makes the durable image a copy of the live one.
+// Crash makes the live image a copy of the durable one: everything since the
+// last Sync is lost, a truncation included, as if the machine lost power and
+// the disk had written nothing since the last fsync. This is the simplest
+// honest model; real disks may also persist part of an unsynced write, which
+// Recover handles as a torn tail.
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"dledgerlab/core"
+)
+
+// MemStore is an in-memory CommitLog with DLedger's on-disk format. It
+// implements core.Storage and offers the writes a caller makes for a
+// core Ready: SetHardState, Append, Sync. It is not safe for concurrent use
+// (the core is single-threaded).
+type MemStore struct {
+	opts Options
+	// live is what the process has written; durable what survives a crash.
+	// Invariant: durable shares byte arrays with live only through slices
+	// clipped to their length, so writing to live never changes durable.
+	live    image
+	durable image
+}
+
+// image is one copy of the store's files and what they mean.
+type image struct {
+	hs    core.HardState
+	segs  []memSegment // in position order, segs[k].start = k × SegmentSize
+	index []byte       // header record, then one record per entry
+	// Invariant: lastIndex/lastTerm/lastChain describe the last entry in
+	// segs, and the index holds exactly lastIndex+1 records.
+	lastIndex uint64
+	lastTerm  uint64
+	lastChain uint32
+}
+
+// memSegment is one segment: its start position and the bytes written.
+// A segment with SegmentSize bytes is sealed (ends with a marker).
+type memSegment struct {
+	start int64
+	buf   []byte
+}
+
+// NewMemStore returns an empty store. Zero option fields take the defaults
+// (64 MiB segments, 4 MiB bodies); invalid options panic, as they are a
+// programming error (see Options.Validate).
+func NewMemStore(opts Options) *MemStore {
+	opts = opts.WithDefaults()
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
+	m := &MemStore{opts: opts}
+	m.live.index = AppendIndexRecord(nil, IndexHeader())
+	m.durable = m.live.share()
+	return m
+}
+
+// Options returns the store's options with defaults filled in.
+func (m *MemStore) Options() Options { return m.opts }
+
+// InitialState returns the hard state last set (core.Storage).
+func (m *MemStore) InitialState() (core.HardState, error) { return m.live.hs, nil }
+
+// LastIndex returns the index of the last entry written (core.Storage).
+func (m *MemStore) LastIndex() uint64 { return m.live.lastIndex }
+
+// LastTerm returns the term of the last entry written (0 if none).
+func (m *MemStore) LastTerm() uint64 { return m.live.lastTerm }
+
+// Entries returns the entries with lo <= Index < hi (core.Storage), decoded
+// from the segment bytes. Their Data is a copy: later writes do not change it.
+func (m *MemStore) Entries(lo, hi uint64) ([]core.Entry, error) {
+	if lo < 1 || hi < lo || hi > m.live.lastIndex+1 {
+		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [1, %d]", ErrInvalid, lo, hi, m.live.lastIndex)
+	}
+	if lo == hi {
+		return nil, nil
+	}
+	var total int64
+	for i := lo; i < hi; i++ {
+		total += int64(m.live.record(i).Size) - HeaderSize
+	}
+	data := make([]byte, 0, total)
+	out := make([]core.Entry, 0, hi-lo)
+	codec := m.opts.codec()
+	for i := lo; i < hi; i++ {
+		r := m.live.record(i)
+		seg := m.live.segmentAt(r.Pos, m.opts.SegmentSize)
+		e, _, err := codec.DecodeEntry(seg.buf[r.Pos-seg.start:], r.Pos)
+		if err != nil {
+			return nil, fmt.Errorf("commitlog: entry %d in segment %s: %w", i, SegmentName(seg.start), err)
+		}
+		n := len(data)
+		data = append(data, e.Data...)
+		e.Data = data[n:len(data):len(data)]
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// SetHardState records the hard state; it is durable after the next Sync.
+func (m *MemStore) SetHardState(hs core.HardState) { m.live.hs = hs }
+
+// Append writes consecutive entries. If entries[0].Index <= LastIndex the log
+// is first truncated from that index: a follower dropping the uncommitted
+// suffix that conflicts with the leader (Raft §5.3). The entries are
+// durable after the next Sync. Nothing is written when an error is returned:
+// a gap, an unknown type, a term lower than the entry before, or a body or
+// entry too large (*TooLargeError).
+func (m *MemStore) Append(entries []core.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	first := entries[0].Index
+	if first < 1 || first > m.live.lastIndex+1 {
+		return fmt.Errorf("%w: append at index %d, log ends at %d", ErrInvalid, first, m.live.lastIndex)
+	}
+	prevTerm := uint64(0)
+	if first > 1 {
+		prevTerm = m.live.record(first - 1).Term
+	}
+	for k, e := range entries {
+		if e.Index != first+uint64(k) {
+			return fmt.Errorf("%w: entry %d follows entry %d", ErrInvalid, e.Index, first+uint64(k)-1)
+		}
+		if e.Term < prevTerm {
+			return fmt.Errorf("%w: entry %d has term %d after term %d", ErrInvalid, e.Index, e.Term, prevTerm)
+		}
+		prevTerm = e.Term
+		if _, ok := MagicOf(e.Type); !ok {
+			return fmt.Errorf("%w: entry %d has unknown type %s", ErrInvalid, e.Index, e.Type)
+		}
+		if len(e.Data) > m.opts.MaxBodySize {
+			return &TooLargeError{Index: e.Index, What: "body", Size: int64(len(e.Data)), Max: int64(m.opts.MaxBodySize)}
+		}
+		if size := int64(EncodedSize(len(e.Data))); size > m.opts.MaxEntrySize() {
+			return &TooLargeError{Index: e.Index, What: "entry", Size: size, Max: m.opts.MaxEntrySize()}
+		}
+	}
+	if first <= m.live.lastIndex {
+		m.live.truncate(first, m.opts.SegmentSize)
+	}
+	for _, e := range entries {
+		if err := m.live.write(e, m.opts); err != nil {
+			panic(fmt.Sprintf("commitlog: checked entry %v failed to encode: %v", e, err))
+		}
+	}
+	return nil
+}
+
+// Sync makes everything written so far durable (fsync of segments, index
+// and hard state).
+func (m *MemStore) Sync() { m.durable = m.live.share() }
+
+// Crash loses everything not synced: the live image becomes the durable one.
+// See the durability model at the top of memstore.go.
+func (m *MemStore) Crash() { m.live = m.durable.share() }
+
+// Unsynced reports whether anything was written since the last Sync.
+func (m *MemStore) Unsynced() bool {
+	return m.live.hs != m.durable.hs || m.live.lastIndex != m.durable.lastIndex ||
+		m.live.end() != m.durable.end() || m.live.lastChain != m.durable.lastChain
+}
+
+// DurableLastIndex returns the last entry index that would survive a crash.
+func (m *MemStore) DurableLastIndex() uint64 { return m.durable.lastIndex }
+
+// DurableEnd returns the CommitLog position where durable data ends.
+func (m *MemStore) DurableEnd() int64 { return m.durable.end() }
+
+// End returns the CommitLog position where the next entry would be written
+// (before any roll-over).
+func (m *MemStore) End() int64 { return m.live.end() }
+
+// Position returns where entry index lies in the CommitLog and its encoded
+// size, read from the index; ok is false outside [1, LastIndex].
+func (m *MemStore) Position(index uint64) (pos int64, size int32, ok bool) {
+	if index < 1 || index > m.live.lastIndex {
+		return 0, 0, false
+	}
+	r := m.live.record(index)
+	return r.Pos, r.Size, true
+}
+
+// Segments describes the live segments, first to last.
+func (m *MemStore) Segments() []SegmentInfo {
+	out := make([]SegmentInfo, len(m.live.segs))
+	for i, s := range m.live.segs {
+		out[i] = SegmentInfo{Name: SegmentName(s.start), Start: s.start, Used: int64(len(s.buf)), Capacity: m.opts.SegmentSize}
+	}
+	return out
+}
+
+// FlipByte corrupts the durable image: it inverts the byte at CommitLog
+// position pos, as a failing disk would. The live image (the page cache)
+// keeps the good byte, so the damage shows only after Crash and Reopen.
+// pos must lie inside durable data (e.g. DurableEnd()-1 for the last byte).
+func (m *MemStore) FlipByte(pos int64) error {
+	for i, s := range m.durable.segs {
+		if pos >= s.start && pos < s.start+int64(len(s.buf)) {
+			b := slices.Clone(s.buf)
+			b[pos-s.start] ^= 0xFF
+			m.durable.segs[i].buf = b[:len(b):len(b)]
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: position %d is not inside durable data (end %d)", ErrInvalid, pos, m.durable.end())
+}
+
+// FlipIndexByte corrupts byte off of the durable index image. Recover
+// rebuilds the index from the data and reports it.
+func (m *MemStore) FlipIndexByte(off int64) error {
+	if off < 0 || off >= int64(len(m.durable.index)) {
+		return fmt.Errorf("%w: index offset %d outside [0, %d)", ErrInvalid, off, len(m.durable.index))
+	}
+	b := slices.Clone(m.durable.index)
+	b[off] ^= 0xFF
+	m.durable.index = b[:len(b):len(b)]
+	return nil
+}
+
+// Reopen is a restart: it runs Recover over the durable image and returns a
+// new store holding what recovery kept (live and durable alike), with the
+// Report of what was discarded. On a *CorruptError it returns nil and the
+// error; m itself is never changed.
+func (m *MemStore) Reopen() (*MemStore, *Report, error) {
+	segs := make([]Segment, len(m.durable.segs))
+	for i, s := range m.durable.segs {
+		segs[i] = Segment{Start: s.start, Data: bytes.NewReader(s.buf), Size: int64(len(s.buf))}
+	}
+	idx := m.durable.index
+	rec, rep, err := Recover(segs, bytes.NewReader(idx), int64(len(idx)), m.opts)
+	if err != nil {
+		return nil, rep, err
+	}
+	n := &MemStore{opts: m.opts}
+	for _, s := range m.durable.segs {
+		keep := min(int64(len(s.buf)), rec.End-s.start)
+		if keep <= 0 {
+			break
+		}
+		n.live.segs = append(n.live.segs, memSegment{start: s.start, buf: slices.Clone(s.buf[:keep])})
+	}
+	n.live.index = append(slices.Clone(idx[:rec.IndexKeep]), rec.IndexAppend...)
+	n.live.hs = m.durable.hs
+	n.live.lastIndex, n.live.lastTerm, n.live.lastChain = rec.LastIndex, rec.LastTerm, rec.LastChain
+	n.durable = n.live.share()
+	return n, rep, nil
+}
+
+// Clone returns a deep copy sharing no memory with m (the simulator's
+// checkpoints for rewind).
+func (m *MemStore) Clone() *MemStore {
+	return &MemStore{opts: m.opts, live: m.live.clone(), durable: m.durable.clone()}
+}
+
+// end returns the position after the last byte written.
+func (im *image) end() int64 {
+	if len(im.segs) == 0 {
+		return 0
+	}
+	s := im.segs[len(im.segs)-1]
+	return s.start + int64(len(s.buf))
+}
+
+// record returns the index record of entry i (1 <= i <= lastIndex).
+func (im *image) record(i uint64) IndexRecord {
+	off := IndexOffset(i)
+	r, err := DecodeIndexRecord(im.index[off : off+IndexRecordSize])
+	if err != nil || r.Index != i {
+		panic(fmt.Sprintf("commitlog: index record %d is %+v (%v); index has %d bytes", i, r, err, len(im.index)))
+	}
+	return r
+}
+
+// segmentAt returns the segment holding position pos.
+func (im *image) segmentAt(pos, segSize int64) memSegment {
+	k := pos / segSize
+	if k >= int64(len(im.segs)) || im.segs[k].start != k*segSize {
+		panic(fmt.Sprintf("commitlog: no segment for position %d among %d segments", pos, len(im.segs)))
+	}
+	return im.segs[k]
+}
+
+// write appends one checked entry, sealing the last segment with an
+// end-of-segment marker first if the entry does not fit
+// (MmapFileList.preAppend).
+func (im *image) write(e core.Entry, opts Options) error {
+	size := int64(EncodedSize(len(e.Data)))
+	end := im.end()
+	var seg *memSegment
+	if n := len(im.segs); n > 0 {
+		seg = &im.segs[n-1]
+	}
+	if seg != nil && int64(len(seg.buf)) < opts.SegmentSize && !opts.Fits(end-seg.start, size) {
+		seg.buf = AppendBlank(seg.buf, opts.SegmentSize-(end-seg.start))
+		end = seg.start + opts.SegmentSize
+	}
+	if seg == nil || end == seg.start+opts.SegmentSize {
+		im.segs = append(im.segs, memSegment{start: end, buf: make([]byte, 0, min(opts.SegmentSize, 64<<10))})
+		seg = &im.segs[len(im.segs)-1]
+	}
+	buf, h, err := opts.codec().AppendEntry(seg.buf, e, end, im.lastChain)
+	if err != nil {
+		return err
+	}
+	seg.buf = buf
+	im.index = AppendIndexRecord(im.index, RecordOf(h))
+	im.lastIndex, im.lastTerm, im.lastChain = h.Index, h.Term, h.ChainCRC
+	return nil
+}
+
+// truncate drops entries first.. (first <= lastIndex): segments past the
+// entry go, the segment holding it is cut, and so is the index. Cut byte
+// arrays are copied, because the durable image may share them.
+func (im *image) truncate(first uint64, segSize int64) {
+	pos := im.record(first).Pos
+	k := int(pos / segSize)
+	if off := pos - im.segs[k].start; off == 0 {
+		im.segs = im.segs[:k]
+	} else {
+		im.segs[k].buf = slices.Clone(im.segs[k].buf[:off])
+		im.segs = im.segs[:k+1]
+	}
+	im.index = slices.Clone(im.index[:IndexOffset(first)])
+	im.lastIndex, im.lastTerm, im.lastChain = first-1, 0, 0
+	if first > 1 {
+		r := im.record(first - 1)
+		seg := im.segmentAt(r.Pos, segSize)
+		h, err := DecodeHeader(seg.buf[r.Pos-seg.start:])
+		if err != nil {
+			panic(fmt.Sprintf("commitlog: header of entry %d at %d: %v", first-1, r.Pos, err))
+		}
+		im.lastTerm, im.lastChain = h.Term, h.ChainCRC
+	}
+}
+
+// share returns a copy of im whose byte slices are clipped to their length,
+// so appending to either copy never writes into the other's bytes.
+func (im *image) share() image {
+	c := *im
+	c.segs = make([]memSegment, len(im.segs))
+	for i, s := range im.segs {
+		c.segs[i] = memSegment{start: s.start, buf: s.buf[:len(s.buf):len(s.buf)]}
+	}
+	c.index = im.index[:len(im.index):len(im.index)]
+	return c
+}
+
+// clone returns a deep copy of im.
+func (im *image) clone() image {
+	c := *im
+	c.segs = make([]memSegment, len(im.segs))
+	for i, s := range im.segs {
+		c.segs[i] = memSegment{start: s.start, buf: slices.Clone(s.buf)}
+	}
+	c.index = slices.Clone(im.index)
+	return c
+}
