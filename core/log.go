@@ -23,6 +23,13 @@ type raftLog struct {
 	// stabled is the highest index the caller has persisted.
 	// Invariant: stabled <= lastIndex().
 	stabled uint64
+	// unsafe is set when a safety rule is switched off (Config.Rules): the
+	// log then lets a committed entry be truncated, as a broken
+	// implementation would, instead of panicking, so learners can watch
+	// the simulator's checkers catch it.
+	unsafe bool
+	// lostCommitted counts committed entries truncated in unsafe mode.
+	lostCommitted uint64
 }
 
 func newLog() raftLog {
@@ -96,7 +103,12 @@ func (l *raftLog) maybeAppend(prevIndex, prevTerm uint64, ents []Entry) (lastNew
 // truncated: that would break State Machine Safety (§5.4.3).
 func (l *raftLog) truncateFrom(i uint64) {
 	if i <= l.committed {
-		panic(fmt.Sprintf("truncating committed entry %d (committed=%d, last=%d)", i, l.committed, l.lastIndex()))
+		if !l.unsafe {
+			panic(fmt.Sprintf("truncating committed entry %d (committed=%d, last=%d)", i, l.committed, l.lastIndex()))
+		}
+		l.lostCommitted += l.committed - i + 1
+		l.committed = i - 1
+		l.applied = min(l.applied, i-1)
 	}
 	l.entries = l.entries[:i:i] // cap so the next append never overwrites shared entries
 	if l.stabled >= i {

@@ -43,6 +43,8 @@ type network struct {
 	down   map[NodeID]bool
 	queue  []Message
 	events []Event
+	// filter, if set, drops the messages it returns true for.
+	filter func(Message) bool
 	// sent counts every message delivered, by type.
 	sent map[MessageType]int
 	// noPersist makes a broker's Ready leave its disk untouched (a crash
@@ -150,7 +152,7 @@ func (nw *network) deliver() {
 		q := nw.queue
 		nw.queue = nil
 		for _, m := range q {
-			if nw.down[m.To] || nw.down[m.From] || nw.cut[[2]NodeID{m.From, m.To}] || nw.drop[m.Type] {
+			if nw.down[m.To] || nw.down[m.From] || nw.cut[[2]NodeID{m.From, m.To}] || nw.drop[m.Type] || (nw.filter != nil && nw.filter(m)) {
 				continue
 			}
 			nw.sent[m.Type]++

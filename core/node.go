@@ -99,6 +99,7 @@ func NewNode(cfg Config) (*Node, error) {
 		log:   newLog(),
 		rand:  newRNG(cfg.Seed, cfg.ID),
 	}
+	n.log.unsafe = cfg.Rules.Any()
 	if s := cfg.Storage; s != nil {
 		hs, err := s.InitialState()
 		if err != nil {

@@ -35,6 +35,9 @@ type progress struct {
 	// inflight holds the last index of each push not yet acknowledged, oldest
 	// first; its length is at most Config.MaxInflight.
 	inflight []uint64
+	// heartbeatMatch is match as of the previous heartbeat answer: if it
+	// did not move for a whole interval, pushes in flight were lost.
+	heartbeatMatch uint64
 	// recentActive records that the follower answered since the last
 	// CheckQuorum round.
 	recentActive bool

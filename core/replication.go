@@ -54,12 +54,7 @@ func (n *Node) bcastHeartbeat() {
 // handlePush is a follower's EntryHandler (Figure 2, AppendEntries receiver).
 func (n *Node) handlePush(m Message) {
 	n.followLeader(m.From)
-	if m.LogIndex < n.log.committed {
-		// Everything up to our commit index matches any current leader;
-		// tell the leader where we are.
-		n.send(Message{Type: MsgPushResp, To: m.From, Index: n.log.committed})
-		return
-	}
+	committedBefore := n.log.committed
 	lastNew, truncatedFrom, ok := n.log.maybeAppend(m.LogIndex, m.LogTerm, m.Entries)
 	if !ok {
 		hintIndex, hintTerm := n.log.conflictHint(m.LogIndex)
@@ -68,7 +63,12 @@ func (n *Node) handlePush(m Message) {
 		n.send(Message{Type: MsgPushResp, To: m.From, Reject: true, LogIndex: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
 		return
 	}
-	if truncatedFrom != 0 {
+	switch {
+	case truncatedFrom != 0 && truncatedFrom <= committedBefore:
+		// Only possible with a safety rule switched off (raftLog.unsafe).
+		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom,
+			Detail: fmt.Sprintf("dropped COMMITTED entries %d..%d: a safety rule is off and State Machine Safety is broken", truncatedFrom, committedBefore)})
+	case truncatedFrom != 0:
 		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom,
 			Detail: fmt.Sprintf("dropped uncommitted entries from %d on: they conflict with leader %d", truncatedFrom, m.From)})
 	}
@@ -138,12 +138,14 @@ func (n *Node) handleReject(id NodeID, pr *progress, m Message) {
 	next = max(min(next, m.LogIndex), pr.match+1)
 	pr.becomeProbe()
 	pr.next = next
-	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Detail: fmt.Sprintf("broker %d lacks %d@t%d; retrying from %d", id, m.LogIndex, m.LogTerm, next)})
+	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Detail: fmt.Sprintf("broker %d does not hold our entry %d; retrying from %d", id, m.LogIndex, next)})
 	n.flush = true
 }
 
 // handleHeartbeatResp: the follower is alive. If it is behind, make sure
-// pushes flow: a full window after a lost push frees one slot.
+// pushes flow: when nothing was acknowledged for a whole heartbeat interval
+// and the follower's log ends before what we sent, the pushes were lost, so
+// go back to probing from its match index.
 func (n *Node) handleHeartbeatResp(m Message) {
 	pr := n.progressOf(m.From)
 	if pr == nil {
@@ -152,11 +154,12 @@ func (n *Node) handleHeartbeatResp(m Message) {
 	pr.recentActive = true
 	pr.probeSent = false
 	if pr.match < n.log.lastIndex() {
-		if pr.state == StateReplicate && len(pr.inflight) >= n.cfg.MaxInflight {
-			pr.inflight = pr.inflight[1:]
+		if pr.state == StateReplicate && m.Index+1 < pr.next && pr.match == pr.heartbeatMatch {
+			pr.becomeProbe()
 		}
 		n.flush = true
 	}
+	pr.heartbeatMatch = pr.match
 }
 
 func (n *Node) progressOf(id NodeID) *progress {
