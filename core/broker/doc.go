@@ -27,19 +27,19 @@
 // All integers are big-endian (as RocketMQ's ByteBuffer). Offsets are from
 // the start of the entry body.
 //
-//	offset        size  field      rule
-//	0             1     version    must be 1 (MessageFormatV1)
-//	1             1     topicLen   1..127
-//	2             T     topic      ^[%|a-zA-Z0-9_-]+$ (RocketMQ's topic rule)
-//	2+T           1     tagsLen    0..255
-//	..            G     tags       UTF-8
-//	..            2     keysLen    0..1024
-//	..            K     keys       UTF-8 (RocketMQ: space-separated keys)
-//	..            1     producerLen 0..255
-//	..            P     producer   UTF-8; empty = no deduplication
-//	..            8     seq        0 if producer is empty, else >= 1
-//	..            4     bodyLen    the rest of the input, exactly
-//	..            B     body       opaque bytes
+//	offset  size  field        rule
+//	0       1     version      must be 1 (MessageFormatV1)
+//	1       1     topicLen     1..127
+//	2       T     topic        ^[%|a-zA-Z0-9_-]+$ (RocketMQ's topic rule)
+//	2+T     1     tagsLen      0..255
+//	..      G     tags         UTF-8
+//	..      2     keysLen      0..1024
+//	..      K     keys         UTF-8 (RocketMQ: space-separated keys)
+//	..      1     producerLen  0..255
+//	..      P     producer     UTF-8; empty = no deduplication
+//	..      8     seq          0 if producer is empty, else >= 1
+//	..      4     bodyLen      exactly the bytes that remain
+//	..      B     body         opaque bytes
 //
 // The fixed part is 18 bytes. Trailing bytes after the body are an error, so
 // every Message has exactly one encoding. Decoding never allocates more than
