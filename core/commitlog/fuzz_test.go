@@ -94,6 +94,9 @@ func FuzzRecover(f *testing.F) {
 			fuzzRaw(t, opts, n, ops)
 			return
 		}
+		// Bodies are at most 60 bytes (108-byte entries): segments of 128
+		// bytes and more hold any of them.
+		opts.SegmentSize = 128 + int64(segSize)%2048
 		entries := testEntries(int(n), 60)
 		m := NewMemStore(opts)
 		require.NoError(t, m.Append(entries))

@@ -209,6 +209,8 @@ func (m *MemStore) Segments() []SegmentInfo {
 // position pos, as a failing disk would. The live image (the page cache)
 // keeps the good byte, so the damage shows only after Crash and Reopen.
 // pos must lie inside durable data (e.g. DurableEnd()-1 for the last byte).
+// In this model a later Sync copies the live image over the durable one and
+// so heals the flip: inject it after the last Sync before Crash or Reopen.
 func (m *MemStore) FlipByte(pos int64) error {
 	for i, s := range m.durable.segs {
 		if pos >= s.start && pos < s.start+int64(len(s.buf)) {
