@@ -1,0 +1,665 @@
+// Package store is the native broker's disk: DLedger's CommitLog
+// (DLedgerMmapFileStore) as segment files and an index file in the layout of
+// dledgerlab/core/commitlog, plus the replica's term and vote.
+//
+// Files in the data folder:
+//
+//	00000000000000000000   CommitLog segments, named by their start position
+//	00000000000067108864   (commitlog.SegmentName), Options.SegmentSize each
+//	index                  32-byte index records (commitlog.IndexRecordSize)
+//	term                   term and vote, replaced atomically (temp, fsync, rename, fsync dir)
+//	commit                 last known commit index, a hint (see below)
+//
+// Durability. Append only writes; Sync makes everything appended since the
+// last Sync durable with one fdatasync per segment touched (group commit: a
+// runner calls Sync once per core.Ready, so every entry of a batch shares one
+// fsync). The index is derived data: commitlog.Recover rebuilds records that
+// are missing or wrong from the segments, so the index is written but never
+// waited for. The term file is replaced atomically whenever term or vote
+// change, before Sync returns, because a vote promises durable state (Raft
+// Figure 2). The commit index is written after the data it covers is durable
+// and is not fsynced: losing it only makes a restarted broker re-learn the
+// commit index from the leader, which Raft allows (it is volatile state in the
+// paper).
+//
+// Recovery. Open runs commitlog.Recover over the files: a torn tail of the
+// last segment is cut off and reported; damage before the tail is an error
+// naming the file and offset, and the broker refuses to start.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+
+	"dledgerlab/core"
+	"dledgerlab/core/commitlog"
+)
+
+// File names in the data folder.
+const (
+	IndexFile  = "index"
+	TermFile   = "term"
+	CommitFile = "commit"
+)
+
+// ErrCorrupt is wrapped by errors about damaged term files; damaged segments
+// return the *commitlog.CorruptError (matching commitlog.ErrCorrupt).
+var ErrCorrupt = errors.New("store: corrupt file")
+
+// Options configure a Store.
+type Options struct {
+	// SegmentSize is the capacity of one segment file (0: 64 MiB).
+	SegmentSize int64
+	// MaxBodySize is the largest entry body (0: 4 MiB).
+	MaxBodySize int
+	// NoSync skips fsync (tests of logic only; never for a real broker).
+	NoSync bool
+	// Logger receives the recovery report; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a CommitLog in a folder. It implements core.Storage. It is not
+// safe for concurrent use: the runner goroutine owns it.
+type Store struct {
+	dir    string
+	opts   commitlog.Options
+	nosync bool
+	log    *slog.Logger
+
+	segs  []*segment // in position order; segs[k].start == k*SegmentSize
+	index *os.File
+	// recs mirrors the index file: recs[i] describes entry i+1.
+	// Invariant: len(recs) == lastIndex.
+	recs      []commitlog.IndexRecord
+	lastTerm  uint64
+	lastChain uint32
+
+	hs       core.HardState // as last set
+	termVote core.HardState // term and vote as last written to the term file
+	commit   uint64         // commit as last written to the commit file
+
+	// dirty lists segments written since the last Sync.
+	dirty  map[*segment]bool
+	fsyncs atomic.Uint64
+	closed bool
+}
+
+// segment is one open segment file.
+type segment struct {
+	start int64
+	f     *os.File
+	size  int64 // bytes written
+}
+
+// Open opens (creating if needed) the store in dir and runs the recovery
+// scan. The report lists what recovery discarded or rebuilt; it is also
+// logged. Damage before the tail of the log returns an error naming the file
+// and offset (errors.Is(err, commitlog.ErrCorrupt)).
+func Open(dir string, o Options) (*Store, *commitlog.Report, error) {
+	opts := commitlog.Options{SegmentSize: o.SegmentSize, MaxBodySize: o.MaxBodySize}.WithDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	s := &Store{dir: dir, opts: opts, nosync: o.NoSync, log: o.Logger, dirty: map[*segment]bool{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	rep, err := s.open()
+	if err != nil {
+		s.closeFiles()
+		return nil, rep, err
+	}
+	return s, rep, nil
+}
+
+func (s *Store) open() (*commitlog.Report, error) {
+	hs, err := readTerm(filepath.Join(s.dir, TermFile))
+	if err != nil {
+		return nil, err
+	}
+	s.termVote = hs
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		start, err := commitlog.ParseSegmentName(e.Name())
+		if err != nil || !e.Type().IsRegular() {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(s.dir, e.Name()), os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		s.segs = append(s.segs, &segment{start: start, f: f, size: st.Size()})
+	}
+	slices.SortFunc(s.segs, func(a, b *segment) int { return int(sign(a.start - b.start)) })
+
+	newIndex := false
+	s.index, err = os.OpenFile(filepath.Join(s.dir, IndexFile), os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		s.index, err = os.OpenFile(filepath.Join(s.dir, IndexFile), os.O_RDWR|os.O_CREATE, 0o644)
+		newIndex = true
+	}
+	if err != nil {
+		return nil, err
+	}
+	ist, err := s.index.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if newIndex && len(s.segs) == 0 {
+		if _, err := s.index.WriteAt(commitlog.AppendIndexRecord(nil, commitlog.IndexHeader()), 0); err != nil {
+			return nil, err
+		}
+		if err := s.syncFile(s.index); err != nil {
+			return nil, err
+		}
+		if err := s.syncDir(); err != nil {
+			return nil, err
+		}
+		ist, _ = s.index.Stat()
+	}
+
+	in := make([]commitlog.Segment, len(s.segs))
+	for i, sg := range s.segs {
+		in[i] = commitlog.Segment{Start: sg.start, Data: sg.f, Size: sg.size}
+	}
+	rec, rep, err := commitlog.Recover(in, s.index, ist.Size(), s.opts)
+	if err != nil {
+		var ce *commitlog.CorruptError
+		if errors.As(err, &ce) {
+			return rep, fmt.Errorf("recovery refused: file %s, offset %d: %s: %w",
+				filepath.Join(s.dir, ce.Segment), ce.Offset, ce.Reason, err)
+		}
+		return rep, fmt.Errorf("recovery of %s: %w", s.dir, err)
+	}
+	for _, it := range rep.Items {
+		s.log.Warn("recovery discarded data", "file", filepath.Join(s.dir, it.Segment), "offset", it.Offset,
+			"bytes", it.Bytes, "reason", string(it.Reason), "detail", it.Detail)
+	}
+	if err := s.applyRecovered(rec); err != nil {
+		return rep, err
+	}
+	if s.termVote.Term < s.lastTerm {
+		// Entries of term T reached the disk but the term file did not (a
+		// crash inside Sync). No vote in T was announced — messages leave
+		// only after Sync — so T with no vote is the honest state.
+		s.log.Warn("term file behind the log; raising it", "term", s.termVote.Term, "last_log_term", s.lastTerm)
+		s.termVote = core.HardState{Term: s.lastTerm}
+	}
+	s.commit = readCommit(filepath.Join(s.dir, CommitFile))
+	if last := s.LastIndex(); s.commit > last {
+		s.log.Warn("commit hint past the recovered log; lowering it", "commit", s.commit, "last_index", last)
+		s.commit = last
+	}
+	s.hs = core.HardState{Term: s.termVote.Term, Vote: s.termVote.Vote, Commit: s.commit}
+	return rep, nil
+}
+
+// applyRecovered makes the files match what Recover kept and loads the
+// index records.
+func (s *Store) applyRecovered(rec commitlog.Recovered) error {
+	keep := s.segs[:0]
+	for _, sg := range s.segs {
+		switch n := rec.End - sg.start; {
+		case n <= 0:
+			name := sg.f.Name()
+			sg.f.Close()
+			if err := os.Remove(name); err != nil {
+				return err
+			}
+		default:
+			if n < sg.size {
+				if err := sg.f.Truncate(n); err != nil {
+					return err
+				}
+				if err := s.syncFile(sg.f); err != nil {
+					return err
+				}
+				sg.size = n
+			}
+			keep = append(keep, sg)
+		}
+	}
+	s.segs = keep
+	if err := s.index.Truncate(rec.IndexKeep); err != nil {
+		return err
+	}
+	if len(rec.IndexAppend) > 0 {
+		if _, err := s.index.WriteAt(rec.IndexAppend, rec.IndexKeep); err != nil {
+			return err
+		}
+	}
+	if err := s.syncFile(s.index); err != nil {
+		return err
+	}
+	if err := s.syncDir(); err != nil {
+		return err
+	}
+	size := rec.IndexKeep + int64(len(rec.IndexAppend))
+	buf := make([]byte, size)
+	if _, err := s.index.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	s.recs = make([]commitlog.IndexRecord, 0, rec.LastIndex)
+	for i := uint64(1); i <= rec.LastIndex; i++ {
+		off := commitlog.IndexOffset(i)
+		r, err := commitlog.DecodeIndexRecord(buf[off:])
+		if err != nil || r.Index != i {
+			return fmt.Errorf("%w: %s record %d after recovery: %+v %v", ErrCorrupt, s.index.Name(), i, r, err)
+		}
+		s.recs = append(s.recs, r)
+	}
+	s.lastTerm, s.lastChain = rec.LastTerm, rec.LastChain
+	return nil
+}
+
+// Dir returns the data folder.
+func (s *Store) Dir() string { return s.dir }
+
+// Options returns the CommitLog geometry.
+func (s *Store) Options() commitlog.Options { return s.opts }
+
+// InitialState returns the persisted hard state (core.Storage).
+func (s *Store) InitialState() (core.HardState, error) { return s.hs, nil }
+
+// LastIndex returns the index of the last entry (core.Storage).
+func (s *Store) LastIndex() uint64 { return uint64(len(s.recs)) }
+
+// LastTerm returns the term of the last entry, 0 if none.
+func (s *Store) LastTerm() uint64 { return s.lastTerm }
+
+// Fsyncs returns how many fsyncs the store has issued.
+func (s *Store) Fsyncs() uint64 { return s.fsyncs.Load() }
+
+// Position returns where entry index lies in the CommitLog and its encoded
+// size; ok is false outside [1, LastIndex].
+func (s *Store) Position(index uint64) (pos int64, size int32, ok bool) {
+	if index < 1 || index > s.LastIndex() {
+		return 0, 0, false
+	}
+	r := s.recs[index-1]
+	return r.Pos, r.Size, true
+}
+
+// Record returns the index record of entry index (1 <= index <= LastIndex).
+func (s *Store) Record(index uint64) commitlog.IndexRecord { return s.recs[index-1] }
+
+// Entries returns the entries lo <= Index < hi read from the segment files
+// (core.Storage).
+func (s *Store) Entries(lo, hi uint64) ([]core.Entry, error) {
+	if lo < 1 || hi < lo || hi > s.LastIndex()+1 {
+		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [1, %d]", commitlog.ErrInvalid, lo, hi, s.LastIndex())
+	}
+	out := make([]core.Entry, 0, hi-lo)
+	codec := commitlog.Codec{MaxBodySize: s.opts.MaxBodySize}
+	for i := lo; i < hi; {
+		// Read a run of entries of one segment with one ReadAt.
+		first := s.recs[i-1]
+		sg := s.segmentAt(first.Pos)
+		j := i
+		end := first.Pos
+		for j < hi && s.recs[j-1].Pos >= sg.start && s.recs[j-1].Pos < sg.start+s.opts.SegmentSize && end-first.Pos < 8<<20 {
+			end = s.recs[j-1].Pos + int64(s.recs[j-1].Size)
+			j++
+		}
+		buf := make([]byte, end-first.Pos)
+		if _, err := sg.f.ReadAt(buf, first.Pos-sg.start); err != nil {
+			return nil, fmt.Errorf("read %s at %d: %w", sg.f.Name(), first.Pos-sg.start, err)
+		}
+		for k := i; k < j; k++ {
+			r := s.recs[k-1]
+			e, _, err := codec.DecodeEntry(buf[r.Pos-first.Pos:], r.Pos)
+			if err != nil {
+				return nil, fmt.Errorf("entry %d in %s: %w", k, sg.f.Name(), err)
+			}
+			out = append(out, e)
+		}
+		i = j
+	}
+	return out, nil
+}
+
+// SetHardState records hs; it is written by the next Sync.
+func (s *Store) SetHardState(hs core.HardState) { s.hs = hs }
+
+// Append writes consecutive entries after the log. If entries[0].Index is at
+// or below LastIndex, the log is first truncated from there (a follower
+// dropping an uncommitted suffix, Raft §5.3); the truncation is made durable
+// at once, so that no stale entry can reappear behind new ones after a crash.
+// It returns the records of the entries it truncated. The entries are
+// durable after the next Sync.
+func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord, err error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	first := entries[0].Index
+	if first < 1 || first > s.LastIndex()+1 {
+		return nil, fmt.Errorf("%w: append at index %d, log ends at %d", commitlog.ErrInvalid, first, s.LastIndex())
+	}
+	if first <= s.LastIndex() {
+		truncated = slices.Clone(s.recs[first-1:])
+		if err := s.truncate(first); err != nil {
+			return nil, err
+		}
+	}
+	codec := commitlog.Codec{MaxBodySize: s.opts.MaxBodySize}
+	var (
+		buf    []byte
+		cur    *segment
+		off    int64 // offset in cur where buf starts
+		newRec []byte
+	)
+	flush := func() error {
+		if cur == nil || len(buf) == 0 {
+			return nil
+		}
+		if _, err := cur.f.WriteAt(buf, off); err != nil {
+			return fmt.Errorf("write %s: %w", cur.f.Name(), err)
+		}
+		off += int64(len(buf))
+		cur.size = off
+		s.dirty[cur] = true
+		buf = buf[:0]
+		return nil
+	}
+	segSize := s.opts.SegmentSize
+	for _, e := range entries {
+		if e.Term < s.lastTerm {
+			return truncated, fmt.Errorf("%w: entry %d has term %d after term %d", commitlog.ErrInvalid, e.Index, e.Term, s.lastTerm)
+		}
+		size := int64(commitlog.EncodedSize(len(e.Data)))
+		if size > s.opts.MaxEntrySize() {
+			return truncated, &commitlog.TooLargeError{Index: e.Index, What: "entry", Size: size, Max: s.opts.MaxEntrySize()}
+		}
+		if cur == nil {
+			if cur = s.last(); cur == nil {
+				if cur, err = s.createSegment(0); err != nil {
+					return truncated, err
+				}
+			}
+			off = cur.size
+		}
+		used := off + int64(len(buf)) // bytes of cur, buffered ones included
+		if used < segSize && !s.opts.Fits(used, size) {
+			// Seal the segment (MmapFileList.preAppend's blank marker).
+			buf = commitlog.AppendBlank(buf, segSize-used)
+			used = segSize
+		}
+		if used == segSize {
+			if err := flush(); err != nil {
+				return truncated, err
+			}
+			if cur, err = s.createSegment(cur.start + segSize); err != nil {
+				return truncated, err
+			}
+			off, used = 0, 0
+		}
+		var h commitlog.Header
+		buf, h, err = codec.AppendEntry(buf, e, cur.start+used, s.lastChain)
+		if err != nil {
+			return truncated, err
+		}
+		if h.Index != uint64(len(s.recs))+1 {
+			panic(fmt.Sprintf("store: entry %d appended after record %d", h.Index, len(s.recs)))
+		}
+		r := commitlog.RecordOf(h)
+		newRec = commitlog.AppendIndexRecord(newRec, r)
+		s.recs = append(s.recs, r)
+		s.lastTerm, s.lastChain = h.Term, h.ChainCRC
+	}
+	if err := flush(); err != nil {
+		return truncated, err
+	}
+	if _, err := s.index.WriteAt(newRec, commitlog.IndexOffset(first)); err != nil {
+		return truncated, fmt.Errorf("write %s: %w", s.index.Name(), err)
+	}
+	return truncated, nil
+}
+
+// Sync writes term and vote (atomically, if changed), makes every append
+// since the last Sync durable with one fdatasync per segment written, then
+// writes the commit hint.
+func (s *Store) Sync() error {
+	if s.hs.Term != s.termVote.Term || s.hs.Vote != s.termVote.Vote {
+		if err := s.writeTerm(s.hs); err != nil {
+			return err
+		}
+		s.termVote = core.HardState{Term: s.hs.Term, Vote: s.hs.Vote}
+	}
+	for sg := range s.dirty {
+		if err := s.syncFile(sg.f); err != nil {
+			return fmt.Errorf("fsync %s: %w", sg.f.Name(), err)
+		}
+		delete(s.dirty, sg)
+	}
+	if c := min(s.hs.Commit, s.LastIndex()); c != s.commit {
+		var b [12]byte
+		binary.BigEndian.PutUint64(b[:8], c)
+		binary.BigEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
+		if err := os.WriteFile(filepath.Join(s.dir, CommitFile), b[:], 0o644); err != nil {
+			return err
+		}
+		s.commit = c
+	}
+	return nil
+}
+
+// Segments describes the segment files, first to last.
+func (s *Store) Segments() []commitlog.SegmentInfo {
+	out := make([]commitlog.SegmentInfo, len(s.segs))
+	for i, sg := range s.segs {
+		out[i] = commitlog.SegmentInfo{Name: commitlog.SegmentName(sg.start), Start: sg.start, Used: sg.size, Capacity: s.opts.SegmentSize}
+	}
+	return out
+}
+
+// Close syncs and closes the files.
+func (s *Store) Close() error {
+	if s.closed {
+		return nil
+	}
+	err := s.Sync()
+	s.closeFiles()
+	s.closed = true
+	return err
+}
+
+func (s *Store) closeFiles() {
+	for _, sg := range s.segs {
+		sg.f.Close()
+	}
+	if s.index != nil {
+		s.index.Close()
+	}
+}
+
+// truncate drops entries first.. (first <= LastIndex) from the files and
+// makes the cut durable.
+func (s *Store) truncate(first uint64) error {
+	pos := s.recs[first-1].Pos
+	k := int(pos / s.opts.SegmentSize)
+	for _, sg := range s.segs[k+1:] {
+		name := sg.f.Name()
+		sg.f.Close()
+		delete(s.dirty, sg)
+		if err := os.Remove(name); err != nil {
+			return err
+		}
+	}
+	sg := s.segs[k]
+	s.segs = s.segs[:k+1]
+	off := pos - sg.start
+	if err := sg.f.Truncate(off); err != nil {
+		return err
+	}
+	sg.size = off
+	if err := s.syncFile(sg.f); err != nil {
+		return err
+	}
+	if off == 0 {
+		sg.f.Close()
+		delete(s.dirty, sg)
+		if err := os.Remove(sg.f.Name()); err != nil {
+			return err
+		}
+		s.segs = s.segs[:k]
+	}
+	if err := s.index.Truncate(commitlog.IndexOffset(first)); err != nil {
+		return err
+	}
+	if err := s.syncDir(); err != nil {
+		return err
+	}
+	s.recs = s.recs[:first-1]
+	s.lastTerm, s.lastChain = 0, 0
+	if first > 1 {
+		r := s.recs[first-2]
+		psg := s.segmentAt(r.Pos)
+		var hb [commitlog.HeaderSize]byte
+		if _, err := psg.f.ReadAt(hb[:], r.Pos-psg.start); err != nil {
+			return fmt.Errorf("read header of entry %d in %s: %w", first-1, psg.f.Name(), err)
+		}
+		h, err := commitlog.DecodeHeader(hb[:])
+		if err != nil {
+			return fmt.Errorf("header of entry %d in %s: %w", first-1, psg.f.Name(), err)
+		}
+		s.lastTerm, s.lastChain = h.Term, h.ChainCRC
+	}
+	return nil
+}
+
+// last returns the last segment, nil if none.
+func (s *Store) last() *segment {
+	if len(s.segs) == 0 {
+		return nil
+	}
+	return s.segs[len(s.segs)-1]
+}
+
+func (s *Store) segmentAt(pos int64) *segment {
+	k := pos / s.opts.SegmentSize
+	if k >= int64(len(s.segs)) || s.segs[k].start != k*s.opts.SegmentSize {
+		panic(fmt.Sprintf("store: no segment for position %d among %d segments", pos, len(s.segs)))
+	}
+	return s.segs[k]
+}
+
+func (s *Store) createSegment(start int64) (*segment, error) {
+	name := filepath.Join(s.dir, commitlog.SegmentName(start))
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	// The new name must be durable before entries in it are acknowledged.
+	if err := s.syncDir(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	sg := &segment{start: start, f: f}
+	s.segs = append(s.segs, sg)
+	return sg, nil
+}
+
+// writeTerm replaces the term file atomically: temp file, fsync, rename,
+// fsync of the folder.
+func (s *Store) writeTerm(hs core.HardState) error {
+	var b [20]byte
+	binary.BigEndian.PutUint64(b[0:], hs.Term)
+	binary.BigEndian.PutUint64(b[8:], uint64(hs.Vote))
+	binary.BigEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	tmp := filepath.Join(s.dir, TermFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b[:]); err != nil {
+		f.Close()
+		return err
+	}
+	if err := s.syncFile(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, TermFile)); err != nil {
+		return err
+	}
+	return s.syncDir()
+}
+
+func (s *Store) syncFile(f *os.File) error {
+	if s.nosync {
+		return nil
+	}
+	s.fsyncs.Add(1)
+	return fdatasync(f)
+}
+
+func (s *Store) syncDir() error {
+	if s.nosync {
+		return nil
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s.fsyncs.Add(1)
+	return d.Sync()
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// readTerm reads the term file; a missing file is a new broker.
+func readTerm(path string) (core.HardState, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return core.HardState{}, nil
+	}
+	if err != nil {
+		return core.HardState{}, err
+	}
+	if len(b) != 20 || binary.BigEndian.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) {
+		return core.HardState{}, fmt.Errorf("%w: %s (%d bytes) fails its checksum", ErrCorrupt, path, len(b))
+	}
+	return core.HardState{Term: binary.BigEndian.Uint64(b), Vote: core.NodeID(binary.BigEndian.Uint64(b[8:]))}, nil
+}
+
+// readCommit reads the commit hint; anything unreadable is 0.
+func readCommit(path string) uint64 {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) != 12 || binary.BigEndian.Uint32(b[8:]) != crc32.Checksum(b[:8], castagnoli) {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func sign(x int64) int64 {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dledgerlab/core"
+	"dledgerlab/core/commitlog"
+)
+
+// small segments so that tests roll over.
+var smallOpts = Options{SegmentSize: 512}
+
+func ents(first, n, term uint64, size int) []core.Entry {
+	out := make([]core.Entry, n)
+	for i := range out {
+		idx := first + uint64(i)
+		out[i] = core.Entry{Index: idx, Term: term, Data: bytes.Repeat([]byte{byte('a' + idx%26)}, size)}
+	}
+	return out
+}
+
+func mustOpen(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, _, err := Open(dir, smallOpts)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestAppendReopenRollsOverSegments(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	_, err := s.Append(ents(1, 20, 1, 60))
+	require.NoError(t, err)
+	s.SetHardState(core.HardState{Term: 2, Vote: 3, Commit: 15})
+	require.NoError(t, s.Sync())
+	assert.Greater(t, len(s.Segments()), 2, "60-byte bodies in 512-byte segments roll over")
+	require.NoError(t, s.Close())
+
+	r, rep, err := Open(dir, smallOpts)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.True(t, rep.Empty(), "clean files: %v", rep)
+	assert.Equal(t, uint64(20), r.LastIndex())
+	hs, _ := r.InitialState()
+	assert.Equal(t, core.HardState{Term: 2, Vote: 3, Commit: 15}, hs)
+	got, err := r.Entries(1, 21)
+	require.NoError(t, err)
+	assert.Equal(t, ents(1, 20, 1, 60), got)
+	for i := uint64(1); i <= 20; i++ {
+		pos, size, ok := r.Position(i)
+		require.True(t, ok)
+		assert.Equal(t, int32(commitlog.EncodedSize(60)), size)
+		assert.Equal(t, pos/512, (pos+int64(size)-1)/512, "entry %d does not span segments", i)
+	}
+}
+
+func TestAppendBelowLastTruncatesUncommittedSuffix(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	_, err := s.Append(ents(1, 12, 1, 60))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	segsBefore := len(s.Segments())
+
+	// A new leader of term 2 overwrites from index 4.
+	tr, err := s.Append(ents(4, 2, 2, 10))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	assert.Len(t, tr, 9, "entries 4..12 were truncated")
+	assert.Equal(t, uint64(5), s.LastIndex())
+	assert.Less(t, len(s.Segments()), segsBefore, "segments past the cut are removed")
+	require.NoError(t, s.Close())
+
+	r := mustOpen(t, dir)
+	got, err := r.Entries(1, r.LastIndex()+1)
+	require.NoError(t, err)
+	assert.Equal(t, append(ents(1, 3, 1, 60), ents(4, 2, 2, 10)...), got)
+	assert.Equal(t, uint64(2), r.LastTerm())
+}
+
+func TestTruncateToEmptyLog(t *testing.T) {
+	s := mustOpen(t, t.TempDir())
+	_, err := s.Append(ents(1, 3, 1, 10))
+	require.NoError(t, err)
+	_, err = s.Append(ents(1, 1, 2, 5))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	got, err := s.Entries(1, 2)
+	require.NoError(t, err)
+	assert.Equal(t, ents(1, 1, 2, 5), got)
+}
+
+func TestTornTailIsTruncatedAndReported(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	_, err := s.Append(ents(1, 3, 1, 20))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	require.NoError(t, s.Close())
+
+	// Half an entry header after the last entry: a write cut by a crash.
+	seg := filepath.Join(dir, commitlog.SegmentName(0))
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte{0, 0, 0, 1, 0, 0, 0, 90, 0, 0})
+	require.NoError(t, err)
+	f.Close()
+
+	r, rep, err := Open(dir, smallOpts)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.True(t, rep.Truncated(), "report: %v", rep)
+	assert.Equal(t, uint64(3), r.LastIndex())
+	_, err = r.Append(ents(4, 1, 1, 20))
+	require.NoError(t, err, "the log continues after the cut")
+}
+
+func TestFlippedByteBeforeTailRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	_, err := s.Append(ents(1, 5, 1, 20))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	pos, _, _ := s.Position(2)
+	require.NoError(t, s.Close())
+
+	seg := filepath.Join(dir, commitlog.SegmentName(0))
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	b[pos+commitlog.HeaderSize+3] ^= 0xFF // a body byte of entry 2
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+
+	_, _, err = Open(dir, smallOpts)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, commitlog.ErrCorrupt))
+	assert.Contains(t, err.Error(), seg)
+	assert.Contains(t, err.Error(), fmt.Sprintf("offset %d", pos))
+}
+
+func TestIndexIsRebuiltFromData(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	_, err := s.Append(ents(1, 5, 1, 20))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	require.NoError(t, s.Close())
+	require.NoError(t, os.Truncate(filepath.Join(dir, IndexFile), commitlog.IndexOffset(3)))
+
+	r, rep, err := Open(dir, smallOpts)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.False(t, rep.Empty())
+	assert.Equal(t, uint64(5), r.LastIndex())
+}
+
+func TestTermFileIsReplacedAtomically(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	s.SetHardState(core.HardState{Term: 7, Vote: 2})
+	require.NoError(t, s.Sync())
+	_, err := os.Stat(filepath.Join(dir, TermFile+".tmp"))
+	assert.True(t, os.IsNotExist(err), "no temp file is left behind")
+	before := s.Fsyncs()
+	s.SetHardState(core.HardState{Term: 7, Vote: 2, Commit: 0})
+	require.NoError(t, s.Sync())
+	assert.Equal(t, before, s.Fsyncs(), "an unchanged term and vote cost no fsync")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, TermFile), []byte("garbage"), 0o644))
+	_, _, err = Open(dir, smallOpts)
+	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+func TestGroupCommitOneFsyncPerBatch(t *testing.T) {
+	s := mustOpen(t, t.TempDir())
+	_, err := s.Append(ents(1, 1, 1, 8)) // creates the first segment
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	before := s.Fsyncs()
+	_, err = s.Append(ents(2, 5, 1, 8))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	assert.Equal(t, before+1, s.Fsyncs(), "five entries in one segment share one fsync")
+}
