@@ -1,0 +1,274 @@
+// The playground: owns the simulator worker and the animation loop, and
+// hands every ClusterView frame to the views. About once per animation
+// frame it sends the queued actions and the virtual time to run, and gets
+// one frame back (ARCHITECTURE.md rule 2: state comes only from frames).
+
+import { Engine } from './engine.js';
+import { ClusterView } from './cluster.js';
+import { LogView } from './logview.js';
+import { Timeline } from './timeline.js';
+import { Badge, EventList, Clients } from './panels.js';
+import { Controls } from './controls.js';
+import { applyStatic, currentLang, setLang, t } from './i18n.js';
+
+const $ = (sel) => document.querySelector(sel);
+const PERF_KEEP = 1200;
+
+class App {
+  constructor() {
+    this.engine = new Engine('worker.js');
+    this.frame = null;
+    this.selected = 0;
+    this.playing = true;
+    this.speed = 0.25;
+    this.carry = 0; // virtual ms owed to the simulator
+    this.stepMs = 0;
+    this.actions = [];
+    this.pendingInit = null; // {arg, share, t}
+    this.pendingSeek = null;
+    this.calls = []; // other engine calls: {op, args, resolve}
+    this.lastTs = null;
+    this.firstFrameMs = null;
+    this.frameTimes = []; // main-thread ms per frame (parse + draw)
+    this.goTimes = []; // ms inside Go per frame
+    this.frames = 0;
+    this.hashSet = '';
+    this.noticeTimer = 0;
+    this.lastNotice = '';
+
+    this.cluster = new ClusterView($('#cluster'), {
+      onSelect: (id) => this.select(id),
+      onLink: (a, b) => this.controls.pickLink(a, b),
+    });
+    this.logs = new LogView($('#logview'), $('#queues'));
+    this.timeline = new Timeline({
+      slider: $('#timeline'), marks: $('#timeline-marks'), clock: $('#clock'), forkNote: $('#fork-note'),
+      onSeek: (ms) => this.seek(ms),
+    });
+    this.badge = new Badge({ root: $('#badge'), text: $('#badge-text'), jump: $('#badge-jump'), onJump: (ms) => this.seek(ms) });
+    this.events = new EventList($('#events'));
+    this.clients = new Clients($('#clients'));
+    this.controls = new Controls(this);
+
+    applyStatic(document);
+    this.controls.syncLang();
+    window.addEventListener('hashchange', () => {
+      if (location.hash !== this.hashSet) this.startFromHash();
+    });
+    this.startFromHash();
+    requestAnimationFrame((ts) => this.loop(ts));
+  }
+
+  // --- what the controls call ---
+
+  /** act queues an action; it happens at the current virtual time. */
+  act(a) { this.actions.push(a); }
+
+  select(id) {
+    this.selected = id;
+    this.redraw(true);
+  }
+
+  setPlaying(on) {
+    this.playing = on;
+    this.carry = 0;
+    this.controls.syncPlay();
+  }
+
+  step() {
+    this.setPlaying(false);
+    this.stepMs += this.frame ? this.frame.settings.tick_ms || 10 : 10;
+  }
+
+  seek(ms) {
+    if (this.playing) this.setPlaying(false);
+    this.pendingSeek = Math.max(0, Math.round(ms));
+  }
+
+  /** restart begins a new run from settings (an object) or a share string. */
+  restart(arg, opts = {}) {
+    this.pendingInit = { arg: typeof arg === 'string' ? arg : JSON.stringify(arg), ...opts };
+  }
+
+  /** request runs any other engine call in turn; resolves to its value. */
+  request(op, ...args) {
+    return new Promise((resolve) => this.calls.push({ op, args, resolve }));
+  }
+
+  async share() {
+    const v = await this.request('share');
+    if (v.error) { this.notice(t('actionRefused', { err: v.error }), 'error'); return; }
+    const hash = '#run=' + v.share + '&t=' + (this.frame ? this.frame.time_ms : 0);
+    this.hashSet = hash;
+    history.replaceState(null, '', hash);
+    const url = location.href;
+    try {
+      await navigator.clipboard.writeText(url);
+      this.notice(t('linkCopied'), 'info');
+    } catch {
+      this.notice(t('linkInAddress'), 'info');
+    }
+    return url;
+  }
+
+  notice(text, kind) {
+    const box = $('#notice');
+    $('#notice-text').textContent = text;
+    box.className = 'notice ' + (kind || 'error');
+    box.hidden = false;
+    this.lastNotice = text;
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => { box.hidden = true; }, kind === 'info' ? 5000 : 15000);
+  }
+
+  setLang(lang) {
+    setLang(lang);
+    this.controls.syncLang();
+    this.cluster.relabel();
+    this.redraw(true);
+  }
+
+  toggleLang() { this.setLang(currentLang() === 'en' ? 'zh' : 'en'); }
+
+  // --- the loop ---
+
+  startFromHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const run = params.get('run');
+    this.hashSet = location.hash;
+    if (run) {
+      const at = Number(params.get('t'));
+      this.restart(run, { share: true, t: Number.isFinite(at) && at > 0 ? at : null });
+    } else {
+      this.restart({});
+    }
+  }
+
+  loop(ts) {
+    requestAnimationFrame((x) => this.loop(x));
+    const dt = this.lastTs === null ? 0 : Math.min(ts - this.lastTs, 250);
+    this.lastTs = ts;
+    if (this.playing && this.frame) this.carry += dt * this.speed;
+    this.cluster.animate();
+    if (this.engine.busy) return;
+
+    if (this.pendingInit) {
+      const init = this.pendingInit;
+      this.pendingInit = null;
+      this.engine.call('init', init.arg).then((r) => this.onInit(r, init));
+      return;
+    }
+    if (!this.frame) return;
+    if (this.calls.length) {
+      const c = this.calls.shift();
+      this.engine.call(c.op, ...c.args).then((r) => c.resolve(r.value));
+      return;
+    }
+    if (this.pendingSeek !== null) {
+      const ms = this.pendingSeek;
+      this.pendingSeek = null;
+      this.engine.call('seek', ms).then((r) => {
+        if (r.value.error) { this.notice(t('actionRefused', { err: r.value.error }), 'error'); return; }
+        this.cluster.clearMessages();
+        this.show(r.value, r.parseMs);
+      });
+      return;
+    }
+    let adv = Math.floor(this.carry);
+    this.carry -= adv;
+    adv += this.stepMs;
+    this.stepMs = 0;
+    if (adv === 0 && this.actions.length === 0) return;
+    const acts = this.actions;
+    this.actions = [];
+    this.engine.call('step', acts.length ? JSON.stringify(acts) : '', adv).then((r) => {
+      let v = r.value;
+      if (v.error) {
+        this.notice(t('actionRefused', { err: v.error }), 'error');
+        if (!v.frame) return;
+        v = v.frame;
+      }
+      this.show(v, r.parseMs);
+    });
+  }
+
+  onInit(r, init) {
+    const v = r.value;
+    if (v.error) {
+      if (v.fatal) { this.notice(t('engineFailed', { err: v.error }), 'error'); return; }
+      if (init.share) {
+        this.notice(t('badShare', { err: v.error }), 'error');
+        this.hashSet = '';
+        history.replaceState(null, '', location.pathname + location.search);
+        this.restart({});
+      } else {
+        this.notice(t('badSetting', { err: v.error }), 'error');
+        if (!this.frame) this.restart({});
+      }
+      return;
+    }
+    this.cluster.clearMessages();
+    this.actions = [];
+    this.carry = 0;
+    if (this.selected > v.nodes.length) this.selected = 0;
+    this.controls.onNewRun(v);
+    this.show(v, r.parseMs);
+    if (init.t !== null && init.t !== undefined) {
+      this.setPlaying(false);
+      this.pendingSeek = init.t;
+    }
+  }
+
+  show(frame, parseMs) {
+    const t0 = performance.now();
+    this.frame = frame;
+    this.redraw(false);
+    const ms = (parseMs || 0) + performance.now() - t0;
+    this.frames++;
+    this.frameTimes.push(ms);
+    if (this.frameTimes.length > PERF_KEEP) this.frameTimes.shift();
+    this.goTimes.push(this.engine.lastGoMs);
+    if (this.goTimes.length > PERF_KEEP) this.goTimes.shift();
+    if (this.firstFrameMs === null) {
+      this.firstFrameMs = performance.now();
+      document.body.dataset.ready = 'true';
+    }
+  }
+
+  redraw(force) {
+    const f = this.frame;
+    if (!f) return;
+    this.cluster.update(f, this.selected);
+    this.logs.update(f, this.selected, force);
+    this.timeline.update(f);
+    this.badge.update(f, force);
+    this.events.update(f, force);
+    this.clients.update(f, force);
+    this.controls.update(f, force);
+  }
+}
+
+function p95(xs) {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(0.95 * s.length))];
+}
+
+const app = new App();
+
+// A small, stable surface for tests and measurements.
+window.dledgerLab = {
+  get frame() { return app.frame; },
+  get firstFrameMs() { return app.firstFrameMs; },
+  get frames() { return app.frames; },
+  get playing() { return app.playing; },
+  get lastNotice() { return app.lastNotice; },
+  perf() {
+    return {
+      frames: app.frames, p95: p95(app.frameTimes), goP95: p95(app.goTimes),
+      max: Math.max(0, ...app.frameTimes), samples: app.frameTimes.length,
+    };
+  },
+  resetPerf() { app.frameTimes = []; app.goTimes = []; },
+  share: () => app.share(),
+};

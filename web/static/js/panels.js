@@ -1,0 +1,89 @@
+// Small views: the invariant badge, the event list and the clients panel.
+
+import { t, eventText } from './i18n.js';
+import { fmtTime } from './timeline.js';
+
+function esc(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
+}
+
+/** Badge is green while the checkers find nothing, red with the first
+ * violation's sentence and a link that seeks to its moment. */
+export class Badge {
+  constructor({ root, text, jump, onJump }) {
+    this.root = root; this.text = text; this.jump = jump;
+    this.key = null;
+    this.violation = null;
+    jump.addEventListener('click', (e) => {
+      e.preventDefault();
+      if (this.violation) onJump(this.violation.time_ms);
+    });
+  }
+
+  update(frame, force) {
+    const v = (frame.violations || [])[0] || null;
+    const key = v ? v.time_ms + v.rule + v.text : '';
+    if (!force && key === this.key) return;
+    this.key = key;
+    this.violation = v;
+    this.root.className = 'badge ' + (v ? 'bad' : 'ok');
+    this.root.dataset.state = v ? 'violated' : 'ok';
+    if (v) {
+      this.text.textContent = t('violation') + ' (' + fmtTime(v.time_ms) + '): ' + v.text;
+      this.text.title = v.rule + (v.event ? ' — ' + v.event : '');
+    } else {
+      this.text.textContent = t('invariantsHold');
+      this.text.title = '';
+    }
+    this.jump.hidden = !v;
+  }
+}
+
+/** EventList shows the latest events, newest first, in the page's language. */
+export class EventList {
+  constructor(root) { this.root = root; this.key = ''; }
+
+  update(frame, force) {
+    const evs = frame.events || [];
+    const last = evs[evs.length - 1];
+    const key = evs.length + ':' + (last ? last.time_ms + last.kind + last.node : '');
+    if (!force && key === this.key) return;
+    this.key = key;
+    if (!evs.length) { this.root.innerHTML = '<li class="muted">' + esc(t('noEvents')) + '</li>'; return; }
+    const out = [];
+    for (let i = evs.length - 1; i >= 0 && out.length < 40; i--) {
+      const e = evs[i];
+      let extra = '';
+      if (e.peer) extra += ' · ' + t('evPeer', { p: e.peer });
+      if (e.index) extra += ' · ' + t('evIndex', { i: e.index });
+      if (e.detail) extra += ' · ' + e.detail;
+      out.push('<li data-kind="' + esc(e.kind) + '"><span class="ev-time">' + esc(fmtTime(e.time_ms)) + '</span> <b>'
+        + esc(t('broker', { id: e.node })) + '</b> <span class="muted">t' + e.term + '</span> '
+        + '<span class="ev-kind">' + esc(eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
+    }
+    this.root.innerHTML = out.join('');
+  }
+}
+
+/** Clients lists producers (sent / acked / unknown) and consumers. */
+export class Clients {
+  constructor(root) { this.root = root; this.key = ''; }
+
+  update(frame, force) {
+    const c = frame.clients || {};
+    const key = JSON.stringify(c);
+    if (!force && key === this.key) return;
+    this.key = key;
+    const out = [];
+    for (const p of c.producers || []) {
+      out.push('<div class="client" data-producer="' + esc(p.id) + '">' + esc(t('producer', p))
+        + (p.pending ? '<br><span class="muted">' + esc(t('pending', { p: p.pending })) + '</span>' : '')
+        + (p.last ? '<br><span class="muted">' + esc(t('last', { l: p.last })) + '</span>' : '') + '</div>');
+    }
+    for (const s of c.consumers || []) {
+      const recent = (s.recent || []).slice(-5).map((r) => '<code>' + esc(r) + '</code>').join(' ');
+      out.push('<div class="client" data-consumer="' + esc(s.id) + '">' + esc(t('consumer', s)) + (recent ? '<br>' + recent : '') + '</div>');
+    }
+    this.root.innerHTML = out.length ? out.join('') : '<p class="muted">' + esc(t('noClients')) + '</p>';
+  }
+}
