@@ -1,0 +1,413 @@
+// Package transport carries core messages between native brokers: one
+// WebSocket connection per pair of brokers (the lower id dials the higher),
+// an authenticated handshake on the cluster secret (handshake.go), a compact
+// binary framing (codec.go), bounded send queues that drop on overflow (Raft
+// tolerates lost messages; drops are counted), a maximum frame size, and
+// reconnection with backoff.
+//
+// Send never blocks the runner. Received messages arrive on Recv; when the
+// runner is slow (an fsync in progress) the readers wait, so TCP pushes back
+// on the sender instead of memory growing.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"dledgerlab/core"
+)
+
+// Path is the HTTP path peers connect to on the peer port.
+const Path = "/v1/peer"
+
+// Defaults for Config's zero values.
+const (
+	DefaultQueueSize = 4096
+	DefaultMaxFrame  = 16 << 20
+	pingEvery        = time.Second
+	deadAfter        = 4 * time.Second
+	backoffMin       = 50 * time.Millisecond
+	backoffMax       = time.Second
+)
+
+// Config sets up a Transport.
+type Config struct {
+	ID core.NodeID
+	// Peers maps every broker of the group (self included) to its peer
+	// address, host:port.
+	Peers  map[core.NodeID]string
+	Secret []byte
+	Logger *slog.Logger
+	// QueueSize bounds each peer's send queue, in messages.
+	QueueSize int
+	// MaxFrame bounds a frame in bytes, both ways.
+	MaxFrame int
+}
+
+// Transport is this broker's side of every peer connection.
+type Transport struct {
+	cfg   Config
+	log   *slog.Logger
+	peers map[core.NodeID]*peer
+	recv  chan core.Message
+	ln    net.Listener
+	srv   *http.Server
+	up    websocket.Upgrader
+
+	cutMu sync.RWMutex
+	cut   map[core.NodeID]bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// PeerStats counts one peer's traffic.
+type PeerStats struct {
+	ID        core.NodeID `json:"id"`
+	Addr      string      `json:"addr"`
+	Connected bool        `json:"connected"`
+	Sent      uint64      `json:"sent"`
+	Received  uint64      `json:"received"`
+	// Dropped counts messages not sent: queue full, no connection, frame
+	// too large, or the link cut by a partition.
+	Dropped uint64 `json:"dropped"`
+	Refused uint64 `json:"refused"`
+}
+
+type peer struct {
+	id    core.NodeID
+	addr  string
+	queue chan core.Message
+	conns chan *websocket.Conn // new authenticated connections for the writer
+	mu    sync.Mutex           // serialises handing connections to the writer
+
+	connected               atomic.Bool
+	sent, received, dropped atomic.Uint64
+	refused                 atomic.Uint64
+}
+
+// New creates a transport; Start makes it listen and dial.
+func New(cfg Config) (*Transport, error) {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = DefaultMaxFrame
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("transport: empty cluster secret")
+	}
+	if _, ok := cfg.Peers[cfg.ID]; !ok {
+		return nil, fmt.Errorf("transport: broker %d has no peer address", cfg.ID)
+	}
+	t := &Transport{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		peers: map[core.NodeID]*peer{},
+		recv:  make(chan core.Message, cfg.QueueSize),
+		cut:   map[core.NodeID]bool{},
+		up: websocket.Upgrader{
+			ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10,
+			HandshakeTimeout: handshakeLimit,
+		},
+	}
+	for id, addr := range cfg.Peers {
+		if id == cfg.ID {
+			continue
+		}
+		t.peers[id] = &peer{id: id, addr: addr, queue: make(chan core.Message, cfg.QueueSize), conns: make(chan *websocket.Conn, 1)}
+	}
+	return t, nil
+}
+
+// Start listens on this broker's peer address and starts dialing.
+func (t *Transport) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", t.cfg.Peers[t.cfg.ID])
+	if err != nil {
+		return fmt.Errorf("peer port: %w", err)
+	}
+	return t.Serve(ctx, ln)
+}
+
+// Serve is Start on a listener the caller opened.
+func (t *Transport) Serve(ctx context.Context, ln net.Listener) error {
+	t.ln = ln
+	t.ctx, t.cancel = context.WithCancel(ctx)
+	mux := http.NewServeMux()
+	mux.HandleFunc(Path, t.accept)
+	t.srv = &http.Server{Handler: mux, ReadHeaderTimeout: handshakeLimit, ErrorLog: slog.NewLogLogger(t.log.Handler(), slog.LevelDebug)}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		if err := t.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.log.Error("peer listener stopped", "err", err)
+		}
+	}()
+	for _, p := range t.peers {
+		t.wg.Add(1)
+		go t.writer(p)
+		if t.cfg.ID < p.id {
+			t.wg.Add(1)
+			go t.dialer(p)
+		}
+	}
+	return nil
+}
+
+// Addr returns the peer listener's address.
+func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
+
+// Recv delivers messages from peers.
+func (t *Transport) Recv() <-chan core.Message { return t.recv }
+
+// Send queues m for its recipient without blocking. A full queue, a cut
+// link or an unknown recipient drops it.
+func (t *Transport) Send(m core.Message) {
+	p := t.peers[m.To]
+	if p == nil {
+		return
+	}
+	if t.isCut(m.To) {
+		p.dropped.Add(1)
+		return
+	}
+	select {
+	case p.queue <- m:
+	default:
+		p.dropped.Add(1)
+	}
+}
+
+// Cut drops every message to and from ids until Heal (a partition made by
+// the admin API). Connections stay up, so healing is instant.
+func (t *Transport) Cut(ids []core.NodeID) {
+	t.cutMu.Lock()
+	defer t.cutMu.Unlock()
+	for _, id := range ids {
+		if id != t.cfg.ID {
+			t.cut[id] = true
+		}
+	}
+}
+
+// Heal restores every link.
+func (t *Transport) Heal() {
+	t.cutMu.Lock()
+	defer t.cutMu.Unlock()
+	clear(t.cut)
+}
+
+// Cuts returns the peers currently cut off, sorted.
+func (t *Transport) Cuts() []core.NodeID {
+	t.cutMu.RLock()
+	defer t.cutMu.RUnlock()
+	var out []core.NodeID
+	for id := range t.cut {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (t *Transport) isCut(id core.NodeID) bool {
+	t.cutMu.RLock()
+	defer t.cutMu.RUnlock()
+	return t.cut[id]
+}
+
+// Stats returns every peer's counters, sorted by id.
+func (t *Transport) Stats() []PeerStats {
+	out := make([]PeerStats, 0, len(t.peers))
+	for _, p := range t.peers {
+		out = append(out, PeerStats{ID: p.id, Addr: p.addr, Connected: p.connected.Load(),
+			Sent: p.sent.Load(), Received: p.received.Load(), Dropped: p.dropped.Load(), Refused: p.refused.Load()})
+	}
+	slices.SortFunc(out, func(a, b PeerStats) int { return int(a.ID) - int(b.ID) })
+	return out
+}
+
+// Close stops listening, closes every connection and waits for the
+// goroutines.
+func (t *Transport) Close() {
+	if t.cancel == nil {
+		return
+	}
+	t.cancel()
+	t.srv.Close()
+	t.wg.Wait()
+}
+
+// accept is the listening side of a connection from a lower id.
+func (t *Transport) accept(w http.ResponseWriter, r *http.Request) {
+	c, err := t.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade answered the HTTP error
+	}
+	c.SetReadLimit(int64(t.cfg.MaxFrame))
+	id, err := serverHandshake(c, t.cfg.ID, t.cfg.Secret, func(id core.NodeID) bool { return t.peers[id] != nil })
+	if err != nil {
+		if p := t.peers[id]; p != nil {
+			p.refused.Add(1)
+		}
+		t.log.Warn("peer refused", "remote", r.RemoteAddr, "claimed_id", uint64(id), "err", err)
+		c.Close()
+		return
+	}
+	p := t.peers[id]
+	t.log.Info("peer connected", "peer", uint64(id), "remote", r.RemoteAddr, "side", "accept")
+	t.serveConn(p, c)
+}
+
+// dialer keeps a connection to a higher-id peer, redialing with backoff.
+func (t *Transport) dialer(p *peer) {
+	defer t.wg.Done()
+	d := websocket.Dialer{HandshakeTimeout: handshakeLimit, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
+	url := "ws://" + p.addr + Path
+	backoff := backoffMin
+	var lastErr string
+	for t.ctx.Err() == nil {
+		c, _, err := d.DialContext(t.ctx, url, nil)
+		if err == nil {
+			c.SetReadLimit(int64(t.cfg.MaxFrame))
+			if err = clientHandshake(c, t.cfg.ID, p.id, t.cfg.Secret); err != nil {
+				p.refused.Add(1)
+				t.log.Warn("peer refused", "peer", uint64(p.id), "addr", p.addr, "err", err)
+				c.Close()
+			} else {
+				t.log.Info("peer connected", "peer", uint64(p.id), "addr", p.addr, "side", "dial")
+				lastErr = ""
+				began := time.Now()
+				t.serveConn(p, c)
+				if time.Since(began) > backoffMax {
+					backoff = backoffMin
+				}
+			}
+		} else if t.ctx.Err() == nil && err.Error() != lastErr {
+			// Log a failing dial once, not at every retry.
+			t.log.Info("peer unreachable; retrying", "peer", uint64(p.id), "addr", p.addr, "err", err)
+			lastErr = err.Error()
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, backoffMax)
+		select {
+		case <-t.ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// serveConn hands c to p's writer and reads from it until it fails.
+func (t *Transport) serveConn(p *peer, c *websocket.Conn) {
+	// Replace any older connection; the writer closes the one it holds.
+	p.mu.Lock()
+	select {
+	case old := <-p.conns:
+		old.Close()
+	default:
+	}
+	p.conns <- c
+	p.mu.Unlock()
+	p.connected.Store(true)
+	defer p.connected.Store(false)
+	stop := context.AfterFunc(t.ctx, func() { c.Close() })
+	defer stop()
+
+	c.SetReadDeadline(time.Now().Add(deadAfter))
+	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(deadAfter)) })
+	for {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			if t.ctx.Err() == nil {
+				t.log.Info("peer connection lost", "peer", uint64(p.id), "err", err)
+			}
+			c.Close()
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(deadAfter))
+		m, err := DecodeMessage(b)
+		if err != nil || m.From != p.id || m.To != t.cfg.ID {
+			// An authenticated peer sending garbage is a bug or an attack:
+			// drop the connection rather than guess.
+			t.log.Warn("bad frame from peer; closing", "peer", uint64(p.id), "from", uint64(m.From), "to", uint64(m.To), "err", err)
+			c.Close()
+			return
+		}
+		if t.isCut(p.id) {
+			continue
+		}
+		p.received.Add(1)
+		select {
+		case t.recv <- m:
+		case <-t.ctx.Done():
+			return
+		}
+	}
+}
+
+// writer sends p's queue over its current connection. Without a connection
+// queued messages are dropped: after a reconnect the core resends what
+// matters, and stale messages would only be rejected.
+func (t *Transport) writer(p *peer) {
+	defer t.wg.Done()
+	var (
+		c    *websocket.Conn
+		buf  []byte
+		ping = time.NewTicker(pingEvery)
+	)
+	defer ping.Stop()
+	closeConn := func() {
+		if c != nil {
+			c.Close()
+			c = nil
+		}
+	}
+	defer closeConn()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case nc := <-p.conns:
+			closeConn()
+			c = nc
+		case <-ping.C:
+			if c != nil {
+				if err := c.WriteControl(websocket.PingMessage, nil, time.Now().Add(deadAfter)); err != nil {
+					closeConn()
+				}
+			}
+		case m := <-p.queue:
+			if c == nil {
+				p.dropped.Add(1)
+				continue
+			}
+			buf = AppendMessage(buf[:0], m)
+			if len(buf) > t.cfg.MaxFrame {
+				p.dropped.Add(1)
+				t.log.Warn("message larger than the maximum frame; dropped", "peer", uint64(p.id), "bytes", len(buf), "max", t.cfg.MaxFrame)
+				continue
+			}
+			c.SetWriteDeadline(time.Now().Add(deadAfter))
+			if err := c.WriteMessage(websocket.BinaryMessage, buf); err != nil {
+				p.dropped.Add(1)
+				closeConn()
+				continue
+			}
+			p.sent.Add(1)
+		}
+	}
+}
