@@ -123,3 +123,13 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// SetSwitches changes CheckQuorum, PreVote and the safety rules of a running
+// replica (the playground's toggles). Once any rule has been off, the log
+// stays in unsafe mode: damage already done can surface later.
+func (n *Node) SetSwitches(disableCheckQuorum, disablePreVote bool, rules Rules) {
+	n.cfg.DisableCheckQuorum = disableCheckQuorum
+	n.cfg.DisablePreVote = disablePreVote
+	n.cfg.Rules = rules
+	n.log.unsafe = n.log.unsafe || rules.Any()
+}

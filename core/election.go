@@ -187,3 +187,13 @@ func (n *Node) becomeLeader() {
 	n.appendEntry(EntryNoOp, nil)
 	n.bcastHeartbeat()
 }
+
+// Campaign starts an election now, as if the election timer had fired (the
+// lessons' "Broker 2 wakes first"; etcd's MsgHup). A leader ignores it.
+func (n *Node) Campaign() {
+	defer n.assertInvariants()
+	if n.role == RoleLeader {
+		return
+	}
+	n.campaign()
+}

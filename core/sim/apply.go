@@ -1,0 +1,209 @@
+package sim
+
+import (
+	"fmt"
+
+	"dledgerlab/core"
+)
+
+// precheck reports why a cannot be done in the current state (a broker that is
+// already down, a transfer with no leader…). It changes nothing.
+func (st *state) precheck(a Action) error {
+	var n *simNode
+	if a.Node >= 1 && a.Node <= len(st.nodes) {
+		n = st.nodes[a.Node-1]
+	}
+	switch a.Kind {
+	case KindCrash:
+		if n.state != stateUp && n.state != statePaused {
+			return badAction(a, "broker %d is already down", a.Node)
+		}
+	case KindRestart:
+		if n.state != stateCrashed && n.state != stateRefused {
+			return badAction(a, "broker %d is running; crash it first", a.Node)
+		}
+	case KindPause:
+		if n.state != stateUp {
+			return badAction(a, "broker %d is %s, not running", a.Node, n.state)
+		}
+	case KindResume:
+		if n.state != statePaused {
+			return badAction(a, "broker %d is not paused", a.Node)
+		}
+	case KindCampaign:
+		if n.state != stateUp {
+			return badAction(a, "broker %d is %s", a.Node, n.state)
+		}
+	case KindTransfer:
+		if st.leader() == nil {
+			return badAction(a, "no broker leads right now; wait for an election")
+		}
+	case KindDiskFlip:
+		if n.store.DurableEnd() == 0 {
+			return badAction(a, "broker %d has nothing on disk yet", a.Node)
+		}
+	}
+	return nil
+}
+
+// apply makes a take effect now. a was validated and checked when it was
+// first done; on replay it is applied as it was.
+func (st *state) apply(a Action) {
+	st.applied++
+	st.curAction = "action: " + a.describe()
+	st.simEvent(a.Node, "action", a.describe())
+	var n *simNode
+	if a.Node >= 1 && a.Node <= len(st.nodes) {
+		n = st.nodes[a.Node-1]
+	}
+	switch a.Kind {
+	case KindCrash:
+		if n.state == stateUp || n.state == statePaused {
+			st.crash(n)
+		}
+	case KindRestart:
+		if n.state == stateCrashed || n.state == stateRefused {
+			st.restart(n)
+			st.drain(n)
+		}
+	case KindPause:
+		if n.state == stateUp {
+			n.state = statePaused
+		}
+	case KindResume:
+		if n.state == statePaused {
+			n.state = stateUp
+			if n.fsyncDone {
+				st.finishReady(n)
+			}
+			st.drain(n)
+		}
+	case KindPartition:
+		st.net.partition(a.Groups, a.OneWay)
+	case KindIsolate:
+		st.net.isolate(a.Node, len(st.nodes))
+	case KindHeal:
+		st.net.heal()
+	case KindLink:
+		st.net.links[Link{From: a.From, To: a.To}] = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup}
+	case KindNet:
+		st.net.def = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup}
+		clear(st.net.links)
+	case KindProduce:
+		st.clients.produce(st, a)
+	case KindProducer:
+		st.clients.setProducer(st, a)
+	case KindConsumer:
+		st.clients.addConsumer(st, a)
+	case KindTransfer:
+		if l := st.leader(); l != nil {
+			_ = l.node.TransferLeadership(core.NodeID(a.Node))
+			st.drain(l)
+		}
+	case KindCampaign:
+		if n.state == stateUp && !n.busy {
+			n.node.Campaign()
+			st.drain(n)
+		}
+	case KindRule:
+		st.setRule(a.Rule, a.On)
+	case KindDiskFlip:
+		st.diskFlip(n, a.Offset)
+	}
+}
+
+func (st *state) leader() *simNode {
+	var lead *simNode
+	var term uint64
+	for _, n := range st.nodes {
+		if n.state == stateUp {
+			if s := n.node.Status(); s.Role == core.RoleLeader && s.Term >= term {
+				lead, term = n, s.Term
+			}
+		}
+	}
+	return lead
+}
+
+func (st *state) setRule(rule string, on bool) {
+	sw := &st.switches
+	switch rule {
+	case RuleCheckQuorum:
+		sw.DisableCheckQuorum = !on
+	case RulePreVote:
+		sw.DisablePreVote = !on
+	case RuleUpToDateCheck:
+		sw.Rules.SkipUpToDateCheck = !on
+	case RuleCurrentTermCommit:
+		sw.Rules.CommitOldTerms = !on
+	case RulePersistBeforeAck:
+		sw.Rules.AckBeforePersist = !on
+	}
+	// A rule switched back on after Config switched it off stays off:
+	// Config is the run's baseline; actions only switch rules off again.
+	for _, n := range st.nodes {
+		if n.node != nil {
+			n.node.SetSwitches(st.switches.DisableCheckQuorum || st.cfg.DisableCheckQuorum,
+				st.switches.DisablePreVote || st.cfg.DisablePreVote, st.effectiveRules())
+		}
+	}
+}
+
+// diskFlip flips a byte of what n has on disk, in its last segment: the
+// damage shows when the broker restarts and the recovery scan reads it.
+func (st *state) diskFlip(n *simNode, offset int64) {
+	end := n.store.DurableEnd()
+	pos := end / 2
+	if offset > 0 {
+		pos = max(0, end-offset)
+	} else if last := n.store.DurableLastIndex(); last > 0 {
+		if p, size, ok := n.store.Position(last); ok {
+			pos = p + int64(size) - 1 // the last byte of the last entry's body
+		}
+	}
+	if segs := n.store.Segments(); len(segs) > 0 {
+		pos = max(pos, segs[len(segs)-1].Start)
+	}
+	pos = min(pos, end-1)
+	if err := n.store.FlipByte(pos); err != nil {
+		st.simEvent(n.id, "disk-fault", "could not flip: "+err.Error())
+		return
+	}
+	st.simEvent(n.id, "disk-fault", fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
+}
+
+func (a Action) describe() string {
+	switch a.Kind {
+	case KindCrash, KindRestart, KindPause, KindResume, KindIsolate, KindCampaign:
+		return fmt.Sprintf("%s broker %d", a.Kind, a.Node)
+	case KindPartition:
+		s := fmt.Sprintf("partition %v", a.Groups)
+		if a.OneWay {
+			s += " (one way)"
+		}
+		return s
+	case KindHeal:
+		return "heal the network"
+	case KindLink:
+		return fmt.Sprintf("link %d→%d: %d±%d ms, loss %.0f%%", a.From, a.To, a.LatencyMs, a.JitterMs, a.Loss*100)
+	case KindNet:
+		return fmt.Sprintf("every link: %d±%d ms, loss %.0f%%, dup %.0f%%", a.LatencyMs, a.JitterMs, a.Loss*100, a.Dup*100)
+	case KindProduce:
+		return fmt.Sprintf("produce %q to %s", a.Body, a.Topic)
+	case KindProducer:
+		return fmt.Sprintf("producer %s: %.1f msg/s to %s", a.ID, a.Rate, a.Topic)
+	case KindConsumer:
+		return fmt.Sprintf("consumer %s reads %s from broker %d", a.ID, a.Topic, a.Node)
+	case KindTransfer:
+		return fmt.Sprintf("transfer leadership to broker %d", a.Node)
+	case KindRule:
+		state := "off"
+		if a.On {
+			state = "on"
+		}
+		return fmt.Sprintf("rule %s %s", a.Rule, state)
+	case KindDiskFlip:
+		return fmt.Sprintf("flip a byte on broker %d's disk", a.Node)
+	}
+	return a.Kind
+}

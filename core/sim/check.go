@@ -1,0 +1,231 @@
+package sim
+
+import (
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+)
+
+// checker holds what the invariants need to remember. Every check runs at
+// the moment the simulator does the thing it checks, so a violation names
+// the event that caused it (Raft Figure 3, plus the broker's promises).
+type checker struct {
+	// leaders: term → the broker that led it (Election Safety).
+	leaders map[uint64]int
+	// matching: (index, term) → the entry's digest and its predecessor's
+	// term, as first appended anywhere (Log Matching).
+	matching map[[2]uint64]entryKey
+	// appliedTerm/appliedHash: the entry applied at index i+1 by the first
+	// broker to apply it (State Machine Safety); appliedBy names that broker.
+	appliedTerm []uint64
+	appliedHash []uint64
+	appliedBy   []int
+	// ackedAt: index → the acknowledged message stored there.
+	ackedAt map[uint64]ackRec
+	// truth: topic → queue offset → the entry index stored there.
+	truth      map[string][]uint64
+	violations []Violation
+}
+
+type entryKey struct {
+	hash     uint64
+	prevTerm uint64
+}
+
+type ackRec struct {
+	term     uint64
+	producer string
+	seq      uint64
+	topic    string
+	offset   uint64
+}
+
+// maxViolations bounds the list; the first ones matter.
+const maxViolations = 50
+
+// Rule names used in violations.
+const (
+	RuleElectionSafety     = "Election Safety"
+	RuleLogMatching        = "Log Matching"
+	RuleLeaderCompleteness = "Leader Completeness"
+	RuleStateMachineSafety = "State Machine Safety"
+	RuleAckedNeverLost     = "No acknowledged message is lost"
+	RuleConsumerPrefix     = "Consumers see a gap-free prefix"
+)
+
+func (c checker) clone() checker {
+	out := c
+	out.leaders = maps.Clone(c.leaders)
+	out.matching = maps.Clone(c.matching)
+	out.appliedTerm = slices.Clone(c.appliedTerm)
+	out.appliedHash = slices.Clone(c.appliedHash)
+	out.appliedBy = slices.Clone(c.appliedBy)
+	out.ackedAt = maps.Clone(c.ackedAt)
+	out.truth = make(map[string][]uint64, len(c.truth))
+	for k, v := range c.truth {
+		out.truth[k] = slices.Clone(v)
+	}
+	out.violations = slices.Clone(c.violations)
+	return out
+}
+
+func (c *checker) violate(st *state, rule string, brokers []int, format string, args ...any) {
+	if len(c.violations) >= maxViolations {
+		return
+	}
+	what := st.cur.String()
+	if st.curAction != "" {
+		what = st.curAction
+	}
+	c.violations = append(c.violations, Violation{TimeMs: st.now, Rule: rule, Brokers: brokers,
+		Text: rule + ": " + fmt.Sprintf(format, args...), Event: what})
+}
+
+func entryHash(e core.Entry) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte{byte(e.Type)})
+	h.Write(e.Data)
+	return h.Sum64()
+}
+
+// becameLeader: at most one leader per term (Election Safety), and a new
+// leader holds every committed entry (Leader Completeness).
+func (c *checker) becameLeader(st *state, n *simNode, term uint64) {
+	if c.leaders == nil {
+		c.leaders = map[uint64]int{}
+	}
+	if prev, ok := c.leaders[term]; ok && prev != n.id {
+		c.violate(st, RuleElectionSafety, []int{prev, n.id}, "brokers %d and %d both became leader of term %d", prev, n.id, term)
+	}
+	c.leaders[term] = n.id
+	ents := n.node.Entries(1, uint64(len(c.appliedTerm))+1)
+	for i, want := range c.appliedTerm {
+		if i >= len(ents) || ents[i].Term != want {
+			c.violate(st, RuleLeaderCompleteness, []int{n.id, c.appliedBy[i]},
+				"broker %d became leader of term %d without committed entry %d (term %d, applied by broker %d)",
+				n.id, term, i+1, want, c.appliedBy[i])
+			return
+		}
+	}
+}
+
+// appended: two entries with the same index and term are the same entry
+// with the same predecessor (Log Matching, by induction over the log).
+func (c *checker) appended(st *state, n *simNode, ents []core.Entry) {
+	if c.matching == nil {
+		c.matching = map[[2]uint64]entryKey{}
+	}
+	var prevTerm uint64
+	if first := ents[0].Index; first > 1 {
+		if prev, err := n.store.Entries(first-1, first); err == nil && len(prev) == 1 {
+			prevTerm = prev[0].Term
+		}
+	}
+	for _, e := range ents {
+		k := entryKey{hash: entryHash(e), prevTerm: prevTerm}
+		key := [2]uint64{e.Index, e.Term}
+		if old, ok := c.matching[key]; !ok {
+			c.matching[key] = k
+		} else if old != k {
+			c.violate(st, RuleLogMatching, []int{n.id},
+				"broker %d appended entry %d of term %d that differs from another broker's entry %d of term %d (or follows a different entry)",
+				n.id, e.Index, e.Term, e.Index, e.Term)
+		}
+		prevTerm = e.Term
+	}
+}
+
+// applied: no two brokers apply different entries at the same index (State
+// Machine Safety), and no acknowledged message is replaced.
+func (c *checker) applied(st *state, n *simNode, e core.Entry) {
+	i := int(e.Index) - 1
+	h := entryHash(e)
+	switch {
+	case i < len(c.appliedTerm):
+		if c.appliedTerm[i] != e.Term || c.appliedHash[i] != h {
+			c.violate(st, RuleStateMachineSafety, []int{n.id, c.appliedBy[i]},
+				"broker %d applied entry %d of term %d, but broker %d applied a different entry %d (term %d): the two brokers disagree on what was committed",
+				n.id, e.Index, e.Term, c.appliedBy[i], e.Index, c.appliedTerm[i])
+		}
+	case i == len(c.appliedTerm):
+		c.appliedTerm = append(c.appliedTerm, e.Term)
+		c.appliedHash = append(c.appliedHash, h)
+		c.appliedBy = append(c.appliedBy, n.id)
+	default:
+		panic(fmt.Sprintf("broker %d applied entry %d before entry %d was applied anywhere", n.id, e.Index, len(c.appliedTerm)+1))
+	}
+	if a, ok := c.ackedAt[e.Index]; ok && a.term != e.Term {
+		c.violate(st, RuleAckedNeverLost, []int{n.id},
+			"message %s#%d was acknowledged as entry %d of term %d, but broker %d committed entry %d of term %d in its place",
+			a.producer, a.seq, e.Index, a.term, n.id, e.Index, e.Term)
+	}
+}
+
+// queued records which entry holds each queue offset.
+func (c *checker) queued(st *state, n *simNode, ap broker.Applied) {
+	if c.truth == nil {
+		c.truth = map[string][]uint64{}
+	}
+	q := c.truth[ap.Result.Topic]
+	if off := ap.Result.QueueOffset; off == uint64(len(q)) {
+		c.truth[ap.Result.Topic] = append(q, ap.Index)
+	} else if off < uint64(len(q)) && q[off] != ap.Index {
+		c.violate(st, RuleConsumerPrefix, []int{n.id}, "broker %d put entry %d at offset %d of %s, where another broker has entry %d",
+			n.id, ap.Index, off, ap.Result.Topic, q[off])
+	}
+}
+
+// acked: a producer was told its message is stored.
+func (c *checker) acked(st *state, p *producer, o *sendState, r broker.Result) {
+	if c.ackedAt == nil {
+		c.ackedAt = map[uint64]ackRec{}
+	}
+	rec := ackRec{term: r.Term, producer: p.id, seq: o.seq, topic: r.Topic, offset: r.QueueOffset}
+	c.ackedAt[r.Index] = rec
+	if i := int(r.Index) - 1; i < len(c.appliedTerm) && c.appliedTerm[i] != r.Term {
+		c.violate(st, RuleAckedNeverLost, nil, "producer %s was told message #%d is entry %d of term %d, but entry %d committed with term %d",
+			p.id, o.seq, r.Index, r.Term, r.Index, c.appliedTerm[i])
+	}
+}
+
+// consumed: a consumer reads offsets in order without gaps, and each offset
+// holds the same message everywhere.
+func (c *checker) consumed(st *state, n *simNode, k *consumer, m broker.Stored) {
+	if m.QueueOffset != k.offset {
+		c.violate(st, RuleConsumerPrefix, []int{n.id}, "consumer %s expected offset %d of %s next but broker %d returned offset %d",
+			k.id, k.offset, k.topic, n.id, m.QueueOffset)
+		return
+	}
+	if q := c.truth[k.topic]; m.QueueOffset < uint64(len(q)) && q[m.QueueOffset] != m.Index {
+		c.violate(st, RuleConsumerPrefix, []int{n.id}, "consumer %s read entry %d at offset %d of %s from broker %d, but that offset holds entry %d",
+			k.id, m.Index, m.QueueOffset, k.topic, n.id, q[m.QueueOffset])
+	}
+}
+
+// CheckFinal verifies, once the cluster is healed and caught up, that every
+// acknowledged message is consumable at its offset on every running broker
+// that has applied that far.
+func (s *Sim) CheckFinal() []Violation {
+	st := s.st
+	var out []Violation
+	for idx, a := range st.check.ackedAt {
+		for _, n := range st.nodes {
+			if n.state != stateUp || n.br.AppliedIndex() < idx {
+				continue
+			}
+			msgs, err := n.br.Consume(a.topic, a.offset, 1)
+			if err != nil || len(msgs) == 0 || msgs[0].Message.Producer != a.producer || msgs[0].Message.Seq != a.seq {
+				out = append(out, Violation{TimeMs: st.now, Rule: RuleAckedNeverLost, Brokers: []int{n.id},
+					Text:  fmt.Sprintf("%s: message %s#%d acknowledged at offset %d of %s is not there on broker %d", RuleAckedNeverLost, a.producer, a.seq, a.offset, a.topic, n.id),
+					Event: "final check"})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Violation) int { return len(a.Text) - len(b.Text) })
+	return out
+}

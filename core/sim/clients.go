@@ -1,0 +1,354 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+)
+
+// This file is the clients: producers that send one message at a time and
+// retry with the same producer sequence after a timeout or NOT_LEADER (so
+// the broker can deduplicate), and consumers that read committed messages by
+// queue offset.
+
+// clientReq is a produce request on its way to a broker.
+type clientReq struct {
+	client  int
+	attempt uint64
+	msg     broker.Message
+}
+
+// clientResp is a broker's answer to a produce.
+type clientResp struct {
+	From   int
+	OK     bool
+	Result broker.Result
+	// Code is NOT_LEADER, NOT_COMMITTED, UNKNOWN or ERROR when !OK.
+	Code string
+	Lead int
+	Text string
+}
+
+func (r clientResp) String() string {
+	if r.OK {
+		return fmt.Sprintf("ok %d@t%d offset %d", r.Result.Index, r.Result.Term, r.Result.QueueOffset)
+	}
+	if r.Code == "NOT_LEADER" {
+		return fmt.Sprintf("NOT_LEADER (leader: broker %d)", r.Lead)
+	}
+	return r.Code + " " + r.Text
+}
+
+// ClientOp is one client operation, for the linearizability check.
+type ClientOp struct {
+	Client   string `json:"client"`
+	Kind     string `json:"kind"` // "produce" or "consume"
+	Topic    string `json:"topic"`
+	Producer string `json:"producer"`
+	Seq      uint64 `json:"seq"`
+	// Offset is the queue offset answered (produce ok) or read (consume).
+	Offset uint64 `json:"offset"`
+	CallMs int64  `json:"call_ms"`
+	// ReturnMs is -1 while pending or when the outcome is unknown.
+	ReturnMs int64 `json:"return_ms"`
+	// Outcome: "ok", "fail" (certainly not stored by this attempt),
+	// "unknown" (timeout or leader change).
+	Outcome string `json:"outcome"`
+}
+
+type clients struct {
+	producers []*producer
+	consumers []*consumer
+	history   []ClientOp
+}
+
+type producer struct {
+	id    string
+	topic string
+	node  int // fixed target broker, or 0: follow the leader
+	rate  float64
+	// timerGen invalidates old rate timers when the rate changes.
+	timerGen                      uint64
+	seq                           uint64
+	attempts                      uint64
+	out                           *sendState
+	queue                         []string
+	guess                         int
+	rr                            int
+	sent, acked, unknown, retries int
+	last                          string
+}
+
+type sendState struct {
+	seq     uint64
+	body    string
+	attempt uint64
+	target  int
+	op      int // index in history, or -1
+}
+
+type consumer struct {
+	id     string
+	topic  string
+	node   int
+	offset uint64
+	recent []string
+}
+
+func (c clients) clone() clients {
+	out := clients{history: slices.Clone(c.history)}
+	for _, p := range c.producers {
+		q := *p
+		q.queue = slices.Clone(p.queue)
+		if p.out != nil {
+			o := *p.out
+			q.out = &o
+		}
+		out.producers = append(out.producers, &q)
+	}
+	for _, k := range c.consumers {
+		q := *k
+		q.recent = slices.Clone(k.recent)
+		out.consumers = append(out.consumers, &q)
+	}
+	return out
+}
+
+func (c *clients) producerFor(st *state, id, topic string, node int) (int, *producer) {
+	if id == "" {
+		id = "p1"
+	}
+	for i, p := range c.producers {
+		if p.id == id {
+			if topic != "" {
+				p.topic = topic
+			}
+			p.node = node
+			return i, p
+		}
+	}
+	p := &producer{id: id, topic: topic, node: node}
+	c.producers = append(c.producers, p)
+	return len(c.producers) - 1, p
+}
+
+// produce queues one message on a producer and sends it if idle.
+func (c *clients) produce(st *state, a Action) {
+	i, p := c.producerFor(st, a.ID, a.Topic, a.Node)
+	body := a.Body
+	if body == "" {
+		body = fmt.Sprintf("%s-%d", p.id, p.seq+uint64(len(p.queue))+1)
+	}
+	p.queue = append(p.queue, body)
+	c.sendNext(st, i)
+}
+
+// setProducer starts, re-rates or stops a producer.
+func (c *clients) setProducer(st *state, a Action) {
+	i, p := c.producerFor(st, a.ID, a.Topic, a.Node)
+	p.rate = a.Rate
+	p.timerGen++
+	if p.rate > 0 {
+		st.schedule(event{at: st.now, kind: evProducerTimer, client: i, attempt: p.timerGen})
+	}
+}
+
+func (c *clients) timer(st *state, i int, gen uint64) {
+	p := c.producers[i]
+	if gen != p.timerGen || p.rate <= 0 {
+		return
+	}
+	if p.out == nil && len(p.queue) == 0 {
+		p.queue = append(p.queue, fmt.Sprintf("%s-%d", p.id, p.seq+1))
+	}
+	c.sendNext(st, i)
+	st.schedule(event{at: st.now + max(1, int64(1000/p.rate)), kind: evProducerTimer, client: i, attempt: gen})
+}
+
+// sendNext starts the next queued message if no send is in progress.
+func (c *clients) sendNext(st *state, i int) {
+	p := c.producers[i]
+	if p.out != nil || len(p.queue) == 0 {
+		return
+	}
+	p.seq++
+	p.out = &sendState{seq: p.seq, body: p.queue[0], op: -1}
+	p.queue = p.queue[1:]
+	p.sent++
+	c.attempt(st, i)
+}
+
+// attempt sends the current message (again) to the broker the producer
+// believes leads.
+func (c *clients) attempt(st *state, i int) {
+	p := c.producers[i]
+	p.attempts++
+	o := p.out
+	o.attempt = p.attempts
+	switch {
+	case p.node != 0:
+		o.target = p.node
+	case p.guess != 0:
+		o.target = p.guess
+	default:
+		p.rr++
+		o.target = (p.rr-1)%len(st.nodes) + 1
+	}
+	msg := broker.Message{Topic: p.topic, Body: []byte(o.body), Producer: p.id, Seq: o.seq}
+	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientReq, node: o.target, client: i, attempt: o.attempt, req: msg})
+	st.schedule(event{at: st.now + int64(st.cfg.ProduceTimeoutMs), kind: evProduceTimeout, client: i, attempt: o.attempt})
+	if st.cfg.RecordHistory {
+		o.op = len(c.history)
+		c.history = append(c.history, ClientOp{Client: p.id, Kind: "produce", Topic: p.topic, Producer: p.id, Seq: o.seq, CallMs: st.now, ReturnMs: -1, Outcome: "unknown"})
+	}
+}
+
+func (c *clients) finishOp(st *state, o *sendState, outcome string, offset uint64) {
+	if o.op < 0 {
+		return
+	}
+	op := &c.history[o.op]
+	op.Outcome, op.Offset = outcome, offset
+	if outcome != "unknown" {
+		op.ReturnMs = st.now
+	}
+	o.op = -1
+}
+
+// respond sends a broker's answer back to the producer.
+func (st *state) respond(client int, attempt uint64, r clientResp) {
+	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientResp, client: client, attempt: attempt, resp: r})
+}
+
+func (c *clients) response(st *state, i int, attempt uint64, r clientResp) {
+	p := c.producers[i]
+	o := p.out
+	if o == nil || o.attempt != attempt {
+		return // an answer to an attempt we gave up on
+	}
+	p.last = r.String()
+	switch {
+	case r.OK:
+		p.acked++
+		c.finishOp(st, o, "ok", r.Result.QueueOffset)
+		st.check.acked(st, p, o, r.Result)
+		p.guess = r.From
+		p.out = nil
+		c.sendNext(st, i)
+		return
+	case r.Code == "NOT_LEADER":
+		c.finishOp(st, o, "fail", 0)
+		p.guess = r.Lead
+	case r.Code == "NOT_COMMITTED":
+		c.finishOp(st, o, "fail", 0)
+		p.guess = 0
+	case r.Code == "UNKNOWN":
+		c.finishOp(st, o, "unknown", 0)
+		p.guess = 0
+	default: // a message the broker will never take: give up on it
+		c.finishOp(st, o, "fail", 0)
+		p.out = nil
+		c.sendNext(st, i)
+		return
+	}
+	p.retries++
+	st.schedule(event{at: st.now + int64(2*st.cfg.TickMs), kind: evProducerRetry, client: i, attempt: attempt})
+}
+
+func (c *clients) retry(st *state, i int, attempt uint64) {
+	p := c.producers[i]
+	if p.out != nil && p.out.attempt == attempt {
+		c.attempt(st, i)
+	}
+}
+
+// timeout: no answer in time; the outcome is unknown, so retry with the
+// same sequence (the broker deduplicates).
+func (c *clients) timeout(st *state, i int, attempt uint64) {
+	p := c.producers[i]
+	if p.out == nil || p.out.attempt != attempt {
+		return
+	}
+	p.unknown++
+	p.retries++
+	p.last = "timeout: outcome unknown"
+	c.finishOp(st, p.out, "unknown", 0)
+	p.guess = 0
+	c.attempt(st, i)
+}
+
+// produceAt is a broker receiving a produce (DLedgerCommitLog.putMessage):
+// only the leader takes it; the answer waits for commit.
+func (st *state) produceAt(n *simNode, req clientReq) {
+	s := n.node.Status()
+	if s.Role != core.RoleLeader {
+		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "NOT_LEADER", Lead: int(s.Lead)})
+		return
+	}
+	body, dup, err := n.br.Prepare(req.msg)
+	switch {
+	case err != nil:
+		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "ERROR", Text: err.Error()})
+		return
+	case dup != nil:
+		st.respond(req.client, req.attempt, clientResp{From: n.id, OK: true, Result: *dup})
+		return
+	}
+	idx, term, err := n.node.Propose(body)
+	if err != nil {
+		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "NOT_LEADER", Lead: int(s.Lead), Text: err.Error()})
+		return
+	}
+	t := n.br.Await(idx, term, req.msg.Producer, req.msg.Seq)
+	n.tickets[t.ID] = ticketRef{client: req.client, attempt: req.attempt}
+}
+
+// addConsumer starts a consumer polling topic from broker Node (0: the leader).
+func (c *clients) addConsumer(st *state, a Action) {
+	id := a.ID
+	if id == "" {
+		id = fmt.Sprintf("c%d", len(c.consumers)+1)
+	}
+	for _, k := range c.consumers {
+		if k.id == id {
+			k.topic, k.node = a.Topic, a.Node
+			return
+		}
+	}
+	c.consumers = append(c.consumers, &consumer{id: id, topic: a.Topic, node: a.Node})
+	st.schedule(event{at: st.now, kind: evConsumerPoll, client: len(c.consumers) - 1})
+}
+
+// poll reads what is committed past the consumer's offset.
+func (c *clients) poll(st *state, i int) {
+	k := c.consumers[i]
+	st.schedule(event{at: st.now + int64(st.cfg.PollMs), kind: evConsumerPoll, client: i})
+	var n *simNode
+	if k.node != 0 {
+		n = st.nodes[k.node-1]
+	} else {
+		n = st.leader()
+	}
+	if n == nil || n.state != stateUp || n.busy {
+		return
+	}
+	msgs, err := n.br.Consume(k.topic, k.offset, 32)
+	if err != nil {
+		return // nothing produced to this topic yet
+	}
+	for _, m := range msgs {
+		st.check.consumed(st, n, k, m)
+		k.offset = m.QueueOffset + 1
+		k.recent = append(k.recent, fmt.Sprintf("@%d %s", m.QueueOffset, m.Message.Body))
+		if len(k.recent) > 8 {
+			k.recent = k.recent[1:]
+		}
+		if st.cfg.RecordHistory {
+			c.history = append(c.history, ClientOp{Client: k.id, Kind: "consume", Topic: k.topic,
+				Producer: m.Message.Producer, Seq: m.Message.Seq, Offset: m.QueueOffset, CallMs: st.now, ReturnMs: st.now, Outcome: "ok"})
+		}
+	}
+	n.br.CommitOffset(k.id, k.topic, k.offset)
+}

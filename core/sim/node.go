@@ -1,0 +1,305 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+	"dledgerlab/core/commitlog"
+)
+
+// Broker states.
+const (
+	stateUp      = "up"
+	stateCrashed = "crashed"
+	statePaused  = "paused"
+	// stateRefused: the recovery scan found damage before the tail; the
+	// broker will not start (never discard committed data silently).
+	stateRefused = "refused"
+)
+
+// simNode is one simulated broker: the replica, its disk, its broker state
+// machine, and the runner that executes Ready in order (persist → send →
+// apply), with fsync taking FsyncMs of virtual time.
+type simNode struct {
+	id    int
+	state string
+	node  *core.Node
+	store *commitlog.MemStore
+	br    *broker.Broker
+	// gen changes at every crash so a pending fsync cannot complete after it.
+	gen uint64
+	// busy: a Ready is being persisted; inputs wait in inbox meanwhile.
+	busy      bool
+	pending   core.Ready
+	fsyncDone bool
+	inbox     []inboxItem
+	wasLeader bool
+	// tickets maps broker tickets to the producer attempts awaiting them.
+	tickets   map[uint64]ticketRef
+	truncated []EntryView
+	refusal   string
+}
+
+type inboxItem struct {
+	tick bool
+	msg  *core.Message
+	req  *clientReq
+}
+
+type ticketRef struct {
+	client  int
+	attempt uint64
+}
+
+func (n *simNode) clone() *simNode {
+	c := *n
+	if n.node != nil {
+		c.node = n.node.Clone()
+	}
+	c.store = n.store.Clone()
+	if n.br != nil {
+		c.br = n.br.Clone()
+	}
+	c.inbox = slices.Clone(n.inbox)
+	c.tickets = make(map[uint64]ticketRef, len(n.tickets))
+	for k, v := range n.tickets {
+		c.tickets[k] = v
+	}
+	c.truncated = slices.Clone(n.truncated)
+	return &c
+}
+
+func (st *state) newNode(id int) *simNode {
+	store := commitlog.NewMemStore(commitlog.Options{SegmentSize: st.cfg.SegmentSize})
+	n := &simNode{id: id, store: store}
+	st.boot(n)
+	return n
+}
+
+// boot starts a replica on n's store.
+func (st *state) boot(n *simNode) {
+	cc := st.cfg.coreConfig(n.id)
+	cc.DisableCheckQuorum = st.switches.DisableCheckQuorum || st.cfg.DisableCheckQuorum
+	cc.DisablePreVote = st.switches.DisablePreVote || st.cfg.DisablePreVote
+	cc.Rules = st.effectiveRules()
+	cc.Storage = n.store
+	// Each incarnation draws its own timeouts.
+	cc.Seed = st.rand.Uint64()
+	node, err := core.NewNode(cc)
+	if err != nil {
+		panic(fmt.Sprintf("broker %d: starting from its disk: %v", n.id, err))
+	}
+	n.node = node
+	n.br = broker.New(broker.Options{})
+	n.state = stateUp
+	n.busy, n.fsyncDone, n.wasLeader = false, false, false
+	n.inbox = nil
+	n.tickets = map[uint64]ticketRef{}
+}
+
+func (st *state) effectiveRules() core.Rules {
+	r := st.switches.Rules
+	c := st.cfg.Rules
+	return core.Rules{
+		SkipUpToDateCheck: r.SkipUpToDateCheck || c.SkipUpToDateCheck,
+		CommitOldTerms:    r.CommitOldTerms || c.CommitOldTerms,
+		AckBeforePersist:  r.AckBeforePersist || c.AckBeforePersist,
+	}
+}
+
+// input hands a broker one input, or queues it while the broker is busy
+// persisting or paused.
+func (st *state) input(n *simNode, it inboxItem) {
+	switch n.state {
+	case stateCrashed, stateRefused:
+		if it.msg != nil {
+			st.dropped(*it.msg, st.cur.msgID, st.cur.sentAt, "broker is down")
+		}
+		return
+	case statePaused:
+		if !it.tick {
+			n.inbox = append(n.inbox, it)
+		}
+		return
+	}
+	if n.busy {
+		n.inbox = append(n.inbox, it)
+		return
+	}
+	st.handle(n, it)
+	st.drain(n)
+}
+
+func (st *state) handle(n *simNode, it inboxItem) {
+	switch {
+	case it.tick:
+		n.node.Tick()
+	case it.msg != nil:
+		n.node.Step(*it.msg)
+	case it.req != nil:
+		st.produceAt(n, *it.req)
+	}
+}
+
+// drain runs Ready until the broker is idle or busy persisting, feeding it
+// what waited in its inbox.
+func (st *state) drain(n *simNode) {
+	for n.state == stateUp {
+		for !n.busy && n.node.HasReady() {
+			st.startReady(n)
+		}
+		if n.busy || len(n.inbox) == 0 {
+			return
+		}
+		it := n.inbox[0]
+		n.inbox = n.inbox[1:]
+		st.handle(n, it)
+	}
+}
+
+// startReady takes a Ready: eager messages leave, entries and hard state are
+// written (not yet durable), and an fsync starts.
+func (st *state) startReady(n *simNode) {
+	rd := n.node.Ready()
+	st.coreEvents(n, rd.Events)
+	for _, m := range rd.Eager {
+		st.send(m)
+	}
+	if rd.HardStateChanged {
+		n.store.SetHardState(rd.HardState)
+	}
+	if len(rd.Entries) > 0 {
+		first := rd.Entries[0].Index
+		if last := n.store.LastIndex(); first <= last {
+			old, _ := n.store.Entries(first, last+1)
+			for _, e := range old {
+				n.truncated = append(n.truncated, st.entryView(n, e, false, false))
+			}
+			if len(n.truncated) > 20 {
+				n.truncated = n.truncated[len(n.truncated)-20:]
+			}
+		}
+		st.check.appended(st, n, rd.Entries)
+		if err := n.store.Append(rd.Entries); err != nil {
+			panic(fmt.Sprintf("broker %d: writing entries %v: %v", n.id, rd.Entries[0], err))
+		}
+	}
+	n.pending = rd
+	if st.cfg.FsyncMs > 0 && (rd.HardStateChanged || len(rd.Entries) > 0) {
+		n.busy = true
+		st.schedule(event{at: st.now + int64(st.cfg.FsyncMs), kind: evFsync, node: n.id, gen: n.gen})
+		return
+	}
+	st.finishReady(n)
+}
+
+// finishReady completes a Ready once its writes are durable: messages that
+// promise durability leave, committed entries are applied, Advance.
+func (st *state) finishReady(n *simNode) {
+	rd := n.pending
+	n.pending = core.Ready{}
+	n.busy, n.fsyncDone = false, false
+	n.store.Sync()
+	for _, m := range rd.Messages {
+		st.send(m)
+	}
+	for _, e := range rd.Committed {
+		st.applyEntry(n, e)
+	}
+	n.node.Advance(rd)
+	st.afterStep(n)
+}
+
+func (st *state) applyEntry(n *simNode, e core.Entry) {
+	pos, size, ok := n.store.Position(e.Index)
+	if !ok {
+		panic(fmt.Sprintf("broker %d: committed entry %d is not in its CommitLog", n.id, e.Index))
+	}
+	st.check.applied(st, n, e)
+	ap, err := n.br.Apply(e, pos, size)
+	if err != nil {
+		panic(fmt.Sprintf("broker %d: applying entry %d: %v", n.id, e.Index, err))
+	}
+	if ap.Outcome == broker.OutcomeAppended {
+		st.check.queued(st, n, ap)
+	}
+	for _, r := range ap.Resolved {
+		st.answerTicket(n, r)
+	}
+}
+
+// afterStep notices a leader that stepped down: its waiting producers are
+// told the outcome is unknown (the entry may still commit under the next
+// leader; a retry is deduplicated).
+func (st *state) afterStep(n *simNode) {
+	leader := n.node.Status().Role == core.RoleLeader
+	if n.wasLeader && !leader {
+		for _, r := range n.br.FailAll(broker.ErrOutcomeUnknown) {
+			st.answerTicket(n, r)
+		}
+	}
+	n.wasLeader = leader
+}
+
+func (st *state) answerTicket(n *simNode, r broker.Resolved) {
+	ref, ok := n.tickets[r.Ticket.ID]
+	if !ok {
+		return
+	}
+	delete(n.tickets, r.Ticket.ID)
+	resp := clientResp{From: n.id, OK: r.Err == nil, Result: r.Result}
+	switch {
+	case r.Err == nil:
+	case errors.Is(r.Err, broker.ErrNotCommitted):
+		resp.Code = "NOT_COMMITTED"
+	case errors.Is(r.Err, broker.ErrOutcomeUnknown):
+		resp.Code = "UNKNOWN"
+	default:
+		resp.Code, resp.Text = "ERROR", r.Err.Error()
+	}
+	st.respond(ref.client, ref.attempt, resp)
+}
+
+// coreEvents records the replica's events and runs the checkers that key
+// on them.
+func (st *state) coreEvents(n *simNode, evs []core.Event) {
+	for _, e := range evs {
+		st.recordEvent(EventView{TimeMs: st.now, Node: int(e.Node), Term: e.Term, Kind: e.Kind.String(),
+			Peer: int(e.Peer), Index: e.Index, Detail: e.Detail})
+		if e.Kind == core.EventBecameLeader {
+			st.check.becameLeader(st, n, e.Term)
+		}
+	}
+}
+
+// crash stops a broker: its disk keeps only what was fsynced.
+func (st *state) crash(n *simNode) {
+	n.state = stateCrashed
+	n.gen++
+	n.store.Crash()
+	n.node, n.br = nil, nil
+	n.busy, n.fsyncDone = false, false
+	n.pending = core.Ready{}
+	n.inbox, n.tickets = nil, nil
+	st.simEvent(n.id, "crashed", fmt.Sprintf("lost everything not fsynced; disk holds %d entries", n.store.LastIndex()))
+}
+
+// restart runs the recovery scan over the disk and starts the replica.
+func (st *state) restart(n *simNode) {
+	store, report, err := n.store.Reopen()
+	if err != nil {
+		n.state = stateRefused
+		n.refusal = err.Error()
+		st.simEvent(n.id, "refused-to-start", err.Error())
+		return
+	}
+	if report != nil && !report.Empty() {
+		st.simEvent(n.id, "recovered", report.String())
+	}
+	n.store = store
+	st.boot(n)
+	st.simEvent(n.id, "restarted", fmt.Sprintf("from disk: %d entries", store.LastIndex()))
+}

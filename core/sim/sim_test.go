@@ -1,0 +1,268 @@
+package sim
+
+import (
+	"dledgerlab/core"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newSim(t testing.TB, mod func(*Config)) *Sim {
+	t.Helper()
+	c := DefaultConfig()
+	if mod != nil {
+		mod(&c)
+	}
+	s, err := New(c)
+	require.NoError(t, err)
+	return s
+}
+
+// runUntil advances in 10 ms steps until cond holds, at most limitMs.
+func runUntil(t testing.TB, s *Sim, limitMs int64, what string, cond func() bool) {
+	t.Helper()
+	for end := s.Now() + limitMs; s.Now() < end; {
+		if cond() {
+			return
+		}
+		s.Advance(10)
+	}
+	require.True(t, cond(), "after %d ms: %s", limitMs, what)
+}
+
+func do(t testing.TB, s *Sim, a Action) {
+	t.Helper()
+	require.NoError(t, s.Do(a))
+}
+
+func noViolations(t testing.TB, s *Sim) {
+	t.Helper()
+	require.Empty(t, s.Violations())
+}
+
+// The seed's story on the simulator: a leader is elected, a message is
+// produced and committed on every broker; the leader crashes, another is
+// elected with a higher term, and producers move to it.
+func TestSeedStory(t *testing.T) {
+	s := newSim(t, nil)
+	runUntil(t, s, 2000, "a leader is elected", func() bool { l, _ := s.Leader(); return l != 0 })
+	lead, term := s.Leader()
+	assert.Equal(t, uint64(1), term, "the first election is term 1")
+
+	do(t, s, Action{Kind: KindProduce, Topic: "orders", Body: "hello"})
+	runUntil(t, s, 2000, "the message is acknowledged", func() bool {
+		return s.View().Clients.Producers[0].Acked == 1
+	})
+	s.Advance(200)
+	for id := 1; id <= 3; id++ {
+		st := s.Status(id)
+		assert.Equal(t, st.LastIndex, st.Commit, "broker %d has it committed", id)
+	}
+
+	do(t, s, Action{Kind: KindCrash, Node: lead})
+	runUntil(t, s, 3000, "a new leader", func() bool { l, _ := s.Leader(); return l != 0 && l != lead })
+	_, term2 := s.Leader()
+	assert.Greater(t, term2, term)
+
+	do(t, s, Action{Kind: KindProduce, Topic: "orders", Body: "after failover"})
+	runUntil(t, s, 6000, "the producer found the new leader", func() bool {
+		return s.View().Clients.Producers[0].Acked == 2
+	})
+	do(t, s, Action{Kind: KindRestart, Node: lead})
+	runUntil(t, s, 2000, "the old leader catches up", func() bool {
+		l, _ := s.Leader()
+		return s.Status(lead).Commit == s.Status(l).Commit && s.Status(lead).Lead == uint64ID(l)
+	})
+	noViolations(t, s)
+	assert.Empty(t, s.CheckFinal())
+}
+
+// The seed's brain split: the old leader in a minority cannot commit; after
+// the heal its uncommitted entry is truncated.
+func TestBrainSplitMinorityLeaderCannotCommit(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.Nodes = 5 })
+	runUntil(t, s, 2000, "a leader", func() bool { l, _ := s.Leader(); return l != 0 })
+	old, _ := s.Leader()
+	s.Advance(200)
+	var rest []int
+	for id := 1; id <= 5; id++ {
+		if id != old && len(rest) < 3 {
+			rest = append(rest, id)
+		}
+	}
+	minority := []int{old}
+	for id := 1; id <= 5; id++ {
+		if id != old && !contains(rest, id) {
+			minority = append(minority, id)
+		}
+	}
+	do(t, s, Action{Kind: KindPartition, Groups: [][]int{minority, rest}})
+	do(t, s, Action{Kind: KindProduce, Topic: "orders", Body: "to the minority", Node: old, ID: "stuck"})
+	s.Advance(100)
+	st := s.Status(old)
+	require.Greater(t, st.LastIndex, st.Commit, "the minority leader appended but cannot commit")
+	stuck := st.LastIndex
+	runUntil(t, s, 3000, "the majority elects", func() bool {
+		l, _ := s.Leader()
+		return l != 0 && contains(rest, l)
+	})
+	assert.NotEqual(t, "leader", s.Status(old).Role.String(), "CheckQuorum stepped the old leader down")
+	do(t, s, Action{Kind: KindProduce, Topic: "orders", Body: "to the majority", ID: "free"})
+	runUntil(t, s, 3000, "the majority commits", func() bool {
+		for _, p := range s.View().Clients.Producers {
+			if p.ID == "free" {
+				return p.Acked == 1
+			}
+		}
+		return false
+	})
+	do(t, s, Action{Kind: KindHeal})
+	runUntil(t, s, 3000, "the old leader follows", func() bool {
+		l, _ := s.Leader()
+		return s.Status(old).Lead == uint64ID(l) && s.Status(old).Commit == s.Status(l).Commit
+	})
+	v := s.View()
+	var truncated bool
+	for _, e := range v.Nodes[old-1].Truncated {
+		truncated = truncated || e.Index == stuck
+	}
+	assert.True(t, truncated, "the minority's uncommitted entry was truncated")
+	noViolations(t, s)
+}
+
+// Same inputs give the same ClusterView stream.
+func TestDeterministicViewStream(t *testing.T) {
+	run := func() []string {
+		s := newSim(t, func(c *Config) { c.Nodes = 5; c.Loss = 0.05; c.Seed = 99 })
+		var frames []string
+		script := map[int]Action{
+			30:  {Kind: KindProducer, Topic: "t", Rate: 20},
+			80:  {Kind: KindCrash, Node: 1},
+			120: {Kind: KindPartition, Groups: [][]int{{2, 3}, {1, 4, 5}}},
+			160: {Kind: KindHeal},
+			170: {Kind: KindRestart, Node: 1},
+		}
+		for i := range 250 {
+			if a, ok := script[i]; ok {
+				_ = s.Do(a) // crash may hit a down broker: same either way
+			}
+			s.Advance(16)
+			b, err := json.Marshal(s.View())
+			require.NoError(t, err)
+			frames = append(frames, string(b))
+		}
+		return frames
+	}
+	a, b := run(), run()
+	require.Equal(t, len(a), len(b))
+	for i := range a {
+		require.Equal(t, a[i], b[i], "frame %d differs", i)
+	}
+}
+
+// Rewinding restores an earlier frame exactly; going forward again replays
+// the recorded actions; a new action forks history.
+func TestSeekRestoresEarlierFrames(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.Nodes = 5; c.CheckpointMs = 500 })
+	frames := map[int64]string{}
+	frame := func() string {
+		v := s.View()
+		v.Timeline = nil // the recording itself grows; the moment must not differ
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	snap := func() { frames[s.Now()] = frame() }
+	// A moment includes the actions done at it.
+	s.Advance(700)
+	do(t, s, Action{Kind: KindProducer, Topic: "t", Rate: 10})
+	snap()
+	s.Advance(1300)
+	do(t, s, Action{Kind: KindCrash, Node: 2})
+	snap()
+	s.Advance(1234)
+	snap()
+	end := s.Now()
+	for _, at := range []int64{700, 2000, end} {
+		require.NoError(t, s.SeekTo(at))
+		assert.JSONEq(t, frames[at], frame(), "frame at %d ms", at)
+	}
+	require.NoError(t, s.SeekTo(700))
+	do(t, s, Action{Kind: KindCrash, Node: 3})
+	acts := s.Actions()
+	require.Len(t, acts, 2, "the recorded future (crash of broker 2) was dropped: history forked")
+	assert.Equal(t, KindProducer, acts[0].Kind)
+	assert.Equal(t, 3, acts[1].Node)
+	assert.Error(t, s.SeekTo(-5))
+}
+
+// A share string rebuilds the same run at the same moment.
+func TestShareLoadReproducesRun(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.Nodes = 4; c.Seed = 1234 })
+	s.Advance(500)
+	do(t, s, Action{Kind: KindProduce, Topic: "orders", Body: "share me"})
+	s.Advance(300)
+	do(t, s, Action{Kind: KindIsolate, Node: 1})
+	s.Advance(777)
+	share := s.Share()
+	assert.Less(t, len(share), 400, "short enough for a URL fragment")
+	s2, err := Load(share)
+	require.NoError(t, err)
+	a, _ := json.Marshal(s.View())
+	b, _ := json.Marshal(s2.View())
+	assert.JSONEq(t, string(a), string(b))
+
+	for _, bad := range []string{"", "!!!", "aGVsbG8", share[:len(share)/2]} {
+		_, err := Load(bad)
+		assert.ErrorIs(t, err, ErrShare, "%q", bad)
+	}
+}
+
+// Bad input gives errors that say what is wrong and leaves the state alone.
+func TestBadActionsAndSettings(t *testing.T) {
+	s := newSim(t, nil)
+	s.Advance(100)
+	before, _ := json.Marshal(s.View())
+	for _, a := range []Action{
+		{Kind: "explode"},
+		{Kind: KindCrash, Node: 7},
+		{Kind: KindPartition, Groups: [][]int{{1, 2}}},
+		{Kind: KindPartition, Groups: [][]int{{1, 2}, {2, 3}}},
+		{Kind: KindNet, Loss: 1.5},
+		{Kind: KindRule, Rule: "no_such_rule"},
+		{Kind: KindRestart, Node: 1},
+		{Kind: KindProduce},
+	} {
+		err := s.Do(a)
+		assert.ErrorIs(t, err, ErrBadAction, "%+v", a)
+	}
+	after, _ := json.Marshal(s.View())
+	assert.JSONEq(t, string(before), string(after))
+	assert.Empty(t, s.Actions())
+
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.Nodes = 10 },
+		func(c *Config) { c.Loss = -1 },
+		func(c *Config) { c.ElectionTicksMin = 2; c.HeartbeatTicks = 5 },
+		func(c *Config) { c.SegmentSize = 3 },
+	} {
+		c := DefaultConfig()
+		mod(&c)
+		_, err := New(c)
+		assert.ErrorIs(t, err, ErrConfig)
+	}
+}
+
+func contains(s []int, x int) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func uint64ID(id int) coreNodeID { return coreNodeID(id) }
+
+type coreNodeID = core.NodeID

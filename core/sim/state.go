@@ -1,0 +1,196 @@
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"slices"
+
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+	"dledgerlab/core/internal/xrand"
+)
+
+// state is everything in a run that changes with time. clone copies it
+// deeply, for checkpoints.
+type state struct {
+	cfg     *Config
+	now     int64
+	seq     uint64
+	rand    xrand.Rand
+	queue   eventQueue
+	nodes   []*simNode
+	net     network
+	clients clients
+	check   checker
+	// applied counts the recorded actions that have taken effect.
+	applied int
+	// log keeps the most recent events for the view.
+	log   []EventView
+	drops []MessageView
+	msgID uint64
+	// cur is the event being processed and curAction the action being
+	// applied, for violation reports.
+	cur       event
+	curAction string
+	// rules are the current switches (actions may change them).
+	switches switches
+}
+
+type switches struct {
+	DisableCheckQuorum bool
+	DisablePreVote     bool
+	Rules              core.Rules
+}
+
+const (
+	keepEvents = 200
+	keepDrops  = 32
+)
+
+func (st *state) clone() *state {
+	c := *st
+	c.queue = slices.Clone(st.queue)
+	c.nodes = make([]*simNode, len(st.nodes))
+	for i, n := range st.nodes {
+		c.nodes[i] = n.clone()
+	}
+	c.net = st.net.clone()
+	c.clients = st.clients.clone()
+	c.check = st.check.clone()
+	c.log = slices.Clone(st.log)
+	c.drops = slices.Clone(st.drops)
+	return &c
+}
+
+// --- events -------------------------------------------------------------
+
+type evKind uint8
+
+const (
+	evTick           evKind = iota // every broker ticks
+	evDeliver                      // a message arrives at a broker
+	evFsync                        // a broker's fsync completes
+	evClientReq                    // a produce request arrives at a broker
+	evClientResp                   // a broker's answer arrives at a producer
+	evProducerTimer                // a producer's rate timer fires
+	evProduceTimeout               // a producer gives up waiting
+	evProducerRetry                // a producer retries after a short backoff
+	evConsumerPoll                 // a consumer reads
+)
+
+// event is a plain value (no closures), so the queue can be copied.
+type event struct {
+	at   int64
+	seq  uint64
+	kind evKind
+	node int    // the broker concerned
+	gen  uint64 // evFsync: the broker's generation (a crash invalidates)
+	// evDeliver
+	msg    core.Message
+	msgID  uint64
+	sentAt int64
+	lost   bool
+	// client events
+	client  int
+	attempt uint64
+	req     broker.Message
+	resp    clientResp
+}
+
+func (e event) String() string {
+	switch e.kind {
+	case evTick:
+		return fmt.Sprintf("tick at %d ms", e.at)
+	case evDeliver:
+		return fmt.Sprintf("delivering %s", e.msg)
+	case evFsync:
+		return fmt.Sprintf("broker %d finishing an fsync", e.node)
+	case evClientReq:
+		return fmt.Sprintf("broker %d receiving a produce of %s", e.node, e.req)
+	case evClientResp:
+		return fmt.Sprintf("a producer receiving %s", e.resp)
+	case evProducerTimer, evProducerRetry:
+		return "a producer sending"
+	case evProduceTimeout:
+		return "a producer timing out"
+	case evConsumerPoll:
+		return "a consumer reading"
+	}
+	return "an action"
+}
+
+type eventQueue []event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+func (st *state) schedule(e event) {
+	st.seq++
+	e.seq = st.seq
+	heap.Push(&st.queue, e)
+}
+
+// step processes the next event.
+func (st *state) step() {
+	e := heap.Pop(&st.queue).(event)
+	st.now = e.at
+	st.cur, st.curAction = e, ""
+	switch e.kind {
+	case evTick:
+		for _, n := range st.nodes {
+			st.input(n, inboxItem{tick: true})
+		}
+		st.schedule(event{at: st.now + int64(st.cfg.TickMs), kind: evTick})
+	case evDeliver:
+		st.deliver(e)
+	case evFsync:
+		n := st.nodes[e.node-1]
+		if n.gen != e.gen || n.state == stateCrashed || n.state == stateRefused {
+			return
+		}
+		if n.state == statePaused {
+			n.fsyncDone = true
+			return
+		}
+		st.finishReady(n)
+		st.drain(n)
+	case evClientReq:
+		n := st.nodes[e.node-1]
+		st.input(n, inboxItem{req: &clientReq{client: e.client, attempt: e.attempt, msg: e.req}})
+	case evClientResp:
+		st.clients.response(st, e.client, e.attempt, e.resp)
+	case evProducerTimer:
+		st.clients.timer(st, e.client, e.attempt)
+	case evProduceTimeout:
+		st.clients.timeout(st, e.client, e.attempt)
+	case evProducerRetry:
+		st.clients.retry(st, e.client, e.attempt)
+	case evConsumerPoll:
+		st.clients.poll(st, e.client)
+	}
+}
+
+func (st *state) recordEvent(ev EventView) {
+	if len(st.log) >= keepEvents {
+		st.log = slices.Delete(st.log, 0, len(st.log)-keepEvents+1)
+	}
+	st.log = append(st.log, ev)
+}
+
+// simEvent records something the simulator itself did (crash, restart, …).
+func (st *state) simEvent(node int, kind, detail string) {
+	st.recordEvent(EventView{TimeMs: st.now, Node: node, Kind: kind, Detail: detail})
+}

@@ -1,0 +1,170 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+)
+
+// View builds the frame the page draws.
+func (s *Sim) View() ClusterView {
+	st := s.st
+	v := ClusterView{
+		Mode:       "sim",
+		TimeMs:     st.now,
+		Seed:       s.cfg.Seed,
+		Cuts:       st.net.cuts(),
+		Groups:     st.net.groups,
+		Events:     slices.Clone(st.log),
+		Violations: slices.Clone(st.check.violations),
+		Settings:   st.settings(),
+	}
+	if v.Cuts == nil {
+		v.Cuts = []Link{}
+	}
+	if v.Violations == nil {
+		v.Violations = []Violation{}
+	}
+	for _, n := range st.nodes {
+		v.Nodes = append(v.Nodes, st.nodeView(n))
+	}
+	for _, e := range st.queue {
+		if e.kind == evDeliver {
+			v.Messages = append(v.Messages, messageView(e.msg, e.msgID, e.sentAt, e.at))
+		}
+	}
+	slices.SortFunc(v.Messages, func(a, b MessageView) int { return int(a.ID - b.ID) })
+	for _, d := range st.drops {
+		if st.now-d.DeliverMs <= 300 {
+			v.Messages = append(v.Messages, d)
+		}
+	}
+	if v.Messages == nil {
+		v.Messages = []MessageView{}
+	}
+	v.Clients = st.clients.view()
+	if s.cfg.CheckpointMs > 0 {
+		tl := &TimelineView{EndMs: s.EndMs(), Actions: slices.Clone(s.actions)}
+		for _, c := range s.checkpoints {
+			tl.Checkpoints = append(tl.Checkpoints, c.at)
+		}
+		v.Timeline = tl
+	}
+	return v
+}
+
+func (st *state) settings() SettingsView {
+	r := st.effectiveRules()
+	return SettingsView{
+		Nodes: len(st.nodes), TickMs: st.cfg.TickMs,
+		LatencyMs: st.net.def.LatencyMs, JitterMs: st.net.def.JitterMs, Loss: st.net.def.Loss,
+		FsyncMs:           st.cfg.FsyncMs,
+		CheckQuorum:       !(st.switches.DisableCheckQuorum || st.cfg.DisableCheckQuorum),
+		PreVote:           !(st.switches.DisablePreVote || st.cfg.DisablePreVote),
+		UpToDateCheck:     !r.SkipUpToDateCheck,
+		CurrentTermCommit: !r.CommitOldTerms,
+		PersistBeforeAck:  !r.AckBeforePersist,
+		SegmentSize:       st.cfg.SegmentSize,
+	}
+}
+
+func (st *state) nodeView(n *simNode) NodeView {
+	v := NodeView{ID: n.id, State: n.state, Busy: n.busy, Truncated: slices.Clone(n.truncated)}
+	for _, sg := range n.store.Segments() {
+		v.Segments = append(v.Segments, SegmentView{Name: sg.Name, Start: sg.Start, Size: sg.Used, Cap: sg.Capacity})
+	}
+	if n.node == nil {
+		// Down: show what its disk holds.
+		v.Role = "down"
+		v.LastIndex = n.store.LastIndex()
+		hs, _ := n.store.InitialState()
+		v.Term, v.Commit = hs.Term, hs.Commit
+		first := max(1, int64(v.LastIndex)-int64(st.cfg.ViewLogEntries)+1)
+		ents, _ := n.store.Entries(uint64(first), v.LastIndex+1)
+		v.LogFirst = uint64(first)
+		for _, e := range ents {
+			v.Log = append(v.Log, st.entryView(n, e, e.Index <= hs.Commit, true))
+		}
+		if v.Log == nil {
+			v.Log = []EntryView{}
+		}
+		v.Topics = []broker.TopicView{}
+		return v
+	}
+	s := n.node.Status()
+	v.Role = s.Role.String()
+	v.Term, v.Vote, v.Lead = s.Term, int(s.Vote), int(s.Lead)
+	v.Commit, v.Applied, v.Stabled = s.Commit, s.Applied, s.Stabled
+	v.LastIndex, v.LastTerm = s.LastIndex, s.LastTerm
+	v.ElectionElapsed, v.ElectionTimeout = s.ElectionElapsed, s.ElectionTimeout
+	v.Transferee = int(s.Transferee)
+	if len(s.Votes) > 0 {
+		v.Votes = map[string]bool{}
+		for id, g := range s.Votes {
+			v.Votes[strconv.Itoa(int(id))] = g
+		}
+	}
+	for id, p := range s.Progress {
+		v.Progress = append(v.Progress, ProgressView{Peer: int(id), Match: p.Match, Next: p.Next, State: p.State.String(), Inflight: p.Inflight, Active: p.RecentActive})
+	}
+	slices.SortFunc(v.Progress, func(a, b ProgressView) int { return a.Peer - b.Peer })
+	first := uint64(max(1, int64(s.LastIndex)-int64(st.cfg.ViewLogEntries)+1))
+	v.LogFirst = first
+	durable := n.store.DurableLastIndex()
+	for _, e := range n.node.Entries(first, s.LastIndex+1) {
+		v.Log = append(v.Log, st.entryView(n, e, e.Index <= s.Commit, e.Index <= durable && e.Index <= s.Stabled))
+	}
+	if v.Log == nil {
+		v.Log = []EntryView{}
+	}
+	v.Topics = n.br.Topics()
+	return v
+}
+
+func (st *state) entryView(n *simNode, e core.Entry, committed, durable bool) EntryView {
+	v := EntryView{Index: e.Index, Term: e.Term, Type: e.Type.String(), Committed: committed, Durable: durable, Pos: -1}
+	if pos, size, ok := n.store.Position(e.Index); ok {
+		v.Pos, v.Size = pos, size
+	}
+	switch e.Type {
+	case core.EntryNoOp:
+		v.Summary = "no-op"
+	default:
+		if m, err := broker.DecodeMessage(e.Data); err == nil {
+			v.Summary = m.Topic + ": " + clip(string(m.Body), 24)
+		} else {
+			v.Summary = fmt.Sprintf("%d bytes", len(e.Data))
+		}
+	}
+	return v
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func (c clients) view() ClientsView {
+	v := ClientsView{Producers: []ProducerView{}, Consumers: []ConsumerView{}}
+	for _, p := range c.producers {
+		pv := ProducerView{ID: p.id, Topic: p.topic, Sent: p.sent, Acked: p.acked, Unknown: p.unknown, Retries: p.retries, Last: p.last}
+		if p.out != nil {
+			pv.Pending = fmt.Sprintf("#%d %q → broker %d", p.out.seq, clip(p.out.body, 24), p.out.target)
+		}
+		v.Producers = append(v.Producers, pv)
+	}
+	for _, k := range c.consumers {
+		v.Consumers = append(v.Consumers, ConsumerView{ID: k.id, Topic: k.topic, Node: k.node, Offset: k.offset, Recent: slices.Clone(k.recent)})
+	}
+	return v
+}
+
+// History returns the recorded client operations (Config.RecordHistory).
+func (s *Sim) History() []ClientOp { return slices.Clone(s.st.clients.history) }
