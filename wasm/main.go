@@ -21,6 +21,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -142,7 +143,7 @@ func (b *bridge) seek(args []js.Value) string {
 	if ms < 0 {
 		return errorJSON("time " + strconv.FormatInt(ms, 10) + " ms is before the start of the run")
 	}
-	if err := b.s.Seek(ms); err != nil {
+	if err := seek(b.s, ms); err != nil {
 		return errorJSON(err.Error())
 	}
 	return b.frameJSON()
@@ -162,6 +163,18 @@ func (b *bridge) frame(args []js.Value) string {
 		return errorJSON("the simulator is not started")
 	}
 	return b.frameJSON()
+}
+
+// seek calls the simulator's rewind, named Seek in the agreed API (SeekTo
+// in some versions of core/sim).
+func seek(s *sim.Sim, ms int64) error {
+	switch v := any(s).(type) {
+	case interface{ Seek(int64) error }:
+		return v.Seek(ms)
+	case interface{ SeekTo(int64) error }:
+		return v.SeekTo(ms)
+	}
+	return errors.New("this simulator cannot rewind")
 }
 
 func (b *bridge) frameJSON() string {

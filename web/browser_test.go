@@ -1,0 +1,462 @@
+package web_test
+
+// Browser tests: the playground in headless Chromium, driven with chromedp.
+// The suite builds the wasm engine itself (go build of ./wasm for
+// GOOS=js GOARCH=wasm) into a temporary folder, serves web.Handler() with
+// that engine on 127.0.0.1, and drives the page through its data-action
+// hooks like a learner would. Every wait is a poll on a condition.
+//
+// Chromium comes from /usr/bin/chromium (or $CHROMIUM). Without it the suite
+// skips, except under CI=true, where it fails.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"dledgerlab/web"
+)
+
+const pollTimeout = 20 * time.Second
+
+var suite struct {
+	once    sync.Once
+	err     error
+	skip    string
+	url     string
+	browser context.Context
+	stop    func()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if suite.stop != nil {
+		suite.stop()
+	}
+	os.Exit(code)
+}
+
+// chromiumPath finds the browser, or returns "".
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// setup builds the engine, starts the server and the browser once.
+func setup(t *testing.T) (baseURL string, browser context.Context) {
+	t.Helper()
+	suite.once.Do(func() {
+		chromium := chromiumPath()
+		if chromium == "" {
+			suite.skip = "Chromium not found at /usr/bin/chromium (apt-get install chromium, or set CHROMIUM)"
+			return
+		}
+		dir, err := os.MkdirTemp("", "dledgerlab-web-")
+		if err != nil {
+			suite.err = err
+			return
+		}
+		if err := buildEngine(dir); err != nil {
+			suite.err = err
+			return
+		}
+		mux := http.NewServeMux()
+		// The freshly built engine overrides whatever `make wasm` left in
+		// web/static; everything else is the embedded page.
+		for _, name := range []string{"/dledgerlab.wasm", "/wasm_exec.js"} {
+			file := filepath.Join(dir, filepath.Base(name))
+			mux.HandleFunc(name, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "no-cache")
+				http.ServeFile(w, r, file)
+			})
+		}
+		mux.Handle("/", web.Handler())
+		srv := httptest.NewServer(mux) // listens on 127.0.0.1
+		suite.url = srv.URL + "/"
+
+		profile, err := os.MkdirTemp("", "dledgerlab-chromium-")
+		if err != nil {
+			suite.err = err
+			return
+		}
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(chromium),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-background-timer-throttling", true),
+			chromedp.Flag("disable-renderer-backgrounding", true),
+			chromedp.Flag("disable-backgrounding-occluded-windows", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.UserDataDir(profile),
+			chromedp.WindowSize(1400, 1000),
+		}
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		browser, cancelBrowser := chromedp.NewContext(allocCtx)
+		if err := chromedp.Do(browser); err != nil { // starts the browser
+			cancelBrowser()
+			cancelAlloc()
+			suite.err = fmt.Errorf("start %s: %w", chromium, err)
+			return
+		}
+		suite.browser = browser
+		suite.stop = func() {
+			cancelBrowser()
+			cancelAlloc()
+			srv.Close()
+			os.RemoveAll(dir)
+			os.RemoveAll(profile)
+		}
+	})
+	if suite.skip != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(suite.skip)
+		}
+		t.Skip(suite.skip)
+	}
+	if suite.err != nil {
+		t.Fatal(suite.err)
+	}
+	return suite.url, suite.browser
+}
+
+// buildEngine compiles ./wasm for the browser and copies wasm_exec.js.
+func buildEngine(dir string) error {
+	goTool := filepath.Join(goRoot(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		goTool = "go"
+	}
+	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "dledgerlab.wasm"), "dledgerlab/wasm")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the wasm engine: %v\n%s", err, out)
+	}
+	for _, p := range []string{"lib/wasm/wasm_exec.js", "misc/wasm/wasm_exec.js"} {
+		data, err := os.ReadFile(filepath.Join(goRoot(), p))
+		if err == nil {
+			return os.WriteFile(filepath.Join(dir, "wasm_exec.js"), data, 0o644)
+		}
+	}
+	return errors.New("wasm_exec.js not found in GOROOT " + goRoot())
+}
+
+func goRoot() string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return os.Getenv("GOROOT")
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// page is one browser tab on the playground.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu      sync.Mutex
+	console []string // console errors, uncaught exceptions, log errors
+}
+
+// open loads the playground at fragment (e.g. "#run=…") in a new tab and
+// waits for its first frame. At cleanup it fails the test if the tab saw a
+// console error or an uncaught exception.
+func open(t *testing.T, fragment string) *page {
+	t.Helper()
+	base, browser := setup(t)
+	p := &page{t: t}
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(p.listen))
+	p.ctx = ctx
+	t.Cleanup(func() {
+		cancel()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.console {
+			t.Errorf("browser console: %s", c)
+		}
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+fragment)); err != nil {
+		t.Fatalf("navigate: %v", err)
+	}
+	p.waitFor("window.dledgerLab && window.dledgerLab.frame && document.body.dataset.ready === 'true'")
+	return p
+}
+
+func (p *page) listen(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var parts []string
+			for _, a := range ev.Args {
+				if len(a.Value) > 0 {
+					parts = append(parts, string(a.Value))
+				} else {
+					parts = append(parts, a.Description)
+				}
+			}
+			msg = "console." + string(ev.Type) + ": " + strings.Join(parts, " ")
+		}
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		msg = "uncaught: " + d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError {
+			msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
+		}
+	}
+	if msg != "" {
+		p.mu.Lock()
+		p.console = append(p.console, msg)
+		p.mu.Unlock()
+	}
+}
+
+// eval runs a JavaScript expression and decodes its value into out.
+func (p *page) eval(expr string, out any) {
+	p.t.Helper()
+	raw, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("eval %s: %v", expr, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			p.t.Fatalf("eval %s: decode %s: %v", expr, raw, err)
+		}
+	}
+}
+
+// waitFor polls a JavaScript condition until it is truthy and returns its
+// JSON value.
+func (p *page) waitFor(cond string) []byte {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Poll[[]byte](cond,
+		chromedp.WithPollingInterval(15*time.Millisecond), chromedp.WithPollingTimeout(pollTimeout)))
+	if err != nil {
+		var frame any
+		raw, _ := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte](`JSON.stringify({t: dledgerLab.frame && dledgerLab.frame.time_ms, notice: dledgerLab.lastNotice, nodes: dledgerLab.frame && dledgerLab.frame.nodes.map(n => [n.id, n.state, n.role, n.term, n.last_index, n.commit])})`))
+		_ = json.Unmarshal(raw, &frame)
+		p.t.Fatalf("waiting for %s: %v (page: %v)", cond, err, frame)
+	}
+	return v
+}
+
+// click clicks the first element matching a CSS selector.
+func (p *page) click(sel string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, pollTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		p.t.Fatalf("click %s: %v", sel, err)
+	}
+}
+
+// choose sets a <select> the way a user does (value, then change event).
+func (p *page) choose(sel, value string) {
+	p.t.Helper()
+	p.eval(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, sel, value), nil)
+}
+
+// leader waits for an up leader broker in the drawing (optionally one
+// other than not, with a term above minTerm) and returns its id and term.
+func (p *page) leader(not int, minTerm int) (id, term int) {
+	p.t.Helper()
+	raw := p.waitFor(fmt.Sprintf(`(() => {
+		for (const g of document.querySelectorAll('#cluster [data-node-id][data-role="leader"][data-state="up"]')) {
+			const id = Number(g.dataset.nodeId), term = Number(g.dataset.term);
+			if (id !== %d && term > %d) return [id, term];
+		}
+		return false;
+	})()`, not, minTerm))
+	var v [2]int
+	if err := json.Unmarshal(raw, &v); err != nil {
+		p.t.Fatalf("leader: %s: %v", raw, err)
+	}
+	return v[0], v[1]
+}
+
+// TestLeaderElectedAndReelectedAfterCrash: the seed's story — brokers vote,
+// one becomes leader (主); crash it from the UI and the others elect a new
+// leader in a higher term.
+func TestLeaderElectedAndReelectedAfterCrash(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "2")
+	id, term := p.leader(0, 0)
+	p.click(fmt.Sprintf(`#cluster [data-node-id="%d"]`, id))
+	p.click(`[data-action="crash"]`)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#cluster [data-node-id="%d"]').dataset.state === 'crashed'`, id))
+	newID, newTerm := p.leader(id, term)
+	if newID == id || newTerm <= term {
+		t.Fatalf("new leader %d in term %d after crashing %d (term %d)", newID, newTerm, id, term)
+	}
+}
+
+// entryCells is a JS expression: the log cells of the entry whose summary
+// holds body, per broker: [{node, committed, term, index}].
+func entryCells(body string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('#logview .cells[data-log-node] > .e[data-term]')]
+		.filter(e => (e.title || '').includes(%q))
+		.map(e => ({node: Number(e.parentElement.dataset.logNode), committed: e.dataset.committed === 'true', term: Number(e.dataset.term), index: Number(e.dataset.index)}))`, body)
+}
+
+// TestProduceUncommittedThenCommitted: a produced message is first
+// uncommitted on the leader, then committed once a majority has it.
+func TestProduceUncommittedThenCommitted(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "2")
+	p.leader(0, 0)
+	p.choose(`[data-action="speed"]`, "0.05") // slow enough to see the uncommitted phase
+	p.eval(`document.querySelector('#produce-body').value = 'hello-two-phase'`, nil)
+	p.click(`[data-action="produce"]`)
+	p.waitFor(entryCells("hello-two-phase") + `.some(c => !c.committed)`)
+	p.choose(`[data-action="speed"]`, "1")
+	p.waitFor(entryCells("hello-two-phase") + `.filter(c => c.committed).length >= 2`)
+}
+
+// TestPartitionedLeaderEntryTruncatedAfterHeal: a leader cut off into a
+// minority takes a write it cannot commit; after heal the entry is
+// truncated and the old leader follows the new one (脑裂, brain split).
+func TestPartitionedLeaderEntryTruncatedAfterHeal(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "2")
+	old, term := p.leader(0, 0)
+	p.waitFor(`dledgerLab.frame.nodes.every(n => n.commit >= 1 && n.commit === dledgerLab.frame.nodes[0].commit)`)
+	p.choose(`[data-action="speed"]`, "0.25")
+	// Move the leader into group B (a click on its chip), split, and send
+	// a message straight to it.
+	p.click(fmt.Sprintf(`#groups [data-chip="%d"]`, old))
+	p.waitFor(fmt.Sprintf(`document.querySelector('#groups [data-group="1"] [data-chip="%d"]') !== null`, old))
+	p.click(`[data-action="partition"]`)
+	p.choose(`#produce-node`, fmt.Sprint(old))
+	p.eval(`document.querySelector('#produce-body').value = 'lost-in-minority'`, nil)
+	p.click(`[data-action="produce"]`)
+	p.waitFor(`(dledgerLab.frame.groups || []).length === 2`)
+	p.waitFor(entryCells("lost-in-minority") + fmt.Sprintf(`.some(c => c.node === %d && !c.committed)`, old))
+	p.choose(`[data-action="speed"]`, "2")
+	newID, _ := p.leader(old, term)
+	// The majority moves on; the entry stays uncommitted on the old leader.
+	var cells []struct {
+		Node      int  `json:"node"`
+		Committed bool `json:"committed"`
+	}
+	p.eval(entryCells("lost-in-minority"), &cells)
+	for _, c := range cells {
+		if c.Committed {
+			t.Fatalf("the minority's entry is committed on broker %d", c.Node)
+		}
+	}
+	p.choose(`[data-action="speed"]`, "0.5")
+	p.click(`[data-action="heal"]`)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#logview .cells[data-log-node="%d"] .trunc-row .e.truncated[title*="lost-in-minority"]') !== null`, old))
+	p.waitFor(fmt.Sprintf(`(() => { const n = dledgerLab.frame.nodes.find(n => n.id === %d); return n.role === 'follower' && n.lead === %d })()`, old, newID))
+	p.waitFor(fmt.Sprintf(`document.querySelector('#cluster [data-node-id="%d"]').dataset.role === 'follower'`, old))
+}
+
+// snapshot is the part of a frame that must be identical when the same
+// moment is shown again.
+const snapshot = `JSON.stringify((f => ({time: f.time_ms, nodes: f.nodes, cuts: f.cuts, clients: f.clients,
+	messages: (f.messages || []).filter(m => !m.dropped)}))(dledgerLab.frame))`
+
+// TestRewindAndShareReproduceAFrame: seeking back restores an earlier frame
+// exactly, and a share link opened in a fresh tab shows the same frame.
+func TestRewindAndShareReproduceAFrame(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "2")
+	p.leader(0, 0)
+	p.click(`[data-action="produce"]`)
+	p.waitFor(`dledgerLab.frame.time_ms > 1200`)
+	p.click(`[data-action="play"]`) // pause
+	p.waitFor(`!dledgerLab.playing`)
+	var before string
+	p.eval(snapshot, &before)
+	var at int64
+	p.eval(`dledgerLab.frame.time_ms`, &at)
+	p.click(`[data-action="play"]`)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms > %d`, at+600))
+	// Rewind with the timeline slider.
+	p.eval(fmt.Sprintf(`(() => { const s = document.querySelector('[data-action="timeline"]'); s.value = '%d'; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); return true })()`, at), nil)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d && !dledgerLab.playing`, at))
+	var after string
+	p.eval(snapshot, &after)
+	if after != before {
+		t.Fatalf("rewound frame differs:\nbefore %s\nafter  %s", before, after)
+	}
+	p.click(`[data-action="share"]`)
+	raw := p.waitFor(`location.hash.includes('run=') && location.href`)
+	var link string
+	if err := json.Unmarshal(raw, &link); err != nil {
+		t.Fatal(err)
+	}
+	fresh := open(t, "#"+strings.SplitN(link, "#", 2)[1])
+	fresh.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d && !dledgerLab.playing`, at))
+	var shared string
+	fresh.eval(snapshot, &shared)
+	if shared != before {
+		t.Fatalf("shared frame differs:\nbefore %s\nshared %s", before, shared)
+	}
+}
+
+// TestBadInputKeepsThePageUsable: a malformed share link and an impossible
+// setting give a readable message; the page keeps running.
+func TestBadInputKeepsThePageUsable(t *testing.T) {
+	p := open(t, "#run=this-is-not-a-run&t=5")
+	p.waitFor(`!document.querySelector('#notice').hidden && document.querySelector('#notice-text').textContent.length > 20`)
+	p.choose(`[data-action="speed"]`, "2")
+	p.leader(0, 0)
+	p.eval(`document.querySelector('#cfg-nodes').value = '42'`, nil)
+	p.click(`[data-action="new-run"]`)
+	p.waitFor(`document.querySelector('#notice-text').textContent.includes('42')`)
+	p.leader(0, 0)
+}
+
+// TestLanguageToggle: the toggle switches every text to 简体中文 and back,
+// and the choice survives a reload; no console errors meanwhile.
+func TestLanguageToggle(t *testing.T) {
+	p := open(t, "")
+	p.eval(`localStorage.removeItem('dledgerlab.lang')`, nil)
+	p.choose(`[data-action="speed"]`, "2")
+	p.leader(0, 0)
+	p.waitFor(`document.querySelector('#cluster-title').textContent === 'Broker group'`)
+	p.click(`[data-action="lang"]`)
+	p.waitFor(`document.documentElement.lang === 'zh-CN' && document.querySelector('#cluster-title').textContent === 'Broker 组'`)
+	p.waitFor(`document.querySelector('[data-action="crash"]').textContent === '宕机'`)
+	p.waitFor(`[...document.querySelectorAll('#events .ev-kind')].some(e => e.textContent.includes('主节点'))`)
+	p.waitFor(`[...document.querySelectorAll('#cluster .label')].some(e => e.textContent.includes('主'))`)
+	if err := chromedp.Do(p.ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`window.dledgerLab && document.body.dataset.ready === 'true' && document.querySelector('#cluster-title').textContent === 'Broker 组'`)
+	p.click(`[data-action="lang"]`)
+	p.waitFor(`document.documentElement.lang === 'en' && document.querySelector('[data-action="crash"]').textContent === 'Crash'`)
+	p.click(`[data-action="help"]`)
+	p.waitFor(`document.querySelector('#help').open`)
+	p.eval(`localStorage.removeItem('dledgerlab.lang')`, nil)
+}
