@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"dledgerlab/core"
+	"dledgerlab/native/server"
+)
+
+func init() {
+	register(command{name: "node", summary: "run one broker (a member of a Raft group)", run: runNode})
+}
+
+func runNode(args []string) error {
+	fs := newFlags("node", "--id I --peers 1=host:port,2=… --secret S [flags]", `
+Runs one broker: the replica, its CommitLog in --dir, peer links on its peer
+port and the HTTP API on its HTTP port. Every broker of a group gets the same
+--peers and --secret. Unless --http-peers says otherwise, a broker's HTTP port
+is its peer port + 1000 (peer 127.0.0.1:7001 → API 127.0.0.1:8001).
+SIGINT or SIGTERM stops it cleanly.`)
+	id := fs.Uint64("id", 0, "this broker's id (1..N), one of --peers")
+	peersFlag := fs.String("peers", "", "every broker's peer address: 1=host:port,2=host:port,…")
+	httpFlag := fs.String("http", "", "HTTP listen address (default: this broker's address in --http-peers)")
+	httpPeers := fs.String("http-peers", "", "every broker's HTTP address, id=host:port,… (default: peer port + 1000)")
+	dir := fs.String("dir", "", "data folder (default data/broker-<id>)")
+	secret := fs.String("secret", "", "cluster secret shared by every broker (default $DLEDGERLAB_SECRET)")
+	adminToken := fs.String("admin-token", "", "token for the admin API (default $DLEDGERLAB_ADMIN_TOKEN; empty disables admin calls)")
+	produceTimeout := fs.Duration("produce-timeout", server.DefaultProduceTimeout, "how long a produce waits for a quorum before answering TIMEOUT")
+	segmentSize := fs.Int64("segment-size", 0, "CommitLog segment size in bytes (default 64 MiB)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	peers, err := parsePeers("--peers", *peersFlag)
+	if err != nil {
+		return err
+	}
+	self := core.NodeID(*id)
+	if _, ok := peers[self]; !ok || self == core.None {
+		return usagef("--id %d is not one of --peers (%s)", *id, formatPeers(peers))
+	}
+	https := map[core.NodeID]string{}
+	if *httpPeers != "" {
+		if https, err = parsePeers("--http-peers", *httpPeers); err != nil {
+			return err
+		}
+		for pid := range peers {
+			if _, ok := https[pid]; !ok {
+				return usagef("--http-peers has no address for broker %d", pid)
+			}
+		}
+	} else {
+		for pid, addr := range peers {
+			if https[pid], err = httpOf(addr); err != nil {
+				return usagef("--peers: broker %d: %v", pid, err)
+			}
+		}
+	}
+	if *httpFlag != "" {
+		https[self] = *httpFlag
+	}
+	*secret = envOr(*secret, "DLEDGERLAB_SECRET")
+	if *secret == "" {
+		return usagef("--secret is required (or set DLEDGERLAB_SECRET): brokers prove to each other that they know it")
+	}
+	if *dir == "" {
+		*dir = filepath.Join("data", fmt.Sprintf("broker-%d", *id))
+	}
+	if *produceTimeout <= 0 {
+		return usagef("--produce-timeout %v must be positive", *produceTimeout)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(log)
+
+	srv, err := server.New(server.Config{
+		ID: self, Peers: peers, HTTP: https, Dir: *dir, Secret: *secret,
+		AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"), ProduceTimeout: *produceTimeout,
+		SegmentSize: *segmentSize, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("broker %d refuses to start: %w", self, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		log.Info("signal received; stopping", "grace", "2s")
+		time.AfterFunc(10*time.Second, func() { log.Error("stop took too long; exiting"); os.Exit(1) })
+	}()
+	return srv.Run(ctx)
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"dledgerlab/web"
+)
+
+func init() {
+	register(command{name: "play", summary: "serve the playground (the simulator in your browser)", run: runPlay})
+}
+
+func runPlay(args []string) error {
+	fs := newFlags("play", "[--addr 127.0.0.1:8080]", `
+Serves the playground page with the simulator compiled to WebAssembly and
+prints its URL. Nothing leaves your machine.`)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return usagef("--addr %s: %v", *addr, err)
+	}
+	fmt.Printf("DLedger Lab playground: http://%s/\n", ln.Addr())
+	srv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,558 @@
+package server
+
+// The HTTP API of a broker (ARCHITECTURE.md, "HTTP API of a native node").
+// Every error is JSON: {"error": {"code": "...", "message": "..."}} with
+// extra fields where they help the caller act (leader, leader_addr, outcome).
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+)
+
+var errServerClosed = http.ErrServerClosed
+
+// MaxRequestBytes bounds a request body: the largest message body (4 MiB)
+// plus room for the JSON around it.
+const MaxRequestBytes = broker.DefaultMaxBodyBytes + 64<<10
+
+// Error codes.
+const (
+	CodeBadRequest    = "BAD_REQUEST"
+	CodeBadMessage    = "BAD_MESSAGE"
+	CodeTooLarge      = "TOO_LARGE"
+	CodeNotLeader     = "NOT_LEADER"
+	CodeTimeout       = "TIMEOUT"
+	CodeLeaderChanged = "LEADER_CHANGED"
+	CodeNotCommitted  = "NOT_COMMITTED"
+	CodeTransferring  = "TRANSFERRING"
+	CodeStale         = "STALE_SEQUENCE"
+	CodeUnknownTopic  = "UNKNOWN_TOPIC"
+	CodeNotFound      = "NOT_FOUND"
+	CodeUnauthorized  = "UNAUTHORIZED"
+	CodeForbidden     = "FORBIDDEN"
+	CodeUnavailable   = "UNAVAILABLE"
+	CodeInternal      = "INTERNAL"
+)
+
+// ErrorBody is the JSON error envelope's inner object.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Leader and LeaderAddr answer NOT_LEADER (0 and "" while no leader is
+	// known).
+	Leader     uint64 `json:"leader,omitempty"`
+	LeaderAddr string `json:"leader_addr,omitempty"`
+	// Outcome is "unknown" when the message may or may not be stored: retry
+	// with the same producer and sequence.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// ProduceRequest is the body of POST /v1/topics/{topic}/messages.
+type ProduceRequest struct {
+	Body     string `json:"body"`
+	Tags     string `json:"tags,omitempty"`
+	Keys     string `json:"keys,omitempty"`
+	Producer string `json:"producer,omitempty"`
+	Seq      uint64 `json:"seq,omitempty"`
+}
+
+// ProduceResponse answers a committed produce.
+type ProduceResponse struct {
+	Index       uint64 `json:"index"`
+	Term        uint64 `json:"term"`
+	Topic       string `json:"topic"`
+	QueueOffset uint64 `json:"queue_offset"`
+	Duplicate   bool   `json:"duplicate,omitempty"`
+}
+
+// ConsumedMessage is one message of a consume answer.
+type ConsumedMessage struct {
+	QueueOffset uint64 `json:"queue_offset"`
+	Index       uint64 `json:"index"`
+	Term        uint64 `json:"term"`
+	Pos         int64  `json:"pos"`
+	Size        int32  `json:"size"`
+	Body        string `json:"body"`
+	Tags        string `json:"tags,omitempty"`
+	Keys        string `json:"keys,omitempty"`
+	Producer    string `json:"producer,omitempty"`
+	Seq         uint64 `json:"seq,omitempty"`
+}
+
+// ConsumeResponse answers GET /v1/topics/{topic}/messages.
+type ConsumeResponse struct {
+	Topic      string            `json:"topic"`
+	Messages   []ConsumedMessage `json:"messages"`
+	NextOffset uint64            `json:"next_offset"`
+}
+
+// Status answers GET /v1/status.
+type Status struct {
+	ID         uint64       `json:"id"`
+	Role       string       `json:"role"`
+	Term       uint64       `json:"term"`
+	Vote       uint64       `json:"vote"`
+	Leader     uint64       `json:"leader"`
+	LeaderAddr string       `json:"leader_addr,omitempty"`
+	Commit     uint64       `json:"commit"`
+	Applied    uint64       `json:"applied"`
+	Stabled    uint64       `json:"stabled"`
+	LastIndex  uint64       `json:"last_index"`
+	LastTerm   uint64       `json:"last_term"`
+	HTTPAddr   string       `json:"http_addr"`
+	PeerAddr   string       `json:"peer_addr"`
+	DataDir    string       `json:"data_dir"`
+	Pid        int          `json:"pid"`
+	UptimeMs   int64        `json:"uptime_ms"`
+	Fsyncs     uint64       `json:"fsyncs"`
+	Truncated  uint64       `json:"truncated_entries"`
+	Cut        []uint64     `json:"partitioned,omitempty"`
+	Pending    int          `json:"pending_produces"`
+	MsgRate    float64      `json:"msg_rate"`
+	Digest     string       `json:"digest,omitempty"`
+	Peers      []PeerStatus `json:"peers"`
+}
+
+// PeerStatus is one peer in a Status.
+type PeerStatus struct {
+	ID        uint64 `json:"id"`
+	PeerAddr  string `json:"peer_addr"`
+	HTTPAddr  string `json:"http_addr"`
+	Connected bool   `json:"connected"`
+	// Match/Next/State/Active: the leader's view of the follower.
+	Match    uint64 `json:"match,omitempty"`
+	Next     uint64 `json:"next,omitempty"`
+	State    string `json:"state,omitempty"`
+	Active   bool   `json:"active,omitempty"`
+	Sent     uint64 `json:"sent"`
+	Received uint64 `json:"received"`
+	Dropped  uint64 `json:"dropped"`
+	Refused  uint64 `json:"refused"`
+}
+
+// AdminRequest is the body of the admin calls: peers to cut for partition,
+// the target for transfer (0: the most up-to-date follower).
+type AdminRequest struct {
+	Peers []uint64 `json:"peers,omitempty"`
+	To    uint64   `json:"to,omitempty"`
+}
+
+func (s *Server) httpServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/topics/{topic}/messages", s.handleProduce)
+	mux.HandleFunc("GET /v1/topics/{topic}/messages", s.handleConsume)
+	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.HandleFunc("GET /v1/watch", s.handleWatch)
+	mux.HandleFunc("GET /v1/view", s.handleView)
+	mux.HandleFunc("POST /v1/admin/{action}", s.admin(s.handleAdmin))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
+	})
+	return &http.Server{Handler: cors(mux), ReadHeaderTimeout: 5 * time.Second}
+}
+
+// cors lets the live view, served from another port, call the API.
+func cors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Admin-Token")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e ErrorBody) {
+	writeJSON(w, status, map[string]ErrorBody{"error": e})
+}
+
+// decodeBody reads a JSON body into v, answering 400 or 413 itself.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, ErrorBody{Code: CodeTooLarge,
+				Message: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)})
+			return false
+		}
+		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "reading the request body: " + err.Error()})
+		return false
+	}
+	if allowEmpty && len(strings.TrimSpace(string(body))) == 0 {
+		return true
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "malformed JSON: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleProduce(w http.ResponseWriter, r *http.Request) {
+	var req ProduceRequest
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	p := &produceReq{
+		msg:  broker.Message{Topic: r.PathValue("topic"), Tags: req.Tags, Keys: req.Keys, Body: []byte(req.Body), Producer: req.Producer, Seq: req.Seq},
+		done: make(chan produceResult, 1),
+	}
+	select {
+	case s.produces <- p:
+	case <-s.stopped:
+		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: "the broker is stopping"})
+		return
+	case <-r.Context().Done():
+		return
+	}
+	var res produceResult
+	select {
+	case res = <-p.done:
+	case <-s.stopped:
+		// The runner answers every waiter before it stops; take that answer
+		// if it is there.
+		select {
+		case res = <-p.done:
+		default:
+			res.err = fmt.Errorf("the broker is stopping: %w", broker.ErrOutcomeUnknown)
+		}
+	}
+	if res.err != nil {
+		s.writeProduceError(w, res)
+		return
+	}
+	writeJSON(w, http.StatusOK, ProduceResponse{Index: res.res.Index, Term: res.res.Term, Topic: res.res.Topic,
+		QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate})
+}
+
+func (s *Server) writeProduceError(w http.ResponseWriter, res produceResult) {
+	err := res.err
+	msg := err.Error()
+	switch {
+	case errors.Is(err, core.ErrNotLeader) || errors.Is(err, broker.ErrNotLeader):
+		e := ErrorBody{Code: CodeNotLeader, Leader: uint64(res.leader)}
+		if res.leader != core.None {
+			e.LeaderAddr = s.cfg.HTTP[res.leader]
+			e.Message = fmt.Sprintf("broker %d is not the leader; broker %d at %s is", s.cfg.ID, res.leader, e.LeaderAddr)
+		} else {
+			e.Message = fmt.Sprintf("broker %d is not the leader and no leader is known yet (election in progress); retry shortly", s.cfg.ID)
+		}
+		writeError(w, http.StatusMisdirectedRequest, e)
+	case errors.Is(err, core.ErrTransferring):
+		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeTransferring, Message: "leadership transfer in progress; retry shortly"})
+	case errors.Is(err, errLeaderChanged):
+		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeLeaderChanged, Outcome: "unknown", Leader: uint64(res.leader),
+			LeaderAddr: s.cfg.HTTP[res.leader],
+			Message:    "the leader stepped down before the message committed; outcome unknown: retry with the same producer and seq"})
+	case errors.Is(err, broker.ErrOutcomeUnknown):
+		writeError(w, http.StatusGatewayTimeout, ErrorBody{Code: CodeTimeout, Outcome: "unknown",
+			Message: fmt.Sprintf("no quorum acknowledged the message within %v; outcome unknown: retry with the same producer and seq", s.cfg.ProduceTimeout)})
+	case errors.Is(err, broker.ErrNotCommitted):
+		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeNotCommitted, Message: msg + "; the message was not stored, retrying is safe"})
+	case errors.Is(err, broker.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, ErrorBody{Code: CodeTooLarge, Message: msg})
+	case errors.Is(err, broker.ErrStaleSequence):
+		writeError(w, http.StatusConflict, ErrorBody{Code: CodeStale, Message: msg})
+	case errors.Is(err, broker.ErrBadTopic) || errors.Is(err, broker.ErrBadMessage):
+		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: msg})
+	default:
+		writeError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: msg})
+	}
+}
+
+// MaxConsume caps the max parameter of a consume.
+const MaxConsume = 1000
+
+func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
+	topic := r.PathValue("topic")
+	q := r.URL.Query()
+	offset, max := uint64(0), broker.DefaultConsumeMax
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("offset=%q is not a non-negative integer", v)})
+			return
+		}
+		offset = n
+	}
+	if v := q.Get("max"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("max=%q is not a positive integer", v)})
+			return
+		}
+		max = min(n, MaxConsume)
+	}
+	var (
+		got []broker.Stored
+		err error
+	)
+	if derr := s.do(r.Context(), func() { got, err = s.bk.Consume(topic, offset, max) }); derr != nil {
+		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: derr.Error()})
+		return
+	}
+	switch {
+	case errors.Is(err, broker.ErrUnknownTopic):
+		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeUnknownTopic, Message: fmt.Sprintf("topic %q has no messages on broker %d", topic, s.cfg.ID)})
+		return
+	case errors.Is(err, broker.ErrBadTopic):
+		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: err.Error()})
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: err.Error()})
+		return
+	}
+	resp := ConsumeResponse{Topic: topic, Messages: make([]ConsumedMessage, 0, len(got)), NextOffset: offset}
+	for _, m := range got {
+		resp.Messages = append(resp.Messages, ConsumedMessage{QueueOffset: m.QueueOffset, Index: m.Index, Term: m.Term,
+			Pos: m.Pos, Size: m.Size, Body: string(m.Message.Body), Tags: m.Message.Tags, Keys: m.Message.Keys,
+			Producer: m.Message.Producer, Seq: m.Message.Seq})
+		resp.NextOffset = m.QueueOffset + 1
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	var st Status
+	if err := s.do(r.Context(), func() { st = s.status(r.URL.Query().Has("digest")) }); err != nil {
+		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// status runs on the runner.
+func (s *Server) status(digest bool) Status {
+	rs := s.raft.Status()
+	st := Status{
+		ID: uint64(s.cfg.ID), Role: rs.Role.String(), Term: rs.Term, Vote: uint64(rs.Vote), Leader: uint64(rs.Lead),
+		Commit: rs.Commit, Applied: rs.Applied, Stabled: rs.Stabled, LastIndex: rs.LastIndex, LastTerm: rs.LastTerm,
+		HTTPAddr: s.cfg.HTTP[s.cfg.ID], PeerAddr: s.cfg.Peers[s.cfg.ID], DataDir: s.cfg.Dir, Pid: os.Getpid(),
+		UptimeMs: time.Since(s.started).Milliseconds(), Fsyncs: s.store.Fsyncs(), Truncated: s.nTrunc,
+		Pending: len(s.waiters), MsgRate: s.rate.perSecond(),
+	}
+	if rs.Lead != core.None {
+		st.LeaderAddr = s.cfg.HTTP[rs.Lead]
+	}
+	if digest {
+		st.Digest = s.bk.Digest()
+	}
+	for _, id := range s.trans.Cuts() {
+		st.Cut = append(st.Cut, uint64(id))
+	}
+	for _, ps := range s.trans.Stats() {
+		p := PeerStatus{ID: uint64(ps.ID), PeerAddr: ps.Addr, HTTPAddr: s.cfg.HTTP[ps.ID], Connected: ps.Connected,
+			Sent: ps.Sent, Received: ps.Received, Dropped: ps.Dropped, Refused: ps.Refused}
+		if pr, ok := rs.Progress[ps.ID]; ok {
+			p.Match, p.Next, p.State, p.Active = pr.Match, pr.Next, pr.State.String(), pr.RecentActive
+		}
+		st.Peers = append(st.Peers, p)
+	}
+	return st
+}
+
+// admin checks the admin token: 401 when missing, 403 when wrong (or when
+// the broker was started without one).
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := r.Header.Get("X-Admin-Token")
+		if a := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(a, "Bearer ") {
+			tok = strings.TrimPrefix(a, "Bearer ")
+		}
+		switch {
+		case tok == "":
+			writeError(w, http.StatusUnauthorized, ErrorBody{Code: CodeUnauthorized, Message: "admin calls need the admin token: Authorization: Bearer <token>"})
+		case s.cfg.AdminToken == "":
+			writeError(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Message: "this broker was started without --admin-token: admin calls are disabled"})
+		case subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1:
+			s.log.Warn("admin call with a wrong token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
+			writeError(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Message: "wrong admin token"})
+		default:
+			h(w, r)
+		}
+	}
+}
+
+func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
+	var req AdminRequest
+	if !decodeBody(w, r, &req, true) {
+		return
+	}
+	action := r.PathValue("action")
+	switch action {
+	case "partition":
+		if len(req.Peers) == 0 {
+			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `partition needs {"peers": [ids to cut off]}`})
+			return
+		}
+		var ids []core.NodeID
+		for _, p := range req.Peers {
+			id := core.NodeID(p)
+			if _, ok := s.cfg.Peers[id]; !ok || id == s.cfg.ID {
+				writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("broker %d is not another member of this group", p)})
+				return
+			}
+			ids = append(ids, id)
+		}
+		s.trans.Cut(ids)
+		s.log.Info("partition: links cut", "peers", req.Peers)
+	case "heal":
+		s.trans.Heal()
+		s.log.Info("partition healed")
+	case "transfer":
+		var err error
+		var to core.NodeID
+		if derr := s.do(r.Context(), func() {
+			to = core.NodeID(req.To)
+			if to == core.None {
+				to = s.bestFollower()
+			}
+			err = s.raft.TransferLeadership(to)
+		}); derr != nil {
+			err = derr
+		}
+		switch {
+		case errors.Is(err, core.ErrNotLeader):
+			st := s.statusLead()
+			writeError(w, http.StatusMisdirectedRequest, ErrorBody{Code: CodeNotLeader, Leader: uint64(st), LeaderAddr: s.cfg.HTTP[st],
+				Message: "only the leader can transfer leadership"})
+			return
+		case err != nil:
+			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
+			return
+		}
+		s.log.Info("leadership transfer requested", "to", uint64(to))
+		req.To = uint64(to)
+	case "crash":
+		s.log.Warn("crash requested through the admin API: exiting without cleanup")
+		writeJSON(w, http.StatusAccepted, map[string]any{"ok": true, "action": "crash"})
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		go func() {
+			time.Sleep(50 * time.Millisecond) // let the answer leave
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}()
+		return
+	default:
+		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("unknown admin action %q (partition, heal, transfer, crash)", action)})
+		return
+	}
+	cuts := []uint64{}
+	for _, id := range s.trans.Cuts() {
+		cuts = append(cuts, uint64(id))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "action": action, "partitioned": cuts, "to": req.To})
+}
+
+// bestFollower picks the follower with the highest match index (runner).
+func (s *Server) bestFollower() core.NodeID {
+	rs := s.raft.Status()
+	best, bestMatch := core.None, uint64(0)
+	ids := make([]core.NodeID, 0, len(rs.Progress))
+	for id := range rs.Progress {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if id != s.cfg.ID && (best == core.None || rs.Progress[id].Match > bestMatch) {
+			best, bestMatch = id, rs.Progress[id].Match
+		}
+	}
+	if best == core.None {
+		return s.cfg.ID // not the leader: TransferLeadership says so
+	}
+	return best
+}
+
+func (s *Server) statusLead() core.NodeID {
+	var lead core.NodeID
+	s.do(context.Background(), func() { lead = s.raft.Status().Lead })
+	return lead
+}
+
+var upgrader = websocket.Upgrader{
+	// The stream is read-only and public, like GET /v1/status; the live
+	// view is served from another port.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// WatchInterval is how often /v1/watch sends a frame.
+const WatchInterval = 250 * time.Millisecond
+
+func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
+	c, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	gone := make(chan struct{})
+	go func() { // read (and discard) to notice the client closing
+		defer close(gone)
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	t := time.NewTicker(WatchInterval)
+	defer t.Stop()
+	for {
+		var frame []byte
+		if err := s.do(r.Context(), func() { frame, _ = json.Marshal(s.view()) }); err != nil {
+			c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "broker stopping"), time.Now().Add(time.Second))
+			return
+		}
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := c.WriteMessage(websocket.TextMessage, frame); err != nil {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-gone:
+			return
+		case <-s.stopped:
+			c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "broker stopping"), time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+// handleView answers one ClusterView frame over plain HTTP (for tools and
+// tests that do not speak WebSocket).
+func (s *Server) handleView(w http.ResponseWriter, r *http.Request) {
+	var frame []byte
+	if err := s.do(r.Context(), func() { frame, _ = json.Marshal(s.view()) }); err != nil {
+		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(frame)
+}

@@ -1,0 +1,456 @@
+// Package server is one native broker: the runner that owns the core
+// replica and executes each Ready against the file store, the peer
+// transport and the broker state machine, and the HTTP API around it
+// (http.go) with the live ClusterView stream (view.go).
+//
+// Threading (etcd-io/raft's raftexample, hashicorp/raft's seams): one
+// goroutine, the runner, owns core.Node, broker.Broker and store.Store.
+// Everything else — HTTP handlers, peer readers and writers — talks to it
+// through channels: produce requests, incoming messages and closures to run
+// between two Readies. The runner persists and fsyncs each Ready itself, so
+// everything that arrived while the disk was busy is handled in the next
+// Ready and shares its fsync (group commit).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"time"
+
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+	"dledgerlab/core/commitlog"
+	"dledgerlab/core/sim"
+	"dledgerlab/native/store"
+	"dledgerlab/native/transport"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultTick           = 10 * time.Millisecond
+	DefaultProduceTimeout = 3 * time.Second
+)
+
+// Config sets up one broker.
+type Config struct {
+	ID core.NodeID
+	// Peers maps every broker (self included) to its peer address.
+	Peers map[core.NodeID]string
+	// HTTP maps every broker (self included) to its HTTP address, for
+	// NOT_LEADER answers and for listening.
+	HTTP       map[core.NodeID]string
+	Dir        string
+	Secret     string
+	AdminToken string
+	// Tick is the length of one core tick (core.DefaultConfig's timings are
+	// in ticks of 10 ms).
+	Tick time.Duration
+	// ProduceTimeout is how long a produce waits for its entry to commit
+	// before answering TIMEOUT (DLedger's WAIT_QUORUM_ACK_TIMEOUT).
+	ProduceTimeout time.Duration
+	SegmentSize    int64
+	NoSync         bool
+	Logger         *slog.Logger
+}
+
+// Server is a running broker.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	raft  *core.Node
+	bk    *broker.Broker
+	trans *transport.Transport
+	rep   *commitlog.Report
+
+	produces chan *produceReq
+	calls    chan func()
+	stopped  chan struct{}
+	started  time.Time
+
+	// Owned by the runner goroutine.
+	waiters   map[uint64]*waiter
+	role      core.Role
+	events    []sim.EventView // recent events, oldest first
+	truncated []sim.EntryView // recently truncated entries
+	nTrunc    uint64
+	applied   uint64 // messages dispatched to a queue
+	rate      rateMeter
+}
+
+type produceReq struct {
+	msg  broker.Message
+	done chan produceResult // buffered: the runner never blocks on it
+}
+
+type produceResult struct {
+	res    broker.Result
+	err    error
+	leader core.NodeID
+}
+
+type waiter struct {
+	req      *produceReq
+	ticket   broker.Ticket
+	deadline time.Time
+}
+
+const (
+	maxEvents    = 64
+	maxTruncated = 16
+)
+
+// New opens the data folder (running the recovery scan) and builds the
+// replica. A damaged log refuses here with an error naming file and offset.
+func New(cfg Config) (*Server, error) {
+	if cfg.Tick <= 0 {
+		cfg.Tick = DefaultTick
+	}
+	if cfg.ProduceTimeout <= 0 {
+		cfg.ProduceTimeout = DefaultProduceTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger.With("broker", uint64(cfg.ID))
+	st, rep, err := store.Open(cfg.Dir, store.Options{SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if rep.Truncated() {
+		log.Warn("recovered a torn tail: discarded bytes after the last whole entry", "report", rep.String())
+	}
+	peers := make([]core.NodeID, 0, len(cfg.Peers))
+	for id := range cfg.Peers {
+		peers = append(peers, id)
+	}
+	slices.Sort(peers)
+	rc := core.DefaultConfig(cfg.ID, peers, rand.Uint64())
+	rc.Storage = st
+	node, err := core.NewNode(rc)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	tr, err := transport.New(transport.Config{ID: cfg.ID, Peers: cfg.Peers, Secret: []byte(cfg.Secret), Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, log: log, store: st, raft: node, bk: broker.New(broker.Options{}), trans: tr, rep: rep,
+		produces: make(chan *produceReq, 1024),
+		calls:    make(chan func(), 64),
+		stopped:  make(chan struct{}),
+		waiters:  map[uint64]*waiter{},
+		started:  time.Now(),
+	}
+	hs, _ := st.InitialState()
+	log.Info("broker opened", "dir", cfg.Dir, "last_index", st.LastIndex(), "term", hs.Term, "commit", hs.Commit,
+		"segments", len(st.Segments()))
+	return s, nil
+}
+
+// Run serves peers and HTTP and runs the replica until ctx is done (SIGINT
+// or SIGTERM in the CLI), then stops cleanly: pending produces are answered,
+// the store is synced and closed.
+func (s *Server) Run(ctx context.Context) error {
+	httpLn, err := net.Listen("tcp", s.cfg.HTTP[s.cfg.ID])
+	if err != nil {
+		s.store.Close()
+		return fmt.Errorf("--http %s: %w", s.cfg.HTTP[s.cfg.ID], err)
+	}
+	peerLn, err := net.Listen("tcp", s.cfg.Peers[s.cfg.ID])
+	if err != nil {
+		httpLn.Close()
+		s.store.Close()
+		return fmt.Errorf("peer port %s: %w", s.cfg.Peers[s.cfg.ID], err)
+	}
+	return s.Serve(ctx, peerLn, httpLn)
+}
+
+// Serve is Run on listeners the caller opened.
+func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := s.trans.Serve(ctx, peerLn); err != nil {
+		return err
+	}
+	hs := s.httpServer()
+	go func() {
+		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, errServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+			cancel()
+		}
+	}()
+	s.log.Info("broker running", "peer_addr", peerLn.Addr().String(), "http_addr", httpLn.Addr().String(), "pid", os.Getpid())
+	err := s.runLoop(ctx)
+	close(s.stopped)
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+	hs.Shutdown(sctx)
+	scancel()
+	s.trans.Close()
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.log.Error("broker stopped", "err", err)
+	} else {
+		s.log.Info("broker stopped")
+	}
+	return err
+}
+
+// runLoop is the runner: it alone touches raft, bk and store.
+func (s *Server) runLoop(ctx context.Context) error {
+	ticker := time.NewTicker(s.cfg.Tick)
+	defer ticker.Stop()
+	recv := s.trans.Recv()
+	ticks := 0
+	defer func() {
+		s.answer(s.bk.FailAll(broker.ErrOutcomeUnknown))
+		clear(s.waiters)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-ticker.C:
+			s.raft.Tick()
+			if ticks++; ticks%10 == 0 {
+				s.expire(now)
+				s.rate.sample(now, s.applied)
+			}
+		case m := <-recv:
+			s.raft.Step(m)
+		case p := <-s.produces:
+			s.propose(p)
+		case f := <-s.calls:
+			f()
+		}
+		// Take everything else that is waiting, so that it shares this
+		// Ready's fsync.
+	drain:
+		for range 4096 {
+			select {
+			case m := <-recv:
+				s.raft.Step(m)
+			case p := <-s.produces:
+				s.propose(p)
+			case f := <-s.calls:
+				f()
+			default:
+				break drain
+			}
+		}
+		if s.raft.HasReady() {
+			if err := s.handleReady(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// handleReady executes one Ready in the order core requires.
+func (s *Server) handleReady() error {
+	rd := s.raft.Ready()
+	for _, m := range rd.Eager {
+		s.trans.Send(m)
+	}
+	if len(rd.Entries) > 0 {
+		tr, err := s.store.Append(rd.Entries)
+		if err != nil {
+			return fmt.Errorf("append entries %d..%d: %w", rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
+		}
+		s.noteTruncated(tr)
+	}
+	if rd.HardStateChanged {
+		s.store.SetHardState(rd.HardState)
+	}
+	if len(rd.Entries) > 0 || rd.HardStateChanged {
+		if err := s.store.Sync(); err != nil {
+			// A failed fsync leaves the disk in an unknown state; going on
+			// could acknowledge what is not durable.
+			return fmt.Errorf("persist: %w", err)
+		}
+	}
+	for _, m := range rd.Messages {
+		s.trans.Send(m)
+	}
+	for _, e := range rd.Committed {
+		pos, size, ok := s.store.Position(e.Index)
+		if !ok {
+			panic(fmt.Sprintf("server: committed entry %v is not in the store (last %d)", e, s.store.LastIndex()))
+		}
+		a, err := s.bk.Apply(e, pos, size)
+		if err != nil {
+			panic(fmt.Sprintf("server: apply %v: %v", e, err))
+		}
+		if a.Outcome == broker.OutcomeAppended {
+			s.applied++
+		}
+		if a.Outcome == broker.OutcomeCorrupt {
+			s.log.Error("committed entry does not decode; skipped on every broker", "index", e.Index, "err", a.Err)
+		}
+		s.answer(a.Resolved)
+	}
+	for _, ev := range rd.Events {
+		s.noteEvent(ev)
+	}
+	s.raft.Advance(rd)
+	if role := s.raft.Status().Role; role != s.role {
+		if s.role == core.RoleLeader {
+			// Proposals may still commit under the next leader: the honest
+			// answer is "outcome unknown"; the producer retries with the
+			// same sequence and deduplication stores it once.
+			s.answer(s.bk.FailAll(errLeaderChanged))
+		}
+		s.role = role
+	}
+	return nil
+}
+
+// errLeaderChanged marks tickets failed by a step-down.
+var errLeaderChanged = fmt.Errorf("leader stepped down: %w", broker.ErrOutcomeUnknown)
+
+func (s *Server) propose(p *produceReq) {
+	body, dup, err := s.bk.Prepare(p.msg)
+	switch {
+	case err != nil:
+		p.done <- produceResult{err: err}
+		return
+	case dup != nil:
+		p.done <- produceResult{res: *dup}
+		return
+	}
+	idx, term, err := s.raft.Propose(body)
+	if err != nil {
+		p.done <- produceResult{err: err, leader: s.raft.Status().Lead}
+		return
+	}
+	t := s.bk.Await(idx, term, p.msg.Producer, p.msg.Seq)
+	s.waiters[t.ID] = &waiter{req: p, ticket: t, deadline: time.Now().Add(s.cfg.ProduceTimeout)}
+}
+
+// expire answers produces whose entry did not commit in time.
+func (s *Server) expire(now time.Time) {
+	for id, w := range s.waiters {
+		if now.After(w.deadline) && s.bk.Expire(w.ticket) {
+			delete(s.waiters, id)
+			w.req.done <- produceResult{err: broker.ErrOutcomeUnknown}
+		}
+	}
+}
+
+func (s *Server) answer(rs []broker.Resolved) {
+	for _, r := range rs {
+		w := s.waiters[r.Ticket.ID]
+		if w == nil {
+			continue
+		}
+		delete(s.waiters, r.Ticket.ID)
+		res := produceResult{res: r.Result, err: r.Err}
+		if r.Err != nil {
+			res.leader = s.raft.Status().Lead
+		}
+		w.req.done <- res
+	}
+}
+
+func (s *Server) noteEvent(ev core.Event) {
+	lvl := slog.LevelDebug
+	switch ev.Kind {
+	case core.EventBecameLeader, core.EventSteppedDown, core.EventTruncated, core.EventBecameCandidate,
+		core.EventTransferStarted, core.EventTransferFinished, core.EventTransferAborted:
+		lvl = slog.LevelInfo
+	case core.EventBecameFollower:
+		if ev.Peer != core.None {
+			lvl = slog.LevelInfo
+		}
+	}
+	s.log.Log(context.Background(), lvl, ev.Kind.String(), "term", ev.Term, "peer", uint64(ev.Peer), "index", ev.Index, "detail", ev.Detail)
+	if ev.Kind == core.EventDropped {
+		return // too many to be worth drawing
+	}
+	s.events = append(s.events, sim.EventView{
+		TimeMs: time.Since(s.started).Milliseconds(), Node: int(ev.Node), Term: ev.Term, Kind: ev.Kind.String(),
+		Peer: int(ev.Peer), Index: ev.Index, Detail: ev.Detail,
+	})
+	if n := len(s.events); n > maxEvents {
+		s.events = slices.Delete(s.events, 0, n-maxEvents)
+	}
+}
+
+func (s *Server) noteTruncated(recs []commitlog.IndexRecord) {
+	if len(recs) == 0 {
+		return
+	}
+	s.nTrunc += uint64(len(recs))
+	s.log.Info("truncated uncommitted entries", "from", recs[0].Index, "to", recs[len(recs)-1].Index)
+	for _, r := range recs {
+		typ := "normal"
+		if r.Magic == commitlog.MagicNoOp {
+			typ = "no-op"
+		}
+		s.truncated = append(s.truncated, sim.EntryView{Index: r.Index, Term: r.Term, Type: typ, Pos: r.Pos, Size: r.Size, Summary: "truncated"})
+	}
+	if n := len(s.truncated); n > maxTruncated {
+		s.truncated = slices.Delete(s.truncated, 0, n-maxTruncated)
+	}
+}
+
+// do runs f on the runner goroutine and waits for it.
+func (s *Server) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case s.calls <- func() { f(); close(done) }:
+	case <-s.stopped:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.stopped:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errStopped = errors.New("broker is stopping")
+
+// rateMeter estimates messages per second over the last second or so.
+type rateMeter struct {
+	times  [11]time.Time
+	counts [11]uint64
+	n      int
+}
+
+func (r *rateMeter) sample(now time.Time, count uint64) {
+	r.times[r.n%len(r.times)], r.counts[r.n%len(r.counts)] = now, count
+	r.n++
+}
+
+func (r *rateMeter) perSecond() float64 {
+	if r.n < 2 {
+		return 0
+	}
+	last := (r.n - 1) % len(r.times)
+	first := 0
+	if r.n > len(r.times) {
+		first = r.n % len(r.times)
+	}
+	dt := r.times[last].Sub(r.times[first]).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return float64(r.counts[last]-r.counts[first]) / dt
+}
