@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dledgerlab/native/proc"
+	"dledgerlab/native/server"
+	"dledgerlab/native/store"
+)
+
+func init() {
+	register(command{name: "bench", summary: "benchmark a local 3-broker cluster: throughput, latency, failover", run: runBench})
+}
+
+// benchResult is the JSON summary, the last line of the output.
+type benchResult struct {
+	Brokers         int             `json:"brokers"`
+	Producers       int             `json:"producers"`
+	SizeBytes       int             `json:"size_bytes"`
+	DurationS       float64         `json:"duration_s"`
+	Ops             int             `json:"ops"`
+	Errors          int             `json:"errors"`
+	OpsPerS         float64         `json:"ops_per_s"`
+	P50Ms           float64         `json:"p50_ms"`
+	P99Ms           float64         `json:"p99_ms"`
+	P999Ms          float64         `json:"p999_ms"`
+	LeaderFsyncsPS  float64         `json:"leader_fsyncs_per_s"`
+	ClusterFsyncsPS float64         `json:"cluster_fsyncs_per_s"`
+	DiskFsyncsPS    float64         `json:"disk_fsyncs_per_s"`
+	Failover        *failoverResult `json:"failover,omitempty"`
+}
+
+type failoverResult struct {
+	Kills     int       `json:"kills"`
+	P50Ms     float64   `json:"p50_ms"`
+	P99Ms     float64   `json:"p99_ms"`
+	SamplesMs []float64 `json:"samples_ms"`
+}
+
+func runBench(args []string) error {
+	fs := newFlags("bench", "[--producers C] [--size S] [--duration D] [--failover K]", `
+Starts a local cluster of 3 broker processes (this binary, fsync on, data in
+a temporary folder), drives C concurrent producers of S-byte messages for D
+and prints throughput, latency percentiles and fsyncs per second. It first
+measures the disk's own rate of write+fsync as the floor to compare against.
+With --failover K it then kills the leader (SIGKILL) K times under the same
+load and reports the time from each kill to the first successful produce
+committed by a new leader. The last line of output is one JSON object.`)
+	producers := fs.Int("producers", 1, "concurrent producers")
+	size := fs.Int("size", 256, "message body size in bytes")
+	duration := fs.Duration("duration", 10*time.Second, "how long to measure throughput")
+	failover := fs.Int("failover", 0, "kill the leader this many times under load")
+	brokers := fs.Int("brokers", 3, "brokers in the cluster")
+	dir := fs.String("dir", "", "data folder (default: a temporary folder, removed afterwards)")
+	bin := fs.String("bin", "", "dledgerlab binary for the brokers (default: this one)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *producers < 1:
+		return usagef("--producers %d must be at least 1", *producers)
+	case *size < 0 || *size > server.MaxRequestBytes/2:
+		return usagef("--size %d must be in 0..%d", *size, server.MaxRequestBytes/2)
+	case *duration <= 0:
+		return usagef("--duration %v must be positive", *duration)
+	case *failover < 0:
+		return usagef("--failover %d must not be negative", *failover)
+	case *brokers < 1:
+		return usagef("--brokers %d must be at least 1", *brokers)
+	}
+	if *bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		*bin = exe
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "dledgerlab-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	res := benchResult{Brokers: *brokers, Producers: *producers, SizeBytes: *size}
+
+	disk, err := diskFsyncRate(*dir, *size, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("measuring the disk: %w", err)
+	}
+	res.DiskFsyncsPS = disk
+	fmt.Printf("disk: %.0f write+fdatasync/s of %d bytes in %s (the floor: one fsync per commit)\n", disk, *size, *dir)
+
+	c, err := proc.New(*bin, *dir, *brokers, "bench-secret", "bench-admin")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.StartAll(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	lead, err := c.WaitLeader(ctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w; logs in %s", err, *dir)
+	}
+	fmt.Printf("cluster: %d brokers, leader %d, data in %s\n", *brokers, lead, *dir)
+
+	l := newLoad(c, *producers, *size)
+	l.start()
+	defer l.stop()
+	// Warm up connections and the leader's batches before measuring.
+	time.Sleep(500 * time.Millisecond)
+
+	before := fsyncs(c)
+	l.reset()
+	began := time.Now()
+	time.Sleep(*duration)
+	lat, errs := l.snapshot()
+	elapsed := time.Since(began).Seconds()
+	after := fsyncs(c)
+	res.DurationS = round(elapsed, 2)
+	res.Ops, res.Errors = len(lat), errs
+	res.OpsPerS = round(float64(len(lat))/elapsed, 1)
+	res.P50Ms, res.P99Ms, res.P999Ms = pct(lat, 50), pct(lat, 99), pct(lat, 99.9)
+	res.LeaderFsyncsPS = round(float64(after[lead]-before[lead])/elapsed, 1)
+	var tot uint64
+	for id := range after {
+		tot += after[id] - before[id]
+	}
+	res.ClusterFsyncsPS = round(float64(tot)/elapsed, 1)
+	fmt.Printf("load: %d producers × %d B for %.1fs: %d ops, %.0f ops/s, latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %d\n",
+		*producers, *size, elapsed, res.Ops, res.OpsPerS, res.P50Ms, res.P99Ms, res.P999Ms, errs)
+	fmt.Printf("fsyncs: leader %.0f/s, all brokers %.0f/s (disk alone: %.0f/s)\n", res.LeaderFsyncsPS, res.ClusterFsyncsPS, disk)
+
+	if *failover > 0 {
+		fo := &failoverResult{Kills: *failover}
+		for k := 1; k <= *failover; k++ {
+			ms, err := l.failover(c)
+			if err != nil {
+				return fmt.Errorf("failover %d: %w; logs in %s", k, err, *dir)
+			}
+			fo.SamplesMs = append(fo.SamplesMs, ms)
+			fmt.Printf("failover %d: first produce committed by the new leader %.0f ms after the kill\n", k, ms)
+		}
+		s := slices.Clone(fo.SamplesMs)
+		fo.P50Ms, fo.P99Ms = pct(toDur(s), 50), pct(toDur(s), 99)
+		res.Failover = fo
+		fmt.Printf("failover: %d kills, kill → first successful produce p50 %.0f ms, p99 %.0f ms\n", fo.Kills, fo.P50Ms, fo.P99Ms)
+	}
+	l.stop()
+	b, _ := json.Marshal(res)
+	fmt.Println(string(b))
+	return nil
+}
+
+// load is C producers sending as fast as their answers come back.
+type load struct {
+	c        *proc.Cluster
+	n, size  int
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	lat      []time.Duration
+	errs     int
+	watch    atomic.Pointer[failWatch]
+	stopOnce sync.Once
+}
+
+// failWatch records the first success in a term above killedTerm.
+type failWatch struct {
+	killedTerm uint64
+	first      chan time.Time
+	once       sync.Once
+}
+
+func newLoad(c *proc.Cluster, n, size int) *load {
+	l := &load{c: c, n: n, size: size}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l
+}
+
+func (l *load) start() {
+	body := strings.Repeat("x", l.size)
+	stamp := time.Now().UnixNano()
+	for i := range l.n {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			req := server.ProduceRequest{Body: body, Producer: fmt.Sprintf("bench-%d-%d", stamp, i)}
+			for seq := uint64(1); l.ctx.Err() == nil; seq++ {
+				req.Seq = seq
+				t0 := time.Now()
+				ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
+				r, err := l.c.Client.Produce(ctx, "bench", req)
+				cancel()
+				d := time.Since(t0)
+				if l.ctx.Err() != nil {
+					return
+				}
+				l.mu.Lock()
+				if err != nil {
+					l.errs++
+				} else {
+					l.lat = append(l.lat, d)
+				}
+				l.mu.Unlock()
+				if w := l.watch.Load(); err == nil && w != nil && r.Term > w.killedTerm {
+					w.once.Do(func() { w.first <- time.Now() })
+				}
+			}
+		}()
+	}
+}
+
+func (l *load) reset() {
+	l.mu.Lock()
+	l.lat, l.errs = l.lat[:0], 0
+	l.mu.Unlock()
+}
+
+func (l *load) snapshot() ([]time.Duration, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lat), l.errs
+}
+
+func (l *load) stop() {
+	l.stopOnce.Do(func() {
+		l.cancel()
+		l.wg.Wait()
+	})
+}
+
+// failover kills the leader under load, returns milliseconds from the kill
+// to the first produce committed in a later term, restarts the killed broker
+// and waits until it has caught up.
+func (l *load) failover(c *proc.Cluster) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	time.Sleep(time.Second) // steady load before the kill
+	sts := c.Statuses(ctx)
+	lead := 0
+	var term uint64
+	for id, st := range sts {
+		if st.Role == "leader" && st.Term >= term {
+			lead, term = id, st.Term
+		}
+	}
+	if lead == 0 {
+		return 0, fmt.Errorf("no leader to kill")
+	}
+	w := &failWatch{killedTerm: term, first: make(chan time.Time, 1)}
+	l.watch.Store(w)
+	defer l.watch.Store(nil)
+	t0 := time.Now()
+	c.Node(lead).Kill()
+	var ms float64
+	select {
+	case t := <-w.first:
+		ms = float64(t.Sub(t0).Microseconds()) / 1000
+	case <-ctx.Done():
+		return 0, fmt.Errorf("no produce succeeded within 30 s of killing broker %d", lead)
+	}
+	if err := c.Start(lead); err != nil {
+		return 0, err
+	}
+	err := proc.WaitFor(ctx, fmt.Sprintf("broker %d to rejoin", lead), func() bool {
+		sts := c.Statuses(ctx)
+		me, ok := sts[lead]
+		return ok && me.Leader != 0 && me.Applied+1000 >= sts[int(me.Leader)].Commit
+	})
+	return round(ms, 1), err
+}
+
+func fsyncs(c *proc.Cluster) map[int]uint64 {
+	out := map[int]uint64{}
+	for id, st := range c.Statuses(context.Background()) {
+		out[id] = st.Fsyncs
+	}
+	return out
+}
+
+// diskFsyncRate measures write+fdatasync of size bytes in a loop on a temp
+// file in dir: what one broker's group commit cannot beat.
+func diskFsyncRate(dir string, size int, d time.Duration) (float64, error) {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, max(size, 1))
+	n := 0
+	began := time.Now()
+	var off int64
+	for time.Since(began) < d {
+		if _, err := f.WriteAt(buf, off); err != nil {
+			return 0, err
+		}
+		off += int64(len(buf))
+		if err := store.SyncData(f); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return round(float64(n)/time.Since(began).Seconds(), 1), nil
+}
+
+func toDur(ms []float64) []time.Duration {
+	out := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		out[i] = time.Duration(m * float64(time.Millisecond))
+	}
+	return out
+}
+
+// pct returns the p-th percentile in milliseconds (nearest rank).
+func pct(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	k := int(math.Ceil(p/100*float64(len(s)))) - 1
+	k = min(max(k, 0), len(s)-1)
+	return round(float64(s[k].Microseconds())/1000, 2)
+}
+
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
