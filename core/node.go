@@ -338,6 +338,10 @@ type Ready struct {
 	// HardState to persist, if HardStateChanged.
 	HardState        HardState
 	HardStateChanged bool
+	// MustSync is true when the writes must be fsynced before Messages
+	// leave: new entries, or a new term or vote (etcd's MustSync). A change
+	// of the commit index alone may be written lazily.
+	MustSync bool
 	// Entries to persist. If Entries[0].Index is at or below the last
 	// persisted index, the store first discards its log from there: a
 	// follower truncating an uncommitted suffix.
@@ -385,7 +389,9 @@ func (n *Node) Ready() Ready {
 	}
 	if hs := n.hardState(); hs != n.prevHard {
 		rd.HardState, rd.HardStateChanged = hs, true
+		rd.MustSync = hs.Term != n.prevHard.Term || hs.Vote != n.prevHard.Vote
 	}
+	rd.MustSync = rd.MustSync || len(rd.Entries) > 0
 	n.eager, n.msgs, n.events = nil, nil, nil
 	return rd
 }

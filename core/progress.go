@@ -38,12 +38,16 @@ type progress struct {
 	// heartbeatMatch is match as of the previous heartbeat answer: if it
 	// did not move for a whole interval, pushes in flight were lost.
 	heartbeatMatch uint64
+	// stalls counts heartbeat answers in a row with pushes in flight and no
+	// progress.
+	stalls int
 	// recentActive records that the follower answered since the last
 	// CheckQuorum round.
 	recentActive bool
 }
 
 func (p *progress) becomeProbe() {
+	p.stalls = 0
 	p.state = StateProbe
 	p.probeSent = false
 	p.inflight = p.inflight[:0]

@@ -143,9 +143,9 @@ func (n *Node) handleReject(id NodeID, pr *progress, m Message) {
 }
 
 // handleHeartbeatResp: the follower is alive. If it is behind, make sure
-// pushes flow: when nothing was acknowledged for a whole heartbeat interval
-// and the follower's log ends before what we sent, the pushes were lost, so
-// go back to probing from its match index.
+// pushes flow: when pushes are in flight but nothing was acknowledged across
+// two heartbeat answers, pushes or their acks were lost, so go back to
+// probing from the match index (the follower acks what it already holds).
 func (n *Node) handleHeartbeatResp(m Message) {
 	pr := n.progressOf(m.From)
 	if pr == nil {
@@ -153,13 +153,18 @@ func (n *Node) handleHeartbeatResp(m Message) {
 	}
 	pr.recentActive = true
 	pr.probeSent = false
-	if pr.match < n.log.lastIndex() {
-		if pr.state == StateReplicate && m.Index+1 < pr.next && pr.match == pr.heartbeatMatch {
+	if pr.state == StateReplicate && len(pr.inflight) > 0 && pr.match == pr.heartbeatMatch {
+		pr.stalls++
+		if pr.stalls >= 2 {
 			pr.becomeProbe()
 		}
-		n.flush = true
+	} else {
+		pr.stalls = 0
 	}
 	pr.heartbeatMatch = pr.match
+	if pr.match < n.log.lastIndex() {
+		n.flush = true
+	}
 }
 
 func (n *Node) progressOf(id NodeID) *progress {

@@ -32,6 +32,7 @@ type Action struct {
 	JitterMs  int     `json:"jitter_ms,omitempty"`
 	Loss      float64 `json:"loss,omitempty"`
 	Dup       float64 `json:"dup,omitempty"`
+	Reorder   float64 `json:"reorder,omitempty"`
 	// Produce / producer / consumer.
 	Topic string `json:"topic,omitempty"`
 	Body  string `json:"body,omitempty"`
@@ -66,7 +67,16 @@ const (
 	KindRule      = "rule"      // switch Rule on or off
 	KindDiskFlip  = "disk_flip" // flip a byte in Node's last CommitLog segment (on disk)
 	KindCampaign  = "campaign"  // make Node's election timer fire now (lessons)
+	// KindTrap arms a fault that fires on an event rather than at a time:
+	// "crash_leader_on_commit" crashes the next leader whose commit index
+	// advances to an entry of an earlier term, before it sends anything
+	// more: the worst moment of Figure 8. With §5.4.2's rule on, a leader
+	// never commits that way, so the trap never fires.
+	KindTrap = "trap"
 )
+
+// TrapCrashLeaderOnCommit is the one trap there is.
+const TrapCrashLeaderOnCommit = "crash_leader_on_commit"
 
 // Rule names for KindRule.
 const (
@@ -150,6 +160,9 @@ func (a Action) validate(n int) error {
 		if err := prob(a.Dup, "dup"); err != nil {
 			return err
 		}
+		if err := prob(a.Reorder, "reorder"); err != nil {
+			return err
+		}
 	case KindProduce, KindProducer, KindConsumer:
 		if a.Topic == "" {
 			return badAction(a, "topic is empty")
@@ -165,12 +178,16 @@ func (a Action) validate(n int) error {
 		if len(a.Body) > 4096 {
 			return badAction(a, "body of %d bytes is over the playground's 4096", len(a.Body))
 		}
+	case KindTrap:
+		if a.Rule != TrapCrashLeaderOnCommit {
+			return badAction(a, "unknown trap %q (known: %s)", a.Rule, TrapCrashLeaderOnCommit)
+		}
 	case KindRule:
 		if !slices.Contains(Rules, a.Rule) {
 			return badAction(a, "unknown rule %q (known: %v)", a.Rule, Rules)
 		}
 	default:
-		return badAction(a, "unknown kind (known: crash, restart, pause, resume, partition, isolate, heal, link, net, produce, producer, consumer, transfer, rule, disk_flip, campaign)")
+		return badAction(a, "unknown kind (known: crash, restart, pause, resume, partition, isolate, heal, link, net, produce, producer, consumer, transfer, rule, disk_flip, campaign, trap)")
 	}
 	return nil
 }

@@ -85,9 +85,9 @@ func (st *state) apply(a Action) {
 	case KindHeal:
 		st.net.heal()
 	case KindLink:
-		st.net.links[Link{From: a.From, To: a.To}] = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup}
+		st.net.links[Link{From: a.From, To: a.To}] = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
 	case KindNet:
-		st.net.def = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup}
+		st.net.def = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
 		clear(st.net.links)
 	case KindProduce:
 		st.clients.produce(st, a)
@@ -107,6 +107,8 @@ func (st *state) apply(a Action) {
 		}
 	case KindRule:
 		st.setRule(a.Rule, a.On)
+	case KindTrap:
+		st.traps++
 	case KindDiskFlip:
 		st.diskFlip(n, a.Offset)
 	}
@@ -204,6 +206,8 @@ func (a Action) describe() string {
 		return fmt.Sprintf("rule %s %s", a.Rule, state)
 	case KindDiskFlip:
 		return fmt.Sprintf("flip a byte on broker %d's disk", a.Node)
+	case KindTrap:
+		return "arm trap " + a.Rule
 	}
 	return a.Kind
 }

@@ -24,6 +24,11 @@ type checker struct {
 	appliedTerm []uint64
 	appliedHash []uint64
 	appliedBy   []int
+	// committedTerm[i] is the term of the entry at index i+1 when a leader
+	// first counted it committed, and committedIn[i] that leader's term
+	// (Leader Completeness speaks of entries committed in a term).
+	committedTerm []uint64
+	committedIn   []uint64
 	// ackedAt: index → the acknowledged message stored there.
 	ackedAt map[uint64]ackRec
 	// truth: topic → queue offset → the entry index stored there.
@@ -64,6 +69,8 @@ func (c checker) clone() checker {
 	out.appliedTerm = slices.Clone(c.appliedTerm)
 	out.appliedHash = slices.Clone(c.appliedHash)
 	out.appliedBy = slices.Clone(c.appliedBy)
+	out.committedTerm = slices.Clone(c.committedTerm)
+	out.committedIn = slices.Clone(c.committedIn)
 	out.ackedAt = maps.Clone(c.ackedAt)
 	out.truth = make(map[string][]uint64, len(c.truth))
 	for k, v := range c.truth {
@@ -102,14 +109,28 @@ func (c *checker) becameLeader(st *state, n *simNode, term uint64) {
 		c.violate(st, RuleElectionSafety, []int{prev, n.id}, "brokers %d and %d both became leader of term %d", prev, n.id, term)
 	}
 	c.leaders[term] = n.id
-	ents := n.node.Entries(1, uint64(len(c.appliedTerm))+1)
-	for i, want := range c.appliedTerm {
+	ents := n.node.Entries(1, uint64(len(c.committedTerm))+1)
+	for i, want := range c.committedTerm {
+		if c.committedIn[i] >= term {
+			continue // committed in a later term than this (late) leader's
+		}
 		if i >= len(ents) || ents[i].Term != want {
-			c.violate(st, RuleLeaderCompleteness, []int{n.id, c.appliedBy[i]},
-				"broker %d became leader of term %d without committed entry %d (term %d, applied by broker %d)",
-				n.id, term, i+1, want, c.appliedBy[i])
+			c.violate(st, RuleLeaderCompleteness, []int{n.id},
+				"broker %d became leader of term %d without entry %d (term %d), which was committed in term %d",
+				n.id, term, i+1, want, c.committedIn[i])
 			return
 		}
+	}
+}
+
+// leaderCommitted records entries a leader of term counted as committed.
+func (c *checker) leaderCommitted(n *simNode, term, index uint64) {
+	if index <= uint64(len(c.committedTerm)) {
+		return
+	}
+	for _, e := range n.node.Entries(uint64(len(c.committedTerm))+1, index+1) {
+		c.committedTerm = append(c.committedTerm, e.Term)
+		c.committedIn = append(c.committedIn, term)
 	}
 }
 

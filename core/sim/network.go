@@ -14,6 +14,9 @@ type linkConf struct {
 	JitterMs  int
 	Loss      float64
 	Dup       float64
+	// Reorder is the chance that a message may overtake earlier ones;
+	// otherwise a link is FIFO like the TCP connections DLedger uses.
+	Reorder float64
 }
 
 // network is the simulated network between brokers: per-link delay, loss
@@ -25,13 +28,16 @@ type network struct {
 	cut   map[Link]bool
 	// groups remembers the last partition, for drawing.
 	groups [][]int
+	// last is the latest delivery time scheduled on each link (FIFO).
+	last map[Link]int64
 }
 
 func newNetwork(c Config) network {
 	return network{
-		def:   linkConf{LatencyMs: c.LatencyMs, JitterMs: c.JitterMs, Loss: c.Loss, Dup: c.Dup},
+		def:   linkConf{LatencyMs: c.LatencyMs, JitterMs: c.JitterMs, Loss: c.Loss, Dup: c.Dup, Reorder: c.Reorder},
 		links: map[Link]linkConf{},
 		cut:   map[Link]bool{},
+		last:  map[Link]int64{},
 	}
 }
 
@@ -39,6 +45,7 @@ func (nw network) clone() network {
 	c := nw
 	c.links = maps.Clone(nw.links)
 	c.cut = maps.Clone(nw.cut)
+	c.last = maps.Clone(nw.last)
 	c.groups = slices.Clone(nw.groups)
 	return c
 }
@@ -61,8 +68,12 @@ func (st *state) send(m core.Message) {
 	}
 	for range copies {
 		st.msgID++
-		delay := int64(c.LatencyMs + st.rand.Intn(c.JitterMs+1))
-		st.schedule(event{at: st.now + delay, kind: evDeliver, node: int(m.To), msg: m, msgID: st.msgID,
+		at := st.now + int64(c.LatencyMs+st.rand.Intn(c.JitterMs+1))
+		if !st.rand.Chance(c.Reorder) {
+			at = max(at, st.net.last[l])
+			st.net.last[l] = at
+		}
+		st.schedule(event{at: at, kind: evDeliver, node: int(m.To), msg: m, msgID: st.msgID,
 			sentAt: st.now, lost: st.rand.Chance(c.Loss)})
 	}
 }

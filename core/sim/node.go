@@ -144,19 +144,19 @@ func (st *state) handle(n *simNode, it inboxItem) {
 	}
 }
 
-// drain runs Ready until the broker is idle or busy persisting, feeding it
-// what waited in its inbox.
+// drain feeds the broker everything that waited in its inbox, then runs
+// Ready, until it is idle or busy persisting. One Ready covers all the
+// inputs before it: one fsync for many entries (group commit).
 func (st *state) drain(n *simNode) {
-	for n.state == stateUp {
-		for !n.busy && n.node.HasReady() {
-			st.startReady(n)
+	for n.state == stateUp && !n.busy {
+		for _, it := range n.inbox {
+			st.handle(n, it)
 		}
-		if n.busy || len(n.inbox) == 0 {
+		n.inbox = n.inbox[:0]
+		if !n.node.HasReady() {
 			return
 		}
-		it := n.inbox[0]
-		n.inbox = n.inbox[1:]
-		st.handle(n, it)
+		st.startReady(n)
 	}
 }
 
@@ -164,7 +164,11 @@ func (st *state) drain(n *simNode) {
 // written (not yet durable), and an fsync starts.
 func (st *state) startReady(n *simNode) {
 	rd := n.node.Ready()
-	st.coreEvents(n, rd.Events)
+	if st.coreEvents(n, rd.Events) {
+		st.simEvent(n.id, "trap", "crashed the leader the moment it counted a commit")
+		st.crash(n)
+		return
+	}
 	for _, m := range rd.Eager {
 		st.send(m)
 	}
@@ -188,7 +192,7 @@ func (st *state) startReady(n *simNode) {
 		}
 	}
 	n.pending = rd
-	if st.cfg.FsyncMs > 0 && (rd.HardStateChanged || len(rd.Entries) > 0) {
+	if st.cfg.FsyncMs > 0 && rd.MustSync {
 		n.busy = true
 		st.schedule(event{at: st.now + int64(st.cfg.FsyncMs), kind: evFsync, node: n.id, gen: n.gen})
 		return
@@ -219,6 +223,11 @@ func (st *state) applyEntry(n *simNode, e core.Entry) {
 		panic(fmt.Sprintf("broker %d: committed entry %d is not in its CommitLog", n.id, e.Index))
 	}
 	st.check.applied(st, n, e)
+	if e.Index <= n.br.AppliedIndex() {
+		// Only with a safety rule off: the replica truncated entries it had
+		// applied. A broker cannot un-apply, so rebuild it from the log.
+		st.rebuildBroker(n, e.Index-1)
+	}
 	ap, err := n.br.Apply(e, pos, size)
 	if err != nil {
 		panic(fmt.Sprintf("broker %d: applying entry %d: %v", n.id, e.Index, err))
@@ -228,6 +237,24 @@ func (st *state) applyEntry(n *simNode, e core.Entry) {
 	}
 	for _, r := range ap.Resolved {
 		st.answerTicket(n, r)
+	}
+}
+
+// rebuildBroker replays entries 1..upTo into a fresh broker state machine.
+func (st *state) rebuildBroker(n *simNode, upTo uint64) {
+	n.br = broker.New(broker.Options{})
+	if upTo == 0 {
+		return
+	}
+	ents, err := n.store.Entries(1, upTo+1)
+	if err != nil {
+		panic(fmt.Sprintf("broker %d: rereading its log: %v", n.id, err))
+	}
+	for _, e := range ents {
+		pos, size, _ := n.store.Position(e.Index)
+		if _, err := n.br.Apply(e, pos, size); err != nil {
+			panic(fmt.Sprintf("broker %d: reapplying entry %d: %v", n.id, e.Index, err))
+		}
 	}
 }
 
@@ -264,15 +291,23 @@ func (st *state) answerTicket(n *simNode, r broker.Resolved) {
 }
 
 // coreEvents records the replica's events and runs the checkers that key
-// on them.
-func (st *state) coreEvents(n *simNode, evs []core.Event) {
+// on them. It reports whether an armed trap fires on them.
+func (st *state) coreEvents(n *simNode, evs []core.Event) (trapped bool) {
 	for _, e := range evs {
 		st.recordEvent(EventView{TimeMs: st.now, Node: int(e.Node), Term: e.Term, Kind: e.Kind.String(),
 			Peer: int(e.Peer), Index: e.Index, Detail: e.Detail})
-		if e.Kind == core.EventBecameLeader {
+		switch {
+		case e.Kind == core.EventBecameLeader:
 			st.check.becameLeader(st, n, e.Term)
+		case e.Kind == core.EventCommitted && n.node.Status().Role == core.RoleLeader:
+			st.check.leaderCommitted(n, e.Term, e.Index)
+			if ents := n.node.Entries(e.Index, e.Index+1); st.traps > 0 && len(ents) == 1 && ents[0].Term < e.Term {
+				st.traps--
+				trapped = true
+			}
 		}
 	}
+	return trapped
 }
 
 // crash stops a broker: its disk keeps only what was fsynced.
@@ -298,6 +333,15 @@ func (st *state) restart(n *simNode) {
 	}
 	if report != nil && !report.Empty() {
 		st.simEvent(n.id, "recovered", report.String())
+	}
+	if hs, _ := store.InitialState(); hs.Commit > store.LastIndex() {
+		// Recovery cut entries this broker had persisted and knew to be
+		// committed: it has forgotten what it acknowledged. Raft assumes
+		// disks keep what they promise; the checkers will show the cost.
+		st.simEvent(n.id, "lost-committed", fmt.Sprintf("recovery dropped committed entries %d..%d", store.LastIndex()+1, hs.Commit))
+		hs.Commit = store.LastIndex()
+		store.SetHardState(hs)
+		store.Sync()
 	}
 	n.store = store
 	st.boot(n)

@@ -34,11 +34,17 @@ type Config struct {
 	HeartbeatTicks   int `json:"heartbeat_ticks,omitempty"`
 	ElectionTicksMin int `json:"election_ticks_min,omitempty"`
 	ElectionTicksMax int `json:"election_ticks_max,omitempty"`
+	// MaxPushEntries and MaxInflight shape replication (batch size and
+	// pipelining depth); 0 means the core's defaults.
+	MaxPushEntries int `json:"max_push_entries,omitempty"`
+	MaxInflight    int `json:"max_inflight,omitempty"`
 	// LatencyMs + a uniform draw in [0, JitterMs] is a message's delay.
 	LatencyMs int     `json:"latency_ms,omitempty"`
 	JitterMs  int     `json:"jitter_ms,omitempty"`
 	Loss      float64 `json:"loss,omitempty"`
 	Dup       float64 `json:"dup,omitempty"`
+	// Reorder is the chance a message may overtake earlier ones on its link.
+	Reorder float64 `json:"reorder,omitempty"`
 	// FsyncMs is how long persisting a Ready takes; a crash meanwhile loses it.
 	FsyncMs int `json:"fsync_ms,omitempty"`
 	// ClientLatencyMs is the one-way delay between clients and brokers.
@@ -113,8 +119,8 @@ func (c Config) validate() error {
 		return bad("tick_ms = %d, want 1..1000", c.TickMs)
 	case c.LatencyMs < 0 || c.JitterMs < 0 || c.LatencyMs > 60000 || c.JitterMs > 60000:
 		return bad("latency_ms and jitter_ms must be within 0..60000")
-	case c.Loss < 0 || c.Loss > 1 || c.Dup < 0 || c.Dup > 1:
-		return bad("loss and dup are probabilities between 0 and 1")
+	case c.Loss < 0 || c.Loss > 1 || c.Dup < 0 || c.Dup > 1 || c.Reorder < 0 || c.Reorder > 1:
+		return bad("loss, dup and reorder are probabilities between 0 and 1")
 	case c.FsyncMs < 0 || c.ClientLatencyMs < 0 || c.PollMs < 1 || c.ProduceTimeoutMs < 1:
 		return bad("fsync_ms, client_latency_ms must be >= 0; poll_ms, produce_timeout_ms >= 1")
 	case c.CheckpointMs < -1:
@@ -139,6 +145,12 @@ func (c Config) coreConfig(id int) core.Config {
 	cc.HeartbeatTicks = c.HeartbeatTicks
 	cc.ElectionTicksMin = c.ElectionTicksMin
 	cc.ElectionTicksMax = c.ElectionTicksMax
+	if c.MaxPushEntries > 0 {
+		cc.MaxPushEntries = c.MaxPushEntries
+	}
+	if c.MaxInflight > 0 {
+		cc.MaxInflight = c.MaxInflight
+	}
 	cc.DisableCheckQuorum = c.DisableCheckQuorum
 	cc.DisablePreVote = c.DisablePreVote
 	cc.Rules = c.Rules

@@ -34,6 +34,8 @@ type state struct {
 	curAction string
 	// rules are the current switches (actions may change them).
 	switches switches
+	// traps counts armed crash-leader-on-commit traps.
+	traps int
 }
 
 type switches struct {

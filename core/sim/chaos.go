@@ -1,0 +1,327 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"dledgerlab/core"
+	"dledgerlab/core/internal/xrand"
+)
+
+// ChaosOptions sets up one seeded chaos run: a fault phase in which faults
+// are drawn at random, then a healed phase in which the cluster must elect
+// and commit again (liveness). Every fault has a weight in Faults.
+type ChaosOptions struct {
+	Seed  uint64
+	Nodes int
+	// FaultMs and HealMs are the lengths of the two phases (virtual ms).
+	FaultMs int64
+	HealMs  int64
+	// Rules switches safety rules off (the rule-switch tests).
+	Rules core.Rules
+	// RecordHistory keeps the client history for the linearizability check.
+	RecordHistory bool
+	Faults        FaultWeights
+	// FsyncMs and MaxPushEntries override the seeded draws (0: draw).
+	FsyncMs        int
+	MaxPushEntries int
+	MaxInflight    int
+	Loss           float64
+	// DisablePreVote makes elections livelier (more terms, more overwrites).
+	DisablePreVote bool
+	// FaultGapMs is the longest gap between two faults (default 1500 ms).
+	FaultGapMs int
+}
+
+// FaultWeights are the relative odds of each fault at each fault step
+// (TigerBeetle's VOPR keeps them in one struct the same way).
+type FaultWeights struct {
+	Crash, Restart, Pause, Resume, Partition, OneWay, Isolate, Heal, Link, Transfer, DiskFlip, Campaign int
+	// PowerLoss crashes several brokers at once (a rack losing power).
+	PowerLoss int
+	// Trap arms crash_leader_on_commit.
+	Trap int
+}
+
+// DefaultFaults is the mix the chaos sweep uses.
+func DefaultFaults() FaultWeights {
+	return FaultWeights{Crash: 10, Restart: 14, Pause: 4, Resume: 5, Partition: 8, OneWay: 3, Isolate: 5, Heal: 10, Link: 5, Transfer: 3, DiskFlip: 1, Campaign: 2, PowerLoss: 2}
+}
+
+// ChaosResult is what one run found.
+type ChaosResult struct {
+	Seed       uint64
+	Violations []Violation
+	// Liveness is empty when the healed cluster elected, committed and
+	// caught up; otherwise it says what did not happen.
+	Liveness string
+	SimMs    int64
+	Acked    int
+	History  []ClientOp
+}
+
+// Failed reports whether the run found a problem.
+func (r ChaosResult) Failed() bool { return len(r.Violations) > 0 || r.Liveness != "" }
+
+// ReplayCommand is the one command that reproduces the run.
+func (o ChaosOptions) ReplayCommand() string {
+	cmd := fmt.Sprintf("dledgerlab chaos --seeds 1 --first %d --nodes %d", o.Seed, o.Nodes)
+	if o.Rules.SkipUpToDateCheck {
+		cmd += " --rule-off up_to_date_check"
+	}
+	if o.Rules.CommitOldTerms {
+		cmd += " --rule-off current_term_commit"
+	}
+	if o.Rules.AckBeforePersist {
+		cmd += " --rule-off persist_before_ack"
+	}
+	return cmd + " -v"
+}
+
+// RunChaos runs one seeded chaos run. It is deterministic: the same options
+// give the same result, natively and in WebAssembly.
+func RunChaos(o ChaosOptions) ChaosResult {
+	if o.Nodes == 0 {
+		o.Nodes = 5
+	}
+	if o.FaultMs == 0 {
+		o.FaultMs = 40_000
+	}
+	if o.HealMs == 0 {
+		o.HealMs = 20_000
+	}
+	if o.Faults == (FaultWeights{}) {
+		o.Faults = DefaultFaults()
+	}
+	r := xrand.New(o.Seed*0x9E3779B97F4A7C15 + 1)
+	cfg := Config{
+		Nodes: o.Nodes, Seed: o.Seed, Rules: o.Rules, RecordHistory: o.RecordHistory, CheckpointMs: -1,
+		LatencyMs: 1 + r.Intn(30), JitterMs: r.Intn(30), Loss: float64(r.Intn(15)) / 100, Dup: float64(r.Intn(5)) / 100,
+		Reorder: float64(r.Intn(10)) / 100,
+		FsyncMs: 1 + r.Intn(20), SegmentSize: 4096,
+		MaxPushEntries: []int{1, 2, 4, 64}[r.Intn(4)], MaxInflight: 1 + r.Intn(8),
+	}
+	if o.FsyncMs > 0 {
+		cfg.FsyncMs = o.FsyncMs
+	}
+	if o.MaxPushEntries > 0 {
+		cfg.MaxPushEntries = o.MaxPushEntries
+	}
+	if o.MaxInflight > 0 {
+		cfg.MaxInflight = o.MaxInflight
+	}
+	if o.Loss > 0 {
+		cfg.Loss = o.Loss
+	}
+	cfg.DisablePreVote = o.DisablePreVote
+	s, err := New(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("chaos config: %v", err))
+	}
+	must := func(a Action) { _ = s.Do(a) } // actions that do not fit the state are skipped
+	topics := []string{"orders", "payments"}
+	for i, t := range topics {
+		must(Action{Kind: KindProducer, ID: fmt.Sprintf("p%d", i+1), Topic: t, Rate: float64(5 + r.Intn(25))})
+	}
+	must(Action{Kind: KindConsumer, ID: "c-leader", Topic: "orders"})
+	must(Action{Kind: KindConsumer, ID: "c-any", Topic: "payments", Node: 1 + r.Intn(o.Nodes)})
+
+	gap := o.FaultGapMs
+	if gap <= 0 {
+		gap = 1500
+	}
+	flipped := false
+	for s.Now() < o.FaultMs {
+		s.Advance(int64(10 + r.Intn(gap)))
+		a, ok := s.randomFault(&r, o.Faults, &flipped)
+		if ok {
+			must(a)
+			if a.Kind == KindDiskFlip {
+				// The damage is found when the broker restarts.
+				must(Action{Kind: KindCrash, Node: a.Node})
+				must(Action{Kind: KindRestart, Node: a.Node})
+			}
+		}
+	}
+
+	// Healed phase: every link works, every broker that can run runs.
+	must(Action{Kind: KindHeal})
+	must(Action{Kind: KindNet, LatencyMs: cfg.LatencyMs, JitterMs: cfg.JitterMs})
+	for id := 1; id <= o.Nodes; id++ {
+		switch s.NodeState(id) {
+		case statePaused:
+			must(Action{Kind: KindResume, Node: id})
+		case stateCrashed:
+			must(Action{Kind: KindRestart, Node: id})
+		}
+	}
+	acked := s.ackedCounts()
+	s.Advance(o.HealMs / 2)
+	for i := range topics {
+		must(Action{Kind: KindProducer, ID: fmt.Sprintf("p%d", i+1), Rate: 0, Topic: topics[i]})
+	}
+	s.Advance(o.HealMs / 2)
+
+	res := ChaosResult{Seed: o.Seed, SimMs: s.Now(), Violations: s.Violations(), History: s.History()}
+	res.Violations = append(res.Violations, s.CheckFinal()...)
+	after := s.ackedCounts()
+	for i := range after {
+		res.Acked += after[i]
+	}
+	var why []string
+	lead, _ := s.Leader()
+	if lead == 0 {
+		why = append(why, "no leader after healing")
+	}
+	for i := range after {
+		if after[i] <= acked[i] {
+			why = append(why, fmt.Sprintf("producer p%d got no acknowledgement after healing", i+1))
+		}
+	}
+	if lead != 0 {
+		want := s.Status(lead).Commit
+		for id := 1; id <= o.Nodes; id++ {
+			if s.NodeState(id) == stateUp && s.Status(id).Applied != want {
+				why = append(why, fmt.Sprintf("broker %d applied %d of %d committed entries", id, s.Status(id).Applied, want))
+			}
+		}
+	}
+	res.Liveness = strings.Join(why, "; ")
+	if debugChaos != nil {
+		debugChaos(s)
+	}
+	return res
+}
+
+var debugChaos func(*Sim)
+
+func (s *Sim) ackedCounts() []int {
+	var out []int
+	for _, p := range s.st.clients.producers {
+		out = append(out, p.acked)
+	}
+	return out
+}
+
+// randomFault draws the next fault; ok is false when the drawn fault does
+// not fit the state (e.g. restart with nobody down).
+func (s *Sim) randomFault(r *xrand.Rand, w FaultWeights, flipped *bool) (Action, bool) {
+	n := s.cfg.Nodes
+	weights := []int{w.Crash, w.Restart, w.Pause, w.Resume, w.Partition, w.OneWay, w.Isolate, w.Heal, w.Link, w.Transfer, w.DiskFlip, w.Campaign, w.PowerLoss, w.Trap}
+	total := 0
+	for _, x := range weights {
+		total += x
+	}
+	pick := r.Intn(total)
+	k := 0
+	for pick >= weights[k] {
+		pick -= weights[k]
+		k++
+	}
+	node := 1 + r.Intn(n)
+	pickState := func(state string) (int, bool) {
+		var ids []int
+		for id := 1; id <= n; id++ {
+			if s.NodeState(id) == state {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			return 0, false
+		}
+		return ids[r.Intn(len(ids))], true
+	}
+	switch k {
+	case 0:
+		return Action{Kind: KindCrash, Node: node}, s.NodeState(node) == stateUp
+	case 1:
+		id, ok := pickState(stateCrashed)
+		return Action{Kind: KindRestart, Node: id}, ok
+	case 2:
+		return Action{Kind: KindPause, Node: node}, s.NodeState(node) == stateUp
+	case 3:
+		id, ok := pickState(statePaused)
+		return Action{Kind: KindResume, Node: id}, ok
+	case 4, 5:
+		perm := make([]int, n)
+		for i := range perm {
+			perm[i] = i + 1
+		}
+		for i := n - 1; i > 0; i-- {
+			j := r.Intn(i + 1)
+			perm[i], perm[j] = perm[j], perm[i]
+		}
+		cut := 1 + r.Intn(n-1+boolInt(n == 1))
+		if n == 1 {
+			return Action{}, false
+		}
+		return Action{Kind: KindPartition, Groups: [][]int{perm[:cut], perm[cut:]}, OneWay: k == 5}, true
+	case 6:
+		return Action{Kind: KindIsolate, Node: node}, true
+	case 7:
+		return Action{Kind: KindHeal}, true
+	case 8:
+		to := 1 + r.Intn(n)
+		if to == node {
+			return Action{}, false
+		}
+		return Action{Kind: KindLink, From: node, To: to, LatencyMs: r.Intn(200), JitterMs: r.Intn(100), Loss: float64(r.Intn(60)) / 100, Reorder: float64(r.Intn(30)) / 100}, true
+	case 9:
+		lead, _ := s.Leader()
+		return Action{Kind: KindTransfer, Node: node}, lead != 0
+	case 10:
+		// One disk fault per run, before the tail of the log, so recovery
+		// must refuse to start (the broker then stays down).
+		if *flipped || s.NodeState(node) != stateUp {
+			return Action{}, false
+		}
+		st := s.st.nodes[node-1].store
+		last := st.DurableLastIndex()
+		segs := st.Segments()
+		if last < 3 || len(segs) == 0 {
+			return Action{}, false
+		}
+		// An entry of the last segment that is not the last entry.
+		var pick []uint64
+		for i := last - 1; i >= 1; i-- {
+			pos, _, ok := st.Position(i)
+			if !ok || pos < segs[len(segs)-1].Start {
+				break
+			}
+			pick = append(pick, i)
+		}
+		if len(pick) == 0 {
+			return Action{}, false
+		}
+		pos, size, _ := st.Position(pick[r.Intn(len(pick))])
+		*flipped = true
+		return Action{Kind: KindDiskFlip, Node: node, Offset: st.DurableEnd() - (pos + int64(size)/2)}, true
+	case 11:
+		return Action{Kind: KindCampaign, Node: node}, s.NodeState(node) == stateUp
+	case 13:
+		return Action{Kind: KindTrap, Rule: TrapCrashLeaderOnCommit}, true
+	default:
+		// Power loss: crash a random majority at once; Restart faults bring
+		// them back one by one.
+		var acts []Action
+		for id := 1; id <= n; id++ {
+			if s.NodeState(id) == stateUp && r.Chance(0.7) {
+				acts = append(acts, Action{Kind: KindCrash, Node: id})
+			}
+		}
+		for _, a := range acts[:max(0, len(acts)-1)] {
+			_ = s.Do(a)
+		}
+		if len(acts) == 0 {
+			return Action{}, false
+		}
+		return acts[len(acts)-1], true
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
