@@ -21,13 +21,16 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"syscall/js"
 
 	"dledgerlab/core/sim"
 )
+
+// viewEvents is how many of the latest events a frame carries: the page
+// lists the last few dozen, and every byte crosses into JavaScript.
+const viewEvents = 60
 
 // maxAdvanceMs bounds one step so a stalled tab that wakes up asks for a
 // bounded amount of work (ten virtual seconds).
@@ -143,7 +146,7 @@ func (b *bridge) seek(args []js.Value) string {
 	if ms < 0 {
 		return errorJSON("time " + strconv.FormatInt(ms, 10) + " ms is before the start of the run")
 	}
-	if err := seek(b.s, ms); err != nil {
+	if err := b.s.SeekTo(ms); err != nil {
 		return errorJSON(err.Error())
 	}
 	return b.frameJSON()
@@ -165,20 +168,12 @@ func (b *bridge) frame(args []js.Value) string {
 	return b.frameJSON()
 }
 
-// seek calls the simulator's rewind, named Seek in the agreed API (SeekTo
-// in some versions of core/sim).
-func seek(s *sim.Sim, ms int64) error {
-	switch v := any(s).(type) {
-	case interface{ Seek(int64) error }:
-		return v.Seek(ms)
-	case interface{ SeekTo(int64) error }:
-		return v.SeekTo(ms)
-	}
-	return errors.New("this simulator cannot rewind")
-}
-
 func (b *bridge) frameJSON() string {
-	data, err := json.Marshal(b.s.View())
+	v := b.s.View()
+	if n := len(v.Events); n > viewEvents {
+		v.Events = v.Events[n-viewEvents:]
+	}
+	data, err := json.Marshal(v)
 	if err != nil {
 		return errorJSON("cannot encode the frame: " + err.Error())
 	}

@@ -179,6 +179,7 @@ type page struct {
 	t   *testing.T
 	ctx context.Context
 
+	cancel  context.CancelFunc
 	mu      sync.Mutex
 	console []string // console errors, uncaught exceptions, log errors
 }
@@ -192,6 +193,7 @@ func open(t *testing.T, fragment string) *page {
 	p := &page{t: t}
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(p.listen))
 	p.ctx = ctx
+	p.cancel = cancel
 	t.Cleanup(func() {
 		cancel()
 		p.mu.Lock()
@@ -206,6 +208,9 @@ func open(t *testing.T, fragment string) *page {
 	p.waitFor("window.dledgerLab && window.dledgerLab.frame && document.body.dataset.ready === 'true'")
 	return p
 }
+
+// close closes the tab (the console is still checked at cleanup).
+func (p *page) close() { p.cancel() }
 
 func (p *page) listen(ev any) {
 	var msg string

@@ -8,7 +8,7 @@ import { t, roleText } from './i18n.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 const W = 640;
-const H = 400;
+const H = 430;
 const RING_R = 40;
 const RING_C = 2 * Math.PI * RING_R;
 const DROP_SHOW_MS = 900; // real time a dropped message stays visible
@@ -72,6 +72,8 @@ export class ClusterView {
     this.frame = null;
     this.selected = 0;
     this.moving = false;
+    this.scale = 1;
+    this.compact = false;
   }
 
   /** update draws a new frame. */
@@ -132,25 +134,30 @@ export class ClusterView {
     if (key === this.layoutKey) return;
     this.layoutKey = key;
     this.groupRects = [];
-    const place = (ids, cx, cy, r) => {
+    const place = (ids, cx, cy, r, ry = r) => {
       const out = [];
       if (ids.length === 1) return [{ id: ids[0], x: cx, y: cy }];
       ids.forEach((id, i) => {
         const a = -Math.PI / 2 + (2 * Math.PI * i) / ids.length;
-        out.push({ id, x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) });
+        out.push({ id, x: cx + r * Math.cos(a), y: cy + ry * Math.sin(a) });
       });
       return out;
     };
+    // Many brokers: smaller shapes on a wide ellipse, so labels stay apart.
+    this.scale = frame.nodes.length >= 6 ? 0.78 : frame.nodes.length >= 5 ? 0.9 : 1;
+    this.compact = frame.nodes.length >= 5;
     let spots = [];
     if (!groups) {
       const ids = frame.nodes.map((n) => n.id);
-      spots = place(ids, W / 2, H / 2 - 14, ids.length === 2 ? 150 : 135);
+      if (ids.length === 2) spots = place(ids, W / 2, H / 2 - 20, 150);
+      else if (ids.length >= 5) spots = place(ids, W / 2, H / 2 - 22, 235, 138);
+      else spots = place(ids, W / 2, H / 2 - 10, 140);
     } else {
       const colW = W / groups.length;
       groups.forEach((ids, gi) => {
         const cx = colW * (gi + 0.5);
-        const r = ids.length === 2 ? 95 : Math.min(colW / 2 - 60, 110);
-        const s = place(ids, cx, H / 2 - 14, r);
+        const r = ids.length === 2 ? 100 : Math.min(colW / 2 - 55, 120);
+        const s = place(ids, cx, H / 2 - 18, r, ids.length === 2 ? 100 : 125);
         spots = spots.concat(s);
         const xs = s.map((p) => p.x);
         const ys = s.map((p) => p.y);
@@ -177,7 +184,7 @@ export class ClusterView {
       const p = v.parts;
       const down = n.state !== 'up';
       const role = n.state === 'crashed' || n.state === 'refused' ? 'follower' : n.role;
-      const key = [n.role, n.state, n.term, n.busy, this.selected === n.id, JSON.stringify(n.votes || null), n.vote, n.lead].join('|');
+      const key = [n.role, n.state, n.term, n.busy, this.selected === n.id, this.compact, JSON.stringify(n.votes || null), n.vote, n.lead].join('|');
       const frac = n.election_timeout > 0 && n.role !== 'leader' && !down
         ? Math.min(1, n.election_elapsed / n.election_timeout) : 0;
       p.ring.setAttribute('stroke-dashoffset', (RING_C * (1 - frac)).toFixed(1));
@@ -191,7 +198,7 @@ export class ClusterView {
       p.shape.setAttribute('d', shapePath(role));
       p.glyph.textContent = down ? '' : (GLYPH[n.role] || '');
       p.num.textContent = String(n.id);
-      p.label.textContent = t('broker', { id: n.id }) + (down ? '' : ' · ' + roleText(n.role).split(' ')[0]);
+      p.label.textContent = t('broker', { id: n.id }) + (down || this.compact ? '' : ' · ' + roleText(n.role).split(' ')[0]);
       p.term.textContent = down ? t('state_' + n.state) : t('term', { t: n.term });
       const state = t('state_' + n.state);
       p.title.textContent = t('broker', { id: n.id }) + ': ' + t('selInfo', {
@@ -263,7 +270,7 @@ export class ClusterView {
       if (Math.abs(dx) > 0.5 || Math.abs(dy) > 0.5) {
         v.pos.x += dx * 0.18; v.pos.y += dy * 0.18; moving = true;
       } else { v.pos.x = v.target.x; v.pos.y = v.target.y; }
-      v.g.setAttribute('transform', 'translate(' + v.pos.x.toFixed(1) + ',' + v.pos.y.toFixed(1) + ')');
+      v.g.setAttribute('transform', 'translate(' + v.pos.x.toFixed(1) + ',' + v.pos.y.toFixed(1) + ')' + (this.scale !== 1 ? ' scale(' + this.scale + ')' : ''));
     }
     this.moving = moving;
     for (const l of this.links.values()) {
@@ -288,8 +295,9 @@ export class ClusterView {
     const len = Math.hypot(dx, dy) || 1;
     const ux = dx / len; const uy = dy / len;
     const lane = m.from < m.to ? 6 : -6;
-    const usable = Math.max(0, len - 2 * 44);
-    const d = 44 + usable * f;
+    const edge = 44 * this.scale;
+    const usable = Math.max(0, len - 2 * edge);
+    const d = edge + usable * f;
     return { x: a.pos.x + ux * d - uy * lane, y: a.pos.y + uy * d + ux * lane };
   }
 

@@ -4,13 +4,19 @@
 // and next (n) for each follower mark that follower's row. Below each row
 // the CommitLog's segment files; below the table each topic's ConsumeQueue.
 
-import { t, roleText } from './i18n.js';
+import { t, roleText, currentLang } from './i18n.js';
 
 const MAX_COLS = 40;
+const CELL_PX = 24; // a column's width in px, gap included (see style.css .cells)
+const HEAD_PX = 150;
+const MAX_SEGS = 8; // segments shown per broker (the last ones)
+// While frames stream in, the table is rebuilt at most this often (ms);
+// the cluster drawing still moves every animation frame.
+const MIN_GAP_MS = 120;
 
 /** termColor gives every term its own calm hue. */
 export function termColor(term) {
-  const hue = (200 + term * 67) % 360;
+  const hue = (103 + term * 67) % 360; // term 1 teal, 2 blue, 3 magenta…
   return 'hsl(' + hue + ' 55% 48%)';
 }
 
@@ -31,12 +37,39 @@ export class LogView {
     this.logEl = logEl;
     this.queueEl = queueEl;
     this.key = '';
+    this.dirty = null; // {frame, selected} not drawn yet
+    this.drawnAt = -Infinity;
+    this.shape = '';
+    this.rows = new Map();
+    this.maxCols = this.fitCols();
+    window.addEventListener('resize', () => {
+      const c = this.fitCols();
+      if (c !== this.maxCols) { this.maxCols = c; this.shape = ''; this.key = ''; }
+    });
+  }
+
+  /** fitCols is how many index columns fit the card's width. */
+  fitCols() {
+    const w = this.logEl.clientWidth || 900;
+    return Math.max(8, Math.min(MAX_COLS, Math.floor((w - HEAD_PX) / CELL_PX)));
   }
 
   update(frame, selected, force) {
     const key = frame.nodes.map(nodeKey).join('#') + '@' + selected;
     if (!force && key === this.key) return;
     this.key = key;
+    this.dirty = { frame, selected };
+    this.flush(force);
+  }
+
+  /** flush draws the latest changed frame if enough time has passed. */
+  flush(force) {
+    if (!this.dirty) return;
+    const now = performance.now();
+    if (!force && now - this.drawnAt < MIN_GAP_MS) return;
+    const { frame, selected } = this.dirty;
+    this.dirty = null;
+    this.drawnAt = now;
     this.drawLogs(frame, selected);
     this.drawQueues(frame);
   }
@@ -52,34 +85,46 @@ export class LogView {
     }
     if (lo === Infinity) lo = 1;
     hi += 1; // room for the next index
-    if (hi - lo + 1 > MAX_COLS) lo = hi - MAX_COLS + 1;
+    const maxCols = this.maxCols;
+    if (hi - lo + 1 > maxCols) {
+      // Move the window in steps of 8 so most frames change a few cells.
+      hi = Math.ceil(hi / 8) * 8;
+      lo = hi - maxCols + 1;
+    }
     const cols = hi - lo + 1;
     const leader = nodes.find((n) => n.role === 'leader' && n.state === 'up');
     const progress = new Map();
     if (leader) for (const p of leader.progress || []) progress.set(p.peer, p);
 
-    const parts = [];
-    parts.push('<div class="log-grid" style="--cols:' + cols + '">');
-    parts.push('<div class="log-head idx-head">' + esc(t('index')) + '</div><div class="cells idx">');
-    for (let i = lo; i <= hi; i++) parts.push('<span class="ix">' + i + '</span>');
-    parts.push('</div><div class="segs-head"></div>');
+    const shape = nodes.map((n) => n.id).join(',') + ':' + lo + ':' + cols + ':' + currentLang();
+    const segIndex = (n) => {
+      const segs = n.segments || [];
+      return (pos) => {
+        for (let k = segs.length - 1; k >= 0; k--) if (pos >= segs[k].start) return pos < segs[k].start + segs[k].cap ? k : -1;
+        return -1;
+      };
+    };
+    if (shape !== this.shape) this.build(nodes, lo, cols, shape);
+
     for (const n of nodes) {
+      const row = this.rows.get(n.id);
+      const down = n.state !== 'up';
+      const head = '<b>' + esc(t('broker', { id: n.id })) + '</b> <span class="role-tag role-' + esc(n.role) + (down ? ' down' : '') + '">'
+        + esc(down ? t('state_' + n.state) : roleText(n.role)) + '</span><br><span class="muted">'
+        + esc(t('term', { t: n.term })) + ' · ' + esc(t('commitIdx', { c: n.commit })) + '</span>';
+      if (row.headHTML !== head) { row.head.innerHTML = head; row.headHTML = head; }
+      row.head.classList.toggle('selected', selected === n.id);
+      row.cellsEl.classList.toggle('down', down);
+
       const entries = new Map((n.log || []).map((e) => [e.index, e]));
       const pr = progress.get(n.id);
-      const down = n.state !== 'up';
-      parts.push('<div class="log-head' + (selected === n.id ? ' selected' : '') + '" data-log-node="' + n.id + '">'
-        + '<b>' + esc(t('broker', { id: n.id })) + '</b> <span class="role-tag role-' + esc(n.role) + (down ? ' down' : '') + '">'
-        + esc(down ? t('state_' + n.state) : roleText(n.role)) + '</span><br><span class="muted">'
-        + esc(t('term', { t: n.term })) + ' · ' + esc(t('commitIdx', { c: n.commit })) + '</span></div>');
-      parts.push('<div class="cells' + (down ? ' down' : '') + '" data-log-node="' + n.id + '">');
-      const segOf = (pos) => (n.segments || []).findIndex((s) => pos >= s.start && pos < s.start + s.cap);
+      const segOf = segIndex(n);
       let prevSeg = -2;
-      for (let i = lo; i <= hi; i++) {
+      for (let c = 0; c < cols; c++) {
+        const i = lo + c;
         const e = entries.get(i);
         let cls = 'e';
-        let attrs = ' data-index="' + i + '"';
-        let body = '';
-        let style = '';
+        let term = '';
         let title = '';
         if (e) {
           cls += e.committed ? ' committed' : ' uncommitted';
@@ -88,10 +133,8 @@ export class LogView {
           const seg = e.pos >= 0 ? segOf(e.pos) : -1;
           if (seg >= 0 && prevSeg !== -2 && seg !== prevSeg) cls += ' seg-start';
           prevSeg = seg;
-          attrs += ' data-term="' + e.term + '" data-committed="' + e.committed + '"';
-          style = ' style="--tc:' + termColor(e.term) + '"';
-          body = String(e.term);
-          title = t('entryTitle', { i: e.index, t: e.term, s: e.summary, pos: e.pos, size: e.size });
+          term = String(e.term);
+          title = e.summary + '|' + e.pos;
         } else {
           cls += ' empty';
         }
@@ -99,11 +142,28 @@ export class LogView {
           if (pr.match === i) cls += ' match';
           if (pr.next === i) cls += ' next';
         }
-        parts.push('<span class="' + cls + '"' + attrs + style + (title ? ' title="' + esc(title) + '"' : '') + '>' + body + '</span>');
+        const desc = cls + '|' + term + '|' + title;
+        const cell = row.cells[c];
+        if (cell.desc === desc) continue;
+        cell.desc = desc;
+        cell.className = cls;
+        cell.textContent = term;
+        cell.title = e ? t('entryTitle', { i: e.index, t: e.term, s: e.summary, pos: e.pos, size: e.size }) : '';
+        if (e) {
+          cell.dataset.term = term;
+          cell.dataset.committed = String(e.committed);
+          cell.style.setProperty('--tc', termColor(e.term));
+        } else {
+          delete cell.dataset.term;
+          delete cell.dataset.committed;
+          cell.style.removeProperty('--tc');
+        }
       }
+
+      let trunc = '';
       if (n.truncated && n.truncated.length) {
         const tr = new Map(n.truncated.map((e) => [e.index, e]));
-        parts.push('<div class="trunc-row">');
+        const parts = [];
         for (let i = lo; i <= hi; i++) {
           const e = tr.get(i);
           if (e) {
@@ -111,19 +171,72 @@ export class LogView {
               + '" title="' + esc(t('truncated') + ': ' + t('entryTitle', { i: e.index, t: e.term, s: e.summary, pos: e.pos, size: e.size })) + '">' + e.term + '</span>');
           } else parts.push('<span class="e gap"></span>');
         }
-        parts.push('</div>');
+        trunc = parts.join('');
       }
-      parts.push('</div>');
-      parts.push('<div class="segs">' + this.segments(n) + '</div>');
+      if (row.truncHTML !== trunc) {
+        row.truncHTML = trunc;
+        row.trunc.innerHTML = trunc;
+        row.trunc.hidden = trunc === '';
+      }
+      const segs = this.segments(n);
+      if (row.segsHTML !== segs) { row.segsHTML = segs; row.segs.innerHTML = segs; }
     }
-    parts.push('</div>');
-    this.logEl.innerHTML = parts.join('');
+  }
+
+  /** build lays out the table for these brokers and index columns. */
+  build(nodes, lo, cols, shape) {
+    this.shape = shape;
+    this.rows = new Map();
+    const grid = document.createElement('div');
+    grid.className = 'log-grid';
+    grid.style.setProperty('--cols', cols);
+    const idxHead = document.createElement('div');
+    idxHead.className = 'log-head idx-head';
+    idxHead.textContent = t('index');
+    const idx = document.createElement('div');
+    idx.className = 'cells idx';
+    for (let c = 0; c < cols; c++) {
+      const s = document.createElement('span');
+      s.className = 'ix';
+      s.textContent = String(lo + c);
+      idx.appendChild(s);
+    }
+    grid.append(idxHead, idx);
+    for (const n of nodes) {
+      const head = document.createElement('div');
+      head.className = 'log-head';
+      head.dataset.logNode = n.id;
+      const cellsEl = document.createElement('div');
+      cellsEl.className = 'cells';
+      cellsEl.dataset.logNode = n.id;
+      const cells = [];
+      for (let c = 0; c < cols; c++) {
+        const s = document.createElement('span');
+        s.className = 'e empty';
+        s.dataset.index = String(lo + c);
+        s.desc = '';
+        cells.push(s);
+        cellsEl.appendChild(s);
+      }
+      const trunc = document.createElement('div');
+      trunc.className = 'trunc-row';
+      trunc.hidden = true;
+      cellsEl.appendChild(trunc);
+      const segs = document.createElement('div');
+      segs.className = 'segs';
+      head.style.gridRow = 'span 2';
+      grid.append(head, cellsEl, segs);
+      this.rows.set(n.id, { head, headHTML: '', cellsEl, cells, trunc, truncHTML: '', segs, segsHTML: '' });
+    }
+    this.logEl.replaceChildren(grid);
   }
 
   segments(n) {
-    const segs = n.segments || [];
-    if (!segs.length) return '';
-    return segs.map((s) => {
+    const all = n.segments || [];
+    if (!all.length) return '';
+    const segs = all.slice(-MAX_SEGS);
+    const more = all.length > segs.length ? '<span class="seg-more">CommitLog: ' + all.length + ' segments …</span>' : '<span class="seg-more">CommitLog:</span>';
+    return more + segs.map((s) => {
       const pct = s.cap > 0 ? Math.min(100, (100 * s.size) / s.cap) : 0;
       return '<span class="seg" title="' + esc(t('seg', { name: s.name, size: s.size, cap: s.cap })) + '"><i style="width:' + pct.toFixed(1)
         + '%"></i><em>' + esc(String(s.start)) + '</em></span>';
@@ -151,6 +264,7 @@ export class LogView {
       parts.push('</tr>');
     }
     parts.push('</tbody></table>');
-    this.queueEl.innerHTML = parts.join('');
+    const html = parts.join('');
+    if (html !== this.queueHTML) { this.queueHTML = html; this.queueEl.innerHTML = html; }
   }
 }

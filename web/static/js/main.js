@@ -27,11 +27,13 @@ class App {
     this.pendingInit = null; // {arg, share, t}
     this.pendingSeek = null;
     this.calls = []; // other engine calls: {op, args, resolve}
+    this.arrived = null; // the latest answered frame, drawn at the next animation frame
     this.lastTs = null;
     this.firstFrameMs = null;
     this.frameTimes = []; // main-thread ms per frame (parse + draw)
     this.goTimes = []; // ms inside Go per frame
     this.frames = 0;
+    this.viewTimes = {}; // total ms per view since the last resetPerf
     this.hashSet = '';
     this.noticeTimer = 0;
     this.lastNotice = '';
@@ -149,12 +151,26 @@ class App {
     const dt = this.lastTs === null ? 0 : Math.min(ts - this.lastTs, 250);
     this.lastTs = ts;
     if (this.playing && this.frame) this.carry += dt * this.speed;
+    // Ask for the next frame first, so the worker computes it while this
+    // thread draws the frame that arrived since the last animation frame.
+    if (!this.engine.busy) this.dispatch();
+    if (this.arrived) {
+      const r = this.arrived;
+      this.arrived = null;
+      if (r.rewound) this.cluster.clearMessages();
+      this.show(r.value, r.parseMs);
+    }
     this.cluster.animate();
-    if (this.engine.busy) return;
+    this.logs.flush(false);
+    this.events.flush(false);
+  }
 
+  /** dispatch sends the one engine call that is due, if any. */
+  dispatch() {
     if (this.pendingInit) {
       const init = this.pendingInit;
       this.pendingInit = null;
+      this.arrived = null;
       this.engine.call('init', init.arg).then((r) => this.onInit(r, init));
       return;
     }
@@ -169,8 +185,7 @@ class App {
       this.pendingSeek = null;
       this.engine.call('seek', ms).then((r) => {
         if (r.value.error) { this.notice(t('actionRefused', { err: r.value.error }), 'error'); return; }
-        this.cluster.clearMessages();
-        this.show(r.value, r.parseMs);
+        this.arrived = { value: r.value, parseMs: r.parseMs, rewound: true };
       });
       return;
     }
@@ -188,7 +203,7 @@ class App {
         if (!v.frame) return;
         v = v.frame;
       }
-      this.show(v, r.parseMs);
+      this.arrived = { value: v, parseMs: r.parseMs, rewound: !!(this.arrived && this.arrived.rewound) };
     });
   }
 
@@ -238,13 +253,16 @@ class App {
   redraw(force) {
     const f = this.frame;
     if (!f) return;
-    this.cluster.update(f, this.selected);
-    this.logs.update(f, this.selected, force);
-    this.timeline.update(f);
+    const vt = this.viewTimes;
+    let t = performance.now();
+    const lap = (name) => { const now = performance.now(); vt[name] = (vt[name] || 0) + now - t; t = now; };
+    this.cluster.update(f, this.selected); lap('cluster');
+    this.logs.update(f, this.selected, force); lap('logs');
+    this.timeline.update(f); lap('timeline');
     this.badge.update(f, force);
-    this.events.update(f, force);
+    this.events.update(f, force); lap('events');
     this.clients.update(f, force);
-    this.controls.update(f, force);
+    this.controls.update(f, force); lap('other');
   }
 }
 
@@ -266,9 +284,30 @@ window.dledgerLab = {
   perf() {
     return {
       frames: app.frames, p95: p95(app.frameTimes), goP95: p95(app.goTimes),
-      max: Math.max(0, ...app.frameTimes), samples: app.frameTimes.length,
+      max: Math.max(0, ...app.frameTimes), samples: app.frameTimes.length, views: app.viewTimes,
+      p50: p95(app.frameTimes.map((x) => -x)) * -1,
     };
   },
-  resetPerf() { app.frameTimes = []; app.goTimes = []; },
+  resetPerf() { app.frameTimes = []; app.goTimes = []; app.viewTimes = {}; },
   share: () => app.share(),
+  /** profile times each view's update on the current frame (ms, n runs). */
+  profile(n = 20) {
+    const f = app.frame;
+    const out = {};
+    const time = (name, fn) => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) fn();
+      out[name] = (performance.now() - t0) / n;
+    };
+    const text = JSON.stringify(f);
+    time('parse', () => JSON.parse(text));
+    time('cluster', () => { app.cluster.layoutKey = ''; for (const v of app.cluster.nodes.values()) v.key = ''; app.cluster.update(f, app.selected); });
+    time('logs', () => app.logs.update(f, app.selected, true));
+    time('timeline', () => { app.timeline.marksKey = ''; app.timeline.update(f); });
+    time('badge', () => app.badge.update(f, true));
+    time('events', () => app.events.update(f, true));
+    time('clients', () => app.clients.update(f, true));
+    time('controls', () => app.controls.update(f, true));
+    return out;
+  },
 };

@@ -41,7 +41,7 @@ export class Badge {
 
 /** EventList shows the latest events, newest first, in the page's language. */
 export class EventList {
-  constructor(root) { this.root = root; this.key = ''; }
+  constructor(root) { this.root = root; this.key = ''; this.drawnAt = -Infinity; this.dirty = null; }
 
   update(frame, force) {
     const evs = frame.events || [];
@@ -49,6 +49,19 @@ export class EventList {
     const key = evs.length + ':' + (last ? last.time_ms + last.kind + last.node : '');
     if (!force && key === this.key) return;
     this.key = key;
+    this.dirty = frame;
+    this.flush(force);
+  }
+
+  /** flush draws the latest changed frame, at most every 150 ms. */
+  flush(force) {
+    if (!this.dirty) return;
+    const now = performance.now();
+    if (!force && now - this.drawnAt < 150) return;
+    this.drawnAt = now;
+    const frame = this.dirty;
+    this.dirty = null;
+    const evs = frame.events || [];
     if (!evs.length) { this.root.innerHTML = '<li class="muted">' + esc(t('noEvents')) + '</li>'; return; }
     const out = [];
     for (let i = evs.length - 1; i >= 0 && out.length < 40; i--) {
@@ -58,7 +71,7 @@ export class EventList {
       if (e.index) extra += ' · ' + t('evIndex', { i: e.index });
       if (e.detail) extra += ' · ' + e.detail;
       out.push('<li data-kind="' + esc(e.kind) + '"><span class="ev-time">' + esc(fmtTime(e.time_ms)) + '</span> <b>'
-        + esc(t('broker', { id: e.node })) + '</b> <span class="muted">t' + e.term + '</span> '
+        + esc(e.node ? t('broker', { id: e.node }) : t('you')) + '</b> ' + (e.node ? '<span class="muted">t' + e.term + '</span> ' : '')
         + '<span class="ev-kind">' + esc(eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
     }
     this.root.innerHTML = out.join('');

@@ -1,0 +1,94 @@
+package web_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestMeasure reports the playground's figures in headless Chromium: time
+// from navigation to the first drawn frame, and the main thread's per-frame
+// work (parse + draw) at p95 with 7 brokers and steady traffic. It runs only
+// with DLEDGERLAB_MEASURE=1; DLEDGERLAB_SHOTS=dir also saves screenshots.
+//
+//	DLEDGERLAB_MEASURE=1 go test ./web -run TestMeasure -v -count=1
+func TestMeasure(t *testing.T) {
+	if os.Getenv("DLEDGERLAB_MEASURE") != "1" {
+		t.Skip("set DLEDGERLAB_MEASURE=1 to measure")
+	}
+	shots := os.Getenv("DLEDGERLAB_SHOTS")
+	shot := func(p *page, name string) {
+		if shots == "" {
+			return
+		}
+		buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for i := 0; i < 3; i++ {
+		p := open(t, "")
+		var first float64
+		p.eval(`dledgerLab.firstFrameMs`, &first)
+		t.Logf("navigation → first drawn frame, load %d: %.0f ms", i+1, first)
+		p.close()
+	}
+
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "1")
+	p.leader(0, 0)
+	p.eval(`document.querySelector('#produce-body').value = 'hello'`, nil)
+	p.click(`[data-action="produce"]`)
+	p.click(`#cluster [data-node-id="1"]`)
+	p.choose(`[data-action="speed"]`, "0.1")
+	p.waitFor(`dledgerLab.frame.time_ms > 0 && dledgerLab.frame.messages.length >= 2`)
+	shot(p, "three-brokers.png")
+
+	p.eval(`document.querySelector('#cfg-nodes').value = '7'`, nil)
+	p.click(`[data-action="new-run"]`)
+	p.waitFor(`dledgerLab.frame.nodes.length === 7`)
+	p.choose(`[data-action="speed"]`, "1")
+	p.leader(0, 0)
+	p.eval(`document.querySelector('#producer-rate').value = '50'`, nil)
+	p.click(`[data-action="producer"]`)
+	p.click(`[data-action="consumer"]`)
+	p.waitFor(`dledgerLab.frame.nodes.some(n => n.commit > 20)`)
+	p.eval(`dledgerLab.resetPerf()`, nil)
+	var probe any
+	p.eval(`new Promise(r => { const f0 = dledgerLab.frames, t0 = performance.now(); setTimeout(() => r({frames: dledgerLab.frames - f0, ms: performance.now() - t0, perf: dledgerLab.perf()}), 2000) })`, &probe)
+	t.Logf("probe %v", probe)
+	p.eval(`dledgerLab.perf()`, &probe)
+	t.Logf("perf %v", probe)
+	p.eval(`(() => { const f = dledgerLab.frame; const out = {}; for (const k in f) out[k] = JSON.stringify(f[k]).length; out.node0 = {}; for (const k in f.nodes[0]) out.node0[k] = JSON.stringify(f.nodes[0][k]).length; return out })()`, &probe)
+	t.Logf("frame sizes %v", probe)
+	p.eval(`dledgerLab.profile()`, &probe)
+	t.Logf("profile %v", probe)
+	p.waitFor(`dledgerLab.perf().samples >= 150`)
+	var perf struct {
+		Frames  int     `json:"frames"`
+		P95     float64 `json:"p95"`
+		GoP95   float64 `json:"goP95"`
+		Max     float64 `json:"max"`
+		Samples int     `json:"samples"`
+	}
+	p.eval(`dledgerLab.perf()`, &perf)
+	t.Logf("7 brokers, 50 msg/s, speed 1×: main-thread frame work p95 %.2f ms (max %.2f ms) over %d frames; Go step+View+encode p95 %.2f ms (in the worker)",
+		perf.P95, perf.Max, perf.Samples, perf.GoP95)
+	shot(p, "seven-brokers.png")
+
+	p.click(`[data-action="lang"]`)
+	p.click(`#groups [data-chip="1"]`)
+	p.click(`#groups [data-chip="2"]`)
+	p.click(`[data-action="partition"]`)
+	p.waitFor(`(dledgerLab.frame.groups || []).length === 2`)
+	p.waitFor(`document.querySelector('#cluster .group-box') !== null`)
+	p.choose(`[data-action="speed"]`, "0.1")
+	shot(p, "partition-zh.png")
+	p.click(`[data-action="lang"]`)
+}
