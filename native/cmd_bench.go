@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dledgerlab/native/client"
 	"dledgerlab/native/proc"
 	"dledgerlab/native/server"
 	"dledgerlab/native/store"
@@ -62,6 +63,7 @@ committed by a new leader. The last line of output is one JSON object.`)
 	brokers := fs.Int("brokers", 3, "brokers in the cluster")
 	dir := fs.String("dir", "", "data folder (default: a temporary folder, removed afterwards)")
 	bin := fs.String("bin", "", "dledgerlab binary for the brokers (default: this one)")
+	addrFlag := fs.String("addr", "", "drive an existing cluster at these HTTP addresses instead of starting one (no --failover)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +78,16 @@ committed by a new leader. The last line of output is one JSON object.`)
 		return usagef("--failover %d must not be negative", *failover)
 	case *brokers < 1:
 		return usagef("--brokers %d must be at least 1", *brokers)
+	}
+	if *addrFlag != "" {
+		if *failover > 0 {
+			return usagef("--failover needs brokers this command starts: drop --addr")
+		}
+		addrs, err := splitAddrs("--addr", *addrFlag)
+		if err != nil {
+			return err
+		}
+		return benchExternal(addrs, *producers, *size, *duration)
 	}
 	if *bin == "" {
 		exe, err := os.Executable()
@@ -117,33 +129,10 @@ committed by a new leader. The last line of output is one JSON object.`)
 	}
 	fmt.Printf("cluster: %d brokers, leader %d, data in %s\n", *brokers, lead, *dir)
 
-	l := newLoad(c, *producers, *size)
+	l := newLoad(c.Client, *producers, *size)
 	l.start()
 	defer l.stop()
-	// Warm up connections and the leader's batches before measuring.
-	time.Sleep(500 * time.Millisecond)
-
-	before := fsyncs(c)
-	l.reset()
-	began := time.Now()
-	time.Sleep(*duration)
-	lat, errs := l.snapshot()
-	elapsed := time.Since(began).Seconds()
-	after := fsyncs(c)
-	res.DurationS = round(elapsed, 2)
-	res.Ops, res.Errors = len(lat), errs
-	res.OpsPerS = round(float64(len(lat))/elapsed, 1)
-	res.P50Ms, res.P99Ms, res.P999Ms = pct(lat, 50), pct(lat, 99), pct(lat, 99.9)
-	res.LeaderFsyncsPS = round(float64(after[lead]-before[lead])/elapsed, 1)
-	var tot uint64
-	for id := range after {
-		tot += after[id] - before[id]
-	}
-	res.ClusterFsyncsPS = round(float64(tot)/elapsed, 1)
-	fmt.Printf("load: %d producers × %d B for %.1fs: %d ops, %.0f ops/s, latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %d\n",
-		*producers, *size, elapsed, res.Ops, res.OpsPerS, res.P50Ms, res.P99Ms, res.P999Ms, errs)
-	fmt.Printf("fsyncs: leader %.0f/s, all brokers %.0f/s (disk alone: %.0f/s)\n", res.LeaderFsyncsPS, res.ClusterFsyncsPS, disk)
-
+	measure(&res, l, c.Client, c.Statuses, *duration)
 	if *failover > 0 {
 		fo := &failoverResult{Kills: *failover}
 		for k := 1; k <= *failover; k++ {
@@ -165,9 +154,69 @@ committed by a new leader. The last line of output is one JSON object.`)
 	return nil
 }
 
+// measure runs the steady-state phase and fills res; it returns the leader.
+func measure(res *benchResult, l *load, cl *client.Client, statuses func(context.Context) map[int]server.Status, d time.Duration) int {
+	// Warm up connections and the leader's batches before measuring.
+	time.Sleep(500 * time.Millisecond)
+	fsyncs := func() (map[int]uint64, int) {
+		out, lead := map[int]uint64{}, 0
+		for id, st := range statuses(context.Background()) {
+			out[id] = st.Fsyncs
+			if st.Role == "leader" {
+				lead = id
+			}
+		}
+		return out, lead
+	}
+	before, _ := fsyncs()
+	l.reset()
+	began := time.Now()
+	time.Sleep(d)
+	lat, errs := l.snapshot()
+	elapsed := time.Since(began).Seconds()
+	after, lead := fsyncs()
+	res.DurationS = round(elapsed, 2)
+	res.Ops, res.Errors = len(lat), errs
+	res.OpsPerS = round(float64(len(lat))/elapsed, 1)
+	res.P50Ms, res.P99Ms, res.P999Ms = pct(lat, 50), pct(lat, 99), pct(lat, 99.9)
+	res.LeaderFsyncsPS = round(float64(after[lead]-before[lead])/elapsed, 1)
+	var tot uint64
+	for id := range after {
+		tot += after[id] - before[id]
+	}
+	res.ClusterFsyncsPS = round(float64(tot)/elapsed, 1)
+	fmt.Printf("load: %d producers × %d B for %.1fs: %d ops, %.0f ops/s, latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %d\n",
+		res.Producers, res.SizeBytes, elapsed, res.Ops, res.OpsPerS, res.P50Ms, res.P99Ms, res.P999Ms, errs)
+	fmt.Printf("fsyncs: leader %.0f/s, all brokers %.0f/s (disk alone: %.0f/s)\n", res.LeaderFsyncsPS, res.ClusterFsyncsPS, res.DiskFsyncsPS)
+	return lead
+}
+
+// benchExternal drives brokers this command did not start.
+func benchExternal(addrs []string, producers, size int, d time.Duration) error {
+	cl := client.New(addrs)
+	statuses := func(ctx context.Context) map[int]server.Status {
+		out := map[int]server.Status{}
+		for _, a := range addrs {
+			if st, err := cl.Status(ctx, a); err == nil {
+				out[int(st.ID)] = st
+			}
+		}
+		return out
+	}
+	res := benchResult{Brokers: len(addrs), Producers: producers, SizeBytes: size}
+	fmt.Printf("cluster: %d brokers at %s (disk rate not measured: they may be remote)\n", len(addrs), strings.Join(addrs, ","))
+	l := newLoad(cl, producers, size)
+	l.start()
+	measure(&res, l, cl, statuses, d)
+	l.stop()
+	b, _ := json.Marshal(res)
+	fmt.Println(string(b))
+	return nil
+}
+
 // load is C producers sending as fast as their answers come back.
 type load struct {
-	c        *proc.Cluster
+	c        *client.Client
 	n, size  int
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -186,7 +235,7 @@ type failWatch struct {
 	once       sync.Once
 }
 
-func newLoad(c *proc.Cluster, n, size int) *load {
+func newLoad(c *client.Client, n, size int) *load {
 	l := &load{c: c, n: n, size: size}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l
@@ -204,7 +253,7 @@ func (l *load) start() {
 				req.Seq = seq
 				t0 := time.Now()
 				ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
-				r, err := l.c.Client.Produce(ctx, "bench", req)
+				r, err := l.c.Produce(ctx, "bench", req)
 				cancel()
 				d := time.Since(t0)
 				if l.ctx.Err() != nil {
@@ -283,14 +332,6 @@ func (l *load) failover(c *proc.Cluster) (float64, error) {
 		return ok && me.Leader != 0 && me.Applied+1000 >= sts[int(me.Leader)].Commit
 	})
 	return round(ms, 1), err
-}
-
-func fsyncs(c *proc.Cluster) map[int]uint64 {
-	out := map[int]uint64{}
-	for id, st := range c.Statuses(context.Background()) {
-		out[id] = st.Fsyncs
-	}
-	return out
 }
 
 // diskFsyncRate measures write+fdatasync of size bytes in a loop on a temp

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // only served with --pprof
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,6 +37,7 @@ SIGINT or SIGTERM stops it cleanly.`)
 	produceTimeout := fs.Duration("produce-timeout", server.DefaultProduceTimeout, "how long a produce waits for a quorum before answering TIMEOUT")
 	segmentSize := fs.Int64("segment-size", 0, "CommitLog segment size in bytes (default 64 MiB)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; off by default)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -93,6 +96,9 @@ SIGINT or SIGTERM stops it cleanly.`)
 	})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", self, err)
+	}
+	if *pprofAddr != "" {
+		go func() { log.Error("pprof server stopped", "err", http.ListenAndServe(*pprofAddr, nil)) }()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

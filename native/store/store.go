@@ -76,6 +76,8 @@ type Store struct {
 
 	segs  []*segment // in position order; segs[k].start == k*SegmentSize
 	index *os.File
+	// commitF holds the commit hint, rewritten in place (12 bytes).
+	commitF *os.File
 	// recs mirrors the index file: recs[i] describes entry i+1.
 	// Invariant: len(recs) == lastIndex.
 	recs      []commitlog.IndexRecord
@@ -454,8 +456,15 @@ func (s *Store) Sync() error {
 		var b [12]byte
 		binary.BigEndian.PutUint64(b[:8], c)
 		binary.BigEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
-		if err := os.WriteFile(filepath.Join(s.dir, CommitFile), b[:], 0o644); err != nil {
-			return err
+		if s.commitF == nil {
+			f, err := os.OpenFile(filepath.Join(s.dir, CommitFile), os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			s.commitF = f
+		}
+		if _, err := s.commitF.WriteAt(b[:], 0); err != nil {
+			return fmt.Errorf("write %s: %w", s.commitF.Name(), err)
 		}
 		s.commit = c
 	}
@@ -488,6 +497,9 @@ func (s *Store) closeFiles() {
 	}
 	if s.index != nil {
 		s.index.Close()
+	}
+	if s.commitF != nil {
+		s.commitF.Close()
 	}
 }
 
