@@ -67,16 +67,34 @@ const (
 	KindRule      = "rule"      // switch Rule on or off
 	KindDiskFlip  = "disk_flip" // flip a byte in Node's last CommitLog segment (on disk)
 	KindCampaign  = "campaign"  // make Node's election timer fire now (lessons)
-	// KindTrap arms a fault that fires on an event rather than at a time:
-	// "crash_leader_on_commit" crashes the next leader whose commit index
-	// advances to an entry of an earlier term, before it sends anything
-	// more: the worst moment of Figure 8. With §5.4.2's rule on, a leader
-	// never commits that way, so the trap never fires.
+	// KindTrap arms a fault that fires on an event rather than at a time
+	// (Rule names which one; see the Trap* constants).
 	KindTrap = "trap"
 )
 
-// TrapCrashLeaderOnCommit is the one trap there is.
-const TrapCrashLeaderOnCommit = "crash_leader_on_commit"
+// Traps: adversarial crashes at the worst moment, as TigerBeetle's VOPR
+// aims faults. Each fires once per arming.
+const (
+	// TrapCrashLeaderOnOldCommit crashes a leader the moment it counts an
+	// entry of an earlier term as committed, before it sends anything more:
+	// the worst moment of Figure 8. With §5.4.2's rule on it never fires.
+	TrapCrashLeaderOnOldCommit = "crash_leader_on_old_commit"
+	// TrapCrashLeaderOnElection crashes a new leader before its no-op
+	// leaves, so its term's entry stays on its disk only (Figure 8's S5).
+	TrapCrashLeaderOnElection = "crash_leader_on_election"
+	// TrapIsolateLeaderOnElection cuts a new leader off the moment it wins:
+	// its no-op reaches its own disk only.
+	TrapIsolateLeaderOnElection = "isolate_leader_on_election"
+	// TrapPowerLossOnCommit crashes a leader that just counted a commit,
+	// together with every follower whose fsync is still running.
+	TrapPowerLossOnCommit = "power_loss_on_commit"
+)
+
+// TrapNone disarms every armed trap.
+const TrapNone = "none"
+
+// Traps lists the trap names.
+var Traps = []string{TrapCrashLeaderOnOldCommit, TrapCrashLeaderOnElection, TrapIsolateLeaderOnElection, TrapPowerLossOnCommit}
 
 // Rule names for KindRule.
 const (
@@ -179,8 +197,8 @@ func (a Action) validate(n int) error {
 			return badAction(a, "body of %d bytes is over the playground's 4096", len(a.Body))
 		}
 	case KindTrap:
-		if a.Rule != TrapCrashLeaderOnCommit {
-			return badAction(a, "unknown trap %q (known: %s)", a.Rule, TrapCrashLeaderOnCommit)
+		if !slices.Contains(Traps, a.Rule) && a.Rule != TrapNone {
+			return badAction(a, "unknown trap %q (known: %v)", a.Rule, Traps)
 		}
 	case KindRule:
 		if !slices.Contains(Rules, a.Rule) {

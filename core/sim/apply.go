@@ -108,7 +108,12 @@ func (st *state) apply(a Action) {
 	case KindRule:
 		st.setRule(a.Rule, a.On)
 	case KindTrap:
-		st.traps++
+		if st.traps == nil || a.Rule == TrapNone {
+			st.traps = map[string]int{}
+		}
+		if a.Rule != TrapNone {
+			st.traps[a.Rule]++
+		}
 	case KindDiskFlip:
 		st.diskFlip(n, a.Offset)
 	}

@@ -39,7 +39,7 @@ type FaultWeights struct {
 	Crash, Restart, Pause, Resume, Partition, OneWay, Isolate, Heal, Link, Transfer, DiskFlip, Campaign int
 	// PowerLoss crashes several brokers at once (a rack losing power).
 	PowerLoss int
-	// Trap arms crash_leader_on_commit.
+	// Trap arms one of the Traps, chosen at random.
 	Trap int
 }
 
@@ -145,6 +145,7 @@ func RunChaos(o ChaosOptions) ChaosResult {
 	}
 
 	// Healed phase: every link works, every broker that can run runs.
+	must(Action{Kind: KindTrap, Rule: TrapNone})
 	must(Action{Kind: KindHeal})
 	must(Action{Kind: KindNet, LatencyMs: cfg.LatencyMs, JitterMs: cfg.JitterMs})
 	for id := 1; id <= o.Nodes; id++ {
@@ -187,13 +188,8 @@ func RunChaos(o ChaosOptions) ChaosResult {
 		}
 	}
 	res.Liveness = strings.Join(why, "; ")
-	if debugChaos != nil {
-		debugChaos(s)
-	}
 	return res
 }
-
-var debugChaos func(*Sim)
 
 func (s *Sim) ackedCounts() []int {
 	var out []int
@@ -299,7 +295,7 @@ func (s *Sim) randomFault(r *xrand.Rand, w FaultWeights, flipped *bool) (Action,
 	case 11:
 		return Action{Kind: KindCampaign, Node: node}, s.NodeState(node) == stateUp
 	case 13:
-		return Action{Kind: KindTrap, Rule: TrapCrashLeaderOnCommit}, true
+		return Action{Kind: KindTrap, Rule: Traps[r.Intn(len(Traps))]}, true
 	default:
 		// Power loss: crash a random majority at once; Restart faults bring
 		// them back one by one.

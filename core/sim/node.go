@@ -164,10 +164,23 @@ func (st *state) drain(n *simNode) {
 // written (not yet durable), and an fsync starts.
 func (st *state) startReady(n *simNode) {
 	rd := n.node.Ready()
-	if st.coreEvents(n, rd.Events) {
-		st.simEvent(n.id, "trap", "crashed the leader the moment it counted a commit")
-		st.crash(n)
-		return
+	if trap := st.coreEvents(n, rd.Events); trap != "" {
+		st.simEvent(n.id, "trap", trap)
+		switch trap {
+		case TrapIsolateLeaderOnElection:
+			st.net.isolate(n.id, len(st.nodes))
+		case TrapPowerLossOnCommit:
+			for _, o := range st.nodes {
+				if o != n && o.busy && (o.state == stateUp || o.state == statePaused) {
+					st.crash(o)
+				}
+			}
+			st.crash(n)
+			return
+		default:
+			st.crash(n)
+			return
+		}
 	}
 	for _, m := range rd.Eager {
 		st.send(m)
@@ -291,23 +304,31 @@ func (st *state) answerTicket(n *simNode, r broker.Resolved) {
 }
 
 // coreEvents records the replica's events and runs the checkers that key
-// on them. It reports whether an armed trap fires on them.
-func (st *state) coreEvents(n *simNode, evs []core.Event) (trapped bool) {
+// on them. It returns the name of an armed trap that fires on them.
+func (st *state) coreEvents(n *simNode, evs []core.Event) (trap string) {
+	spring := func(name string) {
+		if trap == "" && st.traps[name] > 0 {
+			st.traps[name]--
+			trap = name
+		}
+	}
 	for _, e := range evs {
 		st.recordEvent(EventView{TimeMs: st.now, Node: int(e.Node), Term: e.Term, Kind: e.Kind.String(),
 			Peer: int(e.Peer), Index: e.Index, Detail: e.Detail})
 		switch {
 		case e.Kind == core.EventBecameLeader:
 			st.check.becameLeader(st, n, e.Term)
+			spring(TrapCrashLeaderOnElection)
+			spring(TrapIsolateLeaderOnElection)
 		case e.Kind == core.EventCommitted && n.node.Status().Role == core.RoleLeader:
 			st.check.leaderCommitted(n, e.Term, e.Index)
-			if ents := n.node.Entries(e.Index, e.Index+1); st.traps > 0 && len(ents) == 1 && ents[0].Term < e.Term {
-				st.traps--
-				trapped = true
+			if ents := n.node.Entries(e.Index, e.Index+1); len(ents) == 1 && ents[0].Term < e.Term {
+				spring(TrapCrashLeaderOnOldCommit)
 			}
+			spring(TrapPowerLossOnCommit)
 		}
 	}
-	return trapped
+	return trap
 }
 
 // crash stops a broker: its disk keeps only what was fsynced.

@@ -3,6 +3,7 @@ package sim
 import (
 	"container/heap"
 	"fmt"
+	"maps"
 	"slices"
 
 	"dledgerlab/core"
@@ -34,8 +35,8 @@ type state struct {
 	curAction string
 	// rules are the current switches (actions may change them).
 	switches switches
-	// traps counts armed crash-leader-on-commit traps.
-	traps int
+	// traps counts armed traps by name.
+	traps map[string]int
 }
 
 type switches struct {
@@ -61,6 +62,7 @@ func (st *state) clone() *state {
 	c.check = st.check.clone()
 	c.log = slices.Clone(st.log)
 	c.drops = slices.Clone(st.drops)
+	c.traps = maps.Clone(st.traps)
 	return &c
 }
 
