@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -441,4 +442,15 @@ func TestCLIFlagErrorsNameTheFlag(t *testing.T) {
 		assert.NoError(t, err, cmd)
 		assert.Contains(t, string(out), "Usage: dledgerlab "+cmd, cmd)
 	}
+}
+
+func TestDataFolderOfAnotherBrokerIsRefused(t *testing.T) {
+	c := startCluster(t, 3)
+	waitLeader(t, c)
+	c.Node(1).Stop()
+	// Start broker 2's folder as broker 1.
+	args := append(slices.Clip(c.Args(1)), "--dir", c.Node(2).Dir) // the last --dir wins
+	out, err := exec.Command(binPath, args...).CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "belongs to broker 2 of group [1 2 3]")
 }

@@ -20,7 +20,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"dledgerlab/core"
@@ -119,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger.With("broker", uint64(cfg.ID))
+	if err := checkMembers(cfg); err != nil {
+		return nil, err
+	}
 	st, rep, err := store.Open(cfg.Dir, store.Options{SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Logger: log})
 	if err != nil {
 		return nil, err
@@ -403,6 +408,36 @@ func (s *Server) noteTruncated(recs []commitlog.IndexRecord) {
 	if n := len(s.truncated); n > maxTruncated {
 		s.truncated = slices.Delete(s.truncated, 0, n-maxTruncated)
 	}
+}
+
+// MembersFile records, in the data folder, which broker of which group the
+// folder belongs to. Starting a folder as another broker, or in a group of
+// other members, would mix two histories (and could vote twice), so it is
+// refused.
+const MembersFile = "members"
+
+func checkMembers(cfg Config) error {
+	ids := make([]core.NodeID, 0, len(cfg.Peers))
+	for id := range cfg.Peers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	want := fmt.Sprintf("broker %d of group %v\n", cfg.ID, ids)
+	path := filepath.Join(cfg.Dir, MembersFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(path, []byte(want), 0o644)
+	case err != nil:
+		return err
+	case string(b) != want:
+		return fmt.Errorf("data folder %s belongs to %s, but this is %s: use the same --id and --peers ids, or another --dir",
+			cfg.Dir, strings.TrimSpace(string(b)), strings.TrimSpace(want))
+	}
+	return nil
 }
 
 // do runs f on the runner goroutine and waits for it.
