@@ -2,10 +2,7 @@ package web_test
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/chromedp/chromedp"
 )
 
 // TestMeasure reports the playground's figures in headless Chromium: time
@@ -18,20 +15,6 @@ func TestMeasure(t *testing.T) {
 	if os.Getenv("DLEDGERLAB_MEASURE") != "1" {
 		t.Skip("set DLEDGERLAB_MEASURE=1 to measure")
 	}
-	shots := os.Getenv("DLEDGERLAB_SHOTS")
-	shot := func(p *page, name string) {
-		if shots == "" {
-			return
-		}
-		buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	for i := 0; i < 3; i++ {
 		p := open(t, "")
 		var first float64
@@ -48,7 +31,7 @@ func TestMeasure(t *testing.T) {
 	p.click(`#cluster [data-node-id="1"]`)
 	p.choose(`[data-action="speed"]`, "0.1")
 	p.waitFor(`dledgerLab.frame.time_ms > 0 && dledgerLab.frame.messages.length >= 2`)
-	shot(p, "three-brokers.png")
+	p.screenshot("three-brokers.png")
 
 	p.eval(`document.querySelector('#cfg-nodes').value = '7'`, nil)
 	p.click(`[data-action="new-run"]`)
@@ -80,7 +63,7 @@ func TestMeasure(t *testing.T) {
 	p.eval(`dledgerLab.perf()`, &perf)
 	t.Logf("7 brokers, 50 msg/s, speed 1×: main-thread frame work p95 %.2f ms (max %.2f ms) over %d frames; Go step+View+encode p95 %.2f ms (in the worker)",
 		perf.P95, perf.Max, perf.Samples, perf.GoP95)
-	shot(p, "seven-brokers.png")
+	p.screenshot("seven-brokers.png")
 
 	p.click(`[data-action="lang"]`)
 	p.click(`#groups [data-chip="1"]`)
@@ -89,6 +72,6 @@ func TestMeasure(t *testing.T) {
 	p.waitFor(`(dledgerLab.frame.groups || []).length === 2`)
 	p.waitFor(`document.querySelector('#cluster .group-box') !== null`)
 	p.choose(`[data-action="speed"]`, "0.1")
-	shot(p, "partition-zh.png")
+	p.screenshot("partition-zh.png")
 	p.click(`[data-action="lang"]`)
 }

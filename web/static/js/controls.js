@@ -112,9 +112,13 @@ export class Controls {
     const lat = Number($('#link-latency').value);
     const loss = Number($('#link-loss').value) / 100;
     const a = { latency_ms: Number.isFinite(lat) ? Math.round(lat) : -1, loss: Number.isFinite(loss) ? loss : -1 };
-    if (!from || !to) Object.assign(a, { kind: 'net' });
-    else Object.assign(a, { kind: 'link', from, to });
-    this.app.act(a);
+    if (!from && !to) { this.app.act({ kind: 'net', ...a }); return; }
+    if (from && to) { this.app.act({ kind: 'link', from, to, ...a }); return; }
+    // One end is "all": every link out of (or into) that broker.
+    for (const x of this.nodeIds) {
+      if (x === (from || to)) continue;
+      this.app.act({ kind: 'link', from: from || x, to: to || x, ...a });
+    }
   }
 
   /** pickLink fills the link form from a click on a link in the drawing. */

@@ -1,0 +1,62 @@
+package web_test
+
+import (
+	"compress/gzip"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dledgerlab/web"
+)
+
+func TestHandlerServesThePage(t *testing.T) {
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	for _, name := range []string{"/", "/style.css", "/worker.js", "/js/main.js", "/js/cluster.js", "/js/logview.js", "/js/controls.js", "/js/i18n.js", "/js/timeline.js", "/js/panels.js", "/js/engine.js"} {
+		resp, err := http.Get(srv.URL + name)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, name)
+	}
+}
+
+// The engine goes out gzipped to browsers that take gzip, and plain to
+// others; both decode to the same bytes with the wasm MIME type.
+func TestHandlerGzipsTheEngine(t *testing.T) {
+	raw, err := fs.ReadFile(web.FS(), "dledgerlab.wasm")
+	if err != nil {
+		t.Skip("web/static/dledgerlab.wasm is not embedded (run `make wasm` first)")
+	}
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+
+	req, err := http.NewRequest("GET", srv.URL+"/dledgerlab.wasm", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, "gzip", resp.Header.Get("Content-Encoding"))
+	assert.Equal(t, "application/wasm", resp.Header.Get("Content-Type"))
+	zr, err := gzip.NewReader(resp.Body)
+	require.NoError(t, err)
+	got, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	assert.Equal(t, raw, got)
+
+	req.Header.Set("Accept-Encoding", "identity")
+	resp2, err := http.DefaultTransport.RoundTrip(req)
+	require.NoError(t, err)
+	defer resp2.Body.Close()
+	assert.Empty(t, resp2.Header.Get("Content-Encoding"))
+	assert.True(t, strings.HasPrefix(resp2.Header.Get("Content-Type"), "application/wasm"))
+	plain, err := io.ReadAll(resp2.Body)
+	require.NoError(t, err)
+	assert.Equal(t, len(raw), len(plain))
+}
