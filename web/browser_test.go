@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"dledgerlab/core/sim"
 	"dledgerlab/web"
@@ -547,4 +548,40 @@ func (p *page) screenshot(name string) {
 	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
+}
+
+// TestPartitionGroupsByDragAndKeyboard: brokers go into groups by drag and
+// drop, or by keyboard (a focused broker moves with the arrow keys, the
+// selected one with g); split cuts the links between the groups.
+func TestPartitionGroupsByDragAndKeyboard(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "1")
+	// Drag broker 2 into group C (the page's drag and drop handlers, fed
+	// the events a mouse drag produces).
+	p.eval(`(() => {
+		const dt = new DataTransfer();
+		const chip = document.querySelector('#groups [data-chip="2"]');
+		const zone = document.querySelector('#groups [data-group="2"]');
+		chip.dispatchEvent(new DragEvent('dragstart', {dataTransfer: dt, bubbles: true}));
+		zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+		zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return true;
+	})()`, nil)
+	p.waitFor(`document.querySelector('#groups [data-group="2"] [data-chip="2"]') !== null`)
+	// Broker 3 to group B with the arrow key.
+	if err := chromedp.Do(p.ctx, chromedp.Focus(chromedp.CSS(`#groups [data-chip="3"]`)), chromedp.KeyEvent(kb.ArrowRight)); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`document.querySelector('#groups [data-group="1"] [data-chip="3"]') !== null`)
+	// s splits (the shortcut works when no form field has the focus).
+	p.eval(`document.activeElement.blur()`, nil)
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("s")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`JSON.stringify(dledgerLab.frame.groups) === '[[1],[3],[2]]'`)
+	p.waitFor(`document.querySelectorAll('#cluster .group-box').length === 3 && document.querySelectorAll('#cluster .link.cut').length === 3`)
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("h")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`!(dledgerLab.frame.groups || []).length && document.querySelectorAll('#cluster .link.cut').length === 0`)
 }

@@ -30,7 +30,7 @@ export class Controls {
       e.preventDefault();
       this.run(action, b);
     });
-    $('#speed').addEventListener('change', (e) => { app.speed = Number(e.target.value) || 0.25; });
+    $('#speed').addEventListener('change', (e) => { app.speed = Number(e.target.value) || 0.1; });
     app.speed = Number($('#speed').value);
     this.buildRules();
     this.bindGroups();
@@ -217,7 +217,7 @@ export class Controls {
     const k = e.key;
     const speed = (d) => {
       const i = SPEEDS.indexOf(app.speed);
-      const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, (i < 0 ? 2 : i) + d))];
+      const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, (i < 0 ? 1 : i) + d))];
       app.speed = next;
       $('#speed').value = String(next);
     };

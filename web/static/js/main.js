@@ -20,7 +20,7 @@ class App {
     this.frame = null;
     this.selected = 0;
     this.playing = true;
-    this.speed = 0.25;
+    this.speed = 0.1;
     this.carry = 0; // virtual ms owed to the simulator
     this.stepMs = 0;
     this.actions = [];
