@@ -98,8 +98,8 @@ func (c *Client) next(addr string) string {
 // first attempt had an unknown outcome is still stored once.
 func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRequest) (server.ProduceResponse, error) {
 	addr := c.Leader()
-	backoff := 20 * time.Millisecond
 	var last error
+	refused := 0 // connection errors in a row
 	for {
 		resp, err := c.ProduceTo(ctx, addr, topic, req)
 		if err == nil {
@@ -107,30 +107,46 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 			return resp, nil
 		}
 		last = err
+		wait := retryPause
 		var ae *APIError
 		switch {
-		case errors.As(err, &ae) && ae.Code == server.CodeNotLeader && ae.LeaderAddr != "" && ae.LeaderAddr != addr:
-			addr = ae.LeaderAddr
+		case errors.As(err, &ae) && ae.LeaderAddr != "" && ae.LeaderAddr != addr &&
+			(ae.Code == server.CodeNotLeader || ae.Code == server.CodeLeaderChanged):
+			// The broker told us where to go.
+			addr, wait = ae.LeaderAddr, 0
 			c.setLeader(addr)
-			continue // no wait: the broker told us where to go
-		case errors.As(err, &ae) && !ae.Retryable():
+		case ae != nil && !ae.Retryable():
 			return server.ProduceResponse{}, err
-		case errors.As(err, &ae) && ae.Code == server.CodeNotLeader:
-			addr = c.next(addr) // no leader known there: ask another broker
+		case ae != nil && ae.Code == server.CodeNotLeader:
+			addr = c.next(addr) // no leader known there (an election): ask another broker
 		case ae == nil:
 			if ctx.Err() != nil {
 				return server.ProduceResponse{}, fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
 			}
-			addr = c.next(addr) // connection refused or reset: try another
+			// Connection refused or reset: the broker is down. Try the
+			// next one at once; pause only after trying them all.
+			addr = c.next(addr)
+			if refused++; refused%len(c.Addrs) != 0 {
+				wait = 0
+			}
 		}
-		select {
-		case <-ctx.Done():
-			return server.ProduceResponse{}, fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
-		case <-time.After(backoff):
+		if ae != nil {
+			refused = 0
 		}
-		backoff = min(2*backoff, 200*time.Millisecond)
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return server.ProduceResponse{}, fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+			case <-time.After(wait):
+			}
+		}
 	}
 }
+
+// retryPause is the pause before retrying while the group has no leader.
+// An election takes a few hundred milliseconds; polling at this pace finds
+// the new leader within one pause of its election.
+const retryPause = 20 * time.Millisecond
 
 // ProduceTo makes one produce attempt at addr.
 func (c *Client) ProduceTo(ctx context.Context, addr, topic string, req server.ProduceRequest) (server.ProduceResponse, error) {
