@@ -375,7 +375,7 @@ func TestPeerWithWrongSecretIsRefused(t *testing.T) {
 	require.NoError(t, proc.WaitFor(ctx, "brokers 2 and 3 to refuse broker 1", func() bool {
 		return strings.Contains(c.Node(2).Log(), "peer refused") && strings.Contains(c.Node(3).Log(), "peer refused")
 	}))
-	assert.Contains(t, c.Node(2).Log(), "does not know the cluster secret")
+	assert.Contains(t, c.Node(2).Log(), "does not match this broker's cluster secret")
 	lead := waitLeader(t, c)
 	assert.NotEqual(t, 1, lead)
 	produceN(t, client.New([]string{c.Node(2).HTTPAddr, c.Node(3).HTTPAddr}), "t", 1, 5, "p")

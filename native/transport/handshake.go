@@ -84,7 +84,7 @@ func serverHandshake(c *websocket.Conn, self core.NodeID, secret []byte, isPeer 
 		return client, refuse(c, fmt.Errorf("%w: broker %d is not a peer of this group", ErrHandshake, client))
 	}
 	if !hmac.Equal(proof[8+nonceSize:], mac(secret, "dledgerlab peer client", ns, nc, client, self)) {
-		return client, refuse(c, fmt.Errorf("%w: broker %d's proof does not match: it does not know the cluster secret", ErrHandshake, client))
+		return client, refuse(c, fmt.Errorf("%w: broker %d's proof does not match this broker's cluster secret (the two were started with different --secret values)", ErrHandshake, client))
 	}
 	if err := c.WriteMessage(websocket.BinaryMessage, mac(secret, "dledgerlab peer server", nc, ns, self, client)); err != nil {
 		return client, fmt.Errorf("%w: sending answer: %v", ErrHandshake, err)
@@ -128,7 +128,7 @@ func clientHandshake(c *websocket.Conn, self, want core.NodeID, secret []byte) e
 		return fmt.Errorf("%w: reading answer: %v", ErrHandshake, err)
 	}
 	if !hmac.Equal(answer, mac(secret, "dledgerlab peer server", nc, ns, server, self)) {
-		return refuse(c, fmt.Errorf("%w: broker %d's answer does not match: it does not know the cluster secret", ErrHandshake, server))
+		return refuse(c, fmt.Errorf("%w: broker %d's answer does not match this broker's cluster secret (the two were started with different --secret values)", ErrHandshake, server))
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ func TestPeerWithWrongSecretIsRefused(t *testing.T) {
 	a, b, logs := pair(t, "right", "wrong")
 	require.Eventually(t, func() bool { return b.Stats()[0].Refused > 0 }, 5*time.Second, 10*time.Millisecond)
 	assert.False(t, a.Stats()[0].Connected)
-	assert.Contains(t, logs.String(), "does not know the cluster secret")
+	assert.Contains(t, logs.String(), "does not match this broker's cluster secret")
 }
 
 func TestCutDropsBothWays(t *testing.T) {
