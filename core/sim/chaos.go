@@ -66,14 +66,24 @@ func (r ChaosResult) Failed() bool { return len(r.Violations) > 0 || r.Liveness 
 // ReplayCommand is the one command that reproduces the run.
 func (o ChaosOptions) ReplayCommand() string {
 	cmd := fmt.Sprintf("dledgerlab chaos --seeds 1 --first %d --nodes %d", o.Seed, o.Nodes)
+	var off []string
 	if o.Rules.SkipUpToDateCheck {
-		cmd += " --rule-off up_to_date_check"
+		off = append(off, RuleUpToDateCheck)
 	}
 	if o.Rules.CommitOldTerms {
-		cmd += " --rule-off current_term_commit"
+		off = append(off, RuleCurrentTermCommit)
 	}
 	if o.Rules.AckBeforePersist {
-		cmd += " --rule-off persist_before_ack"
+		off = append(off, RulePersistBeforeAck)
+	}
+	if len(off) > 0 {
+		cmd += " --rule-off " + strings.Join(off, ",")
+	}
+	if o.FaultMs != 0 && o.FaultMs != 40_000 {
+		cmd += fmt.Sprintf(" --fault-ms %d", o.FaultMs)
+	}
+	if o.HealMs != 0 && o.HealMs != 20_000 {
+		cmd += fmt.Sprintf(" --heal-ms %d", o.HealMs)
 	}
 	return cmd + " -v"
 }
