@@ -23,6 +23,7 @@ import (
 
 	"dledgerlab/core"
 	"dledgerlab/core/broker"
+	"dledgerlab/core/sim"
 )
 
 var errServerClosed = http.ErrServerClosed
@@ -525,9 +526,14 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	t := time.NewTicker(WatchInterval)
 	defer t.Stop()
 	for {
-		var frame []byte
-		if err := s.do(r.Context(), func() { frame, _ = json.Marshal(s.view()) }); err != nil {
+		var v sim.ClusterView
+		if err := s.do(r.Context(), func() { v = s.view() }); err != nil {
 			c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "broker stopping"), time.Now().Add(time.Second))
+			return
+		}
+		frame, err := json.Marshal(v) // off the runner: view() shares nothing with it
+		if err != nil {
+			s.log.Error("encoding a view frame", "err", err)
 			return
 		}
 		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -548,11 +554,10 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 // handleView answers one ClusterView frame over plain HTTP (for tools and
 // tests that do not speak WebSocket).
 func (s *Server) handleView(w http.ResponseWriter, r *http.Request) {
-	var frame []byte
-	if err := s.do(r.Context(), func() { frame, _ = json.Marshal(s.view()) }); err != nil {
+	var v sim.ClusterView
+	if err := s.do(r.Context(), func() { v = s.view() }); err != nil {
 		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(frame)
+	writeJSON(w, http.StatusOK, v)
 }
