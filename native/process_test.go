@@ -454,3 +454,37 @@ func TestDataFolderOfAnotherBrokerIsRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, string(out), "belongs to broker 2 of group [1 2 3]")
 }
+
+func TestQuorumTimeoutAnswersOutcomeUnknownAndTheRetryIsStoredOnce(t *testing.T) {
+	c := startCluster(t, 3, func(c *proc.Cluster) { c.Extra = []string{"--produce-timeout", "30ms"} })
+	old := waitLeader(t, c)
+	oldAddr := c.Node(old).HTTPAddr
+	ctx := ctxFor(t, 30*time.Second)
+	var others []uint64
+	for _, n := range c.Nodes {
+		if n.ID != old {
+			others = append(others, uint64(n.ID))
+		}
+	}
+	_, err := c.Client.Admin(ctx, oldAddr, "partition", server.AdminRequest{Peers: others})
+	require.NoError(t, err)
+	req := server.ProduceRequest{Body: "maybe", Producer: "retry", Seq: 1}
+	_, err = c.Client.ProduceTo(ctx, oldAddr, "retry", req)
+	var ae *client.APIError
+	require.True(t, errors.As(err, &ae), "%v", err)
+	assert.Equal(t, 504, ae.Status)
+	assert.Equal(t, server.CodeTimeout, ae.Code)
+	assert.Equal(t, "unknown", ae.Outcome)
+	assert.Contains(t, ae.Message, "outcome unknown")
+
+	_, err = c.Client.Admin(ctx, oldAddr, "heal", server.AdminRequest{})
+	require.NoError(t, err)
+	// The producer retries the same seq until it is stored.
+	_, err = c.Client.Produce(ctx, "retry", req)
+	require.NoError(t, err)
+	_, err = c.Client.Produce(ctx, "retry", req)
+	require.NoError(t, err)
+	waitConverged(t, c)
+	msgs := consumeAll(t, c, "retry")
+	checkOncePerSeq(t, msgs, []ack{{"retry", 1}})
+}

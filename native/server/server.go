@@ -228,8 +228,10 @@ func (s *Server) runLoop(ctx context.Context) error {
 			return nil
 		case now := <-ticker.C:
 			s.raft.Tick()
-			if ticks++; ticks%10 == 0 {
+			if len(s.waiters) > 0 {
 				s.expire(now)
+			}
+			if ticks++; ticks%10 == 0 {
 				s.rate.sample(now, s.applied)
 			}
 		case m := <-recv:
