@@ -3,6 +3,8 @@ package web_test
 import (
 	"os"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestMeasure reports the playground's figures in headless Chromium: time
@@ -74,4 +76,16 @@ func TestMeasure(t *testing.T) {
 	p.choose(`[data-action="speed"]`, "0.1")
 	p.screenshot("partition-zh.png")
 	p.click(`[data-action="lang"]`)
+
+	if os.Getenv("DLEDGERLAB_SHOTS") != "" {
+		phone := open(t, "")
+		if err := chromedp.Do(phone.ctx, chromedp.EmulateViewport(420, 900)); err != nil {
+			t.Fatal(err)
+		}
+		phone.choose(`[data-action="speed"]`, "1")
+		phone.leader(0, 0)
+		phone.click(`[data-action="help"]`)
+		phone.waitFor(`document.querySelector('#help').open`)
+		phone.screenshot("narrow-help.png")
+	}
 }

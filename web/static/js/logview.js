@@ -41,6 +41,8 @@ export class LogView {
     this.drawnAt = -Infinity;
     this.shape = '';
     this.rows = new Map();
+    this.lo = 0;
+    this.cols = 0;
     this.maxCols = this.fitCols();
     window.addEventListener('resize', () => {
       const c = this.fitCols();
@@ -96,7 +98,7 @@ export class LogView {
     const progress = new Map();
     if (leader) for (const p of leader.progress || []) progress.set(p.peer, p);
 
-    const shape = nodes.map((n) => n.id).join(',') + ':' + lo + ':' + cols + ':' + currentLang();
+    const shape = nodes.map((n) => n.id).join(',') + ':' + cols + ':' + currentLang();
     const segIndex = (n) => {
       const segs = n.segments || [];
       return (pos) => {
@@ -104,7 +106,8 @@ export class LogView {
         return -1;
       };
     };
-    if (shape !== this.shape) this.build(nodes, lo, cols, shape);
+    if (shape !== this.shape || Math.abs(lo - this.lo) >= cols) this.build(nodes, lo, cols, shape);
+    else if (lo !== this.lo) this.shift(lo);
 
     for (const n of nodes) {
       const row = this.rows.get(n.id);
@@ -183,9 +186,50 @@ export class LogView {
     }
   }
 
+  /** shift slides the window to start at lo, keeping the cells of the
+   * indexes still shown (only new columns need drawing). */
+  shift(lo) {
+    const d = lo - this.lo;
+    const cols = this.cols;
+    const newCell = (i) => {
+      const c = document.createElement('span');
+      c.className = 'e empty';
+      c.dataset.index = String(i);
+      c.desc = '';
+      return c;
+    };
+    const slide = (cells, parent, before, make) => {
+      if (d > 0) {
+        for (const c of cells.splice(0, d)) c.remove();
+        for (let k = 0; k < d; k++) {
+          const c = make(this.lo + cols + k);
+          parent.insertBefore(c, before);
+          cells.push(c);
+        }
+      } else {
+        for (const c of cells.splice(cols + d, -d)) c.remove();
+        for (let k = -d - 1; k >= 0; k--) {
+          const c = make(lo + k);
+          parent.insertBefore(c, cells[0] || before);
+          cells.unshift(c);
+        }
+      }
+    };
+    slide(this.idxCells, this.idxEl, null, (i) => {
+      const c = document.createElement('span');
+      c.className = 'ix';
+      c.textContent = String(i);
+      return c;
+    });
+    for (const row of this.rows.values()) slide(row.cells, row.cellsEl, row.trunc, newCell);
+    this.lo = lo;
+  }
+
   /** build lays out the table for these brokers and index columns. */
   build(nodes, lo, cols, shape) {
     this.shape = shape;
+    this.lo = lo;
+    this.cols = cols;
     this.rows = new Map();
     const grid = document.createElement('div');
     grid.className = 'log-grid';
@@ -195,11 +239,14 @@ export class LogView {
     idxHead.textContent = t('index');
     const idx = document.createElement('div');
     idx.className = 'cells idx';
+    this.idxEl = idx;
+    this.idxCells = [];
     for (let c = 0; c < cols; c++) {
       const s = document.createElement('span');
       s.className = 'ix';
       s.textContent = String(lo + c);
       idx.appendChild(s);
+      this.idxCells.push(s);
     }
     grid.append(idxHead, idx);
     for (const n of nodes) {
