@@ -517,3 +517,12 @@ func (n *Node) Clone() *Node {
 	c.events = slices.Clone(n.events)
 	return &c
 }
+
+// Role returns the replica's role (cheaper than Status).
+func (n *Node) Role() Role { return n.role }
+
+// Term returns the current term.
+func (n *Node) Term() uint64 { return n.term }
+
+// Lead returns the leader of the current term, if known.
+func (n *Node) Lead() NodeID { return n.lead }

@@ -60,7 +60,7 @@ func newRecoverBench(b *testing.B) recoverBench {
 	}
 	m.Sync()
 	rb := recoverBench{index: m.durable.index, opts: opts}
-	for _, s := range m.durable.segs {
+	for _, s := range m.durable.segs() {
 		rb.segs = append(rb.segs, Segment{Start: s.start, Data: bytes.NewReader(s.buf), Size: int64(len(s.buf))})
 		rb.bytes += int64(len(s.buf))
 	}

@@ -38,11 +38,18 @@ type MemStore struct {
 
 // image is one copy of the store's files and what they mean.
 type image struct {
-	hs    core.HardState
-	segs  []memSegment // in position order, segs[k].start = k × SegmentSize
-	index []byte       // header record, then one record per entry
+	hs core.HardState
+	// sealed are the full segments (each ends with its marker), in position
+	// order: sealed[k].start = k × SegmentSize. Their elements are never
+	// changed in place, so images share the array through clipped slices
+	// and a Sync costs O(1), not O(segments).
+	sealed []memSegment
+	// tail is the open last segment, if hasTail.
+	tail    memSegment
+	hasTail bool
+	index   []byte // header record, then one record per entry
 	// Invariant: lastIndex/lastTerm/lastChain describe the last entry in
-	// segs, and the index holds exactly lastIndex+1 records.
+	// the segments, and the index holds exactly lastIndex+1 records.
 	lastIndex uint64
 	lastTerm  uint64
 	lastChain uint32
@@ -198,8 +205,9 @@ func (m *MemStore) Position(index uint64) (pos int64, size int32, ok bool) {
 
 // Segments describes the live segments, first to last.
 func (m *MemStore) Segments() []SegmentInfo {
-	out := make([]SegmentInfo, len(m.live.segs))
-	for i, s := range m.live.segs {
+	all := m.live.segs()
+	out := make([]SegmentInfo, len(all))
+	for i, s := range all {
 		out[i] = SegmentInfo{Name: SegmentName(s.start), Start: s.start, Used: int64(len(s.buf)), Capacity: m.opts.SegmentSize}
 	}
 	return out
@@ -212,11 +220,17 @@ func (m *MemStore) Segments() []SegmentInfo {
 // In this model a later Sync copies the live image over the durable one and
 // so heals the flip: inject it after the last Sync before Crash or Reopen.
 func (m *MemStore) FlipByte(pos int64) error {
-	for i, s := range m.durable.segs {
+	for i, s := range m.durable.segs() {
 		if pos >= s.start && pos < s.start+int64(len(s.buf)) {
 			b := slices.Clone(s.buf)
 			b[pos-s.start] ^= 0xFF
-			m.durable.segs[i].buf = b[:len(b):len(b)]
+			b = b[:len(b):len(b)]
+			if i < len(m.durable.sealed) {
+				m.durable.sealed = slices.Clip(slices.Clone(m.durable.sealed)) // shared with live
+				m.durable.sealed[i].buf = b
+			} else {
+				m.durable.tail.buf = b
+			}
 			return nil
 		}
 	}
@@ -240,8 +254,9 @@ func (m *MemStore) FlipIndexByte(off int64) error {
 // Report of what was discarded. On a *CorruptError it returns nil and the
 // error; m itself is never changed.
 func (m *MemStore) Reopen() (*MemStore, *Report, error) {
-	segs := make([]Segment, len(m.durable.segs))
-	for i, s := range m.durable.segs {
+	durable := m.durable.segs()
+	segs := make([]Segment, len(durable))
+	for i, s := range durable {
 		segs[i] = Segment{Start: s.start, Data: bytes.NewReader(s.buf), Size: int64(len(s.buf))}
 	}
 	idx := m.durable.index
@@ -250,13 +265,21 @@ func (m *MemStore) Reopen() (*MemStore, *Report, error) {
 		return nil, rep, err
 	}
 	n := &MemStore{opts: m.opts}
-	for _, s := range m.durable.segs {
+	var kept []memSegment
+	for _, s := range durable {
 		keep := min(int64(len(s.buf)), rec.End-s.start)
 		if keep <= 0 {
 			break
 		}
-		n.live.segs = append(n.live.segs, memSegment{start: s.start, buf: slices.Clone(s.buf[:keep])})
+		kept = append(kept, memSegment{start: s.start, buf: slices.Clone(s.buf[:keep])})
 	}
+	if k := len(kept); k > 0 {
+		if last := kept[k-1]; int64(len(last.buf)) < m.opts.SegmentSize {
+			n.live.tail, n.live.hasTail = last, true
+			kept = kept[:k-1]
+		}
+	}
+	n.live.sealed = kept
 	n.live.index = append(slices.Clone(idx[:rec.IndexKeep]), rec.IndexAppend...)
 	n.live.hs = m.durable.hs
 	n.live.lastIndex, n.live.lastTerm, n.live.lastChain = rec.LastIndex, rec.LastTerm, rec.LastChain
@@ -272,11 +295,22 @@ func (m *MemStore) Clone() *MemStore {
 
 // end returns the position after the last byte written.
 func (im *image) end() int64 {
-	if len(im.segs) == 0 {
-		return 0
+	if im.hasTail {
+		return im.tail.start + int64(len(im.tail.buf))
 	}
-	s := im.segs[len(im.segs)-1]
-	return s.start + int64(len(s.buf))
+	if n := len(im.sealed); n > 0 {
+		return im.sealed[n-1].start + int64(len(im.sealed[n-1].buf))
+	}
+	return 0
+}
+
+// segs returns every segment, first to last (a new slice).
+func (im *image) segs() []memSegment {
+	out := slices.Clone(im.sealed)
+	if im.hasTail {
+		out = append(out, im.tail)
+	}
+	return out
 }
 
 // record returns the index record of entry i (1 <= i <= lastIndex).
@@ -292,10 +326,13 @@ func (im *image) record(i uint64) IndexRecord {
 // segmentAt returns the segment holding position pos.
 func (im *image) segmentAt(pos, segSize int64) memSegment {
 	k := pos / segSize
-	if k >= int64(len(im.segs)) || im.segs[k].start != k*segSize {
-		panic(fmt.Sprintf("commitlog: no segment for position %d among %d segments", pos, len(im.segs)))
+	switch {
+	case k < int64(len(im.sealed)):
+		return im.sealed[k]
+	case im.hasTail && im.tail.start == k*segSize:
+		return im.tail
 	}
-	return im.segs[k]
+	panic(fmt.Sprintf("commitlog: no segment for position %d among %d sealed segments", pos, len(im.sealed)))
 }
 
 // write appends one checked entry, sealing the last segment with an
@@ -304,18 +341,19 @@ func (im *image) segmentAt(pos, segSize int64) memSegment {
 func (im *image) write(e core.Entry, opts Options) error {
 	size := int64(EncodedSize(len(e.Data)))
 	end := im.end()
-	var seg *memSegment
-	if n := len(im.segs); n > 0 {
-		seg = &im.segs[n-1]
+	if im.hasTail && !opts.Fits(end-im.tail.start, size) {
+		im.tail.buf = AppendBlank(im.tail.buf, opts.SegmentSize-(end-im.tail.start))
+		end = im.tail.start + opts.SegmentSize
 	}
-	if seg != nil && int64(len(seg.buf)) < opts.SegmentSize && !opts.Fits(end-seg.start, size) {
-		seg.buf = AppendBlank(seg.buf, opts.SegmentSize-(end-seg.start))
-		end = seg.start + opts.SegmentSize
+	if im.hasTail && end == im.tail.start+opts.SegmentSize {
+		im.sealed = append(im.sealed, im.tail)
+		im.hasTail = false
 	}
-	if seg == nil || end == seg.start+opts.SegmentSize {
-		im.segs = append(im.segs, memSegment{start: end, buf: make([]byte, 0, min(opts.SegmentSize, 64<<10))})
-		seg = &im.segs[len(im.segs)-1]
+	if !im.hasTail {
+		im.tail = memSegment{start: end, buf: make([]byte, 0, min(opts.SegmentSize, 64<<10))}
+		im.hasTail = true
 	}
+	seg := &im.tail
 	buf, h, err := opts.codec().AppendEntry(seg.buf, e, end, im.lastChain)
 	if err != nil {
 		return err
@@ -332,11 +370,14 @@ func (im *image) write(e core.Entry, opts Options) error {
 func (im *image) truncate(first uint64, segSize int64) {
 	pos := im.record(first).Pos
 	k := int(pos / segSize)
-	if off := pos - im.segs[k].start; off == 0 {
-		im.segs = im.segs[:k]
-	} else {
-		im.segs[k].buf = slices.Clone(im.segs[k].buf[:off])
-		im.segs = im.segs[:k+1]
+	seg := im.segmentAt(pos, segSize)
+	if k < len(im.sealed) {
+		im.sealed = im.sealed[:k:k]
+	}
+	im.hasTail = false
+	if off := pos - seg.start; off > 0 {
+		im.tail = memSegment{start: seg.start, buf: slices.Clone(seg.buf[:off])}
+		im.hasTail = true
 	}
 	im.index = slices.Clone(im.index[:IndexOffset(first)])
 	im.lastIndex, im.lastTerm, im.lastChain = first-1, 0, 0
@@ -355,21 +396,20 @@ func (im *image) truncate(first uint64, segSize int64) {
 // so appending to either copy never writes into the other's bytes.
 func (im *image) share() image {
 	c := *im
-	c.segs = make([]memSegment, len(im.segs))
-	for i, s := range im.segs {
-		c.segs[i] = memSegment{start: s.start, buf: s.buf[:len(s.buf):len(s.buf)]}
-	}
-	c.index = im.index[:len(im.index):len(im.index)]
+	c.sealed = slices.Clip(im.sealed)
+	c.tail.buf = slices.Clip(im.tail.buf)
+	c.index = slices.Clip(im.index)
 	return c
 }
 
 // clone returns a deep copy of im.
 func (im *image) clone() image {
 	c := *im
-	c.segs = make([]memSegment, len(im.segs))
-	for i, s := range im.segs {
-		c.segs[i] = memSegment{start: s.start, buf: slices.Clone(s.buf)}
+	c.sealed = slices.Clone(im.sealed)
+	for i, s := range c.sealed {
+		c.sealed[i].buf = slices.Clone(s.buf)
 	}
+	c.tail.buf = slices.Clone(im.tail.buf)
 	c.index = slices.Clone(im.index)
 	return c
 }

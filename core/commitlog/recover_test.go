@@ -48,7 +48,7 @@ func newLog(t testing.TB, opts Options, entries []core.Entry) *MemStore {
 // filesOf copies the durable image of m.
 func filesOf(m *MemStore) files {
 	f := files{opts: m.opts, index: bytes.Clone(m.durable.index)}
-	for _, s := range m.durable.segs {
+	for _, s := range m.durable.segs() {
 		f.segs = append(f.segs, bytes.Clone(s.buf))
 	}
 	return f

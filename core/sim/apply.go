@@ -50,7 +50,7 @@ func (st *state) precheck(a Action) error {
 // first done; on replay it is applied as it was.
 func (st *state) apply(a Action) {
 	st.applied++
-	st.curAction = "action: " + a.describe()
+	st.cur, st.curAction = nil, "action: "+a.describe()
 	st.simEvent(a.Node, "action", a.describe())
 	var n *simNode
 	if a.Node >= 1 && a.Node <= len(st.nodes) {
@@ -124,8 +124,8 @@ func (st *state) leader() *simNode {
 	var term uint64
 	for _, n := range st.nodes {
 		if n.state == stateUp {
-			if s := n.node.Status(); s.Role == core.RoleLeader && s.Term >= term {
-				lead, term = n, s.Term
+			if n.node.Role() == core.RoleLeader && n.node.Term() >= term {
+				lead, term = n, n.node.Term()
 			}
 		}
 	}

@@ -84,9 +84,12 @@ func (c *checker) violate(st *state, rule string, brokers []int, format string, 
 	if len(c.violations) >= maxViolations {
 		return
 	}
-	what := st.cur.String()
-	if st.curAction != "" {
+	what := "start-up"
+	switch {
+	case st.curAction != "":
 		what = st.curAction
+	case st.cur != nil:
+		what = st.cur.String()
 	}
 	c.violations = append(c.violations, Violation{TimeMs: st.now, Rule: rule, Brokers: brokers,
 		Text: rule + ": " + fmt.Sprintf(format, args...), Event: what})

@@ -282,9 +282,8 @@ func (c *clients) timeout(st *state, i int, attempt uint64) {
 // produceAt is a broker receiving a produce (DLedgerCommitLog.putMessage):
 // only the leader takes it; the answer waits for commit.
 func (st *state) produceAt(n *simNode, req clientReq) {
-	s := n.node.Status()
-	if s.Role != core.RoleLeader {
-		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "NOT_LEADER", Lead: int(s.Lead)})
+	if n.node.Role() != core.RoleLeader {
+		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "NOT_LEADER", Lead: int(n.node.Lead())})
 		return
 	}
 	body, dup, err := n.br.Prepare(req.msg)
@@ -298,7 +297,7 @@ func (st *state) produceAt(n *simNode, req clientReq) {
 	}
 	idx, term, err := n.node.Propose(body)
 	if err != nil {
-		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "NOT_LEADER", Lead: int(s.Lead), Text: err.Error()})
+		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "NOT_LEADER", Lead: int(n.node.Lead()), Text: err.Error()})
 		return
 	}
 	t := n.br.Await(idx, term, req.msg.Producer, req.msg.Seq)

@@ -80,7 +80,7 @@ func (st *state) send(m core.Message) {
 
 // deliver hands an arriving message to its broker, unless the link is cut
 // now (the wire broke under it) or the message was lost.
-func (st *state) deliver(e event) {
+func (st *state) deliver(e *event) {
 	l := Link{From: int(e.msg.From), To: int(e.msg.To)}
 	switch {
 	case e.lost:

@@ -115,7 +115,7 @@ func (st *state) effectiveRules() core.Rules {
 func (st *state) input(n *simNode, it inboxItem) {
 	switch n.state {
 	case stateCrashed, stateRefused:
-		if it.msg != nil {
+		if it.msg != nil && st.cur != nil {
 			st.dropped(*it.msg, st.cur.msgID, st.cur.sentAt, "broker is down")
 		}
 		return
@@ -275,7 +275,7 @@ func (st *state) rebuildBroker(n *simNode, upTo uint64) {
 // told the outcome is unknown (the entry may still commit under the next
 // leader; a retry is deduplicated).
 func (st *state) afterStep(n *simNode) {
-	leader := n.node.Status().Role == core.RoleLeader
+	leader := n.node.Role() == core.RoleLeader
 	if n.wasLeader && !leader {
 		for _, r := range n.br.FailAll(broker.ErrOutcomeUnknown) {
 			st.answerTicket(n, r)
@@ -320,7 +320,7 @@ func (st *state) coreEvents(n *simNode, evs []core.Event) (trap string) {
 			st.check.becameLeader(st, n, e.Term)
 			spring(TrapCrashLeaderOnElection)
 			spring(TrapIsolateLeaderOnElection)
-		case e.Kind == core.EventCommitted && n.node.Status().Role == core.RoleLeader:
+		case e.Kind == core.EventCommitted && n.node.Role() == core.RoleLeader:
 			st.check.leaderCommitted(n, e.Term, e.Index)
 			if ents := n.node.Entries(e.Index, e.Index+1); len(ents) == 1 && ents[0].Term < e.Term {
 				spring(TrapCrashLeaderOnOldCommit)

@@ -339,8 +339,8 @@ func (s *Sim) Leader() (id int, term uint64) {
 		if n.state != stateUp {
 			continue
 		}
-		if st := n.node.Status(); st.Role == core.RoleLeader && st.Term >= term {
-			id, term = n.id, st.Term
+		if n.node.Role() == core.RoleLeader && n.node.Term() >= term {
+			id, term = n.id, n.node.Term()
 		}
 	}
 	return id, term

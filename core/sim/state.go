@@ -25,13 +25,15 @@ type state struct {
 	check   checker
 	// applied counts the recorded actions that have taken effect.
 	applied int
-	// log keeps the most recent events for the view.
-	log   []EventView
+	// log keeps the most recent events for the view: a ring of keepEvents
+	// with logNext the slot to write next once it is full.
+	log     []EventView
+	logNext int
 	drops []MessageView
 	msgID uint64
 	// cur is the event being processed and curAction the action being
 	// applied, for violation reports.
-	cur       event
+	cur       *event
 	curAction string
 	// rules are the current switches (actions may change them).
 	switches switches
@@ -123,7 +125,9 @@ func (e event) String() string {
 	return "an action"
 }
 
-type eventQueue []event
+// eventQueue is a heap of events by (time, sequence). Events are never
+// changed once scheduled, so clones may share them.
+type eventQueue []*event
 
 func (q eventQueue) Len() int { return len(q) }
 func (q eventQueue) Less(i, j int) bool {
@@ -133,10 +137,11 @@ func (q eventQueue) Less(i, j int) bool {
 	return q[i].seq < q[j].seq
 }
 func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
 func (q *eventQueue) Pop() any {
 	old := *q
 	e := old[len(old)-1]
+	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return e
 }
@@ -144,12 +149,12 @@ func (q *eventQueue) Pop() any {
 func (st *state) schedule(e event) {
 	st.seq++
 	e.seq = st.seq
-	heap.Push(&st.queue, e)
+	heap.Push(&st.queue, &e)
 }
 
 // step processes the next event.
 func (st *state) step() {
-	e := heap.Pop(&st.queue).(event)
+	e := heap.Pop(&st.queue).(*event)
 	st.now = e.at
 	st.cur, st.curAction = e, ""
 	switch e.kind {
@@ -188,10 +193,19 @@ func (st *state) step() {
 }
 
 func (st *state) recordEvent(ev EventView) {
-	if len(st.log) >= keepEvents {
-		st.log = slices.Delete(st.log, 0, len(st.log)-keepEvents+1)
+	if len(st.log) < keepEvents {
+		st.log = append(st.log, ev)
+		return
 	}
-	st.log = append(st.log, ev)
+	st.log[st.logNext] = ev
+	st.logNext = (st.logNext + 1) % keepEvents
+}
+
+// recentEvents returns the event log, oldest first.
+func (st *state) recentEvents() []EventView {
+	out := make([]EventView, 0, len(st.log))
+	out = append(out, st.log[st.logNext:]...)
+	return append(out, st.log[:st.logNext]...)
 }
 
 // simEvent records something the simulator itself did (crash, restart, …).

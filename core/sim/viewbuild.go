@@ -19,7 +19,7 @@ func (s *Sim) View() ClusterView {
 		Seed:       s.cfg.Seed,
 		Cuts:       st.net.cuts(),
 		Groups:     st.net.groups,
-		Events:     slices.Clone(st.log),
+		Events:     st.recentEvents(),
 		Violations: slices.Clone(st.check.violations),
 		Settings:   st.settings(),
 	}

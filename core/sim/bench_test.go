@@ -1,0 +1,47 @@
+package sim
+
+import (
+	"testing"
+)
+
+// BenchmarkSimSpeed5Brokers measures simulated seconds per wall second for
+// five brokers under steady produce traffic (two producers, 50 messages/s
+// each, and a consumer), checkers on, checkpoints off.
+func BenchmarkSimSpeed5Brokers(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		rate float64
+	}{{"100msg/s", 50}, {"1000msg/s", 500}} {
+		b.Run(tc.name, func(b *testing.B) {
+			const simMs = 60_000
+			b.ReportAllocs()
+			for range b.N {
+				s, err := New(Config{Nodes: 5, Seed: 1, CheckpointMs: -1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, id := range []string{"p1", "p2"} {
+					if err := s.Do(Action{Kind: KindProducer, ID: id, Topic: "orders", Rate: tc.rate}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.Do(Action{Kind: KindConsumer, Topic: "orders"}); err != nil {
+					b.Fatal(err)
+				}
+				s.Advance(simMs)
+				if len(s.Violations()) > 0 {
+					b.Fatal(s.Violations())
+				}
+			}
+			b.ReportMetric(float64(b.N)*simMs/1000/b.Elapsed().Seconds(), "sim-s/s")
+		})
+	}
+}
+
+// BenchmarkChaosRun measures one 60-second chaos run on five brokers (the
+// unit of `dledgerlab chaos`).
+func BenchmarkChaosRun(b *testing.B) {
+	for i := range b.N {
+		RunChaos(ChaosOptions{Seed: uint64(i + 1), Nodes: 5})
+	}
+}
