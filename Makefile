@@ -33,6 +33,10 @@ test: build
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) build ./core/...
 	$(GO) test -count=1 -timeout 20m ./...
+	@# The same simulator run gives the same view stream in WebAssembly.
+	@if command -v node >/dev/null; then \
+		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" -run 'TestViewStreamDigest|TestDeterministicViewStream' ./core/sim; \
+	else echo "node not found: skipping the WebAssembly determinism test"; fi
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m)
 FUZZTIME ?= 2m

@@ -1,8 +1,15 @@
 package sim
 
 import (
-	"dledgerlab/core"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"dledgerlab/core"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -266,3 +273,40 @@ func contains(s []int, x int) bool {
 func uint64ID(id int) coreNodeID { return coreNodeID(id) }
 
 type coreNodeID = core.NodeID
+
+// The same inputs give the same ClusterView stream on every platform: the
+// digest of a scripted run's frames is pinned in testdata, and make test
+// also runs this test compiled to WebAssembly (GOOS=js GOARCH=wasm).
+// Regenerate after an intended change with: go test ./core/sim -run
+// TestViewStreamDigest -update
+func TestViewStreamDigest(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.Nodes = 5; c.Loss = 0.05; c.Seed = 2026 })
+	h := sha256.New()
+	script := map[int]Action{
+		10: {Kind: KindProducer, Topic: "orders", Rate: 30},
+		40: {Kind: KindCrash, Node: 2},
+		70: {Kind: KindPartition, Groups: [][]int{{1, 3}, {2, 4, 5}}},
+		90: {Kind: KindHeal},
+		95: {Kind: KindRestart, Node: 2},
+	}
+	for i := range 150 {
+		if a, ok := script[i]; ok {
+			_ = s.Do(a)
+		}
+		s.Advance(20)
+		b, err := json.Marshal(s.View())
+		require.NoError(t, err)
+		h.Write(b)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	path := filepath.Join("testdata", "view_stream.sha256")
+	if *update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(got+"\n"), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, strings.TrimSpace(string(want)), got, "the view stream changed (or differs on this platform)")
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
