@@ -580,6 +580,8 @@ func TestPartitionGroupsByDragAndKeyboard(t *testing.T) {
 	}
 	p.waitFor(`JSON.stringify(dledgerLab.frame.groups) === '[[1],[3],[2]]'`)
 	p.waitFor(`document.querySelectorAll('#cluster .group-box').length === 3 && document.querySelectorAll('#cluster .link.cut').length === 3`)
+	p.waitFor(`!dledgerLab.moving`)
+	p.screenshot("three-groups.png")
 	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("h")); err != nil {
 		t.Fatal(err)
 	}

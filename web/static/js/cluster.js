@@ -145,7 +145,7 @@ export class ClusterView {
     };
     // Many brokers: smaller shapes on a wide ellipse, so labels stay apart.
     this.scale = frame.nodes.length >= 6 ? 0.78 : frame.nodes.length >= 5 ? 0.9 : 1;
-    this.compact = frame.nodes.length >= 5;
+    this.compact = frame.nodes.length >= 5 || !!groups;
     let spots = [];
     if (!groups) {
       const ids = frame.nodes.map((n) => n.id);
@@ -153,17 +153,23 @@ export class ClusterView {
       else if (ids.length >= 5) spots = place(ids, W / 2, H / 2 - 22, 235, 138);
       else spots = place(ids, W / 2, H / 2 - 10, 140);
     } else {
-      const colW = W / groups.length;
+      // Each group gets a column as wide as its share of the brokers.
+      const weights = groups.map((ids) => ids.length + 1);
+      const total = weights.reduce((a, b) => a + b, 0);
+      let x0 = 0;
       groups.forEach((ids, gi) => {
-        const cx = colW * (gi + 0.5);
-        const r = ids.length === 2 ? 100 : Math.min(colW / 2 - 55, 120);
-        const s = place(ids, cx, H / 2 - 18, r, ids.length === 2 ? 100 : 125);
+        const colW = (W * weights[gi]) / total;
+        const cx = x0 + colW / 2;
+        x0 += colW;
+        const rx = ids.length === 2 ? 0 : Math.max(40, colW / 2 - 80);
+        const ry = ids.length === 2 ? 100 : 125;
+        const s = place(ids, cx, H / 2 - 18, rx, ry);
         spots = spots.concat(s);
         const xs = s.map((p) => p.x);
         const ys = s.map((p) => p.y);
         this.groupRects.push({
-          x: Math.max(4, Math.min(...xs) - 62), y: Math.max(4, Math.min(...ys) - 58),
-          x2: Math.min(W - 4, Math.max(...xs) + 62), y2: Math.min(H - 4, Math.max(...ys) + 100),
+          x: Math.max(4, Math.min(...xs) - 70), y: Math.max(4, Math.min(...ys) - 72),
+          x2: Math.min(W - 4, Math.max(...xs) + 70), y2: Math.min(H - 4, Math.max(...ys) + 100),
           label: t('group', { g: String.fromCharCode(65 + gi) }),
         });
       });
@@ -256,7 +262,7 @@ export class ClusterView {
     while (this.gGroups.firstChild) this.gGroups.firstChild.remove();
     for (const r of this.groupRects) {
       el('rect', { class: 'group-box', x: r.x, y: r.y, width: r.x2 - r.x, height: r.y2 - r.y, rx: 18 }, this.gGroups);
-      el('text', { class: 'group-label', x: r.x + 12, y: r.y + 18 }, this.gGroups).textContent = r.label;
+      el('text', { class: 'group-label', x: r.x + 10, y: r.y + 16 }, this.gGroups).textContent = r.label;
     }
   }
 

@@ -8,7 +8,7 @@ import { t, roleText, currentLang } from './i18n.js';
 
 const MAX_COLS = 40;
 const CELL_PX = 24; // a column's width in px, gap included (see style.css .cells)
-const HEAD_PX = 150;
+const HEAD_PX = 170;
 const MAX_SEGS = 8; // segments shown per broker (the last ones)
 // While frames stream in, the table is rebuilt at most this often (ms);
 // the cluster drawing still moves every animation frame.

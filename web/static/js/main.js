@@ -280,6 +280,8 @@ window.dledgerLab = {
   get firstFrameMs() { return app.firstFrameMs; },
   get frames() { return app.frames; },
   get playing() { return app.playing; },
+  /** moving: brokers are still gliding to new places (after a split or heal). */
+  get moving() { return app.cluster.moving; },
   get lastNotice() { return app.lastNotice; },
   perf() {
     return {
