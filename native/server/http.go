@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -459,7 +458,7 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		go func() {
 			time.Sleep(50 * time.Millisecond) // let the answer leave
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			crash()
 		}()
 		return
 	default:
