@@ -411,6 +411,15 @@ func TestAdminCallsNeedTheToken(t *testing.T) {
 		})
 	}
 	assert.True(t, c.Node(1).Running(), "the refused crash call did nothing")
+
+	cl := client.New([]string{addr})
+	cl.AdminToken = testToken
+	_, err := cl.Admin(ctx, addr, "crash", server.AdminRequest{})
+	require.NoError(t, err)
+	err = c.Node(1).Wait(ctx)
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "the broker exits abruptly: %v", err)
+	assert.Contains(t, ee.Error(), "killed")
 }
 
 func TestCLIFlagErrorsNameTheFlag(t *testing.T) {
