@@ -192,7 +192,14 @@ type page struct {
 // console error or an uncaught exception.
 func open(t *testing.T, fragment string) *page {
 	t.Helper()
-	base, browser := setup(t)
+	base, _ := setup(t)
+	return openURL(t, base+fragment)
+}
+
+// openURL is open for any address.
+func openURL(t *testing.T, url string) *page {
+	t.Helper()
+	_, browser := setup(t)
 	p := &page{t: t}
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(p.listen))
 	p.ctx = ctx
@@ -205,7 +212,7 @@ func open(t *testing.T, fragment string) *page {
 			t.Errorf("browser console: %s", c)
 		}
 	})
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+fragment)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
 	p.waitFor("window.dledgerLab && window.dledgerLab.frame && document.body.dataset.ready === 'true'")

@@ -1,10 +1,14 @@
 package web_test
 
 import (
+	"io/fs"
+	"net/http/httptest"
 	"os"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"dledgerlab/web"
 )
 
 // TestMeasure reports the playground's figures in headless Chromium: time
@@ -23,6 +27,20 @@ func TestMeasure(t *testing.T) {
 		p.eval(`dledgerLab.firstFrameMs`, &first)
 		t.Logf("navigation → first drawn frame, load %d: %.0f ms", i+1, first)
 		p.close()
+	}
+
+	// The same through web.Handler() alone (the embedded, gzipped engine
+	// that `dledgerlab play` serves), when `make wasm` ran before the build.
+	if _, err := fs.Stat(web.FS(), "dledgerlab.wasm"); err == nil {
+		srv := httptest.NewServer(web.Handler())
+		defer srv.Close()
+		for i := 0; i < 3; i++ {
+			p := openURL(t, srv.URL+"/")
+			var first float64
+			p.eval(`dledgerLab.firstFrameMs`, &first)
+			t.Logf("web.Handler (gzip): navigation → first drawn frame, load %d: %.0f ms", i+1, first)
+			p.close()
+		}
 	}
 
 	p := open(t, "")

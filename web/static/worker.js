@@ -5,6 +5,15 @@
 /* global Go, dledger */
 'use strict';
 
+// Errors logged here are forwarded to the page, so they show (and tests
+// catch them) next to the page's own.
+const workerConsoleError = console.error.bind(console);
+console.error = (...args) => {
+  workerConsoleError(...args);
+  self.postMessage({ id: 0, consoleError: args.map((a) => String(a && a.stack || a)).join(' ') });
+};
+self.addEventListener('unhandledrejection', (e) => console.error('unhandled rejection in the worker:', e.reason));
+
 let engineReady;
 let engineFailed = null;
 const ready = new Promise((resolve) => { engineReady = resolve; });

@@ -193,7 +193,8 @@ export class ClusterView {
       const key = [n.role, n.state, n.term, n.busy, this.selected === n.id, this.compact, JSON.stringify(n.votes || null), n.vote, n.lead].join('|');
       const frac = n.election_timeout > 0 && n.role !== 'leader' && !down
         ? Math.min(1, n.election_elapsed / n.election_timeout) : 0;
-      p.ring.setAttribute('stroke-dashoffset', (RING_C * (1 - frac)).toFixed(1));
+      const off = (RING_C * (1 - frac)).toFixed(1);
+      if (v.off !== off) { v.off = off; p.ring.setAttribute('stroke-dashoffset', off); }
       if (v.key === key) continue;
       v.key = key;
       const g = v.g;
@@ -246,10 +247,12 @@ export class ClusterView {
           el('title', null, l.hit).textContent = t('link') + ' ' + a + ' ↔ ' + b;
           l.hit.addEventListener('click', () => this.onLink(a, b));
           this.links.set(k, l);
+          this.linksPlaced = false;
         }
         const ab = cut.has(a + '>' + b);
         const ba = cut.has(b + '>' + a);
-        l.g.setAttribute('class', 'link' + (ab && ba ? ' cut' : ab || ba ? ' cut-one' : ''));
+        const cls = 'link' + (ab && ba ? ' cut' : ab || ba ? ' cut-one' : '');
+        if (l.cls !== cls) { l.cls = cls; l.g.setAttribute('class', cls); }
       }
     }
     for (const [k, l] of this.links) if (!want.has(k)) { l.g.remove(); this.links.delete(k); }
@@ -276,10 +279,13 @@ export class ClusterView {
       if (Math.abs(dx) > 0.5 || Math.abs(dy) > 0.5) {
         v.pos.x += dx * 0.18; v.pos.y += dy * 0.18; moving = true;
       } else { v.pos.x = v.target.x; v.pos.y = v.target.y; }
-      v.g.setAttribute('transform', 'translate(' + v.pos.x.toFixed(1) + ',' + v.pos.y.toFixed(1) + ')' + (this.scale !== 1 ? ' scale(' + this.scale + ')' : ''));
+      const tr = 'translate(' + v.pos.x.toFixed(1) + ',' + v.pos.y.toFixed(1) + ')' + (this.scale !== 1 ? ' scale(' + this.scale + ')' : '');
+      if (v.tr !== tr) { v.tr = tr; v.g.setAttribute('transform', tr); }
     }
+    const placeLinks = moving || this.moving || !this.linksPlaced;
     this.moving = moving;
-    for (const l of this.links.values()) {
+    this.linksPlaced = true;
+    if (placeLinks) for (const l of this.links.values()) {
       const pa = this.nodes.get(l.a).pos; const pb = this.nodes.get(l.b).pos;
       for (const line of [l.line, l.hit]) {
         line.setAttribute('x1', pa.x.toFixed(1)); line.setAttribute('y1', pa.y.toFixed(1));

@@ -10,7 +10,8 @@ export class Engine {
     /** Milliseconds the last call spent inside Go (measured in the worker). */
     this.lastGoMs = 0;
     this.worker.onmessage = (e) => {
-      const { id, out, goMs } = e.data;
+      const { id, out, goMs, consoleError } = e.data;
+      if (consoleError) { console.error('[simulator worker]', consoleError); return; }
       const w = this.waiting.get(id);
       if (!w) return;
       this.waiting.delete(id);
