@@ -1,0 +1,97 @@
+package lessons
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every lesson is a test: its steps' checks and its goal hold on the
+// simulator, within their bounds.
+func TestLessons(t *testing.T) {
+	all, err := All()
+	require.NoError(t, err)
+	require.NotEmpty(t, all)
+	for _, l := range all {
+		t.Run(l.ID, func(t *testing.T) {
+			d, err := NewSimDriver(l)
+			require.NoError(t, err)
+			r := NewRunner(l, d)
+			var log []string
+			r.Log = func(format string, args ...any) {
+				log = append(log, fmt.Sprintf("%6d ms  ", d.S.Now())+fmt.Sprintf(format, args...))
+			}
+			if err := r.Run(); err != nil {
+				t.Fatalf("%v\n%s\nreplay in the playground: #%s", err, strings.Join(log, "\n"), d.S.Share())
+			}
+			if !l.SimOnly {
+				assert.Empty(t, d.S.Violations(), "a lesson for real brokers must not break a rule")
+			}
+		})
+	}
+}
+
+// Both languages are complete for every lesson (the loader rejects a
+// missing text; this test states it over the embedded files).
+func TestLessonsAreBilingual(t *testing.T) {
+	all, err := All()
+	require.NoError(t, err)
+	for _, l := range all {
+		texts := []Text{l.Title, l.Intro, l.Goal.Say}
+		for _, s := range l.Steps {
+			texts = append(texts, s.Say)
+		}
+		for _, q := range l.Quiz {
+			texts = append(texts, q.Q, q.Why)
+			texts = append(texts, q.Choices...)
+		}
+		for _, x := range texts {
+			assert.NotEmpty(t, strings.TrimSpace(x.En), "%s: a text has no English", l.File)
+			assert.NotEmpty(t, strings.TrimSpace(x.Zh), "%s: a text has no Chinese", l.File)
+		}
+	}
+}
+
+// Bad lesson files are rejected with the line and what was expected.
+func TestBadLessonsNameTheLine(t *testing.T) {
+	good := `id: x
+title: {en: T, zh: 题}
+intro: {en: I, zh: 介}
+steps:
+  - say: {en: S, zh: 说}
+    do:
+      - crash leader
+    expect:
+      - leader within 2s
+goal:
+  say: {en: G, zh: 目}
+  expect: [leader]
+  solution: [wait 1s]
+quiz:
+  - {q: {en: Q, zh: 问}, choices: [{en: a, zh: 甲}, {en: b, zh: 乙}], answer: 0, why: {en: W, zh: 因}}
+  - {q: {en: Q, zh: 问}, choices: [{en: a, zh: 甲}, {en: b, zh: 乙}], answer: 1, why: {en: W, zh: 因}}
+`
+	_, err := Parse("good.yaml", []byte(good))
+	require.NoError(t, err)
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown action", "crash leader", "explode leader", "good.yaml:7: unknown action \"explode\""},
+		{"broker outside the cluster", "crash leader", "crash 9", "good.yaml:7: broker 9 is outside"},
+		{"malformed condition", "leader within 2s", "leader within soon", "good.yaml:9: \"soon\" is not a duration"},
+		{"unknown check", "leader within 2s", "leader sings", "good.yaml:9: unknown check"},
+		{"missing Chinese", "say: {en: S, zh: 说}", "say: {en: S}", "good.yaml:5: step 1's say has no Chinese"},
+		{"unknown field", "id: x", "id: x\ncolour: red", "field colour not found"},
+		{"answer out of range", "answer: 1", "answer: 5", "answer 5 must index"},
+	}
+	for _, tc := range cases {
+		_, err := Parse("good.yaml", []byte(strings.Replace(good, tc.from, tc.to, 1)))
+		require.Error(t, err, tc.name)
+		assert.True(t, errors.Is(err, ErrLesson), tc.name)
+		assert.Contains(t, err.Error(), tc.want, tc.name)
+	}
+}

@@ -1,0 +1,486 @@
+package lessons
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"dledgerlab/core/sim"
+)
+
+// Driver is a cluster a lesson runs against: the simulator (SimDriver), or
+// real brokers (native/). Time is in milliseconds of the cluster's clock.
+type Driver interface {
+	// View is the cluster now, as the page draws it.
+	View() (sim.ClusterView, error)
+	// Do performs one resolved action.
+	Do(a sim.Action) error
+	// Wait lets ms pass (virtual time in the simulator, real time natively).
+	Wait(ms int64) error
+}
+
+// Bindings are the names bound with "as" and "remember".
+type Bindings map[string]int64
+
+// Runner plays a lesson against a driver, step by step.
+type Runner struct {
+	L     *Lesson
+	D     Driver
+	Names Bindings
+	// Log, if set, hears what happens ("do crash 2", "ok leader within 3s").
+	Log func(format string, args ...any)
+	// PollMs is how often checks are re-evaluated while waiting.
+	PollMs int64
+}
+
+// NewRunner prepares r to play l on d.
+func NewRunner(l *Lesson, d Driver) *Runner {
+	return &Runner{L: l, D: d, Names: Bindings{}, PollMs: 20}
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Log != nil {
+		r.Log(format, args...)
+	}
+}
+
+// StepError says which step and line of a lesson failed, and why.
+type StepError struct {
+	File string
+	Step int
+	Line int
+	Text string
+	Err  error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("%s:%d: step %d: %q: %v", e.File, e.Line, e.Step, e.Text, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// ErrCheckFailed is wrapped by a check that did not hold within its bound.
+var ErrCheckFailed = errors.New("check did not hold")
+
+// Run plays every step, then the goal's solution and checks.
+func (r *Runner) Run() error {
+	for i := range r.L.Steps {
+		if err := r.RunStep(i); err != nil {
+			return err
+		}
+	}
+	return r.RunGoal()
+}
+
+// RunStep performs step i's actions, then waits for each of its checks.
+func (r *Runner) RunStep(i int) error {
+	s := r.L.Steps[i]
+	for _, d := range s.Do {
+		if err := r.DoLine(d); err != nil {
+			return &StepError{File: r.L.File, Step: i + 1, Line: d.Line, Text: d.Text, Err: err}
+		}
+	}
+	for _, e := range s.Expect {
+		if err := r.Expect(e); err != nil {
+			return &StepError{File: r.L.File, Step: i + 1, Line: e.Line, Text: e.Text, Err: err}
+		}
+	}
+	return nil
+}
+
+// RunGoal performs the goal's solution and waits for its checks.
+func (r *Runner) RunGoal() error {
+	g := r.L.Goal
+	for _, d := range g.Solution {
+		if err := r.DoLine(d); err != nil {
+			return &StepError{File: r.L.File, Step: len(r.L.Steps) + 1, Line: d.Line, Text: d.Text, Err: err}
+		}
+	}
+	for _, e := range g.Expect {
+		if err := r.Expect(e); err != nil {
+			return &StepError{File: r.L.File, Step: len(r.L.Steps) + 1, Line: e.Line, Text: e.Text, Err: err}
+		}
+	}
+	return nil
+}
+
+// DoLine performs one action line.
+func (r *Runner) DoLine(l Line) error {
+	a, err := ParseAction(l.Text, r.L.Cluster.Nodes)
+	if err != nil {
+		return err
+	}
+	r.logf("do %s", l.Text)
+	if a.Kind == "wait" {
+		return r.D.Wait(a.Ms)
+	}
+	v, err := r.D.View()
+	if err != nil {
+		return err
+	}
+	if a.Kind == "remember" {
+		if a.Term {
+			r.Names[a.As] = int64(maxTerm(&v))
+			return nil
+		}
+		id, err := r.resolve(a.Who, &v)
+		if err != nil {
+			return err
+		}
+		r.Names[a.As] = int64(id)
+		return nil
+	}
+	sa, bound, err := r.Resolve(a, &v)
+	if err != nil {
+		return err
+	}
+	if a.As != "" {
+		r.Names[a.As] = int64(bound)
+	}
+	return r.D.Do(sa)
+}
+
+// Resolve turns a lesson action into a simulator action for the cluster as
+// it is now; bound is the broker a trailing "as NAME" names.
+func (r *Runner) Resolve(a Action, v *sim.ClusterView) (sim.Action, int, error) {
+	out := sim.Action{Kind: a.Kind}
+	var err error
+	switch a.Kind {
+	case sim.KindCrash, sim.KindRestart, sim.KindPause, sim.KindResume, sim.KindIsolate, sim.KindTransfer, sim.KindCampaign, sim.KindDiskFlip:
+		out.Node, err = r.resolve(a.Who, v)
+		return out, out.Node, err
+	case sim.KindHeal:
+	case sim.KindPartition:
+		named := map[int]bool{}
+		for _, g := range a.Groups {
+			var ids []int
+			for _, w := range g {
+				id, err := r.resolve(w, v)
+				if err != nil {
+					return out, 0, err
+				}
+				if named[id] {
+					return out, 0, fmt.Errorf("broker %d is in two groups", id)
+				}
+				named[id] = true
+				ids = append(ids, id)
+			}
+			out.Groups = append(out.Groups, ids)
+		}
+		if a.RestGroup >= 0 {
+			var rest []int
+			for _, n := range v.Nodes {
+				if !named[n.ID] {
+					rest = append(rest, n.ID)
+				}
+			}
+			if len(rest) == 0 {
+				return out, 0, fmt.Errorf("rest is empty: every broker is already named")
+			}
+			out.Groups[a.RestGroup] = rest
+		}
+		out.OneWay = a.OneWay
+	case "link":
+		out.Kind = sim.KindLink
+		if out.From, err = r.resolve(a.Who, v); err != nil {
+			return out, 0, err
+		}
+		if out.To, err = r.resolve(a.To, v); err != nil {
+			return out, 0, err
+		}
+		out.LatencyMs, out.JitterMs, out.Loss = a.LatencyMs, a.JitterMs, a.Loss
+	case "net":
+		out.Kind = sim.KindNet
+		out.LatencyMs, out.JitterMs, out.Loss = a.LatencyMs, a.JitterMs, a.Loss
+	case sim.KindProduce:
+		out.Topic, out.Body = a.Topic, a.Body
+		if a.To != (Who{}) {
+			out.Node, err = r.resolve(a.To, v)
+			// A message to a named broker comes from its own producer, so
+			// it does not queue behind the main producer's retries.
+			out.ID = fmt.Sprintf("to-%d", out.Node)
+		}
+	case sim.KindProducer:
+		out.Topic, out.Rate, out.ID = a.Topic, a.Rate, "steady-"+a.Topic
+	case sim.KindConsumer:
+		out.Topic = a.Topic
+		if a.Who != (Who{}) {
+			out.Node, err = r.resolve(a.Who, v)
+		}
+	case sim.KindRule:
+		out.Rule, out.On = a.Rule, a.On
+	case sim.KindTrap:
+		out.Rule = a.Rule
+	}
+	return out, out.Node, err
+}
+
+// resolve names the broker w means now.
+func (r *Runner) resolve(w Who, v *sim.ClusterView) (int, error) {
+	switch {
+	case w.ID != 0:
+		return w.ID, nil
+	case w.Name != "":
+		id, ok := r.Names[w.Name]
+		if !ok {
+			return 0, fmt.Errorf("%q was never bound (bind it with as %s or remember … as %s)", w.Name, w.Name, w.Name)
+		}
+		return int(id), nil
+	case w.Role == "leader":
+		if id := leaderOf(v); id != 0 {
+			return id, nil
+		}
+		return 0, fmt.Errorf("no broker leads right now")
+	case w.Role == "follower":
+		lead := leaderOf(v)
+		for _, n := range v.Nodes {
+			if up(&n) && n.ID != lead && n.Role == "follower" {
+				return n.ID, nil
+			}
+		}
+		return 0, fmt.Errorf("no running follower")
+	}
+	return 0, fmt.Errorf("no broker named")
+}
+
+// Expect waits until the check line holds, up to its bound.
+func (r *Runner) Expect(l Line) error {
+	c, err := ParseCheck(l.Text, r.L.Cluster.Nodes)
+	if err != nil {
+		return err
+	}
+	waited := int64(0)
+	for {
+		v, err := r.D.View()
+		if err != nil {
+			return err
+		}
+		ok, why := r.Holds(c, &v)
+		if ok {
+			r.logf("ok %s (after %d ms)", l.Text, waited)
+			return nil
+		}
+		if waited >= c.WithinMs {
+			return fmt.Errorf("%w after %d ms: %s", ErrCheckFailed, waited, why)
+		}
+		step := min(r.PollMs, c.WithinMs-waited)
+		if err := r.D.Wait(step); err != nil {
+			return err
+		}
+		waited += step
+	}
+}
+
+// Holds evaluates a check against a view; when false, why says what is
+// there instead.
+func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
+	lead := leaderOf(v)
+	node := func() (*sim.NodeView, string) {
+		id, err := r.resolve(c.Who, v)
+		if err != nil {
+			return nil, err.Error()
+		}
+		for i := range v.Nodes {
+			if v.Nodes[i].ID == id {
+				return &v.Nodes[i], ""
+			}
+		}
+		return nil, fmt.Sprintf("broker %d is not in the view", id)
+	}
+	switch c.Kind {
+	case "leader":
+		return lead != 0, "no broker leads"
+	case "no-leader":
+		return lead == 0, fmt.Sprintf("broker %d leads", lead)
+	case "leader-is", "leader-is-not":
+		id, err := r.resolve(c.Who, v)
+		if err != nil {
+			return false, err.Error()
+		}
+		if c.Kind == "leader-is" {
+			return lead == id, fmt.Sprintf("the leader is %s", brokerName(lead))
+		}
+		return lead != 0 && lead != id, fmt.Sprintf("the leader is %s", brokerName(lead))
+	case "is-up", "is-down":
+		n, why := node()
+		if n == nil {
+			return false, why
+		}
+		return up(n) == (c.Kind == "is-up"), fmt.Sprintf("broker %d is %s", n.ID, n.State)
+	case "role":
+		n, why := node()
+		if n == nil {
+			return false, why
+		}
+		role := n.Role
+		if role == "pre-candidate" {
+			role = "candidate"
+		}
+		return up(n) && role == c.Role, fmt.Sprintf("broker %d is %s (%s)", n.ID, n.Role, n.State)
+	case "term-is", "term-gt":
+		want := c.N
+		if c.Name != "" {
+			t, ok := r.Names[c.Name]
+			if !ok {
+				return false, fmt.Sprintf("%q was never bound (remember term as %s)", c.Name, c.Name)
+			}
+			want = t
+		}
+		t := int64(maxTerm(v))
+		if c.Kind == "term-is" {
+			return t == want, fmt.Sprintf("the term is %d", t)
+		}
+		return t > want, fmt.Sprintf("the term is %d", t)
+	case "matches-leader":
+		n, why := node()
+		if n == nil {
+			return false, why
+		}
+		if lead == 0 {
+			return false, "no broker leads"
+		}
+		l := v.Nodes[lead-1]
+		return up(n) && n.LastIndex == l.LastIndex && n.LastTerm == l.LastTerm && n.Commit == l.Commit,
+			fmt.Sprintf("broker %d has last %d@t%d commit %d; leader %d has last %d@t%d commit %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit)
+	case "acked":
+		total := 0
+		for _, p := range v.Clients.Producers {
+			total += p.Acked
+		}
+		return int64(total) >= c.N, fmt.Sprintf("%d acknowledged", total)
+	case "topic-count":
+		n, why := node()
+		if n == nil {
+			return false, why
+		}
+		for _, t := range n.Topics {
+			if t.Name == c.Topic {
+				return int64(t.Len) == c.N, fmt.Sprintf("%s has %d on broker %d", c.Topic, t.Len, n.ID)
+			}
+		}
+		return c.N == 0, fmt.Sprintf("broker %d has no topic %s", n.ID, c.Topic)
+	case "violation":
+		return len(v.Violations) > 0, "the checkers found nothing"
+	case "no-violation":
+		if len(v.Violations) > 0 {
+			return false, v.Violations[0].Text
+		}
+		return true, ""
+	case "committed", "uncommitted", "missing", "truncated":
+		return r.entryHolds(c, v, node)
+	}
+	return false, "unknown check"
+}
+
+func (r *Runner) entryHolds(c Check, v *sim.ClusterView, node func() (*sim.NodeView, string)) (bool, string) {
+	find := func(n *sim.NodeView) *sim.EntryView {
+		for i := len(n.Log) - 1; i >= 0; i-- {
+			if carries(n.Log[i].Summary, c.Body) {
+				return &n.Log[i]
+			}
+		}
+		return nil
+	}
+	if c.Where == "majority" || c.Where == "all" {
+		count := 0
+		for i := range v.Nodes {
+			if e := find(&v.Nodes[i]); e != nil && e.Committed {
+				count++
+			}
+		}
+		need := len(v.Nodes)/2 + 1
+		if c.Where == "all" {
+			need = len(v.Nodes)
+		}
+		return count >= need, fmt.Sprintf("committed on %d of %d brokers", count, len(v.Nodes))
+	}
+	n, why := node()
+	if n == nil {
+		return false, why
+	}
+	e := find(n)
+	switch c.Kind {
+	case "committed":
+		if e == nil {
+			return false, fmt.Sprintf("broker %d does not hold %q", n.ID, c.Body)
+		}
+		return e.Committed, fmt.Sprintf("entry %d on broker %d is uncommitted", e.Index, n.ID)
+	case "uncommitted":
+		if e == nil {
+			return false, fmt.Sprintf("broker %d does not hold %q", n.ID, c.Body)
+		}
+		return !e.Committed, fmt.Sprintf("entry %d on broker %d is committed", e.Index, n.ID)
+	case "missing":
+		if e != nil {
+			return false, fmt.Sprintf("broker %d holds %q as entry %d", n.ID, c.Body, e.Index)
+		}
+		return true, ""
+	default: // truncated
+		for _, t := range n.Truncated {
+			if carries(t.Summary, c.Body) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("broker %d has not truncated %q", n.ID, c.Body)
+	}
+}
+
+// carries reports whether an entry summary ("topic: body") carries body.
+func carries(summary, body string) bool {
+	_, b, ok := strings.Cut(summary, ": ")
+	return ok && (b == body || strings.HasSuffix(b, "…") && strings.HasPrefix(body, strings.TrimSuffix(b, "…")))
+}
+
+func up(n *sim.NodeView) bool { return n.State == "up" || n.State == "running" }
+
+// leaderOf returns the running broker that leads in the highest term.
+func leaderOf(v *sim.ClusterView) int {
+	id, term := 0, uint64(0)
+	for _, n := range v.Nodes {
+		if up(&n) && n.Role == "leader" && n.Term >= term {
+			id, term = n.ID, n.Term
+		}
+	}
+	return id
+}
+
+func maxTerm(v *sim.ClusterView) uint64 {
+	var t uint64
+	for _, n := range v.Nodes {
+		if up(&n) {
+			t = max(t, n.Term)
+		}
+	}
+	return t
+}
+
+func brokerName(id int) string {
+	if id == 0 {
+		return "nobody"
+	}
+	return fmt.Sprintf("broker %d", id)
+}
+
+// SimDriver runs a lesson on the simulator.
+type SimDriver struct{ S *sim.Sim }
+
+// NewSimDriver starts the lesson's simulated cluster.
+func NewSimDriver(l *Lesson) (*SimDriver, error) {
+	s, err := sim.New(l.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return &SimDriver{S: s}, nil
+}
+
+// View implements Driver.
+func (d *SimDriver) View() (sim.ClusterView, error) { return d.S.View(), nil }
+
+// Do implements Driver.
+func (d *SimDriver) Do(a sim.Action) error { return d.S.Do(a) }
+
+// Wait implements Driver.
+func (d *SimDriver) Wait(ms int64) error {
+	d.S.Advance(ms)
+	return nil
+}
