@@ -38,11 +38,13 @@ test: build
 		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" -run 'TestViewStreamDigest|TestDeterministicViewStream' ./core/sim; \
 	else echo "node not found: skipping the WebAssembly determinism test"; fi
 
-## fuzz: run each fuzz target for FUZZTIME (default 2m)
+## fuzz: run each fuzz target for FUZZTIME (default 2m each)
 FUZZTIME ?= 2m
 fuzz:
 	$(GO) test ./core/commitlog -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/commitlog -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core/broker -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./native/transport -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 
 ## bench: Go benchmarks of the core, CommitLog and simulator
 bench:
