@@ -78,6 +78,8 @@ type Node struct {
 	// flush is set when the leader may have pushes to send; Ready sends them
 	// in batches.
 	flush bool
+	// scratch is reused by maybeCommit.
+	scratch []uint64
 
 	// Outbox, drained by Ready.
 	eager    []Message
@@ -512,6 +514,7 @@ func (n *Node) Clone() *Node {
 			c.prs[k] = v.clone()
 		}
 	}
+	c.scratch = nil
 	c.eager = slices.Clone(n.eager)
 	c.msgs = slices.Clone(n.msgs)
 	c.events = slices.Clone(n.events)

@@ -179,12 +179,12 @@ func (n *Node) progressOf(id NodeID) *progress {
 // only if it is from the current term (§5.4.2): counting replicas of an older
 // entry is not enough (Figure 8). Earlier entries commit with it.
 func (n *Node) maybeCommit() bool {
-	matches := make([]uint64, 0, len(n.peers))
-	matches = append(matches, n.log.stabled)
+	matches := append(n.scratch[:0], n.log.stabled)
 	for _, pr := range n.prs {
 		matches = append(matches, pr.match)
 	}
 	slices.Sort(matches)
+	n.scratch = matches
 	idx := matches[len(matches)-n.quorum()]
 	if idx <= n.log.committed {
 		return false

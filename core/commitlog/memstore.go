@@ -203,6 +203,15 @@ func (m *MemStore) Position(index uint64) (pos int64, size int32, ok bool) {
 	return r.Pos, r.Size, true
 }
 
+// Term returns the term of entry index from the index records; ok is false
+// outside [1, LastIndex].
+func (m *MemStore) Term(index uint64) (term uint64, ok bool) {
+	if index < 1 || index > m.live.lastIndex {
+		return 0, false
+	}
+	return m.live.record(index).Term, true
+}
+
 // Segments describes the live segments, first to last.
 func (m *MemStore) Segments() []SegmentInfo {
 	all := m.live.segs()

@@ -145,9 +145,7 @@ func (c *checker) appended(st *state, n *simNode, ents []core.Entry) {
 	}
 	var prevTerm uint64
 	if first := ents[0].Index; first > 1 {
-		if prev, err := n.store.Entries(first-1, first); err == nil && len(prev) == 1 {
-			prevTerm = prev[0].Term
-		}
+		prevTerm, _ = n.store.Term(first - 1)
 	}
 	for _, e := range ents {
 		k := entryKey{hash: entryHash(e), prevTerm: prevTerm}

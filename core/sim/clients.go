@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"dledgerlab/core"
 	"dledgerlab/core/broker"
@@ -78,7 +79,9 @@ type producer struct {
 	guess                         int
 	rr                            int
 	sent, acked, unknown, retries int
-	last                          string
+	// last is the last answer (timedOut: the last attempt timed out).
+	last     clientResp
+	timedOut bool
 }
 
 type sendState struct {
@@ -161,7 +164,7 @@ func (c *clients) timer(st *state, i int, gen uint64) {
 		return
 	}
 	if p.out == nil && len(p.queue) == 0 {
-		p.queue = append(p.queue, fmt.Sprintf("%s-%d", p.id, p.seq+1))
+		p.queue = append(p.queue, p.id+"-"+strconv.FormatUint(p.seq+1, 10))
 	}
 	c.sendNext(st, i)
 	st.schedule(event{at: st.now + max(1, int64(1000/p.rate)), kind: evProducerTimer, client: i, attempt: gen})
@@ -228,7 +231,8 @@ func (c *clients) response(st *state, i int, attempt uint64, r clientResp) {
 	if o == nil || o.attempt != attempt {
 		return // an answer to an attempt we gave up on
 	}
-	p.last = r.String()
+	p.timedOut = false
+	p.last = r
 	switch {
 	case r.OK:
 		p.acked++
@@ -273,7 +277,7 @@ func (c *clients) timeout(st *state, i int, attempt uint64) {
 	}
 	p.unknown++
 	p.retries++
-	p.last = "timeout: outcome unknown"
+	p.last, p.timedOut = clientResp{}, true
 	c.finishOp(st, p.out, "unknown", 0)
 	p.guess = 0
 	c.attempt(st, i)

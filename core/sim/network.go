@@ -88,8 +88,7 @@ func (st *state) deliver(e *event) {
 	case st.net.cut[l]:
 		st.dropped(e.msg, e.msgID, e.sentAt, "link cut")
 	default:
-		m := e.msg
-		st.input(st.nodes[e.node-1], inboxItem{msg: &m})
+		st.input(st.nodes[e.node-1], inboxItem{msg: &e.msg}) // events are immutable
 	}
 }
 

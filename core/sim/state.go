@@ -29,8 +29,8 @@ type state struct {
 	// with logNext the slot to write next once it is full.
 	log     []EventView
 	logNext int
-	drops []MessageView
-	msgID uint64
+	drops   []MessageView
+	msgID   uint64
 	// cur is the event being processed and curAction the action being
 	// applied, for violation reports.
 	cur       *event

@@ -154,7 +154,13 @@ func clip(s string, n int) string {
 func (c clients) view() ClientsView {
 	v := ClientsView{Producers: []ProducerView{}, Consumers: []ConsumerView{}}
 	for _, p := range c.producers {
-		pv := ProducerView{ID: p.id, Topic: p.topic, Sent: p.sent, Acked: p.acked, Unknown: p.unknown, Retries: p.retries, Last: p.last}
+		pv := ProducerView{ID: p.id, Topic: p.topic, Sent: p.sent, Acked: p.acked, Unknown: p.unknown, Retries: p.retries}
+		switch {
+		case p.timedOut:
+			pv.Last = "timeout: outcome unknown"
+		case p.last != (clientResp{}):
+			pv.Last = p.last.String()
+		}
 		if p.out != nil {
 			pv.Pending = fmt.Sprintf("#%d %q → broker %d", p.out.seq, clip(p.out.body, 24), p.out.target)
 		}
