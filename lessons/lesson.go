@@ -1,7 +1,8 @@
 // Package lessons loads the guided lessons (one YAML file each, English and
-// 简体中文) and runs them: against the simulator in go test and in the
-// browser, and against real brokers through `dledgerlab lesson run --native`.
-// README.md in this folder describes the format.
+// 简体中文) into guide.Lesson values, which package guide runs: against the
+// simulator in go test and in the browser, and against real brokers through
+// `dledgerlab lesson run --native`. README.md in this folder describes the
+// format.
 package lessons
 
 import (
@@ -17,79 +18,65 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"dledgerlab/core/sim"
+	"dledgerlab/lessons/guide"
 )
 
-//go:embed *.yaml
-var files embed.FS
+// The lesson types live in package guide, which WebAssembly can import
+// without a YAML parser.
+type (
+	Lesson   = guide.Lesson
+	Text     = guide.Text
+	Step     = guide.Step
+	Goal     = guide.Goal
+	Question = guide.Question
+	Line     = guide.Line
+)
 
-// Text is one text in both languages.
-type Text struct {
-	En string `yaml:"en" json:"en"`
-	Zh string `yaml:"zh" json:"zh"`
-}
-
-// In returns the text in lang ("en" or "zh").
-func (t Text) In(lang string) string {
-	if lang == "zh" {
-		return t.Zh
-	}
-	return t.En
-}
-
-// Line is one action or check, with where it was written.
-type Line struct {
-	Text string `json:"text"`
-	Line int    `json:"line"`
-}
+// The YAML shape of a lesson: like guide.Lesson, with lines that keep their
+// line numbers.
+type yLine struct{ guide.Line }
 
 // UnmarshalYAML keeps the line number.
-func (l *Line) UnmarshalYAML(n *yaml.Node) error {
+func (l *yLine) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("line %d: want one action or check as text", n.Line)
 	}
-	l.Text, l.Line = strings.TrimSpace(n.Value), n.Line
+	l.Text, l.Line.Line = strings.TrimSpace(n.Value), n.Line
 	return nil
 }
 
-// Step is one part of the story: what to say, do, and expect.
-type Step struct {
-	Say    Text   `yaml:"say" json:"say"`
-	Do     []Line `yaml:"do" json:"do"`
-	Expect []Line `yaml:"expect" json:"expect"`
-	// Line is where the step starts.
-	Line int `yaml:"-" json:"line"`
+type yStep struct {
+	Say    Text    `yaml:"say"`
+	Do     []yLine `yaml:"do"`
+	Expect []yLine `yaml:"expect"`
 }
 
-// Goal is the "try it yourself" at the end.
-type Goal struct {
-	Say      Text   `yaml:"say" json:"say"`
-	Expect   []Line `yaml:"expect" json:"expect"`
-	Solution []Line `yaml:"solution" json:"solution"`
+type yLesson struct {
+	ID      string     `yaml:"id"`
+	Order   int        `yaml:"order"`
+	Title   Text       `yaml:"title"`
+	Cluster yaml.Node  `yaml:"cluster"`
+	Intro   Text       `yaml:"intro"`
+	Steps   []yStep    `yaml:"steps"`
+	SimOnly bool       `yaml:"sim_only"`
+	Quiz    []Question `yaml:"quiz"`
+	Goal    struct {
+		Say      Text    `yaml:"say"`
+		Expect   []yLine `yaml:"expect"`
+		Solution []yLine `yaml:"solution"`
+	} `yaml:"goal"`
 }
 
-// Question is one quiz question.
-type Question struct {
-	Q       Text   `yaml:"q" json:"q"`
-	Choices []Text `yaml:"choices" json:"choices"`
-	Answer  int    `yaml:"answer" json:"answer"`
-	Why     Text   `yaml:"why" json:"why"`
+func lines(ys []yLine) []Line {
+	out := make([]Line, len(ys))
+	for i, y := range ys {
+		out[i] = y.Line
+	}
+	return out
 }
 
-// Lesson is one lesson file.
-type Lesson struct {
-	ID      string     `yaml:"id" json:"id"`
-	Order   int        `yaml:"order" json:"order"`
-	Title   Text       `yaml:"title" json:"title"`
-	Cluster sim.Config `yaml:"-" json:"cluster"`
-	Intro   Text       `yaml:"intro" json:"intro"`
-	Steps   []Step     `yaml:"steps" json:"steps"`
-	Goal    Goal       `yaml:"goal" json:"goal"`
-	Quiz    []Question `yaml:"quiz" json:"quiz"`
-	// SimOnly marks lessons whose checks need the simulator (violations).
-	SimOnly bool `yaml:"sim_only" json:"sim_only"`
-	// File is the file name the lesson came from.
-	File string `yaml:"-" json:"file"`
-}
+//go:embed *.yaml
+var files embed.FS
 
 // ErrLesson is wrapped by every error about a lesson file.
 var ErrLesson = errors.New("bad lesson")
@@ -108,18 +95,17 @@ func Parse(name string, data []byte) (*Lesson, error) {
 		return nil, bad(1, "empty file")
 	}
 	doc := root.Content[0]
-	var l Lesson
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var raw struct {
-		Lesson  `yaml:",inline"`
-		Cluster yaml.Node `yaml:"cluster"`
-	}
+	var raw yLesson
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrLesson, name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	l = raw.Lesson
-	l.File = name
+	l := Lesson{ID: raw.ID, Order: raw.Order, Title: raw.Title, Intro: raw.Intro, SimOnly: raw.SimOnly, Quiz: raw.Quiz, File: name}
+	for _, st := range raw.Steps {
+		l.Steps = append(l.Steps, Step{Say: st.Say, Do: lines(st.Do), Expect: lines(st.Expect)})
+	}
+	l.Goal = Goal{Say: raw.Goal.Say, Expect: lines(raw.Goal.Expect), Solution: lines(raw.Goal.Solution)}
 	l.Cluster = sim.Config{Nodes: 3, Seed: 1}
 	if raw.Cluster.Kind != 0 {
 		if err := decodeCluster(&raw.Cluster, &l.Cluster); err != nil {
@@ -134,7 +120,7 @@ func Parse(name string, data []byte) (*Lesson, error) {
 			}
 		}
 	}
-	if err := l.check(bad, doc); err != nil {
+	if err := check(&l, bad, doc); err != nil {
 		return nil, err
 	}
 	return &l, nil
@@ -198,7 +184,7 @@ func decodeCluster(n *yaml.Node, c *sim.Config) error {
 
 // check validates a parsed lesson: texts in both languages, every action
 // and check understood, brokers inside the cluster, quiz answers in range.
-func (l *Lesson) check(bad func(int, string, ...any) error, doc *yaml.Node) error {
+func check(l *Lesson, bad func(int, string, ...any) error, doc *yaml.Node) error {
 	line := func(key string) int {
 		if v := mappingValue(doc, key); v != nil {
 			return v.Line
@@ -223,12 +209,12 @@ func (l *Lesson) check(bad func(int, string, ...any) error, doc *yaml.Node) erro
 			return bad(s.Line, "%v", err)
 		}
 		for _, d := range s.Do {
-			if _, err := ParseAction(d.Text, n); err != nil {
+			if _, err := guide.ParseAction(d.Text, n); err != nil {
 				return bad(d.Line, "%v", err)
 			}
 		}
 		for _, e := range s.Expect {
-			if _, err := ParseCheck(e.Text, n); err != nil {
+			if _, err := guide.ParseCheck(e.Text, n); err != nil {
 				return bad(e.Line, "%v", err)
 			}
 		}
@@ -240,12 +226,12 @@ func (l *Lesson) check(bad func(int, string, ...any) error, doc *yaml.Node) erro
 		return bad(line("goal"), "a goal needs expect (what the page recognises) and solution (how a test reaches it)")
 	}
 	for _, e := range l.Goal.Expect {
-		if _, err := ParseCheck(e.Text, n); err != nil {
+		if _, err := guide.ParseCheck(e.Text, n); err != nil {
 			return bad(e.Line, "%v", err)
 		}
 	}
 	for _, d := range l.Goal.Solution {
-		if _, err := ParseAction(d.Text, n); err != nil {
+		if _, err := guide.ParseAction(d.Text, n); err != nil {
 			return bad(d.Line, "%v", err)
 		}
 	}

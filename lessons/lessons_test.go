@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dledgerlab/lessons/guide"
 )
 
 // Every lesson is a test: its steps' checks and its goal hold on the
@@ -18,9 +20,9 @@ func TestLessons(t *testing.T) {
 	require.NotEmpty(t, all)
 	for _, l := range all {
 		t.Run(l.ID, func(t *testing.T) {
-			d, err := NewSimDriver(l)
+			d, err := guide.NewSimDriver(l)
 			require.NoError(t, err)
-			r := NewRunner(l, d)
+			r := guide.NewRunner(l, d)
 			var log []string
 			r.Log = func(format string, args ...any) {
 				log = append(log, fmt.Sprintf("%6d ms  ", d.S.Now())+fmt.Sprintf(format, args...))

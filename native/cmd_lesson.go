@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"dledgerlab/lessons"
+	"dledgerlab/lessons/guide"
 )
 
 func init() {
@@ -16,7 +17,7 @@ func init() {
 // nativeLessonDriver starts a real local cluster shaped for a lesson and
 // returns a lessons.Driver over it and a function that stops it. The
 // cluster launcher (cmd_cluster.go) sets it.
-var nativeLessonDriver func(l *lessons.Lesson) (lessons.Driver, func(), error)
+var nativeLessonDriver func(l *lessons.Lesson) (guide.Driver, func(), error)
 
 func runLesson(args []string) error {
 	usage := `
@@ -95,7 +96,7 @@ broker processes started on this machine for the lesson and stopped after.`)
 	if err != nil {
 		return err
 	}
-	var d lessons.Driver
+	var d guide.Driver
 	var now func() string
 	if *native {
 		if l.SimOnly {
@@ -111,14 +112,14 @@ broker processes started on this machine for the lesson and stopped after.`)
 		defer stop()
 		d, now = nd, func() string { return "" }
 	} else {
-		sd, err := lessons.NewSimDriver(l)
+		sd, err := guide.NewSimDriver(l)
 		if err != nil {
 			return err
 		}
 		d, now = sd, func() string { return fmt.Sprintf("[%6d ms] ", sd.S.Now()) }
 	}
 	fmt.Printf("%s\n\n%s\n", l.Title.In(*lang), strings.TrimSpace(l.Intro.In(*lang)))
-	r := lessons.NewRunner(l, d)
+	r := guide.NewRunner(l, d)
 	r.Log = func(format string, a ...any) { fmt.Printf("  %s%s\n", now(), fmt.Sprintf(format, a...)) }
 	for i, s := range l.Steps {
 		fmt.Printf("\n%d. %s\n", i+1, s.Say.In(*lang))
