@@ -1,0 +1,153 @@
+package cluster
+
+// The live view's HTTP side: the playground page in live mode, the merged
+// ClusterView stream, and the action endpoint that needs the admin token.
+//
+//	GET  /                    the page (redirected to /?live, the page's live mode)
+//	GET  /live-config.json    {"live": true, "nodes": N, "actions": bool}
+//	GET  /v1/watch            WebSocket: one merged ClusterView 4 times a second
+//	GET  /v1/view             one merged frame
+//	POST /v1/cluster/actions  a sim.Action; Authorization: Bearer <admin token>
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"dledgerlab/core/sim"
+	"dledgerlab/native/server"
+)
+
+// WatchInterval is how often /v1/watch sends a merged frame.
+const WatchInterval = 250 * time.Millisecond
+
+// Handler serves page (the playground's web.Handler) in live mode and the
+// live view's API.
+func (l *Live) Handler(page http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/watch", l.handleWatch)
+	mux.HandleFunc("GET /v1/view", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, l.View()) })
+	mux.HandleFunc("POST /v1/cluster/actions", l.handleAction)
+	mux.HandleFunc("GET /live-config.json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"live": true, "nodes": len(l.cfg.Members), "actions": l.cfg.AdminToken != ""})
+	})
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, server.ErrorBody{Code: server.CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
+	})
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.URL.Path == "/" || r.URL.Path == "/index.html") && !r.URL.Query().Has("live") {
+			http.Redirect(w, r, "/?live", http.StatusFound)
+			return
+		}
+		if page == nil {
+			http.NotFound(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e server.ErrorBody) {
+	writeJSON(w, status, map[string]server.ErrorBody{"error": e})
+}
+
+var upgrader = websocket.Upgrader{
+	// Watching is public, like a broker's own /v1/watch; acting needs the token.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+func (l *Live) handleWatch(w http.ResponseWriter, r *http.Request) {
+	c, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	gone := make(chan struct{})
+	go func() { // read (and discard) to notice the viewer leaving
+		defer close(gone)
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	t := time.NewTicker(WatchInterval)
+	defer t.Stop()
+	for {
+		frame, err := json.Marshal(l.View())
+		if err != nil {
+			return
+		}
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := c.WriteMessage(websocket.TextMessage, frame); err != nil {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-gone:
+			return
+		case <-l.ctx.Done():
+			c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the cluster launcher is stopping"), time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+// handleAction performs one sim.Action; answers 401 without a token, 403
+// with a wrong one (or when the view was started without one), errors as
+// the brokers' JSON.
+func (l *Live) handleAction(w http.ResponseWriter, r *http.Request) {
+	tok := r.Header.Get("X-Admin-Token")
+	if a := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(a, "Bearer ") {
+		tok = strings.TrimPrefix(a, "Bearer ")
+	}
+	switch {
+	case tok == "":
+		writeError(w, http.StatusUnauthorized, server.ErrorBody{Code: server.CodeUnauthorized, Message: "actions need the instructor's admin token: Authorization: Bearer <token>"})
+		return
+	case l.cfg.AdminToken == "":
+		writeError(w, http.StatusForbidden, server.ErrorBody{Code: server.CodeForbidden, Message: "this live view was started without --admin-token: it can only watch"})
+		return
+	case subtle.ConstantTimeCompare([]byte(tok), []byte(l.cfg.AdminToken)) != 1:
+		l.logf("action with a wrong admin token refused (from %s)", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, server.ErrorBody{Code: server.CodeForbidden, Message: "wrong admin token"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, server.ErrorBody{Code: server.CodeTooLarge, Message: "an action is at most 64 KiB"})
+		return
+	}
+	var a sim.Action
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		writeError(w, http.StatusBadRequest, server.ErrorBody{Code: server.CodeBadRequest, Message: "malformed action JSON: " + err.Error()})
+		return
+	}
+	if err := l.Do(r.Context(), a); err != nil {
+		var ae *ActionError
+		if errors.As(err, &ae) {
+			writeError(w, ae.Status, server.ErrorBody{Code: ae.Code, Message: ae.Message})
+			return
+		}
+		writeError(w, http.StatusInternalServerError, server.ErrorBody{Code: server.CodeInternal, Message: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "action": a})
+}

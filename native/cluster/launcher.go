@@ -1,0 +1,311 @@
+package cluster
+
+// The launcher: N broker processes of this binary on one machine, each a
+// child process with its own data folder and log, and a Live over them.
+//
+//	<dir>/cluster.json       nodes, base port, secret, admin token (reused by the next run)
+//	<dir>/broker-<id>/       the broker's data folder (CommitLog segments, index, term, members)
+//	<dir>/broker-<id>.log    the broker's log
+//
+// Broker i listens on peer port base+i-1 and HTTP port base+i-1+1000 (the
+// `dledgerlab node` convention).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"dledgerlab/native/client"
+	"dledgerlab/native/proc"
+)
+
+// DefaultBasePort is broker 1's peer port unless told otherwise.
+const DefaultBasePort = 7001
+
+// HTTPPortOffset is the distance between a broker's peer and HTTP ports.
+const HTTPPortOffset = 1000
+
+// ConfigFile is the launcher's record in the cluster folder.
+const ConfigFile = "cluster.json"
+
+// Errors a caller (and a test) can tell apart; each is wrapped with which
+// broker, port or folder, and what to do.
+var (
+	ErrPortInUse    = errors.New("port in use")
+	ErrOtherCluster = errors.New("data folder belongs to another cluster")
+	ErrNodeDown     = errors.New("broker did not come up")
+	ErrNoLeader     = errors.New("no leader elected")
+)
+
+// Options configure a launch. Zero values take the folder's saved values,
+// then the defaults.
+type Options struct {
+	Nodes int
+	Dir   string
+	// BasePort is broker 1's peer port (0: the folder's, else 7001).
+	BasePort int
+	// Host is the address the brokers listen on (default 127.0.0.1).
+	Host       string
+	Secret     string
+	AdminToken string
+	// Bin is the dledgerlab binary (default: this program).
+	Bin string
+	// Extra flags for every broker (e.g. --segment-size 4096).
+	Extra []string
+	// StartTimeout bounds the wait for every broker's API and a leader
+	// (default 20 s).
+	StartTimeout time.Duration
+	Logf         func(format string, args ...any)
+}
+
+// saved is cluster.json.
+type saved struct {
+	Nodes      int    `json:"nodes"`
+	BasePort   int    `json:"base_port"`
+	Secret     string `json:"secret"`
+	AdminToken string `json:"admin_token"`
+}
+
+// Launcher is a running local cluster.
+type Launcher struct {
+	// Opts are the options in effect (saved and generated values filled in).
+	Opts   Options
+	Procs  *proc.Cluster
+	Live   *Live
+	Leader int // the first leader
+}
+
+// Launch checks the folder and the ports, starts the brokers, waits for
+// each one's API and for a leader. On any error nothing it started is left
+// running.
+func Launch(ctx context.Context, o Options) (*Launcher, error) {
+	if o.Nodes < 1 || o.Nodes > 9 {
+		return nil, fmt.Errorf("--nodes %d: a cluster has 1 to 9 brokers (3 or 5 make sense)", o.Nodes)
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 20 * time.Second
+	}
+	if o.Bin == "" {
+		bin, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding this program to start brokers: %w", err)
+		}
+		o.Bin = bin
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cluster folder %s: %w", o.Dir, err)
+	}
+	if err := o.fromFolder(); err != nil {
+		return nil, err
+	}
+	if o.BasePort < 1 || o.BasePort+o.Nodes-1+HTTPPortOffset > 65535 {
+		return nil, fmt.Errorf("--base-port %d: brokers need ports %d..%d and %d..%d; choose a base port from 1024 to %d",
+			o.BasePort, o.BasePort, o.BasePort+o.Nodes-1, o.BasePort+HTTPPortOffset, o.BasePort+o.Nodes-1+HTTPPortOffset, 65535-HTTPPortOffset-o.Nodes+1)
+	}
+	pc := &proc.Cluster{Bin: o.Bin, Dir: o.Dir, Secret: o.Secret, AdminToken: o.AdminToken, Extra: o.Extra}
+	var members []Member
+	var addrs []string
+	for i := 1; i <= o.Nodes; i++ {
+		peer := o.BasePort + i - 1
+		n := &proc.Node{ID: i,
+			PeerAddr: net.JoinHostPort(o.Host, strconv.Itoa(peer)),
+			HTTPAddr: net.JoinHostPort(o.Host, strconv.Itoa(peer+HTTPPortOffset)),
+			Dir:      filepath.Join(o.Dir, fmt.Sprintf("broker-%d", i)),
+			LogPath:  filepath.Join(o.Dir, fmt.Sprintf("broker-%d.log", i)),
+		}
+		pc.Nodes = append(pc.Nodes, n)
+		members = append(members, Member{ID: i, HTTPAddr: n.HTTPAddr, DataDir: n.Dir})
+		addrs = append(addrs, n.HTTPAddr)
+	}
+	pc.Client = client.New(addrs)
+	pc.Client.AdminToken = o.AdminToken
+	if err := checkPorts(pc); err != nil {
+		return nil, err
+	}
+	if err := o.save(); err != nil {
+		return nil, err
+	}
+
+	x := &Launcher{Opts: o, Procs: pc}
+	ok := false
+	defer func() {
+		if !ok {
+			pc.Close()
+		}
+	}()
+	if err := pc.StartAll(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
+	defer cancel()
+	for _, n := range pc.Nodes {
+		if err := waitUp(ctx, pc, n); err != nil {
+			return nil, err
+		}
+	}
+	lead, err := pc.WaitLeader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w within %v: every broker answers but none won an election; the brokers' logs in %s say why", ErrNoLeader, o.StartTimeout, o.Dir)
+	}
+	x.Leader = lead
+	x.Live = New(Config{Members: members, Procs: pc, AdminToken: o.AdminToken, Logf: o.Logf})
+	ok = true
+	return x, nil
+}
+
+// Stop stops watching and stops every broker cleanly (SIGTERM, then
+// SIGKILL after 10 s).
+func (x *Launcher) Stop() {
+	if x.Live != nil {
+		x.Live.ResumeAll()
+		x.Live.Close()
+	}
+	x.Procs.StopAll()
+}
+
+// fromFolder fills options from cluster.json and refuses a folder of
+// another cluster size.
+func (o *Options) fromFolder() error {
+	var s saved
+	path := filepath.Join(o.Dir, ConfigFile)
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("reading %s: %w", path, err)
+	default:
+		if err := json.Unmarshal(data, &s); err != nil {
+			return fmt.Errorf("%s is damaged (%v): fix or delete it (the secret and admin token are in it)", path, err)
+		}
+	}
+	if s.Nodes != 0 && s.Nodes != o.Nodes {
+		return fmt.Errorf("%w: %s holds a cluster of %d brokers, not %d: run with --nodes %d to reuse its data, or choose another --dir",
+			ErrOtherCluster, o.Dir, s.Nodes, o.Nodes, s.Nodes)
+	}
+	if n, maxID := groupOnDisk(o.Dir); n != 0 && n != o.Nodes {
+		return fmt.Errorf("%w: the data folders in %s belong to a group of %d brokers, not %d: run with --nodes %d to reuse them, or choose another --dir",
+			ErrOtherCluster, o.Dir, n, o.Nodes, n)
+	} else if maxID > o.Nodes {
+		return fmt.Errorf("%w: %s has a data folder for broker %d, more than --nodes %d: run with the cluster's size, or choose another --dir",
+			ErrOtherCluster, o.Dir, maxID, o.Nodes)
+	}
+	if o.BasePort == 0 {
+		o.BasePort = s.BasePort
+	}
+	if o.BasePort == 0 {
+		o.BasePort = DefaultBasePort
+	}
+	if o.Secret == "" {
+		o.Secret = s.Secret
+	}
+	if o.Secret == "" {
+		o.Secret = randomToken()
+	}
+	if o.AdminToken == "" {
+		o.AdminToken = s.AdminToken
+	}
+	if o.AdminToken == "" {
+		o.AdminToken = randomToken()
+	}
+	return nil
+}
+
+func (o *Options) save() error {
+	data, _ := json.MarshalIndent(saved{Nodes: o.Nodes, BasePort: o.BasePort, Secret: o.Secret, AdminToken: o.AdminToken}, "", "  ")
+	path := filepath.Join(o.Dir, ConfigFile)
+	if err := os.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	return nil
+}
+
+var groupRE = regexp.MustCompile(`of group \[([0-9 ]*)\]`)
+
+// groupOnDisk reads the group size from the brokers' members files (0 when
+// there is none) and the highest broker-<id> folder: a folder of a
+// 5-broker group must not be started as a 3-broker one.
+func groupOnDisk(dir string) (size, maxID int) {
+	dirs, _ := filepath.Glob(filepath.Join(dir, "broker-*"))
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		if id, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "broker-")); err == nil {
+			maxID = max(maxID, id)
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "members")); err == nil {
+			if g := groupRE.FindSubmatch(b); g != nil {
+				size = max(size, len(strings.Fields(string(g[1]))))
+			}
+		}
+	}
+	return size, maxID
+}
+
+// checkPorts tries every port the brokers need before starting any.
+func checkPorts(pc *proc.Cluster) error {
+	for _, n := range pc.Nodes {
+		for _, p := range []struct{ addr, what string }{{n.PeerAddr, "peer"}, {n.HTTPAddr, "HTTP"}} {
+			ln, err := net.Listen("tcp", p.addr)
+			if err != nil {
+				return fmt.Errorf("%w: %s (broker %d's %s port) cannot be used (%v): stop the program that holds it (a cluster still running from this folder?) or choose another --base-port",
+					ErrPortInUse, p.addr, n.ID, p.what, errors.Unwrap(err))
+			}
+			ln.Close()
+		}
+	}
+	return nil
+}
+
+// waitUp waits until broker n answers /v1/status; a broker whose process
+// exits first is reported with the end of its log.
+func waitUp(ctx context.Context, pc *proc.Cluster, n *proc.Node) error {
+	for {
+		if !n.Running() {
+			return fmt.Errorf("%w: broker %d exited during start-up; the end of its log (%s):\n%s",
+				ErrNodeDown, n.ID, n.LogPath, indent(tail(n.Log(), 8)))
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := pc.Client.Status(cctx, n.HTTPAddr)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: broker %d (pid %d) does not answer on %s; its log is %s:\n%s",
+				ErrNodeDown, n.ID, n.Pid(), n.HTTPAddr, n.LogPath, indent(tail(n.Log(), 8)))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func tail(s string, lines int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
+
+func randomToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"dledgerlab/core/commitlog"
+	"dledgerlab/lessons"
+	"dledgerlab/lessons/guide"
+	"dledgerlab/native/cluster"
+	"dledgerlab/web"
+)
+
+func init() {
+	register(command{name: "cluster", summary: "start N real brokers on this machine with a live view (Ctrl-C stops them)", run: runCluster})
+	nativeLessonDriver = startLessonCluster
+}
+
+func runCluster(args []string) error {
+	fs := newFlags("cluster", "[--nodes 3] [--dir D] [--base-port P] [--secret S] [--admin-token T] [--addr 127.0.0.1:8080]", `
+Starts N broker processes of this program on this machine, each with its
+own data folder and log in --dir, waits for a leader, and serves the live
+view: the playground page watching (and, with the admin token, driving)
+the real brokers. Ctrl-C stops every broker cleanly; the next run with the
+same --dir reuses their CommitLogs. The secret and admin token are
+generated on the first run and kept in <dir>/cluster.json.
+
+Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
+	nodes := fs.Int("nodes", 3, "number of brokers (1..9)")
+	dir := fs.String("dir", "dledgerlab-cluster", "cluster folder: broker-<id>/ data folders, broker-<id>.log, cluster.json")
+	basePort := fs.Int("base-port", 0, "broker 1's peer port (default: the folder's last, else 7001)")
+	secret := fs.String("secret", "", "cluster secret (default: $DLEDGERLAB_SECRET, the folder's, else generated)")
+	adminToken := fs.String("admin-token", "", "admin token for the brokers and the live view's actions (default: $DLEDGERLAB_ADMIN_TOKEN, the folder's, else generated)")
+	addr := fs.String("addr", "127.0.0.1:8080", "live view listen address (0.0.0.0:8080 for a classroom)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *nodes < 1 || *nodes > 9 {
+		return usagef("--nodes %d: a cluster has 1 to 9 brokers", *nodes)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	// The view's port first: a busy port fails before any broker starts.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s cannot be used (%v): stop the program that holds it or choose another --addr", *addr, errors.Unwrap(err))
+	}
+	defer ln.Close()
+
+	logf := func(format string, a ...any) {
+		fmt.Printf("%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
+	}
+	fmt.Printf("Starting %d brokers in %s …\n", *nodes, *dir)
+	x, err := cluster.Launch(ctx, cluster.Options{
+		Nodes: *nodes, Dir: *dir, BasePort: *basePort,
+		Secret: envOr(*secret, "DLEDGERLAB_SECRET"), AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
+		Logf: logf,
+	})
+	if err != nil {
+		return err
+	}
+	defer x.Stop()
+
+	srv := &http.Server{Handler: x.Live.Handler(web.Handler()), ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	o := x.Opts
+	for _, n := range x.Procs.Nodes {
+		fmt.Printf("  broker %d  peer %-21s API http://%-21s pid %-7d data %s  log %s\n",
+			n.ID, n.PeerAddr, n.HTTPAddr, n.Pid(), n.Dir, n.LogPath)
+	}
+	fmt.Printf("Leader: broker %d\n", x.Leader)
+	fmt.Printf("Secret:      %s\nAdmin token: %s   (both kept in %s)\n", o.Secret, o.AdminToken, filepath.Join(o.Dir, cluster.ConfigFile))
+	base := viewURL(ln.Addr().String())
+	fmt.Printf("Live view (watch only):  %s\n", base)
+	fmt.Printf("Live view (instructor):  %s#admin=%s\n", base, o.AdminToken)
+	fmt.Println("Ctrl-C stops every broker.")
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logf("live view stopped: %v", err)
+		}
+	}
+	fmt.Println("Stopping the brokers …")
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	x.Stop()
+	fmt.Printf("Stopped. The data stays in %s; run the same command again to continue.\n", o.Dir)
+	return nil
+}
+
+// viewURL is the page's address on a listener's address (a wildcard host
+// is shown as 127.0.0.1).
+func viewURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/?live"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/?live"
+}
+
+// startLessonCluster is the native lesson runner's cluster: the lesson's
+// number of brokers in a temporary folder on free ports, stopped and
+// removed by the returned function.
+func startLessonCluster(l *lessons.Lesson) (guide.Driver, func(), error) {
+	dir, err := os.MkdirTemp("", "dledgerlab-lesson-")
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := cluster.FreeBasePort("127.0.0.1", l.Cluster.Nodes)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("no free ports for the lesson's brokers: %w", err)
+	}
+	var extra []string
+	if l.Cluster.ProduceTimeoutMs > 0 {
+		extra = append(extra, "--produce-timeout", (time.Duration(l.Cluster.ProduceTimeoutMs) * time.Millisecond).String())
+	}
+	if l.Cluster.SegmentSize > 0 {
+		extra = append(extra, "--segment-size", strconv.FormatInt(max(l.Cluster.SegmentSize, commitlog.MinSegmentSize), 10))
+	}
+	fmt.Printf("Starting %d real brokers in %s (ports %d…) …\n", l.Cluster.Nodes, dir, base)
+	x, err := cluster.Launch(context.Background(), cluster.Options{
+		Nodes: l.Cluster.Nodes, Dir: dir, BasePort: base, Extra: extra,
+		Logf: func(format string, a ...any) { fmt.Printf("  [cluster] %s\n", fmt.Sprintf(format, a...)) },
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return cluster.Driver{L: x.Live}, func() {
+		x.Stop()
+		os.RemoveAll(dir)
+	}, nil
+}
