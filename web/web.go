@@ -7,11 +7,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"embed"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"dledgerlab/lessons"
 )
 
 //go:embed all:static
@@ -34,6 +37,10 @@ func Handler() http.Handler {
 	go gzippedWasm() // compress ahead of the first visitor
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
+		if r.URL.Path == "/lessons.json" {
+			serveLessons(w)
+			return
+		}
 		if r.URL.Path == "/dledgerlab.wasm" && acceptsGzip(r) {
 			if gz := gzippedWasm(); gz != nil {
 				w.Header().Set("Content-Type", "application/wasm")
@@ -45,6 +52,25 @@ func Handler() http.Handler {
 		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+// serveLessons answers the guided lessons as JSON (package lessons reads the
+// YAML files; the page's guided mode plays them with package guide in the
+// engine). A lesson file that does not load is reported, not hidden.
+func serveLessons(w http.ResponseWriter) {
+	all, err := lessons.All()
+	w.Header().Set("Content-Type", "application/json")
+	body := struct {
+		Lessons []*lessons.Lesson `json:"lessons"`
+		Error   string            `json:"error,omitempty"`
+	}{Lessons: all}
+	if err != nil {
+		body.Error = err.Error()
+	}
+	if body.Lessons == nil {
+		body.Lessons = []*lessons.Lesson{}
+	}
+	json.NewEncoder(w).Encode(body)
 }
 
 func acceptsGzip(r *http.Request) bool {
