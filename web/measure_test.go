@@ -63,26 +63,22 @@ func TestMeasure(t *testing.T) {
 	p.click(`[data-action="consumer"]`)
 	p.waitFor(`dledgerLab.frame.nodes.some(n => n.commit > 20)`)
 	p.eval(`dledgerLab.resetPerf()`, nil)
-	var probe any
-	p.eval(`new Promise(r => { const f0 = dledgerLab.frames, t0 = performance.now(); setTimeout(() => r({frames: dledgerLab.frames - f0, ms: performance.now() - t0, perf: dledgerLab.perf()}), 2000) })`, &probe)
-	t.Logf("probe %v", probe)
-	p.eval(`dledgerLab.perf()`, &probe)
-	t.Logf("perf %v", probe)
-	p.eval(`(() => { const f = dledgerLab.frame; const out = {}; for (const k in f) out[k] = JSON.stringify(f[k]).length; out.node0 = {}; for (const k in f.nodes[0]) out.node0[k] = JSON.stringify(f.nodes[0][k]).length; return out })()`, &probe)
-	t.Logf("frame sizes %v", probe)
-	p.eval(`dledgerLab.profile()`, &probe)
-	t.Logf("profile %v", probe)
-	p.waitFor(`dledgerLab.perf().samples >= 150`)
+	p.waitFor(`dledgerLab.perf().samples >= 300`)
 	var perf struct {
-		Frames  int     `json:"frames"`
-		P95     float64 `json:"p95"`
-		GoP95   float64 `json:"goP95"`
-		Max     float64 `json:"max"`
-		Samples int     `json:"samples"`
+		P50     float64            `json:"p50"`
+		P95     float64            `json:"p95"`
+		Max     float64            `json:"max"`
+		GoP95   float64            `json:"goP95"`
+		Samples int                `json:"samples"`
+		FPS     float64            `json:"fps"`
+		Views   map[string]float64 `json:"views"`
 	}
 	p.eval(`dledgerLab.perf()`, &perf)
-	t.Logf("7 brokers, 50 msg/s, speed 1×: main-thread frame work p95 %.2f ms (max %.2f ms) over %d frames; Go step+View+encode p95 %.2f ms (in the worker)",
-		perf.P95, perf.Max, perf.Samples, perf.GoP95)
+	var frameBytes int
+	p.eval(`JSON.stringify(dledgerLab.frame).length`, &frameBytes)
+	t.Logf("7 brokers, 50 msg/s, speed 1×, %d frames at %.0f frames/s, %d-byte frames: main-thread work per frame (parse + draw) p50 %.2f ms, p95 %.2f ms, max %.2f ms; in the worker (Go step + View + JSON) p95 %.2f ms",
+		perf.Samples, perf.FPS, frameBytes, perf.P50, perf.P95, perf.Max, perf.GoP95)
+	t.Logf("main-thread ms per view over those frames: %v", perf.Views)
 	p.screenshot("seven-brokers.png")
 
 	p.click(`[data-action="lang"]`)

@@ -206,7 +206,9 @@ export class ClusterView {
       p.glyph.textContent = down ? '' : (GLYPH[n.role] || '');
       p.num.textContent = String(n.id);
       p.label.textContent = t('broker', { id: n.id }) + (down || this.compact ? '' : ' · ' + roleText(n.role).split(' ')[0]);
-      p.term.textContent = down ? t('state_' + n.state) : t('term', { t: n.term });
+      // While no leader is known, a follower shows whom it voted for.
+      const voted = !down && n.role === 'follower' && !n.lead && n.vote ? ' · ' + t('votedFor', { v: n.vote }) : '';
+      p.term.textContent = (down ? t('state_' + n.state) : t('term', { t: n.term })) + voted;
       const state = t('state_' + n.state);
       p.title.textContent = t('broker', { id: n.id }) + ': ' + t('selInfo', {
         role: roleText(n.role), term: n.term, state, lead: n.lead ? t('broker', { id: n.lead }) : t('none'),

@@ -38,6 +38,7 @@ export class LogView {
     this.queueEl = queueEl;
     this.key = '';
     this.dirty = null; // {frame, selected} not drawn yet
+    this.queuesDirty = null; // a frame whose queues are not drawn yet
     this.drawnAt = -Infinity;
     this.shape = '';
     this.rows = new Map();
@@ -61,19 +62,27 @@ export class LogView {
     if (!force && key === this.key) return;
     this.key = key;
     this.dirty = { frame, selected };
-    this.flush(force);
+    if (force) this.flush(true); // otherwise the animation loop flushes
   }
 
-  /** flush draws the latest changed frame if enough time has passed. */
+  /** flush draws the latest changed frame if enough time has passed: the
+   * logs, or on the next call the queues. It returns whether it drew. */
   flush(force) {
-    if (!this.dirty) return;
+    if (this.queuesDirty && !force) {
+      this.drawQueues(this.queuesDirty);
+      this.queuesDirty = null;
+      return true;
+    }
+    if (!this.dirty) return false;
     const now = performance.now();
-    if (!force && now - this.drawnAt < MIN_GAP_MS) return;
+    if (!force && now - this.drawnAt < MIN_GAP_MS) return false;
     const { frame, selected } = this.dirty;
     this.dirty = null;
     this.drawnAt = now;
     this.drawLogs(frame, selected);
-    this.drawQueues(frame);
+    if (force) this.drawQueues(frame);
+    else this.queuesDirty = frame;
+    return true;
   }
 
   drawLogs(frame, selected) {

@@ -50,19 +50,20 @@ export class EventList {
     if (!force && key === this.key) return;
     this.key = key;
     this.dirty = frame;
-    this.flush(force);
+    if (force) this.flush(true); // otherwise the animation loop flushes
   }
 
-  /** flush draws the latest changed frame, at most every 150 ms. */
+  /** flush draws the latest changed frame, at most every 150 ms; it
+   * returns whether it drew. */
   flush(force) {
-    if (!this.dirty) return;
+    if (!this.dirty) return false;
     const now = performance.now();
-    if (!force && now - this.drawnAt < 150) return;
+    if (!force && now - this.drawnAt < 150) return false;
     this.drawnAt = now;
     const frame = this.dirty;
     this.dirty = null;
     const evs = frame.events || [];
-    if (!evs.length) { this.root.innerHTML = '<li class="muted">' + esc(t('noEvents')) + '</li>'; return; }
+    if (!evs.length) { this.root.innerHTML = '<li class="muted">' + esc(t('noEvents')) + '</li>'; return true; }
     const out = [];
     for (let i = evs.length - 1; i >= 0 && out.length < 40; i--) {
       const e = evs[i];
@@ -75,6 +76,7 @@ export class EventList {
         + '<span class="ev-kind">' + esc(eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
     }
     this.root.innerHTML = out.join('');
+    return true;
   }
 }
 
