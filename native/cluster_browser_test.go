@@ -1,0 +1,168 @@
+package main
+
+// Browser test of the live view: headless Chromium (as in web/'s playground
+// tests) opens the page served by a real `dledgerlab cluster`, kills the
+// leader from the page and sees the new leader drawn. Chromium comes from
+// /usr/bin/chromium (or $CHROMIUM); without it the test skips, except under
+// CI=true, where it fails.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dledgerlab/core/sim"
+)
+
+// liveTab is one browser tab on the live view.
+type liveTab struct {
+	t       *testing.T
+	ctx     context.Context
+	mu      sync.Mutex
+	console []string
+}
+
+func openLiveView(t *testing.T, url string) *liveTab {
+	t.Helper()
+	chromium := ""
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				chromium = p
+				break
+			}
+		}
+	}
+	if chromium == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("Chromium not found at /usr/bin/chromium or $CHROMIUM")
+		}
+		t.Skip("Chromium not found at /usr/bin/chromium or $CHROMIUM (apt-get install chromium); the live view browser test did not run")
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-background-timer-throttling", true), chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	tab := &liveTab{t: t}
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(tab.listen))
+	tab.ctx = ctx
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		tab.mu.Lock()
+		defer tab.mu.Unlock()
+		for _, c := range tab.console {
+			t.Errorf("browser console: %s", c)
+		}
+	})
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
+	tab.waitFor(`window.dledgerLab && dledgerLab.frame && document.body.dataset.ready === 'true'`)
+	return tab
+}
+
+func (p *liveTab) listen(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError {
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			msg = "console.error: " + strings.Join(parts, " ")
+		}
+	case *runtime.EventExceptionThrown:
+		msg = "uncaught: " + ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			msg += " " + ev.ExceptionDetails.Exception.Description
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError {
+			msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
+		}
+	}
+	if msg != "" {
+		p.mu.Lock()
+		p.console = append(p.console, msg)
+		p.mu.Unlock()
+	}
+}
+
+func (p *liveTab) waitFor(cond string) []byte {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Poll[[]byte](cond,
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		raw, _ := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte](`JSON.stringify({notice: window.dledgerLab && dledgerLab.lastNotice, nodes: window.dledgerLab && dledgerLab.frame && dledgerLab.frame.nodes.map(n => [n.id, n.live_state, n.role, n.term])})`))
+		p.t.Fatalf("waiting for %s: %v (page: %s)", cond, err, raw)
+	}
+	return v
+}
+
+func (p *liveTab) eval(expr string, out any) {
+	p.t.Helper()
+	raw, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte](expr))
+	require.NoError(p.t, err, expr)
+	if out != nil {
+		require.NoError(p.t, json.Unmarshal(raw, out), "%s: %s", expr, raw)
+	}
+}
+
+// drawnLeader waits for a leader drawn up that is not `not` and returns its id.
+func (p *liveTab) drawnLeader(not int) int {
+	p.t.Helper()
+	raw := p.waitFor(fmt.Sprintf(`(() => {
+		const gs = [...document.querySelectorAll('#cluster [data-node-id][data-role="leader"][data-state="up"]')];
+		return gs.length === 1 && Number(gs[0].dataset.nodeId) !== %d ? Number(gs[0].dataset.nodeId) : false;
+	})()`, not))
+	var id int
+	require.NoError(p.t, json.Unmarshal(raw, &id))
+	return id
+}
+
+// TestLiveViewKillLeaderFromPage: the live view of a real 3-broker cluster
+// draws the leader; the instructor selects it and presses Crash; the
+// launcher kills its process and the page draws the new leader.
+func TestLiveViewKillLeaderFromPage(t *testing.T) {
+	l := startLauncher(t, t.TempDir(), 3)
+	l.waitView("one leader", 15*time.Second, oneLeader)
+
+	// A watcher without the token: the page draws, the controls are disabled.
+	watcher := openLiveView(t, l.url+"/")
+	watcher.drawnLeader(0)
+	var pe string
+	watcher.eval(`getComputedStyle(document.querySelector('[data-action="crash"]')).pointerEvents`, &pe)
+	assert.Equal(t, "none", pe, "a watcher's Crash button is disabled")
+	var live bool
+	watcher.eval(`!!document.querySelector('[data-live="true"]') && dledgerLab.frame.mode === 'live'`, &live)
+	assert.True(t, live, "the page is in live mode")
+
+	// The instructor's tab (the URL the launcher prints).
+	p := openLiveView(t, l.url+"/?live#admin="+l.token)
+	var hash string
+	p.eval(`location.hash`, &hash)
+	assert.Empty(t, hash, "the token leaves the address bar")
+	lead := p.drawnLeader(0)
+	p.eval(fmt.Sprintf(`document.querySelector('#cluster [data-node-id="%d"]').dispatchEvent(new MouseEvent('click', {bubbles: true})), true`, lead), nil)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#sel-name').textContent.includes('%d') && !document.querySelector('[data-action="crash"]').disabled`, lead))
+	p.eval(`document.querySelector('[data-action="crash"]').click(), true`, nil)
+
+	p.waitFor(fmt.Sprintf(`document.querySelector('#cluster [data-node-id="%d"]').dataset.state === 'crashed' && dledgerLab.frame.nodes[%d].live_state === 'killed'`, lead, lead-1))
+	next := p.drawnLeader(lead)
+	assert.NotEqual(t, lead, next)
+	v := l.waitView("the launcher agrees", 5*time.Second, func(v sim.ClusterView) bool { return oneLeader(v) && leaders(v)[0] == next })
+	assert.Equal(t, "killed", v.Nodes[lead-1].State)
+	watcher.drawnLeader(lead) // the watcher sees it too
+}
