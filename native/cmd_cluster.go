@@ -88,6 +88,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	base := viewURL(ln.Addr().String())
 	fmt.Printf("Live view (watch only):  %s\n", base)
 	fmt.Printf("Live view (instructor):  %s#admin=%s\n", base, o.AdminToken)
+	printLANViews(ln.Addr().String())
 	fmt.Println("Ctrl-C stops every broker.")
 
 	select {
@@ -117,6 +118,21 @@ func viewURL(addr string) string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/?live"
+}
+
+// printLANViews prints the view's address on each network interface when
+// it listens on all of them (the students' address).
+func printLANViews(addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsUnspecified() {
+		return
+	}
+	ifaddrs, _ := net.InterfaceAddrs()
+	for _, a := range ifaddrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+			fmt.Printf("Students on the network: http://%s/?live\n", net.JoinHostPort(ipn.IP.String(), port))
+		}
+	}
 }
 
 // startLessonCluster is the native lesson runner's cluster: the lesson's

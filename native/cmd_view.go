@@ -91,6 +91,7 @@ transfer, produce and consume; restarting is done on the broker's machine.`)
 	}
 	base := viewURL(ln.Addr().String())
 	fmt.Printf("Live view (watch only):  %s\n", base)
+	printLANViews(ln.Addr().String())
 	if token != "" {
 		fmt.Printf("Live view (instructor):  %s#admin=%s\n", base, token)
 	} else {

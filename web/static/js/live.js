@@ -157,7 +157,7 @@ function syncControls() {
 
 function installPage() {
   const style = document.createElement('style');
-  style.textContent = SIM_ONLY.map((a) => '.live-mode [data-action="' + a + '"]').join(', ') + ', .live-mode .timeline, .live-mode .speed, .live-mode .rules, .live-mode .link-form, .live-mode #fork-note { display: none !important; }\n'
+  style.textContent = SIM_ONLY.map((a) => '.live-mode [data-action="' + a + '"]').join(', ') + ', .live-mode .timeline, .live-mode .speed, .live-mode .rules, .live-mode .link-form, .live-mode #fork-note, .live-mode section:has(#settings-title) { display: none !important; }\n'
     + ACTING.map((a) => '.live-watch-only [data-action="' + a + '"]').join(', ') + ' { pointer-events: none; opacity: 0.45; }\n'
     + '.live-tag { font-weight: 600; padding: 2px 8px; border-radius: 10px; background: #e6f4ea; color: #137333; }';
   document.head.appendChild(style);
