@@ -423,3 +423,47 @@ func TestLessonTourNative(t *testing.T) {
 	assert.Contains(t, string(out), "lesson tour: every check held")
 	assert.Contains(t, string(out), "real brokers")
 }
+
+// TestViewOfBrokersStartedElsewhere: `dledgerlab view --peers …` merges the
+// streams of brokers it did not start (the several-machines set-up); with
+// the admin token its Crash asks the broker to kill itself, and the view
+// draws the broker killed and the new leader.
+func TestViewOfBrokersStartedElsewhere(t *testing.T) {
+	c := startCluster(t, 3)
+	waitLeader(t, c)
+	var peers, https []string
+	for _, n := range c.Nodes {
+		peers = append(peers, fmt.Sprintf("%d=%s", n.ID, n.PeerAddr))
+		https = append(https, fmt.Sprintf("%d=%s", n.ID, n.HTTPAddr))
+	}
+	cmd := exec.Command(binPath, "view", "--peers", strings.Join(peers, ","), "--http-peers", strings.Join(https, ","),
+		"--admin-token", testToken, "--addr", "127.0.0.1:0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	l := &launcher{t: t, token: testToken}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "Live view (watch only):"); ok {
+			l.url = strings.TrimSuffix(strings.TrimSpace(u), "/?live")
+			break
+		}
+	}
+	require.NotEmpty(t, l.url, "view printed its address")
+	go io.Copy(io.Discard, stdout)
+
+	v := l.waitView("one leader", 10*time.Second, func(v sim.ClusterView) bool {
+		return oneLeader(v) && v.Nodes[0].State == "running" && v.Nodes[1].State == "running" && v.Nodes[2].State == "running"
+	})
+	old := leaders(v)[0]
+	code, body := l.act(l.token, sim.Action{Kind: sim.KindCrash, Node: old})
+	require.Equal(t, http.StatusOK, code, body)
+	l.waitView("the old leader killed, a new leader", 10*time.Second, func(v sim.ClusterView) bool {
+		return v.Nodes[old-1].State == "killed" && oneLeader(v) && leaders(v)[0] != old
+	})
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindRestart, Node: old})
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "start it there again")
+}
