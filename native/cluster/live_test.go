@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dledgerlab/core/sim"
+)
+
+// TestGroupsOfCuts: the partition the page draws is derived from the links
+// the brokers report cut.
+func TestGroupsOfCuts(t *testing.T) {
+	nodes := []sim.NodeView{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}}
+	both := func(a, b int) []sim.Link { return []sim.Link{{From: a, To: b}, {From: b, To: a}} }
+	cut := func(links ...[]sim.Link) map[sim.Link]bool {
+		m := map[sim.Link]bool{}
+		for _, ls := range links {
+			for _, l := range ls {
+				m[l] = true
+			}
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		cuts map[sim.Link]bool
+		want [][]int
+	}{
+		{"no cuts, no groups", nil, nil},
+		{"broker 1 isolated", cut(both(1, 2), both(1, 3), both(1, 4), both(1, 5)), [][]int{{1}, {2, 3, 4, 5}}},
+		{"brain split 1-2 | 3-4-5", cut(both(1, 3), both(1, 4), both(1, 5), both(2, 3), both(2, 4), both(2, 5)), [][]int{{1, 2}, {3, 4, 5}}},
+		{"one cut link keeps everyone connected", cut(both(1, 2)), nil},
+		{"a one-way cut counts as cut", cut([]sim.Link{{From: 3, To: 1}, {From: 3, To: 2}, {From: 3, To: 4}, {From: 3, To: 5}}), [][]int{{1, 2, 4, 5}, {3}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, groupsOf(nodes, tc.cuts))
+		})
+	}
+}
+
+// TestDiskSegments: a broker that is down still shows its CommitLog files.
+func TestDiskSegments(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "00000000000000000000"), make([]byte, 4096), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "00000000000000004096"), make([]byte, 100), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "index"), nil, 0o644))
+	got := diskSegments(dir, []sim.SegmentView{{Name: "00000000000000000000", Size: 4000}})
+	assert.Equal(t, []sim.SegmentView{
+		{Name: "00000000000000000000", Start: 0, Size: 4000, Cap: 4096},
+		{Name: "00000000000000004096", Start: 4096, Size: 100, Cap: 100},
+	}, got)
+}
