@@ -44,6 +44,11 @@ type Config struct {
 	// Rules can switch off individual safety rules for teaching. The zero
 	// value keeps every rule.
 	Rules Rules
+	// Damaged tells a replica that rules were off in this group earlier, so
+	// it may meet their damage (a committed entry a leader overwrites) even
+	// with every rule on now: it reports it as an event instead of
+	// panicking. A harness sets it; real brokers never do.
+	Damaged bool
 }
 
 // Rules are safety rules a learner may switch off to see why they exist. The

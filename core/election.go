@@ -188,12 +188,15 @@ func (n *Node) becomeLeader() {
 	n.bcastHeartbeat()
 }
 
-// Campaign starts an election now, as if the election timer had fired (the
-// lessons' "Broker 2 wakes first"; etcd's MsgHup). A leader ignores it.
+// Campaign starts an election now, as if this broker's timer had fired
+// first and the others' were about to (the lessons' "Broker 2 wakes
+// first"; etcd's MsgHup): it raises its term and asks for votes at once,
+// past the voters' lease, like the last step of a leadership transfer. A
+// leader ignores it.
 func (n *Node) Campaign() {
 	defer n.assertInvariants()
 	if n.role == RoleLeader {
 		return
 	}
-	n.campaign()
+	n.elect(true)
 }

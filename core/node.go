@@ -101,7 +101,7 @@ func NewNode(cfg Config) (*Node, error) {
 		log:   newLog(),
 		rand:  newRNG(cfg.Seed, cfg.ID),
 	}
-	n.log.unsafe = cfg.Rules.Any()
+	n.log.unsafe = cfg.Rules.Any() || cfg.Damaged
 	if s := cfg.Storage; s != nil {
 		hs, err := s.InitialState()
 		if err != nil {

@@ -146,6 +146,7 @@ func (st *state) setRule(rule string, on bool) {
 	case RulePersistBeforeAck:
 		sw.Rules.AckBeforePersist = !on
 	}
+	st.damaged = st.damaged || st.effectiveRules().Any()
 	// A rule switched back on after Config switched it off stays off:
 	// Config is the run's baseline; actions only switch rules off again.
 	for _, n := range st.nodes {

@@ -71,11 +71,12 @@ type producer struct {
 	node  int // fixed target broker, or 0: follow the leader
 	rate  float64
 	// timerGen invalidates old rate timers when the rate changes.
-	timerGen                      uint64
-	seq                           uint64
-	attempts                      uint64
-	out                           *sendState
-	queue                         []string
+	timerGen uint64
+	seq      uint64
+	attempts uint64
+	out      *sendState
+	// queue holds messages waiting for the send in progress.
+	queue                         []queued
 	guess                         int
 	rr                            int
 	sent, acked, unknown, retries int
@@ -84,7 +85,11 @@ type producer struct {
 	timedOut bool
 }
 
+// queued is a message waiting to be sent, with its own topic.
+type queued struct{ topic, body string }
+
 type sendState struct {
+	topic   string
 	seq     uint64
 	body    string
 	attempt uint64
@@ -144,7 +149,7 @@ func (c *clients) produce(st *state, a Action) {
 	if body == "" {
 		body = fmt.Sprintf("%s-%d", p.id, p.seq+uint64(len(p.queue))+1)
 	}
-	p.queue = append(p.queue, body)
+	p.queue = append(p.queue, queued{topic: a.Topic, body: body})
 	c.sendNext(st, i)
 }
 
@@ -164,7 +169,7 @@ func (c *clients) timer(st *state, i int, gen uint64) {
 		return
 	}
 	if p.out == nil && len(p.queue) == 0 {
-		p.queue = append(p.queue, p.id+"-"+strconv.FormatUint(p.seq+1, 10))
+		p.queue = append(p.queue, queued{topic: p.topic, body: p.id + "-" + strconv.FormatUint(p.seq+1, 10)})
 	}
 	c.sendNext(st, i)
 	st.schedule(event{at: st.now + max(1, int64(1000/p.rate)), kind: evProducerTimer, client: i, attempt: gen})
@@ -177,7 +182,7 @@ func (c *clients) sendNext(st *state, i int) {
 		return
 	}
 	p.seq++
-	p.out = &sendState{seq: p.seq, body: p.queue[0], op: -1}
+	p.out = &sendState{topic: p.queue[0].topic, seq: p.seq, body: p.queue[0].body, op: -1}
 	p.queue = p.queue[1:]
 	p.sent++
 	c.attempt(st, i)
@@ -199,12 +204,12 @@ func (c *clients) attempt(st *state, i int) {
 		p.rr++
 		o.target = (p.rr-1)%len(st.nodes) + 1
 	}
-	msg := broker.Message{Topic: p.topic, Body: []byte(o.body), Producer: p.id, Seq: o.seq}
+	msg := broker.Message{Topic: o.topic, Body: []byte(o.body), Producer: p.id, Seq: o.seq}
 	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientReq, node: o.target, client: i, attempt: o.attempt, req: msg})
 	st.schedule(event{at: st.now + int64(st.cfg.ProduceTimeoutMs), kind: evProduceTimeout, client: i, attempt: o.attempt})
 	if st.cfg.RecordHistory {
 		o.op = len(c.history)
-		c.history = append(c.history, ClientOp{Client: p.id, Kind: "produce", Topic: p.topic, Producer: p.id, Seq: o.seq, CallMs: st.now, ReturnMs: -1, Outcome: "unknown"})
+		c.history = append(c.history, ClientOp{Client: p.id, Kind: "produce", Topic: o.topic, Producer: p.id, Seq: o.seq, CallMs: st.now, ReturnMs: -1, Outcome: "unknown"})
 	}
 }
 

@@ -85,6 +85,7 @@ func (st *state) boot(n *simNode) {
 	cc.DisableCheckQuorum = st.switches.DisableCheckQuorum || st.cfg.DisableCheckQuorum
 	cc.DisablePreVote = st.switches.DisablePreVote || st.cfg.DisablePreVote
 	cc.Rules = st.effectiveRules()
+	cc.Damaged = st.damaged || cc.Rules.Any()
 	cc.Storage = n.store
 	// Each incarnation draws its own timeouts.
 	cc.Seed = st.rand.Uint64()

@@ -39,6 +39,9 @@ type state struct {
 	switches switches
 	// traps counts armed traps by name.
 	traps map[string]int
+	// damaged: a safety rule has been off in this run, so brokers may meet
+	// its damage later even with the rule back on.
+	damaged bool
 }
 
 type switches struct {

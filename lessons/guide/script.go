@@ -249,6 +249,7 @@ func ParseAction(line string, n int) (Action, error) {
 			}
 		}
 	case "consume":
+		a.Kind = sim.KindConsumer
 		a.Topic = ""
 		switch len(t) {
 		case 2:
