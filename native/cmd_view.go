@@ -91,12 +91,12 @@ transfer, produce and consume; restarting is done on the broker's machine.`)
 	}
 	base := viewURL(ln.Addr().String())
 	fmt.Printf("Live view (watch only):  %s\n", base)
-	printLANViews(ln.Addr().String())
 	if token != "" {
 		fmt.Printf("Live view (instructor):  %s#admin=%s\n", base, token)
 	} else {
 		fmt.Println("No --admin-token: the page can only watch.")
 	}
+	printLANViews(ln.Addr().String())
 	select {
 	case <-ctx.Done():
 	case err := <-served:

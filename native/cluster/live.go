@@ -264,12 +264,12 @@ func fillNil(nv *sim.NodeView) {
 }
 
 // diskSegments lists the CommitLog segment files in a data folder: name,
-// start position and size on disk. Known used sizes (from the broker's last
-// frame) are kept.
+// start position and size on disk (what a broker that is down holds now).
+// The capacity comes from the broker's last frame when known.
 func diskSegments(dir string, known []sim.SegmentView) []sim.SegmentView {
-	used := map[string]int64{}
+	var capacity int64
 	for _, s := range known {
-		used[s.Name] = s.Size
+		capacity = max(capacity, s.Cap)
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -289,11 +289,7 @@ func diskSegments(dir string, known []sim.SegmentView) []sim.SegmentView {
 		for _, c := range name {
 			start = start*10 + int64(c-'0')
 		}
-		sv := sim.SegmentView{Name: name, Start: start, Size: info.Size(), Cap: info.Size()}
-		if u, ok := used[name]; ok {
-			sv.Size = u
-		}
-		out = append(out, sv)
+		out = append(out, sim.SegmentView{Name: name, Start: start, Size: info.Size(), Cap: max(capacity, info.Size())})
 	}
 	if out == nil {
 		return known

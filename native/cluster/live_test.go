@@ -48,9 +48,9 @@ func TestDiskSegments(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "00000000000000000000"), make([]byte, 4096), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "00000000000000004096"), make([]byte, 100), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "index"), nil, 0o644))
-	got := diskSegments(dir, []sim.SegmentView{{Name: "00000000000000000000", Size: 4000}})
+	got := diskSegments(dir, []sim.SegmentView{{Name: "00000000000000000000", Size: 4000, Cap: 4096}})
 	assert.Equal(t, []sim.SegmentView{
-		{Name: "00000000000000000000", Start: 0, Size: 4000, Cap: 4096},
-		{Name: "00000000000000004096", Start: 4096, Size: 100, Cap: 100},
-	}, got)
+		{Name: "00000000000000000000", Start: 0, Size: 4096, Cap: 4096},
+		{Name: "00000000000000004096", Start: 4096, Size: 100, Cap: 4096},
+	}, got, "sizes on disk now, capacity from the last frame")
 }
