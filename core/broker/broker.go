@@ -9,10 +9,10 @@ package broker
 // construction.
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"slices"
 
 	"dledgerlab/core"
@@ -337,13 +337,15 @@ func (b *Broker) Clone() *Broker {
 	return &c
 }
 
-// Digest returns a hex SHA-256 of the replicated state: the applied index,
+// Digest returns a hex 128-bit FNV-1a hash of the replicated state (a
+// comparison between replicas, not a defence against forgery, so a small
+// non-cryptographic hash keeps the WebAssembly engine lean): the applied index,
 // every queue (records, entry index/term, messages) and the deduplication
 // table. Two brokers that applied the same committed log have the same
 // digest. Consumer offsets and pending tickets, which are local to a
 // broker, are left out.
 func (b *Broker) Digest() string {
-	h := sha256.New()
+	h := fnv.New128a()
 	var buf []byte
 	u64 := func(v uint64) { buf = binary.BigEndian.AppendUint64(buf[:0], v); h.Write(buf) }
 	str := func(s string) { u64(uint64(len(s))); h.Write([]byte(s)) }
