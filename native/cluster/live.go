@@ -343,6 +343,43 @@ type watch struct {
 	frame     *sim.ClusterView
 	recv      time.Time
 	connected bool
+
+	// summaries remembers what the entries this broker showed carried
+	// ("orders: hello"), so an entry it truncates later can be named: a
+	// broker reports a truncated entry by index and term only.
+	summaries map[entryKey]string
+}
+
+type entryKey struct{ index, term uint64 }
+
+// maxSummaries bounds the remembered summaries per broker.
+const maxSummaries = 4096
+
+// nameTruncated fills the summaries of f's truncated entries from earlier
+// frames and remembers f's log. Runs on the reader, before f is shared.
+func (w *watch) nameTruncated(f *sim.ClusterView) {
+	if len(f.Nodes) == 0 {
+		return
+	}
+	n := &f.Nodes[0]
+	if w.summaries == nil {
+		w.summaries = map[entryKey]string{}
+	}
+	for _, e := range n.Log {
+		w.summaries[entryKey{e.Index, e.Term}] = e.Summary
+	}
+	for i, e := range n.Truncated {
+		if s, ok := w.summaries[entryKey{e.Index, e.Term}]; ok {
+			n.Truncated[i].Summary = s
+		}
+	}
+	if len(w.summaries) > maxSummaries {
+		for k := range w.summaries {
+			if k.index+maxSummaries/2 < n.LastIndex {
+				delete(w.summaries, k)
+			}
+		}
+	}
 }
 
 func (w *watch) latest() (*sim.ClusterView, time.Time, bool) {
@@ -385,6 +422,7 @@ func (w *watch) read(ctx context.Context, c *websocket.Conn) {
 		if err := json.Unmarshal(data, &f); err != nil {
 			return
 		}
+		w.nameTruncated(&f)
 		w.mu.Lock()
 		w.frame, w.recv, w.connected = &f, time.Now(), true
 		w.mu.Unlock()

@@ -54,3 +54,19 @@ func TestDiskSegments(t *testing.T) {
 		{Name: "00000000000000004096", Start: 4096, Size: 100, Cap: 4096},
 	}, got, "sizes on disk now, capacity from the last frame")
 }
+
+// TestTruncatedEntriesNamed: a broker reports a truncated entry by index
+// and term only; the view names it from what the broker showed before, so
+// a lesson can say "lost-write was truncated on broker 3".
+func TestTruncatedEntriesNamed(t *testing.T) {
+	w := &watch{}
+	before := sim.ClusterView{Nodes: []sim.NodeView{{LastIndex: 3, Log: []sim.EntryView{
+		{Index: 2, Term: 1, Summary: "orders: kept"}, {Index: 3, Term: 1, Summary: "orders: lost-write"}}}}}
+	w.nameTruncated(&before)
+	after := sim.ClusterView{Nodes: []sim.NodeView{{LastIndex: 3,
+		Log:       []sim.EntryView{{Index: 3, Term: 2, Summary: "no-op"}},
+		Truncated: []sim.EntryView{{Index: 3, Term: 1, Summary: "truncated"}, {Index: 9, Term: 1, Summary: "truncated"}}}}}
+	w.nameTruncated(&after)
+	assert.Equal(t, "orders: lost-write", after.Nodes[0].Truncated[0].Summary)
+	assert.Equal(t, "truncated", after.Nodes[0].Truncated[1].Summary, "an entry never seen keeps the broker's label")
+}
