@@ -17,6 +17,17 @@
 //	seek(ms)                        → frame | {"error"}
 //	share()                         → {"share": "..."} | {"error"}
 //	frame()                         → frame | {"error"}
+//	lesson(lessonJSON)              → frame with "lesson" | {"error"}
+//	lessonGoto(step)                → frame with "lesson" | {"error"}
+//	lessonShowSolution()            → frame with "lesson" | {"error"}
+//	lessonStop()                    → frame
+//
+// A lesson (guide.Lesson, as GET /lessons.json serves it) starts a new run
+// with the lesson's cluster and a guide.Session. While it lasts, every step
+// also advances the session on the frame it returns: the session's due
+// actions are performed on the simulator and its checks are evaluated
+// against that frame, whose "lesson" field says where the lesson stands. So
+// the page still crosses once per animation frame.
 package main
 
 import (
@@ -26,6 +37,7 @@ import (
 	"syscall/js"
 
 	"dledgerlab/core/sim"
+	"dledgerlab/lessons/guide"
 )
 
 // viewEvents is how many of the latest events a frame carries: the page
@@ -40,6 +52,17 @@ const maxAdvanceMs = 10_000
 // call leaves s either nil (before a successful init) or a usable run.
 type bridge struct {
 	s *sim.Sim
+	// g is the guided lesson being played on s, or nil. stepStart[i] is
+	// where step i was last entered, so Back can play a step again from
+	// where it began.
+	g         *guide.Session
+	stepStart map[int]mark
+}
+
+// mark is a moment of a run: its time and how many actions were recorded.
+type mark struct {
+	at      int64
+	actions int
 }
 
 func main() {
@@ -50,6 +73,10 @@ func main() {
 	api.Set("seek", js.FuncOf(b.guard(b.seek)))
 	api.Set("share", js.FuncOf(b.guard(b.share)))
 	api.Set("frame", js.FuncOf(b.guard(b.frame)))
+	api.Set("lesson", js.FuncOf(b.guard(b.lesson)))
+	api.Set("lessonGoto", js.FuncOf(b.guard(b.lessonGoto)))
+	api.Set("lessonShowSolution", js.FuncOf(b.guard(b.lessonShowSolution)))
+	api.Set("lessonStop", js.FuncOf(b.guard(b.lessonStop)))
 	js.Global().Set("dledger", api)
 	// Tell the page (or worker) the engine is ready.
 	if ready := js.Global().Get("dledgerReady"); ready.Type() == js.TypeFunction {
@@ -100,13 +127,14 @@ func (b *bridge) init(args []js.Value) string {
 	if err != nil {
 		return errorJSON(err.Error())
 	}
-	b.s = s
+	b.s, b.g = s, nil
 	return b.frameJSON()
 }
 
 // step applies a batch of actions at the current virtual time, then runs
 // advanceMs virtual milliseconds. An invalid action is skipped (the
-// simulator changes nothing for it) and reported next to the frame.
+// simulator changes nothing for it) and reported next to the frame. During
+// a lesson the session then advances on the resulting frame.
 func (b *bridge) step(args []js.Value) string {
 	if b.s == nil {
 		return errorJSON("the simulator is not started")
@@ -130,7 +158,12 @@ func (b *bridge) step(args []js.Value) string {
 	if ms > 0 {
 		b.s.Advance(ms)
 	}
-	frame := b.frameJSON()
+	var frame string
+	if b.g != nil {
+		frame = b.guideFrame() // the lesson acts and judges on this frame
+	} else {
+		frame = b.frameJSON()
+	}
 	if len(errs) > 0 {
 		return `{"error":` + quote(strings.Join(errs, "; ")) + `,"frame":` + frame + `}`
 	}
@@ -168,8 +201,133 @@ func (b *bridge) frame(args []js.Value) string {
 	return b.frameJSON()
 }
 
-func (b *bridge) frameJSON() string {
+// lesson starts a guided lesson: a new run with the lesson's cluster.
+func (b *bridge) lesson(args []js.Value) string {
+	var l guide.Lesson
+	if err := json.Unmarshal([]byte(stringArg(args, 0)), &l); err != nil {
+		return errorJSON("the lesson is not valid JSON: " + err.Error())
+	}
+	if len(l.Steps) == 0 {
+		return errorJSON("the lesson " + quote(l.ID) + " has no steps")
+	}
+	s, err := sim.New(l.Cluster)
+	if err != nil {
+		return errorJSON("lesson " + l.ID + ": " + err.Error())
+	}
+	b.s, b.g = s, guide.NewSession(&l)
+	b.stepStart = map[int]mark{0: {}}
+	return b.frameJSON()
+}
+
+// lessonGoto moves the lesson to a step (len(steps) is the goal). Going
+// back to a step already seen returns the run to where that step began,
+// without what was done after it, so the step plays again as it did; going
+// forward continues from now.
+func (b *bridge) lessonGoto(args []js.Value) string {
+	if b.g == nil {
+		return errorJSON("no lesson is running")
+	}
+	i := int(numberArg(args, 0))
+	if m, seen := b.stepStart[i]; seen && i <= b.g.Step && m.at <= b.s.Now() {
+		s, err := forkAt(b.s, m)
+		if err != nil {
+			return errorJSON(err.Error())
+		}
+		b.s = s
+	}
+	b.g.Goto(i)
+	b.stepStart[b.g.Step] = mark{at: b.s.Now(), actions: len(b.s.Actions())}
+	return b.frameJSON()
+}
+
+// forkAt rebuilds s as it was at m: the same config and the actions
+// recorded before m, run to m's time. Unlike SeekTo, which keeps the
+// recorded future and replays it, the fork has no future.
+func forkAt(s *sim.Sim, m mark) (*sim.Sim, error) {
+	acts := s.Actions()
+	f, err := sim.New(s.Config())
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range acts[:min(m.actions, len(acts))] {
+		if err := f.SeekTo(a.AtMs); err != nil {
+			return nil, err
+		}
+		if err := f.Do(a); err != nil {
+			return nil, err
+		}
+	}
+	return f, f.SeekTo(m.at)
+}
+
+// lessonShowSolution performs the goal's solution (the "Show me" button).
+func (b *bridge) lessonShowSolution(args []js.Value) string {
+	if b.g == nil {
+		return errorJSON("no lesson is running")
+	}
+	b.g.ShowSolution()
+	return b.frameJSON()
+}
+
+// lessonStop leaves the guided mode; the run goes on as a free playground.
+func (b *bridge) lessonStop(args []js.Value) string {
+	if b.s == nil {
+		return errorJSON("the simulator is not started")
+	}
+	b.g = nil
+	return b.frameJSON()
+}
+
+// guideFrame advances the lesson on the current view: its due actions are
+// performed, and its checks are judged on the frame that is returned.
+func (b *bridge) guideFrame() string {
 	v := b.s.View()
+	acts := b.g.Advance(b.s.Now(), &v)
+	var errs []string
+	for _, a := range acts {
+		if err := b.s.Do(a); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 && b.g.Err == "" {
+		b.g.Err = strings.Join(errs, "; ")
+	}
+	if len(acts) > 0 {
+		v = b.s.View() // show what the actions did
+	}
+	return b.lessonFrame(v)
+}
+
+// lessonState is where the lesson stands, as the narration panel shows it.
+type lessonState struct {
+	ID     string             `json:"id"`
+	Step   int                `json:"step"`
+	Steps  int                `json:"steps"`
+	Done   bool               `json:"done"`
+	Checks []guide.CheckState `json:"checks"`
+	Error  string             `json:"error,omitempty"`
+}
+
+// lessonFrame is v's frame with a "lesson" field.
+func (b *bridge) lessonFrame(v sim.ClusterView) string {
+	frame := b.viewJSON(v)
+	if b.g == nil || !strings.HasSuffix(frame, "}") || strings.HasPrefix(frame, `{"error"`) {
+		return frame
+	}
+	st, err := json.Marshal(lessonState{
+		ID: b.g.L.ID, Step: b.g.Step, Steps: len(b.g.L.Steps), Done: b.g.Done(),
+		Checks: b.g.Checks, Error: b.g.Err,
+	})
+	if err != nil {
+		return errorJSON("cannot encode the lesson: " + err.Error())
+	}
+	return frame[:len(frame)-1] + `,"lesson":` + string(st) + `}`
+}
+
+// frameJSON is the current frame (with the lesson's state during a lesson).
+func (b *bridge) frameJSON() string { return b.lessonFrame(b.s.View()) }
+
+func (b *bridge) viewJSON(v sim.ClusterView) string {
 	if n := len(v.Events); n > viewEvents {
 		v.Events = v.Events[n-viewEvents:]
 	}

@@ -84,17 +84,22 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 			suite.err = err
 			return
 		}
-		mux := http.NewServeMux()
+		site := http.NewServeMux()
 		// The freshly built engine overrides whatever `make wasm` left in
 		// web/static; everything else is the embedded page.
 		for _, name := range []string{"/dledgerlab.wasm", "/wasm_exec.js"} {
 			file := filepath.Join(dir, filepath.Base(name))
-			mux.HandleFunc(name, func(w http.ResponseWriter, r *http.Request) {
+			site.HandleFunc(name, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Cache-Control", "no-cache")
 				http.ServeFile(w, r, file)
 			})
 		}
-		mux.Handle("/", web.Handler())
+		site.Handle("/", web.Handler())
+		mux := http.NewServeMux()
+		mux.Handle("/", site)
+		// The same page under /broken/, where one lesson file does not load.
+		mux.HandleFunc("/broken/lessons.json", serveBrokenLessons)
+		mux.Handle("/broken/", http.StripPrefix("/broken", site))
 		srv := httptest.NewServer(mux) // listens on 127.0.0.1
 		suite.url = srv.URL + "/"
 

@@ -216,6 +216,7 @@ export class Controls {
     const app = this.app;
     const k = e.key;
     if ($('#help').open && k !== '?') return; // the dialog handles Escape
+    if ($('#lessons-menu').open) return;
     const speed = (d) => {
       const i = SPEEDS.indexOf(app.speed);
       const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, (i < 0 ? 1 : i) + d))];

@@ -22,7 +22,7 @@ const live = new URLSearchParams(location.search).has('live');
 // simulator's own knobs (hidden: a real cluster has no seed, speed or past).
 const ACTING = ['crash', 'restart', 'pause-broker', 'resume-broker', 'isolate', 'transfer', 'partition', 'heal',
   'produce', 'producer', 'producer-stop', 'consumer', 'move-group'];
-const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'link', 'rule', 'jump-violation'];
+const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'link', 'rule', 'jump-violation', 'lessons'];
 
 function token() {
   try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; }

@@ -9,6 +9,8 @@ import { LogView } from './logview.js';
 import { Timeline } from './timeline.js';
 import { Badge, EventList, Clients } from './panels.js';
 import { Controls } from './controls.js';
+import { LessonPanel } from './lessons.js';
+import { live } from './live.js';
 import { applyStatic, currentLang, setLang, t } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -52,6 +54,7 @@ class App {
     this.events = new EventList($('#events'));
     this.clients = new Clients($('#clients'));
     this.controls = new Controls(this);
+    this.lesson = new LessonPanel(this, { live });
 
     applyStatic(document);
     this.controls.syncLang();
@@ -93,6 +96,23 @@ class App {
     this.pendingInit = { arg: typeof arg === 'string' ? arg : JSON.stringify(arg), ...opts };
   }
 
+  /** startLesson begins a guided lesson (a guide.Lesson from /lessons.json)
+   * in a new run with the lesson's cluster. */
+  startLesson(lesson) {
+    this.pendingInit = { lesson };
+  }
+
+  /** lessonCall runs a lesson call (lessonGoto, lessonShowSolution,
+   * lessonStop) in turn and shows the frame it answers. */
+  lessonCall(op, ...args) {
+    this.calls.push({
+      op, args, resolve: (v) => {
+        if (v.error) { this.notice(t('actionRefused', { err: v.error }), 'error'); return; }
+        this.arrived = { value: v, parseMs: 0, rewound: op === 'lessonGoto' || !!(this.arrived && this.arrived.rewound) };
+      },
+    });
+  }
+
   /** request runs any other engine call in turn; resolves to its value. */
   request(op, ...args) {
     return new Promise((resolve) => this.calls.push({ op, args, resolve }));
@@ -128,6 +148,7 @@ class App {
     setLang(lang);
     this.controls.syncLang();
     this.cluster.relabel();
+    this.lesson.relabel();
     this.redraw(true);
   }
 
@@ -187,7 +208,8 @@ class App {
       const init = this.pendingInit;
       this.pendingInit = null;
       this.arrived = null;
-      this.engine.call('init', init.arg).then((r) => this.onInit(r, init));
+      if (init.lesson) this.engine.call('lesson', JSON.stringify(init.lesson)).then((r) => this.onInit(r, init));
+      else this.engine.call('init', init.arg).then((r) => this.onInit(r, init));
       return;
     }
     if (!this.frame) return;
@@ -227,7 +249,9 @@ class App {
     const v = r.value;
     if (v.error) {
       if (v.fatal) { this.notice(t('engineFailed', { err: v.error }), 'error'); return; }
-      if (init.share) {
+      if (init.lesson) {
+        this.notice(t('lessonFailed', { err: v.error }), 'error');
+      } else if (init.share) {
         this.notice(t('badShare', { err: v.error }), 'error');
         this.hashSet = '';
         history.replaceState(null, '', location.pathname + location.search);
@@ -243,6 +267,12 @@ class App {
     this.carry = 0;
     if (this.selected > v.nodes.length) this.selected = 0;
     this.controls.onNewRun(v);
+    if (init.lesson) {
+      this.lesson.onStarted(init.lesson, v);
+      if (!this.playing) this.setPlaying(true);
+    } else {
+      this.lesson.end();
+    }
     this.show(v);
     if (init.t !== null && init.t !== undefined) {
       this.setPlaying(false);
@@ -272,7 +302,8 @@ class App {
     this.badge.update(f, force);
     this.events.update(f, force); lap('events');
     this.clients.update(f, force);
-    this.controls.update(f, force); lap('other');
+    this.controls.update(f, force);
+    this.lesson.update(f); lap('other');
   }
 }
 
@@ -295,6 +326,8 @@ window.dledgerLab = {
   /** moving: brokers are still gliding to new places (after a split or heal). */
   get moving() { return app.cluster.moving; },
   get lastNotice() { return app.lastNotice; },
+  /** lesson: where the guided lesson stands (frame.lesson), or null. */
+  get lesson() { return app.lesson.active && app.frame ? app.frame.lesson || null : null; },
   perf() {
     return {
       frames: app.frames, p95: p95(app.frameTimes), goP95: p95(app.goTimes),

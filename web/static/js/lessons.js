@@ -1,0 +1,323 @@
+// Lesson panel: the guided mode. The lessons menu lists GET /lessons.json;
+// opening one starts a run with the lesson's cluster in the engine, which
+// plays it with guide.Session (wasm/main.go). Every frame then carries
+// frame.lesson (step, checks with ok/failed/why); this panel narrates the
+// step, ticks its checks, and offers Next / Back, the "try it yourself"
+// goal with its "Show me", and the quiz. The texts come from the lesson in
+// both languages; the panel's own words come from i18n.js.
+//
+// Pages: 0..steps-1 are the steps, steps is the goal (the engine's last
+// step), steps+1 is the quiz (page only; the engine stays at the goal).
+
+import { t, currentLang } from './i18n.js';
+
+const $ = (sel) => document.querySelector(sel);
+
+function esc(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
+}
+
+/** tx picks a lesson text ({en, zh}) in the page's language. */
+function tx(text) {
+  if (!text) return '';
+  return (currentLang() === 'zh' ? text.zh : text.en) || text.en || text.zh || '';
+}
+
+const CJK = /[\u3000-\u9fff\uff00-\uffef]/;
+
+/** paras turns a YAML block (hard-wrapped lines, blank-line paragraphs)
+ * into HTML paragraphs; wrapped Chinese lines join without a space. */
+function paras(s) {
+  return String(s || '').trim().split(/\n\s*\n/).map((p) => {
+    const lines = p.split('\n').map((l) => l.trim()).filter(Boolean);
+    let out = lines[0] || '';
+    for (const l of lines.slice(1)) out += (CJK.test(out.slice(-1)) || CJK.test(l[0]) ? '' : ' ') + l;
+    return '<p>' + esc(out) + '</p>';
+  }).join('');
+}
+
+export class LessonPanel {
+  /** app is the playground (main.js); live is true in the real-cluster mode. */
+  constructor(app, { live = false } = {}) {
+    this.app = app;
+    this.live = live;
+    this.list = null; // lessons from /lessons.json, or null until loaded
+    this.loadError = '';
+    this.lesson = null; // the lesson being played
+    this.state = null; // the latest frame.lesson
+    this.page = 0;
+    this.solving = false;
+    this.answers = new Map(); // question index → chosen choice
+    this.key = '';
+
+    this.root = $('#lesson');
+    this.menu = $('#lessons-menu');
+    document.addEventListener('click', (e) => this.click(e));
+    document.addEventListener('keydown', (e) => this.key_(e));
+    if (!live) this.load();
+  }
+
+  // --- the menu ---
+
+  async load() {
+    try {
+      const resp = await fetch('lessons.json', { cache: 'no-cache' });
+      if (!resp.ok) throw new Error('HTTP ' + resp.status);
+      const body = await resp.json();
+      this.list = (body.lessons || []).slice().sort((a, b) => a.order - b.order);
+      this.loadError = body.error || '';
+    } catch (err) {
+      this.list = [];
+      this.loadError = String(err && err.message || err);
+    }
+    this.drawMenu();
+  }
+
+  openMenu() {
+    this.drawMenu();
+    if (!this.menu.open) this.menu.showModal();
+    const first = this.menu.querySelector('[data-action="open-lesson"]') || this.menu.querySelector('[data-action="close-lessons"]');
+    if (first) first.focus();
+  }
+
+  drawMenu() {
+    const box = $('#lessons-list');
+    const err = $('#lessons-error');
+    err.hidden = !this.loadError;
+    err.textContent = this.loadError ? t('lessonsError', { err: this.loadError }) : '';
+    if (this.list === null) { box.innerHTML = '<li class="muted">' + esc(t('lessonsLoading')) + '</li>'; return; }
+    if (!this.list.length) { box.innerHTML = this.loadError ? '' : '<li class="muted">' + esc(t('noLessons')) + '</li>'; return; }
+    box.innerHTML = this.list.map((l) => '<li><button type="button" class="lesson-item" data-action="open-lesson" data-lesson="' + esc(l.id) + '">'
+      + '<span class="lesson-no">' + esc(String(l.order).padStart(2, '0')) + '</span>'
+      + '<span class="lesson-name">' + esc(tx(l.title)) + '</span>'
+      + (l.sim_only ? '<span class="lesson-tag" title="' + esc(t('simOnlyTitle')) + '">' + esc(t('simOnly')) + '</span>' : '')
+      + '</button></li>').join('');
+  }
+
+  // --- starting and leaving ---
+
+  start(id) {
+    const l = (this.list || []).find((x) => x.id === id);
+    if (!l) return;
+    if (this.menu.open) this.menu.close();
+    this.app.startLesson(l);
+  }
+
+  /** onStarted: the engine runs lesson l from the frame it answered. */
+  onStarted(l, frame) {
+    this.lesson = l;
+    this.page = 0;
+    this.solving = false;
+    this.answers = new Map();
+    this.state = frame.lesson || null;
+    this.root.hidden = false;
+    document.documentElement.classList.add('in-lesson');
+    this.draw(true);
+    const h = this.root.querySelector('#lesson-title');
+    if (h) h.focus();
+  }
+
+  /** end leaves the guided mode (the run goes on as a playground). */
+  end() {
+    if (!this.lesson) return;
+    this.lesson = null;
+    this.state = null;
+    this.root.hidden = true;
+    this.root.innerHTML = '';
+    this.key = '';
+    document.documentElement.classList.remove('in-lesson');
+  }
+
+  get active() { return !!this.lesson; }
+
+  // --- moving between pages ---
+
+  get steps() { return this.lesson ? this.lesson.steps.length : 0; }
+
+  goto(page) {
+    if (!this.lesson) return;
+    const last = this.lesson.quiz && this.lesson.quiz.length ? this.steps + 1 : this.steps;
+    page = Math.max(0, Math.min(page, last));
+    if (page === this.page) return;
+    const prev = this.page;
+    this.page = page;
+    const enginePage = Math.min(page, this.steps);
+    if (enginePage !== Math.min(prev, this.steps)) {
+      this.solving = false;
+      this.state = null; // until the engine answers for the new step
+      this.app.lessonCall('lessonGoto', enginePage);
+    }
+    this.draw(true);
+  }
+
+  next() { this.goto(this.page + 1); }
+
+  back() { this.goto(this.page - 1); }
+
+  showMe() {
+    if (!this.lesson || this.page !== this.steps || this.solving) return;
+    this.solving = true;
+    if (!this.app.playing) this.app.setPlaying(true);
+    this.app.lessonCall('lessonShowSolution');
+    this.draw(true);
+  }
+
+  answer(q, choice) {
+    if (this.answers.has(q)) return;
+    this.answers.set(q, choice);
+    this.draw(true);
+    const why = this.root.querySelector('[data-question="' + q + '"] .quiz-why');
+    if (why) why.focus();
+  }
+
+  finish() {
+    this.app.lessonCall('lessonStop');
+    this.end();
+    this.openMenu();
+  }
+
+  // --- events ---
+
+  click(e) {
+    const b = e.target.closest('[data-action]');
+    if (!b) return;
+    switch (b.dataset.action) {
+      case 'lessons': this.openMenu(); break;
+      case 'close-lessons': this.menu.close(); break;
+      case 'open-lesson': this.start(b.dataset.lesson); break;
+      case 'lesson-next': this.next(); break;
+      case 'lesson-back': this.back(); break;
+      case 'lesson-show-me': this.showMe(); break;
+      case 'lesson-answer': this.answer(Number(b.dataset.question), Number(b.dataset.choice)); break;
+      case 'lesson-close': this.app.lessonCall('lessonStop'); this.end(); break;
+      case 'lesson-finish': this.finish(); break;
+    }
+  }
+
+  /** n / b move through a lesson (when no form field has the focus). */
+  key_(e) {
+    if (!this.lesson || e.ctrlKey || e.metaKey || e.altKey) return;
+    const tag = (e.target.tagName || '').toLowerCase();
+    if (tag === 'input' || tag === 'select' || tag === 'textarea' || document.querySelector('dialog[open]')) return;
+    if (e.key === 'n') { e.preventDefault(); this.next(); }
+    if (e.key === 'b') { e.preventDefault(); this.back(); }
+  }
+
+  // --- drawing ---
+
+  /** update follows each frame; only a change of the lesson's state redraws. */
+  update(frame) {
+    if (!this.lesson || !frame.lesson || frame.lesson.id !== this.lesson.id) return;
+    if (frame.lesson.step !== Math.min(this.page, this.steps)) return; // an answer for the previous step
+    this.state = frame.lesson;
+    this.draw(false);
+  }
+
+  relabel() {
+    this.drawMenu();
+    if (this.lesson) this.draw(true);
+  }
+
+  draw(force) {
+    const l = this.lesson;
+    if (!l) return;
+    const st = this.state;
+    const key = JSON.stringify([currentLang(), this.page, this.solving, st, [...this.answers]]);
+    if (!force && key === this.key) return;
+    this.key = key;
+    const onGoal = this.page === this.steps;
+    const onQuiz = this.page > this.steps;
+    const kind = onQuiz ? 'quiz' : onGoal ? 'goal' : 'step';
+    const done = !!(st && st.done && st.step === Math.min(this.page, this.steps));
+    const fe = document.activeElement;
+    const focused = fe && fe !== this.root && this.root.contains(fe) && fe.dataset.action
+      ? '[data-action="' + fe.dataset.action + '"]' + (fe.dataset.question ? '[data-question="' + fe.dataset.question + '"][data-choice="' + fe.dataset.choice + '"]' : '')
+      : '';
+    const parts = [];
+    parts.push('<div class="lesson-head"><h2 id="lesson-title" tabindex="-1">' + esc(tx(l.title)) + '</h2>'
+      + '<button type="button" class="lesson-x" data-action="lesson-close" title="' + esc(t('leaveLesson')) + '" aria-label="' + esc(t('leaveLesson')) + '">×</button></div>');
+    parts.push('<p class="lesson-progress small muted">' + esc(onQuiz ? t('quizProgress', { n: (l.quiz || []).length }) : onGoal ? t('goalProgress', { n: this.steps }) : t('stepOf', { i: this.page + 1, n: this.steps }))
+      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '</p>');
+    if (this.page === 0) parts.push('<div class="lesson-intro">' + paras(tx(l.intro)) + '</div>');
+    else parts.push('<details class="lesson-intro-more small"><summary>' + esc(t('aboutLesson')) + '</summary>' + paras(tx(l.intro)) + '</details>');
+
+    if (kind === 'step') {
+      const s = l.steps[this.page];
+      parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(s.say)) + '</div>');
+      if (s.do && s.do.length) parts.push(this.lines(t('pageDoes'), s.do));
+      parts.push(this.checks(st, t('checksTitle')));
+      if (done) parts.push('<p class="lesson-done" role="status">' + esc(this.page + 1 < this.steps ? t('stepDone') : t('stepsDone')) + '</p>');
+    } else if (kind === 'goal') {
+      parts.push('<h3 class="goal-title">' + esc(t('goalTitle')) + '</h3>');
+      parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(l.goal.say)) + '</div>');
+      parts.push('<p class="small muted">' + esc(t('goalHint')) + '</p>');
+      parts.push(this.checks(st, t('goalChecks')));
+      if (done) parts.push('<p class="lesson-done" role="status">' + esc(t('goalReached')) + '</p>');
+      if (this.solving) parts.push(this.lines(t('showingSolution'), l.goal.solution || []));
+      else if (!done) parts.push('<div class="btn-row"><button type="button" data-action="lesson-show-me">' + esc(t('showMe')) + '</button></div>');
+    } else {
+      parts.push(this.quiz(l.quiz || []));
+    }
+    if (st && st.error && kind !== 'quiz') parts.push('<p class="lesson-wait small">' + esc(t('lessonWaiting', { err: st.error })) + '</p>');
+
+    const last = onQuiz || (onGoal && !(l.quiz && l.quiz.length));
+    parts.push('<div class="lesson-nav">'
+      + '<button type="button" data-action="lesson-back"' + (this.page === 0 ? ' disabled' : '') + '>← ' + esc(t('back')) + '</button>'
+      + (last ? '<button type="button" data-action="lesson-finish" class="primary">' + esc(t('finishLesson')) + '</button>'
+        : '<button type="button" data-action="lesson-next"' + (done ? ' class="primary"' : '') + '>' + esc(onGoal ? t('toQuiz') : t('next')) + ' →</button>')
+      + '<span class="small muted lesson-keys">' + esc(t('lessonKeys')) + '</span></div>');
+
+    this.root.innerHTML = parts.join('');
+    this.root.dataset.lessonId = l.id;
+    this.root.dataset.page = kind;
+    this.root.dataset.step = String(this.page);
+    this.root.dataset.done = String(done);
+    if (focused) {
+      const again = this.root.querySelector(focused + ':not(:disabled)');
+      if (again) again.focus();
+    }
+  }
+
+  lines(title, lines) {
+    return '<div class="lesson-do small"><span class="muted">' + esc(title) + '</span> '
+      + lines.map((x) => '<code>' + esc(x.text) + '</code>').join(' ') + '</div>';
+  }
+
+  checks(st, title) {
+    const cs = st ? st.checks || [] : null;
+    if (cs && !cs.length) return '';
+    const items = cs ? cs.map((c) => {
+      const state = c.ok ? 'ok' : c.failed ? 'failed' : 'pending';
+      const mark = c.ok ? '✓' : c.failed ? '✗' : '…';
+      const label = t('check_' + state);
+      return '<li class="check ' + state + '" data-check-state="' + state + '"><span class="check-mark" aria-hidden="true">' + mark + '</span>'
+        + '<span class="check-text"><code>' + esc(c.text) + '</code><span class="sr-only"> — ' + esc(label) + '</span>'
+        + (!c.ok && c.why ? '<span class="check-why">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + c.why) + '</span>' : '')
+        + '</span></li>';
+    }).join('') : '<li class="check pending muted">' + esc(t('lessonStarting')) + '</li>';
+    const failed = cs && cs.some((c) => c.failed);
+    return '<div class="lesson-checks"><h3>' + esc(title) + '</h3><ul class="checks" aria-live="polite">' + items + '</ul>'
+      + (failed ? '<p class="small muted">' + esc(t('checkFailedHint')) + '</p>' : '') + '</div>';
+  }
+
+  quiz(qs) {
+    return qs.map((q, qi) => {
+      const chosen = this.answers.has(qi) ? this.answers.get(qi) : -1;
+      const answered = chosen >= 0;
+      const choices = (q.choices || []).map((c, ci) => {
+        let cls = 'quiz-choice';
+        let state = '';
+        if (answered && ci === q.answer) { cls += ' right'; state = 'right'; }
+        else if (answered && ci === chosen) { cls += ' wrong'; state = 'wrong'; }
+        return '<li><button type="button" class="' + cls + '" data-action="lesson-answer" data-question="' + qi + '" data-choice="' + ci + '"'
+          + (state ? ' data-choice-state="' + state + '"' : '') + (answered ? ' aria-disabled="true"' : '')
+          + (ci === chosen ? ' aria-pressed="true"' : '') + '>' + esc(tx(c)) + '</button></li>';
+      }).join('');
+      const verdict = !answered ? '' : '<div class="quiz-why ' + (chosen === q.answer ? 'right' : 'wrong') + '" tabindex="-1" role="status" data-answer="'
+        + (chosen === q.answer ? 'right' : 'wrong') + '"><b>' + esc(chosen === q.answer ? t('quizRight') : t('quizWrong', { a: tx((q.choices || [])[q.answer]) }))
+        + '</b> ' + esc(tx(q.why)) + '</div>';
+      return '<div class="quiz-q" data-question="' + qi + '"><p class="quiz-text"><b>' + (qi + 1) + '.</b> ' + esc(tx(q.q)) + '</p><ol class="quiz-choices">'
+        + choices + '</ol>' + verdict + '</div>';
+    }).join('');
+  }
+}
