@@ -94,7 +94,13 @@ func TestGuidedLessonTour(t *testing.T) {
 	steps := len(tour.Steps)
 	for i := 0; i < steps; i++ {
 		p.waitFor(fmt.Sprintf(`document.querySelector('#lesson .lesson-say').textContent.includes(%q)`, strings.Fields(tour.Steps[i].Say.En)[1]))
+		if i == 0 {
+			p.screenshot("lesson-step1.png")
+		}
 		p.waitChecks(i)
+		if i == 2 {
+			p.screenshot("lesson-step3.png")
+		}
 		if i == 1 {
 			// Back replays step 1 from where it began; then on again.
 			p.click(`[data-action="lesson-back"]`)

@@ -18,7 +18,7 @@ import (
 func TestHandlerServesThePage(t *testing.T) {
 	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
-	for _, name := range []string{"/", "/style.css", "/worker.js", "/js/main.js", "/js/cluster.js", "/js/logview.js", "/js/controls.js", "/js/i18n.js", "/js/timeline.js", "/js/panels.js", "/js/engine.js"} {
+	for _, name := range []string{"/", "/style.css", "/worker.js", "/js/main.js", "/js/cluster.js", "/js/logview.js", "/js/controls.js", "/js/i18n.js", "/js/timeline.js", "/js/panels.js", "/js/engine.js", "/js/lessons.js", "/js/live.js"} {
 		resp, err := http.Get(srv.URL + name)
 		require.NoError(t, err)
 		resp.Body.Close()
