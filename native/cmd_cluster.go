@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"dledgerlab/core/commitlog"
+	"dledgerlab/core/sim"
 	"dledgerlab/lessons"
 	"dledgerlab/lessons/guide"
 	"dledgerlab/native/cluster"
+	"dledgerlab/native/server"
 	"dledgerlab/web"
 )
 
@@ -135,6 +137,40 @@ func printLANViews(addr string) {
 	}
 }
 
+// lessonTimingFlags are the broker flags for a lesson's timings: heartbeat
+// and election timeouts (in the lesson's ticks) and the fsync time, which a
+// real broker adds to its own fsync (--fsync-delay). Settings only the
+// simulator has (its network's latency, loss, duplication, client latency,
+// seed) are left out: a real cluster has its own.
+func lessonTimingFlags(c sim.Config) []string {
+	tick := time.Duration(max(c.TickMs, 0)) * time.Millisecond
+	if tick == 0 {
+		tick = server.DefaultTick
+	}
+	var out []string
+	dur := func(flag string, ticks int) {
+		if ticks > 0 {
+			d := time.Duration(ticks) * tick
+			d = (d + server.DefaultTick - 1) / server.DefaultTick * server.DefaultTick // a real broker ticks every 10 ms
+			out = append(out, flag, d.String())
+		}
+	}
+	dur("--heartbeat", c.HeartbeatTicks)
+	minT, maxT := c.ElectionTicksMin, c.ElectionTicksMax
+	if minT > 0 && maxT == 0 {
+		maxT = max(minT, 30)
+	}
+	if maxT > 0 && minT == 0 {
+		minT = min(maxT, 15)
+	}
+	dur("--election-min", minT)
+	dur("--election-max", maxT)
+	if c.FsyncMs > 0 {
+		out = append(out, "--fsync-delay", (time.Duration(c.FsyncMs) * time.Millisecond).String())
+	}
+	return out
+}
+
 // startLessonCluster is the native lesson runner's cluster: the lesson's
 // number of brokers in a temporary folder on free ports, stopped and
 // removed by the returned function.
@@ -155,7 +191,8 @@ func startLessonCluster(l *lessons.Lesson) (guide.Driver, func(), error) {
 	if l.Cluster.SegmentSize > 0 {
 		extra = append(extra, "--segment-size", strconv.FormatInt(max(l.Cluster.SegmentSize, commitlog.MinSegmentSize), 10))
 	}
-	fmt.Printf("Starting %d real brokers in %s (ports %d…) …\n", l.Cluster.Nodes, dir, base)
+	extra = append(extra, lessonTimingFlags(l.Cluster)...)
+	fmt.Printf("Starting %d real brokers in %s (ports %d…) %v …\n", l.Cluster.Nodes, dir, base, extra)
 	x, err := cluster.Launch(context.Background(), cluster.Options{
 		Nodes: l.Cluster.Nodes, Dir: dir, BasePort: base, Extra: extra,
 		Logf: func(format string, a ...any) { fmt.Printf("  [cluster] %s\n", fmt.Sprintf(format, a...)) },

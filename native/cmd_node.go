@@ -38,6 +38,10 @@ SIGINT or SIGTERM stops it cleanly.`)
 	segmentSize := fs.Int64("segment-size", 0, "CommitLog segment size in bytes (default 64 MiB)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; off by default)")
+	heartbeat := fs.Duration("heartbeat", 50*time.Millisecond, "how often a leader sends heartbeats (a multiple of the 10ms tick)")
+	electionMin := fs.Duration("election-min", 150*time.Millisecond, "shortest election timeout: a follower that hears no leader this long campaigns")
+	electionMax := fs.Duration("election-max", 300*time.Millisecond, "longest election timeout; each timeout is drawn at random from [min, max] (equal: no randomness)")
+	fsyncDelay := fs.Duration("fsync-delay", 0, "an extra sleep after each fsync: a slow disk, to watch replication on fast SSDs")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +86,33 @@ SIGINT or SIGTERM stops it cleanly.`)
 	if *produceTimeout <= 0 {
 		return usagef("--produce-timeout %v must be positive", *produceTimeout)
 	}
+	ticks := func(flag string, d time.Duration) (int, error) {
+		if d < server.DefaultTick || d%server.DefaultTick != 0 {
+			return 0, usagef("%s %v: want a multiple of the %v tick (e.g. 150ms)", flag, d, server.DefaultTick)
+		}
+		return int(d / server.DefaultTick), nil
+	}
+	hbTicks, err := ticks("--heartbeat", *heartbeat)
+	if err != nil {
+		return err
+	}
+	minTicks, err := ticks("--election-min", *electionMin)
+	if err != nil {
+		return err
+	}
+	maxTicks, err := ticks("--election-max", *electionMax)
+	if err != nil {
+		return err
+	}
+	if minTicks <= hbTicks {
+		return usagef("--election-min %v must be longer than --heartbeat %v (several heartbeats, or one late heartbeat starts an election)", *electionMin, *heartbeat)
+	}
+	if maxTicks < minTicks {
+		return usagef("--election-max %v is shorter than --election-min %v", *electionMax, *electionMin)
+	}
+	if *fsyncDelay < 0 || *fsyncDelay > 10*time.Second {
+		return usagef("--fsync-delay %v: want 0 to 10s", *fsyncDelay)
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", *logLevel)
@@ -93,6 +124,7 @@ SIGINT or SIGTERM stops it cleanly.`)
 		ID: self, Peers: peers, HTTP: https, Dir: *dir, Secret: *secret,
 		AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"), ProduceTimeout: *produceTimeout,
 		SegmentSize: *segmentSize, Logger: log,
+		HeartbeatTicks: hbTicks, ElectionTicksMin: minTicks, ElectionTicksMax: maxTicks, FsyncDelay: *fsyncDelay,
 	})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", self, err)

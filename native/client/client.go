@@ -241,3 +241,10 @@ func (c *Client) do(ctx context.Context, method, addr, path string, in, out any,
 	}
 	return nil
 }
+
+// AdminCall posts any admin body (campaign, rules, link) to one broker.
+func (c *Client) AdminCall(ctx context.Context, addr, action string, req any) (map[string]any, error) {
+	var out map[string]any
+	err := c.do(ctx, http.MethodPost, addr, "/v1/admin/"+action, req, &out, true)
+	return out, err
+}

@@ -78,6 +78,12 @@ type Live struct {
 	// time in ms since start.
 	events []sim.EventView
 	paused map[int]bool
+	// shaping: what the net and link actions set, kept across heal and
+	// partition (as in the simulator) and given again to a restarted
+	// broker; switches: the rules switched from their defaults.
+	netDef   linkConf
+	links    map[[2]int]linkConf
+	switches map[string]bool
 }
 
 // New starts watching every member. Close stops it.
@@ -90,7 +96,8 @@ func New(cfg Config) *Live {
 	cl := client.New(addrs)
 	cl.AdminToken = cfg.AdminToken
 	cl.HTTP.Timeout = 10 * time.Second
-	l := &Live{cfg: cfg, start: time.Now(), client: cl, ctx: ctx, cancel: cancel, paused: map[int]bool{}}
+	l := &Live{cfg: cfg, start: time.Now(), client: cl, ctx: ctx, cancel: cancel, paused: map[int]bool{},
+		links: map[[2]int]linkConf{}, switches: map[string]bool{}}
 	l.clients = newClients(ctx, cl, cfg.Members)
 	for _, m := range cfg.Members {
 		w := &watch{member: m}

@@ -104,29 +104,32 @@ type ConsumeResponse struct {
 
 // Status answers GET /v1/status.
 type Status struct {
-	ID         uint64       `json:"id"`
-	Role       string       `json:"role"`
-	Term       uint64       `json:"term"`
-	Vote       uint64       `json:"vote"`
-	Leader     uint64       `json:"leader"`
-	LeaderAddr string       `json:"leader_addr,omitempty"`
-	Commit     uint64       `json:"commit"`
-	Applied    uint64       `json:"applied"`
-	Stabled    uint64       `json:"stabled"`
-	LastIndex  uint64       `json:"last_index"`
-	LastTerm   uint64       `json:"last_term"`
-	HTTPAddr   string       `json:"http_addr"`
-	PeerAddr   string       `json:"peer_addr"`
-	DataDir    string       `json:"data_dir"`
-	Pid        int          `json:"pid"`
-	UptimeMs   int64        `json:"uptime_ms"`
-	Fsyncs     uint64       `json:"fsyncs"`
-	Truncated  uint64       `json:"truncated_entries"`
-	Cut        []uint64     `json:"partitioned,omitempty"`
-	Pending    int          `json:"pending_produces"`
-	MsgRate    float64      `json:"msg_rate"`
-	Digest     string       `json:"digest,omitempty"`
-	Peers      []PeerStatus `json:"peers"`
+	ID         uint64   `json:"id"`
+	Role       string   `json:"role"`
+	Term       uint64   `json:"term"`
+	Vote       uint64   `json:"vote"`
+	Leader     uint64   `json:"leader"`
+	LeaderAddr string   `json:"leader_addr,omitempty"`
+	Commit     uint64   `json:"commit"`
+	Applied    uint64   `json:"applied"`
+	Stabled    uint64   `json:"stabled"`
+	LastIndex  uint64   `json:"last_index"`
+	LastTerm   uint64   `json:"last_term"`
+	HTTPAddr   string   `json:"http_addr"`
+	PeerAddr   string   `json:"peer_addr"`
+	DataDir    string   `json:"data_dir"`
+	Pid        int      `json:"pid"`
+	UptimeMs   int64    `json:"uptime_ms"`
+	Fsyncs     uint64   `json:"fsyncs"`
+	Truncated  uint64   `json:"truncated_entries"`
+	Cut        []uint64 `json:"partitioned,omitempty"`
+	Pending    int      `json:"pending_produces"`
+	MsgRate    float64  `json:"msg_rate"`
+	Digest     string   `json:"digest,omitempty"`
+	// CheckQuorum and PreVote are the switches of POST /v1/admin/rules.
+	CheckQuorum bool         `json:"check_quorum"`
+	PreVote     bool         `json:"pre_vote"`
+	Peers       []PeerStatus `json:"peers"`
 }
 
 // PeerStatus is one peer in a Status.
@@ -144,6 +147,10 @@ type PeerStatus struct {
 	Received uint64 `json:"received"`
 	Dropped  uint64 `json:"dropped"`
 	Refused  uint64 `json:"refused"`
+	// The outgoing link's shaping (POST /v1/admin/link).
+	LatencyMs int64   `json:"latency_ms,omitempty"`
+	JitterMs  int64   `json:"jitter_ms,omitempty"`
+	Loss      float64 `json:"loss,omitempty"`
 }
 
 // AdminRequest is the body of the admin calls: peers to cut for partition,
@@ -161,6 +168,9 @@ func (s *Server) httpServer() *http.Server {
 	mux.HandleFunc("GET /v1/watch", s.handleWatch)
 	mux.HandleFunc("GET /v1/view", s.handleView)
 	mux.HandleFunc("POST /v1/admin/{action}", s.admin(s.handleAdmin))
+	mux.HandleFunc("POST /v1/admin/campaign", s.admin(s.handleCampaign))
+	mux.HandleFunc("POST /v1/admin/rules", s.admin(s.handleRules))
+	mux.HandleFunc("POST /v1/admin/link", s.admin(s.handleLink))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
 	})
@@ -356,7 +366,7 @@ func (s *Server) status(digest bool) Status {
 		Commit: rs.Commit, Applied: rs.Applied, Stabled: rs.Stabled, LastIndex: rs.LastIndex, LastTerm: rs.LastTerm,
 		HTTPAddr: s.cfg.HTTP[s.cfg.ID], PeerAddr: s.cfg.Peers[s.cfg.ID], DataDir: s.cfg.Dir, Pid: os.Getpid(),
 		UptimeMs: time.Since(s.started).Milliseconds(), Fsyncs: s.store.Fsyncs(), Truncated: s.nTrunc,
-		Pending: len(s.waiters), MsgRate: s.rate.perSecond(),
+		Pending: len(s.waiters), MsgRate: s.rate.perSecond(), CheckQuorum: s.checkQuorum, PreVote: s.preVote,
 	}
 	if rs.Lead != core.None {
 		st.LeaderAddr = s.cfg.HTTP[rs.Lead]
@@ -369,7 +379,8 @@ func (s *Server) status(digest bool) Status {
 	}
 	for _, ps := range s.trans.Stats() {
 		p := PeerStatus{ID: uint64(ps.ID), PeerAddr: ps.Addr, HTTPAddr: s.cfg.HTTP[ps.ID], Connected: ps.Connected,
-			Sent: ps.Sent, Received: ps.Received, Dropped: ps.Dropped, Refused: ps.Refused}
+			Sent: ps.Sent, Received: ps.Received, Dropped: ps.Dropped, Refused: ps.Refused,
+			LatencyMs: ps.Link.Latency.Milliseconds(), JitterMs: ps.Link.Jitter.Milliseconds(), Loss: ps.Link.Loss}
 		if pr, ok := rs.Progress[ps.ID]; ok {
 			p.Match, p.Next, p.State, p.Active = pr.Match, pr.Next, pr.State.String(), pr.RecentActive
 		}
@@ -425,7 +436,7 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("partition: links cut", "peers", req.Peers)
 	case "heal":
 		s.trans.Heal()
-		s.log.Info("partition healed")
+		s.log.Info("partition healed; links restored (no latency, no loss)")
 	case "transfer":
 		var err error
 		var to core.NodeID
@@ -462,7 +473,7 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 		}()
 		return
 	default:
-		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("unknown admin action %q (partition, heal, transfer, crash)", action)})
+		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("unknown admin action %q (partition, heal, transfer, crash, campaign, rules, link)", action)})
 		return
 	}
 	cuts := []uint64{}

@@ -59,6 +59,14 @@ type Config struct {
 	SegmentSize    int64
 	NoSync         bool
 	Logger         *slog.Logger
+	// HeartbeatTicks, ElectionTicksMin and ElectionTicksMax override the
+	// core's timings (0: core.DefaultConfig's 5, 15 and 30 ticks).
+	HeartbeatTicks   int
+	ElectionTicksMin int
+	ElectionTicksMax int
+	// FsyncDelay is an extra sleep after each fsync: a slow disk for a
+	// classroom whose SSDs are too fast to watch (0: none).
+	FsyncDelay time.Duration
 }
 
 // Server is a running broker.
@@ -84,6 +92,8 @@ type Server struct {
 	nTrunc    uint64
 	applied   uint64 // messages dispatched to a queue
 	rate      rateMeter
+	// The teaching switches (POST /v1/admin/rules); both on by default.
+	checkQuorum, preVote bool
 }
 
 type produceReq struct {
@@ -138,6 +148,16 @@ func New(cfg Config) (*Server, error) {
 	slices.Sort(peers)
 	rc := core.DefaultConfig(cfg.ID, peers, rand.Uint64())
 	rc.Storage = st
+	if cfg.HeartbeatTicks > 0 {
+		rc.HeartbeatTicks = cfg.HeartbeatTicks
+	}
+	if cfg.ElectionTicksMin > 0 {
+		rc.ElectionTicksMin = cfg.ElectionTicksMin
+		rc.ElectionTicksMax = max(rc.ElectionTicksMax, cfg.ElectionTicksMin)
+	}
+	if cfg.ElectionTicksMax > 0 {
+		rc.ElectionTicksMax = cfg.ElectionTicksMax
+	}
 	node, err := core.NewNode(rc)
 	if err != nil {
 		st.Close()
@@ -155,6 +175,8 @@ func New(cfg Config) (*Server, error) {
 		stopped:  make(chan struct{}),
 		waiters:  map[uint64]*waiter{},
 		started:  time.Now(),
+
+		checkQuorum: true, preVote: true,
 	}
 	hs, _ := st.InitialState()
 	log.Info("broker opened", "dir", cfg.Dir, "last_index", st.LastIndex(), "term", hs.Term, "commit", hs.Commit,
@@ -285,6 +307,9 @@ func (s *Server) handleReady() error {
 			// A failed fsync leaves the disk in an unknown state; going on
 			// could acknowledge what is not durable.
 			return fmt.Errorf("persist: %w", err)
+		}
+		if s.cfg.FsyncDelay > 0 {
+			time.Sleep(s.cfg.FsyncDelay) // --fsync-delay: a slower disk
 		}
 	}
 	for _, m := range rd.Messages {

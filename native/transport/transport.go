@@ -84,6 +84,8 @@ type PeerStats struct {
 	// too large, or the link cut by a partition.
 	Dropped uint64 `json:"dropped"`
 	Refused uint64 `json:"refused"`
+	// Link is the shaping of the outgoing link (zero: none).
+	Link LinkFault `json:"link"`
 }
 
 type peer struct {
@@ -96,6 +98,31 @@ type peer struct {
 	connected               atomic.Bool
 	sent, received, dropped atomic.Uint64
 	refused                 atomic.Uint64
+
+	// fault shapes the outgoing link (nil: none); delayed holds messages
+	// waiting out their latency, pending counts them so that later messages
+	// queue behind them (a link keeps its order).
+	fault   atomic.Pointer[LinkFault]
+	delayed chan delayedMsg
+	pending atomic.Int64
+}
+
+// LinkFault shapes this broker's outgoing link to one peer, in the send
+// path: each message is dropped with probability Loss, else delayed by
+// Latency plus a uniform draw in [0, Jitter]. The zero value is a healthy
+// link.
+type LinkFault struct {
+	Latency time.Duration `json:"latency"`
+	Jitter  time.Duration `json:"jitter"`
+	Loss    float64       `json:"loss"`
+}
+
+// MaxLinkDelay bounds Latency and Jitter.
+const MaxLinkDelay = time.Minute
+
+type delayedMsg struct {
+	m   core.Message
+	due time.Time
 }
 
 // New creates a transport; Start makes it listen and dial.
@@ -130,7 +157,8 @@ func New(cfg Config) (*Transport, error) {
 		if id == cfg.ID {
 			continue
 		}
-		t.peers[id] = &peer{id: id, addr: addr, queue: make(chan core.Message, cfg.QueueSize), conns: make(chan *websocket.Conn, 1)}
+		t.peers[id] = &peer{id: id, addr: addr, queue: make(chan core.Message, cfg.QueueSize), conns: make(chan *websocket.Conn, 1),
+			delayed: make(chan delayedMsg, cfg.QueueSize)}
 	}
 	return t, nil
 }
@@ -159,8 +187,9 @@ func (t *Transport) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	for _, p := range t.peers {
-		t.wg.Add(1)
+		t.wg.Add(2)
 		go t.writer(p)
+		go t.delayer(p)
 		if t.cfg.ID < p.id {
 			t.wg.Add(1)
 			go t.dialer(p)
@@ -186,10 +215,101 @@ func (t *Transport) Send(m core.Message) {
 		p.dropped.Add(1)
 		return
 	}
+	var due time.Time
+	if f := p.fault.Load(); f != nil {
+		if f.Loss > 0 && rand.Float64() < f.Loss {
+			p.dropped.Add(1)
+			return
+		}
+		if f.Latency > 0 || f.Jitter > 0 {
+			due = time.Now().Add(f.Latency + rand.N(f.Jitter+1))
+		}
+	}
+	if !due.IsZero() || p.pending.Load() > 0 {
+		// Through the delay line; a message without delay still waits
+		// behind the delayed ones, so the link keeps its order.
+		if due.IsZero() {
+			due = time.Now()
+		}
+		p.pending.Add(1)
+		select {
+		case p.delayed <- delayedMsg{m: m, due: due}:
+		default:
+			p.pending.Add(-1)
+			p.dropped.Add(1)
+		}
+		return
+	}
 	select {
 	case p.queue <- m:
 	default:
 		p.dropped.Add(1)
+	}
+}
+
+// SetLink shapes the outgoing link to peer id (latency, jitter, loss); the
+// zero LinkFault restores it. Heal restores every link.
+func (t *Transport) SetLink(id core.NodeID, f LinkFault) error {
+	p := t.peers[id]
+	if p == nil {
+		return fmt.Errorf("broker %d is not another member of this group", id)
+	}
+	if f.Loss < 0 || f.Loss > 1 || f.Loss != f.Loss {
+		return fmt.Errorf("loss %v must be within 0..1", f.Loss)
+	}
+	if f.Latency < 0 || f.Latency > MaxLinkDelay || f.Jitter < 0 || f.Jitter > MaxLinkDelay {
+		return fmt.Errorf("latency %v and jitter %v must be within 0..%v", f.Latency, f.Jitter, MaxLinkDelay)
+	}
+	if f == (LinkFault{}) {
+		p.fault.Store(nil)
+	} else {
+		p.fault.Store(&f)
+	}
+	return nil
+}
+
+// Links returns the shaped outgoing links, by peer.
+func (t *Transport) Links() map[core.NodeID]LinkFault {
+	out := map[core.NodeID]LinkFault{}
+	for id, p := range t.peers {
+		if f := p.fault.Load(); f != nil {
+			out[id] = *f
+		}
+	}
+	return out
+}
+
+// delayer moves p's delayed messages to its send queue when they are due,
+// in order.
+func (t *Transport) delayer(p *peer) {
+	defer t.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var d delayedMsg
+		select {
+		case <-t.ctx.Done():
+			return
+		case d = <-p.delayed:
+		}
+		if wait := time.Until(d.due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-t.ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		p.pending.Add(-1)
+		if t.isCut(p.id) {
+			p.dropped.Add(1)
+			continue
+		}
+		select {
+		case p.queue <- d.m:
+		default:
+			p.dropped.Add(1)
+		}
 	}
 }
 
@@ -205,11 +325,14 @@ func (t *Transport) Cut(ids []core.NodeID) {
 	}
 }
 
-// Heal restores every link.
+// Heal restores every link: no cut, no latency, no loss.
 func (t *Transport) Heal() {
 	t.cutMu.Lock()
 	defer t.cutMu.Unlock()
 	clear(t.cut)
+	for _, p := range t.peers {
+		p.fault.Store(nil)
+	}
 }
 
 // Cuts returns the peers currently cut off, sorted.
@@ -234,8 +357,12 @@ func (t *Transport) isCut(id core.NodeID) bool {
 func (t *Transport) Stats() []PeerStats {
 	out := make([]PeerStats, 0, len(t.peers))
 	for _, p := range t.peers {
-		out = append(out, PeerStats{ID: p.id, Addr: p.addr, Connected: p.connected.Load(),
-			Sent: p.sent.Load(), Received: p.received.Load(), Dropped: p.dropped.Load(), Refused: p.refused.Load()})
+		ps := PeerStats{ID: p.id, Addr: p.addr, Connected: p.connected.Load(),
+			Sent: p.sent.Load(), Received: p.received.Load(), Dropped: p.dropped.Load(), Refused: p.refused.Load()}
+		if f := p.fault.Load(); f != nil {
+			ps.Link = *f
+		}
+		out = append(out, ps)
 	}
 	slices.SortFunc(out, func(a, b PeerStats) int { return int(a.ID) - int(b.ID) })
 	return out
