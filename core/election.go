@@ -174,6 +174,12 @@ func (n *Node) handleVoteResp(m Message) {
 // becomeLeader: the seed's "新的领导者". The new leader appends a no-op so
 // entries of earlier terms commit promptly (§5.4.2, §8), and starts pushing.
 func (n *Node) becomeLeader() {
+	granted := 0
+	for _, g := range n.votes {
+		if g {
+			granted++
+		}
+	}
 	n.reset(n.term)
 	n.role = RoleLeader
 	n.lead = n.id
@@ -183,7 +189,7 @@ func (n *Node) becomeLeader() {
 			n.prs[id] = &progress{next: n.log.lastIndex() + 1, recentActive: true}
 		}
 	}
-	n.event(Event{Kind: EventBecameLeader, Detail: fmt.Sprintf("won a majority of %d", n.quorum())})
+	n.event(Event{Kind: EventBecameLeader, Detail: fmt.Sprintf("won %d of %d votes; a majority is %d (N/2+1)", granted, len(n.peers), n.quorum())})
 	n.appendEntry(EntryNoOp, nil)
 	n.bcastHeartbeat()
 }
