@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core/sim"
+	"dledgerlab/lessons"
 	"dledgerlab/native/cluster"
 	"dledgerlab/native/proc"
 )
@@ -237,9 +239,15 @@ func TestClusterLauncherStory(t *testing.T) {
 	code, body = l.act("not-the-token", sim.Action{Kind: sim.KindCrash, Node: old})
 	assert.Equal(t, http.StatusForbidden, code, body)
 	assert.Contains(t, body, `"code":"FORBIDDEN"`)
-	code, body = l.act(l.token, sim.Action{Kind: sim.KindLink, From: 1, To: 2, LatencyMs: 5})
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindRule, Rule: sim.RuleUpToDateCheck})
 	assert.Equal(t, http.StatusBadRequest, code, body)
 	assert.Contains(t, body, `"code":"UNSUPPORTED"`)
+	assert.Contains(t, body, "safety rule")
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindLink, From: 1, To: 2, Loss: 2})
+	assert.Equal(t, http.StatusBadRequest, code, body)
+	assert.Contains(t, body, "loss 2 must be between 0 and 1")
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindCampaign, Node: 7})
+	assert.Equal(t, http.StatusBadRequest, code, body)
 	code, body = l.act(l.token, sim.Action{Kind: sim.KindCrash, Node: 7})
 	assert.Equal(t, http.StatusBadRequest, code, body)
 
@@ -412,16 +420,31 @@ func processesUsing(dir string) []string {
 	return out
 }
 
-// TestLessonTourNative plays the tour lesson on real brokers:
-// `dledgerlab lesson run tour --native`.
-func TestLessonTourNative(t *testing.T) {
-	ctx := ctxFor(t, 60*time.Second)
-	cmd := exec.CommandContext(ctx, binPath, "lesson", "run", "tour", "--native")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "lesson tour: every check held")
-	assert.Contains(t, string(out), "real brokers")
+// TestLessonsNative plays every lesson that is not simulator-only on real
+// brokers, one after the other: `dledgerlab lesson run NAME --native`
+// starts a cluster shaped for the lesson on free ports and removes it.
+func TestLessonsNative(t *testing.T) {
+	all, err := lessons.All()
+	require.NoError(t, err)
+	for _, l := range all {
+		if l.SimOnly {
+			continue
+		}
+		t.Run(l.ID, func(t *testing.T) {
+			ctx := ctxFor(t, 60*time.Second)
+			cmd := exec.CommandContext(ctx, binPath, "lesson", "run", l.ID, "--native")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			assert.Contains(t, string(out), "lesson "+l.ID+": every check held")
+			assert.Contains(t, string(out), "real brokers")
+			if m := regexp.MustCompile(`real brokers in (\S+) `).FindSubmatch(out); m != nil {
+				_, err := os.Stat(string(m[1]))
+				assert.True(t, os.IsNotExist(err), "the lesson's cluster folder %s is removed", m[1])
+				assert.Empty(t, processesUsing(string(m[1])), "no broker of the lesson is left running")
+			}
+		})
+	}
 }
 
 // TestViewOfBrokersStartedElsewhere: `dledgerlab view --peers …` merges the

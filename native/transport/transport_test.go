@@ -101,3 +101,75 @@ func TestCutDropsBothWays(t *testing.T) {
 	a.Heal()
 	assert.Empty(t, a.Cuts())
 }
+
+func TestLinkFaults(t *testing.T) {
+	a, b, _ := pair(t, "s3cret", "s3cret")
+	hb := core.Message{Type: core.MsgHeartbeat, From: 1, To: 2, Term: 1}
+	// Wait for the connection.
+	require.Eventually(t, func() bool {
+		a.Send(hb)
+		select {
+		case <-b.Recv():
+			return true
+		case <-time.After(20 * time.Millisecond):
+			return false
+		}
+	}, 5*time.Second, time.Millisecond)
+
+	// Bad input.
+	assert.ErrorContains(t, a.SetLink(9, LinkFault{Loss: 0.5}), "broker 9 is not another member")
+	assert.ErrorContains(t, a.SetLink(1, LinkFault{Loss: 0.5}), "broker 1 is not another member")
+	assert.ErrorContains(t, a.SetLink(2, LinkFault{Loss: 1.5}), "within 0..1")
+	assert.ErrorContains(t, a.SetLink(2, LinkFault{Loss: -1}), "within 0..1")
+	assert.ErrorContains(t, a.SetLink(2, LinkFault{Latency: -time.Second}), "latency")
+	assert.ErrorContains(t, a.SetLink(2, LinkFault{Jitter: 2 * MaxLinkDelay}), "jitter")
+	assert.Empty(t, a.Links())
+
+	// Loss 1: everything sent 1→2 is dropped and counted; 2→1 still flows.
+	require.NoError(t, a.SetLink(2, LinkFault{Loss: 1}))
+	dropped := a.Stats()[0].Dropped
+	for range 20 {
+		a.Send(hb)
+	}
+	select {
+	case m := <-b.Recv():
+		t.Fatalf("a message crossed a link with loss 1: %v", m)
+	case <-time.After(100 * time.Millisecond):
+	}
+	assert.Equal(t, dropped+20, a.Stats()[0].Dropped)
+	assert.Equal(t, 1.0, a.Stats()[0].Link.Loss)
+	b.Send(core.Message{Type: core.MsgHeartbeatResp, From: 2, To: 1, Term: 1})
+	select {
+	case <-a.Recv():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other direction is not shaped")
+	}
+
+	// Latency: delayed, in order.
+	require.NoError(t, a.SetLink(2, LinkFault{Latency: 150 * time.Millisecond, Jitter: 20 * time.Millisecond}))
+	start := time.Now()
+	for i := range 5 {
+		a.Send(core.Message{Type: core.MsgHeartbeat, From: 1, To: 2, Term: uint64(10 + i)})
+	}
+	for i := range 5 {
+		select {
+		case m := <-b.Recv():
+			assert.Equal(t, uint64(10+i), m.Term, "the link keeps its order")
+		case <-time.After(5 * time.Second):
+			t.Fatal("a delayed message never arrived")
+		}
+	}
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
+
+	// Heal clears the shaping.
+	a.Heal()
+	assert.Empty(t, a.Links())
+	start = time.Now()
+	a.Send(hb)
+	select {
+	case <-b.Recv():
+		assert.Less(t, time.Since(start), 150*time.Millisecond)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message after heal")
+	}
+}
