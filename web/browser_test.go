@@ -415,10 +415,14 @@ func TestRewindAndShareReproduceAFrame(t *testing.T) {
 	p.waitFor(`dledgerLab.frame.time_ms > 1200`)
 	p.click(`[data-action="play"]`) // pause
 	p.waitFor(`!dledgerLab.playing`)
-	var before string
-	p.eval(snapshot, &before)
-	var at int64
-	p.eval(`dledgerLab.frame.time_ms`, &at)
+	// The frame and its time in one read: a step asked for before the
+	// pause may still bring a later frame.
+	var moment struct {
+		Snap string `json:"snap"`
+		At   int64  `json:"at"`
+	}
+	p.eval(`({snap: `+snapshot+`, at: dledgerLab.frame.time_ms})`, &moment)
+	before, at := moment.Snap, moment.At
 	p.click(`[data-action="play"]`)
 	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms > %d`, at+600))
 	// Rewind with the timeline slider.

@@ -48,7 +48,8 @@ export class LessonPanel {
     this.page = 0;
     this.solving = false;
     this.answers = new Map(); // question index → chosen choice
-    this.key = '';
+    this.key = ''; // the lesson state last drawn
+    this.pageKey = ''; // the page last drawn
 
     this.root = $('#lesson');
     this.menu = $('#lessons-menu');
@@ -125,6 +126,7 @@ export class LessonPanel {
     this.root.hidden = true;
     this.root.innerHTML = '';
     this.key = '';
+    this.pageKey = '';
     document.documentElement.classList.remove('in-lesson');
   }
 
@@ -218,17 +220,26 @@ export class LessonPanel {
     if (this.lesson) this.draw(true);
   }
 
+  /** draw renders the page (on a new page, language or answer); the
+   * lesson's state alone only refreshes the parts that follow it, so a
+   * button is never replaced under the learner's pointer. */
   draw(force) {
     const l = this.lesson;
     if (!l) return;
-    const st = this.state;
-    const key = JSON.stringify([currentLang(), this.page, this.solving, st, [...this.answers]]);
-    if (!force && key === this.key) return;
-    this.key = key;
+    const pageKey = JSON.stringify([currentLang(), this.page, this.solving, [...this.answers]]);
+    if (force || pageKey !== this.pageKey) {
+      this.pageKey = pageKey;
+      this.key = '';
+      this.drawPage();
+    }
+    this.drawState();
+  }
+
+  drawPage() {
+    const l = this.lesson;
     const onGoal = this.page === this.steps;
     const onQuiz = this.page > this.steps;
     const kind = onQuiz ? 'quiz' : onGoal ? 'goal' : 'step';
-    const done = !!(st && st.done && st.step === Math.min(this.page, this.steps));
     const fe = document.activeElement;
     const focused = fe && fe !== this.root && this.root.contains(fe) && fe.dataset.action
       ? '[data-action="' + fe.dataset.action + '"]' + (fe.dataset.question ? '[data-question="' + fe.dataset.question + '"][data-choice="' + fe.dataset.choice + '"]' : '')
@@ -237,7 +248,7 @@ export class LessonPanel {
     parts.push('<div class="lesson-head"><h2 id="lesson-title" tabindex="-1">' + esc(tx(l.title)) + '</h2>'
       + '<button type="button" class="lesson-x" data-action="lesson-close" title="' + esc(t('leaveLesson')) + '" aria-label="' + esc(t('leaveLesson')) + '">×</button></div>');
     parts.push('<p class="lesson-progress small muted">' + esc(onQuiz ? t('quizProgress', { n: (l.quiz || []).length }) : onGoal ? t('goalProgress', { n: this.steps }) : t('stepOf', { i: this.page + 1, n: this.steps }))
-      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '</p>');
+      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-wait"></span></p>');
     if (this.page === 0) parts.push('<div class="lesson-intro">' + paras(tx(l.intro)) + '</div>');
     else parts.push('<details class="lesson-intro-more small"><summary>' + esc(t('aboutLesson')) + '</summary>' + paras(tx(l.intro)) + '</details>');
 
@@ -245,37 +256,62 @@ export class LessonPanel {
       const s = l.steps[this.page];
       parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(s.say)) + '</div>');
       if (s.do && s.do.length) parts.push(this.lines(t('pageDoes'), s.do));
-      parts.push(this.checks(st, t('checksTitle')));
-      if (done) parts.push('<p class="lesson-done" role="status">' + esc(this.page + 1 < this.steps ? t('stepDone') : t('stepsDone')) + '</p>');
     } else if (kind === 'goal') {
       parts.push('<h3 class="goal-title">' + esc(t('goalTitle')) + '</h3>');
       parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(l.goal.say)) + '</div>');
       parts.push('<p class="small muted">' + esc(t('goalHint')) + '</p>');
-      parts.push(this.checks(st, t('goalChecks')));
-      if (done) parts.push('<p class="lesson-done" role="status">' + esc(t('goalReached')) + '</p>');
       if (this.solving) parts.push(this.lines(t('showingSolution'), l.goal.solution || []));
-      else if (!done) parts.push('<div class="btn-row"><button type="button" data-action="lesson-show-me">' + esc(t('showMe')) + '</button></div>');
+      else parts.push('<div class="btn-row show-me"><button type="button" data-action="lesson-show-me">' + esc(t('showMe')) + '</button></div>');
     } else {
       parts.push(this.quiz(l.quiz || []));
     }
-    if (st && st.error && kind !== 'quiz') parts.push('<p class="lesson-wait small">' + esc(t('lessonWaiting', { err: st.error })) + '</p>');
+    if (kind !== 'quiz') parts.push('<div class="lesson-checks" aria-live="polite"></div><p class="lesson-done" role="status" hidden></p>');
 
     const last = onQuiz || (onGoal && !(l.quiz && l.quiz.length));
     parts.push('<div class="lesson-nav">'
       + '<button type="button" data-action="lesson-back"' + (this.page === 0 ? ' disabled' : '') + '>← ' + esc(t('back')) + '</button>'
       + (last ? '<button type="button" data-action="lesson-finish" class="primary">' + esc(t('finishLesson')) + '</button>'
-        : '<button type="button" data-action="lesson-next"' + (done ? ' class="primary"' : '') + '>' + esc(onGoal ? t('toQuiz') : t('next')) + ' →</button>')
+        : '<button type="button" data-action="lesson-next">' + esc(onGoal ? t('toQuiz') : t('next')) + ' →</button>')
       + '<span class="small muted lesson-keys">' + esc(t('lessonKeys')) + '</span></div>');
 
     this.root.innerHTML = parts.join('');
     this.root.dataset.lessonId = l.id;
     this.root.dataset.page = kind;
     this.root.dataset.step = String(this.page);
-    this.root.dataset.done = String(done);
     if (focused) {
       const again = this.root.querySelector(focused + ':not(:disabled)');
       if (again) again.focus();
     }
+  }
+
+  /** drawState shows where the lesson stands: the checks, the done
+   * banner, what the page waits for. */
+  drawState() {
+    const st = this.state;
+    const key = JSON.stringify(st);
+    if (key === this.key) return;
+    this.key = key;
+    const onGoal = this.page === this.steps;
+    const onQuiz = this.page > this.steps;
+    const done = !onQuiz && !!(st && st.done && st.step === Math.min(this.page, this.steps));
+    this.root.dataset.done = String(done);
+    const wait = this.root.querySelector('.lesson-wait');
+    if (wait) {
+      const err = st && st.error && !onQuiz ? st.error : '';
+      wait.textContent = err ? ' · ' + t('lessonWaiting', { err }) : '';
+      wait.title = err;
+    }
+    const checks = this.root.querySelector('.lesson-checks');
+    if (checks) checks.innerHTML = this.checks(st, onGoal ? t('goalChecks') : t('checksTitle'));
+    const banner = this.root.querySelector('.lesson-done');
+    if (banner) {
+      banner.hidden = !done;
+      banner.textContent = !done ? '' : onGoal ? t('goalReached') : this.page + 1 < this.steps ? t('stepDone') : t('stepsDone');
+    }
+    const showMe = this.root.querySelector('.show-me');
+    if (showMe) showMe.hidden = done;
+    const next = this.root.querySelector('[data-action="lesson-next"]');
+    if (next) next.classList.toggle('primary', done);
   }
 
   lines(title, lines) {
@@ -292,12 +328,12 @@ export class LessonPanel {
       const label = t('check_' + state);
       return '<li class="check ' + state + '" data-check-state="' + state + '"><span class="check-mark" aria-hidden="true">' + mark + '</span>'
         + '<span class="check-text"><code>' + esc(c.text) + '</code><span class="sr-only"> — ' + esc(label) + '</span>'
-        + (!c.ok && c.why ? '<span class="check-why">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + c.why) + '</span>' : '')
+        + (!c.ok && c.why ? '<span class="check-why" title="' + esc(c.why) + '">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + c.why) + '</span>' : '')
         + '</span></li>';
     }).join('') : '<li class="check pending muted">' + esc(t('lessonStarting')) + '</li>';
     const failed = cs && cs.some((c) => c.failed);
-    return '<div class="lesson-checks"><h3>' + esc(title) + '</h3><ul class="checks" aria-live="polite">' + items + '</ul>'
-      + (failed ? '<p class="small muted">' + esc(t('checkFailedHint')) + '</p>' : '') + '</div>';
+    return '<h3>' + esc(title) + '</h3><ul class="checks">' + items + '</ul>'
+      + (failed ? '<p class="small muted">' + esc(t('checkFailedHint')) + '</p>' : '');
   }
 
   quiz(qs) {
