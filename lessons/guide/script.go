@@ -399,10 +399,10 @@ func ParseCheck(line string, n int) (Check, error) {
 			c.Kind = "term-gt"
 		}
 		if c.N, err = strconv.ParseInt(t[2], 10, 64); err != nil {
-			if c.Kind == "term-gt" && isName(t[2]) {
+			if isName(t[2]) && !slices.Contains(reserved, t[2]) {
 				c.Name, err = t[2], nil
 			} else {
-				return c, fmt.Errorf("%q: want a number (or, after >, a name bound with remember term as NAME)", line)
+				return c, fmt.Errorf("%q: want a number or a name bound with remember term as NAME", line)
 			}
 		}
 	case len(t) == 3 && t[1] == "matches" && t[2] == "leader":
