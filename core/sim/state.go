@@ -213,5 +213,13 @@ func (st *state) recentEvents() []EventView {
 
 // simEvent records something the simulator itself did (crash, restart, …).
 func (st *state) simEvent(node int, kind, detail string) {
-	st.recordEvent(EventView{TimeMs: st.now, Node: node, Kind: kind, Detail: detail})
+	ev := EventView{TimeMs: st.now, Node: node, Kind: kind, Detail: detail}
+	if node >= 1 && node <= len(st.nodes) {
+		if n := st.nodes[node-1]; n.node != nil {
+			ev.Term = n.node.Term()
+		} else if hs, err := n.store.InitialState(); err == nil {
+			ev.Term = hs.Term
+		}
+	}
+	st.recordEvent(ev)
 }
