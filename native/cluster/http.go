@@ -17,16 +17,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"dledgerlab/core/sim"
 	"dledgerlab/native/server"
 )
-
-// WatchInterval is how often /v1/watch sends a merged frame.
-const WatchInterval = 250 * time.Millisecond
 
 // Handler serves page (the playground's web.Handler) in live mode and the
 // live view's API.
@@ -66,46 +60,10 @@ func writeError(w http.ResponseWriter, status int, e server.ErrorBody) {
 	writeJSON(w, status, map[string]server.ErrorBody{"error": e})
 }
 
-var upgrader = websocket.Upgrader{
-	// Watching is public, like a broker's own /v1/watch; acting needs the token.
-	CheckOrigin: func(*http.Request) bool { return true },
-}
-
 func (l *Live) handleWatch(w http.ResponseWriter, r *http.Request) {
-	c, err := upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	gone := make(chan struct{})
-	go func() { // read (and discard) to notice the viewer leaving
-		defer close(gone)
-		for {
-			if _, _, err := c.NextReader(); err != nil {
-				return
-			}
-		}
-	}()
-	t := time.NewTicker(WatchInterval)
-	defer t.Stop()
-	for {
-		frame, err := json.Marshal(l.View())
-		if err != nil {
-			return
-		}
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if err := c.WriteMessage(websocket.TextMessage, frame); err != nil {
-			return
-		}
-		select {
-		case <-t.C:
-		case <-gone:
-			return
-		case <-l.ctx.Done():
-			c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the cluster launcher is stopping"), time.Now().Add(time.Second))
-			return
-		}
-	}
+	server.StreamViews(w, r, l.ctx.Done(), "the cluster launcher is stopping", func() (sim.ClusterView, error) {
+		return l.View(), nil
+	})
 }
 
 // handleAction performs one sim.Action; answers 401 without a token, 403

@@ -519,13 +519,25 @@ var upgrader = websocket.Upgrader{
 const WatchInterval = 250 * time.Millisecond
 
 func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
+	StreamViews(w, r, s.stopped, "broker stopping", func() (sim.ClusterView, error) {
+		var v sim.ClusterView
+		err := s.do(r.Context(), func() { v = s.view() })
+		return v, err // encoded off the runner: view() shares nothing with it
+	})
+}
+
+// StreamViews answers a WebSocket upgrade with a ClusterView frame from next
+// every WatchInterval, until the viewer leaves, next fails or done closes
+// (then it says bye). The broker's /v1/watch and the cluster launcher's
+// merged one both use it.
+func StreamViews(w http.ResponseWriter, r *http.Request, done <-chan struct{}, bye string, next func() (sim.ClusterView, error)) {
 	c, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
 	defer c.Close()
 	gone := make(chan struct{})
-	go func() { // read (and discard) to notice the client closing
+	go func() { // read (and discard) to notice the viewer leaving
 		defer close(gone)
 		for {
 			if _, _, err := c.NextReader(); err != nil {
@@ -533,17 +545,19 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+	goodbye := func() {
+		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, bye), time.Now().Add(time.Second))
+	}
 	t := time.NewTicker(WatchInterval)
 	defer t.Stop()
 	for {
-		var v sim.ClusterView
-		if err := s.do(r.Context(), func() { v = s.view() }); err != nil {
-			c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "broker stopping"), time.Now().Add(time.Second))
+		v, err := next()
+		if err != nil {
+			goodbye()
 			return
 		}
-		frame, err := json.Marshal(v) // off the runner: view() shares nothing with it
+		frame, err := json.Marshal(v)
 		if err != nil {
-			s.log.Error("encoding a view frame", "err", err)
 			return
 		}
 		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -554,8 +568,8 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		case <-gone:
 			return
-		case <-s.stopped:
-			c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "broker stopping"), time.Now().Add(time.Second))
+		case <-done:
+			goodbye()
 			return
 		}
 	}
