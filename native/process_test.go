@@ -131,20 +131,25 @@ func produceN(t *testing.T, cl *client.Client, topic string, producers, n int, p
 	return acks
 }
 
-// waitConverged waits until every running broker has applied the leader's
-// commit index.
+// waitConverged waits until the leader has committed everything in its log
+// (a produce whose client gave up may still be in flight) and every running
+// broker has applied all of it.
 func waitConverged(t *testing.T, c *proc.Cluster) {
 	t.Helper()
 	ctx := ctxFor(t, 20*time.Second)
-	require.NoError(t, proc.WaitFor(ctx, "every broker to apply the leader's commit index", func() bool {
+	require.NoError(t, proc.WaitFor(ctx, "every broker to apply everything the leader holds", func() bool {
 		sts := c.Statuses(ctx)
 		lead := c.Leader(ctx)
 		if lead == 0 {
 			return false
 		}
+		ls, ok := sts[lead]
+		if !ok || ls.Commit != ls.LastIndex {
+			return false
+		}
 		for _, n := range c.Nodes {
 			st, ok := sts[n.ID]
-			if n.Running() && (!ok || st.Applied < sts[lead].Commit || st.Leader != uint64(lead)) {
+			if n.Running() && (!ok || st.Applied != ls.LastIndex || st.Leader != uint64(lead)) {
 				return false
 			}
 		}
