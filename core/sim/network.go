@@ -88,7 +88,7 @@ func (st *state) deliver(e *event) {
 	case st.net.cut[l]:
 		st.dropped(e.msg, e.msgID, e.sentAt, "link cut")
 	default:
-		st.input(st.nodes[e.node-1], inboxItem{msg: &e.msg}) // events are immutable
+		st.input(st.nodes[e.node-1], inboxItem{kind: inMsg, msg: e.msg})
 	}
 }
 

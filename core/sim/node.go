@@ -43,11 +43,21 @@ type simNode struct {
 	refusal   string
 }
 
+// inboxItem is one input for a broker, held by value (an inbox slice is
+// reused, so queuing an input allocates nothing).
 type inboxItem struct {
-	tick bool
-	msg  *core.Message
-	req  *clientReq
+	kind inKind
+	msg  core.Message
+	req  clientReq
 }
+
+type inKind uint8
+
+const (
+	inTick inKind = iota
+	inMsg
+	inReq
+)
 
 type ticketRef struct {
 	client  int
@@ -116,12 +126,12 @@ func (st *state) effectiveRules() core.Rules {
 func (st *state) input(n *simNode, it inboxItem) {
 	switch n.state {
 	case stateCrashed, stateRefused:
-		if it.msg != nil && st.cur != nil {
-			st.dropped(*it.msg, st.cur.msgID, st.cur.sentAt, "broker is down")
+		if it.kind == inMsg && st.cur != nil {
+			st.dropped(it.msg, st.cur.msgID, st.cur.sentAt, "broker is down")
 		}
 		return
 	case statePaused:
-		if !it.tick {
+		if it.kind != inTick {
 			n.inbox = append(n.inbox, it)
 		}
 		return
@@ -130,18 +140,18 @@ func (st *state) input(n *simNode, it inboxItem) {
 		n.inbox = append(n.inbox, it)
 		return
 	}
-	st.handle(n, it)
+	st.handle(n, &it)
 	st.drain(n)
 }
 
-func (st *state) handle(n *simNode, it inboxItem) {
-	switch {
-	case it.tick:
+func (st *state) handle(n *simNode, it *inboxItem) {
+	switch it.kind {
+	case inTick:
 		n.node.Tick()
-	case it.msg != nil:
-		n.node.Step(*it.msg)
-	case it.req != nil:
-		st.produceAt(n, *it.req)
+	case inMsg:
+		n.node.Step(it.msg)
+	case inReq:
+		st.produceAt(n, it.req)
 	}
 }
 
@@ -150,8 +160,8 @@ func (st *state) handle(n *simNode, it inboxItem) {
 // inputs before it: one fsync for many entries (group commit).
 func (st *state) drain(n *simNode) {
 	for n.state == stateUp && !n.busy {
-		for _, it := range n.inbox {
-			st.handle(n, it)
+		for i := range n.inbox {
+			st.handle(n, &n.inbox[i])
 		}
 		n.inbox = n.inbox[:0]
 		if !n.node.HasReady() {

@@ -244,8 +244,8 @@ func (s *Sim) runTo(t int64) {
 			ta = s.actions[st.applied].AtMs
 		}
 		te := never
-		if len(st.queue) > 0 {
-			te = st.queue[0].at
+		if st.queue.len() > 0 {
+			te = st.queue.nextAt()
 		}
 		next := min(ta, te)
 		if next > t {

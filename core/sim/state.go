@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"fmt"
 	"maps"
 	"slices"
@@ -33,7 +32,9 @@ type state struct {
 	msgID   uint64
 	// cur is the event being processed and curAction the action being
 	// applied, for violation reports.
-	cur       *event
+	cur *event
+	// curEv holds the event being processed (cur points to it).
+	curEv     event
 	curAction string
 	// rules are the current switches (actions may change them).
 	switches switches
@@ -57,7 +58,10 @@ const (
 
 func (st *state) clone() *state {
 	c := *st
-	c.queue = slices.Clone(st.queue)
+	c.queue = st.queue.clone()
+	if st.cur != nil {
+		c.cur = &c.curEv
+	}
 	c.nodes = make([]*simNode, len(st.nodes))
 	for i, n := range st.nodes {
 		c.nodes[i] = n.clone()
@@ -128,42 +132,22 @@ func (e event) String() string {
 	return "an action"
 }
 
-// eventQueue is a heap of events by (time, sequence). Events are never
-// changed once scheduled, so clones may share them.
-type eventQueue []*event
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*q = old[:len(old)-1]
-	return e
-}
-
 func (st *state) schedule(e event) {
 	st.seq++
 	e.seq = st.seq
-	heap.Push(&st.queue, &e)
+	st.queue.push(&e)
 }
 
 // step processes the next event.
 func (st *state) step() {
-	e := heap.Pop(&st.queue).(*event)
+	e := &st.curEv
+	st.queue.pop(e)
 	st.now = e.at
 	st.cur, st.curAction = e, ""
 	switch e.kind {
 	case evTick:
 		for _, n := range st.nodes {
-			st.input(n, inboxItem{tick: true})
+			st.input(n, inboxItem{kind: inTick})
 		}
 		st.schedule(event{at: st.now + int64(st.cfg.TickMs), kind: evTick})
 	case evDeliver:
@@ -181,7 +165,7 @@ func (st *state) step() {
 		st.drain(n)
 	case evClientReq:
 		n := st.nodes[e.node-1]
-		st.input(n, inboxItem{req: &clientReq{client: e.client, attempt: e.attempt, msg: e.req}})
+		st.input(n, inboxItem{kind: inReq, req: clientReq{client: e.client, attempt: e.attempt, msg: e.req}})
 	case evClientResp:
 		st.clients.response(st, e.client, e.attempt, e.resp)
 	case evProducerTimer:

@@ -32,11 +32,11 @@ func (s *Sim) View() ClusterView {
 	for _, n := range st.nodes {
 		v.Nodes = append(v.Nodes, st.nodeView(n))
 	}
-	for _, e := range st.queue {
+	st.queue.each(func(e *event) {
 		if e.kind == evDeliver {
 			v.Messages = append(v.Messages, messageView(e.msg, e.msgID, e.sentAt, e.at))
 		}
-	}
+	})
 	slices.SortFunc(v.Messages, func(a, b MessageView) int { return int(a.ID - b.ID) })
 	for _, d := range st.drops {
 		if st.now-d.DeliverMs <= 300 {
