@@ -83,6 +83,10 @@ type producer struct {
 	// last is the last answer (timedOut: the last attempt timed out).
 	last     clientResp
 	timedOut bool
+	// timeoutArmed: an evProduceTimeout for this producer is queued. One
+	// such event at a time stands for every attempt's deadline: when it
+	// fires before the current attempt's deadline it is re-queued there.
+	timeoutArmed bool
 }
 
 // queued is a message waiting to be sent, with its own topic.
@@ -95,6 +99,11 @@ type sendState struct {
 	attempt uint64
 	target  int
 	op      int // index in history, or -1
+	// deadline and deadlineSeq are when the current attempt times out and
+	// the event sequence number reserved for it when it was sent, so the
+	// timeout is ordered among events exactly as if queued then.
+	deadline    int64
+	deadlineSeq uint64
 }
 
 type consumer struct {
@@ -206,7 +215,12 @@ func (c *clients) attempt(st *state, i int) {
 	}
 	msg := broker.Message{Topic: o.topic, Body: []byte(o.body), Producer: p.id, Seq: o.seq}
 	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientReq, node: o.target, client: i, attempt: o.attempt, req: msg})
-	st.schedule(event{at: st.now + int64(st.cfg.ProduceTimeoutMs), kind: evProduceTimeout, client: i, attempt: o.attempt})
+	st.seq++
+	o.deadline, o.deadlineSeq = st.now+int64(st.cfg.ProduceTimeoutMs), st.seq
+	if !p.timeoutArmed {
+		p.timeoutArmed = true
+		st.queue.push(&event{at: o.deadline, seq: o.deadlineSeq, kind: evProduceTimeout, client: i})
+	}
 	if st.cfg.RecordHistory {
 		o.op = len(c.history)
 		c.history = append(c.history, ClientOp{Client: p.id, Kind: "produce", Topic: o.topic, Producer: p.id, Seq: o.seq, CallMs: st.now, ReturnMs: -1, Outcome: "unknown"})
@@ -275,9 +289,16 @@ func (c *clients) retry(st *state, i int, attempt uint64) {
 
 // timeout: no answer in time; the outcome is unknown, so retry with the
 // same sequence (the broker deduplicates).
-func (c *clients) timeout(st *state, i int, attempt uint64) {
+func (c *clients) timeout(st *state, i int, e *event) {
 	p := c.producers[i]
-	if p.out == nil || p.out.attempt != attempt {
+	p.timeoutArmed = false
+	if p.out == nil {
+		return
+	}
+	if o := p.out; o.deadline != e.at || o.deadlineSeq != e.seq {
+		// An earlier attempt's deadline: wait for the current one's.
+		p.timeoutArmed = true
+		st.queue.push(&event{at: o.deadline, seq: o.deadlineSeq, kind: evProduceTimeout, client: i})
 		return
 	}
 	p.unknown++

@@ -11,6 +11,9 @@ type eventQueue struct {
 	slab []event
 	free []int32
 	heap []qkey
+	// popped is the slot of the event last popped, freed at the next pop
+	// so the event stays readable while it is processed (-1: none).
+	popped int32
 }
 
 type qkey struct {
@@ -27,7 +30,15 @@ func (a qkey) less(b qkey) bool {
 }
 
 func (q *eventQueue) clone() eventQueue {
-	return eventQueue{slab: slices.Clone(q.slab), free: slices.Clone(q.free), heap: slices.Clone(q.heap)}
+	return eventQueue{slab: slices.Clone(q.slab), free: slices.Clone(q.free), heap: slices.Clone(q.heap), popped: q.popped}
+}
+
+// current is the event last popped, or nil.
+func (q *eventQueue) current() *event {
+	if q.popped < 0 {
+		return nil
+	}
+	return &q.slab[q.popped]
 }
 
 func (q *eventQueue) len() int { return len(q.heap) }
@@ -62,8 +73,12 @@ func (q *eventQueue) push(e *event) {
 	q.heap = h
 }
 
-// pop removes the earliest event and copies it into out.
-func (q *eventQueue) pop(out *event) {
+// pop removes the earliest event and returns it; it stays valid until the
+// next pop.
+func (q *eventQueue) pop() *event {
+	if q.popped >= 0 {
+		q.free = append(q.free, q.popped)
+	}
 	h := q.heap
 	slot := h[0].slot
 	n := len(h) - 1
@@ -89,9 +104,8 @@ func (q *eventQueue) pop(out *event) {
 		h[i] = k
 	}
 	q.heap = h
-	*out = q.slab[slot]
-	q.slab[slot] = event{}
-	q.free = append(q.free, slot)
+	q.popped = slot
+	return &q.slab[slot]
 }
 
 // each calls f for every queued event, in no particular order.

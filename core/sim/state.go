@@ -60,7 +60,7 @@ func (st *state) clone() *state {
 	c := *st
 	c.queue = st.queue.clone()
 	if st.cur != nil {
-		c.cur = &c.curEv
+		c.cur = c.queue.current()
 	}
 	c.nodes = make([]*simNode, len(st.nodes))
 	for i, n := range st.nodes {
@@ -140,8 +140,7 @@ func (st *state) schedule(e event) {
 
 // step processes the next event.
 func (st *state) step() {
-	e := &st.curEv
-	st.queue.pop(e)
+	e := st.queue.pop()
 	st.now = e.at
 	st.cur, st.curAction = e, ""
 	switch e.kind {
@@ -171,7 +170,7 @@ func (st *state) step() {
 	case evProducerTimer:
 		st.clients.timer(st, e.client, e.attempt)
 	case evProduceTimeout:
-		st.clients.timeout(st, e.client, e.attempt)
+		st.clients.timeout(st, e.client, e)
 	case evProducerRetry:
 		st.clients.retry(st, e.client, e.attempt)
 	case evConsumerPoll:
