@@ -111,8 +111,17 @@ type consumer struct {
 	topic  string
 	node   int
 	offset uint64
-	recent []string
+	// recent are the last messages read, formatted only for the view.
+	recent []readMsg
 }
+
+// readMsg is a message a consumer read.
+type readMsg struct {
+	offset uint64
+	body   []byte
+}
+
+func (r readMsg) String() string { return fmt.Sprintf("@%d %s", r.offset, r.body) }
 
 func (c clients) clone() clients {
 	out := clients{history: slices.Clone(c.history)}
@@ -192,7 +201,11 @@ func (c *clients) sendNext(st *state, i int) {
 	}
 	p.seq++
 	p.out = &sendState{topic: p.queue[0].topic, seq: p.seq, body: p.queue[0].body, op: -1}
-	p.queue = p.queue[1:]
+	// Shift rather than reslice, so the queue's array is reused instead of
+	// shrinking to nothing and being reallocated by the next append.
+	n := copy(p.queue, p.queue[1:])
+	p.queue[n] = queued{}
+	p.queue = p.queue[:n]
 	p.sent++
 	c.attempt(st, i)
 }
@@ -370,10 +383,11 @@ func (c *clients) poll(st *state, i int) {
 	for _, m := range msgs {
 		st.check.consumed(st, n, k, m)
 		k.offset = m.QueueOffset + 1
-		k.recent = append(k.recent, fmt.Sprintf("@%d %s", m.QueueOffset, m.Message.Body))
-		if len(k.recent) > 8 {
-			k.recent = k.recent[1:]
+		if len(k.recent) == 8 {
+			n := copy(k.recent, k.recent[1:])
+			k.recent = k.recent[:n]
 		}
+		k.recent = append(k.recent, readMsg{offset: m.QueueOffset, body: m.Message.Body})
 		if st.cfg.RecordHistory {
 			c.history = append(c.history, ClientOp{Client: k.id, Kind: "consume", Topic: k.topic,
 				Producer: m.Message.Producer, Seq: m.Message.Seq, Offset: m.QueueOffset, CallMs: st.now, ReturnMs: st.now, Outcome: "ok"})

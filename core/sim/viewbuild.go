@@ -167,10 +167,21 @@ func (c clients) view() ClientsView {
 		v.Producers = append(v.Producers, pv)
 	}
 	for _, k := range c.consumers {
-		v.Consumers = append(v.Consumers, ConsumerView{ID: k.id, Topic: k.topic, Node: k.node, Offset: k.offset, Recent: slices.Clone(k.recent)})
+		v.Consumers = append(v.Consumers, ConsumerView{ID: k.id, Topic: k.topic, Node: k.node, Offset: k.offset, Recent: recentStrings(k.recent)})
 	}
 	return v
 }
 
 // History returns the recorded client operations (Config.RecordHistory).
 func (s *Sim) History() []ClientOp { return slices.Clone(s.st.clients.history) }
+
+func recentStrings(rs []readMsg) []string {
+	if rs == nil {
+		return nil
+	}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return out
+}
