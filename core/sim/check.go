@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
 
@@ -95,11 +94,18 @@ func (c *checker) violate(st *state, rule string, brokers []int, format string, 
 		Text: rule + ": " + fmt.Sprintf(format, args...), Event: what})
 }
 
+// entryHash is the 64-bit FNV-1a hash of the entry's type byte and data
+// (hash/fnv's New64a, computed inline).
 func entryHash(e core.Entry) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte{byte(e.Type)})
-	h.Write(e.Data)
-	return h.Sum64()
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	h ^= uint64(byte(e.Type))
+	h *= prime64
+	for _, b := range e.Data {
+		h ^= uint64(b)
+		h *= prime64
+	}
+	return h
 }
 
 // becameLeader: at most one leader per term (Election Safety), and a new

@@ -28,16 +28,21 @@ type network struct {
 	cut   map[Link]bool
 	// groups remembers the last partition, for drawing.
 	groups [][]int
-	// last is the latest delivery time scheduled on each link (FIFO).
-	last map[Link]int64
+	// last is the latest delivery time scheduled on each link (FIFO),
+	// indexed by lastSlot.
+	last [(maxNodes + 1) * (maxNodes + 1)]int64
 }
+
+// maxNodes is the largest cluster (Config.validate).
+const maxNodes = 9
+
+func lastSlot(l Link) int { return l.From*(maxNodes+1) + l.To }
 
 func newNetwork(c Config) network {
 	return network{
 		def:   linkConf{LatencyMs: c.LatencyMs, JitterMs: c.JitterMs, Loss: c.Loss, Dup: c.Dup, Reorder: c.Reorder},
 		links: map[Link]linkConf{},
 		cut:   map[Link]bool{},
-		last:  map[Link]int64{},
 	}
 }
 
@@ -45,14 +50,15 @@ func (nw network) clone() network {
 	c := nw
 	c.links = maps.Clone(nw.links)
 	c.cut = maps.Clone(nw.cut)
-	c.last = maps.Clone(nw.last)
 	c.groups = slices.Clone(nw.groups)
 	return c
 }
 
 func (nw *network) conf(l Link) linkConf {
-	if c, ok := nw.links[l]; ok {
-		return c
+	if len(nw.links) > 0 {
+		if c, ok := nw.links[l]; ok {
+			return c
+		}
 	}
 	return nw.def
 }
@@ -70,8 +76,8 @@ func (st *state) send(m core.Message) {
 		st.msgID++
 		at := st.now + int64(c.LatencyMs+st.rand.Intn(c.JitterMs+1))
 		if !st.rand.Chance(c.Reorder) {
-			at = max(at, st.net.last[l])
-			st.net.last[l] = at
+			at = max(at, st.net.last[lastSlot(l)])
+			st.net.last[lastSlot(l)] = at
 		}
 		st.schedule(event{at: at, kind: evDeliver, node: int(m.To), msg: m, msgID: st.msgID,
 			sentAt: st.now, lost: st.rand.Chance(c.Loss)})
@@ -85,7 +91,7 @@ func (st *state) deliver(e *event) {
 	switch {
 	case e.lost:
 		st.dropped(e.msg, e.msgID, e.sentAt, "lost")
-	case st.net.cut[l]:
+	case len(st.net.cut) > 0 && st.net.cut[l]:
 		st.dropped(e.msg, e.msgID, e.sentAt, "link cut")
 	default:
 		st.input(st.nodes[e.node-1], inboxItem{kind: inMsg, msg: e.msg})
