@@ -69,18 +69,18 @@ func (st *state) send(m core.Message) {
 	l := Link{From: int(m.From), To: int(m.To)}
 	c := st.net.conf(l)
 	copies := 1
-	if st.rand.Chance(c.Dup) {
+	if st.rng.Chance(c.Dup) {
 		copies = 2
 	}
 	for range copies {
 		st.msgID++
-		at := st.now + int64(c.LatencyMs+st.rand.Intn(c.JitterMs+1))
-		if !st.rand.Chance(c.Reorder) {
+		at := st.now + int64(c.LatencyMs+st.rng.Intn(c.JitterMs+1))
+		if !st.rng.Chance(c.Reorder) {
 			at = max(at, st.net.last[lastSlot(l)])
 			st.net.last[lastSlot(l)] = at
 		}
 		st.schedule(event{at: at, kind: evDeliver, node: int(m.To), msg: m, msgID: st.msgID,
-			sentAt: st.now, lost: st.rand.Chance(c.Loss)})
+			sentAt: st.now, lost: st.rng.Chance(c.Loss)})
 	}
 }
 

@@ -98,7 +98,7 @@ func (st *state) boot(n *simNode) {
 	cc.Damaged = st.damaged || cc.Rules.Any()
 	cc.Storage = n.store
 	// Each incarnation draws its own timeouts.
-	cc.Seed = st.rand.Uint64()
+	cc.Seed = st.rng.Uint64()
 	node, err := core.NewNode(cc)
 	if err != nil {
 		panic(fmt.Sprintf("broker %d: starting from its disk: %v", n.id, err))

@@ -183,7 +183,7 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s := &Sim{cfg: cfg}
-	st := &state{cfg: &s.cfg, rand: xrand.New(cfg.Seed ^ 0xD1ED6E5), net: newNetwork(cfg), queue: eventQueue{popped: -1}}
+	st := &state{cfg: &s.cfg, rng: xrand.New(cfg.Seed ^ 0xD1ED6E5), net: newNetwork(cfg), queue: eventQueue{popped: -1}}
 	for id := 1; id <= cfg.Nodes; id++ {
 		st.nodes = append(st.nodes, st.newNode(id))
 	}

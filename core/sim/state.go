@@ -16,7 +16,7 @@ type state struct {
 	cfg     *Config
 	now     int64
 	seq     uint64
-	rand    xrand.Rand
+	rng     xrand.Rand
 	queue   eventQueue
 	nodes   []*simNode
 	net     network
