@@ -160,6 +160,8 @@ func TestLiveViewKillLeaderFromPage(t *testing.T) {
 	p.eval(`document.querySelector('[data-action="crash"]').click(), true`, nil)
 
 	p.waitFor(fmt.Sprintf(`document.querySelector('#cluster [data-node-id="%d"]').dataset.state === 'crashed' && dledgerLab.frame.nodes[%d].live_state === 'killed'`, lead, lead-1))
+	// The card says what happened to the real process, not just "crashed".
+	p.waitFor(fmt.Sprintf(`document.querySelector('#cluster [data-node-id="%d"]').textContent.includes('killed')`, lead))
 	next := p.drawnLeader(lead)
 	assert.NotEqual(t, lead, next)
 	v := l.waitView("the launcher agrees", 5*time.Second, func(v sim.ClusterView) bool { return oneLeader(v) && leaders(v)[0] == next })

@@ -4,7 +4,7 @@
 // flight move along the links, coloured by kind; a partition draws its
 // groups as boxes. State comes only from ClusterView frames.
 
-import { t, roleText } from './i18n.js';
+import { t, roleText, stateText } from './i18n.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 const W = 640;
@@ -208,8 +208,8 @@ export class ClusterView {
       p.label.textContent = t('broker', { id: n.id }) + (down || this.compact ? '' : ' · ' + roleText(n.role).split(' ')[0]);
       // While no leader is known, a follower shows whom it voted for.
       const voted = !down && n.role === 'follower' && !n.lead && n.vote ? ' · ' + t('votedFor', { v: n.vote }) : '';
-      p.term.textContent = (down ? t('state_' + n.state) : t('term', { t: n.term })) + voted;
-      const state = t('state_' + n.state);
+      p.term.textContent = (down ? stateText(n) : t('term', { t: n.term })) + voted;
+      const state = stateText(n);
       p.title.textContent = t('broker', { id: n.id }) + ': ' + t('selInfo', {
         role: roleText(n.role), term: n.term, state, lead: n.lead ? t('broker', { id: n.lead }) : t('none'),
         last: n.last_index, commit: n.commit,

@@ -2,7 +2,7 @@
 // carries data-action (a stable hook for tests) and turns into simulator
 // actions (core/sim/action.go) queued on the app.
 
-import { t, currentLang, roleText } from './i18n.js';
+import { t, currentLang, roleText, stateText } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
 const SPEEDS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5];
@@ -301,7 +301,7 @@ export class Controls {
     this.selKey = key;
     $('#sel-name').textContent = n ? t('broker', { id: n.id }) : '';
     $('#sel-info').textContent = n ? t('selInfo', {
-      role: roleText(n.role), term: n.term, state: t('state_' + n.state), lead: n.lead ? t('broker', { id: n.lead }) : t('none'),
+      role: roleText(n.role), term: n.term, state: stateText(n), lead: n.lead ? t('broker', { id: n.lead }) : t('none'),
       last: n.last_index, commit: n.commit,
     }) : t('selectHint');
     const up = n && n.state === 'up';

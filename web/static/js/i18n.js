@@ -105,6 +105,8 @@ const en = {
   state_crashed: 'crashed',
   state_paused: 'paused',
   state_refused: 'refused to start (damaged disk)',
+  state_killed: 'killed (process gone)',
+  state_restarting: 'restarting',
   selInfo: '{role}, term {term}, {state}; leader: {lead}; last index {last}, commit {commit}',
   none: 'none',
   noBroker: 'Select a broker first (click it or press 1–9).',
@@ -293,6 +295,8 @@ const zh = {
   state_crashed: '已宕机',
   state_paused: '已冻结',
   state_refused: '拒绝启动（磁盘损坏）',
+  state_killed: '已被杀死（进程不在）',
+  state_restarting: '重启中',
   selInfo: '{role}，任期 {term}，{state}；主节点：{lead}；最后索引 {last}，提交 {commit}',
   none: '无',
   noBroker: '请先选中一个 Broker（点击它或按 1–9）。',
@@ -412,6 +416,13 @@ export function eventText(kind) {
 }
 
 /** roleText names a role in the current language. */
+// stateText names a broker's state; on a real cluster (live view) a broker
+// that is down says whether its process was killed or is restarting.
+export function stateText(n) {
+  const live = n.live_state;
+  return t('state_' + (live === 'killed' || live === 'restarting' ? live : n.state));
+}
+
 export function roleText(role) {
   switch (role) {
     case 'leader': return t('roleLeader');

@@ -4,7 +4,7 @@
 // and next (n) for each follower mark that follower's row. Below each row
 // the CommitLog's segment files; below the table each topic's ConsumeQueue.
 
-import { t, roleText, currentLang } from './i18n.js';
+import { t, roleText, stateText, currentLang } from './i18n.js';
 
 const MAX_COLS = 40;
 const CELL_PX = 24; // a column's width in px, gap included (see style.css .cells)
@@ -122,7 +122,7 @@ export class LogView {
       const row = this.rows.get(n.id);
       const down = n.state !== 'up';
       const head = '<b>' + esc(t('broker', { id: n.id })) + '</b> <span class="role-tag role-' + esc(n.role) + (down ? ' down' : '') + '">'
-        + esc(down ? t('state_' + n.state) : roleText(n.role)) + '</span><br><span class="muted">'
+        + esc(down ? stateText(n) : roleText(n.role)) + '</span><br><span class="muted">'
         + esc(t('term', { t: n.term })) + ' · ' + esc(t('commitIdx', { c: n.commit })) + '</span>';
       if (row.headHTML !== head) { row.head.innerHTML = head; row.headHTML = head; }
       row.head.classList.toggle('selected', selected === n.id);
