@@ -82,10 +82,14 @@ type Node struct {
 	scratch []uint64
 
 	// Outbox, drained by Ready.
-	eager    []Message
-	msgs     []Message
-	events   []Event
-	prevHard HardState
+	eager  []Message
+	msgs   []Message
+	events []Event
+	// spare holds the outbox arrays handed out by the previous Ready; the
+	// next Ready reuses them (see Ready's contract).
+	spareEager, spareMsgs []Message
+	spareEvents           []Event
+	prevHard              HardState
 }
 
 // NewNode creates a replica from cfg, restoring what cfg.Storage persisted.
@@ -336,6 +340,10 @@ func (n *Node) event(e Event) {
 
 // Ready is everything the replica wants done, in order: send Eager, persist
 // HardState and Entries, then send Messages, apply Committed, call Advance.
+// Its Eager, Messages and Events slices stay valid until the next call to
+// Ready, which refills their arrays: copy what you keep longer (both
+// runners send and log the values at once). Entries and Committed share the
+// log's immutable entries.
 type Ready struct {
 	// HardState to persist, if HardStateChanged.
 	HardState        HardState
@@ -394,7 +402,12 @@ func (n *Node) Ready() Ready {
 		rd.MustSync = hs.Term != n.prevHard.Term || hs.Vote != n.prevHard.Vote
 	}
 	rd.MustSync = rd.MustSync || len(rd.Entries) > 0
-	n.eager, n.msgs, n.events = nil, nil, nil
+	// Double-buffer the outbox: this Ready's arrays are refilled only after
+	// the next Ready, so a caller that follows the contract never sees them
+	// change, and a steady group allocates no new outbox per Ready.
+	n.eager, n.spareEager = n.spareEager[:0], rd.Eager
+	n.msgs, n.spareMsgs = n.spareMsgs[:0], rd.Messages
+	n.events, n.spareEvents = n.spareEvents[:0], rd.Events
 	return rd
 }
 
@@ -518,6 +531,7 @@ func (n *Node) Clone() *Node {
 	c.eager = slices.Clone(n.eager)
 	c.msgs = slices.Clone(n.msgs)
 	c.events = slices.Clone(n.events)
+	c.spareEager, c.spareMsgs, c.spareEvents = nil, nil, nil // never share a refillable array
 	return &c
 }
 
