@@ -44,11 +44,13 @@ func (n *Node) tickLeader() {
 // last check, and starts a new round.
 func (n *Node) quorumActive() bool {
 	active := 1
-	for _, pr := range n.prs {
-		if pr.recentActive {
-			active++
+	for i := range n.prs {
+		if pr := &n.prs[i]; n.peers[i] != n.id {
+			if pr.recentActive {
+				active++
+			}
+			pr.recentActive = false
 		}
-		pr.recentActive = false
 	}
 	return active >= n.quorum()
 }
@@ -183,11 +185,9 @@ func (n *Node) becomeLeader() {
 	n.reset(n.term)
 	n.role = RoleLeader
 	n.lead = n.id
-	n.prs = make(map[NodeID]*progress, len(n.peers)-1)
-	for _, id := range n.peers {
-		if id != n.id {
-			n.prs[id] = &progress{next: n.log.lastIndex() + 1, recentActive: true}
-		}
+	n.prs = make([]progress, len(n.peers)) // our own slot stays unused
+	for i := range n.prs {
+		n.prs[i] = progress{next: n.log.lastIndex() + 1, recentActive: true}
 	}
 	n.event(Event{Kind: EventBecameLeader, Detail: fmt.Sprintf("won %d of %d votes; a majority is %d (N/2+1)", granted, len(n.peers), n.quorum())})
 	n.appendEntry(EntryNoOp, nil)

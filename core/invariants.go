@@ -29,7 +29,11 @@ func (n *Node) assertInvariants() {
 	case n.role == RoleLeader && n.vote != n.id:
 		fail(fmt.Sprintf("leader voted for %d", n.vote))
 	}
-	for id, pr := range n.prs {
+	for i := range n.prs {
+		id, pr := n.peers[i], &n.prs[i]
+		if id == n.id {
+			continue
+		}
 		if pr.match >= pr.next {
 			fail(fmt.Sprintf("follower %d has match %d >= next %d", id, pr.match, pr.next))
 		}

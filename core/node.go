@@ -63,8 +63,9 @@ type Node struct {
 	// votes records answers to our (pre-)vote requests this campaign.
 	votes map[NodeID]bool
 
-	// prs is the leader's view of every follower.
-	prs map[NodeID]*progress
+	// prs is the leader's view of every follower, one slot per member in
+	// peers order (our own slot is unused); nil unless leading.
+	prs []progress
 	// transferee is the target of a leadership transfer in progress, or None.
 	transferee NodeID
 
@@ -304,6 +305,16 @@ func (n *Node) reset(term uint64) {
 	n.electionTimeout = n.cfg.ElectionTicksMin + n.rand.intn(n.cfg.ElectionTicksMax-n.cfg.ElectionTicksMin+1)
 }
 
+// pr returns the leader's progress of follower id, or nil when we do not
+// lead or id is not a follower.
+func (n *Node) pr(id NodeID) *progress {
+	i, ok := slices.BinarySearch(n.peers, id)
+	if !ok || n.prs == nil || id == n.id {
+		return nil
+	}
+	return &n.prs[i]
+}
+
 func (n *Node) isPeer(id NodeID) bool {
 	_, ok := slices.BinarySearch(n.peers, id)
 	return ok
@@ -486,9 +497,11 @@ func (n *Node) Status() Status {
 		}
 	}
 	if n.role == RoleLeader {
-		s.Progress = make(map[NodeID]Progress, len(n.prs))
-		for id, pr := range n.prs {
-			s.Progress[id] = Progress{Match: pr.match, Next: pr.next, State: pr.state, Inflight: len(pr.inflight), RecentActive: pr.recentActive}
+		s.Progress = make(map[NodeID]Progress, len(n.prs)-1)
+		for i, pr := range n.prs {
+			if id := n.peers[i]; id != n.id {
+				s.Progress[id] = Progress{Match: pr.match, Next: pr.next, State: pr.state, Inflight: len(pr.inflight), RecentActive: pr.recentActive}
+			}
 		}
 	}
 	return s
@@ -521,11 +534,9 @@ func (n *Node) Clone() *Node {
 			c.votes[k] = v
 		}
 	}
-	if n.prs != nil {
-		c.prs = make(map[NodeID]*progress, len(n.prs))
-		for k, v := range n.prs {
-			c.prs[k] = v.clone()
-		}
+	c.prs = slices.Clone(n.prs)
+	for i := range c.prs {
+		c.prs[i].inflight = slices.Clone(c.prs[i].inflight)
 	}
 	c.scratch = nil
 	c.eager = slices.Clone(n.eager)

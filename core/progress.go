@@ -96,9 +96,3 @@ func (p *progress) acked(index uint64) bool {
 	p.probeSent = false
 	return true
 }
-
-func (p *progress) clone() *progress {
-	c := *p
-	c.inflight = append([]uint64(nil), p.inflight...)
-	return &c
-}

@@ -22,7 +22,7 @@ func (n *Node) appendEntry(t EntryType, data []byte) Entry {
 // several pushes in flight (pipelining), each batching up to MaxPushEntries
 // entries or MaxPushBytes bytes.
 func (n *Node) sendPushes(id NodeID) {
-	pr := n.prs[id]
+	pr := n.pr(id)
 	for !pr.paused(n.cfg.MaxInflight) && pr.next <= n.log.lastIndex() {
 		prev := pr.next - 1
 		prevTerm, _ := n.log.term(prev)
@@ -46,7 +46,7 @@ func (n *Node) sendPushes(id NodeID) {
 func (n *Node) bcastHeartbeat() {
 	for _, id := range n.peers {
 		if id != n.id {
-			n.send(Message{Type: MsgHeartbeat, To: id, Commit: min(n.log.committed, n.prs[id].match)})
+			n.send(Message{Type: MsgHeartbeat, To: id, Commit: min(n.log.committed, n.pr(id).match)})
 		}
 	}
 }
@@ -171,7 +171,7 @@ func (n *Node) progressOf(id NodeID) *progress {
 	if n.role != RoleLeader {
 		return nil
 	}
-	return n.prs[id]
+	return n.pr(id)
 }
 
 // maybeCommit is DLedger's QuorumAckChecker: the highest index a majority
@@ -180,8 +180,10 @@ func (n *Node) progressOf(id NodeID) *progress {
 // entry is not enough (Figure 8). Earlier entries commit with it.
 func (n *Node) maybeCommit() bool {
 	matches := append(n.scratch[:0], n.log.stabled)
-	for _, pr := range n.prs {
-		matches = append(matches, pr.match)
+	for i := range n.prs {
+		if n.peers[i] != n.id {
+			matches = append(matches, n.prs[i].match)
+		}
 	}
 	slices.Sort(matches)
 	n.scratch = matches

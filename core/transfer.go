@@ -24,7 +24,7 @@ func (n *Node) TransferLeadership(to NodeID) error {
 	n.transferee = to
 	n.electionElapsed = 0 // the transfer has one election timeout to finish
 	n.event(Event{Kind: EventTransferStarted, Peer: to})
-	if n.prs[to].match == n.log.lastIndex() {
+	if n.pr(to).match == n.log.lastIndex() {
 		n.sendTimeoutNow(to)
 	} else {
 		n.flush = true // catch the target up first
