@@ -22,14 +22,34 @@ import (
 // base URL.
 func single(t *testing.T) string {
 	t.Helper()
+	base := startBroker(t, nil, nil)
+	require.Eventually(t, func() bool {
+		var st Status
+		return getJSON(base+"/v1/status", &st) == nil && st.Role == "leader"
+	}, 10*time.Second, 10*time.Millisecond)
+	return base
+}
+
+// startBroker serves broker 1 on free 127.0.0.1 ports, with more peers
+// (id → peer and HTTP address) and a config tweak if given, stops it when
+// the test ends, and returns its HTTP base URL once it answers.
+func startBroker(t *testing.T, others map[core.NodeID][2]string, tweak func(*Config)) string {
+	t.Helper()
 	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s, err := New(Config{
+	cfg := Config{
 		ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()},
 		Dir: t.TempDir(), Secret: "s", AdminToken: "tok", NoSync: true, ProduceTimeout: time.Second,
-	})
+	}
+	for id, addrs := range others {
+		cfg.Peers[id], cfg.HTTP[id] = addrs[0], addrs[1]
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -39,10 +59,7 @@ func single(t *testing.T) string {
 		require.NoError(t, <-done)
 	})
 	base := "http://" + httpLn.Addr().String()
-	require.Eventually(t, func() bool {
-		var st Status
-		return getJSON(base+"/v1/status", &st) == nil && st.Role == "leader"
-	}, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return getJSON(base+"/v1/status", &Status{}) == nil }, 10*time.Second, 10*time.Millisecond)
 	return base
 }
 

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"context"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,27 +13,10 @@ import (
 // has a peer to shape links to, and stays a follower or candidate.
 func lonely(t *testing.T) string {
 	t.Helper()
-	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s, err := New(Config{
-		ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String(), 2: "127.0.0.1:1"},
-		HTTP: map[core.NodeID]string{1: httpLn.Addr().String(), 2: "127.0.0.1:2"},
-		Dir:  t.TempDir(), Secret: "s", AdminToken: "tok", NoSync: true,
-		ElectionTicksMin: 100, ElectionTicksMax: 100,
+	return startBroker(t, map[core.NodeID][2]string{2: {"127.0.0.1:1", "127.0.0.1:2"}}, func(c *Config) {
+		c.ProduceTimeout = 0
+		c.ElectionTicksMin, c.ElectionTicksMax = 100, 100
 	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, peerLn, httpLn) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	base := "http://" + httpLn.Addr().String()
-	require.Eventually(t, func() bool { return getJSON(base+"/v1/status", &Status{}) == nil }, 10*time.Second, 10*time.Millisecond)
-	return base
 }
 
 var tok = []string{"Authorization", "Bearer tok"}
