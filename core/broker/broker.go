@@ -97,6 +97,10 @@ type Broker struct {
 	// leader's AppendFutures), by index. Local, not replicated.
 	pending    map[uint64][]Ticket
 	nextTicket uint64
+
+	// names caches the name strings of decoded messages (a local cache,
+	// not state: Clone starts an empty one).
+	names map[string]string
 }
 
 // New returns an empty broker that expects entry 1 first.
@@ -192,7 +196,10 @@ func (b *Broker) Apply(e core.Entry, pos int64, size int32) (Applied, error) {
 // dispatch is CommitLogDispatcher for one normal entry: decode, deduplicate,
 // append to the ConsumeQueue.
 func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result, Message, error) {
-	m, err := DecodeMessage(e.Data)
+	if b.names == nil {
+		b.names = map[string]string{}
+	}
+	m, err := decodeMessage(e.Data, b.names)
 	if err != nil {
 		return OutcomeCorrupt, Result{}, Message{}, fmt.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
 	}
@@ -294,17 +301,17 @@ func (b *Broker) Topics() []TopicView {
 	for _, name := range names {
 		q := b.topics[name]
 		from := 0
-		if n := len(q.stored) - b.opts.RecentRecords; n > 0 {
+		if n := int(q.Len()) - b.opts.RecentRecords; n > 0 {
 			from = n
 		}
-		v := TopicView{Name: name, Len: q.Len(), Recent: make([]RecordView, 0, len(q.stored)-from)}
-		for _, s := range q.stored[from:] {
+		v := TopicView{Name: name, Len: q.Len(), Recent: make([]RecordView, 0, int(q.Len())-from)}
+		q.each(uint64(from), func(s *Stored) {
 			v.Recent = append(v.Recent, RecordView{
 				QueueOffset: s.QueueOffset, Index: s.Index, Term: s.Term, Pos: s.Pos, Size: s.Size,
 				TagHash: TagsCode(s.Message.Tags), Tags: s.Message.Tags, Keys: s.Message.Keys,
 				Producer: s.Message.Producer, Seq: s.Message.Seq, BodyLen: len(s.Message.Body),
 			})
-		}
+		})
 		out = append(out, v)
 	}
 	return out
@@ -315,6 +322,7 @@ func (b *Broker) Topics() []TopicView {
 // which are never modified, are shared.
 func (b *Broker) Clone() *Broker {
 	c := *b
+	c.names = nil
 	c.topics = make(map[string]*ConsumeQueue, len(b.topics))
 	for name, q := range b.topics {
 		c.topics[name] = q.clone()
@@ -356,8 +364,10 @@ func (b *Broker) Digest() string {
 		q := b.topics[name]
 		str(name)
 		u64(q.Len())
-		h.Write(q.raw)
-		for _, s := range q.stored {
+		for _, c := range q.chunks {
+			h.Write(c.raw)
+		}
+		q.each(0, func(s *Stored) {
 			u64(s.Index)
 			u64(s.Term)
 			str(s.Message.Tags)
@@ -366,7 +376,7 @@ func (b *Broker) Digest() string {
 			u64(s.Message.Seq)
 			u64(uint64(len(s.Message.Body)))
 			h.Write(s.Message.Body)
-		}
+		})
 	}
 	ids := make([]string, 0, len(b.producers))
 	for id := range b.producers {
@@ -379,13 +389,13 @@ func (b *Broker) Digest() string {
 		u64(p.highest)
 		u64(p.lastIndex)
 		u64(uint64(len(p.recent)))
-		for _, r := range p.recent {
+		p.each(func(r seqResult) {
 			u64(r.seq)
 			u64(r.result.Index)
 			u64(r.result.Term)
 			str(r.result.Topic)
 			u64(r.result.QueueOffset)
-		}
+		})
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

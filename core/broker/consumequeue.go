@@ -10,6 +10,7 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // QueueRecordSize is the size of one ConsumeQueue record
@@ -52,12 +53,26 @@ func ParseQueueRecord(b []byte) (QueueRecord, error) {
 // CommitLog, so it also keeps, per record, the entry's index and term and the
 // decoded message.
 //
-// Invariant: len(raw) == QueueRecordSize*len(stored); stored[i].QueueOffset == i.
+// Records live in chunks of queueChunkLen: a full chunk never changes again, so
+// appending never copies what is already stored and a clone (a simulator
+// checkpoint) shares every full chunk and copies only the last one.
+//
+// Invariant: every chunk but the last holds queueChunkLen records; for each
+// chunk len(raw) == QueueRecordSize*len(stored); the record at queue offset
+// off is chunks[off/queueChunkLen] at off%queueChunkLen, with QueueOffset == off.
 type ConsumeQueue struct {
 	topic  string
+	chunks []*queueChunk
+	n      uint64
+}
+
+// queueChunk holds up to queueChunkLen consecutive records.
+type queueChunk struct {
 	raw    []byte
 	stored []Stored
 }
+
+const queueChunkLen = 512
 
 // Stored is a message as a consumer sees it (RocketMQ's MessageExt): where it
 // is in the queue and in the CommitLog, and the message itself.
@@ -80,19 +95,38 @@ func (q *ConsumeQueue) Topic() string { return q.topic }
 
 // Len returns the number of records, which is also the next queue offset
 // (RocketMQ's max offset).
-func (q *ConsumeQueue) Len() uint64 { return uint64(len(q.stored)) }
+func (q *ConsumeQueue) Len() uint64 { return q.n }
+
+// at returns the stored message at queue offset off < Len().
+func (q *ConsumeQueue) at(off uint64) *Stored {
+	return &q.chunks[off/queueChunkLen].stored[off%queueChunkLen]
+}
 
 // Record returns the record at queue offset off.
 func (q *ConsumeQueue) Record(off uint64) (QueueRecord, error) {
 	if off >= q.Len() {
 		return QueueRecord{}, fmt.Errorf("queue %s: offset %d, length %d", q.topic, off, q.Len())
 	}
-	return ParseQueueRecord(q.raw[off*QueueRecordSize : (off+1)*QueueRecordSize])
+	i := off % queueChunkLen * QueueRecordSize
+	return ParseQueueRecord(q.chunks[off/queueChunkLen].raw[i : i+QueueRecordSize])
 }
 
 // Bytes returns a copy of the queue's raw records: what RocketMQ would hold
 // in the topic's ConsumeQueue file.
-func (q *ConsumeQueue) Bytes() []byte { return append([]byte(nil), q.raw...) }
+func (q *ConsumeQueue) Bytes() []byte {
+	out := make([]byte, 0, q.n*QueueRecordSize)
+	for _, c := range q.chunks {
+		out = append(out, c.raw...)
+	}
+	return out
+}
+
+// each calls f for the stored messages from queue offset from on, in order.
+func (q *ConsumeQueue) each(from uint64, f func(s *Stored)) {
+	for off := from; off < q.n; off++ {
+		f(q.at(off))
+	}
+}
 
 // read returns up to max stored messages from offset off, with bodies copied.
 func (q *ConsumeQueue) read(off uint64, max int) []Stored {
@@ -104,7 +138,8 @@ func (q *ConsumeQueue) read(off uint64, max int) []Stored {
 		end = off + uint64(max)
 	}
 	out := make([]Stored, 0, end-off)
-	for _, s := range q.stored[off:end] {
+	for i := off; i < end; i++ {
+		s := *q.at(i)
 		s.Message.Body = append([]byte(nil), s.Message.Body...)
 		out = append(out, s)
 	}
@@ -113,18 +148,24 @@ func (q *ConsumeQueue) read(off uint64, max int) []Stored {
 
 // append adds a message at the next queue offset and returns that offset.
 func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Message) uint64 {
-	off := q.Len()
-	q.raw = QueueRecord{Pos: pos, Size: size, TagHash: TagsCode(m.Tags)}.Append(q.raw)
-	q.stored = append(q.stored, Stored{QueueOffset: off, Index: index, Term: term, Pos: pos, Size: size, Message: m})
+	off := q.n
+	if off%queueChunkLen == 0 {
+		q.chunks = append(q.chunks, &queueChunk{})
+	}
+	c := q.chunks[len(q.chunks)-1]
+	c.raw = QueueRecord{Pos: pos, Size: size, TagHash: TagsCode(m.Tags)}.Append(c.raw)
+	c.stored = append(c.stored, Stored{QueueOffset: off, Index: index, Term: term, Pos: pos, Size: size, Message: m})
+	q.n++
 	return off
 }
 
-// clone copies the queue. Message bodies are immutable once stored and are
-// shared.
+// clone copies the queue: full chunks and message bodies never change and
+// are shared; the last chunk, still being appended to, is copied.
 func (q *ConsumeQueue) clone() *ConsumeQueue {
-	return &ConsumeQueue{
-		topic:  q.topic,
-		raw:    append([]byte(nil), q.raw...),
-		stored: append([]Stored(nil), q.stored...),
+	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: append([]*queueChunk(nil), q.chunks...)}
+	if k := len(c.chunks); k > 0 && len(c.chunks[k-1].stored) < queueChunkLen {
+		last := c.chunks[k-1]
+		c.chunks[k-1] = &queueChunk{raw: slices.Clone(last.raw), stored: slices.Clone(last.stored)}
 	}
+	return c
 }

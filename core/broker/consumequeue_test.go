@@ -91,7 +91,7 @@ func TestConsumeQueueRecordsAndReads(t *testing.T) {
 	assert.Equal(t, uint64(1), got[0].QueueOffset)
 	assert.Equal(t, uint64(11), got[0].Index)
 	got[0].Message.Body[0] = 99
-	assert.Equal(t, byte(1), q.stored[1].Message.Body[0], "reads hand out copies of bodies")
+	assert.Equal(t, byte(1), q.at(1).Message.Body[0], "reads hand out copies of bodies")
 
 	assert.Empty(t, q.read(3, 10), "reading at the end returns nothing")
 	assert.Len(t, q.read(0, 2), 2, "max limits the batch")

@@ -96,7 +96,14 @@ func encodeMessage(m Message, maxBody int) ([]byte, error) {
 // and the byte offset; it never panics and never allocates more than the
 // input's size. The returned Body is a copy: b may be reused.
 func DecodeMessage(b []byte) (Message, error) {
-	d := decoder{b: b}
+	return decodeMessage(b, nil)
+}
+
+// decodeMessage is DecodeMessage with names, if not nil, caching the name
+// strings (topic, tags, keys, producer): a broker sees the same few names in
+// message after message, and the cache saves allocating each one again.
+func decodeMessage(b []byte, names map[string]string) (Message, error) {
+	d := decoder{b: b, names: names}
 	var m Message
 
 	if v := d.u8("version"); d.err == nil && v != MessageFormatV1 {
@@ -253,10 +260,14 @@ func TagsCode(tags string) int64 {
 // decoder reads big-endian fields and remembers the first error, so that
 // DecodeMessage reads top-down like the format table.
 type decoder struct {
-	b   []byte
-	off int
-	err error
+	b     []byte
+	off   int
+	err   error
+	names map[string]string
 }
+
+// maxNames bounds a decoder's name cache.
+const maxNames = 1024
 
 func (d *decoder) fail(field string, off int, reason string, sentinel error) error {
 	if d.err == nil {
@@ -308,8 +319,19 @@ func (d *decoder) u64(field string) uint64 {
 }
 
 func (d *decoder) str(field string, n int) string {
-	if p := d.take(field, n); p != nil {
+	p := d.take(field, n)
+	switch {
+	case len(p) == 0:
+		return ""
+	case d.names == nil:
 		return string(p)
 	}
-	return ""
+	if s, ok := d.names[string(p)]; ok {
+		return s
+	}
+	s := string(p)
+	if len(d.names) < maxNames {
+		d.names[s] = s
+	}
+	return s
 }

@@ -214,12 +214,31 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 
 // producerState is one row of the deduplication table.
 //
-// Invariant: recent is sorted by seq, its last element has seq == highest,
-// and len(recent) <= Options.DedupWindow.
+// Invariant: recent is a ring of the latest results, oldest at recent[head]
+// (head is 0 until the ring is full), sorted by seq from there; the newest
+// has seq == highest, and len(recent) <= Options.DedupWindow.
 type producerState struct {
 	highest   uint64
 	lastIndex uint64 // log index of the last entry from this producer
 	recent    []seqResult
+	head      int
+}
+
+// add records the newest result, dropping the oldest once window are kept.
+func (p *producerState) add(r seqResult, window int) {
+	if len(p.recent) < window {
+		p.recent = append(p.recent, r)
+		return
+	}
+	p.recent[p.head] = r
+	p.head = (p.head + 1) % len(p.recent)
+}
+
+// each calls f for the kept results, oldest first.
+func (p *producerState) each(f func(seqResult)) {
+	for i := range p.recent {
+		f(p.recent[(p.head+i)%len(p.recent)])
+	}
 }
 
 type seqResult struct {
@@ -252,7 +271,7 @@ func (b *Broker) lookupApplied(producer string, seq uint64) (Result, bool, error
 		}
 	}
 	return Result{}, true, fmt.Errorf("producer %s seq %d (highest applied %d, results kept from %d): %w",
-		producer, seq, p.highest, p.recent[0].seq, ErrStaleSequence)
+		producer, seq, p.highest, p.recent[p.head].seq, ErrStaleSequence)
 }
 
 // touchProducer notes that producer appeared at log index index.
@@ -281,10 +300,7 @@ func (b *Broker) recordApplied(producer string, seq, index uint64, r Result) {
 	}
 	p.highest = seq
 	p.lastIndex = index
-	if len(p.recent) >= b.opts.DedupWindow {
-		p.recent = slices.Delete(p.recent, 0, len(p.recent)-b.opts.DedupWindow+1)
-	}
-	p.recent = append(p.recent, seqResult{seq: seq, result: r})
+	p.add(seqResult{seq: seq, result: r}, b.opts.DedupWindow)
 }
 
 // evictProducer forgets the producer least recently seen in the log. Log

@@ -18,7 +18,7 @@ import (
 type clientReq struct {
 	client  int
 	attempt uint64
-	msg     broker.Message
+	msg     *broker.Message
 }
 
 // clientResp is a broker's answer to a produce.
@@ -226,7 +226,7 @@ func (c *clients) attempt(st *state, i int) {
 		p.rr++
 		o.target = (p.rr-1)%len(st.nodes) + 1
 	}
-	msg := broker.Message{Topic: o.topic, Body: []byte(o.body), Producer: p.id, Seq: o.seq}
+	msg := &broker.Message{Topic: o.topic, Body: []byte(o.body), Producer: p.id, Seq: o.seq}
 	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientReq, node: o.target, client: i, attempt: o.attempt, req: msg})
 	st.seq++
 	o.deadline, o.deadlineSeq = st.now+int64(st.cfg.ProduceTimeoutMs), st.seq
@@ -254,17 +254,17 @@ func (c *clients) finishOp(st *state, o *sendState, outcome string, offset uint6
 
 // respond sends a broker's answer back to the producer.
 func (st *state) respond(client int, attempt uint64, r clientResp) {
-	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientResp, client: client, attempt: attempt, resp: r})
+	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientResp, client: client, attempt: attempt, resp: &r})
 }
 
-func (c *clients) response(st *state, i int, attempt uint64, r clientResp) {
+func (c *clients) response(st *state, i int, attempt uint64, r *clientResp) {
 	p := c.producers[i]
 	o := p.out
 	if o == nil || o.attempt != attempt {
 		return // an answer to an attempt we gave up on
 	}
 	p.timedOut = false
-	p.last = r
+	p.last = *r
 	switch {
 	case r.OK:
 		p.acked++
@@ -329,7 +329,7 @@ func (st *state) produceAt(n *simNode, req clientReq) {
 		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "NOT_LEADER", Lead: int(n.node.Lead())})
 		return
 	}
-	body, dup, err := n.br.Prepare(req.msg)
+	body, dup, err := n.br.Prepare(*req.msg)
 	switch {
 	case err != nil:
 		st.respond(req.client, req.attempt, clientResp{From: n.id, Code: "ERROR", Text: err.Error()})

@@ -106,8 +106,11 @@ type event struct {
 	// client events
 	client  int
 	attempt uint64
-	req     broker.Message
-	resp    clientResp
+	// req is an evClientReq's request and resp an evClientResp's answer,
+	// behind pointers so the common events stay small. Neither changes once
+	// scheduled, so a cloned queue shares them.
+	req  *broker.Message
+	resp *clientResp
 }
 
 func (e event) String() string {
@@ -119,9 +122,9 @@ func (e event) String() string {
 	case evFsync:
 		return fmt.Sprintf("broker %d finishing an fsync", e.node)
 	case evClientReq:
-		return fmt.Sprintf("broker %d receiving a produce of %s", e.node, e.req)
+		return fmt.Sprintf("broker %d receiving a produce of %s", e.node, *e.req)
 	case evClientResp:
-		return fmt.Sprintf("a producer receiving %s", e.resp)
+		return fmt.Sprintf("a producer receiving %s", *e.resp)
 	case evProducerTimer, evProducerRetry:
 		return "a producer sending"
 	case evProduceTimeout:
