@@ -1,14 +1,19 @@
 package sim
 
 import (
-	"bytes"
-	"compress/flate"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+
+	"dledgerlab/internal/minijson"
 )
+
+// A share link carries a run's inputs and a moment: the JSON of shared,
+// compressed with raw DEFLATE (RFC 1951) and written in unpadded base64url
+// (RFC 4648 §5). This file is the JSON half, pure and on every platform;
+// sharelink.go adds the compression natively, while the page compresses in
+// JavaScript (CompressionStream("deflate-raw"), web/static/worker.js), so
+// the WebAssembly engine carries neither compress/flate nor encoding/json.
+// Either side reads the other's links.
 
 // shared is what a share link carries: the run's inputs and the moment.
 type shared struct {
@@ -23,34 +28,34 @@ const shareVersion = 1
 // ErrShare is wrapped by every error about a malformed share string.
 var ErrShare = errors.New("malformed share link")
 
-// Share packs (config, seed, actions, now) into a short URL-safe string.
-func (s *Sim) Share() string {
-	data, err := json.Marshal(shared{Version: shareVersion, Config: s.cfg, Actions: s.actions, NowMs: s.st.now})
-	if err != nil {
-		panic(fmt.Sprintf("encoding a share link: %v", err)) // only plain values inside
-	}
-	var buf bytes.Buffer
-	w, _ := flate.NewWriter(&buf, flate.BestCompression)
-	w.Write(data)
-	w.Close()
-	return base64.RawURLEncoding.EncodeToString(buf.Bytes())
+// maxShareJSON bounds a share link's uncompressed JSON.
+const maxShareJSON = 4 << 20
+
+// ShareJSON is the JSON a share link carries before compression: the
+// config, seed, recorded actions and the current time, as
+// {"v":1,"c":{…},"a":[…],"t":ms} (what json.Marshal writes for shared).
+func (s *Sim) ShareJSON() []byte {
+	b := append([]byte(nil), `{"v":`...)
+	b = minijson.AppendInt(b, shareVersion)
+	b = append(b, `,"c":`...)
+	b = s.cfg.appendJSON(b)
+	b = append(b, `,"a":`...)
+	b = minijson.AppendList(b, s.actions, func(b []byte, a *Action) []byte { return a.appendJSON(b) })
+	b = append(b, `,"t":`...)
+	b = minijson.AppendInt(b, s.st.now)
+	return append(b, '}')
 }
 
-// Load rebuilds a run from a Share string and runs it to the shared moment.
-func Load(share string) (*Sim, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(share)
-	if err != nil {
-		return nil, fmt.Errorf("%w: not base64url: %v", ErrShare, err)
+// LoadJSON rebuilds a run from ShareJSON's text and runs it to the shared
+// moment. Every error wraps ErrShare and says what is wrong; unknown fields
+// are errors, so a link from a newer playground is refused rather than
+// half-read.
+func LoadJSON(data []byte) (*Sim, error) {
+	if len(data) > maxShareJSON {
+		return nil, fmt.Errorf("%w: %d bytes of JSON is over the limit of %d", ErrShare, len(data), maxShareJSON)
 	}
-	r := flate.NewReader(bytes.NewReader(raw))
-	data, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	sh, err := decodeShared(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot decompress: %v", ErrShare, err)
-	}
-	var sh shared
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sh); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrShare, err)
 	}
 	if sh.Version != shareVersion {
@@ -76,4 +81,29 @@ func Load(share string) (*Sim, error) {
 	s.actions = sh.Actions
 	s.runTo(max(sh.NowMs, prev))
 	return s, nil
+}
+
+// decodeShared reads shared's JSON as a json.Decoder with
+// DisallowUnknownFields would, and refuses anything after it.
+func decodeShared(data []byte) (shared, error) {
+	var sh shared
+	d := minijson.NewDecoder(data)
+	d.DisallowUnknownFields()
+	err := d.Object(func(key string) error {
+		switch minijson.Field(key, "v", "c", "a", "t") {
+		case "v":
+			return d.Int(&sh.Version)
+		case "c":
+			return sh.Config.DecodeJSON(d)
+		case "a":
+			return minijson.List(d, &sh.Actions, func(a *Action) error { return a.DecodeJSON(d) })
+		case "t":
+			return d.Int64(&sh.NowMs)
+		}
+		return d.UnknownField(key)
+	})
+	if err == nil {
+		err = d.End()
+	}
+	return sh, err
 }

@@ -204,28 +204,6 @@ func TestSeekRestoresEarlierFrames(t *testing.T) {
 	assert.Error(t, s.SeekTo(-5))
 }
 
-// A share string rebuilds the same run at the same moment.
-func TestShareLoadReproducesRun(t *testing.T) {
-	s := newSim(t, func(c *Config) { c.Nodes = 4; c.Seed = 1234 })
-	s.Advance(500)
-	do(t, s, Action{Kind: KindProduce, Topic: "orders", Body: "share me"})
-	s.Advance(300)
-	do(t, s, Action{Kind: KindIsolate, Node: 1})
-	s.Advance(777)
-	share := s.Share()
-	assert.Less(t, len(share), 400, "short enough for a URL fragment")
-	s2, err := Load(share)
-	require.NoError(t, err)
-	a, _ := json.Marshal(s.View())
-	b, _ := json.Marshal(s2.View())
-	assert.JSONEq(t, string(a), string(b))
-
-	for _, bad := range []string{"", "!!!", "aGVsbG8", share[:len(share)/2]} {
-		_, err := Load(bad)
-		assert.ErrorIs(t, err, ErrShare, "%q", bad)
-	}
-}
-
 // Bad input gives errors that say what is wrong and leaves the state alone.
 func TestBadActionsAndSettings(t *testing.T) {
 	s := newSim(t, nil)
