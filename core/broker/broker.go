@@ -199,6 +199,8 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 	if b.names == nil {
 		b.names = map[string]string{}
 	}
+	// The message's Body stays a slice of e.Data: it is only compared
+	// here, and the queue keeps its own copy of the encoded message.
 	m, err := decodeMessage(e.Data, b.names)
 	if err != nil {
 		return OutcomeCorrupt, Result{}, Message{}, fmt.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
@@ -216,7 +218,7 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 		q = &ConsumeQueue{topic: m.Topic}
 		b.topics[m.Topic] = q
 	}
-	r := Result{Index: e.Index, Term: e.Term, Topic: m.Topic, QueueOffset: q.append(e.Index, e.Term, pos, size, m)}
+	r := Result{Index: e.Index, Term: e.Term, Topic: m.Topic, QueueOffset: q.append(e.Index, e.Term, pos, size, m, e.Data)}
 	b.recordApplied(m.Producer, m.Seq, e.Index, r)
 	return OutcomeAppended, r, m, nil
 }
@@ -305,7 +307,7 @@ func (b *Broker) Topics() []TopicView {
 			from = n
 		}
 		v := TopicView{Name: name, Len: q.Len(), Recent: make([]RecordView, 0, int(q.Len())-from)}
-		q.each(uint64(from), func(s *Stored) {
+		q.each(uint64(from), func(s Stored) {
 			v.Recent = append(v.Recent, RecordView{
 				QueueOffset: s.QueueOffset, Index: s.Index, Term: s.Term, Pos: s.Pos, Size: s.Size,
 				TagHash: TagsCode(s.Message.Tags), Tags: s.Message.Tags, Keys: s.Message.Keys,
@@ -367,7 +369,7 @@ func (b *Broker) Digest() string {
 		for _, c := range q.chunks {
 			h.Write(c.raw)
 		}
-		q.each(0, func(s *Stored) {
+		q.each(0, func(s Stored) {
 			u64(s.Index)
 			u64(s.Term)
 			str(s.Message.Tags)

@@ -49,17 +49,19 @@ func ParseQueueRecord(b []byte) (QueueRecord, error) {
 }
 
 // ConsumeQueue is the queue of one topic. RocketMQ keeps only the 20-byte
-// records and reads the message from the CommitLog; this pure broker owns no
-// CommitLog, so it also keeps, per record, the entry's index and term and the
-// decoded message.
+// records and reads the message from the CommitLog at the record's position;
+// this pure broker owns no CommitLog, so it also keeps, per record, the
+// entry's index and term and the encoded message, which it decodes when the
+// message is read.
 //
-// Records live in chunks of queueChunkLen: a full chunk never changes again, so
-// appending never copies what is already stored and a clone (a simulator
-// checkpoint) shares every full chunk and copies only the last one.
+// Records live in chunks of up to queueChunkLen: a full chunk never changes
+// again, so appending never copies what is already stored and a clone (a
+// simulator checkpoint) shares every full chunk and copies only the last.
 //
-// Invariant: every chunk but the last holds queueChunkLen records; for each
-// chunk len(raw) == QueueRecordSize*len(stored); the record at queue offset
-// off is chunks[off/queueChunkLen] at off%queueChunkLen, with QueueOffset == off.
+// Invariant: every chunk but the last holds queueChunkLen records; in a chunk
+// len(raw) == QueueRecordSize*len(recs) and message i is
+// data[recs[i-1].end:recs[i].end]; queue offset off is record off%queueChunkLen
+// of chunks[off/queueChunkLen]; n is the number of records.
 type ConsumeQueue struct {
 	topic  string
 	chunks []*queueChunk
@@ -68,8 +70,16 @@ type ConsumeQueue struct {
 
 // queueChunk holds up to queueChunkLen consecutive records.
 type queueChunk struct {
-	raw    []byte
-	stored []Stored
+	raw  []byte
+	recs []queueRec
+	data []byte
+}
+
+// queueRec is what the broker keeps beside a record: the entry that carried
+// the message, and where its encoded message ends in the chunk's data.
+type queueRec struct {
+	index, term uint64
+	end         uint32
 }
 
 const queueChunkLen = 512
@@ -85,8 +95,7 @@ type Stored struct {
 	// Pos and Size locate the entry in the CommitLog (as in the record).
 	Pos  int64
 	Size int32
-	// Message is the decoded message. Its Body is shared with the broker and
-	// must be treated as read-only; Consume hands out copies.
+	// Message is the decoded message; its Body is the reader's own copy.
 	Message Message
 }
 
@@ -97,9 +106,24 @@ func (q *ConsumeQueue) Topic() string { return q.topic }
 // (RocketMQ's max offset).
 func (q *ConsumeQueue) Len() uint64 { return q.n }
 
-// at returns the stored message at queue offset off < Len().
-func (q *ConsumeQueue) at(off uint64) *Stored {
-	return &q.chunks[off/queueChunkLen].stored[off%queueChunkLen]
+// at returns the message at queue offset off < Len(), decoded afresh.
+func (q *ConsumeQueue) at(off uint64) Stored {
+	c, i := q.chunks[off/queueChunkLen], off%queueChunkLen
+	r := c.recs[i]
+	var start uint32
+	if i > 0 {
+		start = c.recs[i-1].end
+	}
+	rec, err := ParseQueueRecord(c.raw[i*QueueRecordSize : (i+1)*QueueRecordSize])
+	if err != nil {
+		panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
+	}
+	m, err := DecodeMessage(c.data[start:r.end])
+	if err != nil {
+		// It decoded when it was stored, and stored bytes never change.
+		panic(fmt.Sprintf("broker: queue %s offset %d (entry %d): %v", q.topic, off, r.index, err))
+	}
+	return Stored{QueueOffset: off, Index: r.index, Term: r.term, Pos: rec.Pos, Size: rec.Size, Message: m}
 }
 
 // Record returns the record at queue offset off.
@@ -121,14 +145,14 @@ func (q *ConsumeQueue) Bytes() []byte {
 	return out
 }
 
-// each calls f for the stored messages from queue offset from on, in order.
-func (q *ConsumeQueue) each(from uint64, f func(s *Stored)) {
+// each calls f for the messages from queue offset from on, in order.
+func (q *ConsumeQueue) each(from uint64, f func(s Stored)) {
 	for off := from; off < q.n; off++ {
 		f(q.at(off))
 	}
 }
 
-// read returns up to max stored messages from offset off, with bodies copied.
+// read returns up to max stored messages from offset off.
 func (q *ConsumeQueue) read(off uint64, max int) []Stored {
 	if off >= q.Len() {
 		return nil
@@ -139,33 +163,33 @@ func (q *ConsumeQueue) read(off uint64, max int) []Stored {
 	}
 	out := make([]Stored, 0, end-off)
 	for i := off; i < end; i++ {
-		s := *q.at(i)
-		s.Message.Body = append([]byte(nil), s.Message.Body...)
-		out = append(out, s)
+		out = append(out, q.at(i))
 	}
 	return out
 }
 
-// append adds a message at the next queue offset and returns that offset.
-func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Message) uint64 {
+// append adds the message m, encoded as data, at the next queue offset and
+// returns that offset. data is copied.
+func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Message, data []byte) uint64 {
 	off := q.n
 	if off%queueChunkLen == 0 {
 		q.chunks = append(q.chunks, &queueChunk{})
 	}
 	c := q.chunks[len(q.chunks)-1]
 	c.raw = QueueRecord{Pos: pos, Size: size, TagHash: TagsCode(m.Tags)}.Append(c.raw)
-	c.stored = append(c.stored, Stored{QueueOffset: off, Index: index, Term: term, Pos: pos, Size: size, Message: m})
+	c.data = append(c.data, data...)
+	c.recs = append(c.recs, queueRec{index: index, term: term, end: uint32(len(c.data))})
 	q.n++
 	return off
 }
 
-// clone copies the queue: full chunks and message bodies never change and
-// are shared; the last chunk, still being appended to, is copied.
+// clone copies the queue: full chunks never change and are shared; the
+// last chunk, still being appended to, is copied.
 func (q *ConsumeQueue) clone() *ConsumeQueue {
-	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: append([]*queueChunk(nil), q.chunks...)}
-	if k := len(c.chunks); k > 0 && len(c.chunks[k-1].stored) < queueChunkLen {
+	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: slices.Clone(q.chunks)}
+	if k := len(c.chunks); k > 0 && len(c.chunks[k-1].recs) < queueChunkLen {
 		last := c.chunks[k-1]
-		c.chunks[k-1] = &queueChunk{raw: slices.Clone(last.raw), stored: slices.Clone(last.stored)}
+		c.chunks[k-1] = &queueChunk{raw: slices.Clone(last.raw), recs: slices.Clone(last.recs), data: slices.Clone(last.data)}
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,7 +75,10 @@ func javaHash(s string) int64 {
 func TestConsumeQueueRecordsAndReads(t *testing.T) {
 	q := &ConsumeQueue{topic: "T"}
 	for i, tags := range []string{"a", "b", "c"} {
-		off := q.append(uint64(10+i), 2, int64(100*i), 60, Message{Topic: "T", Tags: tags, Body: []byte{byte(i)}})
+		m := Message{Topic: "T", Tags: tags, Body: []byte{byte(i)}}
+		data, err := EncodeMessage(m)
+		require.NoError(t, err)
+		off := q.append(uint64(10+i), 2, int64(100*i), 60, m, data)
 		assert.Equal(t, uint64(i), off, "queue offsets are dense")
 	}
 	require.Equal(t, uint64(3), q.Len())
@@ -91,8 +95,36 @@ func TestConsumeQueueRecordsAndReads(t *testing.T) {
 	assert.Equal(t, uint64(1), got[0].QueueOffset)
 	assert.Equal(t, uint64(11), got[0].Index)
 	got[0].Message.Body[0] = 99
-	assert.Equal(t, byte(1), q.at(1).Message.Body[0], "reads hand out copies of bodies")
+	assert.Equal(t, byte(1), q.read(1, 1)[0].Message.Body[0], "reads hand out copies of bodies")
 
 	assert.Empty(t, q.read(3, 10), "reading at the end returns nothing")
 	assert.Len(t, q.read(0, 2), 2, "max limits the batch")
+}
+
+func TestConsumeQueueCloneAcrossChunks(t *testing.T) {
+	q := &ConsumeQueue{topic: "T"}
+	add := func(q *ConsumeQueue, i int, body string) {
+		m := Message{Topic: "T", Body: []byte(body)}
+		data, err := EncodeMessage(m)
+		require.NoError(t, err)
+		q.append(uint64(i+1), 1, int64(i*100), 100, m, data)
+	}
+	for i := range queueChunkLen + 10 {
+		add(q, i, fmt.Sprintf("m%d", i))
+	}
+	c := q.clone()
+	for i := queueChunkLen + 10; i < 2*queueChunkLen+5; i++ {
+		add(q, i, fmt.Sprintf("orig%d", i))
+		add(c, i, fmt.Sprintf("clone%d", i))
+	}
+	require.Equal(t, q.Len(), c.Len())
+	for _, off := range []uint64{0, queueChunkLen - 1, queueChunkLen, queueChunkLen + 9} {
+		assert.Equal(t, q.read(off, 1), c.read(off, 1), "offset %d is shared history", off)
+	}
+	for _, off := range []uint64{queueChunkLen + 10, 2*queueChunkLen - 1, 2 * queueChunkLen, 2*queueChunkLen + 4} {
+		assert.Equal(t, fmt.Sprintf("orig%d", off), string(q.read(off, 1)[0].Message.Body))
+		assert.Equal(t, fmt.Sprintf("clone%d", off), string(c.read(off, 1)[0].Message.Body))
+		assert.Equal(t, off, q.read(off, 1)[0].QueueOffset)
+	}
+	assert.Equal(t, len(q.Bytes()), int(q.Len())*QueueRecordSize)
 }

@@ -102,6 +102,7 @@ func DecodeMessage(b []byte) (Message, error) {
 // decodeMessage is DecodeMessage with names, if not nil, caching the name
 // strings (topic, tags, keys, producer): a broker sees the same few names in
 // message after message, and the cache saves allocating each one again.
+// With names set, the returned Body is a slice of b, not a copy.
 func decodeMessage(b []byte, names map[string]string) (Message, error) {
 	d := decoder{b: b, names: names}
 	var m Message
@@ -152,7 +153,10 @@ func decodeMessage(b []byte, names map[string]string) (Message, error) {
 	if d.err != nil {
 		return Message{}, d.err
 	}
-	if bodyLen > 0 {
+	switch {
+	case bodyLen > 0 && names != nil:
+		m.Body = b[d.off:len(b):len(b)]
+	case bodyLen > 0:
 		m.Body = append([]byte(nil), b[d.off:]...)
 	}
 	return m, nil

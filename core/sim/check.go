@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,9 +16,11 @@ import (
 type checker struct {
 	// leaders: term → the broker that led it (Election Safety).
 	leaders map[uint64]int
-	// matching: (index, term) → the entry's digest and its predecessor's
-	// term, as first appended anywhere (Log Matching).
-	matching map[[2]uint64]entryKey
+	// matching[i] is, for the first term seen at index i+1, the entry's
+	// digest and its predecessor's term as first appended anywhere;
+	// matchingMore holds the other terms seen at an index (Log Matching).
+	matching     []termKey
+	matchingMore map[[2]uint64]entryKey
 	// appliedTerm/appliedHash: the entry applied at index i+1 by the first
 	// broker to apply it (State Machine Safety); appliedBy names that broker.
 	appliedTerm []uint64
@@ -38,6 +41,11 @@ type checker struct {
 type entryKey struct {
 	hash     uint64
 	prevTerm uint64
+}
+
+type termKey struct {
+	term uint64
+	key  entryKey
 }
 
 type ackRec struct {
@@ -64,7 +72,8 @@ const (
 func (c checker) clone() checker {
 	out := c
 	out.leaders = maps.Clone(c.leaders)
-	out.matching = maps.Clone(c.matching)
+	out.matching = slices.Clone(c.matching)
+	out.matchingMore = maps.Clone(c.matchingMore)
 	out.appliedTerm = slices.Clone(c.appliedTerm)
 	out.appliedHash = slices.Clone(c.appliedHash)
 	out.appliedBy = slices.Clone(c.appliedBy)
@@ -94,17 +103,24 @@ func (c *checker) violate(st *state, rule string, brokers []int, format string, 
 		Text: rule + ": " + fmt.Sprintf(format, args...), Event: what})
 }
 
-// entryHash is the 64-bit FNV-1a hash of the entry's type byte and data
-// (hash/fnv's New64a, computed inline).
+// entryHash fingerprints the entry's type and data: FNV-1a's structure over
+// 8-byte words, with the length mixed in, then a final avalanche. It is a
+// checker's fingerprint, not a defence against forgery.
 func entryHash(e core.Entry) uint64 {
 	const offset64, prime64 = 14695981039346656037, 1099511628211
-	h := uint64(offset64)
-	h ^= uint64(byte(e.Type))
-	h *= prime64
-	for _, b := range e.Data {
-		h ^= uint64(b)
-		h *= prime64
+	h := uint64(offset64) ^ uint64(byte(e.Type))<<56 ^ uint64(len(e.Data))
+	d := e.Data
+	for ; len(d) >= 8; d = d[8:] {
+		h = (h ^ binary.LittleEndian.Uint64(d)) * prime64
 	}
+	var tail uint64
+	for i, b := range d {
+		tail |= uint64(b) << (8 * i)
+	}
+	h = (h ^ tail) * prime64
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
 	return h
 }
 
@@ -146,25 +162,44 @@ func (c *checker) leaderCommitted(n *simNode, term, index uint64) {
 // appended: two entries with the same index and term are the same entry
 // with the same predecessor (Log Matching, by induction over the log).
 func (c *checker) appended(st *state, n *simNode, ents []core.Entry) {
-	if c.matching == nil {
-		c.matching = map[[2]uint64]entryKey{}
-	}
 	var prevTerm uint64
 	if first := ents[0].Index; first > 1 {
 		prevTerm, _ = n.store.Term(first - 1)
 	}
 	for _, e := range ents {
 		k := entryKey{hash: entryHash(e), prevTerm: prevTerm}
-		key := [2]uint64{e.Index, e.Term}
-		if old, ok := c.matching[key]; !ok {
-			c.matching[key] = k
-		} else if old != k {
+		if old, ok := c.match(e.Index, e.Term, k); ok && old != k {
 			c.violate(st, RuleLogMatching, []int{n.id},
 				"broker %d appended entry %d of term %d that differs from another broker's entry %d of term %d (or follows a different entry)",
 				n.id, e.Index, e.Term, e.Index, e.Term)
 		}
 		prevTerm = e.Term
 	}
+}
+
+// match returns the key first recorded for (index, term), recording k if
+// there was none (ok false).
+func (c *checker) match(index, term uint64, k entryKey) (old entryKey, ok bool) {
+	i := int(index) - 1
+	for len(c.matching) <= i {
+		c.matching = append(c.matching, termKey{})
+	}
+	switch m := &c.matching[i]; {
+	case m.term == 0:
+		*m = termKey{term: term, key: k}
+		return k, false
+	case m.term == term:
+		return m.key, true
+	}
+	key := [2]uint64{index, term}
+	if old, ok := c.matchingMore[key]; ok {
+		return old, true
+	}
+	if c.matchingMore == nil {
+		c.matchingMore = map[[2]uint64]entryKey{}
+	}
+	c.matchingMore[key] = k
+	return k, false
 }
 
 // applied: no two brokers apply different entries at the same index (State

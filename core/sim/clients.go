@@ -72,6 +72,12 @@ type producer struct {
 	rate  float64
 	// timerGen invalidates old rate timers when the rate changes.
 	timerGen uint64
+	// The rate timer fires on a grid of 1/rate; lastTick is its last
+	// firing. parked: it fired while a send was in progress, and waits for
+	// the producer to be idle to be queued again at the next grid point (a
+	// firing while busy would do nothing).
+	lastTick int64
+	parked   bool
 	seq      uint64
 	attempts uint64
 	out      *sendState
@@ -176,6 +182,7 @@ func (c *clients) setProducer(st *state, a Action) {
 	i, p := c.producerFor(st, a.ID, a.Topic, a.Node)
 	p.rate = a.Rate
 	p.timerGen++
+	p.parked = false
 	if p.rate > 0 {
 		st.schedule(event{at: st.now, kind: evProducerTimer, client: i, attempt: p.timerGen})
 	}
@@ -186,17 +193,39 @@ func (c *clients) timer(st *state, i int, gen uint64) {
 	if gen != p.timerGen || p.rate <= 0 {
 		return
 	}
-	if p.out == nil && len(p.queue) == 0 {
-		p.queue = append(p.queue, queued{topic: p.topic, body: p.id + "-" + strconv.FormatUint(p.seq+1, 10)})
+	p.lastTick = st.now
+	if p.out != nil || len(p.queue) > 0 {
+		p.parked = true // sendNext queues the timer again once idle
+		return
 	}
+	p.queue = append(p.queue, queued{topic: p.topic, body: p.id + "-" + strconv.FormatUint(p.seq+1, 10)})
 	c.sendNext(st, i)
-	st.schedule(event{at: st.now + max(1, int64(1000/p.rate)), kind: evProducerTimer, client: i, attempt: gen})
+	st.schedule(event{at: st.now + p.period(), kind: evProducerTimer, client: i, attempt: gen})
+}
+
+// period is the rate timer's interval in milliseconds.
+func (p *producer) period() int64 { return max(1, int64(1000/p.rate)) }
+
+// unpark queues a parked rate timer at its next grid point.
+func (c *clients) unpark(st *state, i int) {
+	p := c.producers[i]
+	if !p.parked || p.rate <= 0 {
+		return
+	}
+	p.parked = false
+	per := p.period()
+	at := p.lastTick + (st.now-p.lastTick+per-1)/per*per
+	st.schedule(event{at: at, kind: evProducerTimer, client: i, attempt: p.timerGen})
 }
 
 // sendNext starts the next queued message if no send is in progress.
 func (c *clients) sendNext(st *state, i int) {
 	p := c.producers[i]
-	if p.out != nil || len(p.queue) == 0 {
+	if p.out != nil {
+		return
+	}
+	if len(p.queue) == 0 {
+		c.unpark(st, i)
 		return
 	}
 	p.seq++
