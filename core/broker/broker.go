@@ -100,7 +100,7 @@ type Broker struct {
 
 	// names caches the name strings of decoded messages (a local cache,
 	// not state: Clone starts an empty one).
-	names map[string]string
+	names *nameCache
 }
 
 // New returns an empty broker that expects entry 1 first.
@@ -197,7 +197,7 @@ func (b *Broker) Apply(e core.Entry, pos int64, size int32) (Applied, error) {
 // append to the ConsumeQueue.
 func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result, Message, error) {
 	if b.names == nil {
-		b.names = map[string]string{}
+		b.names = &nameCache{}
 	}
 	// The message's Body stays a slice of e.Data: it is only compared
 	// here, and the queue keeps its own copy of the encoded message.

@@ -82,7 +82,7 @@ type queueRec struct {
 	end         uint32
 }
 
-const queueChunkLen = 512
+const queueChunkLen = 256
 
 // Stored is a message as a consumer sees it (RocketMQ's MessageExt): where it
 // is in the queue and in the CommitLog, and the message itself.
@@ -173,7 +173,12 @@ func (q *ConsumeQueue) read(off uint64, max int) []Stored {
 func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Message, data []byte) uint64 {
 	off := q.n
 	if off%queueChunkLen == 0 {
-		q.chunks = append(q.chunks, &queueChunk{})
+		// A chunk is allocated whole, so appending to it never regrows.
+		q.chunks = append(q.chunks, &queueChunk{
+			raw:  make([]byte, 0, queueChunkLen*QueueRecordSize),
+			recs: make([]queueRec, 0, queueChunkLen),
+			data: make([]byte, 0, queueChunkLen*64),
+		})
 	}
 	c := q.chunks[len(q.chunks)-1]
 	c.raw = QueueRecord{Pos: pos, Size: size, TagHash: TagsCode(m.Tags)}.Append(c.raw)

@@ -100,45 +100,44 @@ func DecodeMessage(b []byte) (Message, error) {
 }
 
 // decodeMessage is DecodeMessage with names, if not nil, caching the name
-// strings (topic, tags, keys, producer): a broker sees the same few names in
-// message after message, and the cache saves allocating each one again.
-// With names set, the returned Body is a slice of b, not a copy.
-func decodeMessage(b []byte, names map[string]string) (Message, error) {
+// fields (topic, tags, keys, producer) that passed their checks: a broker
+// sees the same few names in message after message, and the cache saves
+// allocating and checking each one again. With names set, the returned Body
+// is a slice of b, not a copy.
+func decodeMessage(b []byte, names *nameCache) (Message, error) {
 	d := decoder{b: b, names: names}
 	var m Message
 
 	if v := d.u8("version"); d.err == nil && v != MessageFormatV1 {
 		return Message{}, d.fail("version", 0, fmt.Sprintf("version %d, want %d", v, MessageFormatV1), ErrCorrupt)
 	}
-	off := d.off + 1
-	m.Topic = d.str("topic", int(d.u8("topicLen")))
-	if d.err == nil {
-		if err := checkTopic(m.Topic, off); err != nil {
-			return Message{}, err
+	name := func(k nameKind, field string, n int, check func(s string, off int) error) string {
+		off := d.off
+		s, cached := d.str(k, field, n)
+		if d.err != nil || cached {
+			return s
 		}
-	}
-	off = d.off + 1
-	m.Tags = d.str("tags", int(d.u8("tagsLen")))
-	if d.err == nil {
-		if err := checkText("tags", m.Tags, MaxTagsLen, off); err != nil {
-			return Message{}, err
+		if err := check(s, off); err != nil {
+			d.err = err
+			return ""
 		}
+		d.remember(k, s)
+		return s
 	}
-	off = d.off + 2
-	m.Keys = d.str("keys", int(d.u16("keysLen")))
-	if d.err == nil {
-		if err := checkText("keys", m.Keys, MaxKeysLen, off); err != nil {
-			return Message{}, err
-		}
+	m.Topic = name(nameTopic, "topic", int(d.u8("topicLen")), checkTopic)
+	m.Tags = name(nameTags, "tags", int(d.u8("tagsLen")), func(s string, off int) error {
+		return checkText("tags", s, MaxTagsLen, off)
+	})
+	m.Keys = name(nameKeys, "keys", int(d.u16("keysLen")), func(s string, off int) error {
+		return checkText("keys", s, MaxKeysLen, off)
+	})
+	m.Producer = name(nameProducer, "producer", int(d.u8("producerLen")), func(s string, off int) error {
+		return checkText("producer", s, MaxProducerLen, off)
+	})
+	if d.err != nil {
+		return Message{}, d.err
 	}
-	off = d.off + 1
-	m.Producer = d.str("producer", int(d.u8("producerLen")))
-	if d.err == nil {
-		if err := checkText("producer", m.Producer, MaxProducerLen, off); err != nil {
-			return Message{}, err
-		}
-	}
-	off = d.off
+	off := d.off
 	m.Seq = d.u64("seq")
 	if d.err == nil {
 		if err := checkSeq(m.Producer, m.Seq, off); err != nil {
@@ -267,11 +266,23 @@ type decoder struct {
 	b     []byte
 	off   int
 	err   error
-	names map[string]string
+	names *nameCache
 }
 
-// maxNames bounds a decoder's name cache.
-const maxNames = 1024
+// nameCache holds, per name field, strings that passed the field's checks.
+type nameCache [4]map[string]string
+
+type nameKind uint8
+
+const (
+	nameTopic nameKind = iota
+	nameTags
+	nameKeys
+	nameProducer
+)
+
+// maxNames bounds each field's cache.
+const maxNames = 256
 
 func (d *decoder) fail(field string, off int, reason string, sentinel error) error {
 	if d.err == nil {
@@ -322,20 +333,28 @@ func (d *decoder) u64(field string) uint64 {
 	return 0
 }
 
-func (d *decoder) str(field string, n int) string {
+// str reads an n-byte name field; cached reports that it came from the
+// name cache, so it passed its checks before.
+func (d *decoder) str(k nameKind, field string, n int) (s string, cached bool) {
 	p := d.take(field, n)
-	switch {
-	case len(p) == 0:
-		return ""
-	case d.names == nil:
-		return string(p)
+	if len(p) == 0 || d.names == nil {
+		return string(p), false
 	}
-	if s, ok := d.names[string(p)]; ok {
-		return s
+	if s, ok := d.names[k][string(p)]; ok {
+		return s, true
 	}
-	s := string(p)
-	if len(d.names) < maxNames {
-		d.names[s] = s
+	return string(p), false
+}
+
+// remember caches a name that passed its checks.
+func (d *decoder) remember(k nameKind, s string) {
+	if d.names == nil || s == "" {
+		return
 	}
-	return s
+	if d.names[k] == nil {
+		d.names[k] = map[string]string{}
+	}
+	if len(d.names[k]) < maxNames {
+		d.names[k][s] = s
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -187,8 +189,17 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte{1, 0xff})
 	f.Add([]byte{1, 1, 'T', 0, 0xff, 0xff})
 
+	// One name cache across all inputs, as a broker keeps one across
+	// messages: decoding with it must give exactly what DecodeMessage does.
+	names := &nameCache{}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := DecodeMessage(in)
+		for range 2 { // the second time, names come from the cache
+			cm, cerr := decodeMessage(in, names)
+			if fmt.Sprint(cerr) != fmt.Sprint(err) || !reflect.DeepEqual(nilBody(cm), nilBody(m)) {
+				t.Fatalf("with the name cache: %+v, %v; without: %+v, %v", cm, cerr, m, err)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("decode error does not match ErrCorrupt: %v", err)
@@ -209,4 +220,12 @@ func FuzzDecodeMessage(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n in  %x\n out %x", in, out)
 		}
 	})
+}
+
+// nilBody returns m with an empty Body as nil.
+func nilBody(m Message) Message {
+	if len(m.Body) == 0 {
+		m.Body = nil
+	}
+	return m
 }
