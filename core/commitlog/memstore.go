@@ -34,6 +34,8 @@ type MemStore struct {
 	// clipped to their length, so writing to live never changes durable.
 	live    image
 	durable image
+	// dirty: live was written since durable was taken from it.
+	dirty bool
 }
 
 // image is one copy of the store's files and what they mean.
@@ -120,7 +122,11 @@ func (m *MemStore) Entries(lo, hi uint64) ([]core.Entry, error) {
 }
 
 // SetHardState records the hard state; it is durable after the next Sync.
-func (m *MemStore) SetHardState(hs core.HardState) { m.live.hs = hs }
+func (m *MemStore) SetHardState(hs core.HardState) {
+	if hs != m.live.hs {
+		m.live.hs, m.dirty = hs, true
+	}
+}
 
 // Append writes consecutive entries. If entries[0].Index <= LastIndex the log
 // is first truncated from that index: a follower dropping the uncommitted
@@ -158,6 +164,7 @@ func (m *MemStore) Append(entries []core.Entry) error {
 			return &TooLargeError{Index: e.Index, What: "entry", Size: size, Max: m.opts.MaxEntrySize()}
 		}
 	}
+	m.dirty = true
 	if first <= m.live.lastIndex {
 		m.live.truncate(first, m.opts.SegmentSize)
 	}
@@ -171,11 +178,15 @@ func (m *MemStore) Append(entries []core.Entry) error {
 
 // Sync makes everything written so far durable (fsync of segments, index
 // and hard state).
-func (m *MemStore) Sync() { m.durable = m.live.share() }
+func (m *MemStore) Sync() {
+	if m.dirty {
+		m.durable, m.dirty = m.live.share(), false
+	}
+}
 
 // Crash loses everything not synced: the live image becomes the durable one.
 // See the durability model at the top of memstore.go.
-func (m *MemStore) Crash() { m.live = m.durable.share() }
+func (m *MemStore) Crash() { m.live, m.dirty = m.durable.share(), false }
 
 // Unsynced reports whether anything was written since the last Sync.
 func (m *MemStore) Unsynced() bool {
@@ -299,7 +310,7 @@ func (m *MemStore) Reopen() (*MemStore, *Report, error) {
 // Clone returns a deep copy sharing no memory with m (the simulator's
 // checkpoints for rewind).
 func (m *MemStore) Clone() *MemStore {
-	return &MemStore{opts: m.opts, live: m.live.clone(), durable: m.durable.clone()}
+	return &MemStore{opts: m.opts, live: m.live.clone(), durable: m.durable.clone(), dirty: m.dirty}
 }
 
 // end returns the position after the last byte written.
