@@ -6,39 +6,46 @@ import "fmt"
 // state contradicts itself (TigerBeetle's assertion density). It is cheap
 // (O(peers)) and runs after every input.
 func (n *Node) assertInvariants() {
-	l := &n.log
-	fail := func(what string) {
+	if what := n.brokenInvariant(); what != "" {
+		l := &n.log
 		panic(fmt.Sprintf("broker %d invariant broken: %s (role=%s term=%d applied=%d committed=%d stabled=%d last=%d)",
 			n.id, what, n.role, n.term, l.applied, l.committed, l.stabled, l.lastIndex()))
 	}
+}
+
+// brokenInvariant names the first invariant that does not hold, or is "".
+func (n *Node) brokenInvariant() string {
+	l := &n.log
 	switch {
 	case l.applied > l.committed:
-		fail("applied > committed")
+		return "applied > committed"
 	case l.committed > l.lastIndex():
-		fail("committed > last index")
+		return "committed > last index"
 	case l.stabled > l.lastIndex():
-		fail("stabled > last index")
+		return "stabled > last index"
 	case l.committed < n.prevHard.Commit && !l.unsafe:
-		fail(fmt.Sprintf("commit index went backwards from %d", n.prevHard.Commit))
+		return fmt.Sprintf("commit index went backwards from %d", n.prevHard.Commit)
 	case n.term < n.prevHard.Term:
-		fail(fmt.Sprintf("term went backwards from %d", n.prevHard.Term))
+		return fmt.Sprintf("term went backwards from %d", n.prevHard.Term)
 	case l.lastTerm() > n.term:
-		fail("last entry's term above the current term")
+		return "last entry's term above the current term"
 	case (n.role == RoleLeader) != (n.lead == n.id):
-		fail(fmt.Sprintf("role %s with lead %d", n.role, n.lead))
+		return fmt.Sprintf("role %s with lead %d", n.role, n.lead)
 	case n.role == RoleLeader && n.vote != n.id:
-		fail(fmt.Sprintf("leader voted for %d", n.vote))
+		return fmt.Sprintf("leader voted for %d", n.vote)
 	}
+	last := l.lastIndex()
 	for i := range n.prs {
-		id, pr := n.peers[i], &n.prs[i]
-		if id == n.id {
+		pr := &n.prs[i]
+		if n.peers[i] == n.id {
 			continue
 		}
 		if pr.match >= pr.next {
-			fail(fmt.Sprintf("follower %d has match %d >= next %d", id, pr.match, pr.next))
+			return fmt.Sprintf("follower %d has match %d >= next %d", n.peers[i], pr.match, pr.next)
 		}
-		if pr.next > l.lastIndex()+1 {
-			fail(fmt.Sprintf("follower %d has next %d past our last index %d", id, pr.next, l.lastIndex()))
+		if pr.next > last+1 {
+			return fmt.Sprintf("follower %d has next %d past our last index %d", n.peers[i], pr.next, last)
 		}
 	}
+	return ""
 }
