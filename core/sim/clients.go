@@ -200,7 +200,9 @@ func (c *clients) timer(st *state, i int, gen uint64) {
 	}
 	p.queue = append(p.queue, queued{topic: p.topic, body: p.id + "-" + strconv.FormatUint(p.seq+1, 10)})
 	c.sendNext(st, i)
-	st.schedule(event{at: st.now + p.period(), kind: evProducerTimer, client: i, attempt: gen})
+	// The send is now in progress, so the next grid point would find the
+	// producer busy: park at once; the send's end queues the timer again.
+	p.parked = true
 }
 
 // period is the rate timer's interval in milliseconds.
@@ -214,7 +216,7 @@ func (c *clients) unpark(st *state, i int) {
 	}
 	p.parked = false
 	per := p.period()
-	at := p.lastTick + (st.now-p.lastTick+per-1)/per*per
+	at := p.lastTick + max(1, (st.now-p.lastTick+per-1)/per)*per // the first grid point after lastTick not before now
 	st.schedule(event{at: at, kind: evProducerTimer, client: i, attempt: p.timerGen})
 }
 
