@@ -31,8 +31,9 @@ type checker struct {
 	// (Leader Completeness speaks of entries committed in a term).
 	committedTerm []uint64
 	committedIn   []uint64
-	// ackedAt: index → the acknowledged message stored there.
-	ackedAt map[uint64]ackRec
+	// ackedAt[i] is the acknowledged message stored at index i+1, if any
+	// (term 0: none).
+	ackedAt []ackRec
 	// truth: topic → queue offset → the entry index stored there.
 	truth      map[string][]uint64
 	violations []Violation
@@ -79,7 +80,7 @@ func (c checker) clone() checker {
 	out.appliedBy = slices.Clone(c.appliedBy)
 	out.committedTerm = slices.Clone(c.committedTerm)
 	out.committedIn = slices.Clone(c.committedIn)
-	out.ackedAt = maps.Clone(c.ackedAt)
+	out.ackedAt = slices.Clone(c.ackedAt)
 	out.truth = make(map[string][]uint64, len(c.truth))
 	for k, v := range c.truth {
 		out.truth[k] = slices.Clone(v)
@@ -221,11 +222,19 @@ func (c *checker) applied(st *state, n *simNode, e core.Entry) {
 	default:
 		panic(fmt.Sprintf("broker %d applied entry %d before entry %d was applied anywhere", n.id, e.Index, len(c.appliedTerm)+1))
 	}
-	if a, ok := c.ackedAt[e.Index]; ok && a.term != e.Term {
+	if a := c.ackAt(e.Index); a.term != 0 && a.term != e.Term {
 		c.violate(st, RuleAckedNeverLost, []int{n.id},
 			"message %s#%d was acknowledged as entry %d of term %d, but broker %d committed entry %d of term %d in its place",
 			a.producer, a.seq, e.Index, a.term, n.id, e.Index, e.Term)
 	}
+}
+
+// ackAt returns the acknowledged message at index, if any (term 0: none).
+func (c *checker) ackAt(index uint64) ackRec {
+	if index >= 1 && index <= uint64(len(c.ackedAt)) {
+		return c.ackedAt[index-1]
+	}
+	return ackRec{}
 }
 
 // queued records which entry holds each queue offset.
@@ -244,11 +253,11 @@ func (c *checker) queued(st *state, n *simNode, ap broker.Applied) {
 
 // acked: a producer was told its message is stored.
 func (c *checker) acked(st *state, p *producer, o *sendState, r broker.Result) {
-	if c.ackedAt == nil {
-		c.ackedAt = map[uint64]ackRec{}
-	}
 	rec := ackRec{term: r.Term, producer: p.id, seq: o.seq, topic: r.Topic, offset: r.QueueOffset}
-	c.ackedAt[r.Index] = rec
+	for uint64(len(c.ackedAt)) < r.Index {
+		c.ackedAt = append(c.ackedAt, ackRec{})
+	}
+	c.ackedAt[r.Index-1] = rec
 	if i := int(r.Index) - 1; i < len(c.appliedTerm) && c.appliedTerm[i] != r.Term {
 		c.violate(st, RuleAckedNeverLost, nil, "producer %s was told message #%d is entry %d of term %d, but entry %d committed with term %d",
 			p.id, o.seq, r.Index, r.Term, r.Index, c.appliedTerm[i])
@@ -275,7 +284,11 @@ func (c *checker) consumed(st *state, n *simNode, k *consumer, m broker.Stored) 
 func (s *Sim) CheckFinal() []Violation {
 	st := s.st
 	var out []Violation
-	for idx, a := range st.check.ackedAt {
+	for i, a := range st.check.ackedAt {
+		idx := uint64(i) + 1
+		if a.term == 0 {
+			continue
+		}
 		for _, n := range st.nodes {
 			if n.state != stateUp || n.br.AppliedIndex() < idx {
 				continue
