@@ -10,12 +10,19 @@
 // returns a JSON string — a frame, or {"error": "..."} — and never throws
 // into JavaScript, so bad input leaves the page usable.
 //
+// The engine reads and writes JSON with internal/minijson, not
+// encoding/json, and leaves share links' DEFLATE and base64url to the
+// worker (web/static/worker.js, CompressionStream): that keeps reflection's
+// encoder and decoder and compress/flate out of the binary (about a fifth
+// of it, gzipped). The frames are byte for byte what encoding/json wrote.
+//
 // Exposed on globalThis.dledger:
 //
-//	init(configJSON | shareString) → frame | {"error"}
+//	init(configJSON)                → frame | {"error"}
+//	load(shareJSON)                 → frame | {"error"} (a link's JSON, inflated by the worker; string or Uint8Array)
 //	step(actionsJSON, advanceMs)    → frame | {"error", "frame"}
 //	seek(ms)                        → frame | {"error"}
-//	share()                         → {"share": "..."} | {"error"}
+//	shareJSON()                     → a link's JSON, {"v":1,…} (the worker deflates it) | {"error"}
 //	frame()                         → frame | {"error"}
 //	lesson(lessonJSON)              → frame with "lesson" | {"error"}
 //	lessonGoto(step)                → frame with "lesson" | {"error"}
@@ -31,12 +38,12 @@
 package main
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"syscall/js"
 
 	"dledgerlab/core/sim"
+	"dledgerlab/internal/minijson"
 	"dledgerlab/lessons/guide"
 )
 
@@ -57,6 +64,8 @@ type bridge struct {
 	// where it began.
 	g         *guide.Session
 	stepStart map[int]mark
+	// buf is reused for each frame's JSON.
+	buf []byte
 }
 
 // mark is a moment of a run: its time and how many actions were recorded.
@@ -69,9 +78,10 @@ func main() {
 	b := &bridge{}
 	api := js.Global().Get("Object").New()
 	api.Set("init", js.FuncOf(b.guard(b.init)))
+	api.Set("load", js.FuncOf(b.guard(b.load)))
 	api.Set("step", js.FuncOf(b.guard(b.step)))
 	api.Set("seek", js.FuncOf(b.guard(b.seek)))
-	api.Set("share", js.FuncOf(b.guard(b.share)))
+	api.Set("shareJSON", js.FuncOf(b.guard(b.shareJSON)))
 	api.Set("frame", js.FuncOf(b.guard(b.frame)))
 	api.Set("lesson", js.FuncOf(b.guard(b.lesson)))
 	api.Set("lessonGoto", js.FuncOf(b.guard(b.lessonGoto)))
@@ -86,7 +96,10 @@ func main() {
 }
 
 // guard turns a handler into a js.FuncOf body that always returns a string
-// and converts a panic into {"error"} instead of killing the worker.
+// and converts a panic into {"error"} instead of killing the worker. (Not
+// inlined: main would get a copy of the closure per handler.)
+//
+//go:noinline
 func (b *bridge) guard(h func(args []js.Value) string) func(js.Value, []js.Value) any {
 	return func(_ js.Value, args []js.Value) (out any) {
 		defer func() {
@@ -106,24 +119,39 @@ func (b *bridge) guard(h func(args []js.Value) string) func(js.Value, []js.Value
 }
 
 // init starts a run from a JSON config (fields not given keep
-// sim.DefaultConfig's values) or from a Share() string.
+// sim.DefaultConfig's values).
 func (b *bridge) init(args []js.Value) string {
-	arg := strings.TrimSpace(stringArg(args, 0))
-	var (
-		s   *sim.Sim
-		err error
-	)
-	if arg == "" || strings.HasPrefix(arg, "{") {
-		cfg := sim.DefaultConfig()
-		if arg != "" {
-			if err := json.Unmarshal([]byte(arg), &cfg); err != nil {
-				return errorJSON("settings are not valid JSON: " + err.Error())
-			}
+	cfg := sim.DefaultConfig()
+	if arg := strings.TrimSpace(stringArg(args, 0)); arg != "" {
+		d := minijson.NewDecoder([]byte(arg))
+		err := cfg.DecodeJSON(d)
+		if err == nil {
+			err = d.End()
 		}
-		s, err = sim.New(cfg)
-	} else {
-		s, err = sim.Load(arg)
+		if err != nil {
+			return errorJSON("settings are not valid JSON: " + err.Error())
+		}
 	}
+	s, err := sim.New(cfg)
+	if err != nil {
+		return errorJSON(err.Error())
+	}
+	b.s, b.g = s, nil
+	return b.frameJSON()
+}
+
+// load starts a run from a share link's JSON (sim.LoadJSON), as a string
+// or a Uint8Array: the worker has already decoded the link's base64url and
+// inflated it.
+func (b *bridge) load(args []js.Value) string {
+	var data []byte
+	if len(args) > 0 && args[0].Type() == js.TypeObject {
+		data = make([]byte, args[0].Get("length").Int())
+		js.CopyBytesToGo(data, args[0])
+	} else {
+		data = []byte(stringArg(args, 0))
+	}
+	s, err := sim.LoadJSON(data)
 	if err != nil {
 		return errorJSON(err.Error())
 	}
@@ -140,9 +168,10 @@ func (b *bridge) step(args []js.Value) string {
 		return errorJSON("the simulator is not started")
 	}
 	var errs []string
-	if raw := strings.TrimSpace(stringArg(args, 0)); raw != "" && raw != "null" {
-		var actions []sim.Action
-		if err := json.Unmarshal([]byte(raw), &actions); err != nil {
+	if raw := strings.TrimSpace(stringArg(args, 0)); raw != "" {
+		// A batch that does not decode is refused whole.
+		actions, err := sim.DecodeActionsJSON([]byte(raw))
+		if err != nil {
 			errs = append(errs, "actions are not valid JSON: "+err.Error())
 		}
 		for _, a := range actions {
@@ -185,12 +214,13 @@ func (b *bridge) seek(args []js.Value) string {
 	return b.frameJSON()
 }
 
-// share returns the run as a short URL-safe string.
-func (b *bridge) share(args []js.Value) string {
+// shareJSON returns the JSON a share link carries; the worker compresses
+// it into the link (sim.Share does the same natively).
+func (b *bridge) shareJSON(args []js.Value) string {
 	if b.s == nil {
 		return errorJSON("the simulator is not started")
 	}
-	return `{"share":` + quote(b.s.Share()) + `}`
+	return string(b.s.ShareJSON())
 }
 
 // frame returns the current frame without changing anything.
@@ -203,8 +233,8 @@ func (b *bridge) frame(args []js.Value) string {
 
 // lesson starts a guided lesson: a new run with the lesson's cluster.
 func (b *bridge) lesson(args []js.Value) string {
-	var l guide.Lesson
-	if err := json.Unmarshal([]byte(stringArg(args, 0)), &l); err != nil {
+	l, err := guide.DecodeLessonJSON([]byte(stringArg(args, 0)))
+	if err != nil {
 		return errorJSON("the lesson is not valid JSON: " + err.Error())
 	}
 	if len(l.Steps) == 0 {
@@ -298,55 +328,29 @@ func (b *bridge) guideFrame() string {
 	return b.lessonFrame(v)
 }
 
-// lessonState is where the lesson stands, as the narration panel shows it.
-type lessonState struct {
-	ID     string             `json:"id"`
-	Step   int                `json:"step"`
-	Steps  int                `json:"steps"`
-	Done   bool               `json:"done"`
-	Checks []guide.CheckState `json:"checks"`
-	Error  string             `json:"error,omitempty"`
-}
-
-// lessonFrame is v's frame with a "lesson" field.
+// lessonFrame is v's frame, with a "lesson" field (guide.State) during a
+// lesson.
 func (b *bridge) lessonFrame(v sim.ClusterView) string {
-	frame := b.viewJSON(v)
-	if b.g == nil || !strings.HasSuffix(frame, "}") || strings.HasPrefix(frame, `{"error"`) {
-		return frame
+	if n := len(v.Events); n > viewEvents {
+		v.Events = v.Events[n-viewEvents:]
 	}
-	st, err := json.Marshal(lessonState{
-		ID: b.g.L.ID, Step: b.g.Step, Steps: len(b.g.L.Steps), Done: b.g.Done(),
-		Checks: b.g.Checks, Error: b.g.Err,
-	})
-	if err != nil {
-		return errorJSON("cannot encode the lesson: " + err.Error())
+	buf := v.AppendJSON(b.buf[:0])
+	if b.g != nil {
+		st := b.g.State()
+		buf = append(buf[:len(buf)-1], `,"lesson":`...) // before the frame's closing }
+		buf = st.AppendJSON(buf)
+		buf = append(buf, '}')
 	}
-	return frame[:len(frame)-1] + `,"lesson":` + string(st) + `}`
+	b.buf = buf
+	return string(buf)
 }
 
 // frameJSON is the current frame (with the lesson's state during a lesson).
 func (b *bridge) frameJSON() string { return b.lessonFrame(b.s.View()) }
 
-func (b *bridge) viewJSON(v sim.ClusterView) string {
-	if n := len(v.Events); n > viewEvents {
-		v.Events = v.Events[n-viewEvents:]
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return errorJSON("cannot encode the frame: " + err.Error())
-	}
-	return string(data)
-}
-
 func errorJSON(msg string) string { return `{"error":` + quote(msg) + `}` }
 
-func quote(s string) string {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return `""`
-	}
-	return string(data)
-}
+func quote(s string) string { return string(minijson.AppendString(nil, s)) }
 
 // stringArg returns args[i] as a string ("" when missing or not a string).
 func stringArg(args []js.Value, i int) string {

@@ -16,9 +16,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -445,6 +447,83 @@ func TestRewindAndShareReproduceAFrame(t *testing.T) {
 	fresh.eval(snapshot, &shared)
 	if shared != before {
 		t.Fatalf("shared frame differs:\nbefore %s\nshared %s", before, shared)
+	}
+}
+
+// TestShareLinksCrossBetweenBrowserAndGo: the page makes links in
+// JavaScript (CompressionStream) and Go natively (compress/flate); each
+// opens the other's at the same moment with the same brokers.
+func TestShareLinksCrossBetweenBrowserAndGo(t *testing.T) {
+	// A run made natively, with messages whose bodies need escaping.
+	cfg := sim.DefaultConfig()
+	cfg.Seed, cfg.Loss = 77, 0.05
+	s, err := sim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Advance(900)
+	for _, a := range []sim.Action{
+		{Kind: sim.KindProducer, ID: "p1", Topic: "orders", Rate: 20},
+		{Kind: sim.KindProduce, Topic: "t<&>", Body: "主 \"quoted\" \u2028"},
+		{Kind: sim.KindPartition, Groups: [][]int{{1}, {2, 3}}},
+	} {
+		if err := s.Do(a); err != nil {
+			t.Fatal(err)
+		}
+		s.Advance(333)
+	}
+	nodesJSON := func(v sim.ClusterView) any {
+		data, err := json.Marshal(v.Nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out any
+		if err := json.Unmarshal(data, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	browserNodes := func(p *page) any {
+		var out any
+		p.eval(`dledgerLab.frame.nodes`, &out)
+		return out
+	}
+
+	// Go → browser.
+	p := open(t, fmt.Sprintf("#run=%s&t=%d", s.Share(), s.Now()))
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d && !dledgerLab.playing`, s.Now()))
+	if got, want := browserNodes(p), nodesJSON(s.View()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the browser opened Go's link to other brokers:\nbrowser %v\nGo      %v", got, want)
+	}
+
+	// Browser → Go: the page's own link of a moment later in the run.
+	p.click(`[data-action="play"]`)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms > %d`, s.Now()+500))
+	p.click(`[data-action="play"]`) // pause
+	p.waitFor(`!dledgerLab.playing`)
+	var opened string
+	p.eval(`location.hash`, &opened)
+	p.click(`[data-action="share"]`)
+	raw := p.waitFor(fmt.Sprintf(`location.hash !== %q && location.hash.includes('run=') && location.hash`, opened))
+	var hash string
+	if err := json.Unmarshal(raw, &hash); err != nil {
+		t.Fatal(err)
+	}
+	params, err := url.ParseQuery(strings.TrimPrefix(hash, "#"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := sim.Load(params.Get("run"))
+	if err != nil {
+		t.Fatalf("Go cannot open the browser's link %q: %v", params.Get("run"), err)
+	}
+	var at int64
+	p.eval(`dledgerLab.frame.time_ms`, &at)
+	if s2.Now() != at {
+		t.Fatalf("the browser's link is at %d ms, its frame at %d ms", s2.Now(), at)
+	}
+	if got, want := nodesJSON(s2.View()), browserNodes(p); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Go opened the browser's link to other brokers:\nGo      %v\nbrowser %v", got, want)
 	}
 }
 

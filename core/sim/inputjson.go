@@ -11,192 +11,153 @@ import "dledgerlab/internal/minijson"
 // A field added to Config, core.Rules or Action must be added here too; the
 // tests fail until it is.
 
-// appendJSON appends c as json.Marshal(c) writes it.
-func (c *Config) appendJSON(b []byte) []byte {
-	b = append(b, `{"nodes":`...)
-	b = minijson.AppendInt(b, int64(c.Nodes))
-	b = append(b, `,"seed":`...)
-	b = minijson.AppendUint(b, c.Seed)
-	b = appendIntField(b, `,"tick_ms":`, c.TickMs)
-	b = appendIntField(b, `,"heartbeat_ticks":`, c.HeartbeatTicks)
-	b = appendIntField(b, `,"election_ticks_min":`, c.ElectionTicksMin)
-	b = appendIntField(b, `,"election_ticks_max":`, c.ElectionTicksMax)
-	b = appendIntField(b, `,"max_push_entries":`, c.MaxPushEntries)
-	b = appendIntField(b, `,"max_inflight":`, c.MaxInflight)
-	b = appendIntField(b, `,"latency_ms":`, c.LatencyMs)
-	b = appendIntField(b, `,"jitter_ms":`, c.JitterMs)
-	b = appendFloatField(b, `,"loss":`, c.Loss)
-	b = appendFloatField(b, `,"dup":`, c.Dup)
-	b = appendFloatField(b, `,"reorder":`, c.Reorder)
-	b = appendIntField(b, `,"fsync_ms":`, c.FsyncMs)
-	b = appendIntField(b, `,"client_latency_ms":`, c.ClientLatencyMs)
-	b = appendIntField(b, `,"produce_timeout_ms":`, c.ProduceTimeoutMs)
-	b = appendIntField(b, `,"poll_ms":`, c.PollMs)
-	b = appendInt64Field(b, `,"segment_size":`, c.SegmentSize)
-	b = appendTrueField(b, `,"disable_check_quorum":true`, c.DisableCheckQuorum)
-	b = appendTrueField(b, `,"disable_pre_vote":true`, c.DisablePreVote)
+// writeJSON writes c as json.Marshal(c) writes it.
+func (c *Config) writeJSON(w *minijson.Writer) {
+	w.Int(`{"nodes":`, int64(c.Nodes))
+	w.Uint(`,"seed":`, c.Seed)
+	for _, f := range []struct {
+		key string
+		n   int
+	}{
+		{`,"tick_ms":`, c.TickMs}, {`,"heartbeat_ticks":`, c.HeartbeatTicks},
+		{`,"election_ticks_min":`, c.ElectionTicksMin}, {`,"election_ticks_max":`, c.ElectionTicksMax},
+		{`,"max_push_entries":`, c.MaxPushEntries}, {`,"max_inflight":`, c.MaxInflight},
+		{`,"latency_ms":`, c.LatencyMs}, {`,"jitter_ms":`, c.JitterMs},
+	} {
+		if f.n != 0 {
+			w.Int(f.key, int64(f.n))
+		}
+	}
+	writeProbabilities(w, c.Loss, c.Dup, c.Reorder)
+	for _, f := range []struct {
+		key string
+		n   int64
+	}{
+		{`,"fsync_ms":`, int64(c.FsyncMs)}, {`,"client_latency_ms":`, int64(c.ClientLatencyMs)},
+		{`,"produce_timeout_ms":`, int64(c.ProduceTimeoutMs)}, {`,"poll_ms":`, int64(c.PollMs)},
+		{`,"segment_size":`, c.SegmentSize},
+	} {
+		if f.n != 0 {
+			w.Int(f.key, f.n)
+		}
+	}
+	if c.DisableCheckQuorum {
+		w.Raw(`,"disable_check_quorum":true`)
+	}
+	if c.DisablePreVote {
+		w.Raw(`,"disable_pre_vote":true`)
+	}
 	// core.Rules has no JSON tags: its fields go by their Go names.
-	b = append(b, `,"rules":{"SkipUpToDateCheck":`...)
-	b = minijson.AppendBool(b, c.Rules.SkipUpToDateCheck)
-	b = append(b, `,"CommitOldTerms":`...)
-	b = minijson.AppendBool(b, c.Rules.CommitOldTerms)
-	b = append(b, `,"AckBeforePersist":`...)
-	b = minijson.AppendBool(b, c.Rules.AckBeforePersist)
-	b = append(b, '}')
-	b = appendInt64Field(b, `,"checkpoint_ms":`, c.CheckpointMs)
-	b = appendIntField(b, `,"view_log_entries":`, c.ViewLogEntries)
-	b = appendTrueField(b, `,"record_history":true`, c.RecordHistory)
-	return append(b, '}')
+	w.Bool(`,"rules":{"SkipUpToDateCheck":`, c.Rules.SkipUpToDateCheck)
+	w.Bool(`,"CommitOldTerms":`, c.Rules.CommitOldTerms)
+	w.Bool(`,"AckBeforePersist":`, c.Rules.AckBeforePersist)
+	w.Raw(`}`)
+	if c.CheckpointMs != 0 {
+		w.Int(`,"checkpoint_ms":`, c.CheckpointMs)
+	}
+	if c.ViewLogEntries != 0 {
+		w.Int(`,"view_log_entries":`, int64(c.ViewLogEntries))
+	}
+	if c.RecordHistory {
+		w.Raw(`,"record_history":true`)
+	}
+	w.Raw(`}`)
+}
+
+// writeProbabilities writes the omitempty loss, dup and reorder fields
+// that Config and Action share.
+func writeProbabilities(w *minijson.Writer, loss, dup, reorder float64) {
+	if loss != 0 {
+		w.Float(`,"loss":`, loss)
+	}
+	if dup != 0 {
+		w.Float(`,"dup":`, dup)
+	}
+	if reorder != 0 {
+		w.Float(`,"reorder":`, reorder)
+	}
 }
 
 // DecodeJSON reads a Config from d as json.Unmarshal does: fields the
 // document does not name keep their values (start from DefaultConfig for
 // the page's "only what differs" settings).
 func (c *Config) DecodeJSON(d *minijson.Decoder) error {
-	return d.Object(func(key string) error {
-		switch minijson.Field(key, "nodes", "seed", "tick_ms", "heartbeat_ticks", "election_ticks_min", "election_ticks_max",
-			"max_push_entries", "max_inflight", "latency_ms", "jitter_ms", "loss", "dup", "reorder", "fsync_ms",
-			"client_latency_ms", "produce_timeout_ms", "poll_ms", "segment_size", "disable_check_quorum",
-			"disable_pre_vote", "rules", "checkpoint_ms", "view_log_entries", "record_history") {
-		case "nodes":
-			return d.Int(&c.Nodes)
-		case "seed":
-			return d.Uint64(&c.Seed)
-		case "tick_ms":
-			return d.Int(&c.TickMs)
-		case "heartbeat_ticks":
-			return d.Int(&c.HeartbeatTicks)
-		case "election_ticks_min":
-			return d.Int(&c.ElectionTicksMin)
-		case "election_ticks_max":
-			return d.Int(&c.ElectionTicksMax)
-		case "max_push_entries":
-			return d.Int(&c.MaxPushEntries)
-		case "max_inflight":
-			return d.Int(&c.MaxInflight)
-		case "latency_ms":
-			return d.Int(&c.LatencyMs)
-		case "jitter_ms":
-			return d.Int(&c.JitterMs)
-		case "loss":
-			return d.Float(&c.Loss)
-		case "dup":
-			return d.Float(&c.Dup)
-		case "reorder":
-			return d.Float(&c.Reorder)
-		case "fsync_ms":
-			return d.Int(&c.FsyncMs)
-		case "client_latency_ms":
-			return d.Int(&c.ClientLatencyMs)
-		case "produce_timeout_ms":
-			return d.Int(&c.ProduceTimeoutMs)
-		case "poll_ms":
-			return d.Int(&c.PollMs)
-		case "segment_size":
-			return d.Int64(&c.SegmentSize)
-		case "disable_check_quorum":
-			return d.Bool(&c.DisableCheckQuorum)
-		case "disable_pre_vote":
-			return d.Bool(&c.DisablePreVote)
-		case "rules":
-			r := &c.Rules
-			return d.Object(func(key string) error {
-				switch minijson.Field(key, "SkipUpToDateCheck", "CommitOldTerms", "AckBeforePersist") {
-				case "SkipUpToDateCheck":
-					return d.Bool(&r.SkipUpToDateCheck)
-				case "CommitOldTerms":
-					return d.Bool(&r.CommitOldTerms)
-				case "AckBeforePersist":
-					return d.Bool(&r.AckBeforePersist)
-				}
-				return d.UnknownField(key)
-			})
-		case "checkpoint_ms":
-			return d.Int64(&c.CheckpointMs)
-		case "view_log_entries":
-			return d.Int(&c.ViewLogEntries)
-		case "record_history":
-			return d.Bool(&c.RecordHistory)
-		}
-		return d.UnknownField(key)
-	})
+	r := &c.Rules
+	return d.Struct(
+		"nodes", &c.Nodes, "seed", &c.Seed, "tick_ms", &c.TickMs, "heartbeat_ticks", &c.HeartbeatTicks,
+		"election_ticks_min", &c.ElectionTicksMin, "election_ticks_max", &c.ElectionTicksMax,
+		"max_push_entries", &c.MaxPushEntries, "max_inflight", &c.MaxInflight,
+		"latency_ms", &c.LatencyMs, "jitter_ms", &c.JitterMs, "loss", &c.Loss, "dup", &c.Dup, "reorder", &c.Reorder,
+		"fsync_ms", &c.FsyncMs, "client_latency_ms", &c.ClientLatencyMs, "produce_timeout_ms", &c.ProduceTimeoutMs,
+		"poll_ms", &c.PollMs, "segment_size", &c.SegmentSize,
+		"disable_check_quorum", &c.DisableCheckQuorum, "disable_pre_vote", &c.DisablePreVote,
+		"rules", func() error {
+			// core.Rules has no JSON tags: its fields go by their Go names.
+			return d.Struct(
+				"SkipUpToDateCheck", &r.SkipUpToDateCheck, "CommitOldTerms", &r.CommitOldTerms, "AckBeforePersist", &r.AckBeforePersist,
+			)
+		},
+		"checkpoint_ms", &c.CheckpointMs, "view_log_entries", &c.ViewLogEntries, "record_history", &c.RecordHistory,
+	)
 }
 
-// appendJSON appends a as json.Marshal(a) writes it.
-func (a *Action) appendJSON(b []byte) []byte {
-	b = append(b, `{"at":`...)
-	b = minijson.AppendInt(b, a.AtMs)
-	b = append(b, `,"kind":`...)
-	b = minijson.AppendString(b, a.Kind)
-	b = appendIntField(b, `,"node":`, a.Node)
-	if len(a.Groups) > 0 {
-		b = append(b, `,"groups":`...)
-		b = minijson.AppendIntGroups(b, a.Groups)
+// writeJSON writes a as json.Marshal(a) writes it.
+func (a *Action) writeJSON(w *minijson.Writer) {
+	w.Int(`{"at":`, a.AtMs)
+	w.String(`,"kind":`, a.Kind)
+	if a.Node != 0 {
+		w.Int(`,"node":`, int64(a.Node))
 	}
-	b = appendTrueField(b, `,"one_way":true`, a.OneWay)
-	b = appendIntField(b, `,"from":`, a.From)
-	b = appendIntField(b, `,"to":`, a.To)
-	b = appendIntField(b, `,"latency_ms":`, a.LatencyMs)
-	b = appendIntField(b, `,"jitter_ms":`, a.JitterMs)
-	b = appendFloatField(b, `,"loss":`, a.Loss)
-	b = appendFloatField(b, `,"dup":`, a.Dup)
-	b = appendFloatField(b, `,"reorder":`, a.Reorder)
-	b = appendStringField(b, `,"topic":`, a.Topic)
-	b = appendStringField(b, `,"body":`, a.Body)
-	b = appendFloatField(b, `,"rate":`, a.Rate)
-	b = appendStringField(b, `,"id":`, a.ID)
-	b = appendStringField(b, `,"rule":`, a.Rule)
-	b = appendTrueField(b, `,"on":true`, a.On)
-	b = appendInt64Field(b, `,"offset":`, a.Offset)
-	return append(b, '}')
+	if len(a.Groups) > 0 {
+		w.IntGroups(`,"groups":`, a.Groups)
+	}
+	if a.OneWay {
+		w.Raw(`,"one_way":true`)
+	}
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{`,"from":`, a.From}, {`,"to":`, a.To}, {`,"latency_ms":`, a.LatencyMs}, {`,"jitter_ms":`, a.JitterMs}} {
+		if f.n != 0 {
+			w.Int(f.key, int64(f.n))
+		}
+	}
+	writeProbabilities(w, a.Loss, a.Dup, a.Reorder)
+	if a.Topic != "" {
+		w.String(`,"topic":`, a.Topic)
+	}
+	if a.Body != "" {
+		w.String(`,"body":`, a.Body)
+	}
+	if a.Rate != 0 {
+		w.Float(`,"rate":`, a.Rate)
+	}
+	if a.ID != "" {
+		w.String(`,"id":`, a.ID)
+	}
+	if a.Rule != "" {
+		w.String(`,"rule":`, a.Rule)
+	}
+	if a.On {
+		w.Raw(`,"on":true`)
+	}
+	if a.Offset != 0 {
+		w.Int(`,"offset":`, a.Offset)
+	}
+	w.Raw(`}`)
 }
 
 // DecodeJSON reads an Action from d as json.Unmarshal does.
 func (a *Action) DecodeJSON(d *minijson.Decoder) error {
-	return d.Object(func(key string) error {
-		switch minijson.Field(key, "at", "kind", "node", "groups", "one_way", "from", "to", "latency_ms", "jitter_ms",
-			"loss", "dup", "reorder", "topic", "body", "rate", "id", "rule", "on", "offset") {
-		case "at":
-			return d.Int64(&a.AtMs)
-		case "kind":
-			return d.String(&a.Kind)
-		case "node":
-			return d.Int(&a.Node)
-		case "groups":
+	return d.Struct(
+		"at", &a.AtMs, "kind", &a.Kind, "node", &a.Node,
+		"groups", func() error {
 			return minijson.List(d, &a.Groups, func(g *[]int) error { return minijson.List(d, g, d.Int) })
-		case "one_way":
-			return d.Bool(&a.OneWay)
-		case "from":
-			return d.Int(&a.From)
-		case "to":
-			return d.Int(&a.To)
-		case "latency_ms":
-			return d.Int(&a.LatencyMs)
-		case "jitter_ms":
-			return d.Int(&a.JitterMs)
-		case "loss":
-			return d.Float(&a.Loss)
-		case "dup":
-			return d.Float(&a.Dup)
-		case "reorder":
-			return d.Float(&a.Reorder)
-		case "topic":
-			return d.String(&a.Topic)
-		case "body":
-			return d.String(&a.Body)
-		case "rate":
-			return d.Float(&a.Rate)
-		case "id":
-			return d.String(&a.ID)
-		case "rule":
-			return d.String(&a.Rule)
-		case "on":
-			return d.Bool(&a.On)
-		case "offset":
-			return d.Int64(&a.Offset)
-		}
-		return d.UnknownField(key)
-	})
+		},
+		"one_way", &a.OneWay, "from", &a.From, "to", &a.To, "latency_ms", &a.LatencyMs, "jitter_ms", &a.JitterMs,
+		"loss", &a.Loss, "dup", &a.Dup, "reorder", &a.Reorder, "topic", &a.Topic, "body", &a.Body,
+		"rate", &a.Rate, "id", &a.ID, "rule", &a.Rule, "on", &a.On, "offset", &a.Offset,
+	)
 }
 
 // DecodeActionsJSON reads a JSON array of actions (null: none), as
@@ -211,40 +172,4 @@ func DecodeActionsJSON(data []byte) ([]Action, error) {
 		return nil, err
 	}
 	return acts, nil
-}
-
-// Helpers for omitempty fields: each writes its key (with the leading
-// comma) and value only when the value is not the zero value.
-
-func appendIntField(b []byte, key string, n int) []byte {
-	return appendInt64Field(b, key, int64(n))
-}
-
-func appendInt64Field(b []byte, key string, n int64) []byte {
-	if n == 0 {
-		return b
-	}
-	return minijson.AppendInt(append(b, key...), n)
-}
-
-func appendFloatField(b []byte, key string, f float64) []byte {
-	if f == 0 {
-		return b
-	}
-	return minijson.AppendFloat(append(b, key...), f)
-}
-
-func appendStringField(b []byte, key, s string) []byte {
-	if s == "" {
-		return b
-	}
-	return minijson.AppendString(append(b, key...), s)
-}
-
-// appendTrueField writes field (key and true) when on.
-func appendTrueField(b []byte, field string, on bool) []byte {
-	if !on {
-		return b
-	}
-	return append(b, field...)
 }

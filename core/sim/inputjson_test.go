@@ -21,7 +21,9 @@ func TestInputJSONCoversEveryField(t *testing.T) {
 	for name, c := range map[string]Config{"full": fullC, "empty": emptyC, "zero": {}, "default": DefaultConfig()} {
 		want, err := json.Marshal(c)
 		require.NoError(t, err)
-		assert.Equal(t, string(want), string(c.appendJSON(nil)), "Config %s", name)
+		var w minijson.Writer
+		c.writeJSON(&w)
+		assert.Equal(t, string(want), string(w.B), "Config %s", name)
 		var got Config
 		d := minijson.NewDecoder(want)
 		require.NoError(t, got.DecodeJSON(d), name)
@@ -34,7 +36,9 @@ func TestInputJSONCoversEveryField(t *testing.T) {
 	for name, a := range map[string]Action{"full": fullA, "empty": emptyA, "zero": {}} {
 		want, err := json.Marshal(a)
 		require.NoError(t, err)
-		assert.Equal(t, string(want), string(a.appendJSON(nil)), "Action %s", name)
+		var w minijson.Writer
+		a.writeJSON(&w)
+		assert.Equal(t, string(want), string(w.B), "Action %s", name)
 		got, err := DecodeActionsJSON(append(append([]byte("["), want...), ']'))
 		require.NoError(t, err, name)
 		var exp []Action

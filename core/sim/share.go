@@ -35,15 +35,14 @@ const maxShareJSON = 4 << 20
 // config, seed, recorded actions and the current time, as
 // {"v":1,"c":{…},"a":[…],"t":ms} (what json.Marshal writes for shared).
 func (s *Sim) ShareJSON() []byte {
-	b := append([]byte(nil), `{"v":`...)
-	b = minijson.AppendInt(b, shareVersion)
-	b = append(b, `,"c":`...)
-	b = s.cfg.appendJSON(b)
-	b = append(b, `,"a":`...)
-	b = minijson.AppendList(b, s.actions, func(b []byte, a *Action) []byte { return a.appendJSON(b) })
-	b = append(b, `,"t":`...)
-	b = minijson.AppendInt(b, s.st.now)
-	return append(b, '}')
+	var w minijson.Writer
+	w.Int(`{"v":`, shareVersion)
+	w.Raw(`,"c":`)
+	s.cfg.writeJSON(&w)
+	w.List(`,"a":`, len(s.actions), s.actions == nil, func(i int) { s.actions[i].writeJSON(&w) })
+	w.Int(`,"t":`, s.st.now)
+	w.Raw(`}`)
+	return w.B
 }
 
 // LoadJSON rebuilds a run from ShareJSON's text and runs it to the shared
@@ -89,19 +88,12 @@ func decodeShared(data []byte) (shared, error) {
 	var sh shared
 	d := minijson.NewDecoder(data)
 	d.DisallowUnknownFields()
-	err := d.Object(func(key string) error {
-		switch minijson.Field(key, "v", "c", "a", "t") {
-		case "v":
-			return d.Int(&sh.Version)
-		case "c":
-			return sh.Config.DecodeJSON(d)
-		case "a":
-			return minijson.List(d, &sh.Actions, func(a *Action) error { return a.DecodeJSON(d) })
-		case "t":
-			return d.Int64(&sh.NowMs)
-		}
-		return d.UnknownField(key)
-	})
+	err := d.Struct(
+		"v", &sh.Version,
+		"c", func() error { return sh.Config.DecodeJSON(d) },
+		"a", func() error { return minijson.List(d, &sh.Actions, func(a *Action) error { return a.DecodeJSON(d) }) },
+		"t", &sh.NowMs,
+	)
 	if err == nil {
 		err = d.End()
 	}

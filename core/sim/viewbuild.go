@@ -37,7 +37,7 @@ func (s *Sim) View() ClusterView {
 			v.Messages = append(v.Messages, messageView(e.msg, e.msgID, e.sentAt, e.at))
 		}
 	})
-	slices.SortFunc(v.Messages, func(a, b MessageView) int { return int(a.ID - b.ID) })
+	sortByID(v.Messages)
 	for _, d := range st.drops {
 		if st.now-d.DeliverMs <= 300 {
 			v.Messages = append(v.Messages, d)
@@ -55,6 +55,25 @@ func (s *Sim) View() ClusterView {
 		v.Timeline = tl
 	}
 	return v
+}
+
+// sortByID orders messages by ID, which is unique (one per copy put on the
+// wire). It sorts the IDs and puts each message at its ID's rank instead of
+// calling slices.SortFunc on the structs: each SortFunc instantiation costs
+// about 20 KB of WebAssembly, while slices.Sort of uint64 is in the engine
+// anyway.
+func sortByID(ms []MessageView) {
+	ids := make([]uint64, len(ms))
+	for i := range ms {
+		ids[i] = ms[i].ID
+	}
+	slices.Sort(ids)
+	sorted := make([]MessageView, len(ms))
+	for _, m := range ms {
+		i, _ := slices.BinarySearch(ids, m.ID)
+		sorted[i] = m
+	}
+	copy(ms, sorted)
 }
 
 func (st *state) settings() SettingsView {
@@ -111,7 +130,12 @@ func (st *state) nodeView(n *simNode) NodeView {
 	for id, p := range s.Progress {
 		v.Progress = append(v.Progress, ProgressView{Peer: int(id), Match: p.Match, Next: p.Next, State: p.State.String(), Inflight: p.Inflight, Active: p.RecentActive})
 	}
-	slices.SortFunc(v.Progress, func(a, b ProgressView) int { return a.Peer - b.Peer })
+	// Insertion sort: a group has at most 8 followers.
+	for i := 1; i < len(v.Progress); i++ {
+		for j := i; j > 0 && v.Progress[j].Peer < v.Progress[j-1].Peer; j-- {
+			v.Progress[j], v.Progress[j-1] = v.Progress[j-1], v.Progress[j]
+		}
+	}
 	first := uint64(max(1, int64(s.LastIndex)-int64(st.cfg.ViewLogEntries)+1))
 	v.LogFirst = first
 	durable := n.store.DurableLastIndex()

@@ -18,73 +18,57 @@ import (
 
 // AppendJSON appends v as JSON, exactly as json.Marshal(v) writes it.
 func (v *ClusterView) AppendJSON(b []byte) []byte {
-	b = append(b, `{"mode":`...)
-	b = minijson.AppendString(b, v.Mode)
-	b = append(b, `,"time_ms":`...)
-	b = minijson.AppendInt(b, v.TimeMs)
-	if v.Seed != 0 {
-		b = append(b, `,"seed":`...)
-		b = minijson.AppendUint(b, v.Seed)
-	}
-	b = append(b, `,"nodes":`...)
-	b = minijson.AppendList(b, v.Nodes, appendNodeView)
-	b = append(b, `,"messages":`...)
-	b = minijson.AppendList(b, v.Messages, appendMessageView)
-	b = append(b, `,"cuts":`...)
-	b = minijson.AppendList(b, v.Cuts, appendLink)
-	if len(v.Groups) > 0 {
-		b = append(b, `,"groups":`...)
-		b = minijson.AppendIntGroups(b, v.Groups)
-	}
-	b = append(b, `,"events":`...)
-	b = minijson.AppendList(b, v.Events, appendEventView)
-	b = append(b, `,"violations":`...)
-	b = minijson.AppendList(b, v.Violations, appendViolation)
-	b = append(b, `,"clients":{"producers":`...)
-	b = minijson.AppendList(b, v.Clients.Producers, appendProducerView)
-	b = append(b, `,"consumers":`...)
-	b = minijson.AppendList(b, v.Clients.Consumers, appendConsumerView)
-	b = append(b, `},"settings":`...)
-	b = appendSettingsView(b, &v.Settings)
-	if v.Timeline != nil {
-		b = append(b, `,"timeline":{"end_ms":`...)
-		b = minijson.AppendInt(b, v.Timeline.EndMs)
-		b = append(b, `,"checkpoints":`...)
-		b = minijson.AppendList(b, v.Timeline.Checkpoints, func(b []byte, at *int64) []byte { return minijson.AppendInt(b, *at) })
-		b = append(b, `,"actions":`...)
-		b = minijson.AppendList(b, v.Timeline.Actions, func(b []byte, a *Action) []byte { return a.appendJSON(b) })
-		b = append(b, '}')
-	}
-	return append(b, '}')
+	w := minijson.Writer{B: b}
+	v.writeJSON(&w)
+	return w.B
 }
 
-func appendNodeView(b []byte, n *NodeView) []byte {
-	b = append(b, `{"id":`...)
-	b = minijson.AppendInt(b, int64(n.ID))
-	b = append(b, `,"state":`...)
-	b = minijson.AppendString(b, n.State)
-	b = append(b, `,"role":`...)
-	b = minijson.AppendString(b, n.Role)
-	b = append(b, `,"term":`...)
-	b = minijson.AppendUint(b, n.Term)
-	b = append(b, `,"vote":`...)
-	b = minijson.AppendInt(b, int64(n.Vote))
-	b = append(b, `,"lead":`...)
-	b = minijson.AppendInt(b, int64(n.Lead))
-	b = append(b, `,"commit":`...)
-	b = minijson.AppendUint(b, n.Commit)
-	b = append(b, `,"applied":`...)
-	b = minijson.AppendUint(b, n.Applied)
-	b = append(b, `,"stabled":`...)
-	b = minijson.AppendUint(b, n.Stabled)
-	b = append(b, `,"last_index":`...)
-	b = minijson.AppendUint(b, n.LastIndex)
-	b = append(b, `,"last_term":`...)
-	b = minijson.AppendUint(b, n.LastTerm)
-	b = append(b, `,"election_elapsed":`...)
-	b = minijson.AppendInt(b, int64(n.ElectionElapsed))
-	b = append(b, `,"election_timeout":`...)
-	b = minijson.AppendInt(b, int64(n.ElectionTimeout))
+func (v *ClusterView) writeJSON(w *minijson.Writer) {
+	w.String(`{"mode":`, v.Mode)
+	w.Int(`,"time_ms":`, v.TimeMs)
+	if v.Seed != 0 {
+		w.Uint(`,"seed":`, v.Seed)
+	}
+	w.List(`,"nodes":`, len(v.Nodes), v.Nodes == nil, func(i int) { writeNodeView(w, &v.Nodes[i]) })
+	w.List(`,"messages":`, len(v.Messages), v.Messages == nil, func(i int) { writeMessageView(w, &v.Messages[i]) })
+	w.List(`,"cuts":`, len(v.Cuts), v.Cuts == nil, func(i int) {
+		w.Int(`{"from":`, int64(v.Cuts[i].From))
+		w.Int(`,"to":`, int64(v.Cuts[i].To))
+		w.Raw(`}`)
+	})
+	if len(v.Groups) > 0 {
+		w.IntGroups(`,"groups":`, v.Groups)
+	}
+	w.List(`,"events":`, len(v.Events), v.Events == nil, func(i int) { writeEventView(w, &v.Events[i]) })
+	w.List(`,"violations":`, len(v.Violations), v.Violations == nil, func(i int) { writeViolation(w, &v.Violations[i]) })
+	c := &v.Clients
+	w.List(`,"clients":{"producers":`, len(c.Producers), c.Producers == nil, func(i int) { writeProducerView(w, &c.Producers[i]) })
+	w.List(`,"consumers":`, len(c.Consumers), c.Consumers == nil, func(i int) { writeConsumerView(w, &c.Consumers[i]) })
+	w.Raw(`}`)
+	writeSettingsView(w, &v.Settings)
+	if t := v.Timeline; t != nil {
+		w.Int(`,"timeline":{"end_ms":`, t.EndMs)
+		w.List(`,"checkpoints":`, len(t.Checkpoints), t.Checkpoints == nil, func(i int) { w.Int("", t.Checkpoints[i]) })
+		w.List(`,"actions":`, len(t.Actions), t.Actions == nil, func(i int) { t.Actions[i].writeJSON(w) })
+		w.Raw(`}`)
+	}
+	w.Raw(`}`)
+}
+
+func writeNodeView(w *minijson.Writer, n *NodeView) {
+	w.Int(`{"id":`, int64(n.ID))
+	w.String(`,"state":`, n.State)
+	w.String(`,"role":`, n.Role)
+	w.Uint(`,"term":`, n.Term)
+	w.Int(`,"vote":`, int64(n.Vote))
+	w.Int(`,"lead":`, int64(n.Lead))
+	w.Uint(`,"commit":`, n.Commit)
+	w.Uint(`,"applied":`, n.Applied)
+	w.Uint(`,"stabled":`, n.Stabled)
+	w.Uint(`,"last_index":`, n.LastIndex)
+	w.Uint(`,"last_term":`, n.LastTerm)
+	w.Int(`,"election_elapsed":`, int64(n.ElectionElapsed))
+	w.Int(`,"election_timeout":`, int64(n.ElectionTimeout))
 	if len(n.Votes) > 0 {
 		// encoding/json writes a map's keys sorted.
 		keys := make([]string, 0, len(n.Votes))
@@ -92,290 +76,189 @@ func appendNodeView(b []byte, n *NodeView) []byte {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		b = append(b, `,"votes":{`...)
 		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
+			key := ","
+			if i == 0 {
+				key = `,"votes":{`
 			}
-			b = minijson.AppendString(b, k)
-			b = append(b, ':')
-			b = minijson.AppendBool(b, n.Votes[k])
+			w.String(key, k)
+			w.Bool(":", n.Votes[k])
 		}
-		b = append(b, '}')
+		w.Raw(`}`)
 	}
 	if len(n.Progress) > 0 {
-		b = append(b, `,"progress":`...)
-		b = minijson.AppendList(b, n.Progress, appendProgressView)
+		w.List(`,"progress":`, len(n.Progress), false, func(i int) {
+			p := &n.Progress[i]
+			w.Int(`{"peer":`, int64(p.Peer))
+			w.Uint(`,"match":`, p.Match)
+			w.Uint(`,"next":`, p.Next)
+			w.String(`,"state":`, p.State)
+			w.Int(`,"inflight":`, int64(p.Inflight))
+			w.Bool(`,"active":`, p.Active)
+			w.Raw(`}`)
+		})
 	}
 	if n.Transferee != 0 {
-		b = append(b, `,"transferee":`...)
-		b = minijson.AppendInt(b, int64(n.Transferee))
+		w.Int(`,"transferee":`, int64(n.Transferee))
 	}
 	if n.Busy {
-		b = append(b, `,"busy":true`...)
+		w.Raw(`,"busy":true`)
 	}
-	b = append(b, `,"log_first":`...)
-	b = minijson.AppendUint(b, n.LogFirst)
-	b = append(b, `,"log":`...)
-	b = minijson.AppendList(b, n.Log, appendEntryView)
+	w.Uint(`,"log_first":`, n.LogFirst)
+	w.List(`,"log":`, len(n.Log), n.Log == nil, func(i int) { writeEntryView(w, &n.Log[i]) })
 	if len(n.Truncated) > 0 {
-		b = append(b, `,"truncated":`...)
-		b = minijson.AppendList(b, n.Truncated, appendEntryView)
+		w.List(`,"truncated":`, len(n.Truncated), false, func(i int) { writeEntryView(w, &n.Truncated[i]) })
 	}
-	b = append(b, `,"segments":`...)
-	b = minijson.AppendList(b, n.Segments, appendSegmentView)
-	b = append(b, `,"topics":`...)
-	b = minijson.AppendList(b, n.Topics, appendTopicView)
+	w.List(`,"segments":`, len(n.Segments), n.Segments == nil, func(i int) {
+		s := &n.Segments[i]
+		w.String(`{"name":`, s.Name)
+		w.Int(`,"start":`, s.Start)
+		w.Int(`,"size":`, s.Size)
+		w.Int(`,"cap":`, s.Cap)
+		w.Raw(`}`)
+	})
+	w.List(`,"topics":`, len(n.Topics), n.Topics == nil, func(i int) { writeTopicView(w, &n.Topics[i]) })
 	if n.Address != "" {
-		b = append(b, `,"address":`...)
-		b = minijson.AppendString(b, n.Address)
+		w.String(`,"address":`, n.Address)
 	}
 	if n.Pid != 0 {
-		b = append(b, `,"pid":`...)
-		b = minijson.AppendInt(b, int64(n.Pid))
+		w.Int(`,"pid":`, int64(n.Pid))
 	}
 	if n.MsgRate != 0 {
-		b = append(b, `,"msg_rate":`...)
-		b = minijson.AppendFloat(b, n.MsgRate)
+		w.Float(`,"msg_rate":`, n.MsgRate)
 	}
 	if n.DataDir != "" {
-		b = append(b, `,"data_dir":`...)
-		b = minijson.AppendString(b, n.DataDir)
+		w.String(`,"data_dir":`, n.DataDir)
 	}
-	return append(b, '}')
+	w.Raw(`}`)
 }
 
-func appendProgressView(b []byte, p *ProgressView) []byte {
-	b = append(b, `{"peer":`...)
-	b = minijson.AppendInt(b, int64(p.Peer))
-	b = append(b, `,"match":`...)
-	b = minijson.AppendUint(b, p.Match)
-	b = append(b, `,"next":`...)
-	b = minijson.AppendUint(b, p.Next)
-	b = append(b, `,"state":`...)
-	b = minijson.AppendString(b, p.State)
-	b = append(b, `,"inflight":`...)
-	b = minijson.AppendInt(b, int64(p.Inflight))
-	b = append(b, `,"active":`...)
-	b = minijson.AppendBool(b, p.Active)
-	return append(b, '}')
+func writeEntryView(w *minijson.Writer, e *EntryView) {
+	w.Uint(`{"index":`, e.Index)
+	w.Uint(`,"term":`, e.Term)
+	w.String(`,"type":`, e.Type)
+	w.Bool(`,"committed":`, e.Committed)
+	w.Bool(`,"durable":`, e.Durable)
+	w.Int(`,"pos":`, e.Pos)
+	w.Int(`,"size":`, int64(e.Size))
+	w.String(`,"summary":`, e.Summary)
+	w.Raw(`}`)
 }
 
-func appendEntryView(b []byte, e *EntryView) []byte {
-	b = append(b, `{"index":`...)
-	b = minijson.AppendUint(b, e.Index)
-	b = append(b, `,"term":`...)
-	b = minijson.AppendUint(b, e.Term)
-	b = append(b, `,"type":`...)
-	b = minijson.AppendString(b, e.Type)
-	b = append(b, `,"committed":`...)
-	b = minijson.AppendBool(b, e.Committed)
-	b = append(b, `,"durable":`...)
-	b = minijson.AppendBool(b, e.Durable)
-	b = append(b, `,"pos":`...)
-	b = minijson.AppendInt(b, e.Pos)
-	b = append(b, `,"size":`...)
-	b = minijson.AppendInt(b, int64(e.Size))
-	b = append(b, `,"summary":`...)
-	b = minijson.AppendString(b, e.Summary)
-	return append(b, '}')
+// writeTopicView writes core/broker's view of a topic (its JSON tags).
+func writeTopicView(w *minijson.Writer, t *broker.TopicView) {
+	w.String(`{"name":`, t.Name)
+	w.Uint(`,"len":`, t.Len)
+	w.List(`,"recent":`, len(t.Recent), t.Recent == nil, func(i int) {
+		r := &t.Recent[i]
+		w.Uint(`{"queueOffset":`, r.QueueOffset)
+		w.Uint(`,"index":`, r.Index)
+		w.Uint(`,"term":`, r.Term)
+		w.Int(`,"pos":`, r.Pos)
+		w.Int(`,"size":`, int64(r.Size))
+		w.Int(`,"tagHash":`, r.TagHash)
+		if r.Tags != "" {
+			w.String(`,"tags":`, r.Tags)
+		}
+		if r.Keys != "" {
+			w.String(`,"keys":`, r.Keys)
+		}
+		if r.Producer != "" {
+			w.String(`,"producer":`, r.Producer)
+		}
+		if r.Seq != 0 {
+			w.Uint(`,"seq":`, r.Seq)
+		}
+		w.Int(`,"bodyLen":`, int64(r.BodyLen))
+		w.Raw(`}`)
+	})
+	w.Raw(`}`)
 }
 
-func appendSegmentView(b []byte, s *SegmentView) []byte {
-	b = append(b, `{"name":`...)
-	b = minijson.AppendString(b, s.Name)
-	b = append(b, `,"start":`...)
-	b = minijson.AppendInt(b, s.Start)
-	b = append(b, `,"size":`...)
-	b = minijson.AppendInt(b, s.Size)
-	b = append(b, `,"cap":`...)
-	b = minijson.AppendInt(b, s.Cap)
-	return append(b, '}')
-}
-
-// appendTopicView writes core/broker's view of a topic (its JSON tags).
-func appendTopicView(b []byte, t *broker.TopicView) []byte {
-	b = append(b, `{"name":`...)
-	b = minijson.AppendString(b, t.Name)
-	b = append(b, `,"len":`...)
-	b = minijson.AppendUint(b, t.Len)
-	b = append(b, `,"recent":`...)
-	b = minijson.AppendList(b, t.Recent, appendRecordView)
-	return append(b, '}')
-}
-
-func appendRecordView(b []byte, r *broker.RecordView) []byte {
-	b = append(b, `{"queueOffset":`...)
-	b = minijson.AppendUint(b, r.QueueOffset)
-	b = append(b, `,"index":`...)
-	b = minijson.AppendUint(b, r.Index)
-	b = append(b, `,"term":`...)
-	b = minijson.AppendUint(b, r.Term)
-	b = append(b, `,"pos":`...)
-	b = minijson.AppendInt(b, r.Pos)
-	b = append(b, `,"size":`...)
-	b = minijson.AppendInt(b, int64(r.Size))
-	b = append(b, `,"tagHash":`...)
-	b = minijson.AppendInt(b, r.TagHash)
-	if r.Tags != "" {
-		b = append(b, `,"tags":`...)
-		b = minijson.AppendString(b, r.Tags)
-	}
-	if r.Keys != "" {
-		b = append(b, `,"keys":`...)
-		b = minijson.AppendString(b, r.Keys)
-	}
-	if r.Producer != "" {
-		b = append(b, `,"producer":`...)
-		b = minijson.AppendString(b, r.Producer)
-	}
-	if r.Seq != 0 {
-		b = append(b, `,"seq":`...)
-		b = minijson.AppendUint(b, r.Seq)
-	}
-	b = append(b, `,"bodyLen":`...)
-	b = minijson.AppendInt(b, int64(r.BodyLen))
-	return append(b, '}')
-}
-
-func appendMessageView(b []byte, m *MessageView) []byte {
-	b = append(b, `{"id":`...)
-	b = minijson.AppendUint(b, m.ID)
-	b = append(b, `,"from":`...)
-	b = minijson.AppendInt(b, int64(m.From))
-	b = append(b, `,"to":`...)
-	b = minijson.AppendInt(b, int64(m.To))
-	b = append(b, `,"type":`...)
-	b = minijson.AppendString(b, m.Type)
-	b = append(b, `,"term":`...)
-	b = minijson.AppendUint(b, m.Term)
-	b = append(b, `,"sent_ms":`...)
-	b = minijson.AppendInt(b, m.SentMs)
-	b = append(b, `,"deliver_ms":`...)
-	b = minijson.AppendInt(b, m.DeliverMs)
+func writeMessageView(w *minijson.Writer, m *MessageView) {
+	w.Uint(`{"id":`, m.ID)
+	w.Int(`,"from":`, int64(m.From))
+	w.Int(`,"to":`, int64(m.To))
+	w.String(`,"type":`, m.Type)
+	w.Uint(`,"term":`, m.Term)
+	w.Int(`,"sent_ms":`, m.SentMs)
+	w.Int(`,"deliver_ms":`, m.DeliverMs)
 	if m.Entries != 0 {
-		b = append(b, `,"entries":`...)
-		b = minijson.AppendInt(b, int64(m.Entries))
+		w.Int(`,"entries":`, int64(m.Entries))
 	}
 	if m.Reject {
-		b = append(b, `,"reject":true`...)
+		w.Raw(`,"reject":true`)
 	}
 	if m.Dropped {
-		b = append(b, `,"dropped":true`...)
+		w.Raw(`,"dropped":true`)
 	}
-	b = append(b, `,"summary":`...)
-	b = minijson.AppendString(b, m.Summary)
-	return append(b, '}')
+	w.String(`,"summary":`, m.Summary)
+	w.Raw(`}`)
 }
 
-func appendLink(b []byte, l *Link) []byte {
-	b = append(b, `{"from":`...)
-	b = minijson.AppendInt(b, int64(l.From))
-	b = append(b, `,"to":`...)
-	b = minijson.AppendInt(b, int64(l.To))
-	return append(b, '}')
-}
-
-func appendEventView(b []byte, e *EventView) []byte {
-	b = append(b, `{"time_ms":`...)
-	b = minijson.AppendInt(b, e.TimeMs)
-	b = append(b, `,"node":`...)
-	b = minijson.AppendInt(b, int64(e.Node))
-	b = append(b, `,"term":`...)
-	b = minijson.AppendUint(b, e.Term)
-	b = append(b, `,"kind":`...)
-	b = minijson.AppendString(b, e.Kind)
+func writeEventView(w *minijson.Writer, e *EventView) {
+	w.Int(`{"time_ms":`, e.TimeMs)
+	w.Int(`,"node":`, int64(e.Node))
+	w.Uint(`,"term":`, e.Term)
+	w.String(`,"kind":`, e.Kind)
 	if e.Peer != 0 {
-		b = append(b, `,"peer":`...)
-		b = minijson.AppendInt(b, int64(e.Peer))
+		w.Int(`,"peer":`, int64(e.Peer))
 	}
 	if e.Index != 0 {
-		b = append(b, `,"index":`...)
-		b = minijson.AppendUint(b, e.Index)
+		w.Uint(`,"index":`, e.Index)
 	}
 	if e.Detail != "" {
-		b = append(b, `,"detail":`...)
-		b = minijson.AppendString(b, e.Detail)
+		w.String(`,"detail":`, e.Detail)
 	}
-	return append(b, '}')
+	w.Raw(`}`)
 }
 
-func appendViolation(b []byte, v *Violation) []byte {
-	b = append(b, `{"time_ms":`...)
-	b = minijson.AppendInt(b, v.TimeMs)
-	b = append(b, `,"rule":`...)
-	b = minijson.AppendString(b, v.Rule)
-	b = append(b, `,"brokers":`...)
-	b = minijson.AppendInts(b, v.Brokers)
-	b = append(b, `,"text":`...)
-	b = minijson.AppendString(b, v.Text)
-	b = append(b, `,"event":`...)
-	b = minijson.AppendString(b, v.Event)
-	return append(b, '}')
+func writeViolation(w *minijson.Writer, v *Violation) {
+	w.Int(`{"time_ms":`, v.TimeMs)
+	w.String(`,"rule":`, v.Rule)
+	w.Ints(`,"brokers":`, v.Brokers)
+	w.String(`,"text":`, v.Text)
+	w.String(`,"event":`, v.Event)
+	w.Raw(`}`)
 }
 
-func appendProducerView(b []byte, p *ProducerView) []byte {
-	b = append(b, `{"id":`...)
-	b = minijson.AppendString(b, p.ID)
-	b = append(b, `,"topic":`...)
-	b = minijson.AppendString(b, p.Topic)
-	b = append(b, `,"sent":`...)
-	b = minijson.AppendInt(b, int64(p.Sent))
-	b = append(b, `,"acked":`...)
-	b = minijson.AppendInt(b, int64(p.Acked))
-	b = append(b, `,"unknown":`...)
-	b = minijson.AppendInt(b, int64(p.Unknown))
-	b = append(b, `,"retries":`...)
-	b = minijson.AppendInt(b, int64(p.Retries))
+func writeProducerView(w *minijson.Writer, p *ProducerView) {
+	w.String(`{"id":`, p.ID)
+	w.String(`,"topic":`, p.Topic)
+	w.Int(`,"sent":`, int64(p.Sent))
+	w.Int(`,"acked":`, int64(p.Acked))
+	w.Int(`,"unknown":`, int64(p.Unknown))
+	w.Int(`,"retries":`, int64(p.Retries))
 	if p.Pending != "" {
-		b = append(b, `,"pending":`...)
-		b = minijson.AppendString(b, p.Pending)
+		w.String(`,"pending":`, p.Pending)
 	}
 	if p.Last != "" {
-		b = append(b, `,"last":`...)
-		b = minijson.AppendString(b, p.Last)
+		w.String(`,"last":`, p.Last)
 	}
-	return append(b, '}')
+	w.Raw(`}`)
 }
 
-func appendConsumerView(b []byte, c *ConsumerView) []byte {
-	b = append(b, `{"id":`...)
-	b = minijson.AppendString(b, c.ID)
-	b = append(b, `,"topic":`...)
-	b = minijson.AppendString(b, c.Topic)
-	b = append(b, `,"node":`...)
-	b = minijson.AppendInt(b, int64(c.Node))
-	b = append(b, `,"offset":`...)
-	b = minijson.AppendUint(b, c.Offset)
-	b = append(b, `,"recent":`...)
-	b = minijson.AppendStrings(b, c.Recent)
-	return append(b, '}')
+func writeConsumerView(w *minijson.Writer, c *ConsumerView) {
+	w.String(`{"id":`, c.ID)
+	w.String(`,"topic":`, c.Topic)
+	w.Int(`,"node":`, int64(c.Node))
+	w.Uint(`,"offset":`, c.Offset)
+	w.Strings(`,"recent":`, c.Recent)
+	w.Raw(`}`)
 }
 
-func appendSettingsView(b []byte, s *SettingsView) []byte {
-	b = append(b, `{"nodes":`...)
-	b = minijson.AppendInt(b, int64(s.Nodes))
-	b = append(b, `,"tick_ms":`...)
-	b = minijson.AppendInt(b, int64(s.TickMs))
-	b = append(b, `,"latency_ms":`...)
-	b = minijson.AppendInt(b, int64(s.LatencyMs))
-	b = append(b, `,"jitter_ms":`...)
-	b = minijson.AppendInt(b, int64(s.JitterMs))
-	b = append(b, `,"loss":`...)
-	b = minijson.AppendFloat(b, s.Loss)
-	b = append(b, `,"fsync_ms":`...)
-	b = minijson.AppendInt(b, int64(s.FsyncMs))
-	b = append(b, `,"check_quorum":`...)
-	b = minijson.AppendBool(b, s.CheckQuorum)
-	b = append(b, `,"pre_vote":`...)
-	b = minijson.AppendBool(b, s.PreVote)
-	b = append(b, `,"up_to_date_check":`...)
-	b = minijson.AppendBool(b, s.UpToDateCheck)
-	b = append(b, `,"current_term_commit":`...)
-	b = minijson.AppendBool(b, s.CurrentTermCommit)
-	b = append(b, `,"persist_before_ack":`...)
-	b = minijson.AppendBool(b, s.PersistBeforeAck)
-	b = append(b, `,"segment_size":`...)
-	b = minijson.AppendInt(b, s.SegmentSize)
-	return append(b, '}')
+func writeSettingsView(w *minijson.Writer, s *SettingsView) {
+	w.Int(`,"settings":{"nodes":`, int64(s.Nodes))
+	w.Int(`,"tick_ms":`, int64(s.TickMs))
+	w.Int(`,"latency_ms":`, int64(s.LatencyMs))
+	w.Int(`,"jitter_ms":`, int64(s.JitterMs))
+	w.Float(`,"loss":`, s.Loss)
+	w.Int(`,"fsync_ms":`, int64(s.FsyncMs))
+	w.Bool(`,"check_quorum":`, s.CheckQuorum)
+	w.Bool(`,"pre_vote":`, s.PreVote)
+	w.Bool(`,"up_to_date_check":`, s.UpToDateCheck)
+	w.Bool(`,"current_term_commit":`, s.CurrentTermCommit)
+	w.Bool(`,"persist_before_ack":`, s.PersistBeforeAck)
+	w.Int(`,"segment_size":`, s.SegmentSize)
+	w.Raw(`}`)
 }

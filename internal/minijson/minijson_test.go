@@ -51,21 +51,21 @@ func TestAppendFloatIsEncodingJSON(t *testing.T) {
 	assert.Equal(t, "null", string(AppendFloat(nil, math.Inf(-1))))
 }
 
-func TestAppendListsAreEncodingJSON(t *testing.T) {
+func TestWriterListsAreEncodingJSON(t *testing.T) {
 	for _, v := range []any{[]int(nil), []int{}, []int{1, -2, 3}, [][]int(nil), [][]int{}, [][]int{{1}, nil, {}, {2, 3}},
 		[]string(nil), []string{}, []string{"a", "<b>"}} {
 		want, err := json.Marshal(v)
 		require.NoError(t, err)
-		var got []byte
+		var w Writer
 		switch x := v.(type) {
 		case []int:
-			got = AppendInts(nil, x)
+			w.Ints("", x)
 		case [][]int:
-			got = AppendIntGroups(nil, x)
+			w.IntGroups("", x)
 		case []string:
-			got = AppendStrings(nil, x)
+			w.Strings("", x)
 		}
-		assert.Equal(t, string(want), string(got), "%#v", v)
+		assert.Equal(t, string(want), string(w.B), "%#v", v)
 	}
 }
 
@@ -91,47 +91,18 @@ type inner struct {
 }
 
 func (s *sample) decode(d *Decoder) error {
-	return d.Object(func(key string) error {
-		switch Field(key, "str", "n", "i64", "u", "f", "b", "ints", "groups", "strs", "in", "list", "Plain") {
-		case "str":
-			return d.String(&s.Str)
-		case "n":
-			return d.Int(&s.N)
-		case "i64":
-			return d.Int64(&s.I64)
-		case "u":
-			return d.Uint64(&s.U)
-		case "f":
-			return d.Float(&s.F)
-		case "b":
-			return d.Bool(&s.B)
-		case "ints":
-			return List(d, &s.Ints, d.Int)
-		case "groups":
-			return List(d, &s.Groups, func(g *[]int) error { return List(d, g, d.Int) })
-		case "strs":
-			return List(d, &s.Strs, d.String)
-		case "in":
-			return s.In.decode(d)
-		case "list":
-			return List(d, &s.List, func(x *inner) error { return x.decode(d) })
-		case "Plain":
-			return s.Plain.decode(d)
-		}
-		return d.UnknownField(key)
-	})
+	return d.Struct(
+		"str", &s.Str, "n", &s.N, "i64", &s.I64, "u", &s.U, "f", &s.F, "b", &s.B, "ints", &s.Ints,
+		"groups", func() error { return List(d, &s.Groups, func(g *[]int) error { return List(d, g, d.Int) }) },
+		"strs", func() error { return List(d, &s.Strs, d.String) },
+		"in", func() error { return s.In.decode(d) },
+		"list", func() error { return List(d, &s.List, func(x *inner) error { return x.decode(d) }) },
+		"Plain", func() error { return s.Plain.decode(d) },
+	)
 }
 
 func (x *inner) decode(d *Decoder) error {
-	return d.Object(func(key string) error {
-		switch Field(key, "a", "s") {
-		case "a":
-			return d.Int(&x.A)
-		case "s":
-			return d.String(&x.S)
-		}
-		return d.UnknownField(key)
-	})
+	return d.Struct("a", &x.A, "s", &x.S)
 }
 
 // start is what both decoders decode into: null must leave it alone.

@@ -615,19 +615,58 @@ func quoteChar(c byte) string {
 	return strconv.QuoteRune(rune(c))
 }
 
-// Field returns the name among names that key selects, as encoding/json
-// matches a key to a struct field: exactly, or else ignoring case; "" if
-// none does.
-func Field(key string, names ...string) string {
-	for _, n := range names {
-		if n == key {
-			return n
+// Struct reads an object into a struct's fields, given as name,
+// destination pairs (as log/slog takes key-value pairs). A destination is
+// a *string, *int, *int64, *uint64, *float64, *bool or *[]int, or a
+// func() error that reads the value itself (a nested object, a list). It
+// reads as json.Unmarshal reads into a struct: a key selects the field of
+// that name, or else the first whose name matches ignoring case; a key no
+// field has is UnknownField; null reads nothing.
+//
+//go:noinline
+func (d *Decoder) Struct(fields ...any) error {
+	if len(fields)%2 != 0 {
+		panic("minijson: Struct needs name, destination pairs")
+	}
+	return d.Object(func(key string) error {
+		into := match(key, fields)
+		switch p := into.(type) {
+		case nil:
+			return d.UnknownField(key)
+		case *string:
+			return d.String(p)
+		case *int:
+			return d.Int(p)
+		case *int64:
+			return d.Int64(p)
+		case *uint64:
+			return d.Uint64(p)
+		case *float64:
+			return d.Float(p)
+		case *bool:
+			return d.Bool(p)
+		case *[]int:
+			return List(d, p, d.Int)
+		case func() error:
+			return p()
+		}
+		panic("minijson: field " + key + " has a destination of an unsupported type")
+	})
+}
+
+// match returns the destination of the field key selects: the one named
+// key, or else the first whose name matches it ignoring case (encoding/json's
+// rule); nil if none does.
+func match(key string, fields []any) any {
+	for i := 0; i < len(fields); i += 2 {
+		if fields[i].(string) == key {
+			return fields[i+1]
 		}
 	}
-	for _, n := range names {
-		if strings.EqualFold(n, key) {
-			return n
+	for i := 0; i < len(fields); i += 2 {
+		if strings.EqualFold(fields[i].(string), key) {
+			return fields[i+1]
 		}
 	}
-	return ""
+	return nil
 }
