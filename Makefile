@@ -17,10 +17,20 @@ build: wasm
 		$(GO) build -o $(BIN) ./native; \
 	fi
 
+## wasm: the playground's engine (web/static/dledgerlab.wasm)
+# Built small, because every learner downloads it (docs/BENCHMARKS.md has
+# the figure): -s -w drop the symbol table and DWARF; inlining is off (-l)
+# except in the runtime and the simulator's packages (dledgerlab/core/...),
+# which keeps the simulator's speed and saves about 24 KB gzipped, mostly
+# inlining tables. GOWASM=satconv,signext was measured too: no difference,
+# so it is not set. web/browser_test.go builds the engine with the same
+# flags (TestEngineFlagsMatchTheMakefile keeps them in step).
+WASM_FLAGS := -trimpath -ldflags="-s -w" -gcflags=all=-l -gcflags=runtime= -gcflags=dledgerlab/core/...=
+
 wasm:
 	@if ls wasm/*.go >/dev/null 2>&1; then \
 		mkdir -p web/static && \
-		GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM) ./wasm && \
+		GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $(WASM) ./wasm && \
 		cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/static/wasm_exec.js; \
 	fi
 

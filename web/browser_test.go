@@ -156,13 +156,24 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 	return suite.url, suite.browser
 }
 
+// wasmBuildFlags are the Makefile's WASM_FLAGS, split as the shell splits
+// them (TestEngineFlagsMatchTheMakefile checks that they are in step).
+var wasmBuildFlags = []string{"-trimpath", "-ldflags=-s -w", "-gcflags=all=-l", "-gcflags=runtime=", "-gcflags=dledgerlab/core/...="}
+
 // buildEngine compiles ./wasm for the browser and copies wasm_exec.js.
+// DLEDGERLAB_WASM_GCFLAGS adds -gcflags (space-separated, each one
+// pattern=flags), to measure a variant of the engine with TestMeasure.
 func buildEngine(dir string) error {
 	goTool := filepath.Join(goRoot(), "bin", "go")
 	if _, err := os.Stat(goTool); err != nil {
 		goTool = "go"
 	}
-	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "dledgerlab.wasm"), "dledgerlab/wasm")
+	args := append([]string{"build"}, wasmBuildFlags...)
+	for _, f := range strings.Fields(os.Getenv("DLEDGERLAB_WASM_GCFLAGS")) {
+		args = append(args, "-gcflags="+f)
+	}
+	args = append(args, "-o", filepath.Join(dir, "dledgerlab.wasm"), "dledgerlab/wasm")
+	cmd := exec.Command(goTool, args...)
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build the wasm engine: %v\n%s", err, out)
@@ -538,6 +549,17 @@ func TestBadInputKeepsThePageUsable(t *testing.T) {
 	p.click(`[data-action="new-run"]`)
 	p.waitFor(`document.querySelector('#notice-text').textContent.includes('42')`)
 	p.leader(0, 0)
+
+	// A link cut short: valid base64url, but its DEFLATE data ends early.
+	s, err := sim.New(sim.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Advance(500)
+	link := s.Share()
+	cut := open(t, "#run="+link[:len(link)/2])
+	cut.waitFor(`!document.querySelector('#notice').hidden && document.querySelector('#notice-text').textContent.includes('cannot decompress')`)
+	cut.leader(0, 0)
 }
 
 // TestLanguageToggle: the toggle switches every text to 简体中文 and back,

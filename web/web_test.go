@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -59,4 +61,24 @@ func TestHandlerGzipsTheEngine(t *testing.T) {
 	plain, err := io.ReadAll(resp2.Body)
 	require.NoError(t, err)
 	assert.Equal(t, len(raw), len(plain))
+}
+
+// The browser tests build the engine as `make wasm` does, so what they test
+// is what learners download.
+func TestEngineFlagsMatchTheMakefile(t *testing.T) {
+	data, err := os.ReadFile("../Makefile")
+	require.NoError(t, err)
+	var line string
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "WASM_FLAGS :="); ok {
+			line = strings.TrimSpace(v)
+		}
+	}
+	require.NotEmpty(t, line, "the Makefile sets WASM_FLAGS")
+	// The shell's splitting, for the quoting the Makefile uses: "…" groups.
+	var flags []string
+	for _, f := range regexp.MustCompile(`(?:[^\s"]|"[^"]*")+`).FindAllString(line, -1) {
+		flags = append(flags, strings.ReplaceAll(f, `"`, ""))
+	}
+	assert.Equal(t, flags, wasmBuildFlags)
 }

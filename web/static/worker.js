@@ -49,8 +49,11 @@ async function start() {
 start();
 
 // One call at a time, in the order they came: the engine is a single run.
+// (answer settles every call; the catch only keeps the chain going.)
 let queue = Promise.resolve();
-self.onmessage = (e) => { queue = queue.then(() => answer(e.data)); };
+self.onmessage = (e) => {
+  queue = queue.then(() => answer(e.data)).catch((err) => console.error('answering a call:', err));
+};
 
 async function answer({ id, op, args }) {
   await ready;
