@@ -17,6 +17,33 @@ func (n *Node) tickElection() {
 	}
 }
 
+// TicksUntilDue returns how many calls to Tick it takes until one may do
+// more than advance the replica's timers (campaign, send heartbeats, run a
+// CheckQuorum round): the calls before it only count, and a runner may make
+// them at once with SkipTicks. The simulator ticks a replica only when it is
+// due, and catches the others up before anything else reaches them.
+func (n *Node) TicksUntilDue() int {
+	if n.role == RoleLeader {
+		return max(1, min(n.cfg.ElectionTicksMin-n.electionElapsed, n.cfg.HeartbeatTicks-n.heartbeatElapsed))
+	}
+	return max(1, n.electionTimeout-n.electionElapsed)
+}
+
+// SkipTicks stands for k calls to Tick that only advance the timers: k must
+// be below TicksUntilDue.
+func (n *Node) SkipTicks(k int) {
+	if k <= 0 {
+		return
+	}
+	if due := n.TicksUntilDue(); k >= due {
+		panic(fmt.Sprintf("broker %d: skipping %d ticks, but tick %d is due", n.id, k, due))
+	}
+	n.electionElapsed += k
+	if n.role == RoleLeader {
+		n.heartbeatElapsed += k
+	}
+}
+
 // tickLeader sends heartbeats and, with CheckQuorum, steps down when a
 // majority has gone quiet for an election timeout.
 func (n *Node) tickLeader() {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -321,4 +322,65 @@ func other2(a, b NodeID, ids []NodeID) NodeID {
 		}
 	}
 	return None
+}
+
+// TicksUntilDue is exact: the ticks before the due one only advance timers,
+// so SkipTicks leaves a replica exactly as that many Tick calls do, and a
+// skip that would pass the due tick is refused. Checked on every broker at
+// every tick of a run with elections, proposals, a crash and a partition,
+// CheckQuorum and PreVote on and off.
+func TestSkipTicksMatchesTicking(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		nw := newNetwork(t, 5, func(c *Config) { c.DisableCheckQuorum, c.DisablePreVote = off, off })
+		checked := 0
+		check := func() {
+			for _, id := range nw.ids {
+				n := nw.nodes[id]
+				if nw.down[id] {
+					continue
+				}
+				due := n.TicksUntilDue()
+				require.GreaterOrEqual(t, due, 1)
+				ticked, skipped := n.Clone(), n.Clone()
+				had := ticked.HasReady()
+				for range due - 1 {
+					ticked.Tick()
+				}
+				skipped.SkipTicks(due - 1)
+				require.Equal(t, ticked.Status(), skipped.Status(), "broker %d, %d ticks before the due one", id, due-1)
+				require.Equal(t, had, ticked.HasReady(), "broker %d: a tick before the due one made a Ready", id)
+				require.Equal(t, had, skipped.HasReady())
+				require.Panics(t, func() { skipped.Clone().SkipTicks(due) }, "skipping onto the due tick")
+				checked++
+			}
+		}
+		for range 60 {
+			check()
+			nw.tick(1)
+		}
+		l := nw.leader()
+		require.NotEqual(t, None, l)
+		for i := range 10 {
+			_, err := nw.propose(l, fmt.Sprintf("m%d", i))
+			require.NoError(t, err)
+			check()
+			nw.tick(1)
+		}
+		nw.crash(l)
+		for range 80 {
+			check()
+			nw.tick(1)
+		}
+		nw.partition(nw.ids[:2], nw.ids[2:])
+		for range 80 {
+			check()
+			nw.tick(1)
+		}
+		nw.recover()
+		for range 60 {
+			check()
+			nw.tick(1)
+		}
+		require.Greater(t, checked, 1000)
+	}
 }

@@ -49,6 +49,7 @@ func (st *state) precheck(a Action) error {
 // apply makes a take effect now. a was validated and checked when it was
 // first done; on replay it is applied as it was.
 func (st *state) apply(a Action) {
+	st.catchUpAll()
 	st.applied++
 	st.cur, st.curAction = nil, "action: "+a.describe()
 	st.simEvent(a.Node, "action", a.describe())

@@ -41,6 +41,9 @@ type simNode struct {
 	tickets   map[uint64]ticketRef
 	truncated []EntryView
 	refusal   string
+	// tickedTo is the last tick event this broker has taken, queued or
+	// (while down or paused) missed.
+	tickedTo int64
 }
 
 // inboxItem is one input for a broker, held by value (an inbox slice is
@@ -109,6 +112,7 @@ func (st *state) boot(n *simNode) {
 	n.busy, n.fsyncDone, n.wasLeader = false, false, false
 	n.inbox = nil
 	n.tickets = map[uint64]ticketRef{}
+	n.tickedTo = st.tickNo
 }
 
 func (st *state) effectiveRules() core.Rules {
@@ -122,8 +126,55 @@ func (st *state) effectiveRules() core.Rules {
 }
 
 // input hands a broker one input, or queues it while the broker is busy
-// persisting or paused.
+// persisting or paused, after the ticks it has not taken yet.
 func (st *state) input(n *simNode, it inboxItem) {
+	st.catchUp(n)
+	st.feed(n, it)
+}
+
+// catchUp gives a broker the ticks since its tickedTo, as a runner ticking
+// every broker at every tick event would have: a broker that is down or
+// paused misses them, a busy one queues them, an idle one takes them. Ticks
+// that only advance timers are taken at once (core's SkipTicks); the due
+// one, which may act, goes through the inbox like any input. The simulator
+// calls it before anything reaches a broker, before an action and at the end
+// of every run, so what is seen is what ticking every time would show.
+func (st *state) catchUp(n *simNode) {
+	k := st.tickNo - n.tickedTo
+	if k <= 0 {
+		return
+	}
+	n.tickedTo = st.tickNo
+	for k > 0 {
+		switch {
+		case n.state != stateUp:
+			return
+		case n.busy:
+			for ; k > 0; k-- {
+				n.inbox = append(n.inbox, inboxItem{kind: inTick})
+			}
+			return
+		}
+		due := int64(n.node.TicksUntilDue())
+		if k < due {
+			n.node.SkipTicks(int(k))
+			return
+		}
+		n.node.SkipTicks(int(due - 1))
+		k -= due
+		st.feed(n, inboxItem{kind: inTick})
+	}
+}
+
+// catchUpAll catches every broker up (see catchUp).
+func (st *state) catchUpAll() {
+	for _, n := range st.nodes {
+		st.catchUp(n)
+	}
+}
+
+// feed is input without the catching up.
+func (st *state) feed(n *simNode, it inboxItem) {
 	switch n.state {
 	case stateCrashed, stateRefused:
 		if it.kind == inMsg && st.cur != nil {

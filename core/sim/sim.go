@@ -261,6 +261,7 @@ func (s *Sim) runTo(t int64) {
 	}
 	s.maybeCheckpoint(t + 1)
 	st.now = t
+	st.catchUpAll()
 }
 
 // maybeCheckpoint takes a checkpoint when one falls due before time next,
