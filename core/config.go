@@ -1,8 +1,8 @@
 package core
 
 import (
+	"dledgerlab/internal/printf"
 	"errors"
-	"fmt"
 )
 
 // Config sets up one replica. Durations are in ticks: the caller decides how
@@ -90,7 +90,7 @@ var ErrConfig = errors.New("invalid config")
 
 func (c *Config) validate() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+		return printf.Errorf("%w: %s", ErrConfig, printf.Sprintf(format, args...))
 	}
 	if c.ID == None {
 		return bad("ID must be at least 1")
@@ -104,12 +104,16 @@ func (c *Config) validate() error {
 			return bad("Peers contains id 0; ids start at 1")
 		}
 		if seen[p] {
-			return bad("Peers lists broker %d twice", p)
+			return bad("Peers lists broker %d twice", uint64(p))
 		}
 		seen[p] = true
 	}
 	if !seen[c.ID] {
-		return bad("ID %d is not in Peers %v", c.ID, c.Peers)
+		ids := make([]int, len(c.Peers))
+		for i, p := range c.Peers {
+			ids[i] = int(p)
+		}
+		return bad("ID %d is not in Peers %v", uint64(c.ID), ids)
 	}
 	if c.HeartbeatTicks <= 0 {
 		return bad("HeartbeatTicks = %d, want > 0", c.HeartbeatTicks)

@@ -1,8 +1,8 @@
 package broker
 
 import (
+	"dledgerlab/internal/printf"
 	"errors"
-	"fmt"
 
 	"dledgerlab/core"
 )
@@ -56,7 +56,7 @@ func (e *NotLeaderError) Error() string {
 	if e.Leader == core.None {
 		return "not leader (no leader known)"
 	}
-	return fmt.Sprintf("not leader (leader is broker %d)", e.Leader)
+	return printf.Sprintf("not leader (leader is broker %d)", uint64(e.Leader))
 }
 
 // Unwrap makes errors.Is(err, ErrNotLeader) true.
@@ -79,9 +79,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	if e.Offset < 0 {
-		return fmt.Sprintf("message %s: %s: %v", e.Field, e.Reason, e.Err)
+		return printf.Sprintf("message %s: %s: %v", e.Field, e.Reason, e.Err)
 	}
-	return fmt.Sprintf("decode message: %s at byte %d: %s: %v", e.Field, e.Offset, e.Reason, e.Err)
+	return printf.Sprintf("decode message: %s at byte %d: %s: %v", e.Field, e.Offset, e.Reason, e.Err)
 }
 
 // Unwrap returns the sentinel, plus ErrCorrupt for an error found while

@@ -48,7 +48,7 @@ package broker
 
 import (
 	"cmp"
-	"fmt"
+	"dledgerlab/internal/printf"
 	"slices"
 
 	"dledgerlab/core"
@@ -68,7 +68,7 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%s@%d (entry %d@t%d)", r.Topic, r.QueueOffset, r.Index, r.Term)
+	s := printf.Sprintf("%s@%d (entry %d@t%d)", r.Topic, r.QueueOffset, r.Index, r.Term)
 	if r.Duplicate {
 		s += " duplicate"
 	}
@@ -103,17 +103,17 @@ type Resolved struct {
 // flight is not caught here but by the dispatcher in Apply.
 func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
 	if err := validateMessage(msg, b.opts.MaxBodyBytes); err != nil {
-		return nil, nil, fmt.Errorf("prepare: %w", err)
+		return nil, nil, printf.Errorf("prepare: %w", err)
 	}
 	if r, isDup, err := b.lookupApplied(msg.Producer, msg.Seq); isDup {
 		if err != nil {
-			return nil, nil, fmt.Errorf("prepare: %w", err)
+			return nil, nil, printf.Errorf("prepare: %w", err)
 		}
 		return nil, &r, nil
 	}
 	body, err = encodeMessage(msg, b.opts.MaxBodyBytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("prepare: %w", err)
+		return nil, nil, printf.Errorf("prepare: %w", err)
 	}
 	return body, nil, nil
 }
@@ -124,7 +124,7 @@ func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
 // commits); awaiting an applied index is a runner bug and panics.
 func (b *Broker) Await(index, term uint64, producer string, seq uint64) Ticket {
 	if index <= b.applied {
-		panic(fmt.Sprintf("broker: await entry %d@t%d but entry %d is already applied", index, term, b.applied))
+		panic(printf.Sprintf("broker: await entry %d@t%d but entry %d is already applied", index, term, b.applied))
 	}
 	b.nextTicket++
 	t := Ticket{ID: b.nextTicket, Index: index, Term: term, Producer: producer, Seq: seq}
@@ -159,7 +159,7 @@ func (b *Broker) FailAll(err error) []Resolved {
 	var out []Resolved
 	for _, ts := range b.pending {
 		for _, t := range ts {
-			out = append(out, Resolved{Ticket: t, Err: fmt.Errorf("entry %d@t%d: %w", t.Index, t.Term, err)})
+			out = append(out, Resolved{Ticket: t, Err: printf.Errorf("entry %d@t%d: %w", t.Index, t.Term, err)})
 		}
 	}
 	slices.SortFunc(out, func(x, y Resolved) int { return cmp.Compare(x.Ticket.ID, y.Ticket.ID) })
@@ -190,7 +190,7 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 		r := Resolved{Ticket: t}
 		switch {
 		case t.Term != e.Term:
-			r.Err = fmt.Errorf("entry %d proposed in term %d, committed in term %d: %w",
+			r.Err = printf.Errorf("entry %d proposed in term %d, committed in term %d: %w",
 				t.Index, t.Term, e.Term, ErrNotCommitted)
 		case a.Outcome == OutcomeCorrupt:
 			r.Err = a.Err
@@ -198,9 +198,9 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 			// (index, term) names one entry (Raft's Log Matching); a ticket
 			// for a no-op means the runner awaited something it did not
 			// propose.
-			panic(fmt.Sprintf("broker: ticket %d awaits entry %d@t%d, which is a %s entry", t.ID, t.Index, t.Term, e.Type))
+			panic(printf.Sprintf("broker: ticket %d awaits entry %d@t%d, which is a %s entry", t.ID, t.Index, t.Term, e.Type))
 		case m.Producer != t.Producer || m.Seq != t.Seq:
-			panic(fmt.Sprintf("broker: ticket %d awaits %s#%d at entry %d@t%d, which holds %s#%d",
+			panic(printf.Sprintf("broker: ticket %d awaits %s#%d at entry %d@t%d, which holds %s#%d",
 				t.ID, t.Producer, t.Seq, t.Index, t.Term, m.Producer, m.Seq))
 		case a.Err != nil:
 			r.Err = a.Err
@@ -270,7 +270,7 @@ func (b *Broker) lookupApplied(producer string, seq uint64) (Result, bool, error
 			return r, true, nil
 		}
 	}
-	return Result{}, true, fmt.Errorf("producer %s seq %d (highest applied %d, results kept from %d): %w",
+	return Result{}, true, printf.Errorf("producer %s seq %d (highest applied %d, results kept from %d): %w",
 		producer, seq, p.highest, p.recent[p.head].seq, ErrStaleSequence)
 }
 
@@ -296,7 +296,7 @@ func (b *Broker) recordApplied(producer string, seq, index uint64, r Result) {
 		b.producers[producer] = p
 	}
 	if seq <= p.highest {
-		panic(fmt.Sprintf("broker: producer %s seq %d recorded at or below highest %d", producer, seq, p.highest))
+		panic(printf.Sprintf("broker: producer %s seq %d recorded at or below highest %d", producer, seq, p.highest))
 	}
 	p.highest = seq
 	p.lastIndex = index

@@ -9,10 +9,9 @@ package commitlog
 // damage in the middle of the log (refuse with *CorruptError).
 
 import (
+	"dledgerlab/internal/printf"
 	"encoding/binary"
-	"fmt"
 	"io"
-	"strings"
 )
 
 // Segment is one segment file as Recover reads it.
@@ -77,14 +76,14 @@ func (r *Report) String() string {
 	if r.Empty() {
 		return "clean"
 	}
-	var sb strings.Builder
+	var b []byte
 	for i, it := range r.Items {
 		if i > 0 {
-			sb.WriteString("; ")
+			b = append(b, "; "...)
 		}
-		fmt.Fprintf(&sb, "%s@%d: %s, %d bytes (%s)", it.Segment, it.Offset, it.Reason, it.Bytes, it.Detail)
+		b = printf.Appendf(b, "%s@%d: %s, %d bytes (%s)", it.Segment, it.Offset, string(it.Reason), it.Bytes, it.Detail)
 	}
-	return sb.String()
+	return string(b)
 }
 
 // Recover scans segs (in order, the first starting at position 0) and the
@@ -109,7 +108,7 @@ func Recover(segs []Segment, index io.ReaderAt, indexSize int64, opts Options) (
 		return Recovered{}, rep, err
 	}
 	if indexSize < 0 || (indexSize > 0 && index == nil) {
-		return Recovered{}, rep, fmt.Errorf("%w: index of size %d", ErrInvalid, indexSize)
+		return Recovered{}, rep, printf.Errorf("%w: index of size %d", ErrInvalid, indexSize)
 	}
 	s := scan{opts: opts, codec: opts.codec(), rep: rep}
 	if err := s.idx.open(index, indexSize, rep); err != nil {
@@ -143,9 +142,9 @@ func checkLayout(segs []Segment, size int64) error {
 		bad := ""
 		switch {
 		case seg.Start != want:
-			bad = fmt.Sprintf("segment %d starts at %d, want %d", i, seg.Start, want)
+			bad = printf.Sprintf("segment %d starts at %d, want %d", i, seg.Start, want)
 		case seg.Size < 0 || seg.Size > size:
-			bad = fmt.Sprintf("segment holds %d bytes, capacity %d", seg.Size, size)
+			bad = printf.Sprintf("segment holds %d bytes, capacity %d", seg.Size, size)
 		case seg.Size > 0 && seg.Data == nil:
 			bad = "segment has a size but no data"
 		}
@@ -179,7 +178,7 @@ func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
-		return true, fmt.Errorf("commitlog: read segment %s: %w", name, err)
+		return true, printf.Errorf("commitlog: read segment %s: %w", name, err)
 	}
 	d := damage{name: name, start: seg.Start, b: b, last: last, s: s}
 	for off := int64(0); ; {
@@ -189,7 +188,7 @@ func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
 			if last {
 				return true, nil
 			}
-			return true, d.at(off, ReasonNoBlank, fmt.Sprintf("segment holds %d of %d bytes", seg.Size, s.opts.SegmentSize))
+			return true, d.at(off, ReasonNoBlank, printf.Sprintf("segment holds %d of %d bytes", seg.Size, s.opts.SegmentSize))
 		}
 		if len(rest) >= 4 && Magic(binary.BigEndian.Uint32(rest)) == MagicBlank {
 			if reason, detail := s.checkBlank(rest, off, seg.Size); reason != "" {
@@ -200,10 +199,10 @@ func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
 		}
 		if allZero(rest) {
 			if !last {
-				return true, d.at(off, ReasonNoBlank, fmt.Sprintf("%d zero bytes where entries or a marker belong", len(rest)))
+				return true, d.at(off, ReasonNoBlank, printf.Sprintf("%d zero bytes where entries or a marker belong", len(rest)))
 			}
 			if !s.opts.Preallocated {
-				s.rep.add(name, off, int64(len(rest)), ReasonZeroTail, fmt.Sprintf("%d zero bytes after the last entry", len(rest)))
+				s.rep.add(name, off, int64(len(rest)), ReasonZeroTail, printf.Sprintf("%d zero bytes after the last entry", len(rest)))
 			}
 			return true, nil
 		}
@@ -229,24 +228,24 @@ func (s *scan) entry(b []byte, pos, off int64) (Header, Reason, string) {
 		// errors.As: errors.As costs the WebAssembly engine 13 KB gzipped.)
 		de, ok := err.(*DecodeError)
 		if !ok {
-			panic(fmt.Sprintf("commitlog: checkEntry returned %T: %v", err, err))
+			panic(printf.Sprintf("commitlog: checkEntry returned an error that is not a *DecodeError: %v", err))
 		}
 		if de.Reason == ReasonTornBody && !s.opts.Fits(off, int64(h.Size)) {
-			return h, ReasonBadSize, fmt.Sprintf("entry of %d bytes at offset %d does not fit a %d-byte segment", h.Size, off, s.opts.SegmentSize)
+			return h, ReasonBadSize, printf.Sprintf("entry of %d bytes at offset %d does not fit a %d-byte segment", h.Size, off, s.opts.SegmentSize)
 		}
 		return h, de.Reason, de.Detail
 	}
 	if !s.opts.Fits(off, int64(h.Size)) {
-		return h, ReasonBadSize, fmt.Sprintf("entry of %d bytes at offset %d leaves no room for the end-of-segment marker", h.Size, off)
+		return h, ReasonBadSize, printf.Sprintf("entry of %d bytes at offset %d leaves no room for the end-of-segment marker", h.Size, off)
 	}
 	if h.Index != s.last.Index+1 {
-		return h, ReasonIndexGap, fmt.Sprintf("entry index %d after index %d", h.Index, s.last.Index)
+		return h, ReasonIndexGap, printf.Sprintf("entry index %d after index %d", h.Index, s.last.Index)
 	}
 	if h.Term < s.last.Term {
-		return h, ReasonTermDecrease, fmt.Sprintf("entry %d has term %d after term %d", h.Index, h.Term, s.last.Term)
+		return h, ReasonTermDecrease, printf.Sprintf("entry %d has term %d after term %d", h.Index, h.Term, s.last.Term)
 	}
 	if want := chainOf(s.chain, b[:HeaderSize]); want != h.ChainCRC {
-		return h, ReasonChainCRC, fmt.Sprintf("entry %d carries %#08x, chain gives %#08x", h.Index, h.ChainCRC, want)
+		return h, ReasonChainCRC, printf.Sprintf("entry %d carries %#08x, chain gives %#08x", h.Index, h.ChainCRC, want)
 	}
 	return h, "", ""
 }
@@ -255,14 +254,14 @@ func (s *scan) entry(b []byte, pos, off int64) (Header, Reason, string) {
 // size bytes; b starts at the marker.
 func (s *scan) checkBlank(b []byte, off, size int64) (Reason, string) {
 	if len(b) < BlankSize {
-		return ReasonBadBlank, fmt.Sprintf("marker torn: %d of %d bytes", len(b), BlankSize)
+		return ReasonBadBlank, printf.Sprintf("marker torn: %d of %d bytes", len(b), BlankSize)
 	}
 	n := int64(binary.BigEndian.Uint32(b[4:]))
 	if want := s.opts.SegmentSize - off; n != want {
-		return ReasonBadBlank, fmt.Sprintf("marker length %d, %d bytes remain in the segment", n, want)
+		return ReasonBadBlank, printf.Sprintf("marker length %d, %d bytes remain in the segment", n, want)
 	}
 	if size != s.opts.SegmentSize {
-		return ReasonBadBlank, fmt.Sprintf("marker torn: segment holds %d of %d bytes", size, s.opts.SegmentSize)
+		return ReasonBadBlank, printf.Sprintf("marker torn: segment holds %d of %d bytes", size, s.opts.SegmentSize)
 	}
 	return "", ""
 }
@@ -285,7 +284,7 @@ func (d damage) at(off int64, reason Reason, detail string) error {
 	}
 	if q, ok := d.s.resync(d.b, d.start, off+1); ok {
 		return &CorruptError{Segment: d.name, Offset: off, Reason: reason,
-			Detail: fmt.Sprintf("%s; a valid entry follows at offset %d", detail, q)}
+			Detail: printf.Sprintf("%s; a valid entry follows at offset %d", detail, q)}
 	}
 	d.s.rep.add(d.name, off, int64(len(d.b))-off, reason, detail)
 	return nil
@@ -354,9 +353,9 @@ func (x *indexScan) open(r io.ReaderAt, size int64, rep *Report) error {
 	}
 	got, err := DecodeIndexRecord(hdr[:min(size, IndexRecordSize)])
 	if err != nil || got != IndexHeader() {
-		detail := fmt.Sprintf("slot 0 holds %+v", got)
+		detail := printf.Sprintf("slot 0 holds %+v", got)
 		if err != nil {
-			detail = fmt.Sprintf("index of %d bytes has no header", size)
+			detail = printf.Sprintf("index of %d bytes has no header", size)
 		}
 		x.rebuilding = true
 		x.cause = &ReportItem{Segment: IndexFile, Reason: ReasonIndexHeader, Detail: detail}
@@ -374,7 +373,7 @@ func (x *indexScan) check(h Header, rep *Report) error {
 	if !x.rebuilding {
 		if h.Index > x.records {
 			x.startRebuild(ReasonIndexBehind, IndexOffset(h.Index),
-				fmt.Sprintf("index ends at entry %d, data goes on", x.records))
+				printf.Sprintf("index ends at entry %d, data goes on", x.records))
 		} else {
 			var b [IndexRecordSize]byte
 			if err := x.read(b[:], IndexOffset(h.Index)); err != nil {
@@ -386,7 +385,7 @@ func (x *indexScan) check(h Header, rep *Report) error {
 				return nil
 			}
 			x.startRebuild(ReasonIndexMismatch, IndexOffset(h.Index),
-				fmt.Sprintf("record for entry %d says %+v, data says %+v", h.Index, got, want))
+				printf.Sprintf("record for entry %d says %+v, data says %+v", h.Index, got, want))
 		}
 	} else if x.cause == nil {
 		x.startRebuild(ReasonIndexBehind, IndexOffset(h.Index), "index is empty, data is not")
@@ -408,16 +407,16 @@ func (x *indexScan) finish(lastIndex uint64, rep *Report) {
 		it.Offset = x.keep
 		it.Bytes = x.size - x.keep
 		rebuilt := len(x.out) / IndexRecordSize
-		it.Detail = fmt.Sprintf("%s; %d records rebuilt", it.Detail, rebuilt)
+		it.Detail = printf.Sprintf("%s; %d records rebuilt", it.Detail, rebuilt)
 		rep.Items = append(rep.Items, it)
 		return
 	}
 	if x.rebuilding || x.size <= x.keep {
 		return
 	}
-	reason, detail := ReasonIndexTorn, fmt.Sprintf("%d bytes after the last record", x.size-x.keep)
+	reason, detail := ReasonIndexTorn, printf.Sprintf("%d bytes after the last record", x.size-x.keep)
 	if x.records > lastIndex {
-		reason, detail = ReasonIndexAhead, fmt.Sprintf("records for entries %d..%d, data ends at entry %d", lastIndex+1, x.records, lastIndex)
+		reason, detail = ReasonIndexAhead, printf.Sprintf("records for entries %d..%d, data ends at entry %d", lastIndex+1, x.records, lastIndex)
 	}
 	rep.add(IndexFile, x.keep, x.size-x.keep, reason, detail)
 }
@@ -435,7 +434,7 @@ func (x *indexScan) read(b []byte, off int64) error {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("commitlog: read index at %d: %w", off, err)
+			return printf.Errorf("commitlog: read index at %d: %w", off, err)
 		}
 	}
 	copy(b, x.chunk[off-x.chunkOff:])

@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"fmt"
+	"dledgerlab/internal/printf"
 	"maps"
 	"slices"
 
@@ -159,4 +159,4 @@ func (nw *network) cuts() []Link {
 	return out
 }
 
-func (l Link) String() string { return fmt.Sprintf("%d→%d", l.From, l.To) }
+func (l Link) String() string { return printf.Sprintf("%d→%d", l.From, l.To) }

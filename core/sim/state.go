@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"fmt"
+	"dledgerlab/internal/printf"
 	"maps"
 	"slices"
 
@@ -121,15 +121,15 @@ type event struct {
 func (e event) String() string {
 	switch e.kind {
 	case evTick:
-		return fmt.Sprintf("tick at %d ms", e.at)
+		return printf.Sprintf("tick at %d ms", e.at)
 	case evDeliver:
-		return fmt.Sprintf("delivering %s", e.msg)
+		return printf.Sprintf("delivering %s", e.msg)
 	case evFsync:
-		return fmt.Sprintf("broker %d finishing an fsync", e.node)
+		return printf.Sprintf("broker %d finishing an fsync", e.node)
 	case evClientReq:
-		return fmt.Sprintf("broker %d receiving a produce of %s", e.node, *e.req)
+		return printf.Sprintf("broker %d receiving a produce of %s", e.node, *e.req)
 	case evClientResp:
-		return fmt.Sprintf("a producer receiving %s", *e.resp)
+		return printf.Sprintf("a producer receiving %s", *e.resp)
 	case evProducerTimer, evProducerRetry:
 		return "a producer sending"
 	case evProduceTimeout:

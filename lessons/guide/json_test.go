@@ -35,9 +35,9 @@ func TestLessonJSONReadsAsEncodingJSON(t *testing.T) {
 func TestLessonJSONErrors(t *testing.T) {
 	for doc, want := range map[string]string{
 		`{"id":"x","steps":[{"do":[{"text":"crash leader","line":"7"}]}]}`: `steps[0].do[0].line: want an integer, got the string "7"`,
-		`{"id":"x","cluster":{"nodes":"three"}}`:                            `cluster.nodes: want an integer, got the string "three"`,
-		`{"id":"x","quiz":{}}`:                                              `quiz: want an array, got an object`,
-		`{"id":"x"`:                                                         `unexpected end of JSON input`,
+		`{"id":"x","cluster":{"nodes":"three"}}`:                           `cluster.nodes: want an integer, got the string "three"`,
+		`{"id":"x","quiz":{}}`:                                             `quiz: want an array, got an object`,
+		`{"id":"x"`:                                                        `unexpected end of JSON input`,
 	} {
 		var l guide.Lesson
 		require.Error(t, json.Unmarshal([]byte(doc), &l), "encoding/json refuses %s too", doc)
