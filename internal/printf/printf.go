@@ -30,7 +30,8 @@ type Stringer interface{ String() string }
 
 // Sprintf formats according to format, as fmt.Sprintf does.
 func Sprintf(format string, args ...any) string {
-	s := string(appendf(nil, format, args))
+	var buf [128]byte // most messages fit: one allocation, the string
+	s := string(appendf(buf[:0], format, args))
 	if Verify != nil {
 		Verify(s, format, args)
 	}
@@ -311,8 +312,12 @@ func typeName(a any) string {
 }
 
 func appendString(b []byte, s string, sp spec) []byte {
+	plain := !sp.hasWidth && !sp.hasPre
 	switch sp.verb {
 	case 'v', 's':
+		if plain {
+			return append(b, s...)
+		}
 		if sp.hasPre && sp.prec < utf8.RuneCountInString(s) {
 			n := 0
 			for i := range s {
@@ -331,6 +336,9 @@ func appendString(b []byte, s string, sp spec) []byte {
 		if sp.plus {
 			return pad(b, strconv.QuoteToASCII(s), sp)
 		}
+		if plain {
+			return strconv.AppendQuote(b, s)
+		}
 		return pad(b, strconv.Quote(s), sp)
 	case 'x':
 		const hex = "0123456789abcdef"
@@ -347,6 +355,12 @@ func appendString(b []byte, s string, sp spec) []byte {
 }
 
 func appendInt(b []byte, v int64, unsigned bool, sp spec) []byte {
+	if (sp.verb == 'd' || sp.verb == 'v') && !sp.hasWidth && !sp.hasPre && !sp.plus {
+		if unsigned {
+			return strconv.AppendUint(b, uint64(v), 10)
+		}
+		return strconv.AppendInt(b, v, 10)
+	}
 	var digits string
 	neg := false
 	switch sp.verb {
