@@ -22,7 +22,8 @@ import (
 // calls printf and checks each operand against the verb it meets: printf
 // sees types through a type switch, not reflection, so a named type (say
 // core.NodeID) passed to %d would print "%!d(...)" where fmt prints the
-// number. This is go vet's printf check for printf's narrower rules.
+// number. It also counts verbs against operands. This is go vet's printf
+// check (which does not know printf) for printf's narrower rules.
 func TestCallsUseSupportedTypes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the module")
@@ -142,10 +143,11 @@ func TestCallsUseSupportedTypes(t *testing.T) {
 				}
 				args := call.Args
 				var verbs []rune
+				known := false // the format is a constant
 				switch {
 				case isWrapper:
 					if tv := info.Types[args[at]]; tv.Value != nil {
-						verbs = verbsOf(constantString(tv.Value.ExactString()))
+						verbs, known = verbsOf(constantString(tv.Value.ExactString())), true
 					}
 					args = args[at+1:]
 				case fn.Name() != "Sprint":
@@ -155,9 +157,12 @@ func TestCallsUseSupportedTypes(t *testing.T) {
 						tv = info.Types[args[0]]
 					}
 					if tv.Value != nil {
-						verbs = verbsOf(constantString(tv.Value.ExactString()))
+						verbs, known = verbsOf(constantString(tv.Value.ExactString())), true
 					}
 					args = args[1:]
+				}
+				if known && len(verbs) != len(args) {
+					t.Errorf("%s: %s has %d verbs for %d operands", fset.Position(call.Pos()), id.Name, len(verbs), len(args))
 				}
 				for i, a := range args {
 					verb := 'v'
