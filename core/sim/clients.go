@@ -73,9 +73,9 @@ type producer struct {
 	// timerGen invalidates old rate timers when the rate changes.
 	timerGen uint64
 	// The rate timer fires on a grid of 1/rate; lastTick is its last
-	// firing. parked: it fired while a send was in progress, and waits for
-	// the producer to be idle to be queued again at the next grid point (a
-	// firing while busy would do nothing).
+	// firing. parked: the timer is not queued because a send is in
+	// progress (a firing then would do nothing); once the producer is idle,
+	// sendNext queues it at the next grid point.
 	lastTick int64
 	parked   bool
 	seq      uint64
