@@ -10,94 +10,42 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core/sim"
+	"dledgerlab/internal/browsertest"
 )
 
 // liveTab is one browser tab on the live view.
 type liveTab struct {
 	t       *testing.T
 	ctx     context.Context
-	mu      sync.Mutex
-	console []string
+	console browsertest.Console
 }
 
 func openLiveView(t *testing.T, url string) *liveTab {
 	t.Helper()
-	chromium := ""
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				chromium = p
-				break
-			}
-		}
-	}
+	chromium := browsertest.Chromium()
 	if chromium == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("Chromium not found at /usr/bin/chromium or $CHROMIUM")
-		}
-		t.Skip("Chromium not found at /usr/bin/chromium or $CHROMIUM (apt-get install chromium); the live view browser test did not run")
+		browsertest.SkipOrFail(t, browsertest.Missing("the live view browser test"))
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-background-timer-throttling", true), chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	alloc, cancelAlloc := browsertest.Allocator(chromium, t.TempDir())
 	tab := &liveTab{t: t}
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(tab.listen))
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(tab.console.Listen))
 	tab.ctx = ctx
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
-		tab.mu.Lock()
-		defer tab.mu.Unlock()
-		for _, c := range tab.console {
-			t.Errorf("browser console: %s", c)
-		}
+		tab.console.Fail(t)
 	})
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
 	tab.waitFor(`window.dledgerLab && dledgerLab.frame && document.body.dataset.ready === 'true'`)
 	return tab
-}
-
-func (p *liveTab) listen(ev any) {
-	var msg string
-	switch ev := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError {
-			var parts []string
-			for _, a := range ev.Args {
-				parts = append(parts, string(a.Value)+a.Description)
-			}
-			msg = "console.error: " + strings.Join(parts, " ")
-		}
-	case *runtime.EventExceptionThrown:
-		msg = "uncaught: " + ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			msg += " " + ev.ExceptionDetails.Exception.Description
-		}
-	case *log.EventEntryAdded:
-		if ev.Entry.Level == log.EntryLevelError {
-			msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
-		}
-	}
-	if msg != "" {
-		p.mu.Lock()
-		p.console = append(p.console, msg)
-		p.mu.Unlock()
-	}
 }
 
 func (p *liveTab) waitFor(cond string) []byte {

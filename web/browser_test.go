@@ -26,12 +26,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"dledgerlab/core/sim"
+	"dledgerlab/internal/browsertest"
 	"dledgerlab/web"
 )
 
@@ -54,27 +53,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// chromiumPath finds the browser, or returns "".
-func chromiumPath() string {
-	candidates := []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"}
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		candidates = []string{p}
-	}
-	for _, p := range candidates {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // setup builds the engine, starts the server and the browser once.
 func setup(t *testing.T) (baseURL string, browser context.Context) {
 	t.Helper()
 	suite.once.Do(func() {
-		chromium := chromiumPath()
+		chromium := browsertest.Chromium()
 		if chromium == "" {
-			suite.skip = "Chromium not found at /usr/bin/chromium or $CHROMIUM (apt-get install chromium); the browser tests did not run"
+			suite.skip = browsertest.Missing("the browser tests")
 			return
 		}
 		dir, err := os.MkdirTemp("", "dledgerlab-web-")
@@ -110,24 +95,7 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 			suite.err = err
 			return
 		}
-		opts := []chromedp.ExecAllocatorOption{
-			chromedp.ExecPath(chromium),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.NoFirstRun,
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.Flag("disable-background-timer-throttling", true),
-			chromedp.Flag("disable-renderer-backgrounding", true),
-			chromedp.Flag("disable-backgrounding-occluded-windows", true),
-			chromedp.Flag("disable-dev-shm-usage", true),
-			chromedp.UserDataDir(profile),
-			chromedp.WindowSize(1400, 1000),
-		}
-		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		allocCtx, cancelAlloc := browsertest.Allocator(chromium, profile)
 		browser, cancelBrowser := chromedp.NewContext(allocCtx)
 		if err := chromedp.Do(browser); err != nil { // starts the browser
 			cancelBrowser()
@@ -145,10 +113,7 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 		}
 	})
 	if suite.skip != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(suite.skip)
-		}
-		t.Skip(suite.skip)
+		browsertest.SkipOrFail(t, suite.skip)
 	}
 	if suite.err != nil {
 		t.Fatal(suite.err)
@@ -201,8 +166,7 @@ type page struct {
 	ctx context.Context
 
 	cancel  context.CancelFunc
-	mu      sync.Mutex
-	console []string // console errors, uncaught exceptions, log errors
+	console browsertest.Console
 }
 
 // open loads the playground at fragment (e.g. "#run=…") in a new tab and
@@ -219,16 +183,12 @@ func openURL(t *testing.T, url string) *page {
 	t.Helper()
 	_, browser := setup(t)
 	p := &page{t: t}
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(p.listen))
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(p.console.Listen))
 	p.ctx = ctx
 	p.cancel = cancel
 	t.Cleanup(func() {
 		cancel()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.console {
-			t.Errorf("browser console: %s", c)
-		}
+		p.console.Fail(t)
 	})
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("navigate: %v", err)
@@ -239,39 +199,6 @@ func openURL(t *testing.T, url string) *page {
 
 // close closes the tab (the console is still checked at cleanup).
 func (p *page) close() { p.cancel() }
-
-func (p *page) listen(ev any) {
-	var msg string
-	switch ev := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-			var parts []string
-			for _, a := range ev.Args {
-				if len(a.Value) > 0 {
-					parts = append(parts, string(a.Value))
-				} else {
-					parts = append(parts, a.Description)
-				}
-			}
-			msg = "console." + string(ev.Type) + ": " + strings.Join(parts, " ")
-		}
-	case *runtime.EventExceptionThrown:
-		d := ev.ExceptionDetails
-		msg = "uncaught: " + d.Text
-		if d.Exception != nil {
-			msg += " " + d.Exception.Description
-		}
-	case *log.EventEntryAdded:
-		if ev.Entry.Level == log.EntryLevelError {
-			msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
-		}
-	}
-	if msg != "" {
-		p.mu.Lock()
-		p.console = append(p.console, msg)
-		p.mu.Unlock()
-	}
-}
 
 // eval runs a JavaScript expression and decodes its value into out.
 func (p *page) eval(expr string, out any) {
