@@ -97,9 +97,11 @@ type Broker struct {
 	pending    map[uint64][]Ticket
 	nextTicket uint64
 
-	// names caches the name strings of decoded messages (a local cache,
-	// not state: Clone starts an empty one).
-	names *nameCache
+	// names caches the name strings of decoded messages, and lastQueue
+	// the queue dispatched to last (local caches, not state: Clone starts
+	// empty ones).
+	names     *nameCache
+	lastQueue *ConsumeQueue
 }
 
 // New returns an empty broker that expects entry 1 first.
@@ -204,21 +206,28 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 	if err != nil {
 		return OutcomeCorrupt, Result{}, Message{}, printf.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
 	}
-	if orig, dup, err := b.lookupApplied(m.Producer, m.Seq); dup {
-		b.touchProducer(m.Producer, e.Index)
+	var p *producerState
+	if m.Producer != "" {
+		p = b.producers[m.Producer]
+	}
+	if orig, dup, err := p.lookup(m.Producer, m.Seq); dup {
+		p.lastIndex = e.Index // a duplicate has a row: it was applied
 		if err != nil {
 			return OutcomeDuplicate, Result{Topic: m.Topic, Duplicate: true}, m,
 				printf.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
 		}
 		return OutcomeDuplicate, orig, m, nil
 	}
-	q := b.topics[m.Topic]
-	if q == nil {
-		q = &ConsumeQueue{topic: m.Topic}
-		b.topics[m.Topic] = q
+	q := b.lastQueue
+	if q == nil || q.topic != m.Topic {
+		if q = b.topics[m.Topic]; q == nil {
+			q = &ConsumeQueue{topic: m.Topic}
+			b.topics[m.Topic] = q
+		}
+		b.lastQueue = q
 	}
 	r := Result{Index: e.Index, Term: e.Term, Topic: m.Topic, QueueOffset: q.append(e.Index, e.Term, pos, size, m, e.Data)}
-	b.recordApplied(m.Producer, m.Seq, e.Index, r)
+	b.recordApplied(p, m.Producer, m.Seq, e.Index, r)
 	return OutcomeAppended, r, m, nil
 }
 
@@ -323,7 +332,7 @@ func (b *Broker) Topics() []TopicView {
 // which are never modified, are shared.
 func (b *Broker) Clone() *Broker {
 	c := *b
-	c.names = nil
+	c.names, c.lastQueue = nil, nil
 	c.topics = make(map[string]*ConsumeQueue, len(b.topics))
 	for name, q := range b.topics {
 		c.topics[name] = q.clone()

@@ -259,7 +259,11 @@ func (b *Broker) lookupApplied(producer string, seq uint64) (Result, bool, error
 	if producer == "" {
 		return Result{}, false, nil
 	}
-	p := b.producers[producer]
+	return b.producers[producer].lookup(producer, seq)
+}
+
+// lookup is lookupApplied on producer's row p (nil: none yet).
+func (p *producerState) lookup(producer string, seq uint64) (Result, bool, error) {
 	if p == nil || seq > p.highest {
 		return Result{}, false, nil
 	}
@@ -274,20 +278,13 @@ func (b *Broker) lookupApplied(producer string, seq uint64) (Result, bool, error
 		producer, seq, p.highest, p.recent[p.head].seq, ErrStaleSequence)
 }
 
-// touchProducer notes that producer appeared at log index index.
-func (b *Broker) touchProducer(producer string, index uint64) {
-	if p := b.producers[producer]; p != nil {
-		p.lastIndex = index
-	}
-}
-
-// recordApplied adds a newly stored message to the deduplication table.
-// The caller has checked that seq is above the producer's highest.
-func (b *Broker) recordApplied(producer string, seq, index uint64, r Result) {
+// recordApplied adds a newly stored message to the deduplication table;
+// p is producer's row, or nil if it has none. The caller has checked that
+// seq is above the producer's highest.
+func (b *Broker) recordApplied(p *producerState, producer string, seq, index uint64, r Result) {
 	if producer == "" {
 		return
 	}
-	p := b.producers[producer]
 	if p == nil {
 		if len(b.producers) >= b.opts.MaxProducers {
 			b.evictProducer()
