@@ -72,6 +72,8 @@ func (o Options) withDefaults() Options {
 // Broker is one replica's broker state. Everything except the consumer
 // offsets and the pending tickets is a function of the committed log alone,
 // so two brokers that applied the same entries are equal (see Digest).
+// A Broker is not safe for concurrent use, reads included: they fill caches
+// (the native server runs every call on its one runner goroutine).
 type Broker struct {
 	opts Options
 

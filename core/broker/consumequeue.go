@@ -66,6 +66,9 @@ type ConsumeQueue struct {
 	topic  string
 	chunks []*queueChunk
 	n      uint64
+	// names caches the names of the messages read (a local cache, not
+	// state: a clone starts an empty one).
+	names *nameCache
 }
 
 // queueChunk holds up to queueChunkLen consecutive records.
@@ -118,10 +121,16 @@ func (q *ConsumeQueue) at(off uint64) Stored {
 	if err != nil {
 		panic(printf.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
 	}
-	m, err := DecodeMessage(c.data[start:r.end])
+	if q.names == nil {
+		q.names = &nameCache{}
+	}
+	m, err := decodeMessage(c.data[start:r.end], q.names)
 	if err != nil {
 		// It decoded when it was stored, and stored bytes never change.
 		panic(printf.Sprintf("broker: queue %s offset %d (entry %d): %v", q.topic, off, r.index, err))
+	}
+	if m.Body != nil {
+		m.Body = append([]byte(nil), m.Body...) // the reader's own copy
 	}
 	return Stored{QueueOffset: off, Index: r.index, Term: r.term, Pos: rec.Pos, Size: rec.Size, Message: m}
 }
