@@ -308,8 +308,15 @@ func (n *Node) reset(term uint64) {
 // pr returns the leader's progress of follower id, or nil when we do not
 // lead or id is not a follower.
 func (n *Node) pr(id NodeID) *progress {
+	if n.prs == nil || id == n.id {
+		return nil
+	}
+	// Brokers are usually numbered 1..N: try that position first.
+	if i := int(id) - 1; i >= 0 && i < len(n.peers) && n.peers[i] == id {
+		return &n.prs[i]
+	}
 	i, ok := slices.BinarySearch(n.peers, id)
-	if !ok || n.prs == nil || id == n.id {
+	if !ok {
 		return nil
 	}
 	return &n.prs[i]

@@ -81,6 +81,8 @@ type producer struct {
 	seq      uint64
 	attempts uint64
 	out      *sendState
+	// cur holds the send in progress; out points to it (or is nil).
+	cur sendState
 	// queue holds messages waiting for the send in progress.
 	queue                         []queued
 	guess                         int
@@ -96,12 +98,18 @@ type producer struct {
 }
 
 // queued is a message waiting to be sent, with its own topic.
-type queued struct{ topic, body string }
+type queued struct {
+	topic string
+	body  []byte
+}
 
 type sendState struct {
-	topic   string
-	seq     uint64
-	body    string
+	topic string
+	seq   uint64
+	body  []byte
+	// msg is the request every attempt of this send carries; it never
+	// changes, so requests still in flight may share it.
+	msg     *broker.Message
 	attempt uint64
 	target  int
 	op      int // index in history, or -1
@@ -135,8 +143,7 @@ func (c clients) clone() clients {
 		q := *p
 		q.queue = slices.Clone(p.queue)
 		if p.out != nil {
-			o := *p.out
-			q.out = &o
+			q.out = &q.cur
 		}
 		out.producers = append(out.producers, &q)
 	}
@@ -169,9 +176,9 @@ func (c *clients) producerFor(st *state, id, topic string, node int) (int, *prod
 // produce queues one message on a producer and sends it if idle.
 func (c *clients) produce(st *state, a Action) {
 	i, p := c.producerFor(st, a.ID, a.Topic, a.Node)
-	body := a.Body
-	if body == "" {
-		body = printf.Sprintf("%s-%d", p.id, p.seq+uint64(len(p.queue))+1)
+	body := []byte(a.Body)
+	if a.Body == "" {
+		body = printf.Appendf(nil, "%s-%d", p.id, p.seq+uint64(len(p.queue))+1)
 	}
 	p.queue = append(p.queue, queued{topic: a.Topic, body: body})
 	c.sendNext(st, i)
@@ -198,7 +205,9 @@ func (c *clients) timer(st *state, i int, gen uint64) {
 		p.parked = true // sendNext queues the timer again once idle
 		return
 	}
-	p.queue = append(p.queue, queued{topic: p.topic, body: p.id + "-" + strconv.FormatUint(p.seq+1, 10)})
+	body := append(make([]byte, 0, len(p.id)+21), p.id...)
+	body = strconv.AppendUint(append(body, '-'), p.seq+1, 10)
+	p.queue = append(p.queue, queued{topic: p.topic, body: body})
 	c.sendNext(st, i)
 	// The send is now in progress, so the next grid point would find the
 	// producer busy: park at once; the send's end queues the timer again.
@@ -231,7 +240,10 @@ func (c *clients) sendNext(st *state, i int) {
 		return
 	}
 	p.seq++
-	p.out = &sendState{topic: p.queue[0].topic, seq: p.seq, body: p.queue[0].body, op: -1}
+	q := p.queue[0]
+	p.cur = sendState{topic: q.topic, seq: p.seq, body: q.body, op: -1,
+		msg: &broker.Message{Topic: q.topic, Body: q.body, Producer: p.id, Seq: p.seq}}
+	p.out = &p.cur
 	// Shift rather than reslice, so the queue's array is reused instead of
 	// shrinking to nothing and being reallocated by the next append.
 	n := copy(p.queue, p.queue[1:])
@@ -257,8 +269,7 @@ func (c *clients) attempt(st *state, i int) {
 		p.rr++
 		o.target = (p.rr-1)%len(st.nodes) + 1
 	}
-	msg := &broker.Message{Topic: o.topic, Body: []byte(o.body), Producer: p.id, Seq: o.seq}
-	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientReq, node: o.target, client: i, attempt: o.attempt, req: msg})
+	st.schedule(event{at: st.now + int64(st.cfg.ClientLatencyMs), kind: evClientReq, node: o.target, client: i, attempt: o.attempt, req: o.msg})
 	st.seq++
 	o.deadline, o.deadlineSeq = st.now+int64(st.cfg.ProduceTimeoutMs), st.seq
 	if !p.timeoutArmed {

@@ -131,7 +131,11 @@ func (q *eventQueue) push(e *event) {
 	for i > int(b.head) && b.keys[i-1].seq > k.seq {
 		i--
 	}
-	b.keys = slices.Insert(b.keys, i, k)
+	if i == len(b.keys) {
+		b.keys = append(b.keys, k)
+	} else {
+		b.keys = slices.Insert(b.keys, i, k)
+	}
 	q.inWheel++
 	if q.nextOK && e.at < q.next {
 		q.next = e.at

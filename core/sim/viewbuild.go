@@ -186,7 +186,7 @@ func (c clients) view() ClientsView {
 			pv.Last = p.last.String()
 		}
 		if p.out != nil {
-			pv.Pending = printf.Sprintf("#%d %q → broker %d", p.out.seq, clip(p.out.body, 24), p.out.target)
+			pv.Pending = printf.Sprintf("#%d %q → broker %d", p.out.seq, clip(string(p.out.body), 24), p.out.target)
 		}
 		v.Producers = append(v.Producers, pv)
 	}
