@@ -104,6 +104,8 @@ type Broker struct {
 	// empty ones).
 	names     *nameCache
 	lastQueue *ConsumeQueue
+	// resolved is the array Apply's Resolved lists reuse.
+	resolved []Resolved
 }
 
 // New returns an empty broker that expects entry 1 first.
@@ -161,7 +163,8 @@ type Applied struct {
 	// Err explains OutcomeCorrupt (wraps ErrCorrupt) and a duplicate too old
 	// to have its original result remembered (wraps ErrStaleSequence).
 	Err error
-	// Resolved lists the tickets awaiting this index, now answered.
+	// Resolved lists the tickets awaiting this index, now answered. The
+	// broker reuses its array: it is valid until the next Apply.
 	Resolved []Resolved
 }
 
@@ -334,7 +337,7 @@ func (b *Broker) Topics() []TopicView {
 // which are never modified, are shared.
 func (b *Broker) Clone() *Broker {
 	c := *b
-	c.names, c.lastQueue = nil, nil
+	c.names, c.lastQueue, c.resolved = nil, nil, nil
 	c.topics = make(map[string]*ConsumeQueue, len(b.topics))
 	for name, q := range b.topics {
 		c.topics[name] = q.clone()

@@ -109,7 +109,8 @@ func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
 		if err != nil {
 			return nil, nil, printf.Errorf("prepare: %w", err)
 		}
-		return nil, &r, nil
+		dup := r // only a duplicate's result goes to the heap
+		return nil, &dup, nil
 	}
 	body, err = encodeMessage(msg, b.opts.MaxBodyBytes)
 	if err != nil {
@@ -185,7 +186,7 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 		return nil
 	}
 	delete(b.pending, e.Index)
-	out := make([]Resolved, 0, len(ts))
+	out := b.resolved[:0]
 	for _, t := range ts {
 		r := Resolved{Ticket: t}
 		switch {
@@ -209,6 +210,7 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 		}
 		out = append(out, r)
 	}
+	b.resolved = out
 	return out
 }
 
