@@ -1,6 +1,10 @@
 package core
 
-import "dledgerlab/internal/printf"
+import (
+	"slices"
+
+	"dledgerlab/internal/printf"
+)
 
 // raftLog is a replica's log held in memory (DLedger's DLedgerMemoryStore),
 // with three marks that split it into the phases the seed text describes:
@@ -71,7 +75,17 @@ func (l *raftLog) appendLeader(e Entry) {
 	if e.Index != l.lastIndex()+1 {
 		panic(printf.Sprintf("appendLeader: entry %d after last %d", e.Index, l.lastIndex()))
 	}
+	l.grow(1)
 	l.entries = append(l.entries, e)
+}
+
+// grow makes room for n more entries, doubling the array when it is full:
+// append alone grows a long slice by about a quarter at a time, which copies
+// a long log some four times over on its way.
+func (l *raftLog) grow(n int) {
+	if cap(l.entries)-len(l.entries) < n {
+		l.entries = slices.Grow(l.entries, max(n, len(l.entries)))
+	}
 }
 
 // maybeAppend is the follower's half of a push (Figure 2, AppendEntries
@@ -93,6 +107,7 @@ func (l *raftLog) maybeAppend(prevIndex, prevTerm uint64, ents []Entry) (lastNew
 			truncatedFrom = e.Index
 			l.truncateFrom(e.Index)
 		}
+		l.grow(len(ents) - i)
 		l.entries = append(l.entries, ents[i:]...)
 		break
 	}

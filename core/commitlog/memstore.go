@@ -379,6 +379,11 @@ func (im *image) write(e core.Entry, opts Options) error {
 		return err
 	}
 	seg.buf = buf
+	if cap(im.index)-len(im.index) < IndexRecordSize {
+		// Double, rather than append's quarter for long slices: the index
+		// grows by one record per entry for as long as the log lives.
+		im.index = slices.Grow(im.index, max(IndexRecordSize, len(im.index)))
+	}
 	im.index = AppendIndexRecord(im.index, RecordOf(h))
 	im.lastIndex, im.lastTerm, im.lastChain = h.Index, h.Term, h.ChainCRC
 	return nil
