@@ -45,3 +45,45 @@ func BenchmarkChaosRun(b *testing.B) {
 		RunChaos(ChaosOptions{Seed: uint64(i + 1), Nodes: 5})
 	}
 }
+
+// BenchmarkSimSpeedByTraffic shows how the speed of BenchmarkSimSpeed5Brokers
+// depends on the traffic: five brokers, checkers on, two closed-loop
+// producers asking for the given rate each (none: heartbeats only), and a
+// consumer. It reports committed messages per simulated second beside the
+// simulated seconds per wall second.
+func BenchmarkSimSpeedByTraffic(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		rate float64
+	}{{"idle", 0}, {"2x5msg/s", 5}, {"2x15msg/s", 15}, {"2x50msg/s", 50}} {
+		b.Run(tc.name, func(b *testing.B) {
+			const simMs = 60_000
+			acked := 0
+			for range b.N {
+				s, err := New(Config{Nodes: 5, Seed: 1, CheckpointMs: -1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tc.rate > 0 {
+					for _, id := range []string{"p1", "p2"} {
+						if err := s.Do(Action{Kind: KindProducer, ID: id, Topic: "orders", Rate: tc.rate}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := s.Do(Action{Kind: KindConsumer, Topic: "orders"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s.Advance(simMs)
+				if len(s.Violations()) > 0 {
+					b.Fatal(s.Violations())
+				}
+				for _, p := range s.st.clients.producers {
+					acked += p.acked
+				}
+			}
+			b.ReportMetric(float64(acked)/float64(b.N)/(simMs/1000), "committed-msg/sim-s")
+			b.ReportMetric(float64(b.N)*simMs/1000/b.Elapsed().Seconds(), "sim-s/s")
+		})
+	}
+}
