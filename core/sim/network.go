@@ -65,7 +65,7 @@ func (nw *network) conf(l Link) linkConf {
 
 // send puts m on the wire: it arrives after the link's delay unless lost;
 // sometimes twice.
-func (st *state) send(m core.Message) {
+func (st *state) send(m *core.Message) {
 	l := Link{From: int(m.From), To: int(m.To)}
 	c := st.net.conf(l)
 	copies := 1
@@ -79,8 +79,11 @@ func (st *state) send(m core.Message) {
 			at = max(at, st.net.last[lastSlot(l)])
 			st.net.last[lastSlot(l)] = at
 		}
-		st.schedule(event{at: at, kind: evDeliver, node: int(m.To), msg: m, msgID: st.msgID,
-			sentAt: st.now, lost: st.rng.Chance(c.Loss)})
+		// Written straight into the queue: a message is the bulk of an event.
+		st.seq++
+		e := st.queue.pushNew(at, st.seq)
+		e.kind, e.node, e.msg, e.msgID = evDeliver, int(m.To), *m, st.msgID
+		e.sentAt, e.lost = st.now, st.rng.Chance(c.Loss)
 	}
 }
 
@@ -94,7 +97,7 @@ func (st *state) deliver(e *event) {
 	case len(st.net.cut) > 0 && st.net.cut[l]:
 		st.dropped(e.msg, e.msgID, e.sentAt, "link cut")
 	default:
-		st.input(st.nodes[e.node-1], inboxItem{kind: inMsg, msg: e.msg})
+		st.inputMsg(st.nodes[e.node-1], &e.msg)
 	}
 }
 

@@ -129,7 +129,19 @@ func (st *state) effectiveRules() core.Rules {
 // persisting or paused, after the ticks it has not taken yet.
 func (st *state) input(n *simNode, it inboxItem) {
 	st.catchUp(n)
-	st.feed(n, it)
+	st.feed(n, &it)
+}
+
+// inputMsg is input for a message arriving from the network: the message is
+// copied only when it has to wait in the inbox.
+func (st *state) inputMsg(n *simNode, m *core.Message) {
+	st.catchUp(n)
+	if n.state == stateUp && !n.busy {
+		n.node.Step(*m)
+		st.drain(n)
+		return
+	}
+	st.feed(n, &inboxItem{kind: inMsg, msg: *m})
 }
 
 // catchUp gives a broker the ticks since its tickedTo, as a runner ticking
@@ -162,7 +174,7 @@ func (st *state) catchUp(n *simNode) {
 		}
 		n.node.SkipTicks(int(due - 1))
 		k -= due
-		st.feed(n, inboxItem{kind: inTick})
+		st.feed(n, &inboxItem{kind: inTick})
 	}
 }
 
@@ -174,7 +186,7 @@ func (st *state) catchUpAll() {
 }
 
 // feed is input without the catching up.
-func (st *state) feed(n *simNode, it inboxItem) {
+func (st *state) feed(n *simNode, it *inboxItem) {
 	switch n.state {
 	case stateCrashed, stateRefused:
 		if it.kind == inMsg && st.cur != nil {
@@ -183,15 +195,15 @@ func (st *state) feed(n *simNode, it inboxItem) {
 		return
 	case statePaused:
 		if it.kind != inTick {
-			n.inbox = append(n.inbox, it)
+			n.inbox = append(n.inbox, *it)
 		}
 		return
 	}
 	if n.busy {
-		n.inbox = append(n.inbox, it)
+		n.inbox = append(n.inbox, *it)
 		return
 	}
-	st.handle(n, &it)
+	st.handle(n, it)
 	st.drain(n)
 }
 
@@ -244,8 +256,8 @@ func (st *state) startReady(n *simNode) {
 			return
 		}
 	}
-	for _, m := range rd.Eager {
-		st.send(m)
+	for i := range rd.Eager {
+		st.send(&rd.Eager[i])
 	}
 	if rd.HardStateChanged {
 		n.store.SetHardState(rd.HardState)
@@ -282,8 +294,8 @@ func (st *state) finishReady(n *simNode) {
 	n.pending = core.Ready{}
 	n.busy, n.fsyncDone = false, false
 	n.store.Sync()
-	for _, m := range rd.Messages {
-		st.send(m)
+	for i := range rd.Messages {
+		st.send(&rd.Messages[i])
 	}
 	for _, e := range rd.Committed {
 		st.applyEntry(n, e)

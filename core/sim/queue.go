@@ -106,21 +106,32 @@ func (q *eventQueue) wheelNext() int64 {
 // push adds e, whose at (not before the last popped event's) and seq are
 // set.
 func (q *eventQueue) push(e *event) {
+	*q.pushNew(e.at, e.seq) = *e
+}
+
+// pushNew queues a zero event at (at, seq) and returns it for the caller to
+// fill in before anything else touches the queue.
+func (q *eventQueue) pushNew(at int64, seq uint64) *event {
 	var slot int32
 	if n := len(q.free); n > 0 {
 		slot = q.free[n-1]
 		q.free = q.free[:n-1]
-		q.slab[slot] = *e
+		q.slab[slot] = event{at: at, seq: seq}
 	} else {
 		slot = int32(len(q.slab))
-		q.slab = append(q.slab, *e)
+		q.slab = append(q.slab, event{at: at, seq: seq})
 	}
-	k := qkey{at: e.at, seq: e.seq, slot: slot}
-	if e.at >= q.base+wheelSize {
+	q.insert(qkey{at: at, seq: seq, slot: slot})
+	return &q.slab[slot]
+}
+
+// insert files k in the wheel or, if it is far ahead, the heap.
+func (q *eventQueue) insert(k qkey) {
+	if k.at >= q.base+wheelSize {
 		q.pushFar(k)
 		return
 	}
-	b := &q.wheel[e.at%wheelSize]
+	b := &q.wheel[k.at%wheelSize]
 	if int(b.head) == len(b.keys) {
 		b.keys, b.head = b.keys[:0], 0
 	}
@@ -137,8 +148,8 @@ func (q *eventQueue) push(e *event) {
 		b.keys = slices.Insert(b.keys, i, k)
 	}
 	q.inWheel++
-	if q.nextOK && e.at < q.next {
-		q.next = e.at
+	if q.nextOK && k.at < q.next {
+		q.next = k.at
 	}
 }
 

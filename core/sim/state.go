@@ -158,7 +158,7 @@ func (st *state) step() {
 			switch {
 			case st.eagerTicks:
 				n.tickedTo = st.tickNo
-				st.feed(n, inboxItem{kind: inTick})
+				st.feed(n, &inboxItem{kind: inTick})
 			case n.state == stateUp && !n.busy && n.tickedTo+int64(n.node.TicksUntilDue()) <= st.tickNo:
 				// A broker takes the tick now only when it is due (its
 				// timers fire); otherwise it is caught up before anything
