@@ -237,7 +237,10 @@ func (st *state) drain(n *simNode) {
 // startReady takes a Ready: eager messages leave, entries and hard state are
 // written (not yet durable), and an fsync starts.
 func (st *state) startReady(n *simNode) {
-	rd := n.node.Ready()
+	// The Ready lives in n.pending until finishReady (it is big: kept in
+	// place rather than copied about).
+	n.pending = n.node.Ready()
+	rd := &n.pending
 	if trap := st.coreEvents(n, rd.Events); trap != "" {
 		st.simEvent(n.id, "trap", trap)
 		switch trap {
@@ -278,7 +281,6 @@ func (st *state) startReady(n *simNode) {
 			panic(printf.Sprintf("broker %d: writing entries %v: %v", n.id, rd.Entries[0], err))
 		}
 	}
-	n.pending = rd
 	if st.cfg.FsyncMs > 0 && rd.MustSync {
 		n.busy = true
 		st.schedule(event{at: st.now + int64(st.cfg.FsyncMs), kind: evFsync, node: n.id, gen: n.gen})
@@ -290,8 +292,7 @@ func (st *state) startReady(n *simNode) {
 // finishReady completes a Ready once its writes are durable: messages that
 // promise durability leave, committed entries are applied, Advance.
 func (st *state) finishReady(n *simNode) {
-	rd := n.pending
-	n.pending = core.Ready{}
+	rd := &n.pending
 	n.busy, n.fsyncDone = false, false
 	n.store.Sync()
 	for i := range rd.Messages {
@@ -300,7 +301,8 @@ func (st *state) finishReady(n *simNode) {
 	for _, e := range rd.Committed {
 		st.applyEntry(n, e)
 	}
-	n.node.Advance(rd)
+	n.node.Advance(*rd)
+	n.pending = core.Ready{}
 	st.afterStep(n)
 }
 
