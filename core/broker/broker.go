@@ -226,7 +226,7 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 	q := b.lastQueue
 	if q == nil || q.topic != m.Topic {
 		if q = b.topics[m.Topic]; q == nil {
-			q = &ConsumeQueue{topic: m.Topic}
+			q = &ConsumeQueue{topic: m.Topic, names: b.names}
 			b.topics[m.Topic] = q
 		}
 		b.lastQueue = q

@@ -66,8 +66,8 @@ type ConsumeQueue struct {
 	topic  string
 	chunks []*queueChunk
 	n      uint64
-	// names caches the names of the messages read (a local cache, not
-	// state: a clone starts an empty one).
+	// names caches the names of the messages read: the broker's own cache
+	// (a local cache, not state: a clone starts an empty one).
 	names *nameCache
 }
 

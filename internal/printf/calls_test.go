@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"dledgerlab/internal/printf"
 )
 
 // TestCallsUseSupportedTypes type-checks every package of the module that
@@ -147,7 +149,7 @@ func TestCallsUseSupportedTypes(t *testing.T) {
 				switch {
 				case isWrapper:
 					if tv := info.Types[args[at]]; tv.Value != nil {
-						verbs, known = verbsOf(constantString(tv.Value.ExactString())), true
+						verbs, known = printf.Verbs(constantString(tv.Value.ExactString())), true
 					}
 					args = args[at+1:]
 				case fn.Name() != "Sprint":
@@ -157,7 +159,7 @@ func TestCallsUseSupportedTypes(t *testing.T) {
 						tv = info.Types[args[0]]
 					}
 					if tv.Value != nil {
-						verbs, known = verbsOf(constantString(tv.Value.ExactString())), true
+						verbs, known = printf.Verbs(constantString(tv.Value.ExactString())), true
 					}
 					args = args[1:]
 				}
@@ -188,23 +190,6 @@ func constantString(s string) string {
 		return ""
 	}
 	return u
-}
-
-func verbsOf(format string) []rune {
-	var out []rune
-	for i := 0; i < len(format); i++ {
-		if format[i] != '%' {
-			continue
-		}
-		i++
-		for i < len(format) && strings.IndexByte("+#0- .123456789", format[i]) >= 0 {
-			i++
-		}
-		if i < len(format) && format[i] != '%' {
-			out = append(out, rune(format[i]))
-		}
-	}
-	return out
 }
 
 // supported mirrors printf's type switch.
