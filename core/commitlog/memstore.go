@@ -144,7 +144,7 @@ func (m *MemStore) Append(entries []core.Entry) error {
 	}
 	prevTerm := uint64(0)
 	if first > 1 {
-		prevTerm = m.live.record(first - 1).Term
+		prevTerm, _ = m.Term(first - 1)
 	}
 	for k, e := range entries {
 		if e.Index != first+uint64(k) {
@@ -219,6 +219,9 @@ func (m *MemStore) Position(index uint64) (pos int64, size int32, ok bool) {
 func (m *MemStore) Term(index uint64) (term uint64, ok bool) {
 	if index < 1 || index > m.live.lastIndex {
 		return 0, false
+	}
+	if index == m.live.lastIndex {
+		return m.live.lastTerm, true // the usual question: the previous entry of an append
 	}
 	return m.live.record(index).Term, true
 }
