@@ -197,13 +197,16 @@ func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Messa
 	return off
 }
 
-// clone copies the queue: full chunks never change and are shared; the
-// last chunk, still being appended to, is copied.
+// clone copies the queue: full chunks never change and are shared. The
+// last chunk, still being appended to, gets a new header whose slices are
+// clipped to their length: the stored bytes are shared too (a chunk only
+// ever appends), and whichever copy appends next writes past what the other
+// can see, the clipped one into a new array.
 func (q *ConsumeQueue) clone() *ConsumeQueue {
 	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: slices.Clone(q.chunks)}
 	if k := len(c.chunks); k > 0 && len(c.chunks[k-1].recs) < queueChunkLen {
 		last := c.chunks[k-1]
-		c.chunks[k-1] = &queueChunk{raw: slices.Clone(last.raw), recs: slices.Clone(last.recs), data: slices.Clone(last.data)}
+		c.chunks[k-1] = &queueChunk{raw: slices.Clip(last.raw), recs: slices.Clip(last.recs), data: slices.Clip(last.data)}
 	}
 	return c
 }

@@ -310,10 +310,12 @@ func (m *MemStore) Reopen() (*MemStore, *Report, error) {
 	return n, rep, nil
 }
 
-// Clone returns a deep copy sharing no memory with m (the simulator's
-// checkpoints for rewind).
+// Clone returns an independent copy of m (the simulator's checkpoints for
+// rewind): what either store does later never shows in the other. The two
+// share their byte arrays, as live and durable images do (see share): no
+// image changes a byte it holds, and a clipped one copies before it grows.
 func (m *MemStore) Clone() *MemStore {
-	return &MemStore{opts: m.opts, live: m.live.clone(), durable: m.durable.clone(), dirty: m.dirty}
+	return &MemStore{opts: m.opts, live: m.live.share(), durable: m.durable.share(), dirty: m.dirty}
 }
 
 // end returns the position after the last byte written.
@@ -430,14 +432,3 @@ func (im *image) share() image {
 	return c
 }
 
-// clone returns a deep copy of im.
-func (im *image) clone() image {
-	c := *im
-	c.sealed = slices.Clone(im.sealed)
-	for i, s := range c.sealed {
-		c.sealed[i].buf = slices.Clone(s.buf)
-	}
-	c.tail.buf = slices.Clone(im.tail.buf)
-	c.index = slices.Clone(im.index)
-	return c
-}

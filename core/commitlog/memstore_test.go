@@ -332,6 +332,29 @@ func TestMemStoreClone(t *testing.T) {
 	require.NoError(t, m.Append([]core.Entry{ent(3, 30, "original's history")}))
 	m.Sync()
 	assert.Equal(t, []uint64{1, 1, 1, 2, 20}, terms(t, c))
+
+	// Clone and original both growing past the bytes they share: each
+	// keeps its own tail.
+	m = NewMemStore(Options{SegmentSize: 4096})
+	require.NoError(t, m.Append(testEntries(3, 20)))
+	c = m.Clone()
+	require.NoError(t, m.Append([]core.Entry{ent(4, 5, "original")}))
+	require.NoError(t, c.Append([]core.Entry{ent(4, 6, "clone")}))
+	m.Sync()
+	c.Sync()
+	for _, tc := range []struct {
+		s    *MemStore
+		want string
+	}{{m, "original"}, {c, "clone"}} {
+		got, err := tc.s.Entries(4, 5)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, string(got[0].Data))
+		r, _, err := tc.s.Reopen()
+		require.NoError(t, err, "the durable bytes still check")
+		got, err = r.Entries(4, 5)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, string(got[0].Data))
+	}
 }
 
 func TestMemStoreSyncedBytesAreNotOverwritten(t *testing.T) {
