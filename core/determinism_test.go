@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // runScript drives a 5-broker group through elections, proposals, a crash
@@ -86,6 +87,23 @@ func TestCloneIsIndependent(t *testing.T) {
 	c.Step(Message{Type: MsgHeartbeatResp, From: other(lead, nw.ids), To: lead, Term: n.term + 1})
 	assert.Equal(t, before, fmt.Sprintf("%+v", n.Status()))
 	assert.NotEqual(t, before, fmt.Sprintf("%+v", c.Status()))
+
+	// Both growing past the entries they share: each keeps its own.
+	n = nw.nodes[lead]
+	n.log.grow(8) // room to append in place
+	c = n.Clone()
+	for i := range 3 {
+		ni, _, err := n.Propose([]byte(fmt.Sprint("original ", i)))
+		require.NoError(t, err)
+		ci, _, err := c.Propose([]byte(fmt.Sprint("clone ", i)))
+		require.NoError(t, err)
+		require.Equal(t, ni, ci)
+	}
+	last := n.Status().LastIndex
+	for i := range uint64(3) {
+		assert.Equal(t, fmt.Sprint("original ", i), string(n.Entries(last-2+i, last-1+i)[0].Data))
+		assert.Equal(t, fmt.Sprint("clone ", i), string(c.Entries(last-2+i, last-1+i)[0].Data))
+	}
 }
 
 // BenchmarkStep5Brokers measures Step throughput of a 5-broker group under

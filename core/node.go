@@ -534,7 +534,11 @@ func (n *Node) Clone() *Node {
 	c := *n
 	c.peers = slices.Clone(n.peers)
 	c.cfg.Peers = slices.Clone(n.cfg.Peers)
-	c.log.entries = slices.Clip(slices.Clone(n.log.entries))
+	// The log only ever appends, or is cut with its capacity clipped
+	// (truncateFrom), so entries a copy can see are never written again:
+	// the copy shares them, clipped so that its next append copies while
+	// the original appends past what the copy sees.
+	c.log.entries = slices.Clip(n.log.entries)
 	if n.votes != nil {
 		c.votes = make(map[NodeID]bool, len(n.votes))
 		for k, v := range n.votes {

@@ -431,4 +431,3 @@ func (im *image) share() image {
 	c.index = slices.Clip(im.index)
 	return c
 }
-
