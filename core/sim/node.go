@@ -76,6 +76,12 @@ func (n *simNode) clone() *simNode {
 	if n.br != nil {
 		c.br = n.br.Clone()
 	}
+	// A Ready's outbox arrays go back to the replica, which refills them
+	// after its next Ready: a checkpoint of a broker still persisting one
+	// must hold its own copy, or the running broker rewrites it.
+	c.pending.Eager = slices.Clone(n.pending.Eager)
+	c.pending.Messages = slices.Clone(n.pending.Messages)
+	c.pending.Events = slices.Clone(n.pending.Events)
 	c.inbox = slices.Clone(n.inbox)
 	c.tickets = make(map[uint64]ticketRef, len(n.tickets))
 	for k, v := range n.tickets {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"dledgerlab/core"
+	"dledgerlab/core/internal/xrand"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -288,3 +290,57 @@ func TestViewStreamDigest(t *testing.T) {
 }
 
 var update = flag.Bool("update", false, "rewrite golden files")
+
+// A checkpoint shares much of its memory with the running state (see the
+// clone methods). Rewinding and replaying, again and again, must still give
+// exactly the run that never rewound: frames, violations and client
+// histories, with faults and with every rule off.
+func TestRewindsReplayTheSameRun(t *testing.T) {
+	damaged := 0
+	for seed := uint64(1); seed <= 6; seed++ {
+		cfg := DefaultConfig()
+		cfg.Seed, cfg.Nodes, cfg.CheckpointMs = seed, 5, 300
+		if seed%2 == 0 {
+			cfg.Nodes = 3
+			cfg.Rules = core.Rules{CommitOldTerms: true, AckBeforePersist: true, SkipUpToDateCheck: true}
+			cfg.DisablePreVote, cfg.FsyncMs = true, 40
+		}
+		straight, err := New(cfg)
+		require.NoError(t, err)
+		rewound, err := New(cfg)
+		require.NoError(t, err)
+		r := xrand.New(seed)
+		flipped := false
+		for _, s := range []*Sim{straight, rewound} {
+			do(t, s, Action{Kind: KindProducer, ID: "p1", Topic: "orders", Rate: 40})
+			do(t, s, Action{Kind: KindProducer, ID: "p2", Topic: "orders", Rate: 25})
+			do(t, s, Action{Kind: KindConsumer, ID: "c1", Topic: "orders", Node: 1})
+		}
+		for step := range 40 {
+			d := int64(50 + r.Intn(400))
+			straight.Advance(d)
+			before := len(straight.Actions())
+			if a, ok := straight.randomFault(&r, DefaultFaults(), &flipped); ok {
+				_ = straight.Do(a)
+			}
+			rewound.Advance(d)
+			for _, a := range straight.Actions()[before:] {
+				do(t, rewound, a)
+			}
+			if step%3 == 2 {
+				now := rewound.Now()
+				require.NoError(t, rewound.SeekTo(now/3))
+				require.NoError(t, rewound.SeekTo(now*2/3))
+				require.NoError(t, rewound.SeekTo(now))
+			}
+			what := fmt.Sprintf("seed %d at %d ms", seed, straight.Now())
+			vs, vr := straight.View(), rewound.View()
+			vs.Timeline, vr.Timeline = nil, nil // the rewound run's timeline shows its checkpoints
+			require.Equal(t, string(vs.AppendJSON(nil)), string(vr.AppendJSON(nil)), what)
+			require.Equal(t, straight.History(), rewound.History(), what)
+			require.Equal(t, straight.Violations(), rewound.Violations(), what)
+		}
+		damaged += len(straight.Violations())
+	}
+	assert.Positive(t, damaged, "with the rules off, the checkers found damage to compare")
+}
