@@ -70,22 +70,25 @@ const (
 	RuleConsumerPrefix     = "Consumers see a gap-free prefix"
 )
 
+// clone copies the checker for a checkpoint. Slices that only ever append
+// are shared, clipped so that the copy's next append copies; matching and
+// ackedAt fill slots in place and are copied.
 func (c checker) clone() checker {
 	out := c
 	out.leaders = maps.Clone(c.leaders)
 	out.matching = slices.Clone(c.matching)
 	out.matchingMore = maps.Clone(c.matchingMore)
-	out.appliedTerm = slices.Clone(c.appliedTerm)
-	out.appliedHash = slices.Clone(c.appliedHash)
-	out.appliedBy = slices.Clone(c.appliedBy)
-	out.committedTerm = slices.Clone(c.committedTerm)
-	out.committedIn = slices.Clone(c.committedIn)
+	out.appliedTerm = slices.Clip(c.appliedTerm)
+	out.appliedHash = slices.Clip(c.appliedHash)
+	out.appliedBy = slices.Clip(c.appliedBy)
+	out.committedTerm = slices.Clip(c.committedTerm)
+	out.committedIn = slices.Clip(c.committedIn)
 	out.ackedAt = slices.Clone(c.ackedAt)
 	out.truth = make(map[string][]uint64, len(c.truth))
 	for k, v := range c.truth {
-		out.truth[k] = slices.Clone(v)
+		out.truth[k] = slices.Clip(v)
 	}
-	out.violations = slices.Clone(c.violations)
+	out.violations = slices.Clip(c.violations)
 	return out
 }
 

@@ -24,12 +24,13 @@ type state struct {
 	check   checker
 	// applied counts the recorded actions that have taken effect.
 	applied int
-	// log keeps the most recent events for the view: a ring of keepEvents
-	// with logNext the slot to write next once it is full.
-	log     []EventView
-	logNext int
-	drops   []MessageView
-	msgID   uint64
+	// log keeps the most recent events for the view, the last keepEvents of
+	// it. It only appends, and moves its last keepEvents to a new array
+	// when it reaches twice that, so a checkpoint shares it (clipped)
+	// instead of copying it.
+	log   []EventView
+	drops []MessageView
+	msgID uint64
 	// cur is the event being processed and curAction the action being
 	// applied, for violation reports.
 	cur *event
@@ -74,7 +75,7 @@ func (st *state) clone() *state {
 	c.net = st.net.clone()
 	c.clients = st.clients.clone()
 	c.check = st.check.clone()
-	c.log = slices.Clone(st.log)
+	c.log = slices.Clip(st.log)
 	c.drops = slices.Clone(st.drops)
 	c.traps = maps.Clone(st.traps)
 	return &c
@@ -198,19 +199,18 @@ func (st *state) step() {
 }
 
 func (st *state) recordEvent(ev EventView) {
-	if len(st.log) < keepEvents {
-		st.log = append(st.log, ev)
-		return
+	if len(st.log) == 2*keepEvents {
+		fresh := make([]EventView, keepEvents, 2*keepEvents)
+		copy(fresh, st.log[keepEvents:])
+		st.log = fresh
 	}
-	st.log[st.logNext] = ev
-	st.logNext = (st.logNext + 1) % keepEvents
+	st.log = append(st.log, ev)
 }
 
-// recentEvents returns the event log, oldest first.
+// recentEvents returns the last keepEvents events, oldest first.
 func (st *state) recentEvents() []EventView {
-	out := make([]EventView, 0, len(st.log))
-	out = append(out, st.log[st.logNext:]...)
-	return append(out, st.log[:st.logNext]...)
+	recent := st.log[max(0, len(st.log)-keepEvents):]
+	return append(make([]EventView, 0, len(recent)), recent...) // never nil: "events": [] in JSON
 }
 
 // simEvent records something the simulator itself did (crash, restart, …).
