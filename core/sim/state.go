@@ -25,12 +25,13 @@ type state struct {
 	// applied counts the recorded actions that have taken effect.
 	applied int
 	// log keeps the most recent events for the view, the last keepEvents of
-	// it. It only appends, and moves its last keepEvents to a new array
-	// when it reaches twice that, so a checkpoint shares it (clipped)
-	// instead of copying it.
-	log   []EventView
-	drops []MessageView
-	msgID uint64
+	// it. When it reaches twice that, its last keepEvents move to the front:
+	// in place, or to a new array if logShared says a checkpoint shares the
+	// array (clone shares it, clipped, instead of copying it).
+	log       []EventView
+	logShared bool
+	drops     []MessageView
+	msgID     uint64
 	// cur is the event being processed and curAction the action being
 	// applied, for violation reports.
 	cur *event
@@ -76,6 +77,7 @@ func (st *state) clone() *state {
 	c.clients = st.clients.clone()
 	c.check = st.check.clone()
 	c.log = slices.Clip(st.log)
+	st.logShared = true
 	c.drops = slices.Clone(st.drops)
 	c.traps = maps.Clone(st.traps)
 	return &c
@@ -200,9 +202,13 @@ func (st *state) step() {
 
 func (st *state) recordEvent(ev EventView) {
 	if len(st.log) == 2*keepEvents {
-		fresh := make([]EventView, keepEvents, 2*keepEvents)
-		copy(fresh, st.log[keepEvents:])
-		st.log = fresh
+		if st.logShared {
+			fresh := make([]EventView, keepEvents, 2*keepEvents)
+			copy(fresh, st.log[keepEvents:])
+			st.log, st.logShared = fresh, false
+		} else {
+			st.log = st.log[:copy(st.log, st.log[keepEvents:])]
+		}
 	}
 	st.log = append(st.log, ev)
 }
