@@ -34,9 +34,7 @@ type state struct {
 	msgID     uint64
 	// cur is the event being processed and curAction the action being
 	// applied, for violation reports.
-	cur *event
-	// curEv holds the event being processed (cur points to it).
-	curEv     event
+	cur       *event
 	curAction string
 	// rules are the current switches (actions may change them).
 	switches switches
