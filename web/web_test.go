@@ -82,3 +82,17 @@ func TestEngineFlagsMatchTheMakefile(t *testing.T) {
 	}
 	assert.Equal(t, flags, wasmBuildFlags)
 }
+
+// BenchmarkSimSpeedPlayground (core/sim) measures "the playground's steady
+// traffic": the Steady producer at the rate the page starts it with. If the
+// page's default changes, the benchmark and docs/BENCHMARKS.md must follow.
+func TestSteadyProducerRateIsTheBenchmarkedOne(t *testing.T) {
+	page, err := fs.ReadFile(web.FS(), "index.html")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`<input id="producer-rate"[^>]* value="([^"]*)"`).FindSubmatch(page)
+	require.NotNil(t, m, "index.html has no #producer-rate input with a value")
+	assert.Equal(t, "5", string(m[1]), "the Steady producer's default rate changed: update BenchmarkSimSpeedPlayground's rate and docs/BENCHMARKS.md")
+	controls, err := fs.ReadFile(web.FS(), "js/controls.js")
+	require.NoError(t, err)
+	assert.Contains(t, string(controls), `kind: 'producer', id: 'steady'`, "the Steady control starts the producer the benchmark names")
+}
