@@ -31,6 +31,13 @@ type Config struct {
 	// MaxPushEntries and MaxPushBytes cap one push (batching).
 	MaxPushEntries int
 	MaxPushBytes   int
+	// MaxEntryBytes is the largest entry data the replica takes: Propose
+	// refuses a bigger one and a follower drops a push that carries one.
+	// 0 means DefaultMaxEntryBytes. Every layer that stores entries uses
+	// the same number (commitlog.DefaultMaxBodySize, the broker's
+	// DefaultMaxMessageBytes), so an entry the leader accepts fits every
+	// follower's CommitLog.
+	MaxEntryBytes int
 
 	// DisableCheckQuorum turns CheckQuorum off. With it on (the default) a
 	// leader that has not heard from a majority within ElectionTicksMin steps
@@ -67,6 +74,14 @@ type Rules struct {
 
 // Any reports whether any rule is switched off.
 func (r Rules) Any() bool { return r != Rules{} }
+
+// DefaultMaxEntryBytes is the one limit on an entry's data, 4 MiB: a
+// broker's whole encoded message (topic, tags, keys, producer, sequence and
+// body), as RocketMQ's CommitLog measures the encoded message against
+// maxMessageSize (MESSAGE_SIZE_EXCEEDED, store/CommitLog.java), and the
+// largest body a DLedger CommitLog entry holds. core/commitlog and
+// core/broker take their defaults from it.
+const DefaultMaxEntryBytes = 4 << 20
 
 // DefaultConfig returns a Config with the project's default timings: with a
 // 10 ms tick, heartbeats every 50 ms and election timeouts of 150–300 ms, as
@@ -129,6 +144,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxPushEntries <= 0 || c.MaxPushBytes <= 0 {
 		return bad("MaxPushEntries and MaxPushBytes must be > 0")
+	}
+	if c.MaxEntryBytes < 0 {
+		return bad("MaxEntryBytes = %d, want >= 0 (0: DefaultMaxEntryBytes)", c.MaxEntryBytes)
+	}
+	if c.MaxEntryBytes == 0 {
+		c.MaxEntryBytes = DefaultMaxEntryBytes
 	}
 	return nil
 }

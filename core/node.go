@@ -43,6 +43,8 @@ var (
 	ErrTransferring = errors.New("leadership transfer in progress")
 	// ErrUnknownNode: the id is not a member of the group.
 	ErrUnknownNode = errors.New("unknown broker id")
+	// ErrEntryTooLarge: the proposed data is over Config.MaxEntryBytes.
+	ErrEntryTooLarge = errors.New("entry too large")
 )
 
 // Node is one replica. It is not safe for concurrent use: one goroutine (or
@@ -160,6 +162,11 @@ func (n *Node) Propose(data []byte) (index, term uint64, err error) {
 	if n.transferee != None {
 		return 0, 0, ErrTransferring
 	}
+	if len(data) > n.cfg.MaxEntryBytes {
+		// Refused before it enters the log: an entry the followers'
+		// CommitLogs cannot hold would stop replication for good.
+		return 0, 0, printf.Errorf("%w: %d bytes, limit %d", ErrEntryTooLarge, len(data), n.cfg.MaxEntryBytes)
+	}
 	e := n.appendEntry(EntryNormal, data)
 	return e.Index, e.Term, nil
 }
@@ -214,6 +221,9 @@ func (n *Node) checkMessage(m Message) string {
 			}
 			if e.Term < prev || e.Term > m.Term {
 				return printf.Sprintf("entry %d has term %d outside [%d, %d]", e.Index, e.Term, prev, m.Term)
+			}
+			if len(e.Data) > n.cfg.MaxEntryBytes {
+				return printf.Sprintf("entry %d has %d bytes, over the %d-byte limit", e.Index, len(e.Data), n.cfg.MaxEntryBytes)
 			}
 			prev = e.Term
 		}

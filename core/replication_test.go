@@ -275,6 +275,34 @@ func TestFollowerRefusesProposal(t *testing.T) {
 	assert.Equal(t, lead, nw.nodes[other(lead, nw.ids)].Status().Lead, "the follower says who leads")
 }
 
+// One limit, defined once: the leader refuses data over MaxEntryBytes before
+// it enters the log, and a follower drops a push carrying such an entry
+// (from a leader configured otherwise, or a hostile peer) instead of
+// handing it to a CommitLog that cannot hold it.
+func TestEntryOverTheLimitNeverEntersALog(t *testing.T) {
+	nw := newNetwork(t, 3, func(c *Config) { c.MaxEntryBytes = 100 })
+	lead := nw.electLeader()
+	last := nw.nodes[lead].log.lastIndex()
+	_, _, err := nw.nodes[lead].Propose(make([]byte, 101))
+	require.ErrorIs(t, err, ErrEntryTooLarge)
+	assert.Contains(t, err.Error(), "101 bytes, limit 100")
+	assert.Equal(t, last, nw.nodes[lead].log.lastIndex(), "nothing was appended")
+	_, err = nw.propose(lead, string(make([]byte, 100)))
+	require.NoError(t, err, "exactly the limit is accepted")
+
+	f := other(lead, nw.ids)
+	st := nw.nodes[f].Status()
+	nw.nodes[f].Ready() // drop earlier events
+	nw.nodes[f].Step(Message{Type: MsgPush, From: lead, To: f, Term: st.Term, LogIndex: st.LastIndex, LogTerm: st.LastTerm,
+		Entries: []Entry{{Index: st.LastIndex + 1, Term: st.Term, Data: make([]byte, 101)}}})
+	rd := nw.nodes[f].Ready()
+	require.NotEmpty(t, rd.Events)
+	assert.Equal(t, EventDropped, rd.Events[len(rd.Events)-1].Kind)
+	assert.Contains(t, rd.Events[len(rd.Events)-1].Detail, "101 bytes, over the 100-byte limit")
+	assert.Empty(t, rd.Entries, "the follower appends nothing")
+	assert.Equal(t, st.LastIndex, nw.nodes[f].Status().LastIndex)
+}
+
 // A single broker commits on its own disk.
 func TestSingleBrokerCommitsAfterPersist(t *testing.T) {
 	nw := newNetwork(t, 1)

@@ -35,11 +35,12 @@ const (
 //
 // DedupWindow and MaxProducers shape the replicated deduplication table, so
 // all replicas of a group must use the same values (like DLedger's peers
-// sharing one configuration). MaxBodyBytes is only checked on produce.
+// sharing one configuration). MaxMessageBytes is only checked on produce.
 type Options struct {
-	// MaxBodyBytes limits a produced message's body (RocketMQ's
-	// maxMessageSize). 0 means DefaultMaxBodyBytes.
-	MaxBodyBytes int
+	// MaxMessageBytes limits a produced message's whole encoding (RocketMQ's
+	// maxMessageSize): the entry's data. 0 means DefaultMaxMessageBytes; a
+	// runner sets it to its CommitLog's limit.
+	MaxMessageBytes int
 	// DedupWindow is how many of a producer's most recent results are kept
 	// so that a retry is answered with its original queue offset. 0 means
 	// DefaultDedupWindow.
@@ -54,8 +55,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if o.DedupWindow <= 0 {
 		o.DedupWindow = DefaultDedupWindow
@@ -160,8 +161,10 @@ type Applied struct {
 	// original's index, term and queue offset with Duplicate set. Zero for
 	// no-ops and corrupt entries.
 	Result Result
-	// Err explains OutcomeCorrupt (wraps ErrCorrupt) and a duplicate too old
-	// to have its original result remembered (wraps ErrStaleSequence).
+	// Err explains OutcomeCorrupt (wraps ErrCorrupt), a duplicate too old
+	// to have its original result remembered (wraps ErrStaleSequence) and
+	// a producer's seq stored earlier with another message (wraps
+	// ErrSequenceReused: this entry's message is not stored).
 	Err error
 	// Resolved lists the tickets awaiting this index, now answered. The
 	// broker reuses its array: it is valid until the next Apply.
@@ -215,7 +218,7 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 	if m.Producer != "" {
 		p = b.producers[m.Producer]
 	}
-	if orig, dup, err := p.lookup(m.Producer, m.Seq); dup {
+	if orig, dup, err := p.lookup(m.Producer, m.Seq, e.Data); dup {
 		p.lastIndex = e.Index // a duplicate has a row: it was applied
 		if err != nil {
 			return OutcomeDuplicate, Result{Topic: m.Topic, Duplicate: true}, m,
@@ -232,7 +235,7 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 		b.lastQueue = q
 	}
 	r := Result{Index: e.Index, Term: e.Term, Topic: m.Topic, QueueOffset: q.append(e.Index, e.Term, pos, size, m, e.Data)}
-	b.recordApplied(p, m.Producer, m.Seq, e.Index, r)
+	b.recordApplied(p, m.Producer, m.Seq, e.Index, r, e.Data)
 	return OutcomeAppended, r, m, nil
 }
 
@@ -244,6 +247,16 @@ func (b *Broker) AppliedIndex() uint64 { return b.applied }
 // nothing; consumers poll again later. Only applied — committed — messages
 // are ever returned.
 func (b *Broker) Consume(topic string, offset uint64, max int) ([]Stored, error) {
+	return b.ConsumeUpTo(topic, offset, max, 0)
+}
+
+// ConsumeUpTo is Consume that also stops before the messages' CommitLog
+// bytes (Stored.Size) would pass maxBytes (<= 0: no byte limit), like
+// RocketMQ's pull, which fills a batch up to maxTransferCountOnMessageInMemory
+// messages or maxTransferBytesOnMessageInMemory bytes
+// (DefaultMessageStore.isTheBatchFull). The first message is returned
+// whatever its size, so a consumer always makes progress.
+func (b *Broker) ConsumeUpTo(topic string, offset uint64, max, maxBytes int) ([]Stored, error) {
 	if err := checkTopic(topic, -1); err != nil {
 		return nil, printf.Errorf("consume: %w", err)
 	}
@@ -254,7 +267,7 @@ func (b *Broker) Consume(topic string, offset uint64, max int) ([]Stored, error)
 	if max <= 0 {
 		max = DefaultConsumeMax
 	}
-	return q.read(offset, max), nil
+	return q.read(offset, max, maxBytes), nil
 }
 
 // CommitOffset records that consumer group group has consumed topic up to
@@ -410,6 +423,7 @@ func (b *Broker) Digest() string {
 			u64(r.result.Term)
 			str(r.result.Topic)
 			u64(r.result.QueueOffset)
+			u64(uint64(r.sum))
 		})
 	}
 	const digits = "0123456789abcdef"

@@ -161,8 +161,10 @@ func (q *ConsumeQueue) each(from uint64, f func(s Stored)) {
 	}
 }
 
-// read returns up to max stored messages from offset off.
-func (q *ConsumeQueue) read(off uint64, max int) []Stored {
+// read returns up to max stored messages from offset off, stopping before
+// their sizes would pass maxBytes (<= 0: no limit); the first is always
+// returned.
+func (q *ConsumeQueue) read(off uint64, max, maxBytes int) []Stored {
 	if off >= q.Len() {
 		return nil
 	}
@@ -171,8 +173,13 @@ func (q *ConsumeQueue) read(off uint64, max int) []Stored {
 		end = off + uint64(max)
 	}
 	out := make([]Stored, 0, end-off)
+	bytes := 0
 	for i := off; i < end; i++ {
-		out = append(out, q.at(i))
+		s := q.at(i)
+		if bytes += int(s.Size); maxBytes > 0 && bytes > maxBytes && len(out) > 0 {
+			break
+		}
+		out = append(out, s)
 	}
 	return out
 }

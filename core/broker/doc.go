@@ -46,8 +46,9 @@
 // the input holds: each length is checked against the bytes that remain
 // before anything is sliced or copied.
 //
-// The body size limit (Options.MaxBodyBytes, default 4 MiB) is a producer-side
-// rule checked by Prepare and EncodeMessage. Decoding a committed entry does
-// not apply it: a committed entry is history, and every replica must apply it
+// The size limit (Options.MaxMessageBytes, default 4 MiB for the whole
+// encoded message, which is the entry's data) is a producer-side rule
+// checked by Prepare and EncodeMessage. Decoding a committed entry does not
+// apply it: a committed entry is history, and every replica must apply it
 // the same way whatever its local options.
 package broker

@@ -25,8 +25,11 @@ var (
 	// ErrBadTopic: the topic name breaks RocketMQ's rule
 	// (^[%|a-zA-Z0-9_-]+$, at most 127 characters).
 	ErrBadTopic = errors.New("bad topic")
-	// ErrTooLarge: the body or a header field is longer than allowed.
+	// ErrTooLarge: the message or a header field is longer than allowed.
 	ErrTooLarge = errors.New("too large")
+	// ErrMessageTooLarge: the whole encoded message is over the size limit
+	// (Options.MaxMessageBytes). It matches ErrTooLarge too.
+	ErrMessageTooLarge = printf.Errorf("message %w", ErrTooLarge)
 	// ErrBadMessage: a message field is invalid for another reason (not
 	// UTF-8, a sequence without a producer id, ...).
 	ErrBadMessage = errors.New("bad message")
@@ -43,6 +46,10 @@ var (
 	// original result (older than Options.DedupWindow sends ago). The message
 	// is a duplicate and was not stored again.
 	ErrStaleSequence = errors.New("stale producer sequence")
+	// ErrSequenceReused: the producer's sequence was already stored with a
+	// different message (topic, tags, keys or body). A retry must resend the
+	// same message; a new message needs a new sequence. Nothing was stored.
+	ErrSequenceReused = errors.New("producer sequence reused for another message")
 )
 
 // NotLeaderError is the NOT_LEADER answer: it names the leader the producer

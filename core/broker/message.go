@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"dledgerlab/core"
 )
 
 // Limits of the version-1 encoding. They are part of the format: every
@@ -25,8 +27,13 @@ const (
 	MaxKeysLen = 1024
 	// MaxProducerLen bounds the producer id, in bytes.
 	MaxProducerLen = 255
-	// DefaultMaxBodyBytes is RocketMQ's default maxMessageSize (4 MiB).
-	DefaultMaxBodyBytes = 4 << 20
+	// DefaultMaxMessageBytes bounds a whole encoded message — the fixed
+	// fields, the names and the body — at core's one entry limit, 4 MiB:
+	// the encoded message is the entry's data, so a message the broker
+	// accepts always fits the CommitLog. RocketMQ's CommitLog measures the
+	// encoded message against maxMessageSize (4 MiB) the same way
+	// (MESSAGE_SIZE_EXCEEDED in store/CommitLog.java).
+	DefaultMaxMessageBytes = core.DefaultMaxEntryBytes
 	// messageFixedLen is the size of an encoding with empty strings and body:
 	// version, topicLen, tagsLen, keysLen(2), producerLen, seq(8), bodyLen(4).
 	messageFixedLen = 1 + 1 + 1 + 2 + 1 + 8 + 4
@@ -63,19 +70,25 @@ func (m Message) String() string {
 	return s + printf.Sprintf(" (%dB)", len(m.Body))
 }
 
-// EncodeMessage validates m with the default body limit and returns its
+// EncodeMessage validates m with the default size limit and returns its
 // version-1 encoding. Use (*Broker).Prepare to apply the broker's own limit.
 func EncodeMessage(m Message) ([]byte, error) {
-	return encodeMessage(m, DefaultMaxBodyBytes)
+	return encodeMessage(m, DefaultMaxMessageBytes)
 }
 
-// encodeMessage validates m (body at most maxBody bytes) and encodes it.
-func encodeMessage(m Message, maxBody int) ([]byte, error) {
-	if err := validateMessage(m, maxBody); err != nil {
+// EncodedLen returns the size of m's version-1 encoding: the bytes its
+// entry's data will take in the CommitLog.
+func EncodedLen(m Message) int {
+	return messageFixedLen + len(m.Topic) + len(m.Tags) + len(m.Keys) + len(m.Producer) + len(m.Body)
+}
+
+// encodeMessage validates m (encoded in at most maxMessage bytes) and
+// encodes it.
+func encodeMessage(m Message, maxMessage int) ([]byte, error) {
+	if err := validateMessage(m, maxMessage); err != nil {
 		return nil, err
 	}
-	n := messageFixedLen + len(m.Topic) + len(m.Tags) + len(m.Keys) + len(m.Producer) + len(m.Body)
-	b := make([]byte, 0, n)
+	b := make([]byte, 0, EncodedLen(m))
 	b = append(b, MessageFormatV1)
 	b = append(b, byte(len(m.Topic)))
 	b = append(b, m.Topic...)
@@ -166,8 +179,9 @@ func decodeMessage(b []byte, names *nameCache) (Message, error) {
 	return m, nil
 }
 
-// validateMessage checks m against the format's rules and the body limit.
-func validateMessage(m Message, maxBody int) error {
+// validateMessage checks m against the format's rules and the size limit
+// of the whole encoded message.
+func validateMessage(m Message, maxMessage int) error {
 	if err := checkTopic(m.Topic, -1); err != nil {
 		return err
 	}
@@ -183,9 +197,11 @@ func validateMessage(m Message, maxBody int) error {
 	if err := checkSeq(m.Producer, m.Seq, -1); err != nil {
 		return err
 	}
-	if len(m.Body) > maxBody {
-		return &FieldError{Field: "body", Offset: -1, Err: ErrTooLarge,
-			Reason: printf.Sprintf("%d bytes, limit %d", len(m.Body), maxBody)}
+	if n := EncodedLen(m); n > maxMessage {
+		extra := n - len(m.Body)
+		return &FieldError{Field: "size", Offset: -1, Err: ErrMessageTooLarge,
+			Reason: printf.Sprintf("%d bytes encoded (a %d-byte body and %d bytes of header, topic, tags, keys and producer), over the limit of %d bytes; with these names the body can be at most %d bytes",
+				n, len(m.Body), extra, maxMessage, max(maxMessage-extra, 0))}
 	}
 	return nil
 }

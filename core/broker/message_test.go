@@ -79,8 +79,11 @@ func TestValidateMessage(t *testing.T) {
 		{"keys too long", with(func(m *Message) { m.Keys = strings.Repeat("x", MaxKeysLen+1) }), "keys", ErrTooLarge},
 		{"producer too long", with(func(m *Message) { m.Producer = strings.Repeat("x", MaxProducerLen+1) }), "producer", ErrTooLarge},
 		{"tags not UTF-8", with(func(m *Message) { m.Tags = "\xff" }), "tags", ErrBadMessage},
-		{"body over 4 MiB", with(func(m *Message) { m.Body = make([]byte, DefaultMaxBodyBytes+1) }), "body", ErrTooLarge},
-		{"body of exactly 4 MiB", with(func(m *Message) { m.Body = make([]byte, DefaultMaxBodyBytes) }), "", nil},
+		{"body over 4 MiB", with(func(m *Message) { m.Body = make([]byte, DefaultMaxMessageBytes+1) }), "size", ErrMessageTooLarge},
+		{"message of exactly 4 MiB", with(func(m *Message) {
+			m.Body = make([]byte, DefaultMaxMessageBytes-EncodedLen(Message{Topic: m.Topic, Tags: m.Tags, Keys: m.Keys, Producer: m.Producer, Seq: m.Seq}))
+		}), "", nil},
+		{"body of 4 MiB: the encoded message is larger", with(func(m *Message) { m.Body = make([]byte, DefaultMaxMessageBytes) }), "size", ErrMessageTooLarge},
 		{"seq 0 with a producer", with(func(m *Message) { m.Seq = 0 }), "seq", ErrBadMessage},
 		{"seq without a producer", with(func(m *Message) { m.Producer = "" }), "seq", ErrBadMessage},
 		{"anonymous producer", with(func(m *Message) { m.Producer, m.Seq = "", 0 }), "", nil},

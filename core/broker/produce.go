@@ -49,6 +49,7 @@ package broker
 import (
 	"cmp"
 	"dledgerlab/internal/printf"
+	"hash/crc32"
 	"slices"
 
 	"dledgerlab/core"
@@ -97,24 +98,26 @@ type Resolved struct {
 // Prepare validates msg and encodes it as an entry body. If msg's (producer,
 // seq) was already applied, body is nil and dup is the earlier Result (with
 // Duplicate set): the runner answers with it and proposes nothing. Errors
-// match ErrBadTopic, ErrTooLarge, ErrBadMessage or ErrStaleSequence.
+// match ErrBadTopic, ErrTooLarge (ErrMessageTooLarge for the whole message),
+// ErrBadMessage, ErrStaleSequence or ErrSequenceReused (the same producer
+// and seq were stored with another message).
 //
 // Prepare only sees applied entries: a retry of a send that is still in
 // flight is not caught here but by the dispatcher in Apply.
 func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
-	if err := validateMessage(msg, b.opts.MaxBodyBytes); err != nil {
+	if err := validateMessage(msg, b.opts.MaxMessageBytes); err != nil {
 		return nil, nil, printf.Errorf("prepare: %w", err)
 	}
-	if r, isDup, err := b.lookupApplied(msg.Producer, msg.Seq); isDup {
+	body, err = encodeMessage(msg, b.opts.MaxMessageBytes)
+	if err != nil {
+		return nil, nil, printf.Errorf("prepare: %w", err)
+	}
+	if r, isDup, err := b.lookupApplied(msg.Producer, msg.Seq, body); isDup {
 		if err != nil {
 			return nil, nil, printf.Errorf("prepare: %w", err)
 		}
 		dup := r // only a duplicate's result goes to the heap
 		return nil, &dup, nil
-	}
-	body, err = encodeMessage(msg, b.opts.MaxBodyBytes)
-	if err != nil {
-		return nil, nil, printf.Errorf("prepare: %w", err)
 	}
 	return body, nil, nil
 }
@@ -246,7 +249,16 @@ func (p *producerState) each(f func(seqResult)) {
 type seqResult struct {
 	seq    uint64
 	result Result
+	// sum is the CRC-32C of the stored message's encoding: a retry must
+	// send the same message, and one that does not is refused
+	// (ErrSequenceReused) instead of being answered as a duplicate.
+	sum uint32
 }
+
+// messageSum is seqResult.sum of an encoded message (the entry's data).
+func messageSum(encoded []byte) uint32 { return crc32.Checksum(encoded, castagnoli) }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func (p *producerState) clone() *producerState {
 	c := *p
@@ -255,22 +267,27 @@ func (p *producerState) clone() *producerState {
 }
 
 // lookupApplied reports whether (producer, seq) is a duplicate of an applied
-// message and, if so, the original Result (Duplicate set) or, when it fell
-// out of the window, an error wrapping ErrStaleSequence.
-func (b *Broker) lookupApplied(producer string, seq uint64) (Result, bool, error) {
+// message and, if so, the original Result (Duplicate set) or an error: the
+// original fell out of the window (ErrStaleSequence), or encoded, the
+// message sent now, is not the one stored (ErrSequenceReused).
+func (b *Broker) lookupApplied(producer string, seq uint64, encoded []byte) (Result, bool, error) {
 	if producer == "" {
 		return Result{}, false, nil
 	}
-	return b.producers[producer].lookup(producer, seq)
+	return b.producers[producer].lookup(producer, seq, encoded)
 }
 
 // lookup is lookupApplied on producer's row p (nil: none yet).
-func (p *producerState) lookup(producer string, seq uint64) (Result, bool, error) {
+func (p *producerState) lookup(producer string, seq uint64, encoded []byte) (Result, bool, error) {
 	if p == nil || seq > p.highest {
 		return Result{}, false, nil
 	}
 	for _, sr := range p.recent {
 		if sr.seq == seq {
+			if messageSum(encoded) != sr.sum {
+				return Result{}, true, printf.Errorf("producer %s seq %d is stored at entry %d (%s@%d) with another message: a retry must send the same topic, tags, keys and body, a new message needs a new seq: %w",
+					producer, seq, sr.result.Index, sr.result.Topic, sr.result.QueueOffset, ErrSequenceReused)
+			}
 			r := sr.result
 			r.Duplicate = true
 			return r, true, nil
@@ -280,10 +297,10 @@ func (p *producerState) lookup(producer string, seq uint64) (Result, bool, error
 		producer, seq, p.highest, p.recent[p.head].seq, ErrStaleSequence)
 }
 
-// recordApplied adds a newly stored message to the deduplication table;
-// p is producer's row, or nil if it has none. The caller has checked that
-// seq is above the producer's highest.
-func (b *Broker) recordApplied(p *producerState, producer string, seq, index uint64, r Result) {
+// recordApplied adds a newly stored message, encoded, to the deduplication
+// table; p is producer's row, or nil if it has none. The caller has checked
+// that seq is above the producer's highest.
+func (b *Broker) recordApplied(p *producerState, producer string, seq, index uint64, r Result, encoded []byte) {
 	if producer == "" {
 		return
 	}
@@ -299,7 +316,7 @@ func (b *Broker) recordApplied(p *producerState, producer string, seq, index uin
 	}
 	p.highest = seq
 	p.lastIndex = index
-	p.add(seqResult{seq: seq, result: r}, b.opts.DedupWindow)
+	p.add(seqResult{seq: seq, result: r, sum: messageSum(encoded)}, b.opts.DedupWindow)
 }
 
 // evictProducer forgets the producer least recently seen in the log. Log

@@ -149,8 +149,29 @@ func TestNotLeaderError(t *testing.T) {
 	assert.Equal(t, "not leader (no leader known)", (&NotLeaderError{}).Error())
 }
 
+// TestPrepareMeasuresTheEncodedMessage: the limit is on the entry the
+// message becomes, so the largest body depends on the names around it, and
+// the error says both numbers.
+func TestPrepareMeasuresTheEncodedMessage(t *testing.T) {
+	b := New(Options{})
+	msg := Message{Topic: "orders", Tags: "TagA", Producer: "p1", Seq: 1}
+	limit := DefaultMaxMessageBytes - EncodedLen(msg) // the largest body
+	for _, n := range []int{limit - 1, limit} {
+		msg.Body = make([]byte, n)
+		body, _, err := b.Prepare(msg)
+		require.NoError(t, err, "body of %d bytes", n)
+		assert.Len(t, body, EncodedLen(msg))
+		assert.LessOrEqual(t, len(body), core.DefaultMaxEntryBytes)
+	}
+	msg.Body = make([]byte, limit+1)
+	_, _, err := b.Prepare(msg)
+	require.ErrorIs(t, err, ErrTooLarge)
+	assert.Contains(t, err.Error(), fmt.Sprintf("over the limit of %d bytes", DefaultMaxMessageBytes))
+	assert.Contains(t, err.Error(), fmt.Sprintf("the body can be at most %d bytes", limit))
+}
+
 func TestPrepareRejects(t *testing.T) {
-	b := New(Options{MaxBodyBytes: 10})
+	b := New(Options{MaxMessageBytes: 30}) // a topic "T" message: 19 bytes + body
 	tests := []struct {
 		name string
 		msg  Message
@@ -158,7 +179,7 @@ func TestPrepareRejects(t *testing.T) {
 	}{
 		{"bad topic", Message{Topic: "a b"}, ErrBadTopic},
 		{"topic too long", Message{Topic: strings.Repeat("x", 128)}, ErrBadTopic},
-		{"body over the broker's limit", Message{Topic: "T", Body: make([]byte, 11)}, ErrTooLarge},
+		{"encoded message over the broker's limit", Message{Topic: "T", Body: make([]byte, 12)}, ErrTooLarge},
 		{"tags too long", Message{Topic: "T", Tags: strings.Repeat("x", 256)}, ErrTooLarge},
 		{"sequence without producer", Message{Topic: "T", Seq: 1}, ErrBadMessage},
 	}
@@ -201,7 +222,7 @@ func TestDedupRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body, dup, err := r.b.Prepare(msg("T", "p", tt.seq, "again"))
+			body, dup, err := r.b.Prepare(msg("T", "p", tt.seq, fmt.Sprint(tt.seq))) // a retry resends the same message
 			switch {
 			case tt.err != nil:
 				assert.ErrorIs(t, err, tt.err)
@@ -227,6 +248,44 @@ func TestDedupRule(t *testing.T) {
 	// Anonymous producers are never deduplicated.
 	r.apply(normal(t, 5, 1, msg("T", "", 0, "x")), normal(t, 6, 1, msg("T", "", 0, "x")))
 	assert.Equal(t, []string{"1", "5", "7", "x", "x"}, consumeAll(t, r.b, "T"))
+}
+
+// A producer that reuses a sequence for another message is told so
+// (SEQUENCE_REUSED) instead of being answered "stored (duplicate)" for a
+// message that was not stored — at Prepare, and by the dispatcher when the
+// two sends were both in flight.
+func TestSequenceReusedForAnotherMessageIsRefused(t *testing.T) {
+	r := newRunner(t)
+	r.apply(normal(t, 1, 1, msg("orders", "p1", 1, "first")))
+
+	_, dup, err := r.b.Prepare(msg("orders", "p1", 1, "first"))
+	require.NoError(t, err)
+	require.NotNil(t, dup, "the same message again is a retry")
+	assert.True(t, dup.Duplicate)
+
+	for name, m := range map[string]Message{
+		"another body":  msg("orders", "p1", 1, "second"),
+		"another topic": msg("invoices", "p1", 1, "first"),
+		"other tags":    {Topic: "orders", Tags: "TagB", Producer: "p1", Seq: 1, Body: []byte("first")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body, dup, err := r.b.Prepare(m)
+			require.ErrorIs(t, err, ErrSequenceReused)
+			assert.Nil(t, body)
+			assert.Nil(t, dup)
+			assert.Contains(t, err.Error(), "producer p1 seq 1 is stored at entry 1 (orders@0) with another message")
+		})
+	}
+
+	// Both sends in flight: the second entry commits after the first.
+	tk := r.b.Await(2, 1, "p1", 1)
+	a := r.apply(normal(t, 2, 1, msg("orders", "p1", 1, "second")))
+	assert.Equal(t, OutcomeDuplicate, a[0].Outcome)
+	assert.ErrorIs(t, a[0].Err, ErrSequenceReused)
+	require.Len(t, a[0].Resolved, 1)
+	assert.Equal(t, tk, a[0].Resolved[0].Ticket)
+	assert.ErrorIs(t, a[0].Resolved[0].Err, ErrSequenceReused)
+	assert.Equal(t, []string{"first"}, consumeAll(t, r.b, "orders"), "the second message is not stored")
 }
 
 // The deduplication table is bounded: with MaxProducers 2, a third producer

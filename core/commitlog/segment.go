@@ -10,6 +10,8 @@ import (
 	"dledgerlab/internal/printf"
 	"encoding/binary"
 	"slices"
+
+	"dledgerlab/core"
 )
 
 const (
@@ -21,9 +23,9 @@ const (
 	// MaxSegmentSize is the largest segment accepted (1 GiB, DLedger's
 	// default data file size); offsets inside a segment fit in an int32.
 	MaxSegmentSize = 1 << 30
-	// DefaultMaxBodySize is the default body limit, 4 MiB (DLedger's
-	// per-thread entry buffer).
-	DefaultMaxBodySize = 4 << 20
+	// DefaultMaxBodySize is the default body limit: core's one limit on an
+	// entry's data, 4 MiB (also DLedger's per-thread entry buffer).
+	DefaultMaxBodySize = core.DefaultMaxEntryBytes
 	// MaxBodySizeLimit caps MaxBodySize so that sizes fit the int32 fields.
 	MaxBodySizeLimit = MaxSegmentSize - HeaderSize - BlankSize
 	// BlankSize is the size of the end-of-segment marker's header: magic and

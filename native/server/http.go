@@ -5,13 +5,16 @@ package server
 // extra fields where they help the caller act (leader, leader_addr, outcome).
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -27,15 +30,30 @@ import (
 
 var errServerClosed = http.ErrServerClosed
 
-// MaxRequestBytes bounds a request body: the largest message body (4 MiB)
-// plus room for the JSON around it.
-const MaxRequestBytes = broker.DefaultMaxBodyBytes + 64<<10
+// MaxRequestBytes bounds a request body: twice the largest encoded message
+// (4 MiB; a body's JSON string may escape some of its bytes) plus room for
+// the JSON around it. Whether the message fits is decided by its encoded
+// size (MESSAGE_TOO_LARGE), not by this bound.
+const MaxRequestBytes = 2*broker.DefaultMaxMessageBytes + 64<<10
+
+// Consume answers are bounded in count and in bytes.
+const (
+	// MaxConsume caps the max parameter of a consume.
+	MaxConsume = 1000
+	// MaxConsumeBytes caps the CommitLog bytes of the messages one consume
+	// answers (and its max_bytes parameter): a consume of 1000 messages of
+	// 4 MiB answers fewer, with next_offset where to go on. The first
+	// message is always answered, whatever its size.
+	MaxConsumeBytes = 8 << 20
+)
 
 // Error codes.
 const (
 	CodeBadRequest    = "BAD_REQUEST"
 	CodeBadMessage    = "BAD_MESSAGE"
 	CodeTooLarge      = "TOO_LARGE"
+	CodeMessageLarge  = "MESSAGE_TOO_LARGE"
+	CodeSeqReused     = "SEQUENCE_REUSED"
 	CodeNotLeader     = "NOT_LEADER"
 	CodeTimeout       = "TIMEOUT"
 	CodeLeaderChanged = "LEADER_CHANGED"
@@ -174,7 +192,8 @@ func (s *Server) httpServer() *http.Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
 	})
-	return &http.Server{Handler: cors(mux), ReadHeaderTimeout: 5 * time.Second}
+	return &http.Server{Handler: cors(mux), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: s.cfg.HTTPReadTimeout, WriteTimeout: s.cfg.HTTPWriteTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout}
 }
 
 // cors lets the live view, served from another port, call the API.
@@ -202,27 +221,47 @@ func writeError(w http.ResponseWriter, status int, e ErrorBody) {
 	writeJSON(w, status, map[string]ErrorBody{"error": e})
 }
 
-// decodeBody reads a JSON body into v, answering 400 or 413 itself.
+// decodeBody reads a JSON body into v (DecodeJSON's rules), answering 400
+// or 413 itself.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, http.StatusRequestEntityTooLarge, ErrorBody{Code: CodeTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)})
+				Message: fmt.Sprintf("request body is larger than %d bytes (a message is at most %d bytes encoded)", mbe.Limit, broker.DefaultMaxMessageBytes)})
 			return false
 		}
 		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "reading the request body: " + err.Error()})
 		return false
 	}
-	if allowEmpty && len(strings.TrimSpace(string(body))) == 0 {
-		return true
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "malformed JSON: " + err.Error()})
+	if err := DecodeJSON(body, v, allowEmpty); err != nil {
+		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
 		return false
 	}
 	return true
+}
+
+// DecodeJSON decodes one JSON value from body into v, refusing fields v does
+// not have (a misspelt "boddy" would otherwise store an empty message) and
+// anything after the value. An empty body is an empty object when
+// allowEmpty is set, and an error otherwise.
+func DecodeJSON(body []byte, v any, allowEmpty bool) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		if !allowEmpty {
+			return errors.New("malformed JSON: the request body is empty")
+		}
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("malformed JSON: data after the value at byte %d", dec.InputOffset())
+	}
+	return nil
 }
 
 func (s *Server) handleProduce(w http.ResponseWriter, r *http.Request) {
@@ -286,45 +325,28 @@ func (s *Server) writeProduceError(w http.ResponseWriter, res produceResult) {
 			Message: fmt.Sprintf("no quorum acknowledged the message within %v; outcome unknown: retry with the same producer and seq", s.cfg.ProduceTimeout)})
 	case errors.Is(err, broker.ErrNotCommitted):
 		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeNotCommitted, Message: msg + "; the message was not stored, retrying is safe"})
-	case errors.Is(err, broker.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, ErrorBody{Code: CodeTooLarge, Message: msg})
+	case errors.Is(err, broker.ErrMessageTooLarge) || errors.Is(err, core.ErrEntryTooLarge):
+		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeMessageLarge, Message: msg})
 	case errors.Is(err, broker.ErrStaleSequence):
 		writeError(w, http.StatusConflict, ErrorBody{Code: CodeStale, Message: msg})
-	case errors.Is(err, broker.ErrBadTopic) || errors.Is(err, broker.ErrBadMessage):
+	case errors.Is(err, broker.ErrSequenceReused):
+		writeError(w, http.StatusConflict, ErrorBody{Code: CodeSeqReused, Message: msg})
+	case errors.Is(err, broker.ErrBadTopic) || errors.Is(err, broker.ErrBadMessage) || errors.Is(err, broker.ErrTooLarge):
 		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: msg})
 	default:
 		writeError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: msg})
 	}
 }
 
-// MaxConsume caps the max parameter of a consume.
-const MaxConsume = 1000
-
 func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 	topic := r.PathValue("topic")
-	q := r.URL.Query()
-	offset, max := uint64(0), broker.DefaultConsumeMax
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("offset=%q is not a non-negative integer", v)})
-			return
-		}
-		offset = n
+	q, err := ParseConsumeQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
+		return
 	}
-	if v := q.Get("max"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("max=%q is not a positive integer", v)})
-			return
-		}
-		max = min(n, MaxConsume)
-	}
-	var (
-		got []broker.Stored
-		err error
-	)
-	if derr := s.do(r.Context(), func() { got, err = s.bk.Consume(topic, offset, max) }); derr != nil {
+	var got []broker.Stored
+	if derr := s.do(r.Context(), func() { got, err = s.bk.ConsumeUpTo(topic, q.Offset, q.Max, q.MaxBytes) }); derr != nil {
 		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: derr.Error()})
 		return
 	}
@@ -339,7 +361,7 @@ func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: err.Error()})
 		return
 	}
-	resp := ConsumeResponse{Topic: topic, Messages: make([]ConsumedMessage, 0, len(got)), NextOffset: offset}
+	resp := ConsumeResponse{Topic: topic, Messages: make([]ConsumedMessage, 0, len(got)), NextOffset: q.Offset}
 	for _, m := range got {
 		resp.Messages = append(resp.Messages, ConsumedMessage{QueueOffset: m.QueueOffset, Index: m.Index, Term: m.Term,
 			Pos: m.Pos, Size: m.Size, Body: string(m.Message.Body), Tags: m.Message.Tags, Keys: m.Message.Keys,
@@ -347,6 +369,56 @@ func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 		resp.NextOffset = m.QueueOffset + 1
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// ConsumeQuery is the query of GET /v1/topics/{topic}/messages.
+type ConsumeQuery struct {
+	// Offset is the first queue offset to read (offset=, default 0).
+	Offset uint64
+	// Max is how many messages at most (max=, 1..MaxConsume, default
+	// broker.DefaultConsumeMax); MaxBytes how many CommitLog bytes at most
+	// (max_bytes=, 1..MaxConsumeBytes, default MaxConsumeBytes).
+	Max, MaxBytes int
+}
+
+// ParseConsumeQuery reads a consume's raw query string. Its errors name the
+// parameter: an unknown or repeated one, or a value out of range.
+func ParseConsumeQuery(raw string) (ConsumeQuery, error) {
+	q := ConsumeQuery{Max: broker.DefaultConsumeMax, MaxBytes: MaxConsumeBytes}
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return q, fmt.Errorf("query %q: %v", raw, err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		vs := vals[name]
+		if len(vs) > 1 {
+			return q, fmt.Errorf("parameter %s is given %d times; give it once", name, len(vs))
+		}
+		v := vs[0]
+		switch name {
+		case "offset":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return q, fmt.Errorf("offset=%q is not a non-negative integer", v)
+			}
+			q.Offset = n
+		case "max":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return q, fmt.Errorf("max=%q is not a positive integer", v)
+			}
+			q.Max = min(n, MaxConsume)
+		case "max_bytes":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return q, fmt.Errorf("max_bytes=%q is not a positive integer", v)
+			}
+			q.MaxBytes = min(n, MaxConsumeBytes)
+		default:
+			return q, fmt.Errorf("unknown parameter %q (a consume takes offset, max and max_bytes)", name)
+		}
+	}
+	return q, nil
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -113,6 +115,13 @@ func TestHTTPErrors(t *testing.T) {
 		{"unknown topic", "GET", base + "/v1/topics/nothing/messages", "", nil, 404, CodeUnknownTopic},
 		{"bad offset", "GET", base + "/v1/topics/orders/messages?offset=-1", "", nil, 400, CodeBadRequest},
 		{"bad max", "GET", base + "/v1/topics/orders/messages?max=0", "", nil, 400, CodeBadRequest},
+		{"bad max_bytes", "GET", base + "/v1/topics/orders/messages?max_bytes=x", "", nil, 400, CodeBadRequest},
+		{"unknown query parameter", "GET", base + "/v1/topics/orders/messages?ofset=3", "", nil, 400, CodeBadRequest},
+		{"repeated query parameter", "GET", base + "/v1/topics/orders/messages?offset=1&offset=2", "", nil, 400, CodeBadRequest},
+		{"unknown JSON field", "POST", produce, `{"boddy":"x"}`, nil, 400, CodeBadRequest},
+		{"data after the JSON", "POST", produce, `{"body":"x"} {}`, nil, 400, CodeBadRequest},
+		{"empty produce", "POST", produce, ``, nil, 400, CodeBadRequest},
+		{"tags too long", "POST", produce, `{"body":"x","tags":"` + strings.Repeat("t", 256) + `"}`, nil, 400, CodeBadMessage},
 		{"unknown endpoint", "GET", base + "/v2/nothing", "", nil, 404, CodeNotFound},
 		{"admin without token", "POST", base + "/v1/admin/heal", "", nil, 401, CodeUnauthorized},
 		{"admin with wrong token", "POST", base + "/v1/admin/heal", "", []string{"Authorization", "Bearer nope"}, 403, CodeForbidden},
@@ -142,6 +151,58 @@ func TestProduceRetryIsStoredOnce(t *testing.T) {
 	status, out := call(t, "GET", base+"/v1/topics/orders/messages?offset=0&max=10", "")
 	require.Equal(t, 200, status)
 	assert.Len(t, out["messages"], 1)
+}
+
+// The same producer and seq with another body is refused with 409
+// SEQUENCE_REUSED, not answered "stored (duplicate)".
+func TestProduceSequenceReusedIsRefused(t *testing.T) {
+	base := single(t)
+	produce := base + "/v1/topics/orders/messages"
+	status, first := call(t, "POST", produce, `{"body":"hello","producer":"p","seq":1}`)
+	require.Equal(t, 200, status, "%v", first)
+	status, out := call(t, "POST", produce, `{"body":"another","producer":"p","seq":1}`)
+	assert.Equal(t, 409, status, "%v", out)
+	assert.Equal(t, CodeSeqReused, errCode(out))
+	assert.Contains(t, out["error"].(map[string]any)["message"], "producer p seq 1 is stored at entry")
+	status, out = call(t, "GET", base+"/v1/topics/orders/messages", "")
+	require.Equal(t, 200, status)
+	require.Len(t, out["messages"], 1)
+	assert.Equal(t, "hello", out["messages"].([]any)[0].(map[string]any)["body"])
+}
+
+// A consume answer is bounded in bytes as well as in count: it returns
+// fewer messages and next_offset says where to go on.
+func TestConsumeIsBoundedInBytes(t *testing.T) {
+	base := single(t)
+	produce := base + "/v1/topics/big/messages"
+	body := strings.Repeat("b", 3<<20)
+	for i := range 4 {
+		status, out := call(t, "POST", produce, fmt.Sprintf(`{"body":%q,"producer":"p","seq":%d}`, body, i+1))
+		require.Equal(t, 200, status, "%v", out)
+	}
+	var got ConsumeResponse
+	require.NoError(t, getJSON(base+"/v1/topics/big/messages?max=1000", &got))
+	assert.Len(t, got.Messages, 2, "two 3 MiB messages fill the 8 MiB bound")
+	assert.Equal(t, uint64(2), got.NextOffset)
+	require.NoError(t, getJSON(base+"/v1/topics/big/messages?offset=2&max_bytes=1", &got))
+	assert.Len(t, got.Messages, 1, "the first message is answered whatever its size")
+	assert.Equal(t, uint64(3), got.NextOffset)
+}
+
+// A client that sends headers and then stalls holds the connection only
+// for the read timeout.
+func TestStalledRequestIsCutOffByTheReadTimeout(t *testing.T) {
+	base := startBroker(t, nil, func(c *Config) { c.HTTPReadTimeout = 300 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /v1/topics/orders/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"body\":")
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	b, rerr := io.ReadAll(conn) // ends when the server closes the connection
+	assert.NotContains(t, string(b), "200 OK")
+	var ne net.Error
+	assert.False(t, errors.As(rerr, &ne) && ne.Timeout(), "the server, not our deadline, ended the request")
 }
 
 func TestWatchStreamsLiveFrames(t *testing.T) {

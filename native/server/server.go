@@ -35,8 +35,10 @@ import (
 
 // Defaults for Config's zero values.
 const (
-	DefaultTick           = 10 * time.Millisecond
-	DefaultProduceTimeout = 3 * time.Second
+	DefaultTick            = 10 * time.Millisecond
+	DefaultProduceTimeout  = 3 * time.Second
+	DefaultHTTPReadTimeout = 30 * time.Second
+	DefaultHTTPIdleTimeout = 2 * time.Minute
 )
 
 // Config sets up one broker.
@@ -67,6 +69,15 @@ type Config struct {
 	// FsyncDelay is an extra sleep after each fsync: a slow disk for a
 	// classroom whose SSDs are too fast to watch (0: none).
 	FsyncDelay time.Duration
+	// HTTPReadTimeout bounds reading one request, body included, so a
+	// client that opens a request and stalls holds no handler (0:
+	// DefaultHTTPReadTimeout). HTTPWriteTimeout bounds a request from the
+	// end of its headers to the end of its answer (0: ProduceTimeout +
+	// DefaultHTTPReadTimeout, since a produce waits for its commit);
+	// /v1/watch streams are exempt, they set their own write deadline per
+	// frame. HTTPIdleTimeout closes a kept-alive connection that sends
+	// nothing (0: DefaultHTTPIdleTimeout).
+	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 }
 
 // Server is a running broker.
@@ -126,6 +137,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ProduceTimeout <= 0 {
 		cfg.ProduceTimeout = DefaultProduceTimeout
+	}
+	if cfg.HTTPReadTimeout <= 0 {
+		cfg.HTTPReadTimeout = DefaultHTTPReadTimeout
+	}
+	if cfg.HTTPWriteTimeout <= 0 {
+		cfg.HTTPWriteTimeout = cfg.ProduceTimeout + DefaultHTTPReadTimeout
+	}
+	if cfg.HTTPIdleTimeout <= 0 {
+		cfg.HTTPIdleTimeout = DefaultHTTPIdleTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

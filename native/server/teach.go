@@ -5,7 +5,6 @@ package server
 // of a broker, for an instructor showing what the simulator shows.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -201,18 +200,5 @@ func (s *Server) otherPeers() string {
 // decodeStrict reads a JSON object into v refusing unknown fields; an empty
 // body is an empty object.
 func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	var body json.RawMessage
-	if !decodeBody(w, r, &body, true) {
-		return false
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = json.RawMessage("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "malformed request: " + err.Error()})
-		return false
-	}
-	return true
+	return decodeBody(w, r, v, true)
 }
