@@ -468,7 +468,9 @@ func TestDataFolderOfAnotherBrokerIsRefused(t *testing.T) {
 	c.Node(1).Stop()
 	// Start broker 2's folder as broker 1.
 	args := append(slices.Clip(c.Args(1)), "--dir", c.Node(2).Dir) // the last --dir wins
-	out, err := exec.Command(binPath, args...).CombinedOutput()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = c.Env(1)
+	out, err := cmd.CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "belongs to broker 2 of group [1 2 3]")
 }

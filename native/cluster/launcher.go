@@ -229,6 +229,11 @@ func (o *Options) save() error {
 	if err := os.WriteFile(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
+	// WriteFile sets the mode only when it creates the file: an older
+	// cluster.json may be readable by others.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
 	return nil
 }
 

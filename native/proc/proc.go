@@ -98,7 +98,10 @@ func FreePorts(n int) ([]int, error) {
 // Node returns broker id.
 func (c *Cluster) Node(id int) *Node { return c.Nodes[id-1] }
 
-// Args returns the command line of broker id.
+// Args returns the command line of broker id. It holds no secret: argv is
+// visible to every local user (ps, /proc/PID/cmdline), so the cluster
+// secret and the admin token go to the child in its environment (Env),
+// which only its own user can read.
 func (c *Cluster) Args(id int) []string {
 	var peers, https []string
 	for _, n := range c.Nodes {
@@ -106,13 +109,21 @@ func (c *Cluster) Args(id int) []string {
 		https = append(https, fmt.Sprintf("%d=%s", n.ID, n.HTTPAddr))
 	}
 	n := c.Node(id)
+	args := []string{"node", "--id", strconv.Itoa(id), "--peers", strings.Join(peers, ","),
+		"--http-peers", strings.Join(https, ","), "--dir", n.Dir}
+	return append(args, c.Extra...)
+}
+
+// Env returns the environment of broker id: this process's, plus the
+// cluster secret and the admin token (DLEDGERLAB_SECRET,
+// DLEDGERLAB_ADMIN_TOKEN), which `dledgerlab node` reads when its flags
+// are not given.
+func (c *Cluster) Env(id int) []string {
 	secret := c.Secret
-	if n.Secret != "" {
+	if n := c.Node(id); n.Secret != "" {
 		secret = n.Secret
 	}
-	args := []string{"node", "--id", strconv.Itoa(id), "--peers", strings.Join(peers, ","),
-		"--http-peers", strings.Join(https, ","), "--dir", n.Dir, "--secret", secret, "--admin-token", c.AdminToken}
-	return append(args, c.Extra...)
+	return append(os.Environ(), "DLEDGERLAB_SECRET="+secret, "DLEDGERLAB_ADMIN_TOKEN="+c.AdminToken)
 }
 
 // StartAll starts every broker.
@@ -142,6 +153,7 @@ func (c *Cluster) Start(id int) error {
 		return err
 	}
 	cmd := exec.Command(c.Bin, c.Args(id)...)
+	cmd.Env = c.Env(id)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

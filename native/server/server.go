@@ -60,6 +60,9 @@ type Config struct {
 	ProduceTimeout time.Duration
 	SegmentSize    int64
 	NoSync         bool
+	// SyncFile replaces the store's fsync (store.Options.SyncFile), for
+	// tests of a failing disk; nil for a real broker.
+	SyncFile func(*os.File) error
 	Logger         *slog.Logger
 	// HeartbeatTicks, ElectionTicksMin and ElectionTicksMax override the
 	// core's timings (0: core.DefaultConfig's 5, 15 and 30 ticks).
@@ -154,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 	if err := checkMembers(cfg); err != nil {
 		return nil, err
 	}
-	st, rep, err := store.Open(cfg.Dir, store.Options{SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Logger: log})
+	st, rep, err := store.Open(cfg.Dir, store.Options{SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, SyncFile: cfg.SyncFile, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -313,9 +316,13 @@ func (s *Server) handleReady() error {
 		s.trans.Send(m)
 	}
 	if len(rd.Entries) > 0 {
+		// Entry content cannot fail here: core refuses data over the one
+		// entry limit (core.DefaultMaxEntryBytes) on the leader and on every
+		// follower, and the store uses the same limit. What fails here is
+		// the disk.
 		tr, err := s.store.Append(rd.Entries)
 		if err != nil {
-			return fmt.Errorf("append entries %d..%d: %w", rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
+			return s.diskFailed(fmt.Errorf("append entries %d..%d: %w", rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err))
 		}
 		s.noteTruncated(tr)
 	}
@@ -326,7 +333,7 @@ func (s *Server) handleReady() error {
 		if err := s.store.Sync(); err != nil {
 			// A failed fsync leaves the disk in an unknown state; going on
 			// could acknowledge what is not durable.
-			return fmt.Errorf("persist: %w", err)
+			return s.diskFailed(fmt.Errorf("persist: %w", err))
 		}
 		if s.cfg.FsyncDelay > 0 {
 			time.Sleep(s.cfg.FsyncDelay) // --fsync-delay: a slower disk
@@ -366,6 +373,23 @@ func (s *Server) handleReady() error {
 		s.role = role
 	}
 	return nil
+}
+
+// diskFailed logs what a stop for a failed write or fsync means and what
+// to check, and returns err for the runner to stop with. Nothing written
+// since the last good fsync was acknowledged (rule 4 of ARCHITECTURE.md:
+// acknowledgements leave only after the fsync), so stopping loses nothing
+// a producer or a peer was promised.
+func (s *Server) diskFailed(err error) error {
+	if errors.Is(err, store.ErrSyncFailed) {
+		s.log.Error("fsync failed: the broker stops without calling fsync again, since a retried fsync can report success for data the kernel dropped; nothing unsynced was acknowledged",
+			"err", err, "dir", s.cfg.Dir,
+			"check", "the disk and its filesystem (dmesg, free space, I/O errors) before restarting; on restart the recovery scan checks what the CommitLog holds")
+	} else {
+		s.log.Error("writing the CommitLog failed: the broker stops; nothing unsynced was acknowledged",
+			"err", err, "dir", s.cfg.Dir, "check", "free space and the disk (dmesg) before restarting")
+	}
+	return err
 }
 
 // errLeaderChanged marks tickets failed by a step-down.

@@ -54,6 +54,14 @@ const (
 // return the *commitlog.CorruptError (matching commitlog.ErrCorrupt).
 var ErrCorrupt = errors.New("store: corrupt file")
 
+// ErrSyncFailed is wrapped by the error of a failed fsync and by every call
+// after it. After a failed fsync the kernel may have dropped the dirty pages
+// and cleared the error, so a second fsync can report success for data that
+// is not on the disk (PostgreSQL's "fsyncgate", 2018): the store never calls
+// fsync again, refuses every write, and its owner must stop. On the next
+// start the recovery scan checks what the files really hold.
+var ErrSyncFailed = errors.New("store: fsync failed; the disk is no longer trusted")
+
 // Options configure a Store.
 type Options struct {
 	// SegmentSize is the capacity of one segment file (0: 64 MiB).
@@ -62,6 +70,10 @@ type Options struct {
 	MaxBodySize int
 	// NoSync skips fsync (tests of logic only; never for a real broker).
 	NoSync bool
+	// SyncFile is the fsync the store calls on a file or on the data folder
+	// (nil: fdatasync for files, File.Sync for the folder). Tests inject
+	// failures through it.
+	SyncFile func(*os.File) error
 	// Logger receives the recovery report; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -72,7 +84,11 @@ type Store struct {
 	dir    string
 	opts   commitlog.Options
 	nosync bool
-	log    *slog.Logger
+	sync   func(*os.File) error // Options.SyncFile; nil: the platform's
+	// syncErr is the first failed fsync; once set, no fsync is called again
+	// and every write or sync returns it (ErrSyncFailed).
+	syncErr error
+	log     *slog.Logger
 
 	segs  []*segment // in position order; segs[k].start == k*SegmentSize
 	index *os.File
@@ -113,7 +129,7 @@ func Open(dir string, o Options) (*Store, *commitlog.Report, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	s := &Store{dir: dir, opts: opts, nosync: o.NoSync, log: o.Logger, dirty: map[*segment]bool{}}
+	s := &Store{dir: dir, opts: opts, nosync: o.NoSync, sync: o.SyncFile, log: o.Logger, dirty: map[*segment]bool{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -349,6 +365,9 @@ func (s *Store) SetHardState(hs core.HardState) { s.hs = hs }
 // It returns the records of the entries it truncated. The entries are
 // durable after the next Sync.
 func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord, err error) {
+	if s.syncErr != nil {
+		return nil, s.syncErr
+	}
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -440,6 +459,9 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 // since the last Sync durable with one fdatasync per segment written, then
 // writes the commit hint.
 func (s *Store) Sync() error {
+	if s.syncErr != nil {
+		return s.syncErr
+	}
 	if s.hs.Term != s.termVote.Term || s.hs.Vote != s.termVote.Vote {
 		if err := s.writeTerm(s.hs); err != nil {
 			return err
@@ -480,10 +502,17 @@ func (s *Store) Segments() []commitlog.SegmentInfo {
 	return out
 }
 
-// Close syncs and closes the files.
+// Close syncs and closes the files; after a failed fsync it only closes
+// them and returns that failure (see ErrSyncFailed).
 func (s *Store) Close() error {
 	if s.closed {
 		return nil
+	}
+	if s.syncErr != nil {
+		// Closing without a last Sync: see ErrSyncFailed.
+		s.closeFiles()
+		s.closed = true
+		return s.syncErr
 	}
 	err := s.Sync()
 	s.closeFiles()
@@ -619,25 +648,48 @@ func (s *Store) writeTerm(hs core.HardState) error {
 	return s.syncDir()
 }
 
+// syncFile fsyncs f, once: after a failure it only returns that failure
+// (ErrSyncFailed).
 func (s *Store) syncFile(f *os.File) error {
 	if s.nosync {
 		return nil
 	}
+	if s.syncErr != nil {
+		return s.syncErr
+	}
 	s.fsyncs.Add(1)
-	return fdatasync(f)
+	sync := s.sync
+	if sync == nil {
+		sync = fdatasync
+	}
+	if err := sync(f); err != nil {
+		s.syncErr = fmt.Errorf("%w: fsync of %s: %w", ErrSyncFailed, f.Name(), err)
+		return s.syncErr
+	}
+	return nil
 }
 
 func (s *Store) syncDir() error {
 	if s.nosync {
 		return nil
 	}
+	if s.syncErr != nil {
+		return s.syncErr
+	}
 	d, err := os.Open(s.dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	s.fsyncs.Add(1)
-	return d.Sync()
+	if s.sync == nil {
+		s.fsyncs.Add(1)
+		if err := d.Sync(); err != nil {
+			s.syncErr = fmt.Errorf("%w: fsync of folder %s: %w", ErrSyncFailed, s.dir, err)
+			return s.syncErr
+		}
+		return nil
+	}
+	return s.syncFile(d)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -227,3 +227,39 @@ func TestSealedSegmentThenTruncateIntoIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, append(ents(1, 4, 1, 100), ents(5, 2, 3, 10)...), got)
 }
+
+// After a failed fsync the store never calls fsync again — not on the next
+// Sync, not on Close — and refuses writes: a retried fsync can report
+// success for pages the kernel already dropped.
+func TestFailedFsyncIsNeverRetried(t *testing.T) {
+	calls, failAt := 0, 0
+	eio := errors.New("input/output error")
+	opts := smallOpts
+	opts.SyncFile = func(f *os.File) error {
+		calls++
+		if failAt > 0 && calls >= failAt {
+			return eio
+		}
+		return nil
+	}
+	s, _, err := Open(t.TempDir(), opts)
+	require.NoError(t, err)
+	_, err = s.Append(ents(1, 3, 1, 10))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+
+	failAt = calls + 1
+	_, err = s.Append(ents(4, 3, 1, 10))
+	require.NoError(t, err, "the write itself succeeds")
+	err = s.Sync()
+	require.ErrorIs(t, err, ErrSyncFailed)
+	require.ErrorIs(t, err, eio)
+	assert.Contains(t, err.Error(), "fsync of ")
+	after := calls
+
+	assert.ErrorIs(t, s.Sync(), ErrSyncFailed, "Sync answers the failure again")
+	_, err = s.Append(ents(7, 1, 1, 10))
+	assert.ErrorIs(t, err, ErrSyncFailed, "writes are refused")
+	assert.ErrorIs(t, s.Close(), ErrSyncFailed, "Close reports it too")
+	assert.Equal(t, after, calls, "no fsync was called after the failure")
+}
