@@ -63,7 +63,7 @@ type Config struct {
 	// SyncFile replaces the store's fsync (store.Options.SyncFile), for
 	// tests of a failing disk; nil for a real broker.
 	SyncFile func(*os.File) error
-	Logger         *slog.Logger
+	Logger   *slog.Logger
 	// HeartbeatTicks, ElectionTicksMin and ElectionTicksMax override the
 	// core's timings (0: core.DefaultConfig's 5, 15 and 30 ticks).
 	HeartbeatTicks   int
