@@ -251,6 +251,17 @@ func TestClusterLauncherStory(t *testing.T) {
 	code, body = l.act(l.token, sim.Action{Kind: sim.KindCrash, Node: 7})
 	assert.Equal(t, http.StatusBadRequest, code, body)
 
+	// The view tells the truth about the switches: off on every broker, off
+	// in the picture; on again, on again.
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindRule, Rule: sim.RulePreVote, On: false})
+	require.Equal(t, http.StatusOK, code, body)
+	l.waitView("PreVote shown off after switching it off", 5*time.Second, func(v sim.ClusterView) bool {
+		return !v.Settings.PreVote && v.Settings.CheckQuorum
+	})
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindRule, Rule: sim.RulePreVote, On: true})
+	require.Equal(t, http.StatusOK, code, body)
+	l.waitView("PreVote shown on again", 5*time.Second, func(v sim.ClusterView) bool { return v.Settings.PreVote })
+
 	// A message every broker stores, so the restarted broker can show it kept its data.
 	code, body = l.act(l.token, sim.Action{Kind: sim.KindProduce, Topic: "orders", Body: "before-crash"})
 	require.Equal(t, http.StatusOK, code, body)

@@ -4,8 +4,11 @@ package main
 // group (issue: "no single request, peer or file may stop a group").
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core/broker"
+	"dledgerlab/core/sim"
 	"dledgerlab/native/client"
 	"dledgerlab/native/server"
 )
@@ -100,4 +104,47 @@ func TestSecretsStayOffCommandLinesAndLogs(t *testing.T) {
 		assert.NotContains(t, log, testSecret, "broker %d's log holds the cluster secret", n.ID)
 		assert.NotContains(t, log, testToken, "broker %d's log holds the admin token", n.ID)
 	}
+}
+
+// The live view tells the truth about the teaching switches: after POST
+// /v1/admin/rules a broker's /v1/view frame and its /v1/status agree.
+func TestViewAndStatusAgreeOnSwitches(t *testing.T) {
+	c := startCluster(t, 3)
+	waitLeader(t, c)
+	ctx := ctxFor(t, 20*time.Second)
+	addr := c.Node(2).HTTPAddr
+	for _, sw := range []map[string]bool{
+		{"check_quorum": false},
+		{"pre_vote": false},
+		{"check_quorum": true, "pre_vote": true},
+	} {
+		_, err := c.Client.AdminCall(ctx, addr, "rules", sw)
+		require.NoError(t, err)
+		st, err := c.Client.Status(ctx, addr)
+		require.NoError(t, err)
+		var v sim.ClusterView
+		require.NoError(t, getJSON(ctx, "http://"+addr+"/v1/view", &v))
+		assert.Equal(t, st.CheckQuorum, v.Settings.CheckQuorum, "check_quorum after %v", sw)
+		assert.Equal(t, st.PreVote, v.Settings.PreVote, "pre_vote after %v", sw)
+		for name, on := range sw {
+			want := map[string]bool{"check_quorum": st.CheckQuorum, "pre_vote": st.PreVote}[name]
+			assert.Equal(t, on, want, "%s after %v", name, sw)
+		}
+	}
+}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }

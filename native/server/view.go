@@ -38,7 +38,7 @@ func (s *Server) view() sim.ClusterView {
 		Clients:    sim.ClientsView{Producers: []sim.ProducerView{}, Consumers: []sim.ConsumerView{}},
 		Settings: sim.SettingsView{
 			Nodes: len(s.cfg.Peers), TickMs: int(s.cfg.Tick / time.Millisecond),
-			CheckQuorum: true, PreVote: true, UpToDateCheck: true, CurrentTermCommit: true, PersistBeforeAck: true,
+			CheckQuorum: s.checkQuorum, PreVote: s.preVote, UpToDateCheck: true, CurrentTermCommit: true, PersistBeforeAck: true,
 			SegmentSize: s.store.Options().SegmentSize,
 		},
 	}
