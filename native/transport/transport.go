@@ -1,7 +1,8 @@
 // Package transport carries core messages between native brokers: one
 // WebSocket connection per pair of brokers (the lower id dials the higher),
 // an authenticated handshake on the cluster secret (handshake.go), a compact
-// binary framing (codec.go), bounded send queues that drop on overflow (Raft
+// binary framing (codec.go) with every frame authenticated by a per-connection
+// HMAC (framemac.go), bounded send queues that drop on overflow (Raft
 // tolerates lost messages; drops are counted), a maximum frame size, and
 // reconnection with backoff.
 //
@@ -51,7 +52,8 @@ type Config struct {
 	Logger *slog.Logger
 	// QueueSize bounds each peer's send queue, in messages.
 	QueueSize int
-	// MaxFrame bounds a frame in bytes, both ways.
+	// MaxFrame bounds an encoded message in bytes, both ways (its 32-byte
+	// tag comes on top).
 	MaxFrame int
 }
 
@@ -83,6 +85,8 @@ type PeerStats struct {
 	// Dropped counts messages not sent: queue full, no connection, frame
 	// too large, or the link cut by a partition.
 	Dropped uint64 `json:"dropped"`
+	// Refused counts failed handshakes and frames that did not
+	// authenticate.
 	Refused uint64 `json:"refused"`
 	// Link is the shaping of the outgoing link (zero: none).
 	Link LinkFault `json:"link"`
@@ -92,8 +96,14 @@ type peer struct {
 	id    core.NodeID
 	addr  string
 	queue chan core.Message
-	conns chan *websocket.Conn // new authenticated connections for the writer
-	mu    sync.Mutex           // serialises handing connections to the writer
+	conns chan *link // new authenticated connections for the writer
+
+	// mu serialises handing connections to the writer and guards gen, the
+	// generation of the current connection (the latest handed over).
+	// Invariant: connected is true iff the current connection's reader is
+	// still reading; an older connection's reader ending does not change it.
+	mu  sync.Mutex
+	gen uint64
 
 	connected               atomic.Bool
 	sent, received, dropped atomic.Uint64
@@ -119,6 +129,13 @@ type LinkFault struct {
 
 // MaxLinkDelay bounds Latency and Jitter.
 const MaxLinkDelay = time.Minute
+
+// link is one authenticated connection to a peer: the writer seals frames
+// with send, the reader opens them with recv.
+type link struct {
+	c          *websocket.Conn
+	send, recv *frameMAC
+}
 
 type delayedMsg struct {
 	m   core.Message
@@ -157,7 +174,7 @@ func New(cfg Config) (*Transport, error) {
 		if id == cfg.ID {
 			continue
 		}
-		t.peers[id] = &peer{id: id, addr: addr, queue: make(chan core.Message, cfg.QueueSize), conns: make(chan *websocket.Conn, 1),
+		t.peers[id] = &peer{id: id, addr: addr, queue: make(chan core.Message, cfg.QueueSize), conns: make(chan *link, 1),
 			delayed: make(chan delayedMsg, cfg.QueueSize)}
 	}
 	return t, nil
@@ -385,19 +402,21 @@ func (t *Transport) accept(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Upgrade answered the HTTP error
 	}
-	c.SetReadLimit(int64(t.cfg.MaxFrame))
-	id, err := serverHandshake(c, t.cfg.ID, t.cfg.Secret, func(id core.NodeID) bool { return t.peers[id] != nil })
+	// serverHandshake keeps the read limit at the size of a proof until
+	// the other side has proved it knows the secret.
+	s, err := serverHandshake(c, t.cfg.ID, t.cfg.Secret, func(id core.NodeID) bool { return t.peers[id] != nil })
 	if err != nil {
-		if p := t.peers[id]; p != nil {
+		if p := t.peers[s.peer]; p != nil {
 			p.refused.Add(1)
 		}
-		t.log.Warn("peer refused", "remote", r.RemoteAddr, "claimed_id", uint64(id), "err", err)
+		t.log.Warn("peer refused", "remote", r.RemoteAddr, "claimed_id", uint64(s.peer), "err", err)
 		c.Close()
 		return
 	}
-	p := t.peers[id]
-	t.log.Info("peer connected", "peer", uint64(id), "remote", r.RemoteAddr, "side", "accept")
-	t.serveConn(p, c)
+	c.SetReadLimit(int64(t.cfg.MaxFrame + macSize))
+	p := t.peers[s.peer]
+	t.log.Info("peer connected", "peer", uint64(s.peer), "remote", r.RemoteAddr, "side", "accept")
+	t.serveConn(p, &link{c: c, send: s.send, recv: s.recv}, r.RemoteAddr)
 }
 
 // dialer keeps a connection to a higher-id peer, redialing with backoff.
@@ -410,16 +429,19 @@ func (t *Transport) dialer(p *peer) {
 	for t.ctx.Err() == nil {
 		c, _, err := d.DialContext(t.ctx, url, nil)
 		if err == nil {
-			c.SetReadLimit(int64(t.cfg.MaxFrame))
-			if err = clientHandshake(c, t.cfg.ID, p.id, t.cfg.Secret); err != nil {
+			// clientHandshake keeps the read limit at the size of a hello
+			// until the other side has proved it knows the secret.
+			s, err := clientHandshake(c, t.cfg.ID, p.id, t.cfg.Secret)
+			if err != nil {
 				p.refused.Add(1)
 				t.log.Warn("peer refused", "peer", uint64(p.id), "addr", p.addr, "err", err)
 				c.Close()
 			} else {
+				c.SetReadLimit(int64(t.cfg.MaxFrame + macSize))
 				t.log.Info("peer connected", "peer", uint64(p.id), "addr", p.addr, "side", "dial")
 				lastErr = ""
 				began := time.Now()
-				t.serveConn(p, c)
+				t.serveConn(p, &link{c: c, send: s.send, recv: s.recv}, p.addr)
 				if time.Since(began) > backoffMax {
 					backoff = backoffMin
 				}
@@ -438,19 +460,30 @@ func (t *Transport) dialer(p *peer) {
 	}
 }
 
-// serveConn hands c to p's writer and reads from it until it fails.
-func (t *Transport) serveConn(p *peer, c *websocket.Conn) {
-	// Replace any older connection; the writer closes the one it holds.
+// serveConn hands l to p's writer and reads from it until it fails. remote
+// names the other end in the log.
+func (t *Transport) serveConn(p *peer, l *link, remote string) {
+	c := l.c
+	// Replace any older connection; the writer closes the one it holds,
+	// and that connection's reader then ends without touching connected.
 	p.mu.Lock()
+	p.gen++
+	gen := p.gen
 	select {
 	case old := <-p.conns:
-		old.Close()
+		old.c.Close()
 	default:
 	}
-	p.conns <- c
-	p.mu.Unlock()
+	p.conns <- l
 	p.connected.Store(true)
-	defer p.connected.Store(false)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		if p.gen == gen {
+			p.connected.Store(false)
+		}
+		p.mu.Unlock()
+	}()
 	stop := context.AfterFunc(t.ctx, func() { c.Close() })
 	defer stop()
 
@@ -466,7 +499,17 @@ func (t *Transport) serveConn(p *peer, c *websocket.Conn) {
 			return
 		}
 		c.SetReadDeadline(time.Now().Add(deadAfter))
-		m, err := DecodeMessage(b)
+		frame, err := l.recv.open(b)
+		if err != nil {
+			// Someone on the network altered, injected or replayed a frame
+			// (or the peer is broken): nothing more from this connection
+			// can be trusted.
+			p.refused.Add(1)
+			t.log.Warn("peer frame failed authentication; closing the connection", "peer", uint64(p.id), "remote", remote, "err", err)
+			c.Close()
+			return
+		}
+		m, err := DecodeMessage(frame)
 		if err != nil || m.From != p.id || m.To != t.cfg.ID {
 			// An authenticated peer sending garbage is a bug or an attack:
 			// drop the connection rather than guess.
@@ -492,15 +535,15 @@ func (t *Transport) serveConn(p *peer, c *websocket.Conn) {
 func (t *Transport) writer(p *peer) {
 	defer t.wg.Done()
 	var (
-		c    *websocket.Conn
+		l    *link
 		buf  []byte
 		ping = time.NewTicker(pingEvery)
 	)
 	defer ping.Stop()
 	closeConn := func() {
-		if c != nil {
-			c.Close()
-			c = nil
+		if l != nil {
+			l.c.Close()
+			l = nil
 		}
 	}
 	defer closeConn()
@@ -508,17 +551,17 @@ func (t *Transport) writer(p *peer) {
 		select {
 		case <-t.ctx.Done():
 			return
-		case nc := <-p.conns:
+		case nl := <-p.conns:
 			closeConn()
-			c = nc
+			l = nl
 		case <-ping.C:
-			if c != nil {
-				if err := c.WriteControl(websocket.PingMessage, nil, time.Now().Add(deadAfter)); err != nil {
+			if l != nil {
+				if err := l.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(deadAfter)); err != nil {
 					closeConn()
 				}
 			}
 		case m := <-p.queue:
-			if c == nil {
+			if l == nil {
 				p.dropped.Add(1)
 				continue
 			}
@@ -528,8 +571,9 @@ func (t *Transport) writer(p *peer) {
 				t.log.Warn("message larger than the maximum frame; dropped", "peer", uint64(p.id), "bytes", len(buf), "max", t.cfg.MaxFrame)
 				continue
 			}
-			c.SetWriteDeadline(time.Now().Add(deadAfter))
-			if err := c.WriteMessage(websocket.BinaryMessage, buf); err != nil {
+			buf = l.send.seal(buf)
+			l.c.SetWriteDeadline(time.Now().Add(deadAfter))
+			if err := l.c.WriteMessage(websocket.BinaryMessage, buf); err != nil {
 				p.dropped.Add(1)
 				closeConn()
 				continue
