@@ -40,6 +40,7 @@ play: build
 
 ## test: every test — core, simulator, lessons, native processes, browser
 test: build
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) build ./core/...
 	@# One package at a time: the native and browser tests run real processes
