@@ -20,9 +20,12 @@ func runChaos(args []string) error {
 Runs N seeded chaos runs on the simulator, spread over every CPU. Each run
 has a fault phase (crashes, restarts, pauses, partitions, lossy and slow
 links, leadership transfers, a disk fault) and then a healed phase in which
-the brokers must elect a leader and commit again. After every event the
-checkers test Raft's Figure 3 properties and the broker's promises; each
-run's client history is checked for linearizability with porcupine.
+the brokers must elect a leader and commit again. The healed phase ends with
+the producers stopped for as long as the run's drawn settings and backlog
+need to converge (at least half of --heal-ms); a broker still behind then is
+a liveness failure. After every event the checkers test Raft's Figure 3
+properties and the broker's promises; each run's client history is checked
+for linearizability with porcupine.
 
 Each failure prints the one command that replays it. The last line is one
 JSON object: runs, violations, liveness_failures, linearizability_failures,
@@ -31,7 +34,7 @@ sim_seconds, wall_seconds.`)
 	first := fs.Uint64("first", 1, "first seed")
 	nodes := fs.Int("nodes", 5, "brokers per run (1..9)")
 	faultMs := fs.Int64("fault-ms", 40_000, "virtual milliseconds of faults per run")
-	healMs := fs.Int64("heal-ms", 20_000, "virtual milliseconds healed per run")
+	healMs := fs.Int64("heal-ms", 20_000, "virtual milliseconds healed per run, at least (slow settings get longer to converge)")
 	workers := fs.Int("workers", 0, "runs at once (0: one per CPU)")
 	rulesOff := fs.String("rule-off", "", "safety rules to switch off: "+sim.RuleUpToDateCheck+", "+sim.RuleCurrentTermCommit+", "+sim.RulePersistBeforeAck)
 	noLin := fs.Bool("no-linearizability", false, "skip the porcupine check")

@@ -15,6 +15,8 @@ type ChaosOptions struct {
 	Seed  uint64
 	Nodes int
 	// FaultMs and HealMs are the lengths of the two phases (virtual ms).
+	// The healed phase runs longer than HealMs when the run's settings
+	// need more time to converge (see RunChaos).
 	FaultMs int64
 	HealMs  int64
 	// Rules switches safety rules off (the rule-switch tests).
@@ -31,6 +33,11 @@ type ChaosOptions struct {
 	DisablePreVote bool
 	// FaultGapMs is the longest gap between two faults (default 1500 ms).
 	FaultGapMs int
+
+	// afterHeal, in tests, breaks the healed cluster on purpose (it runs
+	// once every link is healed and every broker restarted), to show that
+	// a cluster that cannot converge is reported.
+	afterHeal func(s *Sim)
 }
 
 // FaultWeights are the relative odds of each fault at each fault step
@@ -55,9 +62,12 @@ type ChaosResult struct {
 	// Liveness is empty when the healed cluster elected, committed and
 	// caught up; otherwise it says what did not happen.
 	Liveness string
-	SimMs    int64
-	Acked    int
-	History  []ClientOp
+	// QuietMs is how long the healed cluster ran after the producers
+	// stopped, before the liveness check (see convergence.windowMs).
+	QuietMs int64
+	SimMs   int64
+	Acked   int
+	History []ClientOp
 }
 
 // Failed reports whether the run found a problem.
@@ -90,6 +100,10 @@ func (o ChaosOptions) ReplayCommand() string {
 
 // RunChaos runs one seeded chaos run. It is deterministic: the same options
 // give the same result, natively and in WebAssembly.
+//
+// The healed phase is HealMs/2 with the producers running, then a quiet
+// window without them: at least the other HealMs/2, longer when the run's
+// settings and backlog need it to converge (convergence.windowMs).
 func RunChaos(o ChaosOptions) ChaosResult {
 	if o.Nodes == 0 {
 		o.Nodes = 5
@@ -166,14 +180,18 @@ func RunChaos(o ChaosOptions) ChaosResult {
 			must(Action{Kind: KindRestart, Node: id})
 		}
 	}
+	if o.afterHeal != nil {
+		o.afterHeal(s)
+	}
 	acked := s.ackedCounts()
 	s.Advance(o.HealMs / 2)
 	for i := range topics {
 		must(Action{Kind: KindProducer, ID: printf.Sprintf("p%d", i+1), Rate: 0, Topic: topics[i]})
 	}
-	s.Advance(o.HealMs / 2)
+	quiet := max(o.HealMs/2, s.convergence().windowMs())
+	s.Advance(quiet)
 
-	res := ChaosResult{Seed: o.Seed, SimMs: s.Now(), Violations: s.Violations(), History: s.History()}
+	res := ChaosResult{Seed: o.Seed, QuietMs: quiet, SimMs: s.Now(), Violations: s.Violations(), History: s.History()}
 	res.Violations = append(res.Violations, s.CheckFinal()...)
 	after := s.ackedCounts()
 	for i := range after {
@@ -197,8 +215,111 @@ func RunChaos(o ChaosOptions) ChaosResult {
 			}
 		}
 	}
-	res.Liveness = strings.Join(why, "; ")
+	if len(why) > 0 {
+		res.Liveness = printf.Sprintf("%s (after %d ms without producers)", strings.Join(why, "; "), quiet)
+	}
 	return res
+}
+
+// maxQuietMs bounds the quiet window so that a run whose cluster never
+// converges still ends. Ten virtual minutes is far beyond what a correct
+// run of the sweep needs (the longest window in seeds 4000..4999 is 19 s,
+// on three brokers and on five), and a stuck cluster with no producers
+// simulates them in a fraction of a second.
+const maxQuietMs = 600_000
+
+// convergence is what the quiet window is derived from: the run's settings
+// and how far apart its running brokers are when the producers stop.
+type convergence struct {
+	// cfg is the run's configuration, defaults filled in.
+	cfg Config
+	// backlog is how many entries the furthest-behind running broker may
+	// still have to receive.
+	backlog uint64
+	// divergedTerms is the most distinct terms in one running broker's
+	// uncommitted tail: entries a new leader may have to overwrite.
+	divergedTerms int
+}
+
+// convergence measures the cluster as it is now. A broker's committed
+// prefix is in every later leader's log (Leader Completeness, §5.4), so
+// only what lies above its commit index may have to be sent to it: the
+// backlog runs from the lowest commit index among the running brokers to
+// the highest last index, plus one message per producer that may still be
+// retrying and the no-op of a leader elected meanwhile.
+func (s *Sim) convergence() convergence {
+	c := convergence{cfg: s.cfg}
+	var lowCommit, highLast uint64
+	running := 0
+	for _, n := range s.st.nodes {
+		if n.state != stateUp {
+			continue
+		}
+		st := n.node.Status()
+		if running == 0 || st.Commit < lowCommit {
+			lowCommit = st.Commit
+		}
+		highLast = max(highLast, st.LastIndex)
+		running++
+		terms, last := 0, uint64(0)
+		for _, e := range n.node.Entries(st.Commit+1, st.LastIndex+1) {
+			if e.Term != last {
+				terms, last = terms+1, e.Term
+			}
+		}
+		c.divergedTerms = max(c.divergedTerms, terms)
+	}
+	if running > 0 {
+		c.backlog = highLast - lowCommit
+	}
+	c.backlog += uint64(len(s.st.clients.producers)) + 1
+	return c
+}
+
+// windowMs is how long the healed cluster may need, with no producers, to
+// elect a leader, send the furthest-behind broker everything it lacks, and
+// let it apply the last committed entry. It adds worst cases on the healed
+// network, which loses nothing, keeps each link in order and delays a
+// message by at most LatencyMs+JitterMs (T is TickMs, F is FsyncMs):
+//
+//	hop      = LatencyMs + JitterMs                  slowest one-way delay
+//	round    = 2·hop + 2·F + T                       a push and its ack: the follower
+//	                                                 fsyncs before acking, perhaps after
+//	                                                 finishing an fsync under way (group
+//	                                                 commit); T for the tick grid
+//	election = 2·(ElectionTicksMax·T + 3·round)      a timer running out, pre-vote, vote
+//	                                                 and the leader's no-op committing;
+//	                                                 twice, for one split vote
+//	repair   = (divergedTerms + 2)·round             a diverged follower rejects one push
+//	                                                 per term of its uncommitted tail
+//	                                                 (the reject's hint skips a whole
+//	                                                 term), plus the first probe and the
+//	                                                 push that lands
+//	catch-up = ⌈backlog / (MaxPushEntries·MaxInflight)⌉·round
+//	                                                 a round moves one full pipeline of
+//	                                                 full pushes (the sweep's entries are
+//	                                                 far below MaxPushBytes)
+//	notice   = HeartbeatTicks·T + hop + F            the final commit index comes with
+//	                                                 the next heartbeat and is applied
+//	                                                 after one more Ready
+//
+// With the defaults and a small backlog this is a second or two; one
+// entry per push, one push in flight and a few hundred entries behind make
+// it tens of seconds. It never exceeds maxQuietMs.
+func (c convergence) windowMs() int64 {
+	cc := c.cfg.coreConfig(1) // the replicas' timings and push limits
+	t, f := int64(c.cfg.TickMs), int64(c.cfg.FsyncMs)
+	hop := int64(c.cfg.LatencyMs + c.cfg.JitterMs)
+	round := 2*hop + 2*f + t
+	election := 2 * (int64(cc.ElectionTicksMax)*t + 3*round)
+	repair := int64(c.divergedTerms+2) * round
+	perRound := uint64(cc.MaxPushEntries * cc.MaxInflight)
+	rounds := (c.backlog + perRound - 1) / perRound
+	if rounds > maxQuietMs {
+		return maxQuietMs // round ≥ 1 ms: the product would pass the bound anyway
+	}
+	notice := int64(cc.HeartbeatTicks)*t + hop + f
+	return min(maxQuietMs, election+repair+int64(rounds)*round+notice)
 }
 
 func (s *Sim) ackedCounts() []int {

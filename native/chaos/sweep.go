@@ -19,7 +19,8 @@ type Options struct {
 	Nodes int
 	Rules core.Rules
 	// FaultMs and HealMs are each run's phases (0: the simulator's defaults,
-	// 40 s of faults and 20 s healed).
+	// 40 s of faults and at least 20 s healed; a run whose settings need
+	// longer to converge gets longer).
 	FaultMs, HealMs int64
 	// Workers is how many runs go at once (0: one per CPU).
 	Workers int
