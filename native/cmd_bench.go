@@ -103,6 +103,8 @@ committed by a new leader. The last line of output is one JSON object.`)
 		}
 		defer os.RemoveAll(d)
 		*dir = d
+	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return fmt.Errorf("--dir: %w", err)
 	}
 	res := benchResult{Brokers: *brokers, Producers: *producers, SizeBytes: *size}
 
