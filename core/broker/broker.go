@@ -9,8 +9,9 @@ package broker
 // construction.
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"slices"
 
@@ -148,7 +149,7 @@ func (o Outcome) String() string {
 	case OutcomeCorrupt:
 		return "corrupt"
 	}
-	return printf.Sprintf("Outcome(%d)", uint8(o))
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
 
 // Applied reports what Apply did with one committed entry.
@@ -184,11 +185,11 @@ type Applied struct {
 // skipped, reported in Applied, and every replica skips it alike.
 func (b *Broker) Apply(e core.Entry, pos int64, size int32) (Applied, error) {
 	if e.Index != b.applied+1 {
-		return Applied{}, printf.Errorf("apply entry %d after entry %d (want %d): %w",
+		return Applied{}, fmt.Errorf("apply entry %d after entry %d (want %d): %w",
 			e.Index, b.applied, b.applied+1, ErrApplyOrder)
 	}
 	if size < 0 || pos < b.nextPos {
-		return Applied{}, printf.Errorf("apply entry %d at CommitLog position %d size %d: entry %d ends at %d: %w",
+		return Applied{}, fmt.Errorf("apply entry %d at CommitLog position %d size %d: entry %d ends at %d: %w",
 			e.Index, pos, size, b.applied, b.nextPos, ErrApplyOrder)
 	}
 	a := Applied{Index: e.Index, Term: e.Term, Outcome: OutcomeNoOp}
@@ -212,7 +213,7 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 	// here, and the queue keeps its own copy of the encoded message.
 	m, err := decodeMessage(e.Data, b.names)
 	if err != nil {
-		return OutcomeCorrupt, Result{}, Message{}, printf.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
+		return OutcomeCorrupt, Result{}, Message{}, fmt.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
 	}
 	var p *producerState
 	if m.Producer != "" {
@@ -222,7 +223,7 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 		p.lastIndex = e.Index // a duplicate has a row: it was applied
 		if err != nil {
 			return OutcomeDuplicate, Result{Topic: m.Topic, Duplicate: true}, m,
-				printf.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
+				fmt.Errorf("entry %d@t%d: %w", e.Index, e.Term, err)
 		}
 		return OutcomeDuplicate, orig, m, nil
 	}
@@ -258,11 +259,11 @@ func (b *Broker) Consume(topic string, offset uint64, max int) ([]Stored, error)
 // whatever its size, so a consumer always makes progress.
 func (b *Broker) ConsumeUpTo(topic string, offset uint64, max, maxBytes int) ([]Stored, error) {
 	if err := checkTopic(topic, -1); err != nil {
-		return nil, printf.Errorf("consume: %w", err)
+		return nil, fmt.Errorf("consume: %w", err)
 	}
 	q := b.topics[topic]
 	if q == nil {
-		return nil, printf.Errorf("consume %s: %w", topic, ErrUnknownTopic)
+		return nil, fmt.Errorf("consume %s: %w", topic, ErrUnknownTopic)
 	}
 	if max <= 0 {
 		max = DefaultConsumeMax
@@ -292,7 +293,7 @@ func (b *Broker) Queue(topic string) *ConsumeQueue { return b.topics[topic] }
 func (b *Broker) QueueBytes(topic string) ([]byte, error) {
 	q := b.topics[topic]
 	if q == nil {
-		return nil, printf.Errorf("queue bytes %s: %w", topic, ErrUnknownTopic)
+		return nil, fmt.Errorf("queue bytes %s: %w", topic, ErrUnknownTopic)
 	}
 	return q.Bytes(), nil
 }
@@ -426,12 +427,7 @@ func (b *Broker) Digest() string {
 			u64(uint64(r.sum))
 		})
 	}
-	const digits = "0123456789abcdef"
-	var out []byte
-	for _, c := range h.Sum(nil) {
-		out = append(out, digits[c>>4], digits[c&15]) // hex, without encoding/hex and the fmt it imports
-	}
-	return string(out)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (b *Broker) topicNames() []string {

@@ -8,8 +8,8 @@ package broker
 // committed log in the same order.
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"fmt"
 	"slices"
 )
 
@@ -39,7 +39,7 @@ func (r QueueRecord) Append(b []byte) []byte {
 // ParseQueueRecord reads a record from exactly QueueRecordSize bytes.
 func ParseQueueRecord(b []byte) (QueueRecord, error) {
 	if len(b) != QueueRecordSize {
-		return QueueRecord{}, printf.Errorf("queue record: %d bytes, want %d: %w", len(b), QueueRecordSize, ErrCorrupt)
+		return QueueRecord{}, fmt.Errorf("queue record: %d bytes, want %d: %w", len(b), QueueRecordSize, ErrCorrupt)
 	}
 	return QueueRecord{
 		Pos:     int64(binary.BigEndian.Uint64(b[0:8])),
@@ -119,7 +119,7 @@ func (q *ConsumeQueue) at(off uint64) Stored {
 	}
 	rec, err := ParseQueueRecord(c.raw[i*QueueRecordSize : (i+1)*QueueRecordSize])
 	if err != nil {
-		panic(printf.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
+		panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
 	}
 	if q.names == nil {
 		q.names = &nameCache{}
@@ -127,7 +127,7 @@ func (q *ConsumeQueue) at(off uint64) Stored {
 	m, err := decodeMessage(c.data[start:r.end], q.names)
 	if err != nil {
 		// It decoded when it was stored, and stored bytes never change.
-		panic(printf.Sprintf("broker: queue %s offset %d (entry %d): %v", q.topic, off, r.index, err))
+		panic(fmt.Sprintf("broker: queue %s offset %d (entry %d): %v", q.topic, off, r.index, err))
 	}
 	if m.Body != nil {
 		m.Body = append([]byte(nil), m.Body...) // the reader's own copy
@@ -138,7 +138,7 @@ func (q *ConsumeQueue) at(off uint64) Stored {
 // Record returns the record at queue offset off.
 func (q *ConsumeQueue) Record(off uint64) (QueueRecord, error) {
 	if off >= q.Len() {
-		return QueueRecord{}, printf.Errorf("queue %s: offset %d, length %d", q.topic, off, q.Len())
+		return QueueRecord{}, fmt.Errorf("queue %s: offset %d, length %d", q.topic, off, q.Len())
 	}
 	i := off % queueChunkLen * QueueRecordSize
 	return ParseQueueRecord(q.chunks[off/queueChunkLen].raw[i : i+QueueRecordSize])

@@ -1,8 +1,8 @@
 package broker
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 
 	"dledgerlab/core"
 )
@@ -29,7 +29,7 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrMessageTooLarge: the whole encoded message is over the size limit
 	// (Options.MaxMessageBytes). It matches ErrTooLarge too.
-	ErrMessageTooLarge = printf.Errorf("message %w", ErrTooLarge)
+	ErrMessageTooLarge = fmt.Errorf("message %w", ErrTooLarge)
 	// ErrBadMessage: a message field is invalid for another reason (not
 	// UTF-8, a sequence without a producer id, ...).
 	ErrBadMessage = errors.New("bad message")
@@ -63,7 +63,7 @@ func (e *NotLeaderError) Error() string {
 	if e.Leader == core.None {
 		return "not leader (no leader known)"
 	}
-	return printf.Sprintf("not leader (leader is broker %d)", uint64(e.Leader))
+	return fmt.Sprintf("not leader (leader is broker %d)", uint64(e.Leader))
 }
 
 // Unwrap makes errors.Is(err, ErrNotLeader) true.
@@ -86,9 +86,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	if e.Offset < 0 {
-		return printf.Sprintf("message %s: %s: %v", e.Field, e.Reason, e.Err)
+		return fmt.Sprintf("message %s: %s: %v", e.Field, e.Reason, e.Err)
 	}
-	return printf.Sprintf("decode message: %s at byte %d: %s: %v", e.Field, e.Offset, e.Reason, e.Err)
+	return fmt.Sprintf("decode message: %s at byte %d: %s: %v", e.Field, e.Offset, e.Reason, e.Err)
 }
 
 // Unwrap returns the sentinel, plus ErrCorrupt for an error found while

@@ -6,8 +6,8 @@ package broker
 // for idempotent retries. The byte layout is documented in the package doc.
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -62,12 +62,12 @@ type Message struct {
 func (m Message) String() string {
 	s := m.Topic
 	if m.Tags != "" {
-		s += printf.Sprintf(" tags=%q", m.Tags)
+		s += fmt.Sprintf(" tags=%q", m.Tags)
 	}
 	if m.Producer != "" {
-		s += printf.Sprintf(" %s#%d", m.Producer, m.Seq)
+		s += fmt.Sprintf(" %s#%d", m.Producer, m.Seq)
 	}
-	return s + printf.Sprintf(" (%dB)", len(m.Body))
+	return s + fmt.Sprintf(" (%dB)", len(m.Body))
 }
 
 // EncodeMessage validates m with the default size limit and returns its
@@ -127,7 +127,7 @@ func decodeMessage(b []byte, names *nameCache) (Message, error) {
 	var m Message
 
 	if v := d.u8("version"); d.err == nil && v != MessageFormatV1 {
-		return Message{}, d.fail("version", 0, printf.Sprintf("version %d, want %d", v, MessageFormatV1), ErrCorrupt)
+		return Message{}, d.fail("version", 0, fmt.Sprintf("version %d, want %d", v, MessageFormatV1), ErrCorrupt)
 	}
 	name := func(k nameKind, field string, n int, check func(s string, off int) error) string {
 		off := d.off
@@ -165,7 +165,7 @@ func decodeMessage(b []byte, names *nameCache) (Message, error) {
 	bodyLen := d.u32("bodyLen")
 	if d.err == nil && uint64(bodyLen) != uint64(len(b)-d.off) {
 		return Message{}, d.fail("bodyLen", d.off-4,
-			printf.Sprintf("says %d bytes, %d remain", bodyLen, len(b)-d.off), ErrCorrupt)
+			fmt.Sprintf("says %d bytes, %d remain", bodyLen, len(b)-d.off), ErrCorrupt)
 	}
 	if d.err != nil {
 		return Message{}, d.err
@@ -200,7 +200,7 @@ func validateMessage(m Message, maxMessage int) error {
 	if n := EncodedLen(m); n > maxMessage {
 		extra := n - len(m.Body)
 		return &FieldError{Field: "size", Offset: -1, Err: ErrMessageTooLarge,
-			Reason: printf.Sprintf("%d bytes encoded (a %d-byte body and %d bytes of header, topic, tags, keys and producer), over the limit of %d bytes; with these names the body can be at most %d bytes",
+			Reason: fmt.Sprintf("%d bytes encoded (a %d-byte body and %d bytes of header, topic, tags, keys and producer), over the limit of %d bytes; with these names the body can be at most %d bytes",
 				n, len(m.Body), extra, maxMessage, max(maxMessage-extra, 0))}
 	}
 	return nil
@@ -218,7 +218,7 @@ func checkTopic(topic string, off int) error {
 		return &FieldError{Field: "topic", Offset: off, Reason: "empty", Err: ErrBadTopic}
 	case len(topic) > MaxTopicLen:
 		return &FieldError{Field: "topic", Offset: off, Err: ErrBadTopic,
-			Reason: printf.Sprintf("%d characters, limit %d", len(topic), MaxTopicLen)}
+			Reason: fmt.Sprintf("%d characters, limit %d", len(topic), MaxTopicLen)}
 	}
 	for i := 0; i < len(topic); i++ {
 		if !topicChar(topic[i]) {
@@ -227,7 +227,7 @@ func checkTopic(topic string, off int) error {
 				at += off
 			}
 			return &FieldError{Field: "topic", Offset: off, Err: ErrBadTopic,
-				Reason: printf.Sprintf("character %q at position %d (allowed: %%|a-zA-Z0-9_-)", topic[i], at)}
+				Reason: fmt.Sprintf("character %q at position %d (allowed: %%|a-zA-Z0-9_-)", topic[i], at)}
 		}
 	}
 	return nil
@@ -242,7 +242,7 @@ func topicChar(c byte) bool {
 func checkText(field, s string, max int, off int) error {
 	if len(s) > max {
 		return &FieldError{Field: field, Offset: off, Err: ErrTooLarge,
-			Reason: printf.Sprintf("%d bytes, limit %d", len(s), max)}
+			Reason: fmt.Sprintf("%d bytes, limit %d", len(s), max)}
 	}
 	if !utf8.ValidString(s) {
 		return &FieldError{Field: field, Offset: off, Reason: "not UTF-8", Err: ErrBadMessage}
@@ -255,7 +255,7 @@ func checkText(field, s string, max int, off int) error {
 func checkSeq(producer string, seq uint64, off int) error {
 	if producer == "" && seq != 0 {
 		return &FieldError{Field: "seq", Offset: off, Err: ErrBadMessage,
-			Reason: printf.Sprintf("sequence %d without a producer id", seq)}
+			Reason: fmt.Sprintf("sequence %d without a producer id", seq)}
 	}
 	if producer != "" && seq == 0 {
 		return &FieldError{Field: "seq", Offset: off, Err: ErrBadMessage,
@@ -380,7 +380,7 @@ func (d *decoder) take(field string, n int) []byte {
 		return nil
 	}
 	if n > len(d.b)-d.off {
-		d.fail(field, d.off, printf.Sprintf("needs %d bytes, %d remain", n, len(d.b)-d.off), ErrCorrupt)
+		d.fail(field, d.off, fmt.Sprintf("needs %d bytes, %d remain", n, len(d.b)-d.off), ErrCorrupt)
 		return nil
 	}
 	p := d.b[d.off : d.off+n]

@@ -48,7 +48,7 @@ package broker
 
 import (
 	"cmp"
-	"dledgerlab/internal/printf"
+	"fmt"
 	"hash/crc32"
 	"slices"
 
@@ -69,7 +69,7 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	s := printf.Sprintf("%s@%d (entry %d@t%d)", r.Topic, r.QueueOffset, r.Index, r.Term)
+	s := fmt.Sprintf("%s@%d (entry %d@t%d)", r.Topic, r.QueueOffset, r.Index, r.Term)
 	if r.Duplicate {
 		s += " duplicate"
 	}
@@ -106,15 +106,15 @@ type Resolved struct {
 // flight is not caught here but by the dispatcher in Apply.
 func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
 	if err := validateMessage(msg, b.opts.MaxMessageBytes); err != nil {
-		return nil, nil, printf.Errorf("prepare: %w", err)
+		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	body, err = encodeMessage(msg, b.opts.MaxMessageBytes)
 	if err != nil {
-		return nil, nil, printf.Errorf("prepare: %w", err)
+		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	if r, isDup, err := b.lookupApplied(msg.Producer, msg.Seq, body); isDup {
 		if err != nil {
-			return nil, nil, printf.Errorf("prepare: %w", err)
+			return nil, nil, fmt.Errorf("prepare: %w", err)
 		}
 		dup := r // only a duplicate's result goes to the heap
 		return nil, &dup, nil
@@ -128,7 +128,7 @@ func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
 // commits); awaiting an applied index is a runner bug and panics.
 func (b *Broker) Await(index, term uint64, producer string, seq uint64) Ticket {
 	if index <= b.applied {
-		panic(printf.Sprintf("broker: await entry %d@t%d but entry %d is already applied", index, term, b.applied))
+		panic(fmt.Sprintf("broker: await entry %d@t%d but entry %d is already applied", index, term, b.applied))
 	}
 	b.nextTicket++
 	t := Ticket{ID: b.nextTicket, Index: index, Term: term, Producer: producer, Seq: seq}
@@ -163,7 +163,7 @@ func (b *Broker) FailAll(err error) []Resolved {
 	var out []Resolved
 	for _, ts := range b.pending {
 		for _, t := range ts {
-			out = append(out, Resolved{Ticket: t, Err: printf.Errorf("entry %d@t%d: %w", t.Index, t.Term, err)})
+			out = append(out, Resolved{Ticket: t, Err: fmt.Errorf("entry %d@t%d: %w", t.Index, t.Term, err)})
 		}
 	}
 	slices.SortFunc(out, func(x, y Resolved) int { return cmp.Compare(x.Ticket.ID, y.Ticket.ID) })
@@ -194,7 +194,7 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 		r := Resolved{Ticket: t}
 		switch {
 		case t.Term != e.Term:
-			r.Err = printf.Errorf("entry %d proposed in term %d, committed in term %d: %w",
+			r.Err = fmt.Errorf("entry %d proposed in term %d, committed in term %d: %w",
 				t.Index, t.Term, e.Term, ErrNotCommitted)
 		case a.Outcome == OutcomeCorrupt:
 			r.Err = a.Err
@@ -202,9 +202,9 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 			// (index, term) names one entry (Raft's Log Matching); a ticket
 			// for a no-op means the runner awaited something it did not
 			// propose.
-			panic(printf.Sprintf("broker: ticket %d awaits entry %d@t%d, which is a %s entry", t.ID, t.Index, t.Term, e.Type))
+			panic(fmt.Sprintf("broker: ticket %d awaits entry %d@t%d, which is a %s entry", t.ID, t.Index, t.Term, e.Type))
 		case m.Producer != t.Producer || m.Seq != t.Seq:
-			panic(printf.Sprintf("broker: ticket %d awaits %s#%d at entry %d@t%d, which holds %s#%d",
+			panic(fmt.Sprintf("broker: ticket %d awaits %s#%d at entry %d@t%d, which holds %s#%d",
 				t.ID, t.Producer, t.Seq, t.Index, t.Term, m.Producer, m.Seq))
 		case a.Err != nil:
 			r.Err = a.Err
@@ -285,7 +285,7 @@ func (p *producerState) lookup(producer string, seq uint64, encoded []byte) (Res
 	for _, sr := range p.recent {
 		if sr.seq == seq {
 			if messageSum(encoded) != sr.sum {
-				return Result{}, true, printf.Errorf("producer %s seq %d is stored at entry %d (%s@%d) with another message: a retry must send the same topic, tags, keys and body, a new message needs a new seq: %w",
+				return Result{}, true, fmt.Errorf("producer %s seq %d is stored at entry %d (%s@%d) with another message: a retry must send the same topic, tags, keys and body, a new message needs a new seq: %w",
 					producer, seq, sr.result.Index, sr.result.Topic, sr.result.QueueOffset, ErrSequenceReused)
 			}
 			r := sr.result
@@ -293,7 +293,7 @@ func (p *producerState) lookup(producer string, seq uint64, encoded []byte) (Res
 			return r, true, nil
 		}
 	}
-	return Result{}, true, printf.Errorf("producer %s seq %d (highest applied %d, results kept from %d): %w",
+	return Result{}, true, fmt.Errorf("producer %s seq %d (highest applied %d, results kept from %d): %w",
 		producer, seq, p.highest, p.recent[p.head].seq, ErrStaleSequence)
 }
 
@@ -312,7 +312,7 @@ func (b *Broker) recordApplied(p *producerState, producer string, seq, index uin
 		b.producers[producer] = p
 	}
 	if seq <= p.highest {
-		panic(printf.Sprintf("broker: producer %s seq %d recorded at or below highest %d", producer, seq, p.highest))
+		panic(fmt.Sprintf("broker: producer %s seq %d recorded at or below highest %d", producer, seq, p.highest))
 	}
 	p.highest = seq
 	p.lastIndex = index
