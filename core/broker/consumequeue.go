@@ -110,6 +110,17 @@ func (q *ConsumeQueue) Topic() string { return q.topic }
 func (q *ConsumeQueue) Len() uint64 { return q.n }
 
 // at returns the message at queue offset off < Len(), decoded afresh.
+// sizeAt returns the CommitLog size of the message at offset off, from its
+// queue record, without decoding the message.
+func (q *ConsumeQueue) sizeAt(off uint64) int32 {
+	c, i := q.chunks[off/queueChunkLen], off%queueChunkLen
+	rec, err := ParseQueueRecord(c.raw[i*QueueRecordSize : (i+1)*QueueRecordSize])
+	if err != nil {
+		panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
+	}
+	return rec.Size
+}
+
 func (q *ConsumeQueue) at(off uint64) Stored {
 	c, i := q.chunks[off/queueChunkLen], off%queueChunkLen
 	r := c.recs[i]
@@ -175,11 +186,11 @@ func (q *ConsumeQueue) read(off uint64, max, maxBytes int) []Stored {
 	out := make([]Stored, 0, end-off)
 	bytes := 0
 	for i := off; i < end; i++ {
-		s := q.at(i)
-		if bytes += int(s.Size); maxBytes > 0 && bytes > maxBytes && len(out) > 0 {
+		// The record's size decides before the message is decoded.
+		if bytes += int(q.sizeAt(i)); maxBytes > 0 && bytes > maxBytes && len(out) > 0 {
 			break
 		}
-		out = append(out, s)
+		out = append(out, q.at(i))
 	}
 	return out
 }

@@ -105,10 +105,7 @@ type Resolved struct {
 // Prepare only sees applied entries: a retry of a send that is still in
 // flight is not caught here but by the dispatcher in Apply.
 func (b *Broker) Prepare(msg Message) (body []byte, dup *Result, err error) {
-	if err := validateMessage(msg, b.opts.MaxMessageBytes); err != nil {
-		return nil, nil, fmt.Errorf("prepare: %w", err)
-	}
-	body, err = encodeMessage(msg, b.opts.MaxMessageBytes)
+	body, err = encodeMessage(msg, b.opts.MaxMessageBytes) // validates first
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}

@@ -33,7 +33,7 @@ type CampaignResponse struct {
 // the voters' lease.
 func (s *Server) handleCampaign(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
-	if !decodeStrict(w, r, &req) {
+	if !decodeBody(w, r, &req, true) {
 		return
 	}
 	var resp CampaignResponse
@@ -74,7 +74,7 @@ var SafetyRules = []string{"up_to_date_check", "current_term_commit", "persist_b
 
 func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
 	var raw map[string]json.RawMessage
-	if !decodeStrict(w, r, &raw) {
+	if !decodeBody(w, r, &raw, true) {
 		return
 	}
 	for k := range raw {
@@ -144,7 +144,7 @@ type LinkResponse struct {
 
 func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 	var req LinkRequest
-	if !decodeStrict(w, r, &req) {
+	if !decodeBody(w, r, &req, true) {
 		return
 	}
 	id := core.NodeID(req.Peer)
@@ -195,10 +195,4 @@ func (s *Server) otherPeers() string {
 		return "it has no other member"
 	}
 	return "its other members: " + strings.Join(ids, ", ")
-}
-
-// decodeStrict reads a JSON object into v refusing unknown fields; an empty
-// body is an empty object.
-func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeBody(w, r, v, true)
 }

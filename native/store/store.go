@@ -648,32 +648,13 @@ func (s *Store) writeTerm(hs core.HardState) error {
 	return s.syncDir()
 }
 
-// syncFile fsyncs f, once: after a failure it only returns that failure
-// (ErrSyncFailed).
-func (s *Store) syncFile(f *os.File) error {
-	if s.nosync {
-		return nil
-	}
-	if s.syncErr != nil {
-		return s.syncErr
-	}
-	s.fsyncs.Add(1)
-	sync := s.sync
-	if sync == nil {
-		sync = fdatasync
-	}
-	if err := sync(f); err != nil {
-		s.syncErr = fmt.Errorf("%w: fsync of %s: %w", ErrSyncFailed, f.Name(), err)
-		return s.syncErr
-	}
-	return nil
-}
+// syncFile fsyncs the file f (fdatasync, or Options.SyncFile).
+func (s *Store) syncFile(f *os.File) error { return s.syncWith(f, fdatasync) }
 
+// syncDir fsyncs the data folder, so that a created, renamed or removed
+// file stays so (File.Sync, or Options.SyncFile).
 func (s *Store) syncDir() error {
-	if s.nosync {
-		return nil
-	}
-	if s.syncErr != nil {
+	if s.nosync || s.syncErr != nil {
 		return s.syncErr
 	}
 	d, err := os.Open(s.dir)
@@ -681,15 +662,24 @@ func (s *Store) syncDir() error {
 		return err
 	}
 	defer d.Close()
-	if s.sync == nil {
-		s.fsyncs.Add(1)
-		if err := d.Sync(); err != nil {
-			s.syncErr = fmt.Errorf("%w: fsync of folder %s: %w", ErrSyncFailed, s.dir, err)
-			return s.syncErr
-		}
-		return nil
+	return s.syncWith(d, (*os.File).Sync)
+}
+
+// syncWith fsyncs f with sync (Options.SyncFile replaces it), once: after a
+// failure it only returns that failure (ErrSyncFailed).
+func (s *Store) syncWith(f *os.File, sync func(*os.File) error) error {
+	if s.nosync || s.syncErr != nil {
+		return s.syncErr
 	}
-	return s.syncFile(d)
+	if s.sync != nil {
+		sync = s.sync
+	}
+	s.fsyncs.Add(1)
+	if err := sync(f); err != nil {
+		s.syncErr = fmt.Errorf("%w: fsync of %s: %w", ErrSyncFailed, f.Name(), err)
+		return s.syncErr
+	}
+	return nil
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
