@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,26 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core"
+	"dledgerlab/internal/syncbuf"
 	"dledgerlab/native/store"
 )
-
-// lockedBuffer is a log sink the runner and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A failed fsync stops the broker — the disk is no longer trusted — without
 // calling fsync again (not even while closing), without acknowledging the
@@ -45,7 +26,7 @@ func (l *lockedBuffer) String() string {
 func TestFailedFsyncStopsTheBrokerWithoutRetrying(t *testing.T) {
 	var failing atomic.Bool
 	var afterFailure atomic.Int64
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")

@@ -17,15 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core"
+	"dledgerlab/internal/syncbuf"
 )
 
 // dialer1 starts broker 1 dialing broker 2 at addr (a fake) and returns its
 // logs.
-func dialer1(t *testing.T, addr string) *syncBuffer {
+func dialer1(t *testing.T, addr string) *syncbuf.Buffer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	tr, err := New(Config{ID: 1, Peers: map[core.NodeID]string{1: ln.Addr().String(), 2: addr}, Secret: []byte("s3cret"),
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core"
+	"dledgerlab/internal/syncbuf"
 )
 
 // mitm is a man in the middle on 127.0.0.1: a TCP proxy that understands
@@ -163,7 +164,7 @@ func (m *mitm) close() {
 
 // pairVia starts brokers 1 and 2 on 127.0.0.1 with broker 1 dialing broker
 // 2 through a man in the middle.
-func pairVia(t *testing.T) (*Transport, *Transport, *mitm, *syncBuffer) {
+func pairVia(t *testing.T) (*Transport, *Transport, *mitm, *syncbuf.Buffer) {
 	t.Helper()
 	var lns [2]net.Listener
 	for i := range lns {
@@ -172,7 +173,7 @@ func pairVia(t *testing.T) (*Transport, *Transport, *mitm, *syncBuffer) {
 		lns[i] = ln
 	}
 	proxy := startMITM(t, lns[1].Addr().String())
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	peers := []map[core.NodeID]string{
 		{1: lns[0].Addr().String(), 2: proxy.addr()},

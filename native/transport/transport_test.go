@@ -1,11 +1,9 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,28 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core"
+	"dledgerlab/internal/syncbuf"
 )
 
-// syncBuffer is a log sink safe for the transport's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // pair starts brokers 1 and 2 with the given secrets on 127.0.0.1.
-func pair(t *testing.T, secret1, secret2 string) (*Transport, *Transport, *syncBuffer) {
+func pair(t *testing.T, secret1, secret2 string) (*Transport, *Transport, *syncbuf.Buffer) {
 	t.Helper()
 	var lns [2]net.Listener
 	addrs := map[core.NodeID]string{}
@@ -44,7 +25,7 @@ func pair(t *testing.T, secret1, secret2 string) (*Transport, *Transport, *syncB
 		lns[i] = ln
 		addrs[core.NodeID(i+1)] = ln.Addr().String()
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	var ts [2]*Transport
 	for i, secret := range []string{secret1, secret2} {
