@@ -1,8 +1,8 @@
 package core
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 )
 
 // Config sets up one replica. Durations are in ticks: the caller decides how
@@ -105,7 +105,7 @@ var ErrConfig = errors.New("invalid config")
 
 func (c *Config) validate() error {
 	bad := func(format string, args ...any) error {
-		return printf.Errorf("%w: %s", ErrConfig, printf.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 	}
 	if c.ID == None {
 		return bad("ID must be at least 1")

@@ -1,6 +1,6 @@
 package core
 
-import "dledgerlab/internal/printf"
+import "fmt"
 
 // This file is leader election: the seed's "random sleep, the first to wake
 // becomes candidate, asks for votes, a majority makes the leader" — Raft §5.2
@@ -12,7 +12,7 @@ import "dledgerlab/internal/printf"
 func (n *Node) tickElection() {
 	n.electionElapsed++
 	if n.electionElapsed >= n.electionTimeout {
-		n.event(Event{Kind: EventElectionTimeout, Detail: printf.Sprintf("no leader heard for %d ticks", n.electionElapsed)})
+		n.event(Event{Kind: EventElectionTimeout, Detail: fmt.Sprintf("no leader heard for %d ticks", n.electionElapsed)})
 		n.campaign()
 	}
 }
@@ -36,7 +36,7 @@ func (n *Node) SkipTicks(k int) {
 		return
 	}
 	if due := n.TicksUntilDue(); k >= due {
-		panic(printf.Sprintf("broker %d: skipping %d ticks, but tick %d is due", uint64(n.id), k, due))
+		panic(fmt.Sprintf("broker %d: skipping %d ticks, but tick %d is due", uint64(n.id), k, due))
 	}
 	n.electionElapsed += k
 	if n.role == RoleLeader {
@@ -105,7 +105,7 @@ func (n *Node) becomePreCandidate() {
 	n.reset(n.term)
 	n.role = RolePreCandidate
 	n.votes = map[NodeID]bool{}
-	n.event(Event{Kind: EventBecamePreCandidate, Detail: printf.Sprintf("would campaign for term %d", n.term+1)})
+	n.event(Event{Kind: EventBecamePreCandidate, Detail: fmt.Sprintf("would campaign for term %d", n.term+1)})
 }
 
 // becomeCandidate: increment term, vote for self (§5.2; seed: 候选者, term 1).
@@ -171,14 +171,14 @@ func (n *Node) handleVote(m Message) {
 	upToDate := n.log.isUpToDate(m.LogIndex, m.LogTerm)
 	switch {
 	case !canVote:
-		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Detail: printf.Sprintf("%s: already voted for %d in term %d", m.Type, uint64(n.vote), n.term)})
+		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Detail: fmt.Sprintf("%s: already voted for %d in term %d", m.Type, uint64(n.vote), n.term)})
 		n.send(Message{Type: resp, To: m.From, Reject: true})
 	case !upToDate && !n.cfg.Rules.SkipUpToDateCheck:
-		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Detail: printf.Sprintf("%s: candidate's log (last %d@t%d) is behind ours (last %d@t%d), §5.4.1",
+		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Detail: fmt.Sprintf("%s: candidate's log (last %d@t%d) is behind ours (last %d@t%d), §5.4.1",
 			m.Type, m.LogIndex, m.LogTerm, n.log.lastIndex(), n.log.lastTerm())})
 		n.send(Message{Type: resp, To: m.From, Reject: true})
 	default:
-		n.event(Event{Kind: EventVoteGranted, Peer: m.From, Detail: printf.Sprintf("%s for term %d", m.Type, m.Term)})
+		n.event(Event{Kind: EventVoteGranted, Peer: m.From, Detail: fmt.Sprintf("%s for term %d", m.Type, m.Term)})
 		// Answer in the candidate's term so it counts the answer.
 		n.send(Message{Type: resp, To: m.From, Term: m.Term})
 		if m.Type == MsgVote {
@@ -216,7 +216,7 @@ func (n *Node) becomeLeader() {
 	for i := range n.prs {
 		n.prs[i] = progress{next: n.log.lastIndex() + 1, recentActive: true}
 	}
-	n.event(Event{Kind: EventBecameLeader, Detail: printf.Sprintf("won %d of %d votes; a majority is %d (N/2+1)", granted, len(n.peers), n.quorum())})
+	n.event(Event{Kind: EventBecameLeader, Detail: fmt.Sprintf("won %d of %d votes; a majority is %d (N/2+1)", granted, len(n.peers), n.quorum())})
 	n.appendEntry(EntryNoOp, nil)
 	n.bcastHeartbeat()
 }

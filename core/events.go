@@ -1,6 +1,6 @@
 package core
 
-import "dledgerlab/internal/printf"
+import "fmt"
 
 // EventKind names what happened inside a replica. The UI and lessons key
 // their texts (English and 简体中文) on it; Detail is an English sentence for
@@ -52,7 +52,7 @@ func (k EventKind) String() string {
 	if k > 0 && k < eventKindCount {
 		return eventNames[k]
 	}
-	return printf.Sprintf("EventKind(%d)", uint8(k))
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
 // MarshalText names the kind in JSON (ClusterView frames).
@@ -69,12 +69,12 @@ type Event struct {
 }
 
 func (e Event) String() string {
-	s := printf.Sprintf("broker %d t%d %s", uint64(e.Node), e.Term, e.Kind)
+	s := fmt.Sprintf("broker %d t%d %s", uint64(e.Node), e.Term, e.Kind)
 	if e.Peer != None {
-		s += printf.Sprintf(" peer=%d", uint64(e.Peer))
+		s += fmt.Sprintf(" peer=%d", uint64(e.Peer))
 	}
 	if e.Index != 0 {
-		s += printf.Sprintf(" index=%d", e.Index)
+		s += fmt.Sprintf(" index=%d", e.Index)
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail

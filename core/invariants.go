@@ -1,6 +1,6 @@
 package core
 
-import "dledgerlab/internal/printf"
+import "fmt"
 
 // assertInvariants panics, with the state that broke it, if the replica's
 // state contradicts itself (TigerBeetle's assertion density). It is cheap
@@ -8,7 +8,7 @@ import "dledgerlab/internal/printf"
 func (n *Node) assertInvariants() {
 	if what := n.brokenInvariant(); what != "" {
 		l := &n.log
-		panic(printf.Sprintf("broker %d invariant broken: %s (role=%s term=%d applied=%d committed=%d stabled=%d last=%d)",
+		panic(fmt.Sprintf("broker %d invariant broken: %s (role=%s term=%d applied=%d committed=%d stabled=%d last=%d)",
 			uint64(n.id), what, n.role, n.term, l.applied, l.committed, l.stabled, l.lastIndex()))
 	}
 }
@@ -24,15 +24,15 @@ func (n *Node) brokenInvariant() string {
 	case l.stabled > l.lastIndex():
 		return "stabled > last index"
 	case l.committed < n.prevHard.Commit && !l.unsafe:
-		return printf.Sprintf("commit index went backwards from %d", n.prevHard.Commit)
+		return fmt.Sprintf("commit index went backwards from %d", n.prevHard.Commit)
 	case n.term < n.prevHard.Term:
-		return printf.Sprintf("term went backwards from %d", n.prevHard.Term)
+		return fmt.Sprintf("term went backwards from %d", n.prevHard.Term)
 	case l.lastTerm() > n.term:
 		return "last entry's term above the current term"
 	case (n.role == RoleLeader) != (n.lead == n.id):
-		return printf.Sprintf("role %s with lead %d", n.role, uint64(n.lead))
+		return fmt.Sprintf("role %s with lead %d", n.role, uint64(n.lead))
 	case n.role == RoleLeader && n.vote != n.id:
-		return printf.Sprintf("leader voted for %d", uint64(n.vote))
+		return fmt.Sprintf("leader voted for %d", uint64(n.vote))
 	}
 	last := l.lastIndex()
 	for i := range n.prs {
@@ -41,10 +41,10 @@ func (n *Node) brokenInvariant() string {
 			continue
 		}
 		if pr.match >= pr.next {
-			return printf.Sprintf("follower %d has match %d >= next %d", uint64(n.peers[i]), pr.match, pr.next)
+			return fmt.Sprintf("follower %d has match %d >= next %d", uint64(n.peers[i]), pr.match, pr.next)
 		}
 		if pr.next > last+1 {
-			return printf.Sprintf("follower %d has next %d past our last index %d", uint64(n.peers[i]), pr.next, last)
+			return fmt.Sprintf("follower %d has next %d past our last index %d", uint64(n.peers[i]), pr.next, last)
 		}
 	}
 	return ""

@@ -3,7 +3,7 @@ package core
 import (
 	"slices"
 
-	"dledgerlab/internal/printf"
+	"fmt"
 )
 
 // raftLog is a replica's log held in memory (DLedger's DLedgerMemoryStore),
@@ -65,7 +65,7 @@ func (l *raftLog) isUpToDate(index, term uint64) bool {
 // slice returns entries lo..hi-1 (shared backing array: callers must not modify).
 func (l *raftLog) slice(lo, hi uint64) []Entry {
 	if lo > hi || hi > l.lastIndex()+1 || lo == 0 {
-		panic(printf.Sprintf("raftLog.slice(%d, %d) out of range [1, %d]", lo, hi, l.lastIndex()+1))
+		panic(fmt.Sprintf("raftLog.slice(%d, %d) out of range [1, %d]", lo, hi, l.lastIndex()+1))
 	}
 	return l.entries[lo:hi:hi]
 }
@@ -73,7 +73,7 @@ func (l *raftLog) slice(lo, hi uint64) []Entry {
 // appendLeader adds a new entry at the end (the leader's own proposal).
 func (l *raftLog) appendLeader(e Entry) {
 	if e.Index != l.lastIndex()+1 {
-		panic(printf.Sprintf("appendLeader: entry %d after last %d", e.Index, l.lastIndex()))
+		panic(fmt.Sprintf("appendLeader: entry %d after last %d", e.Index, l.lastIndex()))
 	}
 	l.grow(1)
 	l.entries = append(l.entries, e)
@@ -119,7 +119,7 @@ func (l *raftLog) maybeAppend(prevIndex, prevTerm uint64, ents []Entry) (lastNew
 func (l *raftLog) truncateFrom(i uint64) {
 	if i <= l.committed {
 		if !l.unsafe {
-			panic(printf.Sprintf("truncating committed entry %d (committed=%d, last=%d)", i, l.committed, l.lastIndex()))
+			panic(fmt.Sprintf("truncating committed entry %d (committed=%d, last=%d)", i, l.committed, l.lastIndex()))
 		}
 		l.lostCommitted += l.committed - i + 1
 		l.committed = i - 1
@@ -167,7 +167,7 @@ func (l *raftLog) commitTo(i uint64) bool {
 		return false
 	}
 	if i > l.lastIndex() {
-		panic(printf.Sprintf("commitTo(%d) beyond last index %d", i, l.lastIndex()))
+		panic(fmt.Sprintf("commitTo(%d) beyond last index %d", i, l.lastIndex()))
 	}
 	l.committed = i
 	return true

@@ -1,6 +1,6 @@
 package core
 
-import "dledgerlab/internal/printf"
+import "fmt"
 
 // MessageType names every message replicas exchange. The names follow the
 // seed text and DLedger: votes (投票 RPC), pushes (DLedger's append/push
@@ -56,7 +56,7 @@ func (t MessageType) String() string {
 	if t < msgTypeCount {
 		return messageTypeNames[t]
 	}
-	return printf.Sprintf("MessageType(%d)", uint8(t))
+	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
 
 // Valid reports whether t is a known message type.
@@ -105,17 +105,17 @@ type Message struct {
 }
 
 func (m Message) String() string {
-	s := printf.Sprintf("%s %d→%d t%d", m.Type, uint64(m.From), uint64(m.To), m.Term)
+	s := fmt.Sprintf("%s %d→%d t%d", m.Type, uint64(m.From), uint64(m.To), m.Term)
 	switch m.Type {
 	case MsgVote, MsgPreVote:
-		s += printf.Sprintf(" last=%d@t%d", m.LogIndex, m.LogTerm)
+		s += fmt.Sprintf(" last=%d@t%d", m.LogIndex, m.LogTerm)
 	case MsgPush:
-		s += printf.Sprintf(" prev=%d@t%d n=%d commit=%d", m.LogIndex, m.LogTerm, len(m.Entries), m.Commit)
+		s += fmt.Sprintf(" prev=%d@t%d n=%d commit=%d", m.LogIndex, m.LogTerm, len(m.Entries), m.Commit)
 	case MsgPushResp:
 		if m.Reject {
-			s += printf.Sprintf(" reject prev=%d hint=%d@t%d", m.LogIndex, m.HintIndex, m.HintTerm)
+			s += fmt.Sprintf(" reject prev=%d hint=%d@t%d", m.LogIndex, m.HintIndex, m.HintTerm)
 		} else {
-			s += printf.Sprintf(" match=%d", m.Index)
+			s += fmt.Sprintf(" match=%d", m.Index)
 		}
 	case MsgVoteResp, MsgPreVoteResp:
 		if m.Reject {
@@ -124,7 +124,7 @@ func (m Message) String() string {
 			s += " granted"
 		}
 	case MsgHeartbeat:
-		s += printf.Sprintf(" commit=%d", m.Commit)
+		s += fmt.Sprintf(" commit=%d", m.Commit)
 	}
 	return s
 }

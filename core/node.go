@@ -1,8 +1,8 @@
 package core
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 	"slices"
 )
 
@@ -32,7 +32,7 @@ func (r Role) String() string {
 	case RoleLeader:
 		return "leader"
 	}
-	return printf.Sprintf("Role(%d)", uint8(r))
+	return fmt.Sprintf("Role(%d)", uint8(r))
 }
 
 // Errors a caller handles.
@@ -112,23 +112,23 @@ func NewNode(cfg Config) (*Node, error) {
 	if s := cfg.Storage; s != nil {
 		hs, err := s.InitialState()
 		if err != nil {
-			return nil, printf.Errorf("broker %d: reading hard state: %w", uint64(cfg.ID), err)
+			return nil, fmt.Errorf("broker %d: reading hard state: %w", uint64(cfg.ID), err)
 		}
 		if last := s.LastIndex(); last > 0 {
 			ents, err := s.Entries(1, last+1)
 			if err != nil {
-				return nil, printf.Errorf("broker %d: reading log 1..%d: %w", uint64(cfg.ID), last, err)
+				return nil, fmt.Errorf("broker %d: reading log 1..%d: %w", uint64(cfg.ID), last, err)
 			}
 			for i, e := range ents {
 				if e.Index != uint64(i+1) || (i > 0 && e.Term < ents[i-1].Term) {
-					return nil, printf.Errorf("broker %d: stored log is not consecutive at entry %v", uint64(cfg.ID), e)
+					return nil, fmt.Errorf("broker %d: stored log is not consecutive at entry %v", uint64(cfg.ID), e)
 				}
 			}
 			n.log.entries = append(n.log.entries, ents...)
 			n.log.stabled = last
 		}
 		if hs.Commit > n.log.lastIndex() {
-			return nil, printf.Errorf("broker %d: stored commit index %d is past the stored log's end %d", uint64(cfg.ID), hs.Commit, n.log.lastIndex())
+			return nil, fmt.Errorf("broker %d: stored commit index %d is past the stored log's end %d", uint64(cfg.ID), hs.Commit, n.log.lastIndex())
 		}
 		n.term, n.vote = hs.Term, hs.Vote
 		n.log.committed = hs.Commit
@@ -165,7 +165,7 @@ func (n *Node) Propose(data []byte) (index, term uint64, err error) {
 	if len(data) > n.cfg.MaxEntryBytes {
 		// Refused before it enters the log: an entry the followers'
 		// CommitLogs cannot hold would stop replication for good.
-		return 0, 0, printf.Errorf("%w: %d bytes, limit %d", ErrEntryTooLarge, len(data), n.cfg.MaxEntryBytes)
+		return 0, 0, fmt.Errorf("%w: %d bytes, limit %d", ErrEntryTooLarge, len(data), n.cfg.MaxEntryBytes)
 	}
 	e := n.appendEntry(EntryNormal, data)
 	return e.Index, e.Term, nil
@@ -177,7 +177,7 @@ func (n *Node) Propose(data []byte) (index, term uint64, err error) {
 func (n *Node) Step(m Message) {
 	defer n.assertInvariants()
 	if why := n.checkMessage(m); why != "" {
-		n.event(Event{Kind: EventDropped, Peer: m.From, Detail: printf.Sprintf("%s: %s", m.Type, why)})
+		n.event(Event{Kind: EventDropped, Peer: m.From, Detail: fmt.Sprintf("%s: %s", m.Type, why)})
 		return
 	}
 	if !n.stepTerm(m) {
@@ -207,9 +207,9 @@ func (n *Node) checkMessage(m Message) string {
 	case !m.Type.Valid():
 		return "unknown message type"
 	case m.To != n.id:
-		return printf.Sprintf("addressed to broker %d", uint64(m.To))
+		return fmt.Sprintf("addressed to broker %d", uint64(m.To))
 	case m.From == n.id || !n.isPeer(m.From):
-		return printf.Sprintf("sender %d is not a peer", uint64(m.From))
+		return fmt.Sprintf("sender %d is not a peer", uint64(m.From))
 	case m.Term == 0:
 		return "term 0"
 	}
@@ -217,18 +217,18 @@ func (n *Node) checkMessage(m Message) string {
 		prev := m.LogTerm
 		for i, e := range m.Entries {
 			if e.Index != m.LogIndex+uint64(i)+1 {
-				return printf.Sprintf("entry %d of the push has index %d, want %d", i, e.Index, m.LogIndex+uint64(i)+1)
+				return fmt.Sprintf("entry %d of the push has index %d, want %d", i, e.Index, m.LogIndex+uint64(i)+1)
 			}
 			if e.Term < prev || e.Term > m.Term {
-				return printf.Sprintf("entry %d has term %d outside [%d, %d]", e.Index, e.Term, prev, m.Term)
+				return fmt.Sprintf("entry %d has term %d outside [%d, %d]", e.Index, e.Term, prev, m.Term)
 			}
 			if len(e.Data) > n.cfg.MaxEntryBytes {
-				return printf.Sprintf("entry %d has %d bytes, over the %d-byte limit", e.Index, len(e.Data), n.cfg.MaxEntryBytes)
+				return fmt.Sprintf("entry %d has %d bytes, over the %d-byte limit", e.Index, len(e.Data), n.cfg.MaxEntryBytes)
 			}
 			prev = e.Term
 		}
 		if m.LogTerm > m.Term {
-			return printf.Sprintf("previous entry's term %d is above the push's term %d", m.LogTerm, m.Term)
+			return fmt.Sprintf("previous entry's term %d is above the push's term %d", m.LogTerm, m.Term)
 		}
 	}
 	return ""
@@ -245,7 +245,7 @@ func (n *Node) stepTerm(m Message) bool {
 			// CheckQuorum's lease: while we hear from a leader, ignore
 			// campaigns (thesis §4.2.3), unless a transfer asked for it.
 			if n.inLease() && !m.Force {
-				n.event(Event{Kind: EventVoteIgnored, Peer: m.From, Detail: printf.Sprintf("%s for term %d while broker %d leads", m.Type, m.Term, uint64(n.lead))})
+				n.event(Event{Kind: EventVoteIgnored, Peer: m.From, Detail: fmt.Sprintf("%s for term %d while broker %d leads", m.Type, m.Term, uint64(n.lead))})
 				return false
 			}
 		}
@@ -260,7 +260,7 @@ func (n *Node) stepTerm(m Message) bool {
 				lead = m.From
 			}
 			if n.role == RoleLeader {
-				n.event(Event{Kind: EventSteppedDown, Peer: m.From, Detail: printf.Sprintf("saw term %d > %d", m.Term, n.term)})
+				n.event(Event{Kind: EventSteppedDown, Peer: m.From, Detail: fmt.Sprintf("saw term %d > %d", m.Term, n.term)})
 			}
 			n.becomeFollower(m.Term, lead)
 		}
@@ -273,7 +273,7 @@ func (n *Node) stepTerm(m Message) bool {
 		case MsgPreVote:
 			n.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
 		}
-		n.event(Event{Kind: EventDropped, Peer: m.From, Detail: printf.Sprintf("%s from stale term %d < %d", m.Type, m.Term, n.term)})
+		n.event(Event{Kind: EventDropped, Peer: m.From, Detail: fmt.Sprintf("%s from stale term %d < %d", m.Type, m.Term, n.term)})
 		return false
 	}
 	return true
@@ -289,7 +289,7 @@ func (n *Node) inLease() bool {
 func (n *Node) becomeFollower(term uint64, lead NodeID) {
 	was := n.role
 	if n.transferee != None && term > n.term {
-		n.event(Event{Kind: EventTransferFinished, Peer: n.transferee, Detail: printf.Sprintf("stepped down for term %d", term)})
+		n.event(Event{Kind: EventTransferFinished, Peer: n.transferee, Detail: fmt.Sprintf("stepped down for term %d", term)})
 	}
 	n.reset(term)
 	n.role = RoleFollower
@@ -449,7 +449,7 @@ func (n *Node) Advance(rd Ready) {
 	if k := len(rd.Entries); k > 0 {
 		last := rd.Entries[k-1]
 		if !n.log.matchTerm(last.Index, last.Term) {
-			panic(printf.Sprintf("broker %d: Advance for entry %v no longer in the log (last %d): Step between Ready and Advance?", uint64(n.id), last, n.log.lastIndex()))
+			panic(fmt.Sprintf("broker %d: Advance for entry %v no longer in the log (last %d): Step between Ready and Advance?", uint64(n.id), last, n.log.lastIndex()))
 		}
 		n.log.stabled = max(n.log.stabled, last.Index)
 		if n.role == RoleLeader {

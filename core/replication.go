@@ -1,7 +1,7 @@
 package core
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 	"slices"
 )
 
@@ -59,7 +59,7 @@ func (n *Node) handlePush(m Message) {
 	if !ok {
 		hintIndex, hintTerm := n.log.conflictHint(m.LogIndex)
 		n.event(Event{Kind: EventPushRejected, Peer: m.From, Index: m.LogIndex,
-			Detail: printf.Sprintf("no entry %d@t%d here; hint %d@t%d", m.LogIndex, m.LogTerm, hintIndex, hintTerm)})
+			Detail: fmt.Sprintf("no entry %d@t%d here; hint %d@t%d", m.LogIndex, m.LogTerm, hintIndex, hintTerm)})
 		n.send(Message{Type: MsgPushResp, To: m.From, Reject: true, LogIndex: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
 		return
 	}
@@ -67,10 +67,10 @@ func (n *Node) handlePush(m Message) {
 	case truncatedFrom != 0 && truncatedFrom <= committedBefore:
 		// Only possible with a safety rule switched off (raftLog.unsafe).
 		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom,
-			Detail: printf.Sprintf("dropped COMMITTED entries %d..%d: a safety rule is off and State Machine Safety is broken", truncatedFrom, committedBefore)})
+			Detail: fmt.Sprintf("dropped COMMITTED entries %d..%d: a safety rule is off and State Machine Safety is broken", truncatedFrom, committedBefore)})
 	case truncatedFrom != 0:
 		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom,
-			Detail: printf.Sprintf("dropped uncommitted entries from %d on: they conflict with leader %d", truncatedFrom, uint64(m.From))})
+			Detail: fmt.Sprintf("dropped uncommitted entries from %d on: they conflict with leader %d", truncatedFrom, uint64(m.From))})
 	}
 	n.maybeCommitTo(min(m.Commit, lastNew))
 	// The acknowledgement leaves after the caller persisted the entries
@@ -138,7 +138,7 @@ func (n *Node) handleReject(id NodeID, pr *progress, m Message) {
 	next = max(min(next, m.LogIndex), pr.match+1)
 	pr.becomeProbe()
 	pr.next = next
-	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Detail: printf.Sprintf("broker %d does not hold our entry %d; retrying from %d", uint64(id), m.LogIndex, next)})
+	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Detail: fmt.Sprintf("broker %d does not hold our entry %d; retrying from %d", uint64(id), m.LogIndex, next)})
 	n.flush = true
 }
 

@@ -1,6 +1,6 @@
 package core
 
-import "dledgerlab/internal/printf"
+import "fmt"
 
 // This file is leadership transfer (Raft thesis §3.10; DLedger's preferred
 // leader, DLedgerLeaderElector.handleLeadershipTransfer): the leader stops
@@ -13,7 +13,7 @@ func (n *Node) TransferLeadership(to NodeID) error {
 		return ErrNotLeader
 	}
 	if !n.isPeer(to) {
-		return printf.Errorf("%w: %d", ErrUnknownNode, uint64(to))
+		return fmt.Errorf("%w: %d", ErrUnknownNode, uint64(to))
 	}
 	if to == n.id {
 		return nil // already the leader
@@ -42,6 +42,6 @@ func (n *Node) handleTimeoutNow(m Message) {
 	if n.role == RoleLeader {
 		return
 	}
-	n.event(Event{Kind: EventTransferStarted, Peer: n.id, Detail: printf.Sprintf("broker %d asked us to take over", uint64(m.From))})
+	n.event(Event{Kind: EventTransferStarted, Peer: n.id, Detail: fmt.Sprintf("broker %d asked us to take over", uint64(m.From))})
 	n.elect(true)
 }

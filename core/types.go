@@ -1,6 +1,6 @@
 package core
 
-import "dledgerlab/internal/printf"
+import "fmt"
 
 // NodeID names one broker of the group. IDs start at 1; None (0) means
 // "nobody", e.g. no known leader or no vote cast.
@@ -29,7 +29,7 @@ func (t EntryType) String() string {
 	case EntryNoOp:
 		return "no-op"
 	}
-	return printf.Sprintf("EntryType(%d)", uint8(t))
+	return fmt.Sprintf("EntryType(%d)", uint8(t))
 }
 
 // Entry is one record of the replicated log (Raft Figure 2 "log[]";
@@ -43,7 +43,7 @@ type Entry struct {
 }
 
 func (e Entry) String() string {
-	return printf.Sprintf("%d@t%d/%s(%dB)", e.Index, e.Term, e.Type, len(e.Data))
+	return fmt.Sprintf("%d@t%d/%s(%dB)", e.Index, e.Term, e.Type, len(e.Data))
 }
 
 // HardState is the state a replica must persist before it answers anyone

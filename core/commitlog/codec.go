@@ -4,8 +4,8 @@ package commitlog
 // fixed 48-byte header followed by its body; the layout is drawn in doc.go.
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"slices"
 
@@ -40,7 +40,7 @@ func (m Magic) String() string {
 	case MagicBlank:
 		return "blank"
 	}
-	return printf.Sprintf("Magic(%#08x)", uint32(m))
+	return fmt.Sprintf("Magic(%#08x)", uint32(m))
 }
 
 // IsEntry reports whether m starts an entry (normal, no-op or config).
@@ -173,13 +173,13 @@ func AppendEntry(dst []byte, e core.Entry, pos int64, prevChain uint32) ([]byte,
 func (c Codec) AppendEntry(dst []byte, e core.Entry, pos int64, prevChain uint32) ([]byte, Header, error) {
 	magic, ok := MagicOf(e.Type)
 	if !ok {
-		return dst, Header{}, printf.Errorf("%w: entry %d has unknown type %s", ErrInvalid, e.Index, e.Type)
+		return dst, Header{}, fmt.Errorf("%w: entry %d has unknown type %s", ErrInvalid, e.Index, e.Type)
 	}
 	if len(e.Data) > c.maxBody() {
 		return dst, Header{}, &TooLargeError{Index: e.Index, What: "body", Size: int64(len(e.Data)), Max: int64(c.maxBody())}
 	}
 	if pos < 0 {
-		return dst, Header{}, printf.Errorf("%w: entry %d at negative position %d", ErrInvalid, e.Index, pos)
+		return dst, Header{}, fmt.Errorf("%w: entry %d at negative position %d", ErrInvalid, e.Index, pos)
 	}
 	size := EncodedSize(len(e.Data))
 	h := Header{
@@ -226,7 +226,7 @@ func (c Codec) DecodeEntry(b []byte, pos int64) (core.Entry, Header, error) {
 	if !ok {
 		// Config entries are valid on disk but core cannot represent them.
 		return core.Entry{}, h, &DecodeError{Pos: pos, Offset: pos + offMagic, Reason: ReasonBadMagic,
-			Detail: printf.Sprintf("magic %s has no core entry type", h.Magic)}
+			Detail: fmt.Sprintf("magic %s has no core entry type", h.Magic)}
 	}
 	return core.Entry{Index: h.Index, Term: h.Term, Type: t, Data: b[HeaderSize:h.Size:h.Size]}, h, nil
 }
@@ -240,15 +240,15 @@ func (c Codec) checkEntry(b []byte, pos int64) (Header, error) {
 	}
 	if h.Pos != pos {
 		return h, &DecodeError{Pos: pos, Offset: pos + offPos, Reason: ReasonBadPosition,
-			Detail: printf.Sprintf("header says position %d", h.Pos)}
+			Detail: fmt.Sprintf("header says position %d", h.Pos)}
 	}
 	if len(b) < int(h.Size) {
 		return h, &DecodeError{Pos: pos, Offset: pos + int64(len(b)), Reason: ReasonTornBody,
-			Detail: printf.Sprintf("entry of %d bytes, only %d present", h.Size, len(b))}
+			Detail: fmt.Sprintf("entry of %d bytes, only %d present", h.Size, len(b))}
 	}
 	if got := crc32.Checksum(b[HeaderSize:h.Size], castagnoli); got != h.BodyCRC {
 		return h, &DecodeError{Pos: pos, Offset: pos + offBodyCRC, Reason: ReasonBodyCRC,
-			Detail: printf.Sprintf("header says %#08x, body has %#08x", h.BodyCRC, got)}
+			Detail: fmt.Sprintf("header says %#08x, body has %#08x", h.BodyCRC, got)}
 	}
 	return h, nil
 }
@@ -257,7 +257,7 @@ func (c Codec) checkEntry(b []byte, pos int64) (Header, error) {
 func (c Codec) decodeHeader(b []byte, pos int64) (Header, error) {
 	if len(b) < HeaderSize {
 		return Header{}, &DecodeError{Pos: pos, Offset: pos + int64(len(b)), Reason: ReasonTornHeader,
-			Detail: printf.Sprintf("%d of %d header bytes present", len(b), HeaderSize)}
+			Detail: fmt.Sprintf("%d of %d header bytes present", len(b), HeaderSize)}
 	}
 	h := Header{
 		Magic:    Magic(binary.BigEndian.Uint32(b[offMagic:])),
@@ -271,7 +271,7 @@ func (c Codec) decodeHeader(b []byte, pos int64) (Header, error) {
 		BodyLen:  int32(binary.BigEndian.Uint32(b[offBodyLen:])),
 	}
 	if !h.Magic.IsEntry() {
-		detail := printf.Sprintf("magic %#08x", uint32(h.Magic))
+		detail := fmt.Sprintf("magic %#08x", uint32(h.Magic))
 		if h.Magic == MagicBlank {
 			detail = "end-of-segment marker, not an entry"
 		}
@@ -279,15 +279,15 @@ func (c Codec) decodeHeader(b []byte, pos int64) (Header, error) {
 	}
 	if h.BodyLen < 0 {
 		return h, &DecodeError{Pos: pos, Offset: pos + offBodyLen, Reason: ReasonBadSize,
-			Detail: printf.Sprintf("negative body length %d", h.BodyLen)}
+			Detail: fmt.Sprintf("negative body length %d", h.BodyLen)}
 	}
 	if int(h.BodyLen) > c.maxBody() {
 		return h, &DecodeError{Pos: pos, Offset: pos + offBodyLen, Reason: ReasonTooLarge,
-			Detail: printf.Sprintf("body length %d, limit %d", h.BodyLen, c.maxBody())}
+			Detail: fmt.Sprintf("body length %d, limit %d", h.BodyLen, c.maxBody())}
 	}
 	if int(h.Size) != EncodedSize(int(h.BodyLen)) {
 		return h, &DecodeError{Pos: pos, Offset: pos + offSize, Reason: ReasonBadSize,
-			Detail: printf.Sprintf("size %d but body length %d (want size %d)", h.Size, h.BodyLen, EncodedSize(int(h.BodyLen)))}
+			Detail: fmt.Sprintf("size %d but body length %d (want size %d)", h.Size, h.BodyLen, EncodedSize(int(h.BodyLen)))}
 	}
 	return h, nil
 }

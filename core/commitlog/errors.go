@@ -1,8 +1,8 @@
 package commitlog
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 )
 
 // This file holds the errors of the package: the sentinels callers test with
@@ -64,7 +64,7 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
-	return printf.Sprintf("commitlog: record at position %d: %s at offset %d: %s", e.Pos, string(e.Reason), e.Offset, e.Detail)
+	return fmt.Sprintf("commitlog: record at position %d: %s at offset %d: %s", e.Pos, string(e.Reason), e.Offset, e.Detail)
 }
 
 // Unwrap returns ErrShortBuffer for torn records and ErrCorrupt otherwise.
@@ -87,7 +87,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return printf.Sprintf("commitlog: corrupt segment %s at offset %d: %s: %s", e.Segment, e.Offset, string(e.Reason), e.Detail)
+	return fmt.Sprintf("commitlog: corrupt segment %s at offset %d: %s: %s", e.Segment, e.Offset, string(e.Reason), e.Detail)
 }
 
 // Unwrap returns ErrCorrupt.
@@ -104,7 +104,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return printf.Sprintf("commitlog: entry %d: %s of %d bytes exceeds the limit of %d bytes", e.Index, e.What, e.Size, e.Max)
+	return fmt.Sprintf("commitlog: entry %d: %s of %d bytes exceeds the limit of %d bytes", e.Index, e.What, e.Size, e.Max)
 }
 
 // Unwrap returns ErrTooLarge.

@@ -7,8 +7,8 @@ package commitlog
 // 1, so slot 0 holds a header record instead of an entry.
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"fmt"
 )
 
 // IndexRecordSize is the size of one index record (INDEX_UNIT_SIZE).
@@ -29,7 +29,7 @@ type IndexRecord struct {
 
 // String prints the record's fields by name, as fmt's %+v does.
 func (r IndexRecord) String() string {
-	return printf.Sprintf("{Magic:%s Pos:%d Size:%d Index:%d Term:%d}", r.Magic, r.Pos, r.Size, r.Index, r.Term)
+	return fmt.Sprintf("{Magic:%s Pos:%d Size:%d Index:%d Term:%d}", r.Magic, r.Pos, r.Size, r.Index, r.Term)
 }
 
 // IndexOffset returns the byte offset of entry index's record.
@@ -64,7 +64,7 @@ func AppendIndexRecord(dst []byte, r IndexRecord) []byte {
 func DecodeIndexRecord(b []byte) (IndexRecord, error) {
 	if len(b) < IndexRecordSize {
 		return IndexRecord{}, &DecodeError{Offset: int64(len(b)), Reason: ReasonIndexTorn,
-			Detail: printf.Sprintf("%d of %d record bytes present", len(b), IndexRecordSize)}
+			Detail: fmt.Sprintf("%d of %d record bytes present", len(b), IndexRecordSize)}
 	}
 	return IndexRecord{
 		Magic: Magic(binary.BigEndian.Uint32(b[0:])),

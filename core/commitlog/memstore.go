@@ -17,7 +17,7 @@ package commitlog
 
 import (
 	"bytes"
-	"dledgerlab/internal/printf"
+	"fmt"
 	"slices"
 
 	"dledgerlab/core"
@@ -94,7 +94,7 @@ func (m *MemStore) LastTerm() uint64 { return m.live.lastTerm }
 // from the segment bytes. Their Data is a copy: later writes do not change it.
 func (m *MemStore) Entries(lo, hi uint64) ([]core.Entry, error) {
 	if lo < 1 || hi < lo || hi > m.live.lastIndex+1 {
-		return nil, printf.Errorf("%w: entries [%d, %d) outside the log [1, %d]", ErrInvalid, lo, hi, m.live.lastIndex)
+		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [1, %d]", ErrInvalid, lo, hi, m.live.lastIndex)
 	}
 	if lo == hi {
 		return nil, nil
@@ -111,7 +111,7 @@ func (m *MemStore) Entries(lo, hi uint64) ([]core.Entry, error) {
 		seg := m.live.segmentAt(r.Pos, m.opts.SegmentSize)
 		e, _, err := codec.DecodeEntry(seg.buf[r.Pos-seg.start:], r.Pos)
 		if err != nil {
-			return nil, printf.Errorf("commitlog: entry %d in segment %s: %w", i, SegmentName(seg.start), err)
+			return nil, fmt.Errorf("commitlog: entry %d in segment %s: %w", i, SegmentName(seg.start), err)
 		}
 		n := len(data)
 		data = append(data, e.Data...)
@@ -140,7 +140,7 @@ func (m *MemStore) Append(entries []core.Entry) error {
 	}
 	first := entries[0].Index
 	if first < 1 || first > m.live.lastIndex+1 {
-		return printf.Errorf("%w: append at index %d, log ends at %d", ErrInvalid, first, m.live.lastIndex)
+		return fmt.Errorf("%w: append at index %d, log ends at %d", ErrInvalid, first, m.live.lastIndex)
 	}
 	prevTerm := uint64(0)
 	if first > 1 {
@@ -148,14 +148,14 @@ func (m *MemStore) Append(entries []core.Entry) error {
 	}
 	for k, e := range entries {
 		if e.Index != first+uint64(k) {
-			return printf.Errorf("%w: entry %d follows entry %d", ErrInvalid, e.Index, first+uint64(k)-1)
+			return fmt.Errorf("%w: entry %d follows entry %d", ErrInvalid, e.Index, first+uint64(k)-1)
 		}
 		if e.Term < prevTerm {
-			return printf.Errorf("%w: entry %d has term %d after term %d", ErrInvalid, e.Index, e.Term, prevTerm)
+			return fmt.Errorf("%w: entry %d has term %d after term %d", ErrInvalid, e.Index, e.Term, prevTerm)
 		}
 		prevTerm = e.Term
 		if _, ok := MagicOf(e.Type); !ok {
-			return printf.Errorf("%w: entry %d has unknown type %s", ErrInvalid, e.Index, e.Type)
+			return fmt.Errorf("%w: entry %d has unknown type %s", ErrInvalid, e.Index, e.Type)
 		}
 		if len(e.Data) > m.opts.MaxBodySize {
 			return &TooLargeError{Index: e.Index, What: "body", Size: int64(len(e.Data)), Max: int64(m.opts.MaxBodySize)}
@@ -170,7 +170,7 @@ func (m *MemStore) Append(entries []core.Entry) error {
 	}
 	for _, e := range entries {
 		if err := m.live.write(e, m.opts); err != nil {
-			panic(printf.Sprintf("commitlog: checked entry %v failed to encode: %v", e, err))
+			panic(fmt.Sprintf("commitlog: checked entry %v failed to encode: %v", e, err))
 		}
 	}
 	return nil
@@ -257,14 +257,14 @@ func (m *MemStore) FlipByte(pos int64) error {
 			return nil
 		}
 	}
-	return printf.Errorf("%w: position %d is not inside durable data (end %d)", ErrInvalid, pos, m.durable.end())
+	return fmt.Errorf("%w: position %d is not inside durable data (end %d)", ErrInvalid, pos, m.durable.end())
 }
 
 // FlipIndexByte corrupts byte off of the durable index image. Recover
 // rebuilds the index from the data and reports it.
 func (m *MemStore) FlipIndexByte(off int64) error {
 	if off < 0 || off >= int64(len(m.durable.index)) {
-		return printf.Errorf("%w: index offset %d outside [0, %d)", ErrInvalid, off, len(m.durable.index))
+		return fmt.Errorf("%w: index offset %d outside [0, %d)", ErrInvalid, off, len(m.durable.index))
 	}
 	b := slices.Clone(m.durable.index)
 	b[off] ^= 0xFF
@@ -343,7 +343,7 @@ func (im *image) record(i uint64) IndexRecord {
 	off := IndexOffset(i)
 	r, err := DecodeIndexRecord(im.index[off : off+IndexRecordSize])
 	if err != nil || r.Index != i {
-		panic(printf.Sprintf("commitlog: index record %d is %+v (%v); index has %d bytes", i, r, err, len(im.index)))
+		panic(fmt.Sprintf("commitlog: index record %d is %+v (%v); index has %d bytes", i, r, err, len(im.index)))
 	}
 	return r
 }
@@ -357,7 +357,7 @@ func (im *image) segmentAt(pos, segSize int64) memSegment {
 	case im.hasTail && im.tail.start == k*segSize:
 		return im.tail
 	}
-	panic(printf.Sprintf("commitlog: no segment for position %d among %d sealed segments", pos, len(im.sealed)))
+	panic(fmt.Sprintf("commitlog: no segment for position %d among %d sealed segments", pos, len(im.sealed)))
 }
 
 // write appends one checked entry, sealing the last segment with an
@@ -416,7 +416,7 @@ func (im *image) truncate(first uint64, segSize int64) {
 		seg := im.segmentAt(r.Pos, segSize)
 		h, err := DecodeHeader(seg.buf[r.Pos-seg.start:])
 		if err != nil {
-			panic(printf.Sprintf("commitlog: header of entry %d at %d: %v", first-1, r.Pos, err))
+			panic(fmt.Sprintf("commitlog: header of entry %d at %d: %v", first-1, r.Pos, err))
 		}
 		im.lastTerm, im.lastChain = h.Term, h.ChainCRC
 	}

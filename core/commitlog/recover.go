@@ -9,8 +9,8 @@ package commitlog
 // damage in the middle of the log (refuse with *CorruptError).
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"fmt"
 	"io"
 )
 
@@ -81,7 +81,7 @@ func (r *Report) String() string {
 		if i > 0 {
 			b = append(b, "; "...)
 		}
-		b = printf.Appendf(b, "%s@%d: %s, %d bytes (%s)", it.Segment, it.Offset, string(it.Reason), it.Bytes, it.Detail)
+		b = fmt.Appendf(b, "%s@%d: %s, %d bytes (%s)", it.Segment, it.Offset, string(it.Reason), it.Bytes, it.Detail)
 	}
 	return string(b)
 }
@@ -108,7 +108,7 @@ func Recover(segs []Segment, index io.ReaderAt, indexSize int64, opts Options) (
 		return Recovered{}, rep, err
 	}
 	if indexSize < 0 || (indexSize > 0 && index == nil) {
-		return Recovered{}, rep, printf.Errorf("%w: index of size %d", ErrInvalid, indexSize)
+		return Recovered{}, rep, fmt.Errorf("%w: index of size %d", ErrInvalid, indexSize)
 	}
 	s := scan{opts: opts, codec: opts.codec(), rep: rep}
 	if err := s.idx.open(index, indexSize, rep); err != nil {
@@ -142,9 +142,9 @@ func checkLayout(segs []Segment, size int64) error {
 		bad := ""
 		switch {
 		case seg.Start != want:
-			bad = printf.Sprintf("segment %d starts at %d, want %d", i, seg.Start, want)
+			bad = fmt.Sprintf("segment %d starts at %d, want %d", i, seg.Start, want)
 		case seg.Size < 0 || seg.Size > size:
-			bad = printf.Sprintf("segment holds %d bytes, capacity %d", seg.Size, size)
+			bad = fmt.Sprintf("segment holds %d bytes, capacity %d", seg.Size, size)
 		case seg.Size > 0 && seg.Data == nil:
 			bad = "segment has a size but no data"
 		}
@@ -178,7 +178,7 @@ func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
-		return true, printf.Errorf("commitlog: read segment %s: %w", name, err)
+		return true, fmt.Errorf("commitlog: read segment %s: %w", name, err)
 	}
 	d := damage{name: name, start: seg.Start, b: b, last: last, s: s}
 	for off := int64(0); ; {
@@ -188,7 +188,7 @@ func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
 			if last {
 				return true, nil
 			}
-			return true, d.at(off, ReasonNoBlank, printf.Sprintf("segment holds %d of %d bytes", seg.Size, s.opts.SegmentSize))
+			return true, d.at(off, ReasonNoBlank, fmt.Sprintf("segment holds %d of %d bytes", seg.Size, s.opts.SegmentSize))
 		}
 		if len(rest) >= 4 && Magic(binary.BigEndian.Uint32(rest)) == MagicBlank {
 			if reason, detail := s.checkBlank(rest, off, seg.Size); reason != "" {
@@ -199,10 +199,10 @@ func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
 		}
 		if allZero(rest) {
 			if !last {
-				return true, d.at(off, ReasonNoBlank, printf.Sprintf("%d zero bytes where entries or a marker belong", len(rest)))
+				return true, d.at(off, ReasonNoBlank, fmt.Sprintf("%d zero bytes where entries or a marker belong", len(rest)))
 			}
 			if !s.opts.Preallocated {
-				s.rep.add(name, off, int64(len(rest)), ReasonZeroTail, printf.Sprintf("%d zero bytes after the last entry", len(rest)))
+				s.rep.add(name, off, int64(len(rest)), ReasonZeroTail, fmt.Sprintf("%d zero bytes after the last entry", len(rest)))
 			}
 			return true, nil
 		}
@@ -228,24 +228,24 @@ func (s *scan) entry(b []byte, pos, off int64) (Header, Reason, string) {
 		// errors.As: errors.As costs the WebAssembly engine 13 KB gzipped.)
 		de, ok := err.(*DecodeError)
 		if !ok {
-			panic(printf.Sprintf("commitlog: checkEntry returned an error that is not a *DecodeError: %v", err))
+			panic(fmt.Sprintf("commitlog: checkEntry returned an error that is not a *DecodeError: %v", err))
 		}
 		if de.Reason == ReasonTornBody && !s.opts.Fits(off, int64(h.Size)) {
-			return h, ReasonBadSize, printf.Sprintf("entry of %d bytes at offset %d does not fit a %d-byte segment", h.Size, off, s.opts.SegmentSize)
+			return h, ReasonBadSize, fmt.Sprintf("entry of %d bytes at offset %d does not fit a %d-byte segment", h.Size, off, s.opts.SegmentSize)
 		}
 		return h, de.Reason, de.Detail
 	}
 	if !s.opts.Fits(off, int64(h.Size)) {
-		return h, ReasonBadSize, printf.Sprintf("entry of %d bytes at offset %d leaves no room for the end-of-segment marker", h.Size, off)
+		return h, ReasonBadSize, fmt.Sprintf("entry of %d bytes at offset %d leaves no room for the end-of-segment marker", h.Size, off)
 	}
 	if h.Index != s.last.Index+1 {
-		return h, ReasonIndexGap, printf.Sprintf("entry index %d after index %d", h.Index, s.last.Index)
+		return h, ReasonIndexGap, fmt.Sprintf("entry index %d after index %d", h.Index, s.last.Index)
 	}
 	if h.Term < s.last.Term {
-		return h, ReasonTermDecrease, printf.Sprintf("entry %d has term %d after term %d", h.Index, h.Term, s.last.Term)
+		return h, ReasonTermDecrease, fmt.Sprintf("entry %d has term %d after term %d", h.Index, h.Term, s.last.Term)
 	}
 	if want := chainOf(s.chain, b[:HeaderSize]); want != h.ChainCRC {
-		return h, ReasonChainCRC, printf.Sprintf("entry %d carries %#08x, chain gives %#08x", h.Index, h.ChainCRC, want)
+		return h, ReasonChainCRC, fmt.Sprintf("entry %d carries %#08x, chain gives %#08x", h.Index, h.ChainCRC, want)
 	}
 	return h, "", ""
 }
@@ -254,14 +254,14 @@ func (s *scan) entry(b []byte, pos, off int64) (Header, Reason, string) {
 // size bytes; b starts at the marker.
 func (s *scan) checkBlank(b []byte, off, size int64) (Reason, string) {
 	if len(b) < BlankSize {
-		return ReasonBadBlank, printf.Sprintf("marker torn: %d of %d bytes", len(b), BlankSize)
+		return ReasonBadBlank, fmt.Sprintf("marker torn: %d of %d bytes", len(b), BlankSize)
 	}
 	n := int64(binary.BigEndian.Uint32(b[4:]))
 	if want := s.opts.SegmentSize - off; n != want {
-		return ReasonBadBlank, printf.Sprintf("marker length %d, %d bytes remain in the segment", n, want)
+		return ReasonBadBlank, fmt.Sprintf("marker length %d, %d bytes remain in the segment", n, want)
 	}
 	if size != s.opts.SegmentSize {
-		return ReasonBadBlank, printf.Sprintf("marker torn: segment holds %d of %d bytes", size, s.opts.SegmentSize)
+		return ReasonBadBlank, fmt.Sprintf("marker torn: segment holds %d of %d bytes", size, s.opts.SegmentSize)
 	}
 	return "", ""
 }
@@ -284,7 +284,7 @@ func (d damage) at(off int64, reason Reason, detail string) error {
 	}
 	if q, ok := d.s.resync(d.b, d.start, off+1); ok {
 		return &CorruptError{Segment: d.name, Offset: off, Reason: reason,
-			Detail: printf.Sprintf("%s; a valid entry follows at offset %d", detail, q)}
+			Detail: fmt.Sprintf("%s; a valid entry follows at offset %d", detail, q)}
 	}
 	d.s.rep.add(d.name, off, int64(len(d.b))-off, reason, detail)
 	return nil
@@ -353,9 +353,9 @@ func (x *indexScan) open(r io.ReaderAt, size int64, rep *Report) error {
 	}
 	got, err := DecodeIndexRecord(hdr[:min(size, IndexRecordSize)])
 	if err != nil || got != IndexHeader() {
-		detail := printf.Sprintf("slot 0 holds %+v", got)
+		detail := fmt.Sprintf("slot 0 holds %+v", got)
 		if err != nil {
-			detail = printf.Sprintf("index of %d bytes has no header", size)
+			detail = fmt.Sprintf("index of %d bytes has no header", size)
 		}
 		x.rebuilding = true
 		x.cause = &ReportItem{Segment: IndexFile, Reason: ReasonIndexHeader, Detail: detail}
@@ -373,7 +373,7 @@ func (x *indexScan) check(h Header, rep *Report) error {
 	if !x.rebuilding {
 		if h.Index > x.records {
 			x.startRebuild(ReasonIndexBehind, IndexOffset(h.Index),
-				printf.Sprintf("index ends at entry %d, data goes on", x.records))
+				fmt.Sprintf("index ends at entry %d, data goes on", x.records))
 		} else {
 			var b [IndexRecordSize]byte
 			if err := x.read(b[:], IndexOffset(h.Index)); err != nil {
@@ -385,7 +385,7 @@ func (x *indexScan) check(h Header, rep *Report) error {
 				return nil
 			}
 			x.startRebuild(ReasonIndexMismatch, IndexOffset(h.Index),
-				printf.Sprintf("record for entry %d says %+v, data says %+v", h.Index, got, want))
+				fmt.Sprintf("record for entry %d says %+v, data says %+v", h.Index, got, want))
 		}
 	} else if x.cause == nil {
 		x.startRebuild(ReasonIndexBehind, IndexOffset(h.Index), "index is empty, data is not")
@@ -407,16 +407,16 @@ func (x *indexScan) finish(lastIndex uint64, rep *Report) {
 		it.Offset = x.keep
 		it.Bytes = x.size - x.keep
 		rebuilt := len(x.out) / IndexRecordSize
-		it.Detail = printf.Sprintf("%s; %d records rebuilt", it.Detail, rebuilt)
+		it.Detail = fmt.Sprintf("%s; %d records rebuilt", it.Detail, rebuilt)
 		rep.Items = append(rep.Items, it)
 		return
 	}
 	if x.rebuilding || x.size <= x.keep {
 		return
 	}
-	reason, detail := ReasonIndexTorn, printf.Sprintf("%d bytes after the last record", x.size-x.keep)
+	reason, detail := ReasonIndexTorn, fmt.Sprintf("%d bytes after the last record", x.size-x.keep)
 	if x.records > lastIndex {
-		reason, detail = ReasonIndexAhead, printf.Sprintf("records for entries %d..%d, data ends at entry %d", lastIndex+1, x.records, lastIndex)
+		reason, detail = ReasonIndexAhead, fmt.Sprintf("records for entries %d..%d, data ends at entry %d", lastIndex+1, x.records, lastIndex)
 	}
 	rep.add(IndexFile, x.keep, x.size-x.keep, reason, detail)
 }
@@ -434,7 +434,7 @@ func (x *indexScan) read(b []byte, off int64) error {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return printf.Errorf("commitlog: read index at %d: %w", off, err)
+			return fmt.Errorf("commitlog: read index at %d: %w", off, err)
 		}
 	}
 	copy(b, x.chunk[off-x.chunkOff:])

@@ -7,8 +7,8 @@ package commitlog
 // (MmapFileList.preAppend) and starts the next one.
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"dledgerlab/core"
@@ -67,10 +67,10 @@ func (o Options) WithDefaults() Options {
 func (o Options) Validate() error {
 	o = o.WithDefaults()
 	if o.SegmentSize < MinSegmentSize || o.SegmentSize > MaxSegmentSize {
-		return printf.Errorf("%w: segment size %d outside [%d, %d]", ErrInvalid, o.SegmentSize, MinSegmentSize, MaxSegmentSize)
+		return fmt.Errorf("%w: segment size %d outside [%d, %d]", ErrInvalid, o.SegmentSize, MinSegmentSize, MaxSegmentSize)
 	}
 	if o.MaxBodySize < 0 || o.MaxBodySize > MaxBodySizeLimit {
-		return printf.Errorf("%w: max body size %d outside [0, %d]", ErrInvalid, o.MaxBodySize, MaxBodySizeLimit)
+		return fmt.Errorf("%w: max body size %d outside [0, %d]", ErrInvalid, o.MaxBodySize, MaxBodySizeLimit)
 	}
 	return nil
 }
@@ -80,23 +80,23 @@ func (o Options) codec() Codec { return Codec{MaxBodySize: o.MaxBodySize} }
 // SegmentName returns the file name of the segment starting at CommitLog
 // position start: 20 decimal digits, zero-padded (DLedgerUtils.offset2FileName,
 // RocketMQ's UtilAll.offset2FileName), so names sort like positions.
-func SegmentName(start int64) string { return printf.Sprintf("%020d", start) }
+func SegmentName(start int64) string { return fmt.Sprintf("%020d", start) }
 
 // ParseSegmentName is the inverse of SegmentName. It accepts exactly 20
 // decimal digits naming a non-negative int64.
 func ParseSegmentName(name string) (int64, error) {
 	if len(name) != SegmentNameLen {
-		return 0, printf.Errorf("%w: segment name %q is not %d digits", ErrInvalid, name, SegmentNameLen)
+		return 0, fmt.Errorf("%w: segment name %q is not %d digits", ErrInvalid, name, SegmentNameLen)
 	}
 	var v int64
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if c < '0' || c > '9' {
-			return 0, printf.Errorf("%w: segment name %q has a non-digit at %d", ErrInvalid, name, i)
+			return 0, fmt.Errorf("%w: segment name %q has a non-digit at %d", ErrInvalid, name, i)
 		}
 		d := int64(c - '0')
 		if v > (1<<63-1-d)/10 {
-			return 0, printf.Errorf("%w: segment name %q overflows a position", ErrInvalid, name)
+			return 0, fmt.Errorf("%w: segment name %q overflows a position", ErrInvalid, name)
 		}
 		v = v*10 + d
 	}
@@ -123,7 +123,7 @@ func (o Options) MaxEntrySize() int64 { return o.WithDefaults().SegmentSize - Bl
 // segment's end. remaining must be at least BlankSize.
 func AppendBlank(dst []byte, remaining int64) []byte {
 	if remaining < BlankSize {
-		panic(printf.Sprintf("commitlog: end-of-segment marker needs %d bytes, %d remain", BlankSize, remaining))
+		panic(fmt.Sprintf("commitlog: end-of-segment marker needs %d bytes, %d remain", BlankSize, remaining))
 	}
 	n := len(dst)
 	dst = slices.Grow(dst, int(remaining))[:n+int(remaining)]

@@ -1,8 +1,8 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 	"slices"
 )
 
@@ -112,7 +112,7 @@ var Rules = []string{RuleCheckQuorum, RulePreVote, RuleUpToDateCheck, RuleCurren
 var ErrBadAction = errors.New("invalid action")
 
 func badAction(a Action, format string, args ...any) error {
-	return printf.Errorf("%w %q: %s", ErrBadAction, a.Kind, printf.Sprintf(format, args...))
+	return fmt.Errorf("%w %q: %s", ErrBadAction, a.Kind, fmt.Sprintf(format, args...))
 }
 
 // validate checks a against a cluster of n brokers. It never changes state.

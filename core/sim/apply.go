@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 
 	"dledgerlab/core"
 )
@@ -178,15 +178,15 @@ func (st *state) diskFlip(n *simNode, offset int64) {
 		st.simEvent(n.id, "disk-fault", "could not flip: "+err.Error())
 		return
 	}
-	st.simEvent(n.id, "disk-fault", printf.Sprintf("flipped the byte at CommitLog position %d", pos))
+	st.simEvent(n.id, "disk-fault", fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
 }
 
 func (a Action) describe() string {
 	switch a.Kind {
 	case KindCrash, KindRestart, KindPause, KindResume, KindIsolate, KindCampaign:
-		return printf.Sprintf("%s broker %d", a.Kind, a.Node)
+		return fmt.Sprintf("%s broker %d", a.Kind, a.Node)
 	case KindPartition:
-		s := printf.Sprintf("partition %v", a.Groups)
+		s := fmt.Sprintf("partition %v", a.Groups)
 		if a.OneWay {
 			s += " (one way)"
 		}
@@ -194,25 +194,25 @@ func (a Action) describe() string {
 	case KindHeal:
 		return "heal the network"
 	case KindLink:
-		return printf.Sprintf("link %d→%d: %d±%d ms, loss %.0f%%", a.From, a.To, a.LatencyMs, a.JitterMs, a.Loss*100)
+		return fmt.Sprintf("link %d→%d: %d±%d ms, loss %.0f%%", a.From, a.To, a.LatencyMs, a.JitterMs, a.Loss*100)
 	case KindNet:
-		return printf.Sprintf("every link: %d±%d ms, loss %.0f%%, dup %.0f%%", a.LatencyMs, a.JitterMs, a.Loss*100, a.Dup*100)
+		return fmt.Sprintf("every link: %d±%d ms, loss %.0f%%, dup %.0f%%", a.LatencyMs, a.JitterMs, a.Loss*100, a.Dup*100)
 	case KindProduce:
-		return printf.Sprintf("produce %q to %s", a.Body, a.Topic)
+		return fmt.Sprintf("produce %q to %s", a.Body, a.Topic)
 	case KindProducer:
-		return printf.Sprintf("producer %s: %.1f msg/s to %s", a.ID, a.Rate, a.Topic)
+		return fmt.Sprintf("producer %s: %.1f msg/s to %s", a.ID, a.Rate, a.Topic)
 	case KindConsumer:
-		return printf.Sprintf("consumer %s reads %s from broker %d", a.ID, a.Topic, a.Node)
+		return fmt.Sprintf("consumer %s reads %s from broker %d", a.ID, a.Topic, a.Node)
 	case KindTransfer:
-		return printf.Sprintf("transfer leadership to broker %d", a.Node)
+		return fmt.Sprintf("transfer leadership to broker %d", a.Node)
 	case KindRule:
 		state := "off"
 		if a.On {
 			state = "on"
 		}
-		return printf.Sprintf("rule %s %s", a.Rule, state)
+		return fmt.Sprintf("rule %s %s", a.Rule, state)
 	case KindDiskFlip:
-		return printf.Sprintf("flip a byte on broker %d's disk", a.Node)
+		return fmt.Sprintf("flip a byte on broker %d's disk", a.Node)
 	case KindTrap:
 		return "arm trap " + a.Rule
 	}

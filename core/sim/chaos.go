@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 	"strings"
 
 	"dledgerlab/core"
@@ -75,7 +75,7 @@ func (r ChaosResult) Failed() bool { return len(r.Violations) > 0 || r.Liveness 
 
 // ReplayCommand is the one command that reproduces the run.
 func (o ChaosOptions) ReplayCommand() string {
-	cmd := printf.Sprintf("dledgerlab chaos --seeds 1 --first %d --nodes %d", o.Seed, o.Nodes)
+	cmd := fmt.Sprintf("dledgerlab chaos --seeds 1 --first %d --nodes %d", o.Seed, o.Nodes)
 	var off []string
 	if o.Rules.SkipUpToDateCheck {
 		off = append(off, RuleUpToDateCheck)
@@ -90,10 +90,10 @@ func (o ChaosOptions) ReplayCommand() string {
 		cmd += " --rule-off " + strings.Join(off, ",")
 	}
 	if o.FaultMs != 0 && o.FaultMs != 40_000 {
-		cmd += printf.Sprintf(" --fault-ms %d", o.FaultMs)
+		cmd += fmt.Sprintf(" --fault-ms %d", o.FaultMs)
 	}
 	if o.HealMs != 0 && o.HealMs != 20_000 {
-		cmd += printf.Sprintf(" --heal-ms %d", o.HealMs)
+		cmd += fmt.Sprintf(" --heal-ms %d", o.HealMs)
 	}
 	return cmd + " -v"
 }
@@ -140,12 +140,12 @@ func RunChaos(o ChaosOptions) ChaosResult {
 	cfg.DisablePreVote = o.DisablePreVote
 	s, err := New(cfg)
 	if err != nil {
-		panic(printf.Sprintf("chaos config: %v", err))
+		panic(fmt.Sprintf("chaos config: %v", err))
 	}
 	must := func(a Action) { _ = s.Do(a) } // actions that do not fit the state are skipped
 	topics := []string{"orders", "payments"}
 	for i, t := range topics {
-		must(Action{Kind: KindProducer, ID: printf.Sprintf("p%d", i+1), Topic: t, Rate: float64(5 + r.Intn(25))})
+		must(Action{Kind: KindProducer, ID: fmt.Sprintf("p%d", i+1), Topic: t, Rate: float64(5 + r.Intn(25))})
 	}
 	must(Action{Kind: KindConsumer, ID: "c-leader", Topic: "orders"})
 	must(Action{Kind: KindConsumer, ID: "c-any", Topic: "payments", Node: 1 + r.Intn(o.Nodes)})
@@ -186,7 +186,7 @@ func RunChaos(o ChaosOptions) ChaosResult {
 	acked := s.ackedCounts()
 	s.Advance(o.HealMs / 2)
 	for i := range topics {
-		must(Action{Kind: KindProducer, ID: printf.Sprintf("p%d", i+1), Rate: 0, Topic: topics[i]})
+		must(Action{Kind: KindProducer, ID: fmt.Sprintf("p%d", i+1), Rate: 0, Topic: topics[i]})
 	}
 	quiet := max(o.HealMs/2, s.convergence().windowMs())
 	s.Advance(quiet)
@@ -204,19 +204,19 @@ func RunChaos(o ChaosOptions) ChaosResult {
 	}
 	for i := range after {
 		if after[i] <= acked[i] {
-			why = append(why, printf.Sprintf("producer p%d got no acknowledgement after healing", i+1))
+			why = append(why, fmt.Sprintf("producer p%d got no acknowledgement after healing", i+1))
 		}
 	}
 	if lead != 0 {
 		want := s.Status(lead).Commit
 		for id := 1; id <= o.Nodes; id++ {
 			if s.NodeState(id) == stateUp && s.Status(id).Applied != want {
-				why = append(why, printf.Sprintf("broker %d applied %d of %d committed entries", id, s.Status(id).Applied, want))
+				why = append(why, fmt.Sprintf("broker %d applied %d of %d committed entries", id, s.Status(id).Applied, want))
 			}
 		}
 	}
 	if len(why) > 0 {
-		res.Liveness = printf.Sprintf("%s (after %d ms without producers)", strings.Join(why, "; "), quiet)
+		res.Liveness = fmt.Sprintf("%s (after %d ms without producers)", strings.Join(why, "; "), quiet)
 	}
 	return res
 }

@@ -1,8 +1,8 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
 	"encoding/binary"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -104,7 +104,7 @@ func (c *checker) violate(st *state, rule string, brokers []int, format string, 
 		what = st.cur.String()
 	}
 	c.violations = append(c.violations, Violation{TimeMs: st.now, Rule: rule, Brokers: brokers,
-		Text: rule + ": " + printf.Sprintf(format, args...), Event: what})
+		Text: rule + ": " + fmt.Sprintf(format, args...), Event: what})
 }
 
 // entryHash fingerprints the entry's type and data: FNV-1a's structure over
@@ -223,7 +223,7 @@ func (c *checker) applied(st *state, n *simNode, e core.Entry) {
 		c.appliedHash = append(c.appliedHash, h)
 		c.appliedBy = append(c.appliedBy, n.id)
 	default:
-		panic(printf.Sprintf("broker %d applied entry %d before entry %d was applied anywhere", n.id, e.Index, len(c.appliedTerm)+1))
+		panic(fmt.Sprintf("broker %d applied entry %d before entry %d was applied anywhere", n.id, e.Index, len(c.appliedTerm)+1))
 	}
 	if a := c.ackAt(e.Index); a.term != 0 && a.term != e.Term {
 		c.violate(st, RuleAckedNeverLost, []int{n.id},
@@ -299,7 +299,7 @@ func (s *Sim) CheckFinal() []Violation {
 			msgs, err := n.br.Consume(a.topic, a.offset, 1)
 			if err != nil || len(msgs) == 0 || msgs[0].Message.Producer != a.producer || msgs[0].Message.Seq != a.seq {
 				out = append(out, Violation{TimeMs: st.now, Rule: RuleAckedNeverLost, Brokers: []int{n.id},
-					Text:  printf.Sprintf("%s: message %s#%d acknowledged at offset %d of %s is not there on broker %d", RuleAckedNeverLost, a.producer, a.seq, a.offset, a.topic, n.id),
+					Text:  fmt.Sprintf("%s: message %s#%d acknowledged at offset %d of %s is not there on broker %d", RuleAckedNeverLost, a.producer, a.seq, a.offset, a.topic, n.id),
 					Event: "final check"})
 				break
 			}

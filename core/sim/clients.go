@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -34,10 +34,10 @@ type clientResp struct {
 
 func (r clientResp) String() string {
 	if r.OK {
-		return printf.Sprintf("ok %d@t%d offset %d", r.Result.Index, r.Result.Term, r.Result.QueueOffset)
+		return fmt.Sprintf("ok %d@t%d offset %d", r.Result.Index, r.Result.Term, r.Result.QueueOffset)
 	}
 	if r.Code == "NOT_LEADER" {
-		return printf.Sprintf("NOT_LEADER (leader: broker %d)", r.Lead)
+		return fmt.Sprintf("NOT_LEADER (leader: broker %d)", r.Lead)
 	}
 	return r.Code + " " + r.Text
 }
@@ -135,7 +135,7 @@ type readMsg struct {
 	body   []byte
 }
 
-func (r readMsg) String() string { return printf.Sprintf("@%d %s", r.offset, r.body) }
+func (r readMsg) String() string { return fmt.Sprintf("@%d %s", r.offset, r.body) }
 
 func (c clients) clone() clients {
 	out := clients{history: slices.Clone(c.history)}
@@ -178,7 +178,7 @@ func (c *clients) produce(st *state, a Action) {
 	i, p := c.producerFor(st, a.ID, a.Topic, a.Node)
 	body := []byte(a.Body)
 	if a.Body == "" {
-		body = printf.Appendf(nil, "%s-%d", p.id, p.seq+uint64(len(p.queue))+1)
+		body = fmt.Appendf(nil, "%s-%d", p.id, p.seq+uint64(len(p.queue))+1)
 	}
 	p.queue = append(p.queue, queued{topic: a.Topic, body: body})
 	c.sendNext(st, i)
@@ -393,7 +393,7 @@ func (st *state) produceAt(n *simNode, req clientReq) {
 func (c *clients) addConsumer(st *state, a Action) {
 	id := a.ID
 	if id == "" {
-		id = printf.Sprintf("c%d", len(c.consumers)+1)
+		id = fmt.Sprintf("c%d", len(c.consumers)+1)
 	}
 	for _, k := range c.consumers {
 		if k.id == id {

@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 
 	"dledgerlab/core"
 )
@@ -31,7 +31,7 @@ func Figure8(seed uint64, rules core.Rules) ([]Violation, error) {
 				return l, nil
 			}
 		}
-		return 0, printf.Errorf("figure 8, seed %d: %s did not happen", seed, what)
+		return 0, fmt.Errorf("figure 8, seed %d: %s did not happen", seed, what)
 	}
 	any := func(int) bool { return true }
 	l1, err := waitLeader("the first election", any)

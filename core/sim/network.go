@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -162,4 +162,4 @@ func (nw *network) cuts() []Link {
 	return out
 }
 
-func (l Link) String() string { return printf.Sprintf("%d→%d", l.From, l.To) }
+func (l Link) String() string { return fmt.Sprintf("%d→%d", l.From, l.To) }

@@ -1,8 +1,8 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 	"slices"
 
 	"dledgerlab/core"
@@ -110,7 +110,7 @@ func (st *state) boot(n *simNode) {
 	cc.Seed = st.rng.Uint64()
 	node, err := core.NewNode(cc)
 	if err != nil {
-		panic(printf.Sprintf("broker %d: starting from its disk: %v", n.id, err))
+		panic(fmt.Sprintf("broker %d: starting from its disk: %v", n.id, err))
 	}
 	n.node = node
 	n.br = broker.New(broker.Options{})
@@ -284,7 +284,7 @@ func (st *state) startReady(n *simNode) {
 		}
 		st.check.appended(st, n, rd.Entries)
 		if err := n.store.Append(rd.Entries); err != nil {
-			panic(printf.Sprintf("broker %d: writing entries %v: %v", n.id, rd.Entries[0], err))
+			panic(fmt.Sprintf("broker %d: writing entries %v: %v", n.id, rd.Entries[0], err))
 		}
 	}
 	if st.cfg.FsyncMs > 0 && rd.MustSync {
@@ -315,7 +315,7 @@ func (st *state) finishReady(n *simNode) {
 func (st *state) applyEntry(n *simNode, e core.Entry) {
 	pos, size, ok := n.store.Position(e.Index)
 	if !ok {
-		panic(printf.Sprintf("broker %d: committed entry %d is not in its CommitLog", n.id, e.Index))
+		panic(fmt.Sprintf("broker %d: committed entry %d is not in its CommitLog", n.id, e.Index))
 	}
 	st.check.applied(st, n, e)
 	if e.Index <= n.br.AppliedIndex() {
@@ -325,7 +325,7 @@ func (st *state) applyEntry(n *simNode, e core.Entry) {
 	}
 	ap, err := n.br.Apply(e, pos, size)
 	if err != nil {
-		panic(printf.Sprintf("broker %d: applying entry %d: %v", n.id, e.Index, err))
+		panic(fmt.Sprintf("broker %d: applying entry %d: %v", n.id, e.Index, err))
 	}
 	if ap.Outcome == broker.OutcomeAppended {
 		st.check.queued(st, n, ap)
@@ -343,12 +343,12 @@ func (st *state) rebuildBroker(n *simNode, upTo uint64) {
 	}
 	ents, err := n.store.Entries(1, upTo+1)
 	if err != nil {
-		panic(printf.Sprintf("broker %d: rereading its log: %v", n.id, err))
+		panic(fmt.Sprintf("broker %d: rereading its log: %v", n.id, err))
 	}
 	for _, e := range ents {
 		pos, size, _ := n.store.Position(e.Index)
 		if _, err := n.br.Apply(e, pos, size); err != nil {
-			panic(printf.Sprintf("broker %d: reapplying entry %d: %v", n.id, e.Index, err))
+			panic(fmt.Sprintf("broker %d: reapplying entry %d: %v", n.id, e.Index, err))
 		}
 	}
 }
@@ -422,7 +422,7 @@ func (st *state) crash(n *simNode) {
 	n.busy, n.fsyncDone = false, false
 	n.pending = core.Ready{}
 	n.inbox, n.tickets = nil, nil
-	st.simEvent(n.id, "crashed", printf.Sprintf("lost everything not fsynced; disk holds %d entries", n.store.LastIndex()))
+	st.simEvent(n.id, "crashed", fmt.Sprintf("lost everything not fsynced; disk holds %d entries", n.store.LastIndex()))
 }
 
 // restart runs the recovery scan over the disk and starts the replica.
@@ -441,12 +441,12 @@ func (st *state) restart(n *simNode) {
 		// Recovery cut entries this broker had persisted and knew to be
 		// committed: it has forgotten what it acknowledged. Raft assumes
 		// disks keep what they promise; the checkers will show the cost.
-		st.simEvent(n.id, "lost-committed", printf.Sprintf("recovery dropped committed entries %d..%d", store.LastIndex()+1, hs.Commit))
+		st.simEvent(n.id, "lost-committed", fmt.Sprintf("recovery dropped committed entries %d..%d", store.LastIndex()+1, hs.Commit))
 		hs.Commit = store.LastIndex()
 		store.SetHardState(hs)
 		store.Sync()
 	}
 	n.store = store
 	st.boot(n)
-	st.simEvent(n.id, "restarted", printf.Sprintf("from disk: %d entries", store.LastIndex()))
+	st.simEvent(n.id, "restarted", fmt.Sprintf("from disk: %d entries", store.LastIndex()))
 }

@@ -1,8 +1,8 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 
 	"dledgerlab/internal/minijson"
 )
@@ -51,31 +51,31 @@ func (s *Sim) ShareJSON() []byte {
 // half-read.
 func LoadJSON(data []byte) (*Sim, error) {
 	if len(data) > maxShareJSON {
-		return nil, printf.Errorf("%w: %d bytes of JSON is over the limit of %d", ErrShare, len(data), maxShareJSON)
+		return nil, fmt.Errorf("%w: %d bytes of JSON is over the limit of %d", ErrShare, len(data), maxShareJSON)
 	}
 	sh, err := decodeShared(data)
 	if err != nil {
-		return nil, printf.Errorf("%w: %v", ErrShare, err)
+		return nil, fmt.Errorf("%w: %v", ErrShare, err)
 	}
 	if sh.Version != shareVersion {
-		return nil, printf.Errorf("%w: version %d, this playground reads version %d", ErrShare, sh.Version, shareVersion)
+		return nil, fmt.Errorf("%w: version %d, this playground reads version %d", ErrShare, sh.Version, shareVersion)
 	}
 	s, err := New(sh.Config)
 	if err != nil {
-		return nil, printf.Errorf("%w: %v", ErrShare, err)
+		return nil, fmt.Errorf("%w: %v", ErrShare, err)
 	}
 	var prev int64
 	for i, a := range sh.Actions {
 		if err := a.validate(s.cfg.Nodes); err != nil {
-			return nil, printf.Errorf("%w: action %d: %v", ErrShare, i+1, err)
+			return nil, fmt.Errorf("%w: action %d: %v", ErrShare, i+1, err)
 		}
 		if a.AtMs < prev {
-			return nil, printf.Errorf("%w: action %d at %d ms comes before the previous one at %d ms", ErrShare, i+1, a.AtMs, prev)
+			return nil, fmt.Errorf("%w: action %d at %d ms comes before the previous one at %d ms", ErrShare, i+1, a.AtMs, prev)
 		}
 		prev = a.AtMs
 	}
 	if sh.NowMs < 0 || sh.NowMs > 24*3600*1000 {
-		return nil, printf.Errorf("%w: time %d ms is out of range", ErrShare, sh.NowMs)
+		return nil, fmt.Errorf("%w: time %d ms is out of range", ErrShare, sh.NowMs)
 	}
 	s.actions = sh.Actions
 	s.runTo(max(sh.NowMs, prev))

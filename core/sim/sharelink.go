@@ -5,8 +5,8 @@ package sim
 import (
 	"bytes"
 	"compress/flate"
-	"dledgerlab/internal/printf"
 	"encoding/base64"
+	"fmt"
 	"io"
 )
 
@@ -29,12 +29,12 @@ func (s *Sim) Share() string {
 func Load(share string) (*Sim, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(share)
 	if err != nil {
-		return nil, printf.Errorf("%w: not base64url: %v", ErrShare, err)
+		return nil, fmt.Errorf("%w: not base64url: %v", ErrShare, err)
 	}
 	r := flate.NewReader(bytes.NewReader(raw))
 	data, err := io.ReadAll(io.LimitReader(r, maxShareJSON+1))
 	if err != nil {
-		return nil, printf.Errorf("%w: cannot decompress: %v", ErrShare, err)
+		return nil, fmt.Errorf("%w: cannot decompress: %v", ErrShare, err)
 	}
 	return LoadJSON(data)
 }

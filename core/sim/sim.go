@@ -14,8 +14,8 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 	"slices"
 
 	"dledgerlab/core"
@@ -110,7 +110,7 @@ var ErrConfig = errors.New("invalid simulator setting")
 
 func (c Config) validate() error {
 	bad := func(format string, args ...any) error {
-		return printf.Errorf("%w: %s", ErrConfig, printf.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case c.Nodes < 1 || c.Nodes > 9:
@@ -294,7 +294,7 @@ func (s *Sim) maybeCheckpoint(next int64) {
 // the nearest earlier checkpoint and replaying the recorded actions.
 func (s *Sim) SeekTo(ms int64) error {
 	if ms < 0 {
-		return printf.Errorf("seek to %d ms: time starts at 0", ms)
+		return fmt.Errorf("seek to %d ms: time starts at 0", ms)
 	}
 	if ms >= s.st.now {
 		s.runTo(ms)

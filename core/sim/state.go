@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -122,15 +122,15 @@ type event struct {
 func (e event) String() string {
 	switch e.kind {
 	case evTick:
-		return printf.Sprintf("tick at %d ms", e.at)
+		return fmt.Sprintf("tick at %d ms", e.at)
 	case evDeliver:
-		return printf.Sprintf("delivering %s", e.msg)
+		return fmt.Sprintf("delivering %s", e.msg)
 	case evFsync:
-		return printf.Sprintf("broker %d finishing an fsync", e.node)
+		return fmt.Sprintf("broker %d finishing an fsync", e.node)
 	case evClientReq:
-		return printf.Sprintf("broker %d receiving a produce of %s", e.node, *e.req)
+		return fmt.Sprintf("broker %d receiving a produce of %s", e.node, *e.req)
 	case evClientResp:
-		return printf.Sprintf("a producer receiving %s", *e.resp)
+		return fmt.Sprintf("a producer receiving %s", *e.resp)
 	case evProducerTimer, evProducerRetry:
 		return "a producer sending"
 	case evProduceTimeout:

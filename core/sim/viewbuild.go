@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -161,7 +161,7 @@ func (st *state) entryView(n *simNode, e core.Entry, committed, durable bool) En
 		if m, err := broker.DecodeMessage(e.Data); err == nil {
 			v.Summary = m.Topic + ": " + clip(string(m.Body), 24)
 		} else {
-			v.Summary = printf.Sprintf("%d bytes", len(e.Data))
+			v.Summary = fmt.Sprintf("%d bytes", len(e.Data))
 		}
 	}
 	return v
@@ -186,7 +186,7 @@ func (c clients) view() ClientsView {
 			pv.Last = p.last.String()
 		}
 		if p.out != nil {
-			pv.Pending = printf.Sprintf("#%d %q → broker %d", p.out.seq, clip(string(p.out.body), 24), p.out.target)
+			pv.Pending = fmt.Sprintf("#%d %q → broker %d", p.out.seq, clip(string(p.out.body), 24), p.out.target)
 		}
 		v.Producers = append(v.Producers, pv)
 	}

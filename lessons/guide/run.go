@@ -1,8 +1,8 @@
 package guide
 
 import (
-	"dledgerlab/internal/printf"
 	"errors"
+	"fmt"
 	"strings"
 
 	"dledgerlab/core/sim"
@@ -54,7 +54,7 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string {
-	return printf.Sprintf("%s:%d: step %d: %q: %v", e.File, e.Line, e.Step, e.Text, e.Err)
+	return fmt.Sprintf("%s:%d: step %d: %q: %v", e.File, e.Line, e.Step, e.Text, e.Err)
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
@@ -160,7 +160,7 @@ func (r *Runner) Resolve(a Action, v *sim.ClusterView) (sim.Action, int, error) 
 					return out, 0, err
 				}
 				if named[id] {
-					return out, 0, printf.Errorf("broker %d is in two groups", id)
+					return out, 0, fmt.Errorf("broker %d is in two groups", id)
 				}
 				named[id] = true
 				ids = append(ids, id)
@@ -175,7 +175,7 @@ func (r *Runner) Resolve(a Action, v *sim.ClusterView) (sim.Action, int, error) 
 				}
 			}
 			if len(rest) == 0 {
-				return out, 0, printf.Errorf("rest is empty: every broker is already named")
+				return out, 0, fmt.Errorf("rest is empty: every broker is already named")
 			}
 			out.Groups[a.RestGroup] = rest
 		}
@@ -198,7 +198,7 @@ func (r *Runner) Resolve(a Action, v *sim.ClusterView) (sim.Action, int, error) 
 			out.Node, err = r.resolve(a.To, v)
 			// A message to a named broker comes from its own producer, so
 			// it does not queue behind the main producer's retries.
-			out.ID = printf.Sprintf("to-%d", out.Node)
+			out.ID = fmt.Sprintf("to-%d", out.Node)
 		}
 	case sim.KindProducer:
 		out.Topic, out.Rate, out.ID = a.Topic, a.Rate, "steady-"+a.Topic
@@ -223,14 +223,14 @@ func (r *Runner) resolve(w Who, v *sim.ClusterView) (int, error) {
 	case w.Name != "":
 		id, ok := r.Names[w.Name]
 		if !ok {
-			return 0, printf.Errorf("%q was never bound (bind it with as %s or remember … as %s)", w.Name, w.Name, w.Name)
+			return 0, fmt.Errorf("%q was never bound (bind it with as %s or remember … as %s)", w.Name, w.Name, w.Name)
 		}
 		return int(id), nil
 	case w.Role == "leader":
 		if id := leaderOf(v); id != 0 {
 			return id, nil
 		}
-		return 0, printf.Errorf("no broker leads right now")
+		return 0, fmt.Errorf("no broker leads right now")
 	case w.Role == "follower":
 		lead := leaderOf(v)
 		for _, n := range v.Nodes {
@@ -238,9 +238,9 @@ func (r *Runner) resolve(w Who, v *sim.ClusterView) (int, error) {
 				return n.ID, nil
 			}
 		}
-		return 0, printf.Errorf("no running follower")
+		return 0, fmt.Errorf("no running follower")
 	}
-	return 0, printf.Errorf("no broker named")
+	return 0, fmt.Errorf("no broker named")
 }
 
 // Expect waits until the check line holds, up to its bound.
@@ -261,7 +261,7 @@ func (r *Runner) Expect(l Line) error {
 			return nil
 		}
 		if waited >= c.WithinMs {
-			return printf.Errorf("%w after %d ms: %s", ErrCheckFailed, waited, why)
+			return fmt.Errorf("%w after %d ms: %s", ErrCheckFailed, waited, why)
 		}
 		step := min(r.PollMs, c.WithinMs-waited)
 		if err := r.D.Wait(step); err != nil {
@@ -285,28 +285,28 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
 				return &v.Nodes[i], ""
 			}
 		}
-		return nil, printf.Sprintf("broker %d is not in the view", id)
+		return nil, fmt.Sprintf("broker %d is not in the view", id)
 	}
 	switch c.Kind {
 	case "leader":
 		return lead != 0, "no broker leads"
 	case "no-leader":
-		return lead == 0, printf.Sprintf("broker %d leads", lead)
+		return lead == 0, fmt.Sprintf("broker %d leads", lead)
 	case "leader-is", "leader-is-not":
 		id, err := r.resolve(c.Who, v)
 		if err != nil {
 			return false, err.Error()
 		}
 		if c.Kind == "leader-is" {
-			return lead == id, printf.Sprintf("the leader is %s", brokerName(lead))
+			return lead == id, fmt.Sprintf("the leader is %s", brokerName(lead))
 		}
-		return lead != 0 && lead != id, printf.Sprintf("the leader is %s", brokerName(lead))
+		return lead != 0 && lead != id, fmt.Sprintf("the leader is %s", brokerName(lead))
 	case "is-up", "is-down":
 		n, why := node()
 		if n == nil {
 			return false, why
 		}
-		return up(n) == (c.Kind == "is-up"), printf.Sprintf("broker %d is %s", n.ID, n.State)
+		return up(n) == (c.Kind == "is-up"), fmt.Sprintf("broker %d is %s", n.ID, n.State)
 	case "role":
 		n, why := node()
 		if n == nil {
@@ -316,21 +316,21 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
 		if role == "pre-candidate" {
 			role = "candidate"
 		}
-		return up(n) && role == c.Role, printf.Sprintf("broker %d is %s (%s)", n.ID, n.Role, n.State)
+		return up(n) && role == c.Role, fmt.Sprintf("broker %d is %s (%s)", n.ID, n.Role, n.State)
 	case "term-is", "term-gt":
 		want := c.N
 		if c.Name != "" {
 			t, ok := r.Names[c.Name]
 			if !ok {
-				return false, printf.Sprintf("%q was never bound (remember term as %s)", c.Name, c.Name)
+				return false, fmt.Sprintf("%q was never bound (remember term as %s)", c.Name, c.Name)
 			}
 			want = t
 		}
 		t := int64(maxTerm(v))
 		if c.Kind == "term-is" {
-			return t == want, printf.Sprintf("the term is %d", t)
+			return t == want, fmt.Sprintf("the term is %d", t)
 		}
-		return t > want, printf.Sprintf("the term is %d", t)
+		return t > want, fmt.Sprintf("the term is %d", t)
 	case "matches-leader":
 		n, why := node()
 		if n == nil {
@@ -341,13 +341,13 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
 		}
 		l := v.Nodes[lead-1]
 		return up(n) && n.LastIndex == l.LastIndex && n.LastTerm == l.LastTerm && n.Commit == l.Commit,
-			printf.Sprintf("broker %d has last %d@t%d commit %d; leader %d has last %d@t%d commit %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit)
+			fmt.Sprintf("broker %d has last %d@t%d commit %d; leader %d has last %d@t%d commit %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit)
 	case "acked":
 		total := 0
 		for _, p := range v.Clients.Producers {
 			total += p.Acked
 		}
-		return int64(total) >= c.N, printf.Sprintf("%d acknowledged", total)
+		return int64(total) >= c.N, fmt.Sprintf("%d acknowledged", total)
 	case "topic-count":
 		n, why := node()
 		if n == nil {
@@ -355,10 +355,10 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
 		}
 		for _, t := range n.Topics {
 			if t.Name == c.Topic {
-				return int64(t.Len) == c.N, printf.Sprintf("%s has %d on broker %d", c.Topic, t.Len, n.ID)
+				return int64(t.Len) == c.N, fmt.Sprintf("%s has %d on broker %d", c.Topic, t.Len, n.ID)
 			}
 		}
-		return c.N == 0, printf.Sprintf("broker %d has no topic %s", n.ID, c.Topic)
+		return c.N == 0, fmt.Sprintf("broker %d has no topic %s", n.ID, c.Topic)
 	case "violation":
 		return len(v.Violations) > 0, "the checkers found nothing"
 	case "no-violation":
@@ -392,7 +392,7 @@ func (r *Runner) entryHolds(c Check, v *sim.ClusterView, node func() (*sim.NodeV
 		if c.Where == "all" {
 			need = len(v.Nodes)
 		}
-		return count >= need, printf.Sprintf("committed on %d of %d brokers", count, len(v.Nodes))
+		return count >= need, fmt.Sprintf("committed on %d of %d brokers", count, len(v.Nodes))
 	}
 	n, why := node()
 	if n == nil {
@@ -402,17 +402,17 @@ func (r *Runner) entryHolds(c Check, v *sim.ClusterView, node func() (*sim.NodeV
 	switch c.Kind {
 	case "committed":
 		if e == nil {
-			return false, printf.Sprintf("broker %d does not hold %q", n.ID, c.Body)
+			return false, fmt.Sprintf("broker %d does not hold %q", n.ID, c.Body)
 		}
-		return e.Committed, printf.Sprintf("entry %d on broker %d is uncommitted", e.Index, n.ID)
+		return e.Committed, fmt.Sprintf("entry %d on broker %d is uncommitted", e.Index, n.ID)
 	case "uncommitted":
 		if e == nil {
-			return false, printf.Sprintf("broker %d does not hold %q", n.ID, c.Body)
+			return false, fmt.Sprintf("broker %d does not hold %q", n.ID, c.Body)
 		}
-		return !e.Committed, printf.Sprintf("entry %d on broker %d is committed", e.Index, n.ID)
+		return !e.Committed, fmt.Sprintf("entry %d on broker %d is committed", e.Index, n.ID)
 	case "missing":
 		if e != nil {
-			return false, printf.Sprintf("broker %d holds %q as entry %d", n.ID, c.Body, e.Index)
+			return false, fmt.Sprintf("broker %d holds %q as entry %d", n.ID, c.Body, e.Index)
 		}
 		return true, ""
 	default: // truncated
@@ -421,7 +421,7 @@ func (r *Runner) entryHolds(c Check, v *sim.ClusterView, node func() (*sim.NodeV
 				return true, ""
 			}
 		}
-		return false, printf.Sprintf("broker %d has not truncated %q", n.ID, c.Body)
+		return false, fmt.Sprintf("broker %d has not truncated %q", n.ID, c.Body)
 	}
 }
 
@@ -458,7 +458,7 @@ func brokerName(id int) string {
 	if id == 0 {
 		return "nobody"
 	}
-	return printf.Sprintf("broker %d", id)
+	return fmt.Sprintf("broker %d", id)
 }
 
 // SimDriver runs a lesson on the simulator.

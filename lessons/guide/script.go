@@ -1,7 +1,7 @@
 package guide
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,7 +60,7 @@ func tokens(s string) ([]string, error) {
 		if s[0] == '"' {
 			end := strings.IndexByte(s[1:], '"')
 			if end < 0 {
-				return nil, printf.Errorf("unclosed quote in %q", s)
+				return nil, fmt.Errorf("unclosed quote in %q", s)
 			}
 			out = append(out, s[1:end+1])
 			s = s[end+2:]
@@ -81,7 +81,7 @@ var reserved = []string{"leader", "follower", "rest", "as", "to", "from", "withi
 func parseWho(s string, n int) (Who, error) {
 	if id, err := strconv.Atoi(s); err == nil {
 		if id < 1 || id > n {
-			return Who{}, printf.Errorf("broker %d is outside this lesson's cluster of %d", id, n)
+			return Who{}, fmt.Errorf("broker %d is outside this lesson's cluster of %d", id, n)
 		}
 		return Who{ID: id}, nil
 	}
@@ -89,10 +89,10 @@ func parseWho(s string, n int) (Who, error) {
 	case "leader", "follower":
 		return Who{Role: s}, nil
 	case "":
-		return Who{}, printf.Errorf("a broker is missing (a number, leader, follower, or a name bound with as)")
+		return Who{}, fmt.Errorf("a broker is missing (a number, leader, follower, or a name bound with as)")
 	}
 	if slices.Contains(reserved, s) || !isName(s) {
-		return Who{}, printf.Errorf("%q is not a broker (want a number, leader, follower, or a name bound with as)", s)
+		return Who{}, fmt.Errorf("%q is not a broker (want a number, leader, follower, or a name bound with as)", s)
 	}
 	return Who{Name: s}, nil
 }
@@ -116,11 +116,11 @@ func parseMs(s string) (int64, error) {
 	case strings.HasSuffix(s, "s"):
 		mult, num = 1000, strings.TrimSuffix(s, "s")
 	default:
-		return 0, printf.Errorf("%q is not a duration (want 500ms or 2s)", s)
+		return 0, fmt.Errorf("%q is not a duration (want 500ms or 2s)", s)
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil || f < 0 || f > 600 && mult == 1000 || f > 600_000 {
-		return 0, printf.Errorf("%q is not a duration between 0 and 10 minutes", s)
+		return 0, fmt.Errorf("%q is not a duration between 0 and 10 minutes", s)
 	}
 	return int64(f * float64(mult)), nil
 }
@@ -128,7 +128,7 @@ func parseMs(s string) (int64, error) {
 func parsePercent(s string) (float64, error) {
 	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 	if err != nil || !strings.HasSuffix(s, "%") || f < 0 || f > 100 {
-		return 0, printf.Errorf("%q is not a percentage (want 0%%..100%%)", s)
+		return 0, fmt.Errorf("%q is not a percentage (want 0%%..100%%)", s)
 	}
 	return f / 100, nil
 }
@@ -141,18 +141,18 @@ func ParseAction(line string, n int) (Action, error) {
 	}
 	a := Action{Text: line, RestGroup: -1}
 	if len(t) == 0 {
-		return a, printf.Errorf("empty action")
+		return a, fmt.Errorf("empty action")
 	}
 	// A trailing "as NAME" binds the broker acted on.
 	if k := len(t); k >= 3 && t[k-2] == "as" && t[0] != "remember" {
 		if !isName(t[k-1]) || slices.Contains(reserved, t[k-1]) {
-			return a, printf.Errorf("%q cannot be a name", t[k-1])
+			return a, fmt.Errorf("%q cannot be a name", t[k-1])
 		}
 		a.As, t = t[k-1], t[:k-2]
 	}
 	want := func(k int, usage string) error {
 		if len(t) != k {
-			return printf.Errorf("%q: want %q", line, usage)
+			return fmt.Errorf("%q: want %q", line, usage)
 		}
 		return nil
 	}
@@ -188,14 +188,14 @@ func ParseAction(line string, n int) (Action, error) {
 			var group []Who
 			if g == "rest" {
 				if a.RestGroup >= 0 {
-					return a, printf.Errorf("%q: rest may appear once", line)
+					return a, fmt.Errorf("%q: rest may appear once", line)
 				}
 				a.RestGroup = len(a.Groups)
 			} else {
 				for _, w := range strings.Split(g, ",") {
 					x, err := parseWho(w, n)
 					if err != nil {
-						return a, printf.Errorf("%q: %v", line, err)
+						return a, fmt.Errorf("%q: %v", line, err)
 					}
 					group = append(group, x)
 				}
@@ -203,16 +203,16 @@ func ParseAction(line string, n int) (Action, error) {
 			a.Groups = append(a.Groups, group)
 		}
 		if len(a.Groups) < 2 {
-			return a, printf.Errorf("%q: want groups separated by |, e.g. partition leader | rest", line)
+			return a, fmt.Errorf("%q: want groups separated by |, e.g. partition leader | rest", line)
 		}
 	case "link":
 		// link B->B loss 100% latency 200ms
 		if len(t) < 4 {
-			return a, printf.Errorf("%q: want link 1->2 loss 100%% (or latency 200ms)", line)
+			return a, fmt.Errorf("%q: want link 1->2 loss 100%% (or latency 200ms)", line)
 		}
 		ends := strings.Split(t[1], "->")
 		if len(ends) != 2 {
-			return a, printf.Errorf("%q: want a link as FROM->TO", line)
+			return a, fmt.Errorf("%q: want a link as FROM->TO", line)
 		}
 		if a.Who, err = parseWho(ends[0], n); err != nil {
 			return a, err
@@ -226,7 +226,7 @@ func ParseAction(line string, n int) (Action, error) {
 	case "produce":
 		// produce TOPIC BODY... [to B]
 		if len(t) < 3 {
-			return a, printf.Errorf("%q: want produce TOPIC BODY [to BROKER]", line)
+			return a, fmt.Errorf("%q: want produce TOPIC BODY [to BROKER]", line)
 		}
 		a.Topic = t[1]
 		body := t[2:]
@@ -245,7 +245,7 @@ func ParseAction(line string, n int) (Action, error) {
 		if t[2] != "off" {
 			a.Rate, err = strconv.ParseFloat(strings.TrimSuffix(t[2], "/s"), 64)
 			if err != nil || !strings.HasSuffix(t[2], "/s") || a.Rate <= 0 || a.Rate > 1000 {
-				return a, printf.Errorf("%q: want a rate like 20/s (up to 1000/s) or off", line)
+				return a, fmt.Errorf("%q: want a rate like 20/s (up to 1000/s) or off", line)
 			}
 		}
 	case "consume":
@@ -256,12 +256,12 @@ func ParseAction(line string, n int) (Action, error) {
 			a.Topic = t[1]
 		case 4:
 			if t[2] != "from" {
-				return a, printf.Errorf("%q: want consume TOPIC [from BROKER]", line)
+				return a, fmt.Errorf("%q: want consume TOPIC [from BROKER]", line)
 			}
 			a.Topic = t[1]
 			a.Who, err = who(3)
 		default:
-			return a, printf.Errorf("%q: want consume TOPIC [from BROKER]", line)
+			return a, fmt.Errorf("%q: want consume TOPIC [from BROKER]", line)
 		}
 	case "rule":
 		if err := want(3, "rule NAME on|off"); err != nil {
@@ -269,14 +269,14 @@ func ParseAction(line string, n int) (Action, error) {
 		}
 		a.Rule = t[1]
 		if !slices.Contains(sim.Rules, a.Rule) {
-			return a, printf.Errorf("unknown rule %q (known: %s)", a.Rule, strings.Join(sim.Rules, ", "))
+			return a, fmt.Errorf("unknown rule %q (known: %s)", a.Rule, strings.Join(sim.Rules, ", "))
 		}
 		switch t[2] {
 		case "on":
 			a.On = true
 		case "off":
 		default:
-			return a, printf.Errorf("%q: want on or off", line)
+			return a, fmt.Errorf("%q: want on or off", line)
 		}
 	case "trap":
 		if err := want(2, "trap NAME"); err != nil {
@@ -284,7 +284,7 @@ func ParseAction(line string, n int) (Action, error) {
 		}
 		a.Rule = t[1]
 		if !slices.Contains(sim.Traps, a.Rule) && a.Rule != sim.TrapNone {
-			return a, printf.Errorf("unknown trap %q (known: %s, none)", a.Rule, strings.Join(sim.Traps, ", "))
+			return a, fmt.Errorf("unknown trap %q (known: %s, none)", a.Rule, strings.Join(sim.Traps, ", "))
 		}
 	case "remember":
 		// remember B as NAME / remember term as NAME
@@ -292,7 +292,7 @@ func ParseAction(line string, n int) (Action, error) {
 			return a, err
 		}
 		if t[2] != "as" || !isName(t[3]) || slices.Contains(reserved, t[3]) {
-			return a, printf.Errorf("%q: want remember BROKER as NAME", line)
+			return a, fmt.Errorf("%q: want remember BROKER as NAME", line)
 		}
 		a.As = t[3]
 		if t[1] == "term" {
@@ -301,14 +301,14 @@ func ParseAction(line string, n int) (Action, error) {
 			a.Who, err = who(1)
 		}
 	default:
-		return a, printf.Errorf("unknown action %q (known: wait, crash, restart, pause, resume, isolate, partition, heal, link, net, produce, producer, consume, transfer, campaign, rule, disk-flip, trap, remember)", a.Kind)
+		return a, fmt.Errorf("unknown action %q (known: wait, crash, restart, pause, resume, isolate, partition, heal, link, net, produce, producer, consume, transfer, campaign, rule, disk-flip, trap, remember)", a.Kind)
 	}
 	return a, err
 }
 
 func (a *Action) parseNet(t []string) error {
 	if len(t) == 0 || len(t)%2 != 0 {
-		return printf.Errorf("%q: want pairs like latency 20ms jitter 10ms loss 5%%", a.Text)
+		return fmt.Errorf("%q: want pairs like latency 20ms jitter 10ms loss 5%%", a.Text)
 	}
 	for i := 0; i < len(t); i += 2 {
 		var err error
@@ -323,7 +323,7 @@ func (a *Action) parseNet(t []string) error {
 		case "loss":
 			a.Loss, err = parsePercent(t[i+1])
 		default:
-			return printf.Errorf("%q: unknown setting %q (known: latency, jitter, loss)", a.Text, t[i])
+			return fmt.Errorf("%q: unknown setting %q (known: latency, jitter, loss)", a.Text, t[i])
 		}
 		if err != nil {
 			return err
@@ -364,9 +364,9 @@ func ParseCheck(line string, n int) (Check, error) {
 		t = t[:k-2]
 	}
 	if len(t) == 0 {
-		return c, printf.Errorf("empty check")
+		return c, fmt.Errorf("empty check")
 	}
-	usage := printf.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, TOPIC has N messages on B, violation, no violation, acked N)", line)
+	usage := fmt.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, TOPIC has N messages on B, violation, no violation, acked N)", line)
 	joined := strings.Join(t, " ")
 	quoted := strings.HasPrefix(strings.TrimSpace(line), "\"")
 	switch {
@@ -390,7 +390,7 @@ func ParseCheck(line string, n int) (Check, error) {
 	case len(t) == 5 && t[0] == "role" && t[1] == "of" && t[3] == "is":
 		c.Kind, c.Role = "role", t[4]
 		if !slices.Contains([]string{"leader", "follower", "candidate"}, c.Role) {
-			return c, printf.Errorf("%q: a role is leader, follower or candidate", line)
+			return c, fmt.Errorf("%q: a role is leader, follower or candidate", line)
 		}
 		c.Who, err = parseWho(t[2], n)
 	case len(t) == 3 && t[0] == "term" && (t[1] == "is" || t[1] == ">"):
@@ -402,7 +402,7 @@ func ParseCheck(line string, n int) (Check, error) {
 			if isName(t[2]) && !slices.Contains(reserved, t[2]) {
 				c.Name, err = t[2], nil
 			} else {
-				return c, printf.Errorf("%q: want a number or a name bound with remember term as NAME", line)
+				return c, fmt.Errorf("%q: want a number or a name bound with remember term as NAME", line)
 			}
 		}
 	case len(t) == 3 && t[1] == "matches" && t[2] == "leader":
@@ -414,7 +414,7 @@ func ParseCheck(line string, n int) (Check, error) {
 	case len(t) == 6 && t[1] == "has" && t[3] == "messages" && t[4] == "on":
 		c.Kind, c.Topic = "topic-count", t[0]
 		if c.N, err = strconv.ParseInt(t[2], 10, 64); err != nil {
-			return c, printf.Errorf("%q: want a number of messages", line)
+			return c, fmt.Errorf("%q: want a number of messages", line)
 		}
 		c.Who, err = parseWho(t[5], n)
 	case quoted && len(t) == 5 && (t[1] == "is" || t[1] == "was") && t[3] == "on":
@@ -435,7 +435,7 @@ func ParseCheck(line string, n int) (Check, error) {
 		case "majority", "all":
 			c.Where = t[4]
 			if c.Kind != "committed" {
-				return c, printf.Errorf("%q: on majority / on all only go with is committed", line)
+				return c, fmt.Errorf("%q: on majority / on all only go with is committed", line)
 			}
 		default:
 			c.Where = "one"

@@ -1,7 +1,7 @@
 package guide
 
 import (
-	"dledgerlab/internal/printf"
+	"fmt"
 
 	"dledgerlab/core/sim"
 )
@@ -99,7 +99,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 		line := acts[s.pc]
 		a, err := ParseAction(line.Text, s.L.Cluster.Nodes)
 		if err != nil {
-			s.Err = printf.Sprintf("line %d: %v", line.Line, err)
+			s.Err = fmt.Sprintf("line %d: %v", line.Line, err)
 			return out
 		}
 		switch a.Kind {

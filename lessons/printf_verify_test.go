@@ -1,6 +1,0 @@
-package lessons
-
-import "dledgerlab/internal/printf/printftest"
-
-// Every message printf formats in these tests is compared with fmt's.
-func init() { printftest.Install() }
