@@ -60,16 +60,17 @@ type Config struct {
 
 // Rules are safety rules a learner may switch off to see why they exist. The
 // zero value keeps them all; each field names what switching it off allows.
+// The JSON names are the ones share links and lesson files carry.
 type Rules struct {
 	// SkipUpToDateCheck grants votes to candidates whose log is behind the
 	// voter's (switches off §5.4.1's election restriction).
-	SkipUpToDateCheck bool
+	SkipUpToDateCheck bool `json:"skip_up_to_date_check,omitempty"`
 	// CommitOldTerms lets a leader commit entries of earlier terms by
 	// counting replicas (switches off §5.4.2; Figure 8 then happens).
-	CommitOldTerms bool
+	CommitOldTerms bool `json:"commit_old_terms,omitempty"`
 	// AckBeforePersist lets a follower acknowledge a push before the entries
 	// are persisted (a crash can then lose an entry the leader counted).
-	AckBeforePersist bool
+	AckBeforePersist bool `json:"ack_before_persist,omitempty"`
 }
 
 // Any reports whether any rule is switched off.

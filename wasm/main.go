@@ -10,11 +10,11 @@
 // returns a JSON string — a frame, or {"error": "..."} — and never throws
 // into JavaScript, so bad input leaves the page usable.
 //
-// The engine reads and writes JSON with internal/minijson, not
-// encoding/json, and leaves share links' DEFLATE and base64url to the
-// worker (web/static/worker.js, CompressionStream): that keeps reflection's
-// encoder and decoder and compress/flate out of the binary (about a fifth
-// of it, gzipped). The frames are byte for byte what encoding/json wrote.
+// Frames are written with encoding/json; settings, actions and lessons are
+// read with internal/jsonread (encoding/json, with errors that name the
+// field). Share links' DEFLATE and base64url are left to the worker
+// (web/static/worker.js, CompressionStream), which keeps compress/flate out
+// of the engine.
 //
 // Exposed on globalThis.dledger:
 //
@@ -22,7 +22,7 @@
 //	load(shareJSON)                 → frame | {"error"} (a link's JSON, inflated by the worker; string or Uint8Array)
 //	step(actionsJSON, advanceMs)    → frame | {"error", "frame"}
 //	seek(ms)                        → frame | {"error"}
-//	shareJSON()                     → a link's JSON, {"v":1,…} (the worker deflates it) | {"error"}
+//	shareJSON()                     → a link's JSON, {"v":2,…} (the worker deflates it) | {"error"}
 //	frame()                         → frame | {"error"}
 //	lesson(lessonJSON)              → frame with "lesson" | {"error"}
 //	lessonGoto(step)                → frame with "lesson" | {"error"}
@@ -38,12 +38,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"syscall/js"
 
 	"dledgerlab/core/sim"
-	"dledgerlab/internal/minijson"
+	"dledgerlab/internal/jsonread"
 	"dledgerlab/lessons/guide"
 )
 
@@ -64,8 +66,9 @@ type bridge struct {
 	// where it began.
 	g         *guide.Session
 	stepStart map[int]mark
-	// buf is reused for each frame's JSON.
-	buf []byte
+	// out is reused for each frame's JSON.
+	out bytes.Buffer
+	enc *json.Encoder
 }
 
 // mark is a moment of a run: its time and how many actions were recorded.
@@ -76,6 +79,7 @@ type mark struct {
 
 func main() {
 	b := &bridge{}
+	b.enc = json.NewEncoder(&b.out)
 	api := js.Global().Get("Object").New()
 	api.Set("init", js.FuncOf(b.guard(b.init)))
 	api.Set("load", js.FuncOf(b.guard(b.load)))
@@ -123,12 +127,7 @@ func (b *bridge) guard(h func(args []js.Value) string) func(js.Value, []js.Value
 func (b *bridge) init(args []js.Value) string {
 	cfg := sim.DefaultConfig()
 	if arg := strings.TrimSpace(stringArg(args, 0)); arg != "" {
-		d := minijson.NewDecoder([]byte(arg))
-		err := cfg.DecodeJSON(d)
-		if err == nil {
-			err = d.End()
-		}
-		if err != nil {
+		if err := jsonread.Into([]byte(arg), &cfg); err != nil {
 			return errorJSON("settings are not valid JSON: " + err.Error())
 		}
 	}
@@ -170,8 +169,8 @@ func (b *bridge) step(args []js.Value) string {
 	var errs []string
 	if raw := strings.TrimSpace(stringArg(args, 0)); raw != "" {
 		// A batch that does not decode is refused whole.
-		actions, err := sim.DecodeActionsJSON([]byte(raw))
-		if err != nil {
+		var actions []sim.Action
+		if err := jsonread.Into([]byte(raw), &actions); err != nil {
 			errs = append(errs, "actions are not valid JSON: "+err.Error())
 		}
 		for _, a := range actions {
@@ -233,8 +232,8 @@ func (b *bridge) frame(args []js.Value) string {
 
 // lesson starts a guided lesson: a new run with the lesson's cluster.
 func (b *bridge) lesson(args []js.Value) string {
-	l, err := guide.DecodeLessonJSON([]byte(stringArg(args, 0)))
-	if err != nil {
+	var l guide.Lesson
+	if err := jsonread.Into([]byte(stringArg(args, 0)), &l); err != nil {
 		return errorJSON("the lesson is not valid JSON: " + err.Error())
 	}
 	if len(l.Steps) == 0 {
@@ -328,21 +327,28 @@ func (b *bridge) guideFrame() string {
 	return b.lessonFrame(v)
 }
 
-// lessonFrame is v's frame, with a "lesson" field (guide.State) during a
-// lesson.
+// frame is what the page draws: a ClusterView, with a "lesson" field
+// during a lesson.
+type frame struct {
+	*sim.ClusterView
+	Lesson *guide.State `json:"lesson,omitempty"`
+}
+
+// lessonFrame is v's frame, with where the lesson stands during a lesson.
 func (b *bridge) lessonFrame(v sim.ClusterView) string {
 	if n := len(v.Events); n > viewEvents {
 		v.Events = v.Events[n-viewEvents:]
 	}
-	buf := v.AppendJSON(b.buf[:0])
+	f := frame{ClusterView: &v}
 	if b.g != nil {
 		st := b.g.State()
-		buf = append(buf[:len(buf)-1], `,"lesson":`...) // before the frame's closing }
-		buf = st.AppendJSON(buf)
-		buf = append(buf, '}')
+		f.Lesson = &st
 	}
-	b.buf = buf
-	return string(buf)
+	b.out.Reset()
+	if err := b.enc.Encode(f); err != nil {
+		return errorJSON("cannot write the frame: " + err.Error())
+	}
+	return string(bytes.TrimSuffix(b.out.Bytes(), []byte("\n")))
 }
 
 // frameJSON is the current frame (with the lesson's state during a lesson).
@@ -350,7 +356,10 @@ func (b *bridge) frameJSON() string { return b.lessonFrame(b.s.View()) }
 
 func errorJSON(msg string) string { return `{"error":` + quote(msg) + `}` }
 
-func quote(s string) string { return string(minijson.AppendString(nil, s)) }
+func quote(s string) string {
+	q, _ := json.Marshal(s)
+	return string(q)
+}
 
 // stringArg returns args[i] as a string ("" when missing or not a string).
 func stringArg(args []js.Value, i int) string {

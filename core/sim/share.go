@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
-	"dledgerlab/internal/minijson"
+	"dledgerlab/core"
+	"dledgerlab/internal/jsonread"
 )
 
 // A share link carries a run's inputs and a moment: the JSON of shared,
@@ -12,8 +14,8 @@ import (
 // (RFC 4648 §5). This file is the JSON half, pure and on every platform;
 // sharelink.go adds the compression natively, while the page compresses in
 // JavaScript (CompressionStream("deflate-raw"), web/static/worker.js), so
-// the WebAssembly engine carries neither compress/flate nor encoding/json.
-// Either side reads the other's links.
+// the WebAssembly engine carries no compress/flate. Either side reads the
+// other's links.
 
 // shared is what a share link carries: the run's inputs and the moment.
 type shared struct {
@@ -23,7 +25,22 @@ type shared struct {
 	NowMs   int64    `json:"t"`
 }
 
-const shareVersion = 1
+// shareVersion is the format links are written in. Version 1 wrote the
+// switched-off safety rules under their Go names ("rules":
+// {"SkipUpToDateCheck":false,…}); version 2 uses core.Rules' JSON names
+// and leaves "rules" out when every rule is on. Both are read.
+const shareVersion = 2
+
+// configV1 reads a version 1 link's config: its "rules" member, at the
+// outer level, hides Config's own.
+type configV1 struct {
+	Config
+	Rules struct {
+		SkipUpToDateCheck bool `json:"SkipUpToDateCheck"`
+		CommitOldTerms    bool `json:"CommitOldTerms"`
+		AckBeforePersist  bool `json:"AckBeforePersist"`
+	} `json:"rules"`
+}
 
 // ErrShare is wrapped by every error about a malformed share string.
 var ErrShare = errors.New("malformed share link")
@@ -33,18 +50,14 @@ const maxShareJSON = 4 << 20
 
 // ShareJSON is the JSON a share link carries before compression: the
 // config, seed, recorded actions and the current time, as
-// {"v":1,"c":{…},"a":[…],"t":ms} (what json.Marshal writes for shared).
+// {"v":2,"c":{…},"a":[…],"t":ms}.
 func (s *Sim) ShareJSON() []byte {
-	var w minijson.Writer
-	w.Int(`{"v":`, shareVersion)
-	w.Raw(`,"c":`)
-	s.cfg.writeJSON(&w)
-	w.List(`,"a":`, len(s.actions), s.actions == nil, func(i int) { s.actions[i].writeJSON(&w) })
-	w.Int(`,"t":`, s.st.now)
-	w.Raw(`}`)
-	return w.B
+	data, err := json.Marshal(shared{Version: shareVersion, Config: s.cfg, Actions: s.actions, NowMs: s.st.now})
+	if err != nil {
+		panic(err) // numbers, strings and bools always marshal
+	}
+	return data
 }
-
 // LoadJSON rebuilds a run from ShareJSON's text and runs it to the shared
 // moment. Every error wraps ErrShare and says what is wrong; unknown fields
 // are errors, so a link from a newer playground is refused rather than
@@ -53,19 +66,16 @@ func LoadJSON(data []byte) (*Sim, error) {
 	if len(data) > maxShareJSON {
 		return nil, fmt.Errorf("%w: %d bytes of JSON is over the limit of %d", ErrShare, len(data), maxShareJSON)
 	}
-	sh, err := decodeShared(data)
+	cfg, acts, nowMs, err := decodeShared(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrShare, err)
 	}
-	if sh.Version != shareVersion {
-		return nil, fmt.Errorf("%w: version %d, this playground reads version %d", ErrShare, sh.Version, shareVersion)
-	}
-	s, err := New(sh.Config)
+	s, err := New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrShare, err)
 	}
 	var prev int64
-	for i, a := range sh.Actions {
+	for i, a := range acts {
 		if err := a.validate(s.cfg.Nodes); err != nil {
 			return nil, fmt.Errorf("%w: action %d: %v", ErrShare, i+1, err)
 		}
@@ -74,28 +84,50 @@ func LoadJSON(data []byte) (*Sim, error) {
 		}
 		prev = a.AtMs
 	}
-	if sh.NowMs < 0 || sh.NowMs > 24*3600*1000 {
-		return nil, fmt.Errorf("%w: time %d ms is out of range", ErrShare, sh.NowMs)
+	if nowMs < 0 || nowMs > 24*3600*1000 {
+		return nil, fmt.Errorf("%w: time %d ms is out of range", ErrShare, nowMs)
 	}
-	s.actions = sh.Actions
-	s.runTo(max(sh.NowMs, prev))
+	s.actions = acts
+	s.runTo(max(nowMs, prev))
 	return s, nil
 }
 
-// decodeShared reads shared's JSON as a json.Decoder with
-// DisallowUnknownFields would, and refuses anything after it.
-func decodeShared(data []byte) (shared, error) {
-	var sh shared
-	d := minijson.NewDecoder(data)
-	d.DisallowUnknownFields()
-	err := d.Struct(
-		"v", &sh.Version,
-		"c", func() error { return sh.Config.DecodeJSON(d) },
-		"a", func() error { return minijson.List(d, &sh.Actions, func(a *Action) error { return a.DecodeJSON(d) }) },
-		"t", &sh.NowMs,
-	)
-	if err == nil {
-		err = d.End()
+// sharedIn is shared as it is read: the version first, then the rest by
+// the version's rules.
+type sharedIn struct {
+	Version int             `json:"v"`
+	Config  json.RawMessage `json:"c"`
+	Actions json.RawMessage `json:"a"`
+	NowMs   int64           `json:"t"`
+}
+
+// decodeShared reads a link's JSON strictly: unknown fields are errors (a
+// link from a newer playground is refused rather than half-read), and
+// nothing may follow it.
+func decodeShared(data []byte) (cfg Config, acts []Action, nowMs int64, err error) {
+	var sh sharedIn
+	if err := jsonread.Strict(data, &sh); err != nil {
+		return cfg, nil, 0, err
 	}
-	return sh, err
+	switch sh.Version {
+	case 1:
+		var old configV1
+		if err := jsonread.Strict(sh.Config, &old); err != nil {
+			return cfg, nil, 0, jsonread.Under("c", err)
+		}
+		cfg = old.Config
+		cfg.Rules = core.Rules(old.Rules)
+	case shareVersion:
+		if err := jsonread.Strict(sh.Config, &cfg); err != nil {
+			return cfg, nil, 0, jsonread.Under("c", err)
+		}
+	default:
+		return cfg, nil, 0, fmt.Errorf("version %d, this playground reads versions 1 and %d", sh.Version, shareVersion)
+	}
+	if len(sh.Actions) > 0 {
+		if err := jsonread.Strict(sh.Actions, &acts); err != nil {
+			return cfg, nil, 0, jsonread.Under("a", err)
+		}
+	}
+	return cfg, acts, sh.NowMs, nil
 }

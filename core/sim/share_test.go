@@ -5,15 +5,20 @@ package sim
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"dledgerlab/internal/minijson/jsontest"
+	"dledgerlab/core"
+	"dledgerlab/internal/jsontest"
 )
 
 // (Share and Load are native only: in WebAssembly the page compresses.)
@@ -66,42 +71,39 @@ func sharedRun(t *testing.T) *Sim {
 	return s
 }
 
-// ShareJSON is what the previous encoding/json version wrote, byte for
-// byte, so links keep their form (version 1) and their length.
-func TestShareJSONIsEncodingJSON(t *testing.T) {
-	s := sharedRun(t)
-	require.NotEmpty(t, s.actions)
-	want, err := json.Marshal(shared{Version: shareVersion, Config: s.cfg, Actions: s.actions, NowMs: s.st.now})
-	require.NoError(t, err)
-	assert.Equal(t, string(want), string(s.ShareJSON()))
-
+// Every field of the config and of every action survives a link, and a
+// run whose rules are all on leaves "rules" out.
+func TestShareJSONCarriesEveryField(t *testing.T) {
 	var full shared
 	jsontest.Full(&full)
-	s.cfg, s.actions = full.Config, full.Actions
-	want, err = json.Marshal(shared{Version: shareVersion, Config: s.cfg, Actions: s.actions, NowMs: s.st.now})
+	full.Version = shareVersion
+	data, err := json.Marshal(full)
 	require.NoError(t, err)
-	assert.Equal(t, string(want), string(s.ShareJSON()), "every field set")
+	cfg, acts, now, err := decodeShared(data)
+	require.NoError(t, err)
+	assert.Equal(t, full.Config, cfg)
+	assert.Equal(t, full.Actions, acts)
+	assert.Equal(t, full.NowMs, now)
+
+	s := newSim(t, func(c *Config) { c.Nodes = 3 })
+	assert.NotContains(t, string(s.ShareJSON()), `"rules"`)
+	assert.Contains(t, string(sharedRun(t).ShareJSON()), `"rules":{"ack_before_persist":true}`)
 }
 
 // Links load whichever DEFLATE encoder made them: the page's
-// CompressionStream, compress/flate at any level, stored blocks; and links
-// made by the previous encoding/json version.
+// CompressionStream, compress/flate at any level, stored blocks.
 func TestLinksLoadWhateverDeflateMadeThem(t *testing.T) {
 	s := sharedRun(t)
 	want, _ := json.Marshal(s.View())
-	old, err := json.Marshal(shared{Version: shareVersion, Config: s.cfg, Actions: s.actions, NowMs: s.st.now})
-	require.NoError(t, err)
 	for _, level := range []int{flate.NoCompression, flate.BestSpeed, flate.DefaultCompression, flate.HuffmanOnly} {
-		for _, payload := range [][]byte{s.ShareJSON(), old} {
-			var buf bytes.Buffer
-			w, _ := flate.NewWriter(&buf, level)
-			w.Write(payload)
-			w.Close()
-			s2, err := Load(base64.RawURLEncoding.EncodeToString(buf.Bytes()))
-			require.NoError(t, err, "level %d", level)
-			got, _ := json.Marshal(s2.View())
-			assert.JSONEq(t, string(want), string(got), "level %d", level)
-		}
+		var buf bytes.Buffer
+		w, _ := flate.NewWriter(&buf, level)
+		w.Write(s.ShareJSON())
+		w.Close()
+		s2, err := Load(base64.RawURLEncoding.EncodeToString(buf.Bytes()))
+		require.NoError(t, err, "level %d", level)
+		got, _ := json.Marshal(s2.View())
+		assert.JSONEq(t, string(want), string(got), "level %d", level)
 	}
 	// The same run straight from its JSON (what the page hands the engine).
 	s3, err := LoadJSON(s.ShareJSON())
@@ -110,42 +112,58 @@ func TestLinksLoadWhateverDeflateMadeThem(t *testing.T) {
 	assert.JSONEq(t, string(want), string(got))
 }
 
-// The link's JSON is read as a json.Decoder with DisallowUnknownFields
-// reads it: the same values, or both refuse.
-func TestShareJSONReadsAsEncodingJSON(t *testing.T) {
+// A link made by the version 1 playground (rules under their Go names)
+// still loads, to the very frame it showed: testdata/share_v1.link is
+// sharedRun's link as that version wrote it, and share_v1.view.sha256 the
+// SHA-256 of the frame's JSON it loaded to.
+func TestVersion1LinksStillLoad(t *testing.T) {
+	link, err := os.ReadFile(filepath.Join("testdata", "share_v1.link"))
+	require.NoError(t, err)
+	wantSum, err := os.ReadFile(filepath.Join("testdata", "share_v1.view.sha256"))
+	require.NoError(t, err)
+	s, err := Load(strings.TrimSpace(string(link)))
+	require.NoError(t, err)
+	assert.True(t, s.Config().Rules.AckBeforePersist, "the rule switched off in the link")
+	frame, err := json.Marshal(s.View())
+	require.NoError(t, err)
+	sum := sha256.Sum256(frame)
+	assert.Equal(t, strings.TrimSpace(string(wantSum)), hex.EncodeToString(sum[:]))
+	// And the run it loads is the run today's link of the same inputs gives.
+	now, err := LoadJSON(sharedRun(t).ShareJSON())
+	require.NoError(t, err)
+	again, _ := json.Marshal(now.View())
+	assert.JSONEq(t, string(frame), string(again))
+}
+
+// The link's JSON is read strictly: values as encoding/json reads them,
+// unknown fields and trailing data refused.
+func TestShareJSONIsReadStrictly(t *testing.T) {
 	good := string(sharedRun(t).ShareJSON())
-	for _, doc := range []string{
-		good, `{"v":1,"c":{"nodes":3},"a":[],"t":5}`, `{"v":1,"c":{"nodes":3},"a":null,"t":0}`, `{"V":1,"C":{"Nodes":3}}`,
-		`{"v":1,"c":{"nodes":3,"rules":{"commitOldTerms":true}},"a":[{"kind":"heal","at":3}],"t":9}`,
-		`{"v":1,"c":{"nodes":3},"x":1}`, `{"v":1,"c":{"nodes":3,"x":1}}`, `{"v":1,"c":{"rules":{"x":true}}}`,
-		`{"v":1,"a":[{"kind":"heal","x":1}]}`, `{"v":"1"}`, `{"v":1,"t":1.5}`, `[]`, `{"v":1`,
-		strings.Replace(good, `"t":`, `"t":"`, 1),
+	for doc, ok := range map[string]bool{
+		good: true, `{"v":2,"c":{"nodes":3},"a":[],"t":5}`: true, `{"v":2,"c":{"nodes":3},"a":null,"t":0}`: true,
+		`{"V":2,"C":{"Nodes":3}}`: true,
+		`{"v":2,"c":{"nodes":3,"rules":{"commit_old_terms":true}},"a":[{"kind":"heal","at":3}],"t":9}`: true,
+		`{"v":1,"c":{"nodes":3,"rules":{"commitOldTerms":true}},"a":[{"kind":"heal","at":3}],"t":9}`:   true,
+		`{"v":2,"c":{"nodes":3},"x":1}`: false, `{"v":2,"c":{"nodes":3,"x":1}}`: false, `{"v":2,"c":{"rules":{"x":true}}}`: false,
+		`{"v":2,"c":{"rules":{"CommitOldTerms":true}}}`: false, `{"v":1,"c":{"rules":{"commit_old_terms":true}}}`: false,
+		`{"v":2,"c":{},"a":[{"kind":"heal","x":1}]}`: false, `{"v":"2"}`: false, `{"v":2,"t":1.5}`: false, `[]`: false, `{"v":2`: false,
+		strings.Replace(good, `"t":`, `"t":"`, 1): false, good + " {}": false,
 	} {
-		var want shared
-		var wantErr error
-		if !json.Valid([]byte(doc)) {
-			wantErr = json.Unmarshal([]byte(doc), &want)
-		} else {
-			dec := json.NewDecoder(strings.NewReader(doc))
-			dec.DisallowUnknownFields()
-			wantErr = dec.Decode(&want)
-		}
-		got, err := decodeShared([]byte(doc))
-		if wantErr != nil {
-			assert.Error(t, err, "%s: encoding/json says %v", doc, wantErr)
-			continue
-		}
-		if assert.NoError(t, err, doc) {
-			assert.Equal(t, want, got, doc)
-		}
+		_, _, _, err := decodeShared([]byte(doc))
+		assert.Equal(t, ok, err == nil, "%s: %v", doc, err)
 	}
+	cfg, _, _, err := decodeShared([]byte(`{"v":1,"c":{"nodes":3,"rules":{"CommitOldTerms":true}}}`))
+	require.NoError(t, err)
+	assert.Equal(t, core.Rules{CommitOldTerms: true}, cfg.Rules)
 }
 
 // A bad link says what is wrong with it.
 func TestLoadJSONErrors(t *testing.T) {
 	for doc, want := range map[string]string{
-		`{"v":2,"c":{"nodes":3},"a":[],"t":0}`:                                              "version 2, this playground reads version 1",
+		`{"v":3,"c":{"nodes":3},"a":[],"t":0}`:                                              "version 3, this playground reads versions 1 and 2",
 		`{"v":1,"c":{"nodes":3,"colour":"red"},"a":[],"t":0}`:                               `c: unknown field "colour"`,
+		`{"v":2,"c":{"nodes":3,"rules":{"x":1}},"a":[],"t":0}`:                              `c.rules: unknown field "x"`,
+		`{"v":2,"c":{"nodes":"3"},"a":[],"t":0}`:                                            `c.nodes: want an integer, got the string "3"`,
 		`{"v":1,"c":{"nodes":3},"a":[{"kind":"crash","node":"1"}],"t":0}`:                   `a[0].node: want an integer, got the string "1"`,
 		`{"v":1,"c":{"nodes":3},"a":[{"kind":"crash","node":9}],"t":0}`:                     "action 1: invalid action",
 		`{"v":1,"c":{"nodes":30},"a":[],"t":0}`:                                             "nodes = 30",

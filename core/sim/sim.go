@@ -59,7 +59,7 @@ type Config struct {
 
 	DisableCheckQuorum bool       `json:"disable_check_quorum,omitempty"`
 	DisablePreVote     bool       `json:"disable_pre_vote,omitempty"`
-	Rules              core.Rules `json:"rules"`
+	Rules              core.Rules `json:"rules,omitzero"`
 
 	// CheckpointMs is the interval between checkpoints for Seek; -1 turns
 	// checkpoints off (the chaos sweep).

@@ -7,32 +7,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"dledgerlab/internal/minijson/jsontest"
-	"dledgerlab/lessons"
+	"dledgerlab/internal/jsonread"
 	"dledgerlab/lessons/guide"
 )
 
-// Every lesson, as GET /lessons.json serves it, reads back as
-// json.Unmarshal reads it; so do lessons with every field set or empty.
-func TestLessonJSONReadsAsEncodingJSON(t *testing.T) {
-	all, err := lessons.All()
-	require.NoError(t, err)
-	var full, empty guide.Lesson
-	jsontest.Full(&full)
-	jsontest.Empty(&empty)
-	all = append(all, &full, &empty, &guide.Lesson{})
-	for _, l := range all {
-		data, err := json.Marshal(l)
-		require.NoError(t, err)
-		var want guide.Lesson
-		require.NoError(t, json.Unmarshal(data, &want))
-		got, err := guide.DecodeLessonJSON(data)
-		require.NoError(t, err, l.ID)
-		assert.Equal(t, want, got, l.ID)
-	}
-}
-
-func TestLessonJSONErrors(t *testing.T) {
+// A lesson the page hands the engine that does not fit says where
+// (the engine reads lessons with package jsonread).
+func TestLessonJSONErrorsNameTheField(t *testing.T) {
 	for doc, want := range map[string]string{
 		`{"id":"x","steps":[{"do":[{"text":"crash leader","line":"7"}]}]}`: `steps[0].do[0].line: want an integer, got the string "7"`,
 		`{"id":"x","cluster":{"nodes":"three"}}`:                           `cluster.nodes: want an integer, got the string "three"`,
@@ -40,23 +21,24 @@ func TestLessonJSONErrors(t *testing.T) {
 		`{"id":"x"`:                                                        `unexpected end of JSON input`,
 	} {
 		var l guide.Lesson
-		require.Error(t, json.Unmarshal([]byte(doc), &l), "encoding/json refuses %s too", doc)
-		_, err := guide.DecodeLessonJSON([]byte(doc))
-		assert.EqualError(t, err, want, doc)
+		assert.EqualError(t, jsonread.Into([]byte(doc), &l), want, doc)
 	}
-	l, err := guide.DecodeLessonJSON([]byte(`{"id":"x","unknown":{"a":[1]},"Order":3}`))
-	require.NoError(t, err, "unknown fields are skipped, names match ignoring case")
+	var l guide.Lesson
+	require.NoError(t, jsonread.Into([]byte(`{"id":"x","unknown":{"a":[1]},"Order":3}`), &l), "unknown fields are skipped, names match ignoring case")
 	assert.Equal(t, guide.Lesson{ID: "x", Order: 3}, l)
 }
 
-// A frame's "lesson" field is written as json.Marshal writes State.
-func TestStateJSONIsEncodingJSON(t *testing.T) {
-	var full, empty guide.State
-	jsontest.Full(&full)
-	jsontest.Empty(&empty)
-	for _, st := range []guide.State{full, empty, {}} {
-		want, err := json.Marshal(st)
-		require.NoError(t, err)
-		assert.Equal(t, string(want), string(st.AppendJSON(nil)))
-	}
+// Every field of a lesson survives the JSON the server writes and the
+// engine reads.
+func TestLessonJSONRoundTrip(t *testing.T) {
+	var l guide.Lesson
+	l.ID, l.Order = "x", 2
+	l.Title = guide.Text{En: "Election", Zh: "选举"}
+	l.Steps = []guide.Step{{Say: guide.Text{En: "a"}, Do: []guide.Line{{Text: "crash leader", Line: 7}}, Line: 6}}
+	l.Cluster.Nodes, l.Cluster.Rules.CommitOldTerms = 5, true
+	data, err := json.Marshal(&l)
+	require.NoError(t, err)
+	var back guide.Lesson
+	require.NoError(t, jsonread.Into(data, &back))
+	assert.Equal(t, l, back)
 }

@@ -166,3 +166,19 @@ func (s *Session) ShowSolution() {
 		s.solving, s.pc, s.started = true, 0, false
 	}
 }
+
+// State is where a guided lesson stands, as the page's narration panel
+// shows it: the "lesson" field of a frame.
+type State struct {
+	ID     string       `json:"id"`
+	Step   int          `json:"step"`
+	Steps  int          `json:"steps"`
+	Done   bool         `json:"done"`
+	Checks []CheckState `json:"checks"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// State returns where the session stands.
+func (s *Session) State() State {
+	return State{ID: s.L.ID, Step: s.Step, Steps: len(s.L.Steps), Done: s.Done(), Checks: s.Checks, Error: s.Err}
+}

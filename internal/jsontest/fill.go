@@ -1,7 +1,6 @@
-// Package jsontest fills Go values for the tests that hold hand-written
-// JSON encoders and decoders (package minijson's users) to encoding/json:
-// a value whose every field is set shows a field the hand-written code
-// forgets. Only tests import it.
+// Package jsontest fills Go values for tests of JSON formats: a value whose
+// every field is set shows a field that does not survive a round trip (a
+// missing tag, an omitempty that loses a value). Only tests import it.
 package jsontest
 
 import (
