@@ -104,7 +104,7 @@ func FuzzRecover(f *testing.F) {
 		fl := filesOf(m)
 		for len(ops) >= 4 && len(fl.segs) > 0 {
 			op, arg := ops[0]%6, int64(binary.BigEndian.Uint16(ops[2:]))
-			seg := len(fl.segs) - 1
+			var seg int
 			if ops[1]%2 == 1 || op == 2 {
 				seg = len(fl.segs) - 1
 			} else {
