@@ -38,11 +38,21 @@ wasm:
 play: build
 	$(BIN) play --addr $(ADDR)
 
+## staticcheck: make test runs this version: the one on PATH (.ci/run
+# installs it with go install), or else one installed into bin/.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK ?= $(shell s=$$(command -v staticcheck) && $$s -version 2>/dev/null | grep -q '($(STATICCHECK_VERSION:v%=%))' && echo $$s || echo bin/staticcheck)
+
+bin/staticcheck:
+	GOBIN="$(CURDIR)/bin" $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
 ## test: every test — core, simulator, lessons, native processes, browser
-test: build
+test: build $(STATICCHECK)
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) build ./core/...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./core/...
+	$(STATICCHECK) ./...
+	GOOS=js GOARCH=wasm $(STATICCHECK) ./wasm ./core/...
 	@# One package at a time: the native and browser tests run real processes
 	@# against real clocks, and on a 2-core machine two such suites at once
 	@# starve each other's timers.
