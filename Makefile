@@ -7,7 +7,7 @@ BIN     := bin/dledgerlab
 ADDR    ?= 127.0.0.1:8080
 WASM    := web/static/dledgerlab.wasm
 
-.PHONY: all build wasm play test test-core test-race fuzz bench clean
+.PHONY: all build wasm site play test test-core test-race fuzz bench clean
 
 all: build
 
@@ -17,7 +17,8 @@ build: wasm
 		$(GO) build -o $(BIN) ./native; \
 	fi
 
-## wasm: the playground's engine (web/static/dledgerlab.wasm)
+## wasm: the playground's engine (web/static/dledgerlab.wasm) and its
+## precompressed siblings (.br, .gz, and .sha256: the wasm they were made from)
 # Built small, because every learner downloads it (docs/BENCHMARKS.md has
 # the figure): -s -w drop the symbol table and DWARF; inlining is off (-l)
 # except in the runtime and the simulator's packages (dledgerlab/core/...),
@@ -31,8 +32,14 @@ wasm:
 	@if ls wasm/*.go >/dev/null 2>&1; then \
 		mkdir -p web/static && \
 		GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $(WASM) ./wasm && \
-		cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/static/wasm_exec.js; \
+		cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/static/wasm_exec.js && \
+		$(GO) run ./internal/tools/precompress $(WASM); \
 	fi
+
+## site: the playground as static files in site/, for any static host (no Go server)
+site: wasm
+	rm -rf site
+	$(GO) run ./internal/tools/site site
 
 ## play: build and serve the playground, print its URL
 play: build
@@ -79,4 +86,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
 
 clean:
-	rm -rf bin $(WASM) web/static/wasm_exec.js
+	rm -rf bin site $(WASM) $(WASM).br $(WASM).gz $(WASM).sha256 web/static/wasm_exec.js

@@ -17,10 +17,16 @@ func init() {
 func runPlay(args []string) error {
 	fs := newFlags("play", "[--addr 127.0.0.1:8080]", `
 Serves the playground page with the simulator compiled to WebAssembly and
-prints its URL. Nothing leaves your machine.`)
+prints its URL. Nothing leaves your machine. The engine is built into the
+binary by 'make build'; a binary built without it refuses to start.`)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	// Without the engine the page would load and sit there with a green
+	// badge and buttons that do nothing: say so instead.
+	if missing := web.MissingEngine(); missing != "" {
+		return fmt.Errorf("the playground's engine (%s) is not in this binary; build with: make build", missing)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

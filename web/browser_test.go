@@ -41,6 +41,7 @@ var suite struct {
 	err     error
 	skip    string
 	url     string
+	engine  string // the folder with the freshly built engine
 	browser context.Context
 	stop    func()
 }
@@ -71,6 +72,7 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 			suite.err = err
 			return
 		}
+		suite.engine = dir
 		site := http.NewServeMux()
 		// The freshly built engine overrides whatever `make wasm` left in
 		// web/static; everything else is the embedded page.

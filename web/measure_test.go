@@ -29,8 +29,9 @@ func TestMeasure(t *testing.T) {
 		p.close()
 	}
 
-	// The same through web.Handler() alone (the embedded, gzipped engine
-	// that `dledgerlab play` serves), when `make wasm` ran before the build.
+	// The same through web.Handler() alone (the embedded engine, which
+	// `dledgerlab play` serves brotli-compressed to Chromium), when
+	// `make wasm` ran before the build.
 	if _, err := fs.Stat(web.FS(), "dledgerlab.wasm"); err == nil {
 		srv := httptest.NewServer(web.Handler())
 		defer srv.Close()
@@ -38,7 +39,7 @@ func TestMeasure(t *testing.T) {
 			p := openURL(t, srv.URL+"/")
 			var first float64
 			p.eval(`dledgerLab.firstFrameMs`, &first)
-			t.Logf("web.Handler (gzip): navigation → first drawn frame, load %d: %.0f ms", i+1, first)
+			t.Logf("web.Handler (precompressed): navigation → first drawn frame, load %d: %.0f ms", i+1, first)
 			p.close()
 		}
 	}

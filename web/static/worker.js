@@ -37,7 +37,9 @@ async function start() {
       result = await WebAssembly.instantiateStreaming(resp, go.importObject);
     } catch (streamErr) {
       // A server without application/wasm: fall back to bytes.
-      const bytes = await (await fetch('dledgerlab.wasm')).arrayBuffer();
+      const r = await fetch('dledgerlab.wasm');
+      if (!r.ok) throw new Error('dledgerlab.wasm: HTTP ' + r.status + ' ' + r.statusText);
+      const bytes = await r.arrayBuffer();
       result = await WebAssembly.instantiate(bytes, go.importObject);
     }
     go.run(result.instance); // resolves `ready` through dledgerReady
