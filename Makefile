@@ -80,6 +80,7 @@ fuzz:
 	$(GO) test ./core/broker -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./native/transport -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./native/server -run '^$$' -fuzz '^FuzzHTTPDecoders$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/jsonread -run '^$$' -fuzz '^FuzzInto$$' -fuzztime $(FUZZTIME)
 
 ## bench: Go benchmarks of the core, CommitLog and simulator
 bench:
