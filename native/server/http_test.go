@@ -25,18 +25,33 @@ import (
 // base URL.
 func single(t *testing.T) string {
 	t.Helper()
-	base := startBroker(t, nil, nil)
+	_, base := singleServer(t, nil)
+	return base
+}
+
+// singleServer is single with a config tweak if given; it returns the
+// broker too.
+func singleServer(t *testing.T, tweak func(*Config)) (*Server, string) {
+	t.Helper()
+	s, base := startServer(t, nil, tweak)
 	require.Eventually(t, func() bool {
 		var st Status
 		return getJSON(base+"/v1/status", &st) == nil && st.Role == "leader"
 	}, 10*time.Second, 10*time.Millisecond)
-	return base
+	return s, base
 }
 
 // startBroker serves broker 1 on free 127.0.0.1 ports, with more peers
 // (id → peer and HTTP address) and a config tweak if given, stops it when
 // the test ends, and returns its HTTP base URL once it answers.
 func startBroker(t *testing.T, others map[core.NodeID][2]string, tweak func(*Config)) string {
+	t.Helper()
+	_, base := startServer(t, others, tweak)
+	return base
+}
+
+// startServer is startBroker returning the broker too.
+func startServer(t *testing.T, others map[core.NodeID][2]string, tweak func(*Config)) (*Server, string) {
 	t.Helper()
 	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -63,7 +78,7 @@ func startBroker(t *testing.T, others map[core.NodeID][2]string, tweak func(*Con
 	})
 	base := "http://" + httpLn.Addr().String()
 	require.Eventually(t, func() bool { return getJSON(base+"/v1/status", &Status{}) == nil }, 10*time.Second, 10*time.Millisecond)
-	return base
+	return s, base
 }
 
 func getJSON(url string, v any) error {
