@@ -10,7 +10,6 @@ package cluster
 //	POST /v1/cluster/actions  a sim.Action; Authorization: Bearer <admin token>
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,14 +26,14 @@ import (
 func (l *Live) Handler(page http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/watch", l.handleWatch)
-	mux.HandleFunc("GET /v1/view", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, l.View()) })
-	mux.HandleFunc("POST /v1/cluster/actions", l.handleAction)
-	mux.HandleFunc("GET /live-config.json", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"live": true, "nodes": len(l.cfg.Members), "actions": l.cfg.AdminToken != ""})
-	})
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, server.ErrorBody{Code: server.CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
-	})
+	mux.Handle("GET /v1/view", noCache(func(w http.ResponseWriter, r *http.Request) { server.WriteJSON(w, http.StatusOK, l.View()) }))
+	mux.Handle("POST /v1/cluster/actions", noCache(l.handleAction))
+	mux.Handle("GET /live-config.json", noCache(func(w http.ResponseWriter, r *http.Request) {
+		server.WriteJSON(w, http.StatusOK, map[string]any{"live": true, "nodes": len(l.cfg.Members), "actions": l.cfg.AdminToken != ""})
+	}))
+	mux.Handle("/v1/", noCache(func(w http.ResponseWriter, r *http.Request) {
+		server.WriteError(w, http.StatusNotFound, server.ErrorBody{Code: server.CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
+	}))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.URL.Path == "/" || r.URL.Path == "/index.html") && !r.URL.Query().Has("live") {
 			http.Redirect(w, r, "/?live", http.StatusFound)
@@ -49,15 +48,13 @@ func (l *Live) Handler(page http.Handler) http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, e server.ErrorBody) {
-	writeJSON(w, status, map[string]server.ErrorBody{"error": e})
+// noCache marks h's JSON answers as not to be reused without asking: the
+// page polls them.
+func noCache(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		h(w, r)
+	})
 }
 
 func (l *Live) handleWatch(w http.ResponseWriter, r *http.Request) {
@@ -70,42 +67,37 @@ func (l *Live) handleWatch(w http.ResponseWriter, r *http.Request) {
 // with a wrong one (or when the view was started without one), errors as
 // the brokers' JSON.
 func (l *Live) handleAction(w http.ResponseWriter, r *http.Request) {
-	tok := r.Header.Get("X-Admin-Token")
-	if a := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(a, "Bearer ") {
-		tok = strings.TrimPrefix(a, "Bearer ")
+	check := server.AdminCheck{
+		Token:    l.cfg.AdminToken,
+		Missing:  "actions need the instructor's admin token: Authorization: Bearer <token>",
+		Disabled: "this live view was started without --admin-token: it can only watch",
+		Refused: func(r *http.Request) {
+			l.logf("action with a wrong admin token refused (from %s)", r.RemoteAddr)
+		},
 	}
-	switch {
-	case tok == "":
-		writeError(w, http.StatusUnauthorized, server.ErrorBody{Code: server.CodeUnauthorized, Message: "actions need the instructor's admin token: Authorization: Bearer <token>"})
-		return
-	case l.cfg.AdminToken == "":
-		writeError(w, http.StatusForbidden, server.ErrorBody{Code: server.CodeForbidden, Message: "this live view was started without --admin-token: it can only watch"})
-		return
-	case subtle.ConstantTimeCompare([]byte(tok), []byte(l.cfg.AdminToken)) != 1:
-		l.logf("action with a wrong admin token refused (from %s)", r.RemoteAddr)
-		writeError(w, http.StatusForbidden, server.ErrorBody{Code: server.CodeForbidden, Message: "wrong admin token"})
+	if !check.Allow(w, r) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, server.ErrorBody{Code: server.CodeTooLarge, Message: "an action is at most 64 KiB"})
+		server.WriteError(w, http.StatusRequestEntityTooLarge, server.ErrorBody{Code: server.CodeTooLarge, Message: "an action is at most 64 KiB"})
 		return
 	}
 	var a sim.Action
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&a); err != nil {
-		writeError(w, http.StatusBadRequest, server.ErrorBody{Code: server.CodeBadRequest, Message: "malformed action JSON: " + err.Error()})
+		server.WriteError(w, http.StatusBadRequest, server.ErrorBody{Code: server.CodeBadRequest, Message: "malformed action JSON: " + err.Error()})
 		return
 	}
 	if err := l.Do(r.Context(), a); err != nil {
 		var ae *ActionError
 		if errors.As(err, &ae) {
-			writeError(w, ae.Status, server.ErrorBody{Code: ae.Code, Message: ae.Message})
+			server.WriteError(w, ae.Status, server.ErrorBody{Code: ae.Code, Message: ae.Message})
 			return
 		}
-		writeError(w, http.StatusInternalServerError, server.ErrorBody{Code: server.CodeInternal, Message: err.Error()})
+		server.WriteError(w, http.StatusInternalServerError, server.ErrorBody{Code: server.CodeInternal, Message: err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "action": a})
+	server.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "action": a})
 }

@@ -190,7 +190,7 @@ func (s *Server) httpServer() *http.Server {
 	mux.HandleFunc("POST /v1/admin/rules", s.admin(s.handleRules))
 	mux.HandleFunc("POST /v1/admin/link", s.admin(s.handleLink))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
+		WriteError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
 	})
 	return &http.Server{Handler: cors(mux), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: s.cfg.HTTPReadTimeout, WriteTimeout: s.cfg.HTTPWriteTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout}
@@ -210,15 +210,55 @@ func cors(h http.Handler) http.Handler {
 	})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON with the given status. The broker's API and
+// the cluster launcher's live view (package cluster) both answer with it.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
+	json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, e ErrorBody) {
-	writeJSON(w, status, map[string]ErrorBody{"error": e})
+// WriteError answers the JSON error envelope {"error": e}.
+func WriteError(w http.ResponseWriter, status int, e ErrorBody) {
+	WriteJSON(w, status, map[string]ErrorBody{"error": e})
+}
+
+// AdminCheck guards admin calls with a token, for the broker's
+// /v1/admin/* and the live view's action endpoint. The caller names the
+// token in the header Authorization: Bearer <token> or X-Admin-Token.
+type AdminCheck struct {
+	// Token is what a caller must name; empty refuses every call.
+	Token string
+	// Missing answers a call without a token (401 UNAUTHORIZED); Disabled
+	// answers any call when Token is empty (403 FORBIDDEN).
+	Missing, Disabled string
+	// Refused, if set, hears a call with a wrong token (to log it; never
+	// the token).
+	Refused func(r *http.Request)
+}
+
+// Allow reports whether r names the token, comparing in constant time.
+// When it does not, Allow has answered: 401 without a token, 403 with a
+// wrong one or when Token is empty.
+func (c AdminCheck) Allow(w http.ResponseWriter, r *http.Request) bool {
+	tok := r.Header.Get("X-Admin-Token")
+	if a := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(a, "Bearer ") {
+		tok = strings.TrimPrefix(a, "Bearer ")
+	}
+	switch {
+	case tok == "":
+		WriteError(w, http.StatusUnauthorized, ErrorBody{Code: CodeUnauthorized, Message: c.Missing})
+	case c.Token == "":
+		WriteError(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Message: c.Disabled})
+	case subtle.ConstantTimeCompare([]byte(tok), []byte(c.Token)) != 1:
+		if c.Refused != nil {
+			c.Refused(r)
+		}
+		WriteError(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Message: "wrong admin token"})
+	default:
+		return true
+	}
+	return false
 }
 
 // decodeBody reads a JSON body into v (DecodeJSON's rules), answering 400
@@ -228,15 +268,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, ErrorBody{Code: CodeTooLarge,
+			WriteError(w, http.StatusRequestEntityTooLarge, ErrorBody{Code: CodeTooLarge,
 				Message: fmt.Sprintf("request body is larger than %d bytes (a message is at most %d bytes encoded)", mbe.Limit, broker.DefaultMaxMessageBytes)})
 			return false
 		}
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "reading the request body: " + err.Error()})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "reading the request body: " + err.Error()})
 		return false
 	}
 	if err := DecodeJSON(body, v, allowEmpty); err != nil {
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
 		return false
 	}
 	return true
@@ -276,7 +316,7 @@ func (s *Server) handleProduce(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.produces <- p:
 	case <-s.stopped:
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: "the broker is stopping"})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: "the broker is stopping"})
 		return
 	case <-r.Context().Done():
 		return
@@ -297,7 +337,7 @@ func (s *Server) handleProduce(w http.ResponseWriter, r *http.Request) {
 		s.writeProduceError(w, res)
 		return
 	}
-	writeJSON(w, http.StatusOK, ProduceResponse{Index: res.res.Index, Term: res.res.Term, Topic: res.res.Topic,
+	WriteJSON(w, http.StatusOK, ProduceResponse{Index: res.res.Index, Term: res.res.Term, Topic: res.res.Topic,
 		QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate})
 }
 
@@ -313,28 +353,28 @@ func (s *Server) writeProduceError(w http.ResponseWriter, res produceResult) {
 		} else {
 			e.Message = fmt.Sprintf("broker %d is not the leader and no leader is known yet (election in progress); retry shortly", s.cfg.ID)
 		}
-		writeError(w, http.StatusMisdirectedRequest, e)
+		WriteError(w, http.StatusMisdirectedRequest, e)
 	case errors.Is(err, core.ErrTransferring):
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeTransferring, Message: "leadership transfer in progress; retry shortly"})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeTransferring, Message: "leadership transfer in progress; retry shortly"})
 	case errors.Is(err, errLeaderChanged):
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeLeaderChanged, Outcome: "unknown", Leader: uint64(res.leader),
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeLeaderChanged, Outcome: "unknown", Leader: uint64(res.leader),
 			LeaderAddr: s.cfg.HTTP[res.leader],
 			Message:    "the leader stepped down before the message committed; outcome unknown: retry with the same producer and seq"})
 	case errors.Is(err, broker.ErrOutcomeUnknown):
-		writeError(w, http.StatusGatewayTimeout, ErrorBody{Code: CodeTimeout, Outcome: "unknown",
+		WriteError(w, http.StatusGatewayTimeout, ErrorBody{Code: CodeTimeout, Outcome: "unknown",
 			Message: fmt.Sprintf("no quorum acknowledged the message within %v; outcome unknown: retry with the same producer and seq", s.cfg.ProduceTimeout)})
 	case errors.Is(err, broker.ErrNotCommitted):
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeNotCommitted, Message: msg + "; the message was not stored, retrying is safe"})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeNotCommitted, Message: msg + "; the message was not stored, retrying is safe"})
 	case errors.Is(err, broker.ErrMessageTooLarge) || errors.Is(err, core.ErrEntryTooLarge):
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeMessageLarge, Message: msg})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeMessageLarge, Message: msg})
 	case errors.Is(err, broker.ErrStaleSequence):
-		writeError(w, http.StatusConflict, ErrorBody{Code: CodeStale, Message: msg})
+		WriteError(w, http.StatusConflict, ErrorBody{Code: CodeStale, Message: msg})
 	case errors.Is(err, broker.ErrSequenceReused):
-		writeError(w, http.StatusConflict, ErrorBody{Code: CodeSeqReused, Message: msg})
+		WriteError(w, http.StatusConflict, ErrorBody{Code: CodeSeqReused, Message: msg})
 	case errors.Is(err, broker.ErrBadTopic) || errors.Is(err, broker.ErrBadMessage) || errors.Is(err, broker.ErrTooLarge):
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: msg})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: msg})
 	default:
-		writeError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: msg})
+		WriteError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: msg})
 	}
 }
 
@@ -342,23 +382,23 @@ func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 	topic := r.PathValue("topic")
 	q, err := ParseConsumeQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
 		return
 	}
 	var got []broker.Stored
 	if derr := s.do(r.Context(), func() { got, err = s.bk.ConsumeUpTo(topic, q.Offset, q.Max, q.MaxBytes) }); derr != nil {
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: derr.Error()})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: derr.Error()})
 		return
 	}
 	switch {
 	case errors.Is(err, broker.ErrUnknownTopic):
-		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeUnknownTopic, Message: fmt.Sprintf("topic %q has no messages on broker %d", topic, s.cfg.ID)})
+		WriteError(w, http.StatusNotFound, ErrorBody{Code: CodeUnknownTopic, Message: fmt.Sprintf("topic %q has no messages on broker %d", topic, s.cfg.ID)})
 		return
 	case errors.Is(err, broker.ErrBadTopic):
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: err.Error()})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: err.Error()})
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: err.Error()})
+		WriteError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: err.Error()})
 		return
 	}
 	resp := ConsumeResponse{Topic: topic, Messages: make([]ConsumedMessage, 0, len(got)), NextOffset: q.Offset}
@@ -368,7 +408,7 @@ func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 			Producer: m.Message.Producer, Seq: m.Message.Seq})
 		resp.NextOffset = m.QueueOffset + 1
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 // ConsumeQuery is the query of GET /v1/topics/{topic}/messages.
@@ -424,10 +464,10 @@ func ParseConsumeQuery(raw string) (ConsumeQuery, error) {
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	var st Status
 	if err := s.do(r.Context(), func() { st = s.status(r.URL.Query().Has("digest")) }); err != nil {
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	WriteJSON(w, http.StatusOK, st)
 }
 
 // status runs on the runner.
@@ -461,23 +501,19 @@ func (s *Server) status(digest bool) Status {
 	return st
 }
 
-// admin checks the admin token: 401 when missing, 403 when wrong (or when
-// the broker was started without one).
+// admin runs h only for a call with the admin token: 401 when missing, 403
+// when wrong (or when the broker was started without one).
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok := r.Header.Get("X-Admin-Token")
-		if a := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(a, "Bearer ") {
-			tok = strings.TrimPrefix(a, "Bearer ")
-		}
-		switch {
-		case tok == "":
-			writeError(w, http.StatusUnauthorized, ErrorBody{Code: CodeUnauthorized, Message: "admin calls need the admin token: Authorization: Bearer <token>"})
-		case s.cfg.AdminToken == "":
-			writeError(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Message: "this broker was started without --admin-token: admin calls are disabled"})
-		case subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1:
+	check := AdminCheck{
+		Token:    s.cfg.AdminToken,
+		Missing:  "admin calls need the admin token: Authorization: Bearer <token>",
+		Disabled: "this broker was started without --admin-token: admin calls are disabled",
+		Refused: func(r *http.Request) {
 			s.log.Warn("admin call with a wrong token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
-			writeError(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Message: "wrong admin token"})
-		default:
+		},
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if check.Allow(w, r) {
 			h(w, r)
 		}
 	}
@@ -492,14 +528,14 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "partition":
 		if len(req.Peers) == 0 {
-			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `partition needs {"peers": [ids to cut off]}`})
+			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `partition needs {"peers": [ids to cut off]}`})
 			return
 		}
 		var ids []core.NodeID
 		for _, p := range req.Peers {
 			id := core.NodeID(p)
 			if _, ok := s.cfg.Peers[id]; !ok || id == s.cfg.ID {
-				writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("broker %d is not another member of this group", p)})
+				WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("broker %d is not another member of this group", p)})
 				return
 			}
 			ids = append(ids, id)
@@ -524,18 +560,18 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, core.ErrNotLeader):
 			st := s.statusLead()
-			writeError(w, http.StatusMisdirectedRequest, ErrorBody{Code: CodeNotLeader, Leader: uint64(st), LeaderAddr: s.cfg.HTTP[st],
+			WriteError(w, http.StatusMisdirectedRequest, ErrorBody{Code: CodeNotLeader, Leader: uint64(st), LeaderAddr: s.cfg.HTTP[st],
 				Message: "only the leader can transfer leadership"})
 			return
 		case err != nil:
-			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
+			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
 			return
 		}
 		s.log.Info("leadership transfer requested", "to", uint64(to))
 		req.To = uint64(to)
 	case "crash":
 		s.log.Warn("crash requested through the admin API: exiting without cleanup")
-		writeJSON(w, http.StatusAccepted, map[string]any{"ok": true, "action": "crash"})
+		WriteJSON(w, http.StatusAccepted, map[string]any{"ok": true, "action": "crash"})
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
@@ -545,14 +581,14 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 		}()
 		return
 	default:
-		writeError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("unknown admin action %q (partition, heal, transfer, crash, campaign, rules, link)", action)})
+		WriteError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("unknown admin action %q (partition, heal, transfer, crash, campaign, rules, link)", action)})
 		return
 	}
 	cuts := []uint64{}
 	for _, id := range s.trans.Cuts() {
 		cuts = append(cuts, uint64(id))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "action": action, "partitioned": cuts, "to": req.To})
+	WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "action": action, "partitioned": cuts, "to": req.To})
 }
 
 // bestFollower picks the follower with the highest match index (runner).
@@ -652,8 +688,8 @@ func StreamViews(w http.ResponseWriter, r *http.Request, done <-chan struct{}, b
 func (s *Server) handleView(w http.ResponseWriter, r *http.Request) {
 	var v sim.ClusterView
 	if err := s.do(r.Context(), func() { v = s.view() }); err != nil {
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	WriteJSON(w, http.StatusOK, v)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -24,18 +25,33 @@ import (
 // base URL.
 func single(t *testing.T) string {
 	t.Helper()
-	base := startBroker(t, nil, nil)
+	_, base := singleServer(t, nil)
+	return base
+}
+
+// singleServer is single with a config tweak if given; it returns the
+// broker too.
+func singleServer(t *testing.T, tweak func(*Config)) (*Server, string) {
+	t.Helper()
+	s, base := startServer(t, nil, tweak)
 	require.Eventually(t, func() bool {
 		var st Status
 		return getJSON(base+"/v1/status", &st) == nil && st.Role == "leader"
 	}, 10*time.Second, 10*time.Millisecond)
-	return base
+	return s, base
 }
 
 // startBroker serves broker 1 on free 127.0.0.1 ports, with more peers
 // (id → peer and HTTP address) and a config tweak if given, stops it when
 // the test ends, and returns its HTTP base URL once it answers.
 func startBroker(t *testing.T, others map[core.NodeID][2]string, tweak func(*Config)) string {
+	t.Helper()
+	_, base := startServer(t, others, tweak)
+	return base
+}
+
+// startServer is startBroker returning the broker too.
+func startServer(t *testing.T, others map[core.NodeID][2]string, tweak func(*Config)) (*Server, string) {
 	t.Helper()
 	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -62,7 +78,7 @@ func startBroker(t *testing.T, others map[core.NodeID][2]string, tweak func(*Con
 	})
 	base := "http://" + httpLn.Addr().String()
 	require.Eventually(t, func() bool { return getJSON(base+"/v1/status", &Status{}) == nil }, 10*time.Second, 10*time.Millisecond)
-	return base
+	return s, base
 }
 
 func getJSON(url string, v any) error {
@@ -218,4 +234,75 @@ func TestWatchStreamsLiveFrames(t *testing.T) {
 		assert.Equal(t, "leader", v.Nodes[0].Role)
 		assert.NotEmpty(t, v.Nodes[0].Segments)
 	}
+}
+
+// AdminCheck answers the same statuses, codes and envelope wherever it
+// guards: the broker's /v1/admin/* and the live view's actions.
+func TestAdminCheck(t *testing.T) {
+	check := AdminCheck{Token: "tok", Missing: "need it", Disabled: "off"}
+	cases := []struct {
+		name   string
+		token  string // the check's token
+		hdr    []string
+		allow  bool
+		status int
+		body   string
+	}{
+		{"bearer", "tok", []string{"Authorization", "Bearer tok"}, true, 0, ""},
+		{"x-admin-token", "tok", []string{"X-Admin-Token", "tok"}, true, 0, ""},
+		{"x-admin-token before authorization", "tok", []string{"X-Admin-Token", "tok", "Authorization", "Bearer nope"}, true, 0, ""},
+		{"no token", "tok", nil, false, 401, `{"error":{"code":"UNAUTHORIZED","message":"need it"}}`},
+		{"not a bearer", "tok", []string{"Authorization", "Basic tok"}, false, 401, `{"error":{"code":"UNAUTHORIZED","message":"need it"}}`},
+		{"wrong bearer", "tok", []string{"Authorization", "Bearer nope"}, false, 403, `{"error":{"code":"FORBIDDEN","message":"wrong admin token"}}`},
+		{"wrong x-admin-token", "tok", []string{"X-Admin-Token", "tokk"}, false, 403, `{"error":{"code":"FORBIDDEN","message":"wrong admin token"}}`},
+		{"prefix of the token", "tok", []string{"X-Admin-Token", "to"}, false, 403, `{"error":{"code":"FORBIDDEN","message":"wrong admin token"}}`},
+		{"disabled", "", []string{"Authorization", "Bearer tok"}, false, 403, `{"error":{"code":"FORBIDDEN","message":"off"}}`},
+		{"disabled, no token", "", nil, false, 401, `{"error":{"code":"UNAUTHORIZED","message":"need it"}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			refused := 0
+			c := check
+			c.Token = tc.token
+			c.Refused = func(*http.Request) { refused++ }
+			r := httptest.NewRequest(http.MethodPost, "/v1/admin/heal", nil)
+			for i := 0; i+1 < len(tc.hdr); i += 2 {
+				r.Header.Set(tc.hdr[i], tc.hdr[i+1])
+			}
+			w := httptest.NewRecorder()
+			assert.Equal(t, tc.allow, c.Allow(w, r))
+			if tc.allow {
+				assert.Zero(t, w.Body.Len(), "an allowed call is left to its handler")
+				assert.Zero(t, refused)
+				return
+			}
+			assert.Equal(t, tc.status, w.Code)
+			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+			assert.Equal(t, tc.body+"\n", w.Body.String())
+			wantRefused := 0
+			if strings.Contains(tc.body, "wrong admin token") {
+				wantRefused = 1
+			}
+			assert.Equal(t, wantRefused, refused, "Refused hears exactly the wrong tokens")
+		})
+	}
+	// Without Refused a wrong token is still refused.
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header.Set("X-Admin-Token", "nope")
+	w := httptest.NewRecorder()
+	assert.False(t, check.Allow(w, r))
+	assert.Equal(t, 403, w.Code)
+}
+
+// A broker started without an admin token refuses every admin call, with
+// the token or without.
+func TestAdminDisabledWithoutToken(t *testing.T) {
+	base := startBroker(t, nil, func(c *Config) { c.AdminToken = "" })
+	status, out := call(t, "POST", base+"/v1/admin/heal", "", "Authorization", "Bearer tok")
+	assert.Equal(t, 403, status, "%v", out)
+	assert.Equal(t, CodeForbidden, errCode(out))
+	assert.Equal(t, "this broker was started without --admin-token: admin calls are disabled", out["error"].(map[string]any)["message"])
+	status, out = call(t, "POST", base+"/v1/admin/campaign", "")
+	assert.Equal(t, 401, status, "%v", out)
+	assert.Equal(t, "admin calls need the admin token: Authorization: Bearer <token>", out["error"].(map[string]any)["message"])
 }

@@ -257,21 +257,56 @@ func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
 	return err
 }
 
-// runLoop is the runner: it alone touches raft, bk and store.
+// maxBatch is how many inputs the runner takes, at the most, into one Ready.
+const maxBatch = 1 + 4096
+
+// runLoop is the runner: it alone touches raft, bk and store. It waits for
+// an input (ctx done, a tick, a peer message, a produce, a call), then takes
+// the peer messages, produces and calls already waiting, so that they share
+// the next Ready's fsync (group commit), and executes that Ready.
+//
+// One select does both. While it takes what is waiting (batch > 0) it
+// listens neither to ctx nor to the ticker, and only to the channels that
+// hold something (a nil channel is never picked): the runner is their only
+// receiver and all three are buffered, so the select cannot block. When
+// none holds anything, or maxBatch inputs are in, the Ready runs.
 func (s *Server) runLoop(ctx context.Context) error {
 	ticker := time.NewTicker(s.cfg.Tick)
 	defer ticker.Stop()
 	recv := s.trans.Recv()
-	ticks := 0
+	ticks, batch := 0, 0
 	defer func() {
 		s.answer(s.bk.FailAll(broker.ErrOutcomeUnknown))
 		clear(s.waiters)
 	}()
 	for {
+		done, tick, msgs, produces, calls := ctx.Done(), ticker.C, recv, s.produces, s.calls
+		if batch > 0 {
+			done, tick = nil, nil
+			if len(msgs) == 0 {
+				msgs = nil
+			}
+			if len(produces) == 0 {
+				produces = nil
+			}
+			if len(calls) == 0 {
+				calls = nil
+			}
+			if batch == maxBatch || (msgs == nil && produces == nil && calls == nil) {
+				batch = 0
+				if s.raft.HasReady() {
+					if err := s.handleReady(); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+		}
+		batch++
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return nil
-		case now := <-ticker.C:
+		case now := <-tick:
 			s.raft.Tick()
 			if len(s.waiters) > 0 {
 				s.expire(now)
@@ -279,32 +314,12 @@ func (s *Server) runLoop(ctx context.Context) error {
 			if ticks++; ticks%10 == 0 {
 				s.rate.sample(now, s.applied)
 			}
-		case m := <-recv:
+		case m := <-msgs:
 			s.raft.Step(m)
-		case p := <-s.produces:
+		case p := <-produces:
 			s.propose(p)
-		case f := <-s.calls:
+		case f := <-calls:
 			f()
-		}
-		// Take everything else that is waiting, so that it shares this
-		// Ready's fsync.
-	drain:
-		for range 4096 {
-			select {
-			case m := <-recv:
-				s.raft.Step(m)
-			case p := <-s.produces:
-				s.propose(p)
-			case f := <-s.calls:
-				f()
-			default:
-				break drain
-			}
-		}
-		if s.raft.HasReady() {
-			if err := s.handleReady(); err != nil {
-				return err
-			}
 		}
 	}
 }

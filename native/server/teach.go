@@ -43,14 +43,14 @@ func (s *Server) handleCampaign(w http.ResponseWriter, r *http.Request) {
 		st := s.raft.Status()
 		resp.Role, resp.Term = st.Role.String(), st.Term
 	}); err != nil {
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
 		return
 	}
 	resp.OK, resp.Action = true, "campaign"
 	if resp.Campaigned {
 		s.log.Info("campaign requested through the admin API", "term", resp.Term)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 // RulesRequest is the body of POST /v1/admin/rules; a missing field keeps
@@ -81,11 +81,11 @@ func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case k == "check_quorum" || k == "pre_vote":
 		case slices.Contains(SafetyRules, k):
-			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest,
+			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest,
 				Message: fmt.Sprintf("%s is a safety rule: switching it off breaks Raft, so only the simulator (whose checkers catch the damage) can; a real broker always keeps it", k)})
 			return
 		default:
-			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest,
+			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest,
 				Message: fmt.Sprintf(`unknown rule %q: a broker has the switches check_quorum and pre_vote, e.g. {"check_quorum": false}`, k)})
 			return
 		}
@@ -94,7 +94,7 @@ func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
 	for k, v := range raw {
 		var b bool
 		if err := json.Unmarshal(v, &b); err != nil {
-			writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("%s must be true or false, not %s", k, v)})
+			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("%s must be true or false, not %s", k, v)})
 			return
 		}
 		if k == "check_quorum" {
@@ -104,7 +104,7 @@ func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.CheckQuorum == nil && req.PreVote == nil {
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `rules needs at least one switch: {"check_quorum": true|false, "pre_vote": true|false}`})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `rules needs at least one switch: {"check_quorum": true|false, "pre_vote": true|false}`})
 		return
 	}
 	var resp RulesResponse
@@ -118,12 +118,12 @@ func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
 		s.raft.SetSwitches(!s.checkQuorum, !s.preVote, core.Rules{})
 		resp.CheckQuorum, resp.PreVote = s.checkQuorum, s.preVote
 	}); err != nil {
-		writeError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
+		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: err.Error()})
 		return
 	}
 	resp.OK, resp.Action = true, "rules"
 	s.log.Info("rules switched through the admin API", "check_quorum", resp.CheckQuorum, "pre_vote", resp.PreVote)
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 // LinkRequest is the body of POST /v1/admin/link: the shaping of this
@@ -151,21 +151,21 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 	max := transport.MaxLinkDelay.Milliseconds()
 	switch {
 	case req.Peer == 0:
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `link needs {"peer": N, "latency_ms": …, "jitter_ms": …, "loss": 0..1}: peer is the broker this broker's outgoing link goes to`})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `link needs {"peer": N, "latency_ms": …, "jitter_ms": …, "loss": 0..1}: peer is the broker this broker's outgoing link goes to`})
 		return
 	case id == s.cfg.ID || s.cfg.Peers[id] == "":
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("broker %d is not another member of this group (%s)", req.Peer, s.otherPeers())})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("broker %d is not another member of this group (%s)", req.Peer, s.otherPeers())})
 		return
 	case req.Loss < 0 || req.Loss > 1 || math.IsNaN(req.Loss):
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("loss %v must be within 0..1 (0.05 drops 5%% of the messages)", req.Loss)})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("loss %v must be within 0..1 (0.05 drops 5%% of the messages)", req.Loss)})
 		return
 	case req.LatencyMs < 0 || req.LatencyMs > max || req.JitterMs < 0 || req.JitterMs > max:
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("latency_ms %d and jitter_ms %d must be within 0..%d", req.LatencyMs, req.JitterMs, max)})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("latency_ms %d and jitter_ms %d must be within 0..%d", req.LatencyMs, req.JitterMs, max)})
 		return
 	}
 	f := transport.LinkFault{Latency: time.Duration(req.LatencyMs) * time.Millisecond, Jitter: time.Duration(req.JitterMs) * time.Millisecond, Loss: req.Loss}
 	if err := s.trans.SetLink(id, f); err != nil {
-		writeError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
 		return
 	}
 	s.log.Info("link shaped through the admin API", "peer", req.Peer, "latency_ms", req.LatencyMs, "jitter_ms", req.JitterMs, "loss", req.Loss)
@@ -180,7 +180,7 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 		l := links[id]
 		resp.Links = append(resp.Links, LinkRequest{Peer: uint64(id), LatencyMs: l.Latency.Milliseconds(), JitterMs: l.Jitter.Milliseconds(), Loss: l.Loss})
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) otherPeers() string {
