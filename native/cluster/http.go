@@ -10,12 +10,10 @@ package cluster
 //	POST /v1/cluster/actions  a sim.Action; Authorization: Bearer <admin token>
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"dledgerlab/core/sim"
 	"dledgerlab/native/server"
@@ -80,14 +78,17 @@ func (l *Live) handleAction(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
-		server.WriteError(w, http.StatusRequestEntityTooLarge, server.ErrorBody{Code: server.CodeTooLarge, Message: "an action is at most 64 KiB"})
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			server.WriteError(w, http.StatusRequestEntityTooLarge, server.ErrorBody{Code: server.CodeTooLarge, Message: "an action is at most 64 KiB"})
+			return
+		}
+		server.WriteError(w, http.StatusBadRequest, server.ErrorBody{Code: server.CodeBadRequest, Message: "reading the request body: " + err.Error()})
 		return
 	}
 	var a sim.Action
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		server.WriteError(w, http.StatusBadRequest, server.ErrorBody{Code: server.CodeBadRequest, Message: "malformed action JSON: " + err.Error()})
+	if err := server.DecodeJSON(body, &a, false); err != nil {
+		server.WriteError(w, http.StatusBadRequest, server.ErrorBody{Code: server.CodeBadRequest, Message: "action: " + err.Error()})
 		return
 	}
 	if err := l.Do(r.Context(), a); err != nil {

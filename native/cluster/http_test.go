@@ -63,7 +63,7 @@ func TestActionsNeedTheToken(t *testing.T) {
 	// The right token reaches the action's own checks.
 	w := serve(l, http.MethodPost, "/v1/cluster/actions", `{"kind":`, "Authorization", "Bearer teacher")
 	assert.Equal(t, 400, w.Code, w.Body.String())
-	assert.Contains(t, w.Body.String(), `"code":"BAD_REQUEST","message":"malformed action JSON`)
+	assert.Contains(t, w.Body.String(), `"code":"BAD_REQUEST","message":"action: malformed JSON`)
 }
 
 // Every JSON answer of the live view says no-cache: the page polls them.

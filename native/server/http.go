@@ -26,6 +26,7 @@ import (
 	"dledgerlab/core"
 	"dledgerlab/core/broker"
 	"dledgerlab/core/sim"
+	"dledgerlab/internal/jsonread"
 )
 
 var errServerClosed = http.ErrServerClosed
@@ -284,7 +285,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 
 // DecodeJSON decodes one JSON value from body into v, refusing fields v does
 // not have (a misspelt "boddy" would otherwise store an empty message) and
-// anything after the value. An empty body is an empty object when
+// anything after the value; an error names the field, as in
+// "malformed JSON: seq: want an integer, got the string \"7\"". An empty body is an empty object when
 // allowEmpty is set, and an error otherwise.
 func DecodeJSON(body []byte, v any, allowEmpty bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -293,13 +295,8 @@ func DecodeJSON(body []byte, v any, allowEmpty bool) error {
 		}
 		body = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := jsonread.Strict(body, v); err != nil {
 		return fmt.Errorf("malformed JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("malformed JSON: data after the value at byte %d", dec.InputOffset())
 	}
 	return nil
 }

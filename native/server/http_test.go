@@ -153,6 +153,16 @@ func TestHTTPErrors(t *testing.T) {
 			assert.NotEmpty(t, e["message"], "every error has a sentence")
 		})
 	}
+	// A body that does not fit says which field and why.
+	for body, want := range map[string]string{
+		`{"body":"x","producer":"p","seq":"7"}`: `malformed JSON: seq: want an integer, got the string "7"`,
+		`{"body":5}`:                            `malformed JSON: body: want a string, got 5`,
+		`{"body":"x","boddy":"y"}`:              `malformed JSON: unknown field "boddy"`,
+	} {
+		_, out := call(t, "POST", produce, body)
+		e, _ := out["error"].(map[string]any)
+		assert.Equal(t, want, e["message"], body)
+	}
 }
 
 func TestProduceRetryIsStoredOnce(t *testing.T) {
