@@ -58,6 +58,7 @@ func (s *Sim) ShareJSON() []byte {
 	}
 	return data
 }
+
 // LoadJSON rebuilds a run from ShareJSON's text and runs it to the shared
 // moment. Every error wraps ErrShare and says what is wrong; unknown fields
 // are errors, so a link from a newer playground is refused rather than
