@@ -115,13 +115,19 @@ func TestStaticSiteFirstMinute(t *testing.T) {
 		for _, s := range []struct {
 			name string
 			w, h int64
-		}{{"site-desktop.png", 1366, 768}, {"site-phone.png", 390, 844}} {
+			zh   bool
+		}{{"site-desktop.png", 1366, 768, false}, {"site-phone.png", 390, 844, false},
+			{"site-desktop-zh.png", 1366, 768, true}, {"site-phone-zh.png", 390, 844, true}} {
 			q := openURL(t, srv.URL+"/dledgerlab/")
 			if err := chromedp.Do(q.ctx, chromedp.EmulateViewport(s.w, s.h)); err != nil {
 				t.Fatal(err)
 			}
 			q.choose(`[data-action="speed"]`, "1")
 			q.leader(0, 0)
+			if s.zh {
+				q.click(`[data-action="lang"]`)
+				q.waitFor(`document.documentElement.lang === 'zh-CN'`)
+			}
 			buf, err := chromedp.Run(q.ctx, chromedp.CaptureScreenshot())
 			if err != nil {
 				t.Fatal(err)
@@ -129,6 +135,7 @@ func TestStaticSiteFirstMinute(t *testing.T) {
 			if err := os.WriteFile(os.Getenv("DLEDGERLAB_SHOTS")+"/"+s.name, buf, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			q.eval(`localStorage.removeItem('dledgerlab.lang')`, nil)
 		}
 	}
 }
