@@ -157,12 +157,10 @@ func New(cfg Config) (*Server, error) {
 	if err := checkMembers(cfg); err != nil {
 		return nil, err
 	}
+	// The store logs what recovery did, item by item.
 	st, rep, err := store.Open(cfg.Dir, store.Options{SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, SyncFile: cfg.SyncFile, Logger: log})
 	if err != nil {
 		return nil, err
-	}
-	if rep.Truncated() {
-		log.Warn("recovered a torn tail: discarded bytes after the last whole entry", "report", rep.String())
 	}
 	peers := make([]core.NodeID, 0, len(cfg.Peers))
 	for id := range cfg.Peers {

@@ -203,15 +203,15 @@ func (s *Store) open() (*commitlog.Report, error) {
 	if err != nil {
 		var ce *commitlog.CorruptError
 		if errors.As(err, &ce) {
-			return rep, fmt.Errorf("recovery refused: file %s, offset %d: %s: %w",
-				filepath.Join(s.dir, ce.Segment), ce.Offset, ce.Reason, err)
+			file := filepath.Join(s.dir, ce.Segment)
+			s.log.Error("recovery refused to start: the CommitLog is damaged before its tail",
+				"file", file, "offset", ce.Offset, "reason", string(ce.Reason), "detail", ce.Detail)
+			return rep, fmt.Errorf("recovery refused: file %s, offset %d: %s: %w", file, ce.Offset, ce.Reason, err)
 		}
+		s.log.Error("recovery failed", "dir", s.dir, "err", err)
 		return rep, fmt.Errorf("recovery of %s: %w", s.dir, err)
 	}
-	for _, it := range rep.Items {
-		s.log.Warn("recovery discarded data", "file", filepath.Join(s.dir, it.Segment), "offset", it.Offset,
-			"bytes", it.Bytes, "reason", string(it.Reason), "detail", it.Detail)
-	}
+	s.logReport(rep)
 	if err := s.applyRecovered(rec); err != nil {
 		return rep, err
 	}
@@ -219,16 +219,33 @@ func (s *Store) open() (*commitlog.Report, error) {
 		// Entries of term T reached the disk but the term file did not (a
 		// crash inside Sync). No vote in T was announced — messages leave
 		// only after Sync — so T with no vote is the honest state.
-		s.log.Warn("term file behind the log; raising it", "term", s.termVote.Term, "last_log_term", s.lastTerm)
+		s.log.Info("recovery raised the term to the log's last term (the term file was behind it)", "term", s.termVote.Term, "last_log_term", s.lastTerm)
 		s.termVote = core.HardState{Term: s.lastTerm}
 	}
 	s.commit = readCommit(filepath.Join(s.dir, CommitFile))
 	if last := s.LastIndex(); s.commit > last {
-		s.log.Warn("commit hint past the recovered log; lowering it", "commit", s.commit, "last_index", last)
+		s.log.Warn("recovery lowered the commit hint to the end of the recovered log; the leader sends the rest again", "commit", s.commit, "last_index", last)
 		s.commit = last
 	}
 	s.hs = core.HardState{Term: s.termVote.Term, Vote: s.termVote.Vote, Commit: s.commit}
 	return rep, nil
+}
+
+// logReport says what recovery did, at the level a reader should take it
+// at: the index is derived from the CommitLog, so rebuilding it loses
+// nothing (info); bytes cut from a segment's torn tail were never
+// acknowledged, but they are gone (warn, with file, offset and bytes).
+func (s *Store) logReport(rep *commitlog.Report) {
+	for _, it := range rep.Items {
+		file := filepath.Join(s.dir, it.Segment)
+		if it.Segment == commitlog.IndexFile {
+			s.log.Info("recovery rebuilt index records from the CommitLog", "file", file, "from_offset", it.Offset,
+				"stale_bytes", it.Bytes, "reason", string(it.Reason), "detail", it.Detail)
+			continue
+		}
+		s.log.Warn("recovery cut a torn tail from the CommitLog", "file", file, "offset", it.Offset,
+			"bytes", it.Bytes, "reason", string(it.Reason), "detail", it.Detail)
+	}
 }
 
 // applyRecovered makes the files match what Recover kept and loads the
