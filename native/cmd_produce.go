@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -14,14 +16,16 @@ func init() {
 func runProduce(args []string) error {
 	fs := newFlags("produce", "--topic T [--addr host:port] [flags] [body…]", `
 Sends one message per body argument (or --count messages "<body>-<n>") to the
-leader, following NOT_LEADER answers. With --producer each message carries a
-sequence number from --seq on, and a send whose outcome was unknown (TIMEOUT,
-leader change) is retried with the same sequence: it is stored once.`)
+leader, following NOT_LEADER answers. Each message carries a producer id
+(--producer, or one made up for this run: cli-…) and a sequence number from
+--seq on, so a send whose outcome was unknown (TIMEOUT, leader change, a
+broker that did not answer in time) is retried, at the next broker if need
+be, with the same sequence: it is stored once.`)
 	cf := addClientFlags(fs, false)
 	topic := fs.String("topic", "", "topic name ([%|a-zA-Z0-9_-], at most 127 characters)")
 	tags := fs.String("tags", "", "message tags")
 	keys := fs.String("keys", "", "message keys (space-separated)")
-	producer := fs.String("producer", "", "producer id for deduplicated retries (empty: anonymous)")
+	producer := fs.String("producer", "", "producer id for deduplicated retries (default: cli-<random>, new each run)")
 	seq := fs.Uint64("seq", 1, "sequence number of the first message (with --producer)")
 	count := fs.Int("count", 0, "send this many messages \"<body>-1\", \"<body>-2\", … (body from --body)")
 	bodyFlag := fs.String("body", "hello", "body used with --count")
@@ -44,8 +48,13 @@ leader change) is retried with the same sequence: it is stored once.`)
 	case len(bodies) == 0:
 		bodies = []string{*bodyFlag}
 	}
-	if *producer != "" && *seq == 0 {
-		return usagef("--seq must be at least 1 with --producer")
+	if *seq == 0 {
+		return usagef("--seq must be at least 1")
+	}
+	if *producer == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		*producer = "cli-" + hex.EncodeToString(b[:])
 	}
 	c, ctx, cancel, err := cf.client()
 	if err != nil {
@@ -53,10 +62,7 @@ leader change) is retried with the same sequence: it is stored once.`)
 	}
 	defer cancel()
 	for i, b := range bodies {
-		req := server.ProduceRequest{Body: b, Tags: *tags, Keys: *keys, Producer: *producer}
-		if *producer != "" {
-			req.Seq = *seq + uint64(i)
-		}
+		req := server.ProduceRequest{Body: b, Tags: *tags, Keys: *keys, Producer: *producer, Seq: *seq + uint64(i)}
 		r, err := c.Produce(ctx, *topic, req)
 		if err != nil {
 			return fmt.Errorf("message %d (%q): %w", i+1, trim(b), err)

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"sync"
 	"text/tabwriter"
+
+	"dledgerlab/native/server"
 )
 
 func init() {
@@ -12,8 +15,10 @@ func init() {
 
 func runStatus(args []string) error {
 	fs := newFlags("status", "[--addr host:port,host:port…] [--json]", `
-Asks every broker in --addr for its status: role, term, leader, commit,
-applied and last index, and its links to its peers.`)
+Asks every broker in --addr for its status, all at once: role, term,
+leader, commit, applied and last index, and its links to its peers. A broker
+that does not answer within its share of --timeout is shown unreachable;
+the others are still shown.`)
 	cf := addClientFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print the raw JSON answers")
 	if err := parse(fs, args); err != nil {
@@ -24,13 +29,28 @@ applied and last index, and its links to its peers.`)
 		return err
 	}
 	defer cancel()
+	// Every broker at once, each with its own attempt timeout: one that
+	// does not answer (stopped, hung) does not hide the others.
+	type answer struct {
+		st  server.Status
+		err error
+	}
+	answers := make([]answer, len(c.Addrs))
+	var wg sync.WaitGroup
+	for i, addr := range c.Addrs {
+		wg.Go(func() {
+			st, err := c.StatusOnce(ctx, addr)
+			answers[i] = answer{st, err}
+		})
+	}
+	wg.Wait()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	if !*asJSON {
 		fmt.Fprintln(tw, "BROKER\tADDR\tROLE\tTERM\tLEADER\tCOMMIT\tAPPLIED\tLAST\tFSYNCS\tPARTITIONED")
 	}
 	var firstErr error
-	for _, addr := range c.Addrs {
-		st, err := c.Status(ctx, addr)
+	for i, addr := range c.Addrs {
+		st, err := answers[i].st, answers[i].err
 		if err != nil {
 			fmt.Fprintf(tw, "?\t%s\tunreachable: %v\n", addr, err)
 			if firstErr == nil {

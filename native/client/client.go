@@ -28,6 +28,11 @@ type Client struct {
 	Addrs      []string
 	AdminToken string
 	HTTP       *http.Client
+	// AttemptTimeout bounds one request to one broker, so that a broker
+	// that accepts connections but does not answer (stopped with SIGSTOP,
+	// hung) costs one attempt, not the whole command. 0 derives it from
+	// the caller's deadline (see Attempt).
+	AttemptTimeout time.Duration
 
 	mu     sync.Mutex
 	leader string
@@ -61,6 +66,45 @@ func (e *APIError) Retryable() bool {
 		return true
 	}
 	return false
+}
+
+// NoAnswerError is an attempt that ran out of time at one broker.
+type NoAnswerError struct {
+	Addr  string
+	After time.Duration
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("the broker at %s did not answer within %v", e.Addr, e.After)
+}
+
+// Attempt returns how long one request to one broker may take under ctx:
+// AttemptTimeout when set; else an eighth of what remains of ctx's
+// deadline, between 250 ms and 5 s (a command with the default 10 s
+// --timeout gives each broker 1.25 s, so it can try all three of a group
+// and retry); 5 s without a deadline.
+func (c *Client) Attempt(ctx context.Context) time.Duration {
+	if c.AttemptTimeout > 0 {
+		return c.AttemptTimeout
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 5 * time.Second
+	}
+	return min(max(time.Until(dl)/8, 250*time.Millisecond), 5*time.Second).Round(time.Millisecond)
+}
+
+// attempt runs f under the attempt's timeout and turns running out of it
+// (while ctx still has time) into a NoAnswerError naming addr.
+func (c *Client) attempt(ctx context.Context, addr string, f func(context.Context) error) error {
+	d := c.Attempt(ctx)
+	actx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := f(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return &NoAnswerError{Addr: addr, After: d}
+	}
+	return err
 }
 
 // Leader returns the address requests go to first.
@@ -100,8 +144,16 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 	addr := c.Leader()
 	var last error
 	refused := 0 // connection errors in a row
+	// silent holds the brokers that did not answer an attempt in this call:
+	// a follower may still name one as leader until it notices.
+	silent := map[string]bool{}
 	for {
-		resp, err := c.ProduceTo(ctx, addr, topic, req)
+		var resp server.ProduceResponse
+		err := c.attempt(ctx, addr, func(actx context.Context) error {
+			var err error
+			resp, err = c.ProduceTo(actx, addr, topic, req)
+			return err
+		})
 		if err == nil {
 			c.setLeader(addr)
 			return resp, nil
@@ -109,8 +161,19 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 		last = err
 		wait := retryPause
 		var ae *APIError
+		var na *NoAnswerError
 		switch {
-		case errors.As(err, &ae) && ae.LeaderAddr != "" && ae.LeaderAddr != addr &&
+		case errors.As(err, &na):
+			// Try another broker at once; the same producer and seq make
+			// a retry of a message that did arrive a duplicate, stored once.
+			silent[addr] = true
+			addr, wait = c.next(addr), 0
+		case errors.As(err, &ae) && ae.LeaderAddr != "" && ae.LeaderAddr != addr && silent[ae.LeaderAddr] &&
+			(ae.Code == server.CodeNotLeader || ae.Code == server.CodeLeaderChanged):
+			// It names a leader that did not answer us: ask another broker
+			// after a pause (an election is probably under way).
+			addr = c.next(addr)
+		case ae != nil && ae.LeaderAddr != "" && ae.LeaderAddr != addr &&
 			(ae.Code == server.CodeNotLeader || ae.Code == server.CodeLeaderChanged):
 			// The broker told us where to go.
 			addr, wait = ae.LeaderAddr, 0
@@ -121,7 +184,7 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 			addr = c.next(addr) // no leader known there (an election): ask another broker
 		case ae == nil:
 			if ctx.Err() != nil {
-				return server.ProduceResponse{}, fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+				return server.ProduceResponse{}, gaveUp(ctx, last)
 			}
 			// Connection refused or reset: the broker is down. Try the
 			// next one at once; pause only after trying them all.
@@ -130,17 +193,26 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 				wait = 0
 			}
 		}
-		if ae != nil {
+		if ae != nil || na != nil {
 			refused = 0
+		}
+		if ctx.Err() != nil {
+			return server.ProduceResponse{}, gaveUp(ctx, last)
 		}
 		if wait > 0 {
 			select {
 			case <-ctx.Done():
-				return server.ProduceResponse{}, fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+				return server.ProduceResponse{}, gaveUp(ctx, last)
 			case <-time.After(wait):
 			}
 		}
 	}
+}
+
+// gaveUp is the error of a call whose ctx ended: why, and the last
+// broker's answer (or silence).
+func gaveUp(ctx context.Context, last error) error {
+	return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 }
 
 // retryPause is the pause before retrying while the group has no leader.
@@ -189,6 +261,18 @@ func (c *Client) ConsumeAll(ctx context.Context, addr, topic string) ([]server.C
 func (c *Client) Status(ctx context.Context, addr string) (server.Status, error) {
 	var out server.Status
 	err := c.do(ctx, http.MethodGet, addr, "/v1/status", nil, &out, false)
+	return out, err
+}
+
+// StatusOnce asks addr for its status within one attempt's timeout
+// (Attempt); running out of it is a NoAnswerError.
+func (c *Client) StatusOnce(ctx context.Context, addr string) (server.Status, error) {
+	var out server.Status
+	err := c.attempt(ctx, addr, func(actx context.Context) error {
+		var err error
+		out, err = c.Status(actx, addr)
+		return err
+	})
 	return out, err
 }
 
