@@ -38,6 +38,12 @@ type Config struct {
 	// DefaultMaxMessageBytes), so an entry the leader accepts fits every
 	// follower's CommitLog.
 	MaxEntryBytes int
+	// MaxCommittedBytesPerReady bounds the entry data one Ready hands out
+	// to apply (at least one entry goes out whatever its size); 0 means no
+	// bound. A restarted broker that replays a long log then applies it a
+	// batch per Ready, and its caller can tick, vote and answer in between
+	// (etcd-io/raft's MaxCommittedSizePerReady).
+	MaxCommittedBytesPerReady int
 
 	// DisableCheckQuorum turns CheckQuorum off. With it on (the default) a
 	// leader that has not heard from a majority within ElectionTicksMin steps
@@ -151,6 +157,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxEntryBytes == 0 {
 		c.MaxEntryBytes = DefaultMaxEntryBytes
+	}
+	if c.MaxCommittedBytesPerReady < 0 {
+		return bad("MaxCommittedBytesPerReady = %d, want >= 0 (0: no bound)", c.MaxCommittedBytesPerReady)
 	}
 	return nil
 }

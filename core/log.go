@@ -180,9 +180,21 @@ func (l *raftLog) unstable() []Entry {
 	return l.slice(l.stabled+1, l.lastIndex()+1)
 }
 
-func (l *raftLog) toApply() []Entry {
+// toApply returns the committed entries not yet applied: all of them when
+// maxBytes is 0, else as many as fit in maxBytes of data (at least one).
+func (l *raftLog) toApply(maxBytes int) []Entry {
 	if l.applied >= l.committed {
 		return nil
 	}
-	return l.slice(l.applied+1, l.committed+1)
+	hi := l.committed + 1
+	if maxBytes > 0 {
+		size := 0
+		for i := l.applied + 1; i < hi; i++ {
+			if size += len(l.entries[i].Data); size > maxBytes && i > l.applied+1 {
+				hi = i
+				break
+			}
+		}
+	}
+	return l.slice(l.applied+1, hi)
 }

@@ -422,7 +422,7 @@ func (n *Node) Ready() Ready {
 		Entries:   n.log.unstable(),
 		Eager:     n.eager,
 		Messages:  n.msgs,
-		Committed: n.log.toApply(),
+		Committed: n.log.toApply(n.cfg.MaxCommittedBytesPerReady),
 		Events:    n.events,
 	}
 	if hs := n.hardState(); hs != n.prevHard {

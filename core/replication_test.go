@@ -389,3 +389,46 @@ func TestConfigValidation(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want, tc.name)
 	}
 }
+
+// A restarted replica with a long committed log hands it out to apply a
+// bounded batch per Ready (Config.MaxCommittedBytesPerReady), in order and
+// each entry once, and ticks between the batches: its election timer runs
+// while it catches up, so a broker replaying its log can still vote and
+// campaign. An entry larger than the bound still goes out, alone.
+func TestCommittedEntriesAreAppliedInBoundedBatches(t *testing.T) {
+	st := &memStorage{hs: HardState{Term: 1, Commit: 100}}
+	for i := uint64(1); i <= 100; i++ {
+		size := 100
+		if i == 50 {
+			size = 2500 // over the bound by itself
+		}
+		st.ents = append(st.ents, Entry{Index: i, Term: 1, Data: make([]byte, size)})
+	}
+	n := newTestNode(t, 2, func(c *Config) { c.Storage = st; c.MaxCommittedBytesPerReady = 1000 })
+	var applied []uint64
+	var batches []int
+	for n.HasReady() {
+		rd := n.Ready()
+		size := 0
+		for _, e := range rd.Committed {
+			applied = append(applied, e.Index)
+			size += len(e.Data)
+		}
+		if len(rd.Committed) > 1 {
+			assert.LessOrEqual(t, size, 1000)
+		}
+		batches = append(batches, len(rd.Committed))
+		n.Advance(rd)
+		n.Tick() // time goes on between batches
+	}
+	require.Len(t, applied, 100)
+	for i, idx := range applied {
+		require.Equal(t, uint64(i+1), idx)
+	}
+	assert.Equal(t, []int{10, 10, 10, 10, 9, 1, 10, 10, 10, 10, 10}, batches)
+	assert.Equal(t, 11, n.Status().ElectionElapsed, "the election timer ran during the replay")
+
+	// Without a bound, one Ready hands out everything.
+	m := newTestNode(t, 2, func(c *Config) { c.Storage = st })
+	assert.Len(t, m.Ready().Committed, 100)
+}

@@ -169,6 +169,9 @@ func New(cfg Config) (*Server, error) {
 	slices.Sort(peers)
 	rc := core.DefaultConfig(cfg.ID, peers, rand.Uint64())
 	rc.Storage = st
+	// A restart replays the committed log into the broker a batch at a time
+	// (see runLoop): ticks, votes and answers go on in between.
+	rc.MaxCommittedBytesPerReady = applyBatchBytes
 	if cfg.HeartbeatTicks > 0 {
 		rc.HeartbeatTicks = cfg.HeartbeatTicks
 	}
@@ -255,6 +258,9 @@ func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
 	return err
 }
 
+// applyBatchBytes bounds the entry data one Ready applies.
+const applyBatchBytes = 1 << 20
+
 // maxBatch is how many inputs the runner takes, at the most, into one Ready.
 const maxBatch = 1 + 4096
 
@@ -268,17 +274,29 @@ const maxBatch = 1 + 4096
 // hold something (a nil channel is never picked): the runner is their only
 // receiver and all three are buffered, so the select cannot block. When
 // none holds anything, or maxBatch inputs are in, the Ready runs.
+//
+// A Ready can leave work behind: a restarted broker applies its committed
+// log a bounded batch per Ready (core's MaxCommittedBytesPerReady). Then
+// the wait for the first input does not block either: the select may pick
+// the next batch (pending, a closed channel) or a tick, a peer message, a
+// produce or a call, so elections and answers go on during a long replay.
 func (s *Server) runLoop(ctx context.Context) error {
 	ticker := time.NewTicker(s.cfg.Tick)
 	defer ticker.Stop()
 	recv := s.trans.Recv()
 	ticks, batch := 0, 0
+	always := make(chan struct{})
+	close(always)
 	defer func() {
 		s.answer(s.bk.FailAll(broker.ErrOutcomeUnknown))
 		clear(s.waiters)
 	}()
 	for {
 		done, tick, msgs, produces, calls := ctx.Done(), ticker.C, recv, s.produces, s.calls
+		var pending <-chan struct{}
+		if batch == 0 && s.raft.HasReady() {
+			pending = always
+		}
 		if batch > 0 {
 			done, tick = nil, nil
 			if len(msgs) == 0 {
@@ -302,6 +320,11 @@ func (s *Server) runLoop(ctx context.Context) error {
 		}
 		batch++
 		select {
+		case <-pending:
+			batch = 0
+			if err := s.handleReady(); err != nil {
+				return err
+			}
 		case <-done:
 			return nil
 		case now := <-tick:
