@@ -38,6 +38,7 @@ type benchResult struct {
 	ClusterFsyncsPS float64         `json:"cluster_fsyncs_per_s"`
 	DiskFsyncsPS    float64         `json:"disk_fsyncs_per_s"`
 	Failover        *failoverResult `json:"failover,omitempty"`
+	Log             *messagesResult `json:"log,omitempty"`
 }
 
 type failoverResult struct {
@@ -48,14 +49,19 @@ type failoverResult struct {
 }
 
 func runBench(args []string) error {
-	fs := newFlags("bench", "[--producers C] [--size S] [--duration D] [--failover K]", `
+	fs := newFlags("bench", "[--producers C] [--size S] [--duration D] [--failover K] [--messages N [--restart]]", `
 Starts a local cluster of 3 broker processes (this binary, fsync on, data in
 a temporary folder), drives C concurrent producers of S-byte messages for D
 and prints throughput, latency percentiles and fsyncs per second. It first
 measures the disk's own rate of write+fsync as the floor to compare against.
 With --failover K it then kills the leader (SIGKILL) K times under the same
 load and reports the time from each kill to the first successful produce
-committed by a new leader. The last line of output is one JSON object.`)
+committed by a new leader. With --messages N it instead sends until N
+messages are acknowledged, printing each broker's anonymous memory (RssAnon)
+at every tenth, then reads the whole topic back from offset 0, and with
+--restart kills every broker (SIGKILL), starts them again and reports the
+time to the first committed produce. The last line of output is one JSON
+object.`)
 	producers := fs.Int("producers", 1, "concurrent producers")
 	size := fs.Int("size", 256, "message body size in bytes")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure throughput")
@@ -64,6 +70,8 @@ committed by a new leader. The last line of output is one JSON object.`)
 	dir := fs.String("dir", "", "data folder (default: a temporary folder, removed afterwards)")
 	bin := fs.String("bin", "", "dledgerlab binary for the brokers (default: this one)")
 	addrFlag := fs.String("addr", "", "drive an existing cluster at these HTTP addresses instead of starting one (no --failover)")
+	messages := fs.Int("messages", 0, "send until this many messages are acknowledged, sampling memory (instead of --duration)")
+	restart := fs.Bool("restart", false, "with --messages: then SIGKILL every broker, restart them and time the first commit")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -78,6 +86,12 @@ committed by a new leader. The last line of output is one JSON object.`)
 		return usagef("--failover %d must not be negative", *failover)
 	case *brokers < 1:
 		return usagef("--brokers %d must be at least 1", *brokers)
+	case *messages < 0:
+		return usagef("--messages %d must not be negative", *messages)
+	case *restart && *messages == 0:
+		return usagef("--restart needs --messages")
+	case *messages > 0 && (*failover > 0 || *addrFlag != ""):
+		return usagef("--messages measures brokers this command starts, without --failover: drop --failover and --addr")
 	}
 	if *addrFlag != "" {
 		if *failover > 0 {
@@ -132,8 +146,23 @@ committed by a new leader. The last line of output is one JSON object.`)
 	fmt.Printf("cluster: %d brokers, leader %d, data in %s\n", *brokers, lead, *dir)
 
 	l := newLoad(c.Client, *producers, *size)
-	l.start()
 	defer l.stop()
+	if *messages > 0 {
+		lr, err := runMessages(c, l, *messages, *restart)
+		if err != nil {
+			return fmt.Errorf("%w; logs in %s", err, *dir)
+		}
+		res.Log = lr
+		lat, errs := l.snapshot()
+		res.DurationS, res.Ops, res.Errors = lr.LoadS, len(lat), errs
+		res.OpsPerS = round(float64(len(lat))/lr.LoadS, 1)
+		res.P50Ms, res.P99Ms, res.P999Ms = pct(lat, 50), pct(lat, 99), pct(lat, 99.9)
+		fmt.Printf("memory: largest RssAnon %.0f MB after %d messages\n", lr.maxRSS(), lr.Messages)
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+		return nil
+	}
+	l.start()
 	measure(&res, l, c.Client, c.Statuses, *duration)
 	if *failover > 0 {
 		fo := &failoverResult{Kills: *failover}
@@ -286,6 +315,13 @@ func (l *load) snapshot() ([]time.Duration, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.lat), l.errs
+}
+
+// count returns how many produces succeeded and failed so far.
+func (l *load) count() (acked, errs int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lat), l.errs
 }
 
 func (l *load) stop() {

@@ -445,6 +445,8 @@ func TestCLIFlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"consume", "--topic", "t", "--max", "0"}, "--max"},
 		{[]string{"partition", "--admin-token", "t", "--peers", "a"}, "--peers"},
 		{[]string{"bench", "--producers", "0"}, "--producers"},
+		{[]string{"bench", "--restart"}, "--restart needs --messages"},
+		{[]string{"bench", "--messages", "10", "--failover", "1"}, "--messages"},
 		{[]string{"nosuchcommand"}, "unknown command"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// bench --messages N --restart samples every broker's memory at each
+// tenth, reads the topic back and times a restart of the whole group; the
+// last line is the JSON summary with those figures.
+func TestBenchMessagesAndRestart(t *testing.T) {
+	out, err := exec.Command(binPath, "bench", "--messages", "300", "--size", "64", "--producers", "4",
+		"--restart", "--dir", t.TempDir()).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res struct {
+		Ops int `json:"ops"`
+		Log struct {
+			Messages int `json:"messages"`
+			RSS      []struct {
+				Messages  int                `json:"messages"`
+				RssAnonMB map[string]float64 `json:"rss_anon_mb"`
+			} `json:"rss"`
+			Consume   float64 `json:"consume_msgs_per_s"`
+			RestartMs float64 `json:"restart_to_first_commit_ms"`
+		} `json:"log"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "%s", out)
+	assert.GreaterOrEqual(t, res.Ops, 300)
+	assert.Equal(t, 300, res.Log.Messages)
+	require.Len(t, res.Log.RSS, 10, "a sample at every tenth")
+	for i, s := range res.Log.RSS {
+		assert.Equal(t, 30*(i+1), s.Messages)
+		require.Len(t, s.RssAnonMB, 3)
+		for id, mb := range s.RssAnonMB {
+			assert.Positive(t, mb, "broker %s at %d messages", id, s.Messages)
+		}
+	}
+	assert.Positive(t, res.Log.Consume)
+	assert.Positive(t, res.Log.RestartMs)
+	assert.Contains(t, string(out), "restart: SIGKILL of every broker → first produce committed after")
+}
