@@ -13,8 +13,19 @@ type Config struct {
 	// Peers lists every member of the group, this broker included
 	// (Broker1..N in the seed text).
 	Peers []NodeID
-	// Storage holds what an earlier run persisted; nil for a new, empty node.
+	// Storage holds what an earlier run persisted, and the entries the
+	// caller persists from each Ready. nil means a new node whose caller
+	// keeps no Storage: its whole log then stays in memory.
 	Storage Storage
+	// Applied is the last index the caller's state machine already holds
+	// (a broker whose state survived the restart): applying resumes after
+	// it. 0 replays every committed entry. It may not pass the stored
+	// commit index.
+	Applied uint64
+	// LogCacheBytes bounds the data of persisted entries the replica keeps
+	// in memory, newest first (the rest is read from Storage when needed);
+	// 0 means DefaultLogCacheBytes.
+	LogCacheBytes int
 	// Seed feeds the only random source: the election timeouts.
 	Seed uint64
 
@@ -90,6 +101,11 @@ func (r Rules) Any() bool { return r != Rules{} }
 // core/broker take their defaults from it.
 const DefaultMaxEntryBytes = 4 << 20
 
+// DefaultLogCacheBytes is how much persisted entry data a replica keeps in
+// memory by default: enough for followers that keep up and for the
+// playground's whole runs, a small part of a long-running broker's log.
+const DefaultLogCacheBytes = 16 << 20
+
 // DefaultConfig returns a Config with the project's default timings: with a
 // 10 ms tick, heartbeats every 50 ms and election timeouts of 150–300 ms, as
 // in the Raft paper's evaluation.
@@ -157,6 +173,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxEntryBytes == 0 {
 		c.MaxEntryBytes = DefaultMaxEntryBytes
+	}
+	if c.LogCacheBytes < 0 {
+		return bad("LogCacheBytes = %d, want >= 0 (0: DefaultLogCacheBytes)", c.LogCacheBytes)
+	}
+	if c.LogCacheBytes == 0 {
+		c.LogCacheBytes = DefaultLogCacheBytes
 	}
 	if c.MaxCommittedBytesPerReady < 0 {
 		return bad("MaxCommittedBytesPerReady = %d, want >= 0 (0: no bound)", c.MaxCommittedBytesPerReady)

@@ -341,7 +341,7 @@ func TestSkipTicksMatchesTicking(t *testing.T) {
 				}
 				due := n.TicksUntilDue()
 				require.GreaterOrEqual(t, due, 1)
-				ticked, skipped := n.Clone(), n.Clone()
+				ticked, skipped := n.Clone(nil), n.Clone(nil)
 				had := ticked.HasReady()
 				for range due - 1 {
 					ticked.Tick()
@@ -350,7 +350,7 @@ func TestSkipTicksMatchesTicking(t *testing.T) {
 				require.Equal(t, ticked.Status(), skipped.Status(), "broker %d, %d ticks before the due one", id, due-1)
 				require.Equal(t, had, ticked.HasReady(), "broker %d: a tick before the due one made a Ready", id)
 				require.Equal(t, had, skipped.HasReady())
-				require.Panics(t, func() { skipped.Clone().SkipTicks(due) }, "skipping onto the due tick")
+				require.Panics(t, func() { skipped.Clone(nil).SkipTicks(due) }, "skipping onto the due tick")
 				checked++
 			}
 		}

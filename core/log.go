@@ -1,13 +1,12 @@
 package core
 
 import (
-	"slices"
-
 	"fmt"
+	"slices"
 )
 
-// raftLog is a replica's log held in memory (DLedger's DLedgerMemoryStore),
-// with three marks that split it into the phases the seed text describes:
+// raftLog is a replica's log, with three marks that split it into the
+// phases the seed text describes:
 //
 //	1 ........ applied ........ committed ........ stabled ........ last
 //	  applied to the broker     committed: a majority  persisted here   appended
@@ -15,9 +14,26 @@ import (
 //
 // (stabled may be below or above committed.) Entries above committed are
 // uncommitted — hollow in the UI — and may still be truncated by a new leader.
+//
+// Where the entries are (etcd-io/raft's raftLog: storage + unstable): the
+// persisted ones in Storage, which the caller writes from Ready.Entries;
+// in memory, mem holds every entry not yet persisted and, below them, the
+// most recent persisted ones as a cache of at most cacheBytes of data, so
+// that pushing to followers that keep up, applying and the views rarely
+// read Storage. A follower far behind, or a restarted replica replaying its
+// log, reads Storage. Memory therefore does not grow with the log.
 type raftLog struct {
-	// entries[i].Index == i; entries[0] is a sentinel with Index 0, Term 0.
-	entries []Entry
+	storage Storage
+	// mem holds entries first..lastIndex(): mem[i].Index == first+i. Every
+	// entry above stabled is here. When mem is empty, first is
+	// lastIndex()+1 and the log ends in Storage at stabled.
+	mem   []Entry
+	first uint64
+	// lastStoredTerm is the term of entry first-1 (0 for index 0): what
+	// lastTerm is when mem is empty, without asking Storage.
+	lastStoredTerm uint64
+	// cacheBytes bounds the data of the persisted entries kept in mem.
+	cacheBytes int
 	// committed is the highest index known to be committed.
 	// Invariant: committed <= lastIndex(); it never decreases.
 	committed uint64
@@ -25,7 +41,7 @@ type raftLog struct {
 	// Invariant: applied <= committed.
 	applied uint64
 	// stabled is the highest index the caller has persisted.
-	// Invariant: stabled <= lastIndex().
+	// Invariant: stabled <= lastIndex(), and every entry above it is in mem.
 	stabled uint64
 	// unsafe is set when a safety rule is switched off (Config.Rules): the
 	// log then lets a committed entry be truncated, as a broken
@@ -36,19 +52,73 @@ type raftLog struct {
 	lostCommitted uint64
 }
 
-func newLog() raftLog {
-	return raftLog{entries: []Entry{{}}}
+// newLog returns the log persisted in s (which must hold entries 1..last
+// with terms that never decrease; the CommitLog's recovery scan checks
+// that), keeping its newest entries in memory up to cacheBytes.
+func newLog(s Storage, cacheBytes int) (raftLog, error) {
+	l := raftLog{storage: s, first: 1, cacheBytes: cacheBytes}
+	last := s.LastIndex()
+	if last == 0 {
+		return l, nil
+	}
+	t, ok := s.Term(last)
+	if !ok {
+		return l, fmt.Errorf("storage has no term for its last entry %d", last)
+	}
+	// Load the tail into the cache: the entries a restarted replica is most
+	// likely to read (its views, the next pushes if it leads).
+	lo := last - min(last-1, restoreTail-1)
+	ents, err := s.Entries(lo, last+1)
+	if err != nil {
+		return l, fmt.Errorf("reading log %d..%d: %w", lo, last, err)
+	}
+	for i, e := range ents {
+		if e.Index != lo+uint64(i) {
+			return l, fmt.Errorf("stored log is not consecutive at entry %v", e)
+		}
+	}
+	l.mem, l.first, l.stabled = ents, lo, last
+	if lo > 1 {
+		if l.lastStoredTerm, ok = s.Term(lo - 1); !ok {
+			return l, fmt.Errorf("storage has no term for entry %d", lo-1)
+		}
+	}
+	if l.lastTerm() != t {
+		return l, fmt.Errorf("stored entry %d has term %d, its index record says %d", last, l.lastTerm(), t)
+	}
+	l.evict()
+	return l, nil
 }
 
-func (l *raftLog) lastIndex() uint64 { return uint64(len(l.entries) - 1) }
-func (l *raftLog) lastTerm() uint64  { return l.entries[len(l.entries)-1].Term }
+// restoreTail is how many of its newest entries a restored replica reads
+// into memory at once (fewer if they exceed the cache).
+const restoreTail = 4096
+
+func (l *raftLog) lastIndex() uint64 { return l.first + uint64(len(l.mem)) - 1 }
+func (l *raftLog) lastTerm() uint64 {
+	if len(l.mem) == 0 {
+		return l.lastStoredTerm
+	}
+	return l.mem[len(l.mem)-1].Term
+}
 
 // term returns the term of the entry at i, or false if there is none.
 func (l *raftLog) term(i uint64) (uint64, bool) {
-	if i > l.lastIndex() {
+	switch {
+	case i > l.lastIndex():
 		return 0, false
+	case i >= l.first:
+		return l.mem[i-l.first].Term, true
+	case i == 0:
+		return 0, true
+	case i == l.first-1:
+		return l.lastStoredTerm, true
 	}
-	return l.entries[i].Term, true
+	t, ok := l.storage.Term(i)
+	if !ok {
+		panic(fmt.Sprintf("storage has no term for persisted entry %d (first in memory %d)", i, l.first))
+	}
+	return t, true
 }
 
 func (l *raftLog) matchTerm(i, t uint64) bool {
@@ -62,12 +132,78 @@ func (l *raftLog) isUpToDate(index, term uint64) bool {
 	return term > l.lastTerm() || (term == l.lastTerm() && index >= l.lastIndex())
 }
 
-// slice returns entries lo..hi-1 (shared backing array: callers must not modify).
+// slice returns entries lo..hi-1. Entries in memory are shared (callers must
+// not modify them); older ones are read from Storage.
 func (l *raftLog) slice(lo, hi uint64) []Entry {
 	if lo > hi || hi > l.lastIndex()+1 || lo == 0 {
 		panic(fmt.Sprintf("raftLog.slice(%d, %d) out of range [1, %d]", lo, hi, l.lastIndex()+1))
 	}
-	return l.entries[lo:hi:hi]
+	if lo >= l.first {
+		return l.mem[lo-l.first : hi-l.first : hi-l.first]
+	}
+	stored := l.stored(lo, min(hi, l.first))
+	if hi <= l.first {
+		return stored
+	}
+	return append(stored, l.mem[:hi-l.first]...)
+}
+
+// stored reads persisted entries lo..hi-1 from Storage. A failed read is
+// the disk failing under a running broker: it panics, as a failed write
+// stops the broker.
+func (l *raftLog) stored(lo, hi uint64) []Entry {
+	ents, err := l.storage.Entries(lo, hi)
+	if err != nil || uint64(len(ents)) != hi-lo {
+		panic(fmt.Sprintf("reading persisted entries %d..%d: got %d entries, err %v", lo, hi-1, len(ents), err))
+	}
+	return ents
+}
+
+// window returns entries from lo on, as many as fit in maxEntries and
+// maxBytes of data (at least one): one push, or one batch to apply. What
+// the cache no longer holds is read from Storage in reads sized by what the
+// entries read so far weighed, so a long replay never reads the whole log
+// at once.
+func (l *raftLog) window(lo uint64, maxEntries, maxBytes int) []Entry {
+	hi := min(l.lastIndex()+1, lo+uint64(maxEntries))
+	if lo >= l.first {
+		return fit(l.slice(lo, hi), maxBytes)
+	}
+	var out []Entry
+	bytes, chunk := 0, uint64(16)
+	for next := lo; next < min(hi, l.first); {
+		end := min(next+chunk, hi, l.first)
+		for _, e := range l.stored(next, end) {
+			if bytes+len(e.Data) > maxBytes && len(out) > 0 {
+				return out
+			}
+			bytes += len(e.Data)
+			out = append(out, e)
+		}
+		next = end
+		avg := bytes/len(out) + 1
+		chunk = uint64(min(max((maxBytes-bytes)/avg+1, 1), 4096))
+	}
+	for _, e := range l.mem[:hi-min(hi, l.first)] {
+		if bytes+len(e.Data) > maxBytes {
+			break
+		}
+		bytes += len(e.Data)
+		out = append(out, e)
+	}
+	return out
+}
+
+// fit returns the first entries of ents whose data fits in maxBytes (at
+// least one).
+func fit(ents []Entry, maxBytes int) []Entry {
+	bytes := 0
+	for i, e := range ents {
+		if bytes += len(e.Data); bytes > maxBytes && i > 0 {
+			return ents[:i:i]
+		}
+	}
+	return ents
 }
 
 // appendLeader adds a new entry at the end (the leader's own proposal).
@@ -76,15 +212,14 @@ func (l *raftLog) appendLeader(e Entry) {
 		panic(fmt.Sprintf("appendLeader: entry %d after last %d", e.Index, l.lastIndex()))
 	}
 	l.grow(1)
-	l.entries = append(l.entries, e)
+	l.mem = append(l.mem, e)
 }
 
 // grow makes room for n more entries, doubling the array when it is full:
-// append alone grows a long slice by about a quarter at a time, which copies
-// a long log some four times over on its way.
+// append alone grows a long slice by about a quarter at a time.
 func (l *raftLog) grow(n int) {
-	if cap(l.entries)-len(l.entries) < n {
-		l.entries = slices.Grow(l.entries, max(n, len(l.entries)))
+	if cap(l.mem)-len(l.mem) < n {
+		l.mem = slices.Grow(l.mem, max(n, len(l.mem)))
 	}
 }
 
@@ -108,14 +243,17 @@ func (l *raftLog) maybeAppend(prevIndex, prevTerm uint64, ents []Entry) (lastNew
 			l.truncateFrom(e.Index)
 		}
 		l.grow(len(ents) - i)
-		l.entries = append(l.entries, ents[i:]...)
+		l.mem = append(l.mem, ents[i:]...)
 		break
 	}
 	return lastNew, truncatedFrom, true
 }
 
 // truncateFrom deletes entries from index i on. Committed entries are never
-// truncated: that would break State Machine Safety (§5.4.3).
+// truncated: that would break State Machine Safety (§5.4.3). Persisted
+// entries from i on stay in Storage until the caller writes the entries that
+// replace them (Ready.Entries then start at or below i); the log never reads
+// them again, since everything from first on is in memory.
 func (l *raftLog) truncateFrom(i uint64) {
 	if i <= l.committed {
 		if !l.unsafe {
@@ -125,9 +263,52 @@ func (l *raftLog) truncateFrom(i uint64) {
 		l.committed = i - 1
 		l.applied = min(l.applied, i-1)
 	}
-	l.entries = l.entries[:i:i] // cap so the next append never overwrites shared entries
+	if i >= l.first {
+		k := i - l.first
+		l.mem = l.mem[:k:k] // cap so the next append never overwrites shared entries
+	} else {
+		t, _ := l.term(i - 1)
+		l.mem, l.first, l.lastStoredTerm = nil, i, t
+	}
 	if l.stabled >= i {
 		l.stabled = i - 1
+	}
+}
+
+// stableTo records that the caller persisted entries up to i, then lets the
+// cache go below its bound.
+func (l *raftLog) stableTo(i uint64) {
+	l.stabled = max(l.stabled, i)
+	l.evict()
+}
+
+// evict drops the oldest persisted entries from memory while those exceed
+// cacheBytes. The array is never written in place (checkpoints share it, see
+// Node.Clone): the live part moves to a new array once the dropped part is
+// most of it.
+func (l *raftLog) evict() {
+	stable := uint64(0) // persisted entries in mem
+	if l.stabled >= l.first {
+		stable = l.stabled - l.first + 1
+	}
+	size := 0
+	for _, e := range l.mem[:stable] {
+		size += len(e.Data)
+	}
+	drop := uint64(0)
+	for drop < stable && size > l.cacheBytes {
+		size -= len(l.mem[drop].Data)
+		drop++
+	}
+	if drop == 0 {
+		return
+	}
+	l.lastStoredTerm = l.mem[drop-1].Term
+	l.first += drop
+	if rest := l.mem[drop:]; len(rest) < cap(rest)/2 {
+		l.mem = append(make([]Entry, 0, max(2*len(rest), 64)), rest...)
+	} else {
+		l.mem = rest
 	}
 }
 
@@ -139,9 +320,12 @@ func (l *raftLog) conflictHint(prevIndex uint64) (index, term uint64) {
 	if prevIndex > l.lastIndex() {
 		return l.lastIndex() + 1, 0
 	}
-	term = l.entries[prevIndex].Term
+	term, _ = l.term(prevIndex)
 	index = prevIndex
-	for index > l.committed+1 && l.entries[index-1].Term == term {
+	for index > l.committed+1 {
+		if t, _ := l.term(index - 1); t != term {
+			break
+		}
 		index--
 	}
 	return index, term
@@ -150,7 +334,7 @@ func (l *raftLog) conflictHint(prevIndex uint64) (index, term uint64) {
 // lastIndexOfTerm returns the last index holding term t, or 0.
 func (l *raftLog) lastIndexOfTerm(t uint64) uint64 {
 	for i := l.lastIndex(); i > 0; i-- {
-		switch et := l.entries[i].Term; {
+		switch et, _ := l.term(i); {
 		case et == t:
 			return i
 		case et < t:
@@ -186,15 +370,8 @@ func (l *raftLog) toApply(maxBytes int) []Entry {
 	if l.applied >= l.committed {
 		return nil
 	}
-	hi := l.committed + 1
-	if maxBytes > 0 {
-		size := 0
-		for i := l.applied + 1; i < hi; i++ {
-			if size += len(l.entries[i].Data); size > maxBytes && i > l.applied+1 {
-				hi = i
-				break
-			}
-		}
+	if maxBytes == 0 {
+		return l.slice(l.applied+1, l.committed+1)
 	}
-	return l.slice(l.applied+1, hi)
+	return l.window(l.applied+1, int(min(l.committed-l.applied, 1<<30)), maxBytes)
 }

@@ -12,11 +12,20 @@ import (
 type memStorage struct {
 	hs   HardState
 	ents []Entry
+	// reads counts Entries calls: how often a replica went to its disk.
+	reads int
 }
 
 func (s *memStorage) InitialState() (HardState, error) { return s.hs, nil }
 func (s *memStorage) LastIndex() uint64                { return uint64(len(s.ents)) }
+func (s *memStorage) Term(i uint64) (uint64, bool) {
+	if i < 1 || i > uint64(len(s.ents)) {
+		return 0, false
+	}
+	return s.ents[i-1].Term, true
+}
 func (s *memStorage) Entries(lo, hi uint64) ([]Entry, error) {
+	s.reads++
 	return slices.Clone(s.ents[lo-1 : hi-1]), nil
 }
 

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -105,35 +106,29 @@ func NewNode(cfg Config) (*Node, error) {
 		id:    cfg.ID,
 		peers: slices.Sorted(slices.Values(cfg.Peers)),
 		cfg:   cfg,
-		log:   newLog(),
 		rand:  newRNG(cfg.Seed, cfg.ID),
 	}
-	n.log.unsafe = cfg.Rules.Any() || cfg.Damaged
-	if s := cfg.Storage; s != nil {
-		hs, err := s.InitialState()
-		if err != nil {
-			return nil, fmt.Errorf("broker %d: reading hard state: %w", uint64(cfg.ID), err)
-		}
-		if last := s.LastIndex(); last > 0 {
-			ents, err := s.Entries(1, last+1)
-			if err != nil {
-				return nil, fmt.Errorf("broker %d: reading log 1..%d: %w", uint64(cfg.ID), last, err)
-			}
-			for i, e := range ents {
-				if e.Index != uint64(i+1) || (i > 0 && e.Term < ents[i-1].Term) {
-					return nil, fmt.Errorf("broker %d: stored log is not consecutive at entry %v", uint64(cfg.ID), e)
-				}
-			}
-			n.log.entries = append(n.log.entries, ents...)
-			n.log.stabled = last
-		}
-		if hs.Commit > n.log.lastIndex() {
-			return nil, fmt.Errorf("broker %d: stored commit index %d is past the stored log's end %d", uint64(cfg.ID), hs.Commit, n.log.lastIndex())
-		}
-		n.term, n.vote = hs.Term, hs.Vote
-		n.log.committed = hs.Commit
-		n.prevHard = hs
+	s, cache := cfg.Storage, cfg.LogCacheBytes
+	if s == nil {
+		s, cache = noStorage{}, math.MaxInt
 	}
+	hs, err := s.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("broker %d: reading hard state: %w", uint64(cfg.ID), err)
+	}
+	if n.log, err = newLog(s, cache); err != nil {
+		return nil, fmt.Errorf("broker %d: %w", uint64(cfg.ID), err)
+	}
+	n.log.unsafe = cfg.Rules.Any() || cfg.Damaged
+	if hs.Commit > n.log.lastIndex() {
+		return nil, fmt.Errorf("broker %d: stored commit index %d is past the stored log's end %d", uint64(cfg.ID), hs.Commit, n.log.lastIndex())
+	}
+	if cfg.Applied > hs.Commit {
+		return nil, fmt.Errorf("broker %d: Applied %d is past the stored commit index %d", uint64(cfg.ID), cfg.Applied, hs.Commit)
+	}
+	n.term, n.vote = hs.Term, hs.Vote
+	n.log.committed, n.log.applied = hs.Commit, cfg.Applied
+	n.prevHard = hs
 	n.becomeFollower(n.term, None)
 	return n, nil
 }
@@ -451,7 +446,7 @@ func (n *Node) Advance(rd Ready) {
 		if !n.log.matchTerm(last.Index, last.Term) {
 			panic(fmt.Sprintf("broker %d: Advance for entry %v no longer in the log (last %d): Step between Ready and Advance?", uint64(n.id), last, n.log.lastIndex()))
 		}
-		n.log.stabled = max(n.log.stabled, last.Index)
+		n.log.stableTo(last.Index)
 		if n.role == RoleLeader {
 			n.maybeCommit() // the leader's own persist counts toward the majority
 		}
@@ -535,20 +530,29 @@ func (n *Node) Entries(lo, hi uint64) []Entry {
 	return n.log.slice(lo, hi)
 }
 
+// EntryTerm returns the term of log entry i (false past the log's end),
+// from memory or Storage: cheaper than Entries when only terms matter.
+func (n *Node) EntryTerm(i uint64) (uint64, bool) { return n.log.term(i) }
+
 // Peers returns the group's members, sorted.
 func (n *Node) Peers() []NodeID { return slices.Clone(n.peers) }
 
 // Clone returns an independent copy of the replica (the simulator keeps
-// copies as checkpoints for rewinding).
-func (n *Node) Clone() *Node {
+// copies as checkpoints for rewinding) that reads persisted entries from s,
+// a copy of the original's Storage as it is now (nil: the original's).
+func (n *Node) Clone(s Storage) *Node {
 	c := *n
+	if s != nil && n.cfg.Storage != nil {
+		c.cfg.Storage, c.log.storage = s, s
+	}
 	c.peers = slices.Clone(n.peers)
 	c.cfg.Peers = slices.Clone(n.cfg.Peers)
 	// The log only ever appends, or is cut with its capacity clipped
-	// (truncateFrom), so entries a copy can see are never written again:
-	// the copy shares them, clipped so that its next append copies while
-	// the original appends past what the copy sees.
-	c.log.entries = slices.Clip(n.log.entries)
+	// (truncateFrom), or moves to a new array (evict), so entries a copy can
+	// see are never written again: the copy shares them, clipped so that
+	// its next append copies while the original appends past what the copy
+	// sees.
+	c.log.mem = slices.Clip(n.log.mem)
 	if n.votes != nil {
 		c.votes = make(map[NodeID]bool, len(n.votes))
 		for k, v := range n.votes {

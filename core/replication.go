@@ -26,17 +26,9 @@ func (n *Node) sendPushes(id NodeID) {
 	for !pr.paused(n.cfg.MaxInflight) && pr.next <= n.log.lastIndex() {
 		prev := pr.next - 1
 		prevTerm, _ := n.log.term(prev)
-		hi, bytes := pr.next, 0
-		for hi <= n.log.lastIndex() && hi-pr.next < uint64(n.cfg.MaxPushEntries) {
-			bytes += len(n.log.entries[hi].Data)
-			if bytes > n.cfg.MaxPushBytes && hi > pr.next {
-				break
-			}
-			hi++
-		}
-		ents := n.log.slice(pr.next, hi)
+		ents := n.log.window(pr.next, n.cfg.MaxPushEntries, n.cfg.MaxPushBytes)
 		n.send(Message{Type: MsgPush, To: id, LogIndex: prev, LogTerm: prevTerm, Entries: ents, Commit: n.log.committed})
-		pr.sent(hi - 1)
+		pr.sent(ents[len(ents)-1].Index)
 	}
 }
 

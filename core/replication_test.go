@@ -432,3 +432,73 @@ func TestCommittedEntriesAreAppliedInBoundedBatches(t *testing.T) {
 	m := newTestNode(t, 2, func(c *Config) { c.Storage = st })
 	assert.Len(t, m.Ready().Committed, 100)
 }
+
+// memBytes is the entry data a replica holds in memory.
+func memBytes(n *Node) int {
+	size := 0
+	for _, e := range n.log.mem {
+		size += len(e.Data)
+	}
+	return size
+}
+
+// A replica keeps in memory its unpersisted entries and at most
+// LogCacheBytes of persisted ones; the rest is read from Storage. A
+// follower that was away catches up from entries the leader reads back
+// from its disk, in pushes of the usual size, and every log ends the same.
+func TestLogMemoryIsBoundedAndFollowersCatchUpFromStorage(t *testing.T) {
+	const cache = 2000
+	nw := newNetwork(t, 3, func(c *Config) { c.LogCacheBytes = cache; c.MaxPushEntries = 16 })
+	lead := nw.electLeader()
+	away := NodeID(1)
+	if away == lead {
+		away = 2
+	}
+	nw.isolate(away)
+	for i := range 300 {
+		_, err := nw.propose(lead, fmt.Sprintf("message %03d of a long log", i))
+		require.NoError(t, err)
+	}
+	l := nw.nodes[lead]
+	assert.LessOrEqual(t, memBytes(l), cache, "the leader's memory holds the cache, not the log")
+	assert.Greater(t, l.log.first, uint64(200), "old entries left memory")
+	readsBefore := nw.disks[lead].reads
+
+	nw.recover()
+	nw.tickUntil(200, "the follower caught up", func() bool {
+		return nw.nodes[away].Status().Commit == l.Status().Commit
+	})
+	assert.Greater(t, nw.disks[lead].reads, readsBefore, "the leader read old entries back from its disk")
+	want := nw.logTerms(lead)
+	for _, id := range nw.ids {
+		assert.Equal(t, want, nw.logTerms(id), "broker %d", id)
+		assert.LessOrEqual(t, memBytes(nw.nodes[id]), cache, "broker %d", id)
+		got := nw.nodes[id].Entries(1, 400)
+		require.Len(t, got, len(want))
+		for i, e := range got {
+			if e.Type == EntryNormal {
+				assert.Regexp(t, `^message \d{3} of a long log$`, string(e.Data), "broker %d entry %d", id, i+1)
+			}
+		}
+	}
+}
+
+// A restarted replica resumes applying after Config.Applied: what its
+// broker's state already holds is not handed out again; Applied past the
+// stored commit index is refused.
+func TestRestartResumesApplyingAfterApplied(t *testing.T) {
+	st := &memStorage{hs: HardState{Term: 1, Commit: 8}}
+	for i := uint64(1); i <= 10; i++ {
+		st.ents = append(st.ents, Entry{Index: i, Term: 1, Data: []byte{byte(i)}})
+	}
+	n := newTestNode(t, 2, func(c *Config) { c.Storage = st; c.Applied = 5 })
+	rd := n.Ready()
+	require.Len(t, rd.Committed, 3)
+	assert.Equal(t, uint64(6), rd.Committed[0].Index)
+	assert.Equal(t, uint64(8), rd.Committed[2].Index)
+
+	c := DefaultConfig(2, []NodeID{1, 2, 3}, 1)
+	c.Storage, c.Applied = st, 9
+	_, err := NewNode(c)
+	assert.ErrorContains(t, err, "Applied 9 is past the stored commit index 8")
+}

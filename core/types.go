@@ -58,16 +58,30 @@ type HardState struct {
 // IsZero reports whether nothing has been persisted yet.
 func (h HardState) IsZero() bool { return h == HardState{} }
 
-// Storage is what the replica reads when it starts: the durable hard state
-// and log left by an earlier run (hashicorp/raft's LogStore + StableStore,
-// read-only). The replica never writes to it: writes leave through Ready and
-// the caller applies them. core/commitlog provides an in-memory Storage for the
-// simulator and the browser; native/ provides one over segment files.
+// Storage is the durable hard state and log (hashicorp/raft's LogStore +
+// StableStore, read-only; etcd-io/raft's Storage): what the replica starts
+// from, and where it reads persisted entries its memory no longer holds
+// (see raftLog). The replica never writes to it: writes leave through Ready
+// and the caller applies them before Advance, so that after Advance every
+// entry of that Ready can be read back. core/commitlog provides an
+// in-memory Storage for the simulator and the browser; native/ provides one
+// over segment files.
 type Storage interface {
 	// InitialState returns the persisted hard state (zero for a new node).
 	InitialState() (HardState, error)
 	// LastIndex returns the index of the last persisted entry (0 if none).
 	LastIndex() uint64
+	// Term returns the term of persisted entry i (1 <= i <= LastIndex()).
+	Term(i uint64) (uint64, bool)
 	// Entries returns the persisted entries with lo <= Index < hi.
 	Entries(lo, hi uint64) ([]Entry, error)
 }
+
+// noStorage is the Storage of a replica whose caller keeps none (Config's
+// Storage is nil): it starts empty and keeps its whole log in memory.
+type noStorage struct{}
+
+func (noStorage) InitialState() (HardState, error)        { return HardState{}, nil }
+func (noStorage) LastIndex() uint64                       { return 0 }
+func (noStorage) Term(uint64) (uint64, bool)              { return 0, false }
+func (noStorage) Entries(uint64, uint64) ([]Entry, error) { return nil, nil }

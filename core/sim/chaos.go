@@ -33,6 +33,11 @@ type ChaosOptions struct {
 	DisablePreVote bool
 	// FaultGapMs is the longest gap between two faults (default 1500 ms).
 	FaultGapMs int
+	// LogCacheBytes sets the replicas' log cache (core.Config); 0: one run
+	// in four (by seed) keeps only 64 bytes of persisted entries in memory,
+	// so pushes, conflict hints and applying read the CommitLog back under
+	// every fault, and the rest run with core's default.
+	LogCacheBytes int
 
 	// afterHeal, in tests, breaks the healed cluster on purpose (it runs
 	// once every link is healed and every broker restarted), to show that
@@ -138,6 +143,12 @@ func RunChaos(o ChaosOptions) ChaosResult {
 		cfg.Loss = o.Loss
 	}
 	cfg.DisablePreVote = o.DisablePreVote
+	switch {
+	case o.LogCacheBytes > 0:
+		cfg.LogCacheBytes = o.LogCacheBytes
+	case o.Seed%4 == 0:
+		cfg.LogCacheBytes = 64
+	}
 	s, err := New(cfg)
 	if err != nil {
 		panic(fmt.Sprintf("chaos config: %v", err))

@@ -138,12 +138,11 @@ func (c *checker) becameLeader(st *state, n *simNode, term uint64) {
 		c.violate(st, RuleElectionSafety, []int{prev, n.id}, "brokers %d and %d both became leader of term %d", prev, n.id, term)
 	}
 	c.leaders[term] = n.id
-	ents := n.node.Entries(1, uint64(len(c.committedTerm))+1)
 	for i, want := range c.committedTerm {
 		if c.committedIn[i] >= term {
 			continue // committed in a later term than this (late) leader's
 		}
-		if i >= len(ents) || ents[i].Term != want {
+		if got, ok := n.node.EntryTerm(uint64(i + 1)); !ok || got != want {
 			c.violate(st, RuleLeaderCompleteness, []int{n.id},
 				"broker %d became leader of term %d without entry %d (term %d), which was committed in term %d",
 				n.id, term, i+1, want, c.committedIn[i])

@@ -69,10 +69,10 @@ type ticketRef struct {
 
 func (n *simNode) clone() *simNode {
 	c := *n
-	if n.node != nil {
-		c.node = n.node.Clone()
-	}
 	c.store = n.store.Clone()
+	if n.node != nil {
+		c.node = n.node.Clone(c.store)
+	}
 	if n.br != nil {
 		c.br = n.br.Clone()
 	}

@@ -56,6 +56,10 @@ type Config struct {
 	PollMs int `json:"poll_ms,omitempty"`
 	// SegmentSize is the CommitLog segment size (tiny, so segments roll).
 	SegmentSize int64 `json:"segment_size,omitempty"`
+	// LogCacheBytes is how much persisted entry data each replica keeps in
+	// memory (0: core's default, which holds a playground's whole run);
+	// the rest it reads back from its CommitLog.
+	LogCacheBytes int `json:"log_cache_bytes,omitempty"`
 
 	DisableCheckQuorum bool       `json:"disable_check_quorum,omitempty"`
 	DisablePreVote     bool       `json:"disable_pre_vote,omitempty"`
@@ -154,6 +158,7 @@ func (c Config) coreConfig(id int) core.Config {
 	cc.DisableCheckQuorum = c.DisableCheckQuorum
 	cc.DisablePreVote = c.DisablePreVote
 	cc.Rules = c.Rules
+	cc.LogCacheBytes = c.LogCacheBytes
 	return cc
 }
 

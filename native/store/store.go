@@ -321,6 +321,14 @@ func (s *Store) LastIndex() uint64 { return uint64(len(s.recs)) }
 // LastTerm returns the term of the last entry, 0 if none.
 func (s *Store) LastTerm() uint64 { return s.lastTerm }
 
+// Term returns the term of entry i from its index record (core.Storage).
+func (s *Store) Term(i uint64) (uint64, bool) {
+	if i < 1 || i > s.LastIndex() {
+		return 0, false
+	}
+	return s.recs[i-1].Term, true
+}
+
 // Fsyncs returns how many fsyncs the store has issued.
 func (s *Store) Fsyncs() uint64 { return s.fsyncs.Load() }
 
