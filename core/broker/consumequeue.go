@@ -49,26 +49,37 @@ func ParseQueueRecord(b []byte) (QueueRecord, error) {
 }
 
 // ConsumeQueue is the queue of one topic. RocketMQ keeps only the 20-byte
-// records and reads the message from the CommitLog at the record's position;
-// this pure broker owns no CommitLog, so it also keeps, per record, the
-// entry's index and term and the encoded message, which it decodes when the
-// message is read.
+// records and reads the message from the CommitLog at the record's position.
+// With Options.CommitLog this broker does the same (a native broker's
+// segment files); without one (the simulator, the browser) it owns no
+// CommitLog, so it also keeps, per record, the encoded message, which it
+// decodes when the message is read. Either way it keeps the entry's index
+// and term beside each record.
 //
 // Records live in chunks of up to queueChunkLen: a full chunk never changes
 // again, so appending never copies what is already stored and a clone (a
 // simulator checkpoint) shares every full chunk and copies only the last.
 //
 // Invariant: every chunk but the last holds queueChunkLen records; in a chunk
-// len(raw) == QueueRecordSize*len(recs) and message i is
-// data[recs[i-1].end:recs[i].end]; queue offset off is record off%queueChunkLen
-// of chunks[off/queueChunkLen]; n is the number of records.
+// len(raw) == QueueRecordSize*len(recs) and, without a CommitLog, message i
+// is data[recs[i-1].end:recs[i].end]; queue offset off is record
+// off%queueChunkLen of chunks[off/queueChunkLen]; n is the number of records.
 type ConsumeQueue struct {
 	topic  string
 	chunks []*queueChunk
 	n      uint64
+	// log, if set, is where messages are read from; data is then empty.
+	log CommitLogReader
 	// names caches the names of the messages read: the broker's own cache
 	// (a local cache, not state: a clone starts an empty one).
 	names *nameCache
+}
+
+// CommitLogReader reads a stored entry back from the CommitLog by the
+// position and size its queue record gives (RocketMQ's
+// CommitLog.getMessage): it returns the entry's data, the encoded message.
+type CommitLogReader interface {
+	ReadEntryData(pos int64, size int32) ([]byte, error)
 }
 
 // queueChunk holds up to queueChunkLen consecutive records.
@@ -121,29 +132,45 @@ func (q *ConsumeQueue) sizeAt(off uint64) int32 {
 	return rec.Size
 }
 
-func (q *ConsumeQueue) at(off uint64) Stored {
+// at returns the message at queue offset off < Len(), decoded afresh. An
+// error is the CommitLog failing to give it back (a disk error, damage
+// since it was written).
+func (q *ConsumeQueue) at(off uint64) (Stored, error) {
 	c, i := q.chunks[off/queueChunkLen], off%queueChunkLen
 	r := c.recs[i]
-	var start uint32
-	if i > 0 {
-		start = c.recs[i-1].end
-	}
 	rec, err := ParseQueueRecord(c.raw[i*QueueRecordSize : (i+1)*QueueRecordSize])
 	if err != nil {
 		panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
 	}
+	st := Stored{QueueOffset: off, Index: r.index, Term: r.term, Pos: rec.Pos, Size: rec.Size}
+	var data []byte
+	if q.log != nil {
+		if data, err = q.log.ReadEntryData(rec.Pos, rec.Size); err != nil {
+			return st, fmt.Errorf("queue %s offset %d (entry %d at CommitLog position %d): %w", q.topic, off, r.index, rec.Pos, err)
+		}
+	} else {
+		var start uint32
+		if i > 0 {
+			start = c.recs[i-1].end
+		}
+		data = c.data[start:r.end]
+	}
 	if q.names == nil {
 		q.names = &nameCache{}
 	}
-	m, err := decodeMessage(c.data[start:r.end], q.names)
+	m, err := decodeMessage(data, q.names)
 	if err != nil {
+		if q.log != nil {
+			return st, fmt.Errorf("queue %s offset %d (entry %d at CommitLog position %d): %w", q.topic, off, r.index, rec.Pos, err)
+		}
 		// It decoded when it was stored, and stored bytes never change.
 		panic(fmt.Sprintf("broker: queue %s offset %d (entry %d): %v", q.topic, off, r.index, err))
 	}
-	if m.Body != nil {
+	if m.Body != nil && q.log == nil {
 		m.Body = append([]byte(nil), m.Body...) // the reader's own copy
 	}
-	return Stored{QueueOffset: off, Index: r.index, Term: r.term, Pos: rec.Pos, Size: rec.Size, Message: m}
+	st.Message = m
+	return st, nil
 }
 
 // Record returns the record at queue offset off.
@@ -165,8 +192,10 @@ func (q *ConsumeQueue) Bytes() []byte {
 	return out
 }
 
-// each calls f for the messages from queue offset from on, in order.
-func (q *ConsumeQueue) each(from uint64, f func(s Stored)) {
+// each calls f for the messages from queue offset from on, in order, and
+// with the error of a message that could not be read (s then holds its
+// record's fields only).
+func (q *ConsumeQueue) each(from uint64, f func(s Stored, err error)) {
 	for off := from; off < q.n; off++ {
 		f(q.at(off))
 	}
@@ -175,9 +204,9 @@ func (q *ConsumeQueue) each(from uint64, f func(s Stored)) {
 // read returns up to max stored messages from offset off, stopping before
 // their sizes would pass maxBytes (<= 0: no limit); the first is always
 // returned.
-func (q *ConsumeQueue) read(off uint64, max, maxBytes int) []Stored {
+func (q *ConsumeQueue) read(off uint64, max, maxBytes int) ([]Stored, error) {
 	if off >= q.Len() {
-		return nil
+		return nil, nil
 	}
 	end := q.Len()
 	if uint64(max) < end-off {
@@ -190,26 +219,36 @@ func (q *ConsumeQueue) read(off uint64, max, maxBytes int) []Stored {
 		if bytes += int(q.sizeAt(i)); maxBytes > 0 && bytes > maxBytes && len(out) > 0 {
 			break
 		}
-		out = append(out, q.at(i))
+		s, err := q.at(i)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
 	}
-	return out
+	return out, nil
 }
 
 // append adds the message m, encoded as data, at the next queue offset and
-// returns that offset. data is copied.
+// returns that offset. data is copied, unless the queue reads its messages
+// from a CommitLog.
 func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Message, data []byte) uint64 {
 	off := q.n
 	if off%queueChunkLen == 0 {
 		// A chunk is allocated whole, so appending to it never regrows.
-		q.chunks = append(q.chunks, &queueChunk{
+		c := &queueChunk{
 			raw:  make([]byte, 0, queueChunkLen*QueueRecordSize),
 			recs: make([]queueRec, 0, queueChunkLen),
-			data: make([]byte, 0, queueChunkLen*64),
-		})
+		}
+		if q.log == nil {
+			c.data = make([]byte, 0, queueChunkLen*64)
+		}
+		q.chunks = append(q.chunks, c)
 	}
 	c := q.chunks[len(q.chunks)-1]
 	c.raw = QueueRecord{Pos: pos, Size: size, TagHash: TagsCode(m.Tags)}.Append(c.raw)
-	c.data = append(c.data, data...)
+	if q.log == nil {
+		c.data = append(c.data, data...)
+	}
 	c.recs = append(c.recs, queueRec{index: index, term: term, end: uint32(len(c.data))})
 	q.n++
 	return off
@@ -221,7 +260,7 @@ func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Messa
 // ever appends), and whichever copy appends next writes past what the other
 // can see, the clipped one into a new array.
 func (q *ConsumeQueue) clone() *ConsumeQueue {
-	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: slices.Clone(q.chunks)}
+	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: slices.Clone(q.chunks), log: q.log}
 	if k := len(c.chunks); k > 0 && len(c.chunks[k-1].recs) < queueChunkLen {
 		last := c.chunks[k-1]
 		c.chunks[k-1] = &queueChunk{raw: slices.Clip(last.raw), recs: slices.Clip(last.recs), data: slices.Clip(last.data)}

@@ -90,19 +90,24 @@ func TestConsumeQueueRecordsAndReads(t *testing.T) {
 	_, err = q.Record(3)
 	assert.Error(t, err)
 
-	got := q.read(1, 10, 0)
+	got, err := q.read(1, 10, 0)
+	require.NoError(t, err)
 	require.Len(t, got, 2)
 	assert.Equal(t, uint64(1), got[0].QueueOffset)
 	assert.Equal(t, uint64(11), got[0].Index)
 	got[0].Message.Body[0] = 99
-	assert.Equal(t, byte(1), q.read(1, 1, 0)[0].Message.Body[0], "reads hand out copies of bodies")
+	again, err := q.read(1, 1, 0)
+	require.NoError(t, err)
+	assert.Equal(t, byte(1), again[0].Message.Body[0], "reads hand out copies of bodies")
 
-	assert.Empty(t, q.read(3, 10, 0), "reading at the end returns nothing")
-	assert.Len(t, q.read(0, 2, 0), 2, "max limits the batch")
+	end, err := q.read(3, 10, 0)
+	require.NoError(t, err)
+	assert.Empty(t, end, "reading at the end returns nothing")
+	assert.Len(t, mustRead(t, q, 0, 2, 0), 2, "max limits the batch")
 	// Each record says 60 CommitLog bytes.
-	assert.Len(t, q.read(0, 10, 120), 2, "max bytes limits the batch")
-	assert.Len(t, q.read(0, 10, 119), 1)
-	assert.Len(t, q.read(0, 10, 1), 1, "the first message is read whatever its size")
+	assert.Len(t, mustRead(t, q, 0, 10, 120), 2, "max bytes limits the batch")
+	assert.Len(t, mustRead(t, q, 0, 10, 119), 1)
+	assert.Len(t, mustRead(t, q, 0, 10, 1), 1, "the first message is read whatever its size")
 }
 
 func TestConsumeQueueCloneAcrossChunks(t *testing.T) {
@@ -123,12 +128,19 @@ func TestConsumeQueueCloneAcrossChunks(t *testing.T) {
 	}
 	require.Equal(t, q.Len(), c.Len())
 	for _, off := range []uint64{0, queueChunkLen - 1, queueChunkLen, queueChunkLen + 9} {
-		assert.Equal(t, q.read(off, 1, 0), c.read(off, 1, 0), "offset %d is shared history", off)
+		assert.Equal(t, mustRead(t, q, off, 1, 0), mustRead(t, c, off, 1, 0), "offset %d is shared history", off)
 	}
 	for _, off := range []uint64{queueChunkLen + 10, 2*queueChunkLen - 1, 2 * queueChunkLen, 2*queueChunkLen + 4} {
-		assert.Equal(t, fmt.Sprintf("orig%d", off), string(q.read(off, 1, 0)[0].Message.Body))
-		assert.Equal(t, fmt.Sprintf("clone%d", off), string(c.read(off, 1, 0)[0].Message.Body))
-		assert.Equal(t, off, q.read(off, 1, 0)[0].QueueOffset)
+		assert.Equal(t, fmt.Sprintf("orig%d", off), string(mustRead(t, q, off, 1, 0)[0].Message.Body))
+		assert.Equal(t, fmt.Sprintf("clone%d", off), string(mustRead(t, c, off, 1, 0)[0].Message.Body))
+		assert.Equal(t, off, mustRead(t, q, off, 1, 0)[0].QueueOffset)
 	}
 	assert.Equal(t, len(q.Bytes()), int(q.Len())*QueueRecordSize)
+}
+
+func mustRead(t *testing.T, q *ConsumeQueue, off uint64, max, maxBytes int) []Stored {
+	t.Helper()
+	out, err := q.read(off, max, maxBytes)
+	require.NoError(t, err)
+	return out
 }

@@ -193,7 +193,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: log, store: st, raft: node, bk: broker.New(broker.Options{}), trans: tr, rep: rep,
+		cfg: cfg, log: log, store: st, raft: node, bk: broker.New(broker.Options{CommitLog: st}), trans: tr, rep: rep,
 		produces: make(chan *produceReq, 1024),
 		calls:    make(chan func(), 64),
 		stopped:  make(chan struct{}),

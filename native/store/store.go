@@ -380,6 +380,28 @@ func (s *Store) Entries(lo, hi uint64) ([]core.Entry, error) {
 	return out, nil
 }
 
+// ReadEntryData returns the data of the entry stored at pos with encoded
+// size size, read from its segment file and checked
+// (broker.CommitLogReader): a consumer's message read back by its queue
+// record, as RocketMQ reads messages from the CommitLog.
+func (s *Store) ReadEntryData(pos int64, size int32) ([]byte, error) {
+	k := pos / s.opts.SegmentSize
+	if pos < 0 || k >= int64(len(s.segs)) || s.segs[k].start != k*s.opts.SegmentSize ||
+		size < commitlog.HeaderSize || pos+int64(size) > s.segs[k].start+s.segs[k].size {
+		return nil, fmt.Errorf("%w: entry at %d of %d bytes is not within a segment", commitlog.ErrInvalid, pos, size)
+	}
+	sg := s.segs[k]
+	buf := make([]byte, size)
+	if _, err := sg.f.ReadAt(buf, pos-sg.start); err != nil {
+		return nil, fmt.Errorf("read %s at %d: %w", sg.f.Name(), pos-sg.start, err)
+	}
+	e, _, err := commitlog.Codec{MaxBodySize: s.opts.MaxBodySize}.DecodeEntry(buf, pos)
+	if err != nil {
+		return nil, fmt.Errorf("entry at %d in %s: %w", pos, sg.f.Name(), err)
+	}
+	return e.Data, nil
+}
+
 // SetHardState records hs; it is written by the next Sync.
 func (s *Store) SetHardState(hs core.HardState) { s.hs = hs }
 

@@ -1,0 +1,67 @@
+package broker
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dledgerlab/core"
+	"dledgerlab/core/commitlog"
+)
+
+// A broker with a CommitLog reads consumers' messages back from it by
+// their queue records, as RocketMQ does, and keeps no copy: it answers
+// exactly what a broker that keeps copies answers, with the same digest. A
+// message whose bytes were damaged since they were written is an error for
+// that read, naming the queue offset and the CommitLog position; the
+// broker goes on.
+func TestBrokerReadsMessagesFromTheCommitLog(t *testing.T) {
+	store := commitlog.NewMemStore(commitlog.Options{SegmentSize: 4096})
+	onLog := New(Options{CommitLog: store, RecentRecords: 100})
+	inMemory := New(Options{RecentRecords: 100})
+	var ents []core.Entry
+	for i := uint64(1); i <= 60; i++ {
+		m := msg([]string{"orders", "payments"}[i%2], "p", i, fmt.Sprintf("body %d", i))
+		m.Tags, m.Keys = "tag", fmt.Sprintf("k%d", i)
+		ents = append(ents, normal(t, i, 1, m))
+	}
+	require.NoError(t, store.Append(ents))
+	store.Sync()
+	for _, e := range ents {
+		pos, size, ok := store.Position(e.Index)
+		require.True(t, ok)
+		for _, b := range []*Broker{onLog, inMemory} {
+			_, err := b.Apply(e, pos, size)
+			require.NoError(t, err)
+		}
+	}
+	for _, topic := range []string{"orders", "payments"} {
+		a, err := onLog.ConsumeUpTo(topic, 3, 10, 0)
+		require.NoError(t, err)
+		b, err := inMemory.ConsumeUpTo(topic, 3, 10, 0)
+		require.NoError(t, err)
+		assert.Equal(t, b, a, topic)
+	}
+	assert.Equal(t, inMemory.Digest(), onLog.Digest())
+	assert.Equal(t, inMemory.Topics(), onLog.Topics())
+	assert.Empty(t, onLog.topics["orders"].chunks[0].data, "no copy of the messages")
+
+	// Damage the body of the message at orders offset 5.
+	rec, err := onLog.Queue("orders").Record(5)
+	require.NoError(t, err)
+	require.NoError(t, store.FlipByte(rec.Pos+int64(rec.Size)-2)) // on the disk
+	store.Crash()                                                 // and what is read is the disk
+	got, err := onLog.Consume("orders", 3, 10)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("queue orders offset 5 (entry 12 at CommitLog position %d)", rec.Pos))
+	assert.Len(t, got, 2, "the messages before it are still answered")
+	after, err := onLog.Consume("orders", 6, 10)
+	require.NoError(t, err)
+	assert.Len(t, after, 10)
+	recent := onLog.Topics()[0].Recent
+	require.Len(t, recent, 30)
+	assert.Equal(t, -1, recent[5].BodyLen, "the view shows the record it could not read")
+	assert.Equal(t, rec.Pos, recent[5].Pos)
+}
