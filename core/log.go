@@ -32,8 +32,9 @@ type raftLog struct {
 	// lastStoredTerm is the term of entry first-1 (0 for index 0): what
 	// lastTerm is when mem is empty, without asking Storage.
 	lastStoredTerm uint64
-	// cacheBytes bounds the data of the persisted entries kept in mem.
-	cacheBytes int
+	// cacheBytes bounds the data of the persisted entries kept in mem;
+	// cached is their data now.
+	cacheBytes, cached int
 	// committed is the highest index known to be committed.
 	// Invariant: committed <= lastIndex(); it never decreases.
 	committed uint64
@@ -78,6 +79,9 @@ func newLog(s Storage, cacheBytes int) (raftLog, error) {
 		}
 	}
 	l.mem, l.first, l.stabled = ents, lo, last
+	for _, e := range ents {
+		l.cached += len(e.Data)
+	}
 	if lo > 1 {
 		if l.lastStoredTerm, ok = s.Term(lo - 1); !ok {
 			return l, fmt.Errorf("storage has no term for entry %d", lo-1)
@@ -263,21 +267,27 @@ func (l *raftLog) truncateFrom(i uint64) {
 		l.committed = i - 1
 		l.applied = min(l.applied, i-1)
 	}
+	if l.stabled >= i {
+		for j := max(i, l.first); j <= l.stabled; j++ {
+			l.cached -= len(l.mem[j-l.first].Data) // persisted, now cut
+		}
+		l.stabled = i - 1
+	}
 	if i >= l.first {
 		k := i - l.first
 		l.mem = l.mem[:k:k] // cap so the next append never overwrites shared entries
 	} else {
 		t, _ := l.term(i - 1)
-		l.mem, l.first, l.lastStoredTerm = nil, i, t
-	}
-	if l.stabled >= i {
-		l.stabled = i - 1
+		l.mem, l.first, l.lastStoredTerm, l.cached = nil, i, t, 0
 	}
 }
 
 // stableTo records that the caller persisted entries up to i, then lets the
 // cache go below its bound.
 func (l *raftLog) stableTo(i uint64) {
+	for j := max(l.stabled+1, l.first); j <= i; j++ {
+		l.cached += len(l.mem[j-l.first].Data)
+	}
 	l.stabled = max(l.stabled, i)
 	l.evict()
 }
@@ -287,17 +297,9 @@ func (l *raftLog) stableTo(i uint64) {
 // Node.Clone): the live part moves to a new array once the dropped part is
 // most of it.
 func (l *raftLog) evict() {
-	stable := uint64(0) // persisted entries in mem
-	if l.stabled >= l.first {
-		stable = l.stabled - l.first + 1
-	}
-	size := 0
-	for _, e := range l.mem[:stable] {
-		size += len(e.Data)
-	}
 	drop := uint64(0)
-	for drop < stable && size > l.cacheBytes {
-		size -= len(l.mem[drop].Data)
+	for l.cached > l.cacheBytes && l.first+drop <= l.stabled {
+		l.cached -= len(l.mem[drop].Data)
 		drop++
 	}
 	if drop == 0 {

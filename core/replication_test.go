@@ -433,12 +433,17 @@ func TestCommittedEntriesAreAppliedInBoundedBatches(t *testing.T) {
 	assert.Len(t, m.Ready().Committed, 100)
 }
 
-// memBytes is the entry data a replica holds in memory.
-func memBytes(n *Node) int {
-	size := 0
+// memBytes is the entry data a replica holds in memory. It also checks the
+// log's count of the persisted part.
+func memBytes(t *testing.T, n *Node) int {
+	size, stable := 0, 0
 	for _, e := range n.log.mem {
 		size += len(e.Data)
+		if e.Index <= n.log.stabled {
+			stable += len(e.Data)
+		}
 	}
+	require.Equal(t, stable, n.log.cached, "the log's count of cached bytes")
 	return size
 }
 
@@ -460,7 +465,7 @@ func TestLogMemoryIsBoundedAndFollowersCatchUpFromStorage(t *testing.T) {
 		require.NoError(t, err)
 	}
 	l := nw.nodes[lead]
-	assert.LessOrEqual(t, memBytes(l), cache, "the leader's memory holds the cache, not the log")
+	assert.LessOrEqual(t, memBytes(t, l), cache, "the leader's memory holds the cache, not the log")
 	assert.Greater(t, l.log.first, uint64(200), "old entries left memory")
 	readsBefore := nw.disks[lead].reads
 
@@ -472,7 +477,7 @@ func TestLogMemoryIsBoundedAndFollowersCatchUpFromStorage(t *testing.T) {
 	want := nw.logTerms(lead)
 	for _, id := range nw.ids {
 		assert.Equal(t, want, nw.logTerms(id), "broker %d", id)
-		assert.LessOrEqual(t, memBytes(nw.nodes[id]), cache, "broker %d", id)
+		assert.LessOrEqual(t, memBytes(t, nw.nodes[id]), cache, "broker %d", id)
 		got := nw.nodes[id].Entries(1, 400)
 		require.Len(t, got, len(want))
 		for i, e := range got {
