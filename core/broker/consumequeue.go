@@ -232,6 +232,13 @@ func (q *ConsumeQueue) read(off uint64, max, maxBytes int) ([]Stored, error) {
 // returns that offset. data is copied, unless the queue reads its messages
 // from a CommitLog.
 func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Message, data []byte) uint64 {
+	return q.appendRecord(index, term, QueueRecord{Pos: pos, Size: size, TagHash: TagsCode(m.Tags)}, data)
+}
+
+// appendRecord adds rec, from entry index of term, at the next queue
+// offset and returns that offset; data is the encoded message, copied
+// unless the queue reads its messages from a CommitLog (and then unused).
+func (q *ConsumeQueue) appendRecord(index, term uint64, rec QueueRecord, data []byte) uint64 {
 	off := q.n
 	if off%queueChunkLen == 0 {
 		// A chunk is allocated whole, so appending to it never regrows.
@@ -245,7 +252,7 @@ func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Messa
 		q.chunks = append(q.chunks, c)
 	}
 	c := q.chunks[len(q.chunks)-1]
-	c.raw = QueueRecord{Pos: pos, Size: size, TagHash: TagsCode(m.Tags)}.Append(c.raw)
+	c.raw = rec.Append(c.raw)
 	if q.log == nil {
 		c.data = append(c.data, data...)
 	}

@@ -1,0 +1,313 @@
+package broker
+
+// This file is the broker's state without its messages: what a checkpoint
+// holds so that a restarted broker resumes after the entries it already
+// applied instead of replaying the whole CommitLog.
+//
+// RocketMQ splits the same job in three: the ConsumeQueue files hold the
+// 20-byte records, StoreCheckpoint (store/StoreCheckpoint.java in
+// apache/rocketmq) says up to where the CommitLog and the queues were
+// flushed, and recovery (DefaultMessageStore.recover, CommitLog
+// .recoverNormally/recoverAbnormally) re-dispatches what lies past that
+// point. Here the queue records are kept by the runner (a native broker's
+// ConsumeQueue files) and State carries everything else that Apply changes:
+// the applied index, each queue's length, and the deduplication table, at
+// one applied index, so that the three can never disagree.
+//
+// # State encoding, version 1
+//
+// Integers are unsigned varints (encoding/binary's Uvarint) unless a size is
+// given; strings are a varint length and the bytes.
+//
+//	"DLBS"            4 bytes, magic
+//	version           1 byte, must be 1
+//	applied, nextPos  the last applied entry and where the next may start
+//	topics            count, then per topic in name order: name, length
+//	producers         count, then per producer in id order: id, highest,
+//	                  lastIndex, kept results (count, oldest first: seq,
+//	                  index, term, topic, queue offset, CRC-32C 4 bytes)
+//	groups            count, then per group in name order: name, topics
+//	                  (count, then topic, offset)
+//	CRC-32C           4 bytes, big-endian, of everything before it
+//
+// Consumer offsets are local to a broker (not replicated), but they are
+// its state on disk too, as RocketMQ's consumerOffset.json is.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+)
+
+// stateMagic opens an encoded State.
+const stateMagic = "DLBS"
+
+// stateVersion is the only State encoding version.
+const stateVersion = 1
+
+// ErrBadState is wrapped by every error about an encoded State that does
+// not decode or does not fit the queues it describes.
+var ErrBadState = errors.New("bad broker state")
+
+// State returns the broker's state at its applied index, without the
+// messages: see the encoding above. Restore turns it back into a Broker.
+func (b *Broker) State() []byte {
+	out := append([]byte(stateMagic), stateVersion)
+	u := func(v uint64) { out = binary.AppendUvarint(out, v) }
+	str := func(s string) { u(uint64(len(s))); out = append(out, s...) }
+
+	u(b.applied)
+	u(uint64(b.nextPos))
+	names := b.topicNames()
+	u(uint64(len(names)))
+	for _, name := range names {
+		str(name)
+		u(b.topics[name].Len())
+	}
+	ids := make([]string, 0, len(b.producers))
+	for id := range b.producers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	u(uint64(len(ids)))
+	for _, id := range ids {
+		p := b.producers[id]
+		str(id)
+		u(p.highest)
+		u(p.lastIndex)
+		u(uint64(len(p.recent)))
+		p.each(func(r seqResult) {
+			u(r.seq)
+			u(r.result.Index)
+			u(r.result.Term)
+			str(r.result.Topic)
+			u(r.result.QueueOffset)
+			out = binary.BigEndian.AppendUint32(out, r.sum)
+		})
+	}
+	groups := make([]string, 0, len(b.offsets))
+	for g := range b.offsets {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	u(uint64(len(groups)))
+	for _, g := range groups {
+		str(g)
+		topics := make([]string, 0, len(b.offsets[g]))
+		for t := range b.offsets[g] {
+			topics = append(topics, t)
+		}
+		slices.Sort(topics)
+		u(uint64(len(topics)))
+		for _, t := range topics {
+			str(t)
+			u(b.offsets[g][t])
+		}
+	}
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// RestoredRecord is one ConsumeQueue record as a runner gives it back to
+// Restore: the 20-byte record and the entry that carried the message.
+type RestoredRecord struct {
+	QueueRecord
+	Index, Term uint64
+}
+
+// QueueLoader gives Restore the first n records of topic's ConsumeQueue, in
+// order, by calling add for each; an error from add must be returned. It is
+// a native broker's ConsumeQueue files read back, checked against its
+// CommitLog.
+type QueueLoader func(topic string, n uint64, add func(RestoredRecord) error) error
+
+// Restore returns the broker that State described, with each topic's queue
+// records read through load. The broker reads its messages from
+// opts.CommitLog, which must be set: State holds no messages.
+//
+// Everything is checked before it is used: an encoding that does not
+// decode, a record that points before the previous one or past nextPos,
+// a record from an entry after applied, or a loader that gives more or
+// fewer records than the state says is an error wrapping ErrBadState (and
+// the loader's own errors are returned wrapped). Nothing is partly
+// restored: on an error the caller starts from an empty broker and
+// replays the CommitLog instead.
+func Restore(opts Options, state []byte, load QueueLoader) (*Broker, error) {
+	if opts.CommitLog == nil {
+		return nil, fmt.Errorf("restore: %w: Options.CommitLog is nil, and the state holds no messages", ErrBadState)
+	}
+	d, err := newStateDecoder(state)
+	if err != nil {
+		return nil, err
+	}
+	b := New(opts)
+	b.applied = d.u("applied")
+	b.nextPos = int64(d.u("next position"))
+	if b.nextPos < 0 {
+		d.fail("next position %d is out of range", uint64(b.nextPos))
+	}
+	type topicLen struct {
+		name string
+		n    uint64
+	}
+	var topics []topicLen
+	for range d.count("topics") {
+		t := topicLen{name: d.str("topic name"), n: d.u("queue length")}
+		if d.err == nil {
+			if err := checkTopic(t.name, -1); err != nil {
+				d.fail("%v", err)
+			}
+			if len(topics) > 0 && topics[len(topics)-1].name >= t.name {
+				d.fail("topic %q is out of order", t.name)
+			}
+		}
+		topics = append(topics, t)
+	}
+	for range d.count("producers") {
+		id := d.str("producer id")
+		p := &producerState{highest: d.u("highest sequence"), lastIndex: d.u("last index")}
+		n := d.count("kept results")
+		if n > b.opts.DedupWindow {
+			d.fail("producer %q keeps %d results, the window is %d", id, n, b.opts.DedupWindow)
+		}
+		for range n {
+			r := seqResult{seq: d.u("sequence")}
+			r.result = Result{Index: d.u("result index"), Term: d.u("result term"), Topic: d.str("result topic"), QueueOffset: d.u("result queue offset")}
+			r.sum = d.u32("message checksum")
+			p.recent = append(p.recent, r)
+		}
+		if d.err == nil {
+			if _, dup := b.producers[id]; dup || id == "" {
+				d.fail("producer id %q is empty or repeated", id)
+			}
+			if len(p.recent) == 0 || p.recent[len(p.recent)-1].seq != p.highest || p.lastIndex > b.applied {
+				d.fail("producer %q: its results do not end at its highest sequence %d, or its last index %d is past applied %d", id, p.highest, p.lastIndex, b.applied)
+			}
+		}
+		b.producers[id] = p
+	}
+	for range d.count("groups") {
+		g := d.str("group")
+		t := map[string]uint64{}
+		for range d.count("group topics") {
+			topic := d.str("group topic")
+			t[topic] = d.u("group offset")
+		}
+		b.offsets[g] = t
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	if len(b.producers) > b.opts.MaxProducers {
+		return nil, fmt.Errorf("restore: %w: %d producers, at most %d", ErrBadState, len(b.producers), b.opts.MaxProducers)
+	}
+
+	for _, t := range topics {
+		q := &ConsumeQueue{topic: t.name, log: opts.CommitLog}
+		prevEnd := int64(0)
+		err := load(t.name, t.n, func(r RestoredRecord) error {
+			switch {
+			case q.n >= t.n:
+				return fmt.Errorf("restore: %w: queue %s: more than %d records", ErrBadState, t.name, t.n)
+			case r.Pos < prevEnd || r.Size <= 0 || r.Pos+int64(r.Size) > b.nextPos || r.Index == 0 || r.Index > b.applied:
+				return fmt.Errorf("restore: %w: queue %s offset %d: record %+v (entry %d) is not after the previous one (ending at %d), or past the applied entry %d ending at %d",
+					ErrBadState, t.name, q.n, r.QueueRecord, r.Index, prevEnd, b.applied, b.nextPos)
+			}
+			prevEnd = r.Pos + int64(r.Size)
+			q.appendRecord(r.Index, r.Term, r.QueueRecord, nil)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if q.n != t.n {
+			return nil, fmt.Errorf("restore: %w: queue %s: %d records, the state says %d", ErrBadState, t.name, q.n, t.n)
+		}
+		b.topics[t.name] = q
+	}
+	return b, nil
+}
+
+// stateDecoder reads an encoded State; the first error sticks and every
+// later read returns zero values.
+type stateDecoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func newStateDecoder(state []byte) (*stateDecoder, error) {
+	const head = len(stateMagic) + 1
+	if len(state) < head+4 || string(state[:len(stateMagic)]) != stateMagic {
+		return nil, fmt.Errorf("restore: %w: not a broker state (%d bytes, want the magic %q first)", ErrBadState, len(state), stateMagic)
+	}
+	if v := state[len(stateMagic)]; v != stateVersion {
+		return nil, fmt.Errorf("restore: %w: version %d, this broker reads version %d", ErrBadState, v, stateVersion)
+	}
+	body := state[:len(state)-4]
+	if want, got := binary.BigEndian.Uint32(state[len(body):]), crc32.Checksum(body, castagnoli); want != got {
+		return nil, fmt.Errorf("restore: %w: checksum %08x, the bytes give %08x", ErrBadState, want, got)
+	}
+	return &stateDecoder{b: body, off: head}, nil
+}
+
+func (d *stateDecoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("restore: %w: at byte %d: %s", ErrBadState, d.off, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *stateDecoder) u(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("%s: not a varint", what)
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+// count reads a count of items that each take at least one byte, so a
+// count larger than what remains is an error, not an allocation.
+func (d *stateDecoder) count(what string) int {
+	n := d.u(what)
+	if n > uint64(len(d.b)-d.off) {
+		d.fail("%s: %d, but only %d bytes remain", what, n, len(d.b)-d.off)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *stateDecoder) str(what string) string {
+	n := d.count(what)
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[d.off : d.off+n])
+	d.off += n
+	return s
+}
+
+func (d *stateDecoder) u32(what string) uint32 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b)-d.off < 4 {
+		d.fail("%s: %d bytes remain, want 4", what, len(d.b)-d.off)
+		return 0
+	}
+	v := binary.BigEndian.Uint32(d.b[d.off:])
+	d.off += 4
+	return v
+}
+
+func (d *stateDecoder) finish() error {
+	if d.err == nil && d.off != len(d.b) {
+		d.fail("%d bytes after the end", len(d.b)-d.off)
+	}
+	return d.err
+}
