@@ -248,6 +248,10 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 // AppliedIndex returns the index of the last applied entry (0 if none).
 func (b *Broker) AppliedIndex() uint64 { return b.applied }
 
+// NextPosition returns where the applied entry ends in the CommitLog: the
+// smallest position the next entry may have.
+func (b *Broker) NextPosition() int64 { return b.nextPos }
+
 // Consume reads up to max messages of topic from queue offset offset
 // (max <= 0 means DefaultConsumeMax). Reading at or past the end returns
 // nothing; consumers poll again later. Only applied — committed — messages

@@ -106,6 +106,10 @@ type Server struct {
 	nTrunc    uint64
 	applied   uint64 // messages dispatched to a queue
 	rate      rateMeter
+	// checkpointed is the applied index of the last checkpoint, written
+	// at checkpointAt (see checkpoint).
+	checkpointed uint64
+	checkpointAt time.Time
 	// The teaching switches (POST /v1/admin/rules); both on by default.
 	checkQuorum, preVote bool
 }
@@ -162,6 +166,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	bk, err := restoreBroker(st, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if hs, _ := st.InitialState(); hs.Commit < bk.AppliedIndex() {
+		// The commit hint is written without an fsync; the checkpoint is
+		// fsynced, and what it applied was committed.
+		hs.Commit = bk.AppliedIndex()
+		st.SetHardState(hs)
+	}
 	peers := make([]core.NodeID, 0, len(cfg.Peers))
 	for id := range cfg.Peers {
 		peers = append(peers, id)
@@ -169,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 	slices.Sort(peers)
 	rc := core.DefaultConfig(cfg.ID, peers, rand.Uint64())
 	rc.Storage = st
+	rc.Applied = bk.AppliedIndex() // the checkpoint's; the rest is replayed
 	// A restart replays the committed log into the broker a batch at a time
 	// (see runLoop): ticks, votes and answers go on in between.
 	rc.MaxCommittedBytesPerReady = applyBatchBytes
@@ -193,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: log, store: st, raft: node, bk: broker.New(broker.Options{CommitLog: st}), trans: tr, rep: rep,
+		cfg: cfg, log: log, store: st, raft: node, bk: bk, trans: tr, rep: rep,
 		produces: make(chan *produceReq, 1024),
 		calls:    make(chan func(), 64),
 		stopped:  make(chan struct{}),
@@ -201,6 +217,7 @@ func New(cfg Config) (*Server, error) {
 		started:  time.Now(),
 
 		checkQuorum: true, preVote: true,
+		checkpointed: bk.AppliedIndex(), checkpointAt: time.Now(),
 	}
 	hs, _ := st.InitialState()
 	log.Info("broker opened", "dir", cfg.Dir, "last_index", st.LastIndex(), "term", hs.Term, "commit", hs.Commit,
@@ -242,6 +259,9 @@ func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
 	}()
 	s.log.Info("broker running", "peer_addr", peerLn.Addr().String(), "http_addr", httpLn.Addr().String(), "pid", os.Getpid())
 	err := s.runLoop(ctx)
+	if err == nil && s.bk.AppliedIndex() != s.checkpointed {
+		err = s.checkpoint(time.Now()) // a clean stop restarts with nothing to replay
+	}
 	close(s.stopped)
 	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 	hs.Shutdown(sctx)
@@ -256,6 +276,89 @@ func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
 		s.log.Info("broker stopped")
 	}
 	return err
+}
+
+// checkpointInterval is how often the runner checkpoints the broker's
+// state while entries are being applied (RocketMQ flushes its
+// ConsumeQueues and StoreCheckpoint about once a second:
+// flushIntervalConsumeQueue). A restart replays what was applied after the
+// last checkpoint, about this long's worth of entries.
+const checkpointInterval = time.Second
+
+// checkpoint makes the ConsumeQueue files durable and writes the broker's
+// state at its applied index over the checkpoint (store.WriteCheckpoint).
+// It runs on the runner, between Readies, so the state, the queue files and
+// the CommitLog agree: every entry up to the applied index is durable
+// before it is applied.
+func (s *Server) checkpoint(now time.Time) error {
+	if err := s.store.WriteCheckpoint(s.bk.State()); err != nil {
+		return s.diskFailed(fmt.Errorf("checkpoint at entry %d: %w", s.bk.AppliedIndex(), err))
+	}
+	s.checkpointed, s.checkpointAt = s.bk.AppliedIndex(), now
+	return nil
+}
+
+// restoreBroker returns the broker that the data folder's checkpoint
+// describes, its ConsumeQueue files read back and each record checked
+// against the CommitLog's index, so the runner replays only the entries
+// after the checkpoint. Without a checkpoint, or with one that does not
+// match the files (damage, or files from elsewhere), it logs why and
+// returns an empty broker, with the queue files removed: the runner then
+// replays the whole CommitLog, which holds every message, and loses
+// nothing. Only an I/O error (an unreadable folder) is an error.
+func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
+	opts := broker.Options{CommitLog: st}
+	q := st.Queues()
+	state, err := st.ReadCheckpoint()
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if state != nil {
+		start := time.Now()
+		var records uint64
+		bk, err := broker.Restore(opts, state, func(topic string, n uint64, add func(broker.RestoredRecord) error) error {
+			return q.Load(topic, n, func(rec broker.QueueRecord) error {
+				e, ok := st.EntryAt(rec.Pos)
+				if !ok || e.Size != rec.Size {
+					return fmt.Errorf("%w: no CommitLog entry of %d bytes starts at position %d", store.ErrCorrupt, rec.Size, rec.Pos)
+				}
+				records++
+				return add(broker.RestoredRecord{QueueRecord: rec, Index: e.Index, Term: e.Term})
+			})
+		})
+		if err == nil {
+			err = checkAppliedEnd(st, bk)
+		}
+		if err == nil {
+			err = q.Prune()
+		}
+		if err == nil {
+			log.Info("broker state restored from the checkpoint; the entries after it are applied again",
+				"applied", bk.AppliedIndex(), "last_index", st.LastIndex(), "queue_records", records, "took", time.Since(start).Round(time.Millisecond))
+			return bk, nil
+		}
+		log.Warn("the checkpoint does not match the ConsumeQueue files or the CommitLog; the queues are rebuilt from the CommitLog, which loses nothing",
+			"file", filepath.Join(st.Dir(), store.CheckpointFile), "err", err)
+	}
+	if err := q.Reset(); err != nil {
+		return nil, fmt.Errorf("remove ConsumeQueue files: %w", err)
+	}
+	return broker.New(opts), nil
+}
+
+// checkAppliedEnd checks that the restored broker's applied entry is in
+// the CommitLog where the broker's state says it ends.
+func checkAppliedEnd(st *store.Store, bk *broker.Broker) error {
+	i := bk.AppliedIndex()
+	if i == 0 {
+		return nil
+	}
+	pos, size, ok := st.Position(i)
+	if !ok || pos+int64(size) != bk.NextPosition() {
+		return fmt.Errorf("%w: the checkpoint applied entry %d, ending at CommitLog position %d; the CommitLog holds %d entries (entry %d ends at %d)",
+			store.ErrCorrupt, i, bk.NextPosition(), st.LastIndex(), i, pos+int64(size))
+	}
+	return nil
 }
 
 // applyBatchBytes bounds the entry data one Ready applies.
@@ -335,6 +438,11 @@ func (s *Server) runLoop(ctx context.Context) error {
 			if ticks++; ticks%10 == 0 {
 				s.rate.sample(now, s.applied)
 			}
+			if now.Sub(s.checkpointAt) >= checkpointInterval && s.bk.AppliedIndex() != s.checkpointed {
+				if err := s.checkpoint(now); err != nil {
+					return err
+				}
+			}
 		case m := <-msgs:
 			s.raft.Step(m)
 		case p := <-produces:
@@ -389,11 +497,23 @@ func (s *Server) handleReady() error {
 		}
 		if a.Outcome == broker.OutcomeAppended {
 			s.applied++
+			rec, err := s.bk.Queue(a.Result.Topic).Record(a.Result.QueueOffset)
+			if err == nil {
+				err = s.store.Queues().Append(a.Result.Topic, a.Result.QueueOffset, rec)
+			}
+			if err != nil {
+				panic(fmt.Sprintf("server: queue record of %v: %v", a.Result, err))
+			}
 		}
 		if a.Outcome == broker.OutcomeCorrupt {
 			s.log.Error("committed entry does not decode; skipped on every broker", "index", e.Index, "err", a.Err)
 		}
 		s.answer(a.Resolved)
+	}
+	if len(rd.Committed) > 0 {
+		if err := s.store.Queues().Flush(); err != nil {
+			return s.diskFailed(fmt.Errorf("write ConsumeQueue: %w", err))
+		}
 	}
 	for _, ev := range rd.Events {
 		s.noteEvent(ev)

@@ -9,6 +9,8 @@
 //	index                  32-byte index records (commitlog.IndexRecordSize)
 //	term                   term and vote, replaced atomically (temp, fsync, rename, fsync dir)
 //	commit                 last known commit index, a hint (see below)
+//	consumequeue/          the broker's ConsumeQueue files, and
+//	checkpoint             the broker's state they agree with (queues.go)
 //
 // Durability. Append only writes; Sync makes everything appended since the
 // last Sync durable with one fdatasync per segment touched (group commit: a
@@ -76,6 +78,9 @@ type Options struct {
 	SyncFile func(*os.File) error
 	// Logger receives the recovery report; nil means slog.Default().
 	Logger *slog.Logger
+	// QueueFileUnits is how many units one ConsumeQueue file holds (0:
+	// QueueFileUnits, RocketMQ's 300,000); tests make it small.
+	QueueFileUnits uint64
 }
 
 // Store is a CommitLog in a folder. It implements core.Storage. It is not
@@ -108,6 +113,11 @@ type Store struct {
 	dirty  map[*segment]bool
 	fsyncs atomic.Uint64
 	closed bool
+
+	// queues are the broker's ConsumeQueue files (queues.go), nil until
+	// Queues is called; queueUnits is Options.QueueFileUnits.
+	queues     *Queues
+	queueUnits uint64
 }
 
 // segment is one open segment file.
@@ -129,7 +139,7 @@ func Open(dir string, o Options) (*Store, *commitlog.Report, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	s := &Store{dir: dir, opts: opts, nosync: o.NoSync, sync: o.SyncFile, log: o.Logger, dirty: map[*segment]bool{}}
+	s := &Store{dir: dir, opts: opts, nosync: o.NoSync, sync: o.SyncFile, log: o.Logger, dirty: map[*segment]bool{}, queueUnits: o.QueueFileUnits}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -577,6 +587,9 @@ func (s *Store) closeFiles() {
 	if s.commitF != nil {
 		s.commitF.Close()
 	}
+	if s.queues != nil {
+		s.queues.Close()
+	}
 }
 
 // truncate drops entries first.. (first <= LastIndex) from the files and
@@ -666,19 +679,25 @@ func (s *Store) createSegment(start int64) (*segment, error) {
 	return sg, nil
 }
 
-// writeTerm replaces the term file atomically: temp file, fsync, rename,
-// fsync of the folder.
+// writeTerm replaces the term file atomically.
 func (s *Store) writeTerm(hs core.HardState) error {
 	var b [20]byte
 	binary.BigEndian.PutUint64(b[0:], hs.Term)
 	binary.BigEndian.PutUint64(b[8:], uint64(hs.Vote))
 	binary.BigEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
-	tmp := filepath.Join(s.dir, TermFile+".tmp")
+	return s.replaceFile(TermFile, b[:])
+}
+
+// replaceFile replaces the data folder's file name with data atomically:
+// temp file, fsync, rename, fsync of the folder. A crash leaves the old
+// file or the new one, never a mix.
+func (s *Store) replaceFile(name string, data []byte) error {
+	tmp := filepath.Join(s.dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(b[:]); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
@@ -689,7 +708,7 @@ func (s *Store) writeTerm(hs core.HardState) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, TermFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
 		return err
 	}
 	return s.syncDir()
@@ -700,11 +719,14 @@ func (s *Store) syncFile(f *os.File) error { return s.syncWith(f, fdatasync) }
 
 // syncDir fsyncs the data folder, so that a created, renamed or removed
 // file stays so (File.Sync, or Options.SyncFile).
-func (s *Store) syncDir() error {
+func (s *Store) syncDir() error { return s.syncDirAt(s.dir) }
+
+// syncDirAt fsyncs the folder dir (File.Sync, or Options.SyncFile).
+func (s *Store) syncDirAt(dir string) error {
 	if s.nosync || s.syncErr != nil {
 		return s.syncErr
 	}
-	d, err := os.Open(s.dir)
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,400 @@
+package store
+
+// This file is the broker's state beside the CommitLog: ConsumeQueue files
+// in RocketMQ's layout and the checkpoint that says how much of them, and
+// of the broker's other state, is consistent with the CommitLog.
+//
+//	consumequeue/<topic>/0/00000000000000000000   20-byte units (broker.QueueRecord),
+//	consumequeue/<topic>/0/00000000000006000000   QueueFileUnits each, named by
+//	                                              their first unit's byte offset
+//	checkpoint                                    broker.State, replaced atomically
+//
+// RocketMQ keeps one ConsumeQueue per topic and queue id under
+// store/consumequeue/{topic}/{queueId}/, in files of 300,000 units named by
+// their start offset in bytes (store/ConsumeQueue.java,
+// MessageStoreConfig.mappedFileSizeConsumeQueue in apache/rocketmq); a
+// broker here has one queue per topic, queue id 0. RocketMQ flushes its
+// queues about once a second and records in StoreCheckpoint how far they
+// are flushed, and recovery dispatches the CommitLog again from there.
+// Here WriteCheckpoint does the same in this order:
+//
+//  1. the queue units written since the last checkpoint are fsynced (and
+//     the folders of files created since), then
+//  2. the broker's State at its applied index is written to a temp file,
+//     fsynced and renamed over the checkpoint (and the folder fsynced).
+//
+// The CommitLog entries up to that applied index were durable before they
+// were applied (the runner persists a Ready before applying it), so at any
+// crash the checkpoint on disk describes a prefix of the CommitLog and of
+// every queue file. Opening the queues cuts each file back to the length
+// the checkpoint gives (units past it were written after it and are
+// dispatched again), and the runner replays the entries after the
+// checkpoint's applied index. A missing or damaged checkpoint, or queue
+// files that disagree with it, lose nothing either: the queues are derived
+// data, rebuilt from the CommitLog by replaying it all.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+
+	"dledgerlab/core/broker"
+	"dledgerlab/core/commitlog"
+)
+
+// File and folder names of the broker's state.
+const (
+	QueueDir       = "consumequeue"
+	CheckpointFile = "checkpoint"
+	// queueID is the queue id folder under a topic: one queue per topic.
+	queueID = "0"
+)
+
+// QueueFileUnits is how many 20-byte units one ConsumeQueue file holds
+// (RocketMQ's default: 300,000 units, a 6,000,000-byte file).
+const QueueFileUnits = 300_000
+
+// Queues are the ConsumeQueue files of a store. The runner goroutine owns
+// them, as it owns the Store.
+type Queues struct {
+	s      *Store
+	dir    string
+	units  uint64 // per file
+	topics map[string]*queueFiles
+	// dirtyDirs are folders in which files were created since the last
+	// Sync, which fsyncs them so the files stay.
+	dirtyDirs map[string]bool
+}
+
+// queueFiles is one topic's queue.
+//
+// Invariant: n units are in the files, buf holds the units appended after
+// them, and last is the open file holding unit n-1 (or nil when n is a
+// multiple of the file size, including 0).
+type queueFiles struct {
+	dir   string
+	n     uint64
+	buf   []byte
+	last  *os.File
+	dirty []*os.File
+}
+
+// QueueFileName returns the name of the queue file whose first unit is
+// unit (RocketMQ names it by the unit's byte offset, 20 digits).
+func QueueFileName(unit uint64) string {
+	return fmt.Sprintf("%020d", unit*broker.QueueRecordSize)
+}
+
+// Queues returns the store's ConsumeQueue files, as they are on disk; call
+// Load for each topic of the checkpoint, then Prune, before appending.
+func (s *Store) Queues() *Queues {
+	if s.queues == nil {
+		s.queues = &Queues{s: s, dir: filepath.Join(s.dir, QueueDir), units: s.queueUnits, topics: map[string]*queueFiles{}, dirtyDirs: map[string]bool{}}
+		if s.queues.units == 0 {
+			s.queues.units = QueueFileUnits
+		}
+	}
+	return s.queues
+}
+
+// Load reads topic's first n units back, calling add for each in order,
+// and cuts the files after them: units past n were written after the
+// checkpoint that says n. Fewer than n units, a file missing in the middle
+// or a unit that does not decode is an error naming the file and offset
+// (wrapping ErrCorrupt).
+func (q *Queues) Load(topic string, n uint64, add func(broker.QueueRecord) error) error {
+	t := q.topic(topic)
+	files, err := q.files(t.dir)
+	if err != nil {
+		return err
+	}
+	var have uint64
+	for i, f := range files {
+		if f.first != uint64(i)*q.units {
+			return fmt.Errorf("%w: %s: file %s follows a file that ends at unit %d", ErrCorrupt, t.dir, f.name, uint64(i)*q.units)
+		}
+		have = f.first + f.units
+		if f.units < q.units && i < len(files)-1 {
+			return fmt.Errorf("%w: %s: file %s holds %d units, want %d before the next file", ErrCorrupt, t.dir, f.name, f.units, q.units)
+		}
+	}
+	if have < n {
+		return fmt.Errorf("%w: %s holds %d units, the checkpoint says %d", ErrCorrupt, t.dir, have, n)
+	}
+	var unit [broker.QueueRecordSize]byte
+	for _, f := range files {
+		if f.first >= n {
+			break
+		}
+		path := filepath.Join(t.dir, f.name)
+		fh, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		r := bufio.NewReaderSize(fh, 1<<16)
+		for u := f.first; u < min(n, f.first+f.units); u++ {
+			if _, err := io.ReadFull(r, unit[:]); err != nil {
+				fh.Close()
+				return fmt.Errorf("read %s at offset %d: %w", path, (u-f.first)*broker.QueueRecordSize, err)
+			}
+			rec, err := broker.ParseQueueRecord(unit[:])
+			if err == nil {
+				err = add(rec)
+			}
+			if err != nil {
+				fh.Close()
+				return fmt.Errorf("%s offset %d (queue offset %d): %w", path, (u-f.first)*broker.QueueRecordSize, u, err)
+			}
+		}
+		fh.Close()
+	}
+	return q.cut(t, files, n)
+}
+
+// cut makes t's files hold exactly n units and opens the last for
+// appending.
+func (q *Queues) cut(t *queueFiles, files []queueFileInfo, n uint64) error {
+	for _, f := range files {
+		path := filepath.Join(t.dir, f.name)
+		switch {
+		case f.first >= n:
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			q.dirtyDirs[t.dir] = true
+		case f.first+f.units > n || f.size%broker.QueueRecordSize != 0:
+			if err := os.Truncate(path, int64(n-f.first)*broker.QueueRecordSize); err != nil {
+				return err
+			}
+		}
+	}
+	t.n, t.buf = n, nil
+	if n%q.units != 0 {
+		path := filepath.Join(t.dir, QueueFileName(n-n%q.units))
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		t.last = f
+		t.dirty = append(t.dirty, f) // the cut is made durable by the next Sync
+	}
+	return nil
+}
+
+// Prune removes the queue folders of topics that were not loaded: topics
+// first stored after the checkpoint, which the replay creates again.
+func (q *Queues) Prune() error {
+	ents, err := os.ReadDir(q.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if _, ok := q.topics[e.Name()]; !ok {
+			if err := os.RemoveAll(filepath.Join(q.dir, e.Name())); err != nil {
+				return err
+			}
+			q.dirtyDirs[q.dir] = true
+		}
+	}
+	return nil
+}
+
+// Reset removes every queue file: the queues are rebuilt from the
+// CommitLog.
+func (q *Queues) Reset() error {
+	q.Close()
+	q.topics = map[string]*queueFiles{}
+	if err := os.RemoveAll(q.dir); err != nil {
+		return err
+	}
+	return q.s.syncDir()
+}
+
+// Append adds rec at queue offset off of topic, which must be the next
+// one. It is written by the next Flush or Sync.
+func (q *Queues) Append(topic string, off uint64, rec broker.QueueRecord) error {
+	t := q.topic(topic)
+	if next := t.n + uint64(len(t.buf))/broker.QueueRecordSize; off != next {
+		return fmt.Errorf("queue %s: append at offset %d, the next is %d", topic, off, next)
+	}
+	t.buf = rec.Append(t.buf)
+	return nil
+}
+
+// Len returns topic's number of units, written or not.
+func (q *Queues) Len(topic string) uint64 {
+	t := q.topics[topic]
+	if t == nil {
+		return 0
+	}
+	return t.n + uint64(len(t.buf))/broker.QueueRecordSize
+}
+
+// Flush writes the appended units to their files (no fsync).
+func (q *Queues) Flush() error {
+	for _, t := range q.topics {
+		data := t.buf
+		for len(data) > 0 {
+			if t.last == nil {
+				if err := os.MkdirAll(t.dir, 0o755); err != nil {
+					return err
+				}
+				f, err := os.OpenFile(filepath.Join(t.dir, QueueFileName(t.n)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+				if err != nil {
+					return err
+				}
+				t.last = f
+				q.dirtyDirs[t.dir], q.dirtyDirs[filepath.Dir(t.dir)], q.dirtyDirs[q.dir] = true, true, true
+			}
+			room := (q.units - t.n%q.units) * broker.QueueRecordSize
+			chunk := data[:min(uint64(len(data)), room)]
+			if _, err := t.last.WriteAt(chunk, int64(t.n%q.units)*broker.QueueRecordSize); err != nil {
+				// What was not written stays in buf for the next try.
+				t.buf = append(t.buf[:0], data...)
+				return fmt.Errorf("write %s: %w", t.last.Name(), err)
+			}
+			if !slices.Contains(t.dirty, t.last) {
+				t.dirty = append(t.dirty, t.last)
+			}
+			t.n += uint64(len(chunk)) / broker.QueueRecordSize
+			data = data[len(chunk):]
+			if t.n%q.units == 0 {
+				t.last = nil // full: closed by the Sync that makes it durable
+			}
+		}
+		t.buf = t.buf[:0]
+	}
+	return nil
+}
+
+// Sync flushes, then fsyncs every queue file written and every folder a
+// file was created in since the last Sync.
+func (q *Queues) Sync() error {
+	if err := q.Flush(); err != nil {
+		return err
+	}
+	for _, t := range q.topics {
+		for _, f := range t.dirty {
+			if err := q.s.syncFile(f); err != nil {
+				return fmt.Errorf("fsync %s: %w", f.Name(), err)
+			}
+			if f != t.last {
+				f.Close()
+			}
+		}
+		t.dirty = t.dirty[:0]
+	}
+	dirs := make([]string, 0, len(q.dirtyDirs))
+	for d := range q.dirtyDirs {
+		dirs = append(dirs, d)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // a folder before its parent
+	for _, d := range dirs {
+		if err := q.s.syncDirAt(d); err != nil {
+			return err
+		}
+		delete(q.dirtyDirs, d)
+	}
+	if len(dirs) > 0 {
+		return q.s.syncDir()
+	}
+	return nil
+}
+
+// Close closes the open queue files (without a Sync).
+func (q *Queues) Close() {
+	for _, t := range q.topics {
+		for _, f := range t.dirty {
+			f.Close()
+		}
+		if t.last != nil {
+			t.last.Close()
+		}
+		t.dirty, t.last = nil, nil
+	}
+}
+
+func (q *Queues) topic(topic string) *queueFiles {
+	t := q.topics[topic]
+	if t == nil {
+		t = &queueFiles{dir: filepath.Join(q.dir, topic, queueID)}
+		q.topics[topic] = t
+	}
+	return t
+}
+
+// queueFileInfo is one queue file found on disk.
+type queueFileInfo struct {
+	name         string
+	first, units uint64
+	size         int64
+}
+
+// files lists the queue files in dir in unit order; names that are not
+// queue file names are ignored.
+func (q *Queues) files(dir string) ([]queueFileInfo, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []queueFileInfo
+	for _, e := range ents {
+		off, err := strconv.ParseUint(e.Name(), 10, 64)
+		if err != nil || len(e.Name()) != 20 || !e.Type().IsRegular() || off%broker.QueueRecordSize != 0 {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, queueFileInfo{name: e.Name(), first: off / broker.QueueRecordSize,
+			units: uint64(info.Size()) / broker.QueueRecordSize, size: info.Size()})
+	}
+	slices.SortFunc(out, func(a, b queueFileInfo) int { return int(sign(int64(a.first) - int64(b.first))) })
+	return out, nil
+}
+
+// WriteCheckpoint makes the queue units durable, then replaces the
+// checkpoint with state (a broker.State) atomically: see the order above.
+func (s *Store) WriteCheckpoint(state []byte) error {
+	if s.syncErr != nil {
+		return s.syncErr
+	}
+	if err := s.Queues().Sync(); err != nil {
+		return err
+	}
+	return s.replaceFile(CheckpointFile, state)
+}
+
+// ReadCheckpoint returns the checkpoint's bytes, or nil if there is none
+// (a new broker, or one that never checkpointed). Whether they decode is
+// broker.Restore's to say.
+func (s *Store) ReadCheckpoint() ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, CheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// EntryAt returns the index record of the entry stored at CommitLog
+// position pos, if an entry starts there.
+func (s *Store) EntryAt(pos int64) (commitlog.IndexRecord, bool) {
+	i, ok := slices.BinarySearchFunc(s.recs, pos, func(r commitlog.IndexRecord, pos int64) int { return int(sign(r.Pos - pos)) })
+	if !ok {
+		return commitlog.IndexRecord{}, false
+	}
+	return s.recs[i], true
+}

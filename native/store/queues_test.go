@@ -1,0 +1,155 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dledgerlab/core/broker"
+)
+
+func unit(i int) broker.QueueRecord {
+	return broker.QueueRecord{Pos: int64(i) * 100, Size: int32(50 + i), TagHash: int64(i % 3)}
+}
+
+// loadAll reads n units of topic back.
+func loadAll(t *testing.T, q *Queues, topic string, n uint64) ([]broker.QueueRecord, error) {
+	t.Helper()
+	var got []broker.QueueRecord
+	err := q.Load(topic, n, func(r broker.QueueRecord) error { got = append(got, r); return nil })
+	return got, err
+}
+
+// ConsumeQueue files hold 20-byte units in RocketMQ's layout, QueueFileUnits
+// to a file named by its first unit's byte offset; Sync makes them and
+// their folders durable; Load reads a prefix back and cuts what follows it
+// (units written after the checkpoint), at any place, file boundaries
+// included, and appending goes on from there.
+func TestQueueFilesRoundTripAndCut(t *testing.T) {
+	dir := t.TempDir()
+	var synced []string
+	s, _, err := Open(dir, Options{QueueFileUnits: 4, SyncFile: func(f *os.File) error {
+		synced = append(synced, f.Name())
+		return nil
+	}})
+	require.NoError(t, err)
+	q := s.Queues()
+	for i := range 10 {
+		require.NoError(t, q.Append("orders", uint64(i), unit(i)))
+	}
+	assert.ErrorContains(t, q.Append("orders", 3, unit(3)), "append at offset 3, the next is 10")
+	synced = nil
+	require.NoError(t, q.Sync())
+	qdir := filepath.Join(dir, QueueDir, "orders", "0")
+	for _, name := range []string{"00000000000000000000", "00000000000000000080", "00000000000000000160"} {
+		assert.Contains(t, synced, filepath.Join(qdir, name), "file fsynced")
+	}
+	assert.Contains(t, synced, qdir, "the folder holding new files fsynced")
+	b, err := os.ReadFile(filepath.Join(qdir, "00000000000000000080"))
+	require.NoError(t, err)
+	assert.Equal(t, slices.Concat(unit(4).Append(nil), unit(5).Append(nil), unit(6).Append(nil), unit(7).Append(nil)), b,
+		"units 4..7 in the second file, in RocketMQ's 20-byte layout")
+	require.NoError(t, s.Close())
+
+	for _, n := range []uint64{10, 7, 4, 0} {
+		s, _, err := Open(dir, Options{QueueFileUnits: 4, NoSync: true})
+		require.NoError(t, err)
+		q := s.Queues()
+		got, err := loadAll(t, q, "orders", n)
+		require.NoError(t, err, "n=%d", n)
+		require.Len(t, got, int(n))
+		for i, r := range got {
+			assert.Equal(t, unit(i), r)
+		}
+		// Append again after the cut: the files hold exactly 0..n+1.
+		require.NoError(t, q.Append("orders", n, unit(int(n))))
+		require.NoError(t, q.Sync())
+		require.NoError(t, s.Close())
+		s, _, err = Open(dir, Options{QueueFileUnits: 4, NoSync: true})
+		require.NoError(t, err)
+		got, err = loadAll(t, s.Queues(), "orders", n+1)
+		require.NoError(t, err)
+		assert.Len(t, got, int(n+1))
+		_, err = loadAll(t, s.Queues(), "orders", n+2)
+		assert.ErrorIs(t, err, ErrCorrupt, "n=%d: only n+1 units are left", n)
+		require.NoError(t, s.Close())
+	}
+}
+
+// Load refuses files that cannot be a queue's prefix, naming the folder or
+// file; Prune removes topics the checkpoint does not know; Reset removes
+// every queue file.
+func TestQueueFilesRefuseGapsAndPrune(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := Open(dir, Options{QueueFileUnits: 4, NoSync: true})
+	require.NoError(t, err)
+	q := s.Queues()
+	for i := range 12 {
+		require.NoError(t, q.Append("orders", uint64(i), unit(i)))
+		require.NoError(t, q.Append("late", uint64(i), unit(i)))
+	}
+	require.NoError(t, q.Sync())
+	require.NoError(t, s.Close())
+
+	qdir := filepath.Join(dir, QueueDir, "orders", "0")
+	require.NoError(t, os.Remove(filepath.Join(qdir, QueueFileName(4))))
+	s, _, err = Open(dir, Options{QueueFileUnits: 4, NoSync: true})
+	require.NoError(t, err)
+	_, err = loadAll(t, s.Queues(), "orders", 2)
+	assert.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "file 00000000000000000160 follows a file that ends at unit 4")
+	require.NoError(t, s.Close())
+
+	require.NoError(t, os.Truncate(filepath.Join(qdir, QueueFileName(0)), 20*2+7))
+	require.NoError(t, os.Remove(filepath.Join(qdir, QueueFileName(8))))
+	s, _, err = Open(dir, Options{QueueFileUnits: 4, NoSync: true})
+	require.NoError(t, err)
+	q = s.Queues()
+	got, err := loadAll(t, q, "orders", 2)
+	require.NoError(t, err, "a torn unit after the loaded prefix is cut")
+	assert.Len(t, got, 2)
+	fi, err := os.Stat(filepath.Join(qdir, QueueFileName(0)))
+	require.NoError(t, err)
+	assert.EqualValues(t, 40, fi.Size())
+	require.NoError(t, q.Prune())
+	assert.NoDirExists(t, filepath.Join(dir, QueueDir, "late"), "a topic the checkpoint does not know")
+	assert.DirExists(t, qdir)
+	require.NoError(t, q.Reset())
+	assert.NoDirExists(t, filepath.Join(dir, QueueDir))
+	require.NoError(t, s.Close())
+}
+
+// The checkpoint is replaced atomically and read back as written; EntryAt
+// finds an entry by its CommitLog position.
+func TestCheckpointAndEntryAt(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := Open(dir, Options{NoSync: true})
+	require.NoError(t, err)
+	got, err := s.ReadCheckpoint()
+	require.NoError(t, err)
+	assert.Nil(t, got, "no checkpoint yet")
+	require.NoError(t, s.WriteCheckpoint([]byte("state one")))
+	require.NoError(t, s.WriteCheckpoint([]byte("state two")))
+	got, err = s.ReadCheckpoint()
+	require.NoError(t, err)
+	assert.Equal(t, "state two", string(got))
+	assert.NoFileExists(t, filepath.Join(dir, CheckpointFile+".tmp"))
+
+	_, err = s.Append(ents(1, 5, 1, 30))
+	require.NoError(t, err)
+	for i := uint64(1); i <= 5; i++ {
+		pos, size, ok := s.Position(i)
+		require.True(t, ok)
+		r, ok := s.EntryAt(pos)
+		require.True(t, ok)
+		assert.Equal(t, i, r.Index)
+		assert.Equal(t, size, r.Size)
+		_, ok = s.EntryAt(pos + 1)
+		assert.False(t, ok, "no entry starts inside another")
+	}
+	require.NoError(t, s.Close())
+}
