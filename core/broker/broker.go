@@ -58,6 +58,10 @@ type Options struct {
 	// queues then keep 40 bytes per message instead of a copy of it. nil
 	// keeps the copies (the simulator, which owns no CommitLog files).
 	CommitLog CommitLogReader
+	// Queues, if set with CommitLog, is where the ConsumeQueue records are
+	// kept (a native broker's ConsumeQueue files): the broker then keeps
+	// nothing per message in memory. nil keeps the records in memory.
+	Queues QueueStore
 }
 
 func (o Options) withDefaults() Options {
@@ -235,7 +239,7 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 	q := b.lastQueue
 	if q == nil || q.topic != m.Topic {
 		if q = b.topics[m.Topic]; q == nil {
-			q = &ConsumeQueue{topic: m.Topic, names: b.names, log: b.opts.CommitLog}
+			q = &ConsumeQueue{topic: m.Topic, names: b.names, log: b.opts.CommitLog, files: b.queueFiles()}
 			b.topics[m.Topic] = q
 		}
 		b.lastQueue = q
@@ -247,6 +251,15 @@ func (b *Broker) dispatch(e core.Entry, pos int64, size int32) (Outcome, Result,
 
 // AppliedIndex returns the index of the last applied entry (0 if none).
 func (b *Broker) AppliedIndex() uint64 { return b.applied }
+
+// queueFiles returns Options.Queues when the broker reads messages from a
+// CommitLog (records without messages are of no use otherwise).
+func (b *Broker) queueFiles() QueueStore {
+	if b.opts.CommitLog == nil {
+		return nil
+	}
+	return b.opts.Queues
+}
 
 // NextPosition returns where the applied entry ends in the CommitLog: the
 // smallest position the next entry may have.
@@ -308,7 +321,7 @@ func (b *Broker) QueueBytes(topic string) ([]byte, error) {
 	if q == nil {
 		return nil, fmt.Errorf("queue bytes %s: %w", topic, ErrUnknownTopic)
 	}
-	return q.Bytes(), nil
+	return q.Bytes()
 }
 
 // TopicView is a topic as the UI draws it.
@@ -347,7 +360,7 @@ func (b *Broker) Topics() []TopicView {
 			from = n
 		}
 		v := TopicView{Name: name, Len: q.Len(), Recent: make([]RecordView, 0, int(q.Len())-from)}
-		q.each(uint64(from), func(s Stored, err error) {
+		_ = q.each(uint64(from), func(s Stored, err error) { // records that cannot be read are left out
 			r := RecordView{
 				QueueOffset: s.QueueOffset, Index: s.Index, Term: s.Term, Pos: s.Pos, Size: s.Size,
 				TagHash: TagsCode(s.Message.Tags), Tags: s.Message.Tags, Keys: s.Message.Keys,
@@ -411,10 +424,15 @@ func (b *Broker) Digest() string {
 		q := b.topics[name]
 		str(name)
 		u64(q.Len())
-		for _, c := range q.chunks {
-			h.Write(c.raw)
+		if err := q.eachRecords(0, func(recs []QueueRecord) {
+			for _, r := range recs {
+				buf = r.Append(buf[:0])
+				h.Write(buf)
+			}
+		}); err != nil {
+			str("unreadable records: " + err.Error())
 		}
-		q.each(0, func(s Stored, err error) {
+		if err := q.each(0, func(s Stored, err error) {
 			if err != nil {
 				str("unreadable: " + err.Error()) // differs from any replica that can read it
 				return
@@ -427,7 +445,9 @@ func (b *Broker) Digest() string {
 			u64(s.Message.Seq)
 			u64(uint64(len(s.Message.Body)))
 			h.Write(s.Message.Body)
-		})
+		}); err != nil {
+			str("unreadable records: " + err.Error())
+		}
 	}
 	ids := make([]string, 0, len(b.producers))
 	for id := range b.producers {

@@ -20,6 +20,7 @@ import (
 func TestBrokerReadsMessagesFromTheCommitLog(t *testing.T) {
 	store := commitlog.NewMemStore(commitlog.Options{SegmentSize: 4096})
 	onLog := New(Options{CommitLog: store, RecentRecords: 100})
+	onFiles := New(Options{CommitLog: store, Queues: memQueues{}, RecentRecords: 100})
 	inMemory := New(Options{RecentRecords: 100})
 	var ents []core.Entry
 	for i := uint64(1); i <= 60; i++ {
@@ -32,7 +33,7 @@ func TestBrokerReadsMessagesFromTheCommitLog(t *testing.T) {
 	for _, e := range ents {
 		pos, size, ok := store.Position(e.Index)
 		require.True(t, ok)
-		for _, b := range []*Broker{onLog, inMemory} {
+		for _, b := range []*Broker{onLog, onFiles, inMemory} {
 			_, err := b.Apply(e, pos, size)
 			require.NoError(t, err)
 		}
@@ -43,10 +44,16 @@ func TestBrokerReadsMessagesFromTheCommitLog(t *testing.T) {
 		b, err := inMemory.ConsumeUpTo(topic, 3, 10, 0)
 		require.NoError(t, err)
 		assert.Equal(t, b, a, topic)
+		c, err := onFiles.ConsumeUpTo(topic, 3, 10, 0)
+		require.NoError(t, err)
+		assert.Equal(t, b, c, topic)
 	}
 	assert.Equal(t, inMemory.Digest(), onLog.Digest())
+	assert.Equal(t, inMemory.Digest(), onFiles.Digest())
 	assert.Equal(t, inMemory.Topics(), onLog.Topics())
+	assert.Equal(t, inMemory.Topics(), onFiles.Topics())
 	assert.Empty(t, onLog.topics["orders"].chunks[0].data, "no copy of the messages")
+	assert.Empty(t, onFiles.topics["orders"].chunks, "no records in memory either")
 
 	// Damage the body of the message at orders offset 5.
 	rec, err := onLog.Queue("orders").Record(5)

@@ -11,6 +11,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"dledgerlab/core"
 )
 
 // QueueRecordSize is the size of one ConsumeQueue record
@@ -49,18 +51,21 @@ func ParseQueueRecord(b []byte) (QueueRecord, error) {
 }
 
 // ConsumeQueue is the queue of one topic. RocketMQ keeps only the 20-byte
-// records and reads the message from the CommitLog at the record's position.
-// With Options.CommitLog this broker does the same (a native broker's
-// segment files); without one (the simulator, the browser) it owns no
-// CommitLog, so it also keeps, per record, the encoded message, which it
-// decodes when the message is read. Either way it keeps the entry's index
-// and term beside each record.
+// records, in ConsumeQueue files, and reads the message from the CommitLog
+// at the record's position. With Options.CommitLog and Options.Queues this
+// broker does the same (a native broker's segment and queue files): the
+// queue then holds nothing but its length, and its memory does not grow
+// with the topic. Without them (the simulator, the browser) it owns no
+// files, so it keeps the records, and per record the entry's index and
+// term and the encoded message, which it decodes when the message is read.
 //
-// Records live in chunks of up to queueChunkLen: a full chunk never changes
-// again, so appending never copies what is already stored and a clone (a
-// simulator checkpoint) shares every full chunk and copies only the last.
+// In memory, records live in chunks of up to queueChunkLen: a full chunk
+// never changes again, so appending never copies what is already stored
+// and a clone (a simulator checkpoint) shares every full chunk and copies
+// only the last.
 //
-// Invariant: every chunk but the last holds queueChunkLen records; in a chunk
+// Invariant: with files, chunks is empty; otherwise every chunk but the
+// last holds queueChunkLen records; in a chunk
 // len(raw) == QueueRecordSize*len(recs) and, without a CommitLog, message i
 // is data[recs[i-1].end:recs[i].end]; queue offset off is record
 // off%queueChunkLen of chunks[off/queueChunkLen]; n is the number of records.
@@ -70,6 +75,8 @@ type ConsumeQueue struct {
 	n      uint64
 	// log, if set, is where messages are read from; data is then empty.
 	log CommitLogReader
+	// files, if set (with log), is where the records are.
+	files QueueStore
 	// names caches the names of the messages read: the broker's own cache
 	// (a local cache, not state: a clone starts an empty one).
 	names *nameCache
@@ -77,9 +84,23 @@ type ConsumeQueue struct {
 
 // CommitLogReader reads a stored entry back from the CommitLog by the
 // position and size its queue record gives (RocketMQ's
-// CommitLog.getMessage): it returns the entry's data, the encoded message.
+// CommitLog.getMessage): the entry's index, term and data, the encoded
+// message.
 type CommitLogReader interface {
-	ReadEntryData(pos int64, size int32) ([]byte, error)
+	ReadEntry(pos int64, size int32) (core.Entry, error)
+}
+
+// QueueStore keeps ConsumeQueue records outside the broker's memory, as
+// RocketMQ's ConsumeQueue files do (a native broker's consumequeue folder).
+// AppendRecord only buffers: the runner writes and fsyncs the buffered
+// records itself (the broker stays free of I/O), and ReadRecords sees them
+// at once.
+type QueueStore interface {
+	// AppendRecord stores rec at queue offset off of topic, which is
+	// always the next offset.
+	AppendRecord(topic string, off uint64, rec QueueRecord)
+	// ReadRecords reads topic's records off.. into dst, len(dst) of them.
+	ReadRecords(topic string, off uint64, dst []QueueRecord) error
 }
 
 // queueChunk holds up to queueChunkLen consecutive records.
@@ -120,40 +141,60 @@ func (q *ConsumeQueue) Topic() string { return q.topic }
 // (RocketMQ's max offset).
 func (q *ConsumeQueue) Len() uint64 { return q.n }
 
-// at returns the message at queue offset off < Len(), decoded afresh.
-// sizeAt returns the CommitLog size of the message at offset off, from its
-// queue record, without decoding the message.
-func (q *ConsumeQueue) sizeAt(off uint64) int32 {
-	c, i := q.chunks[off/queueChunkLen], off%queueChunkLen
-	rec, err := ParseQueueRecord(c.raw[i*QueueRecordSize : (i+1)*QueueRecordSize])
-	if err != nil {
-		panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
+// records reads the records from queue offset off into dst (off +
+// len(dst) <= Len()).
+func (q *ConsumeQueue) records(off uint64, dst []QueueRecord) error {
+	if q.files != nil {
+		if err := q.files.ReadRecords(q.topic, off, dst); err != nil {
+			return fmt.Errorf("queue %s offset %d: %w", q.topic, off, err)
+		}
+		return nil
 	}
-	return rec.Size
+	for k := range dst {
+		o := off + uint64(k)
+		i := o % queueChunkLen * QueueRecordSize
+		rec, err := ParseQueueRecord(q.chunks[o/queueChunkLen].raw[i : i+QueueRecordSize])
+		if err != nil {
+			panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, o, err))
+		}
+		dst[k] = rec
+	}
+	return nil
 }
 
-// at returns the message at queue offset off < Len(), decoded afresh. An
-// error is the CommitLog failing to give it back (a disk error, damage
-// since it was written).
-func (q *ConsumeQueue) at(off uint64) (Stored, error) {
-	c, i := q.chunks[off/queueChunkLen], off%queueChunkLen
-	r := c.recs[i]
-	rec, err := ParseQueueRecord(c.raw[i*QueueRecordSize : (i+1)*QueueRecordSize])
-	if err != nil {
-		panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, off, err))
+// at returns the message at queue offset off < Len(), whose record is rec,
+// decoded afresh. An error is the CommitLog failing to give it back (a disk
+// error, damage since it was written).
+func (q *ConsumeQueue) at(off uint64, rec QueueRecord) (Stored, error) {
+	st := Stored{QueueOffset: off, Pos: rec.Pos, Size: rec.Size}
+	var c *queueChunk
+	var i uint64
+	if q.files == nil {
+		c, i = q.chunks[off/queueChunkLen], off%queueChunkLen
+		st.Index, st.Term = c.recs[i].index, c.recs[i].term
 	}
-	st := Stored{QueueOffset: off, Index: r.index, Term: r.term, Pos: rec.Pos, Size: rec.Size}
+	where := func() string {
+		if st.Index == 0 {
+			return fmt.Sprintf("queue %s offset %d (CommitLog position %d)", q.topic, off, rec.Pos)
+		}
+		return fmt.Sprintf("queue %s offset %d (entry %d at CommitLog position %d)", q.topic, off, st.Index, rec.Pos)
+	}
 	var data []byte
 	if q.log != nil {
-		if data, err = q.log.ReadEntryData(rec.Pos, rec.Size); err != nil {
-			return st, fmt.Errorf("queue %s offset %d (entry %d at CommitLog position %d): %w", q.topic, off, r.index, rec.Pos, err)
+		e, err := q.log.ReadEntry(rec.Pos, rec.Size)
+		if err != nil {
+			return st, fmt.Errorf("%s: %w", where(), err)
 		}
+		if q.files == nil && (e.Index != st.Index || e.Term != st.Term) {
+			return st, fmt.Errorf("%s: %w: the CommitLog holds entry %d@t%d there", where(), ErrCorrupt, e.Index, e.Term)
+		}
+		st.Index, st.Term, data = e.Index, e.Term, e.Data
 	} else {
 		var start uint32
 		if i > 0 {
 			start = c.recs[i-1].end
 		}
-		data = c.data[start:r.end]
+		data = c.data[start:c.recs[i].end]
 	}
 	if q.names == nil {
 		q.names = &nameCache{}
@@ -161,10 +202,10 @@ func (q *ConsumeQueue) at(off uint64) (Stored, error) {
 	m, err := decodeMessage(data, q.names)
 	if err != nil {
 		if q.log != nil {
-			return st, fmt.Errorf("queue %s offset %d (entry %d at CommitLog position %d): %w", q.topic, off, r.index, rec.Pos, err)
+			return st, fmt.Errorf("%s: %w", where(), err)
 		}
 		// It decoded when it was stored, and stored bytes never change.
-		panic(fmt.Sprintf("broker: queue %s offset %d (entry %d): %v", q.topic, off, r.index, err))
+		panic(fmt.Sprintf("broker: queue %s offset %d (entry %d): %v", q.topic, off, st.Index, err))
 	}
 	if m.Body != nil && q.log == nil {
 		m.Body = append([]byte(nil), m.Body...) // the reader's own copy
@@ -178,27 +219,53 @@ func (q *ConsumeQueue) Record(off uint64) (QueueRecord, error) {
 	if off >= q.Len() {
 		return QueueRecord{}, fmt.Errorf("queue %s: offset %d, length %d", q.topic, off, q.Len())
 	}
-	i := off % queueChunkLen * QueueRecordSize
-	return ParseQueueRecord(q.chunks[off/queueChunkLen].raw[i : i+QueueRecordSize])
+	var rec [1]QueueRecord
+	err := q.records(off, rec[:])
+	return rec[0], err
 }
 
 // Bytes returns a copy of the queue's raw records: what RocketMQ would hold
 // in the topic's ConsumeQueue file.
-func (q *ConsumeQueue) Bytes() []byte {
+func (q *ConsumeQueue) Bytes() ([]byte, error) {
 	out := make([]byte, 0, q.n*QueueRecordSize)
-	for _, c := range q.chunks {
-		out = append(out, c.raw...)
+	err := q.eachRecords(0, func(recs []QueueRecord) {
+		for _, r := range recs {
+			out = r.Append(out)
+		}
+	})
+	return out, err
+}
+
+// eachRecords calls f with the records from queue offset from on, in
+// batches, in order.
+func (q *ConsumeQueue) eachRecords(from uint64, f func([]QueueRecord)) error {
+	const batch = 4096
+	var buf []QueueRecord
+	for off := from; off < q.n; off += batch {
+		n := min(batch, q.n-off)
+		if buf == nil {
+			buf = make([]QueueRecord, min(batch, q.n-from))
+		}
+		if err := q.records(off, buf[:n]); err != nil {
+			return err
+		}
+		f(buf[:n])
 	}
-	return out
+	return nil
 }
 
 // each calls f for the messages from queue offset from on, in order, and
 // with the error of a message that could not be read (s then holds its
-// record's fields only).
-func (q *ConsumeQueue) each(from uint64, f func(s Stored, err error)) {
-	for off := from; off < q.n; off++ {
-		f(q.at(off))
-	}
+// record's fields only). An error reading the records themselves is
+// returned.
+func (q *ConsumeQueue) each(from uint64, f func(s Stored, err error)) error {
+	off := from
+	return q.eachRecords(from, func(recs []QueueRecord) {
+		for _, rec := range recs {
+			f(q.at(off, rec))
+			off++
+		}
+	})
 }
 
 // read returns up to max stored messages from offset off, stopping before
@@ -212,14 +279,18 @@ func (q *ConsumeQueue) read(off uint64, max, maxBytes int) ([]Stored, error) {
 	if uint64(max) < end-off {
 		end = off + uint64(max)
 	}
-	out := make([]Stored, 0, end-off)
+	recs := make([]QueueRecord, end-off)
+	if err := q.records(off, recs); err != nil {
+		return nil, err
+	}
+	out := make([]Stored, 0, len(recs))
 	bytes := 0
-	for i := off; i < end; i++ {
+	for i, rec := range recs {
 		// The record's size decides before the message is decoded.
-		if bytes += int(q.sizeAt(i)); maxBytes > 0 && bytes > maxBytes && len(out) > 0 {
+		if bytes += int(rec.Size); maxBytes > 0 && bytes > maxBytes && len(out) > 0 {
 			break
 		}
-		s, err := q.at(i)
+		s, err := q.at(off+uint64(i), rec)
 		if err != nil {
 			return out, err
 		}
@@ -240,6 +311,11 @@ func (q *ConsumeQueue) append(index, term uint64, pos int64, size int32, m Messa
 // unless the queue reads its messages from a CommitLog (and then unused).
 func (q *ConsumeQueue) appendRecord(index, term uint64, rec QueueRecord, data []byte) uint64 {
 	off := q.n
+	if q.files != nil {
+		q.files.AppendRecord(q.topic, off, rec)
+		q.n++
+		return off
+	}
 	if off%queueChunkLen == 0 {
 		// A chunk is allocated whole, so appending to it never regrows.
 		c := &queueChunk{
@@ -267,7 +343,7 @@ func (q *ConsumeQueue) appendRecord(index, term uint64, rec QueueRecord, data []
 // ever appends), and whichever copy appends next writes past what the other
 // can see, the clipped one into a new array.
 func (q *ConsumeQueue) clone() *ConsumeQueue {
-	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: slices.Clone(q.chunks), log: q.log}
+	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: slices.Clone(q.chunks), log: q.log, files: q.files}
 	if k := len(c.chunks); k > 0 && len(c.chunks[k-1].recs) < queueChunkLen {
 		last := c.chunks[k-1]
 		c.chunks[k-1] = &queueChunk{raw: slices.Clip(last.raw), recs: slices.Clip(last.recs), data: slices.Clip(last.data)}

@@ -82,7 +82,9 @@ func TestConsumeQueueRecordsAndReads(t *testing.T) {
 		assert.Equal(t, uint64(i), off, "queue offsets are dense")
 	}
 	require.Equal(t, uint64(3), q.Len())
-	assert.Len(t, q.Bytes(), 3*QueueRecordSize)
+	raw, err := q.Bytes()
+	require.NoError(t, err)
+	assert.Len(t, raw, 3*QueueRecordSize)
 
 	rec, err := q.Record(1)
 	require.NoError(t, err)
@@ -135,7 +137,9 @@ func TestConsumeQueueCloneAcrossChunks(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("clone%d", off), string(mustRead(t, c, off, 1, 0)[0].Message.Body))
 		assert.Equal(t, off, mustRead(t, q, off, 1, 0)[0].QueueOffset)
 	}
-	assert.Equal(t, len(q.Bytes()), int(q.Len())*QueueRecordSize)
+	raw, err := q.Bytes()
+	require.NoError(t, err)
+	assert.Equal(t, len(raw), int(q.Len())*QueueRecordSize)
 }
 
 func mustRead(t *testing.T, q *ConsumeQueue, off uint64, max, maxBytes int) []Stored {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"testing"
 
 	"dledgerlab/core"
@@ -64,4 +65,40 @@ func consumeAll(t testing.TB, b *Broker, topic string) []string {
 		bodies = append(bodies, string(s.Message.Body))
 	}
 	return bodies
+}
+
+// memQueues is a QueueStore in memory, as a native broker's ConsumeQueue
+// files are on disk: raw 20-byte units per topic.
+type memQueues map[string][]byte
+
+func (m memQueues) AppendRecord(topic string, off uint64, rec QueueRecord) {
+	if uint64(len(m[topic])) != off*QueueRecordSize {
+		panic(fmt.Sprintf("memQueues: append %s at %d, holds %d", topic, off, len(m[topic])/QueueRecordSize))
+	}
+	m[topic] = rec.Append(m[topic])
+}
+
+func (m memQueues) ReadRecords(topic string, off uint64, dst []QueueRecord) error {
+	for i := range dst {
+		o := (off + uint64(i)) * QueueRecordSize
+		if o+QueueRecordSize > uint64(len(m[topic])) {
+			return fmt.Errorf("memQueues: %s has no record %d", topic, off+uint64(i))
+		}
+		r, err := ParseQueueRecord(m[topic][o : o+QueueRecordSize])
+		if err != nil {
+			return err
+		}
+		dst[i] = r
+	}
+	return nil
+}
+
+// cut makes topic hold n records, as reopening queue files at a checkpoint
+// does; fewer than n is an error.
+func (m memQueues) cut(topic string, n uint64) error {
+	if uint64(len(m[topic])) < n*QueueRecordSize {
+		return fmt.Errorf("memQueues: %s holds %d records, want %d", topic, len(m[topic])/QueueRecordSize, n)
+	}
+	m[topic] = m[topic][:n*QueueRecordSize]
+	return nil
 }

@@ -117,9 +117,10 @@ type RestoredRecord struct {
 }
 
 // QueueLoader gives Restore the first n records of topic's ConsumeQueue, in
-// order, by calling add for each; an error from add must be returned. It is
-// a native broker's ConsumeQueue files read back, checked against its
-// CommitLog.
+// order, by calling add for each; an error from add must be returned. With
+// Options.Queues set the records stay where they are: add is nil, and the
+// loader makes topic's queue in Options.Queues hold exactly n records (a
+// native broker's ConsumeQueue files, cut back to the checkpoint).
 type QueueLoader func(topic string, n uint64, add func(RestoredRecord) error) error
 
 // Restore returns the broker that State described, with each topic's queue
@@ -204,7 +205,18 @@ func Restore(opts Options, state []byte, load QueueLoader) (*Broker, error) {
 	}
 
 	for _, t := range topics {
-		q := &ConsumeQueue{topic: t.name, log: opts.CommitLog}
+		q := &ConsumeQueue{topic: t.name, log: opts.CommitLog, files: b.queueFiles()}
+		if q.files != nil {
+			if err := load(t.name, t.n, nil); err != nil {
+				return nil, err
+			}
+			q.n = t.n
+			if err := checkLastRecord(q, b); err != nil {
+				return nil, err
+			}
+			b.topics[t.name] = q
+			continue
+		}
 		prevEnd := int64(0)
 		err := load(t.name, t.n, func(r RestoredRecord) error {
 			switch {
@@ -227,6 +239,33 @@ func Restore(opts Options, state []byte, load QueueLoader) (*Broker, error) {
 		b.topics[t.name] = q
 	}
 	return b, nil
+}
+
+// checkLastRecord checks, for a queue whose records stay in files, that
+// its last record is a message the CommitLog holds at or before the
+// applied entry: queue files that do not belong to this CommitLog, or are
+// ahead of the state, are refused.
+func checkLastRecord(q *ConsumeQueue, b *Broker) error {
+	if q.n == 0 {
+		return nil
+	}
+	rec, err := q.Record(q.n - 1)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if rec.Size <= 0 || rec.Pos < 0 || rec.Pos+int64(rec.Size) > b.nextPos {
+		return fmt.Errorf("restore: %w: queue %s offset %d: record %+v is past the applied entry %d ending at %d",
+			ErrBadState, q.topic, q.n-1, rec, b.applied, b.nextPos)
+	}
+	s, err := q.at(q.n-1, rec)
+	if err != nil {
+		return fmt.Errorf("restore: %w: %w", ErrBadState, err)
+	}
+	if s.Index > b.applied || s.Message.Topic != q.topic {
+		return fmt.Errorf("restore: %w: queue %s offset %d: entry %d (topic %s) is not a message of this queue up to the applied entry %d",
+			ErrBadState, q.topic, q.n-1, s.Index, s.Message.Topic, b.applied)
+	}
+	return nil
 }
 
 // stateDecoder reads an encoded State; the first error sticks and every

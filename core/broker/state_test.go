@@ -207,3 +207,46 @@ func FuzzRestore(f *testing.F) {
 		_ = r.Digest()
 	})
 }
+
+// With Options.Queues the records stay in the queue files: Restore has the
+// loader cut each queue back to the state's length (units written after
+// the state was taken), checks the last record against the CommitLog, and
+// the broker goes on as one that applied everything.
+func TestRestoreWithQueueFiles(t *testing.T) {
+	const n, k = 300, 170
+	l := newStateLog(t, n)
+	whole := New(Options{CommitLog: l.store})
+	l.apply(t, whole, 1, n)
+
+	files := memQueues{}
+	b := New(Options{CommitLog: l.store, Queues: files})
+	l.apply(t, b, 1, k)
+	state := b.State()
+	l.apply(t, b, k+1, k+40) // a crash after these reached the queue files, not the checkpoint
+	cut := func(topic string, n uint64, add func(RestoredRecord) error) error {
+		require.Nil(t, add, "the records stay in the files")
+		return files.cut(topic, n)
+	}
+	r, err := Restore(Options{CommitLog: l.store, Queues: files}, state, cut)
+	require.NoError(t, err)
+	assert.Empty(t, r.topics["orders"].chunks)
+	l.apply(t, r, k+1, n)
+	assert.Equal(t, whole.Digest(), r.Digest())
+	for _, topic := range []string{"orders", "payments", "audit"} {
+		assert.Equal(t, consumeAll(t, whole, topic), consumeAll(t, r, topic), topic)
+	}
+
+	// Queue files from a later state than the checkpoint's (a record past
+	// the applied entry) are refused.
+	ahead := memQueues{}
+	a := New(Options{CommitLog: l.store, Queues: ahead})
+	l.apply(t, a, 1, n)
+	early := New(Options{CommitLog: l.store})
+	l.apply(t, early, 1, 60)
+	_, err = Restore(Options{CommitLog: l.store, Queues: ahead}, early.State(), func(topic string, n uint64, _ func(RestoredRecord) error) error {
+		q := ahead[topic]
+		ahead[topic] = q[len(q)-int(n)*QueueRecordSize:] // the last n records
+		return nil
+	})
+	assert.ErrorIs(t, err, ErrBadState)
+}

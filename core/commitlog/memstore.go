@@ -121,22 +121,23 @@ func (m *MemStore) Entries(lo, hi uint64) ([]core.Entry, error) {
 	return out, nil
 }
 
-// ReadEntryData returns the data of the entry stored at pos with encoded
-// size size, decoded and checked (broker.CommitLogReader): a consumer's
-// message read back by its queue record. The data is a copy.
-func (m *MemStore) ReadEntryData(pos int64, size int32) ([]byte, error) {
+// ReadEntry returns the entry stored at pos with encoded size size,
+// decoded and checked (broker.CommitLogReader): a consumer's message read
+// back by its queue record. The data is a copy.
+func (m *MemStore) ReadEntry(pos int64, size int32) (core.Entry, error) {
 	if pos < 0 || size < HeaderSize || pos+int64(size) > m.live.end() {
-		return nil, fmt.Errorf("%w: entry at %d of %d bytes is outside the CommitLog (end %d)", ErrInvalid, pos, size, m.live.end())
+		return core.Entry{}, fmt.Errorf("%w: entry at %d of %d bytes is outside the CommitLog (end %d)", ErrInvalid, pos, size, m.live.end())
 	}
 	seg := m.live.segmentAt(pos, m.opts.SegmentSize)
 	if pos+int64(size) > seg.start+int64(len(seg.buf)) {
-		return nil, fmt.Errorf("%w: entry at %d of %d bytes crosses the end of segment %s", ErrInvalid, pos, size, SegmentName(seg.start))
+		return core.Entry{}, fmt.Errorf("%w: entry at %d of %d bytes crosses the end of segment %s", ErrInvalid, pos, size, SegmentName(seg.start))
 	}
 	e, _, err := m.opts.codec().DecodeEntry(seg.buf[pos-seg.start:pos-seg.start+int64(size)], pos)
 	if err != nil {
-		return nil, fmt.Errorf("commitlog: entry at %d in segment %s: %w", pos, SegmentName(seg.start), err)
+		return core.Entry{}, fmt.Errorf("commitlog: entry at %d in segment %s: %w", pos, SegmentName(seg.start), err)
 	}
-	return append([]byte(nil), e.Data...), nil
+	e.Data = append([]byte(nil), e.Data...)
+	return e, nil
 }
 
 // SetHardState records the hard state; it is durable after the next Sync.

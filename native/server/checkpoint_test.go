@@ -184,15 +184,15 @@ func TestRestartResumesFromTheCheckpoint(t *testing.T) {
 		assert.Contains(t, b.log.String(), "holds 10 units, the checkpoint says 125")
 		check(t, b)
 	})
-	t.Run("queue record pointing elsewhere", func(t *testing.T) {
+	t.Run("last queue record pointing elsewhere", func(t *testing.T) {
 		q := filepath.Join(dir, store.QueueDir, "orders", "0", store.QueueFileName(0))
 		f, err := os.OpenFile(q, os.O_WRONLY, 0)
 		require.NoError(t, err)
-		_, err = f.WriteAt([]byte{0, 0, 0, 0, 0, 0, 0, 7}, 20*3) // unit 3's position
+		_, err = f.WriteAt([]byte{0, 0, 0, 0, 0, 0, 0, 7}, 20*124) // the last unit's position
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
 		b := runBroker(t, dir)
-		assert.Contains(t, b.log.String(), "starts at position 7")
+		assert.Contains(t, b.log.String(), "queue orders offset 124 (CommitLog position 7)")
 		check(t, b)
 	})
 	t.Run("no checkpoint", func(t *testing.T) {

@@ -299,32 +299,24 @@ func (s *Server) checkpoint(now time.Time) error {
 }
 
 // restoreBroker returns the broker that the data folder's checkpoint
-// describes, its ConsumeQueue files read back and each record checked
-// against the CommitLog's index, so the runner replays only the entries
+// describes, its ConsumeQueue files cut back to it and their last records
+// checked against the CommitLog, so the runner replays only the entries
 // after the checkpoint. Without a checkpoint, or with one that does not
 // match the files (damage, or files from elsewhere), it logs why and
 // returns an empty broker, with the queue files removed: the runner then
 // replays the whole CommitLog, which holds every message, and loses
 // nothing. Only an I/O error (an unreadable folder) is an error.
 func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
-	opts := broker.Options{CommitLog: st}
 	q := st.Queues()
+	opts := broker.Options{CommitLog: st, Queues: q}
 	state, err := st.ReadCheckpoint()
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
 	if state != nil {
 		start := time.Now()
-		var records uint64
-		bk, err := broker.Restore(opts, state, func(topic string, n uint64, add func(broker.RestoredRecord) error) error {
-			return q.Load(topic, n, func(rec broker.QueueRecord) error {
-				e, ok := st.EntryAt(rec.Pos)
-				if !ok || e.Size != rec.Size {
-					return fmt.Errorf("%w: no CommitLog entry of %d bytes starts at position %d", store.ErrCorrupt, rec.Size, rec.Pos)
-				}
-				records++
-				return add(broker.RestoredRecord{QueueRecord: rec, Index: e.Index, Term: e.Term})
-			})
+		bk, err := broker.Restore(opts, state, func(topic string, n uint64, _ func(broker.RestoredRecord) error) error {
+			return q.Load(topic, n)
 		})
 		if err == nil {
 			err = checkAppliedEnd(st, bk)
@@ -334,7 +326,7 @@ func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
 		}
 		if err == nil {
 			log.Info("broker state restored from the checkpoint; the entries after it are applied again",
-				"applied", bk.AppliedIndex(), "last_index", st.LastIndex(), "queue_records", records, "took", time.Since(start).Round(time.Millisecond))
+				"applied", bk.AppliedIndex(), "last_index", st.LastIndex(), "took", time.Since(start).Round(time.Millisecond))
 			return bk, nil
 		}
 		log.Warn("the checkpoint does not match the ConsumeQueue files or the CommitLog; the queues are rebuilt from the CommitLog, which loses nothing",
@@ -497,13 +489,6 @@ func (s *Server) handleReady() error {
 		}
 		if a.Outcome == broker.OutcomeAppended {
 			s.applied++
-			rec, err := s.bk.Queue(a.Result.Topic).Record(a.Result.QueueOffset)
-			if err == nil {
-				err = s.store.Queues().Append(a.Result.Topic, a.Result.QueueOffset, rec)
-			}
-			if err != nil {
-				panic(fmt.Sprintf("server: queue record of %v: %v", a.Result, err))
-			}
 		}
 		if a.Outcome == broker.OutcomeCorrupt {
 			s.log.Error("committed entry does not decode; skipped on every broker", "index", e.Index, "err", a.Err)

@@ -34,10 +34,8 @@ package store
 // data, rebuilt from the CommitLog by replaying it all.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +43,6 @@ import (
 	"strconv"
 
 	"dledgerlab/core/broker"
-	"dledgerlab/core/commitlog"
 )
 
 // File and folder names of the broker's state.
@@ -83,6 +80,8 @@ type queueFiles struct {
 	buf   []byte
 	last  *os.File
 	dirty []*os.File
+	// readers are files opened for reading, by file number.
+	readers map[uint64]*os.File
 }
 
 // QueueFileName returns the name of the queue file whose first unit is
@@ -103,12 +102,11 @@ func (s *Store) Queues() *Queues {
 	return s.queues
 }
 
-// Load reads topic's first n units back, calling add for each in order,
-// and cuts the files after them: units past n were written after the
-// checkpoint that says n. Fewer than n units, a file missing in the middle
-// or a unit that does not decode is an error naming the file and offset
-// (wrapping ErrCorrupt).
-func (q *Queues) Load(topic string, n uint64, add func(broker.QueueRecord) error) error {
+// Load opens topic's queue at its first n units, as the checkpoint gives
+// them, and cuts the files after them: units past n were written after
+// that checkpoint. Fewer than n units, or a file missing in the middle, is
+// an error naming the folder or file (wrapping ErrCorrupt).
+func (q *Queues) Load(topic string, n uint64) error {
 	t := q.topic(topic)
 	files, err := q.files(t.dir)
 	if err != nil {
@@ -127,39 +125,13 @@ func (q *Queues) Load(topic string, n uint64, add func(broker.QueueRecord) error
 	if have < n {
 		return fmt.Errorf("%w: %s holds %d units, the checkpoint says %d", ErrCorrupt, t.dir, have, n)
 	}
-	var unit [broker.QueueRecordSize]byte
-	for _, f := range files {
-		if f.first >= n {
-			break
-		}
-		path := filepath.Join(t.dir, f.name)
-		fh, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		r := bufio.NewReaderSize(fh, 1<<16)
-		for u := f.first; u < min(n, f.first+f.units); u++ {
-			if _, err := io.ReadFull(r, unit[:]); err != nil {
-				fh.Close()
-				return fmt.Errorf("read %s at offset %d: %w", path, (u-f.first)*broker.QueueRecordSize, err)
-			}
-			rec, err := broker.ParseQueueRecord(unit[:])
-			if err == nil {
-				err = add(rec)
-			}
-			if err != nil {
-				fh.Close()
-				return fmt.Errorf("%s offset %d (queue offset %d): %w", path, (u-f.first)*broker.QueueRecordSize, u, err)
-			}
-		}
-		fh.Close()
-	}
 	return q.cut(t, files, n)
 }
 
 // cut makes t's files hold exactly n units and opens the last for
 // appending.
 func (q *Queues) cut(t *queueFiles, files []queueFileInfo, n uint64) error {
+	t.closeReaders()
 	for _, f := range files {
 		path := filepath.Join(t.dir, f.name)
 		switch {
@@ -219,15 +191,75 @@ func (q *Queues) Reset() error {
 	return q.s.syncDir()
 }
 
-// Append adds rec at queue offset off of topic, which must be the next
-// one. It is written by the next Flush or Sync.
-func (q *Queues) Append(topic string, off uint64, rec broker.QueueRecord) error {
+// AppendRecord adds rec at queue offset off of topic, which must be the
+// next one (broker.QueueStore); it is written by the next Flush or Sync.
+// Any other offset is a bug in the caller, and panics.
+func (q *Queues) AppendRecord(topic string, off uint64, rec broker.QueueRecord) {
 	t := q.topic(topic)
 	if next := t.n + uint64(len(t.buf))/broker.QueueRecordSize; off != next {
-		return fmt.Errorf("queue %s: append at offset %d, the next is %d", topic, off, next)
+		panic(fmt.Sprintf("store: queue %s: append at offset %d, the next is %d", topic, off, next))
 	}
 	t.buf = rec.Append(t.buf)
+}
+
+// ReadRecords reads topic's units off.. into dst (broker.QueueStore):
+// from the files, and the units not yet written from memory.
+func (q *Queues) ReadRecords(topic string, off uint64, dst []broker.QueueRecord) error {
+	t := q.topics[topic]
+	if t == nil || off+uint64(len(dst)) > q.Len(topic) {
+		return fmt.Errorf("queue %s: units %d..%d, it holds %d", topic, off, off+uint64(len(dst)), q.Len(topic))
+	}
+	var raw []byte
+	for k := 0; k < len(dst); {
+		u := off + uint64(k)
+		var b []byte
+		if u >= t.n { // not yet written
+			i := (u - t.n) * broker.QueueRecordSize
+			b = t.buf[i : i+broker.QueueRecordSize]
+		} else {
+			fileStart := u - u%q.units
+			n := min(uint64(len(dst)-k), fileStart+q.units-u, t.n-u)
+			f, err := t.reader(fileStart, q.units)
+			if err != nil {
+				return err
+			}
+			if need := int(n) * broker.QueueRecordSize; cap(raw) < need {
+				raw = make([]byte, need)
+			}
+			raw = raw[:n*broker.QueueRecordSize]
+			if _, err := f.ReadAt(raw, int64(u-fileStart)*broker.QueueRecordSize); err != nil {
+				return fmt.Errorf("read %s at %d: %w", f.Name(), (u-fileStart)*broker.QueueRecordSize, err)
+			}
+			b = raw
+		}
+		for ; len(b) > 0; b = b[broker.QueueRecordSize:] {
+			rec, err := broker.ParseQueueRecord(b[:broker.QueueRecordSize])
+			if err != nil {
+				return err
+			}
+			dst[k] = rec
+			k++
+		}
+	}
 	return nil
+}
+
+// reader returns an open file for reading the queue file starting at unit
+// first.
+func (t *queueFiles) reader(first, units uint64) (*os.File, error) {
+	k := first / units
+	if f := t.readers[k]; f != nil {
+		return f, nil
+	}
+	f, err := os.Open(filepath.Join(t.dir, QueueFileName(first)))
+	if err != nil {
+		return nil, err
+	}
+	if t.readers == nil {
+		t.readers = map[uint64]*os.File{}
+	}
+	t.readers[k] = f
+	return f, nil
 }
 
 // Len returns topic's number of units, written or not.
@@ -320,7 +352,15 @@ func (q *Queues) Close() {
 			t.last.Close()
 		}
 		t.dirty, t.last = nil, nil
+		t.closeReaders()
 	}
+}
+
+func (t *queueFiles) closeReaders() {
+	for _, f := range t.readers {
+		f.Close()
+	}
+	t.readers = nil
 }
 
 func (q *Queues) topic(topic string) *queueFiles {
@@ -387,14 +427,4 @@ func (s *Store) ReadCheckpoint() ([]byte, error) {
 		return nil, nil
 	}
 	return b, err
-}
-
-// EntryAt returns the index record of the entry stored at CommitLog
-// position pos, if an entry starts there.
-func (s *Store) EntryAt(pos int64) (commitlog.IndexRecord, bool) {
-	i, ok := slices.BinarySearchFunc(s.recs, pos, func(r commitlog.IndexRecord, pos int64) int { return int(sign(r.Pos - pos)) })
-	if !ok {
-		return commitlog.IndexRecord{}, false
-	}
-	return s.recs[i], true
 }

@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -99,9 +98,9 @@ type Store struct {
 	index *os.File
 	// commitF holds the commit hint, rewritten in place (12 bytes).
 	commitF *os.File
-	// recs mirrors the index file: recs[i] describes entry i+1.
-	// Invariant: len(recs) == lastIndex.
-	recs      []commitlog.IndexRecord
+	// recs are the index file's records, entry 1..lastIndex: the newest
+	// in memory, the rest read from the file (records.go).
+	recs      indexRecords
 	lastTerm  uint64
 	lastChain uint32
 
@@ -298,19 +297,11 @@ func (s *Store) applyRecovered(rec commitlog.Recovered) error {
 	if err := s.syncDir(); err != nil {
 		return err
 	}
-	size := rec.IndexKeep + int64(len(rec.IndexAppend))
-	buf := make([]byte, size)
-	if _, err := s.index.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+	// Recover checked every record against the data; the newest are
+	// loaded, the rest are read when asked for.
+	s.recs.f = s.index
+	if err := s.recs.load(rec.LastIndex); err != nil {
 		return err
-	}
-	s.recs = make([]commitlog.IndexRecord, 0, rec.LastIndex)
-	for i := uint64(1); i <= rec.LastIndex; i++ {
-		off := commitlog.IndexOffset(i)
-		r, err := commitlog.DecodeIndexRecord(buf[off:])
-		if err != nil || r.Index != i {
-			return fmt.Errorf("%w: %s record %d after recovery: %+v %v", ErrCorrupt, s.index.Name(), i, r, err)
-		}
-		s.recs = append(s.recs, r)
 	}
 	s.lastTerm, s.lastChain = rec.LastTerm, rec.LastChain
 	return nil
@@ -326,7 +317,7 @@ func (s *Store) Options() commitlog.Options { return s.opts }
 func (s *Store) InitialState() (core.HardState, error) { return s.hs, nil }
 
 // LastIndex returns the index of the last entry (core.Storage).
-func (s *Store) LastIndex() uint64 { return uint64(len(s.recs)) }
+func (s *Store) LastIndex() uint64 { return s.recs.n }
 
 // LastTerm returns the term of the last entry, 0 if none.
 func (s *Store) LastTerm() uint64 { return s.lastTerm }
@@ -336,7 +327,12 @@ func (s *Store) Term(i uint64) (uint64, bool) {
 	if i < 1 || i > s.LastIndex() {
 		return 0, false
 	}
-	return s.recs[i-1].Term, true
+	r, err := s.recs.get(i)
+	if err != nil {
+		s.log.Error("reading the index failed", "entry", i, "err", err)
+		return 0, false
+	}
+	return r.Term, true
 }
 
 // Fsyncs returns how many fsyncs the store has issued.
@@ -348,12 +344,13 @@ func (s *Store) Position(index uint64) (pos int64, size int32, ok bool) {
 	if index < 1 || index > s.LastIndex() {
 		return 0, 0, false
 	}
-	r := s.recs[index-1]
+	r, err := s.recs.get(index)
+	if err != nil {
+		s.log.Error("reading the index failed", "entry", index, "err", err)
+		return 0, 0, false
+	}
 	return r.Pos, r.Size, true
 }
-
-// Record returns the index record of entry index (1 <= index <= LastIndex).
-func (s *Store) Record(index uint64) commitlog.IndexRecord { return s.recs[index-1] }
 
 // Entries returns the entries lo <= Index < hi read from the segment files
 // (core.Storage).
@@ -361,55 +358,58 @@ func (s *Store) Entries(lo, hi uint64) ([]core.Entry, error) {
 	if lo < 1 || hi < lo || hi > s.LastIndex()+1 {
 		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [1, %d]", commitlog.ErrInvalid, lo, hi, s.LastIndex())
 	}
+	recs, err := s.recs.span(lo, hi)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]core.Entry, 0, hi-lo)
 	codec := commitlog.Codec{MaxBodySize: s.opts.MaxBodySize}
-	for i := lo; i < hi; {
+	for k := 0; k < len(recs); {
 		// Read a run of entries of one segment with one ReadAt.
-		first := s.recs[i-1]
+		first := recs[k]
 		sg := s.segmentAt(first.Pos)
-		j := i
+		j := k
 		end := first.Pos
-		for j < hi && s.recs[j-1].Pos >= sg.start && s.recs[j-1].Pos < sg.start+s.opts.SegmentSize && end-first.Pos < 8<<20 {
-			end = s.recs[j-1].Pos + int64(s.recs[j-1].Size)
+		for j < len(recs) && recs[j].Pos >= sg.start && recs[j].Pos < sg.start+s.opts.SegmentSize && end-first.Pos < 8<<20 {
+			end = recs[j].Pos + int64(recs[j].Size)
 			j++
 		}
 		buf := make([]byte, end-first.Pos)
 		if _, err := sg.f.ReadAt(buf, first.Pos-sg.start); err != nil {
 			return nil, fmt.Errorf("read %s at %d: %w", sg.f.Name(), first.Pos-sg.start, err)
 		}
-		for k := i; k < j; k++ {
-			r := s.recs[k-1]
+		for _, r := range recs[k:j] {
 			e, _, err := codec.DecodeEntry(buf[r.Pos-first.Pos:], r.Pos)
 			if err != nil {
-				return nil, fmt.Errorf("entry %d in %s: %w", k, sg.f.Name(), err)
+				return nil, fmt.Errorf("entry %d in %s: %w", r.Index, sg.f.Name(), err)
 			}
 			out = append(out, e)
 		}
-		i = j
+		k = j
 	}
 	return out, nil
 }
 
-// ReadEntryData returns the data of the entry stored at pos with encoded
-// size size, read from its segment file and checked
-// (broker.CommitLogReader): a consumer's message read back by its queue
-// record, as RocketMQ reads messages from the CommitLog.
-func (s *Store) ReadEntryData(pos int64, size int32) ([]byte, error) {
+// ReadEntry returns the entry stored at pos with encoded size size, read
+// from its segment file and checked (broker.CommitLogReader): a
+// consumer's message read back by its queue record, as RocketMQ reads
+// messages from the CommitLog.
+func (s *Store) ReadEntry(pos int64, size int32) (core.Entry, error) {
 	k := pos / s.opts.SegmentSize
 	if pos < 0 || k >= int64(len(s.segs)) || s.segs[k].start != k*s.opts.SegmentSize ||
 		size < commitlog.HeaderSize || pos+int64(size) > s.segs[k].start+s.segs[k].size {
-		return nil, fmt.Errorf("%w: entry at %d of %d bytes is not within a segment", commitlog.ErrInvalid, pos, size)
+		return core.Entry{}, fmt.Errorf("%w: entry at %d of %d bytes is not within a segment", commitlog.ErrInvalid, pos, size)
 	}
 	sg := s.segs[k]
 	buf := make([]byte, size)
 	if _, err := sg.f.ReadAt(buf, pos-sg.start); err != nil {
-		return nil, fmt.Errorf("read %s at %d: %w", sg.f.Name(), pos-sg.start, err)
+		return core.Entry{}, fmt.Errorf("read %s at %d: %w", sg.f.Name(), pos-sg.start, err)
 	}
 	e, _, err := commitlog.Codec{MaxBodySize: s.opts.MaxBodySize}.DecodeEntry(buf, pos)
 	if err != nil {
-		return nil, fmt.Errorf("entry at %d in %s: %w", pos, sg.f.Name(), err)
+		return core.Entry{}, fmt.Errorf("entry at %d in %s: %w", pos, sg.f.Name(), err)
 	}
-	return e.Data, nil
+	return e, nil
 }
 
 // SetHardState records hs; it is written by the next Sync.
@@ -433,7 +433,10 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 		return nil, fmt.Errorf("%w: append at index %d, log ends at %d", commitlog.ErrInvalid, first, s.LastIndex())
 	}
 	if first <= s.LastIndex() {
-		truncated = slices.Clone(s.recs[first-1:])
+		if truncated, err = s.recs.span(first, s.LastIndex()+1); err != nil {
+			return nil, err
+		}
+		truncated = slices.Clone(truncated)
 		if err := s.truncate(first); err != nil {
 			return nil, err
 		}
@@ -495,12 +498,12 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 		if err != nil {
 			return truncated, err
 		}
-		if h.Index != uint64(len(s.recs))+1 {
-			panic(fmt.Sprintf("store: entry %d appended after record %d", h.Index, len(s.recs)))
+		if h.Index != s.recs.n+1 {
+			panic(fmt.Sprintf("store: entry %d appended after record %d", h.Index, s.recs.n))
 		}
 		r := commitlog.RecordOf(h)
 		newRec = commitlog.AppendIndexRecord(newRec, r)
-		s.recs = append(s.recs, r)
+		s.recs.push(r)
 		s.lastTerm, s.lastChain = h.Term, h.ChainCRC
 	}
 	if err := flush(); err != nil {
@@ -595,7 +598,11 @@ func (s *Store) closeFiles() {
 // truncate drops entries first.. (first <= LastIndex) from the files and
 // makes the cut durable.
 func (s *Store) truncate(first uint64) error {
-	pos := s.recs[first-1].Pos
+	fr, err := s.recs.get(first)
+	if err != nil {
+		return err
+	}
+	pos := fr.Pos
 	k := int(pos / s.opts.SegmentSize)
 	for _, sg := range s.segs[k+1:] {
 		name := sg.f.Name()
@@ -629,10 +636,15 @@ func (s *Store) truncate(first uint64) error {
 	if err := s.syncDir(); err != nil {
 		return err
 	}
-	s.recs = s.recs[:first-1]
+	if err := s.recs.cut(first - 1); err != nil {
+		return err
+	}
 	s.lastTerm, s.lastChain = 0, 0
 	if first > 1 {
-		r := s.recs[first-2]
+		r, err := s.recs.get(first - 1)
+		if err != nil {
+			return err
+		}
 		psg := s.segmentAt(r.Pos)
 		var hb [commitlog.HeaderSize]byte
 		if _, err := psg.f.ReadAt(hb[:], r.Pos-psg.start); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -264,10 +265,10 @@ func TestFailedFsyncIsNeverRetried(t *testing.T) {
 	assert.Equal(t, after, calls, "no fsync was called after the failure")
 }
 
-// ReadEntryData reads an entry's data back by its CommitLog position and
+// ReadEntry reads an entry back by its CommitLog position and
 // size (what a consumer's queue record holds); bytes damaged since, or a
 // position outside the segments, are errors, not a crash.
-func TestReadEntryDataByPosition(t *testing.T) {
+func TestReadEntryByPosition(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	want := ents(1, 12, 1, 60)
@@ -277,13 +278,13 @@ func TestReadEntryDataByPosition(t *testing.T) {
 	for _, e := range want {
 		pos, size, ok := s.Position(e.Index)
 		require.True(t, ok)
-		got, err := s.ReadEntryData(pos, size)
+		got, err := s.ReadEntry(pos, size)
 		require.NoError(t, err, "entry %d", e.Index)
-		assert.Equal(t, e.Data, got)
+		assert.Equal(t, e, got)
 	}
-	_, err = s.ReadEntryData(1<<40, 100)
+	_, err = s.ReadEntry(1<<40, 100)
 	assert.ErrorIs(t, err, commitlog.ErrInvalid)
-	_, err = s.ReadEntryData(-1, 100)
+	_, err = s.ReadEntry(-1, 100)
 	assert.ErrorIs(t, err, commitlog.ErrInvalid)
 
 	pos, size, _ := s.Position(3)
@@ -293,6 +294,53 @@ func TestReadEntryDataByPosition(t *testing.T) {
 	_, err = f.WriteAt([]byte{0xFF}, pos+int64(size)-1)
 	require.NoError(t, err)
 	f.Close()
-	_, err = s.ReadEntryData(pos, size)
+	_, err = s.ReadEntry(pos, size)
 	assert.ErrorContains(t, err, fmt.Sprintf("entry at %d in %s", pos, seg))
+}
+
+// The store keeps only the newest index records in memory and reads the
+// others from the index file: entries, terms and positions read the same
+// either way, before and after a reopen and after a truncation below the
+// records held in memory.
+func TestIndexRecordsReadFromTheFile(t *testing.T) {
+	defer func(n uint64) { tailRecords = n }(tailRecords)
+	tailRecords = 3
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	want := ents(1, 40, 1, 60)
+	for i := 0; i < len(want); i += 7 {
+		_, err := s.Append(want[i:min(i+7, len(want))])
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Sync())
+	check := func(s *Store, want []core.Entry) {
+		t.Helper()
+		require.Equal(t, uint64(len(want)), s.LastIndex())
+		assert.LessOrEqual(t, len(s.recs.tail), 6, "at most twice tailRecords in memory")
+		got, err := s.Entries(1, s.LastIndex()+1)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+		for _, e := range want {
+			term, ok := s.Term(e.Index)
+			assert.True(t, ok)
+			assert.Equal(t, e.Term, term)
+			pos, size, ok := s.Position(e.Index)
+			require.True(t, ok)
+			got, err := s.ReadEntry(pos, size)
+			require.NoError(t, err)
+			assert.Equal(t, e, got)
+		}
+	}
+	check(s, want)
+	require.NoError(t, s.Close())
+	s = mustOpen(t, dir)
+	check(s, want)
+	// A conflicting append at entry 9 cuts 9..40, far below memory.
+	repl := ents(9, 4, 2, 30)
+	tr, err := s.Append(repl)
+	require.NoError(t, err)
+	assert.Len(t, tr, 32, "the truncated records, read from the file")
+	assert.Equal(t, uint64(9), tr[0].Index)
+	check(s, append(slices.Clone(want[:8]), repl...))
+	require.NoError(t, s.Close())
 }
