@@ -35,6 +35,11 @@ type raftLog struct {
 	// cacheBytes bounds the data of the persisted entries kept in mem;
 	// cached is their data now.
 	cacheBytes, cached int
+	// dead counts the slots of mem's array before mem[0]: evicted entries
+	// the array still points to, so their data stays in memory until the
+	// array is dropped. evict moves mem to a new array once they outnumber
+	// the live entries, which bounds that garbage by about the cache.
+	dead int
 	// committed is the highest index known to be committed.
 	// Invariant: committed <= lastIndex(); it never decreases.
 	committed uint64
@@ -224,6 +229,7 @@ func (l *raftLog) appendLeader(e Entry) {
 func (l *raftLog) grow(n int) {
 	if cap(l.mem)-len(l.mem) < n {
 		l.mem = slices.Grow(l.mem, max(n, len(l.mem)))
+		l.dead = 0 // a new array, starting at mem[0]
 	}
 }
 
@@ -278,7 +284,7 @@ func (l *raftLog) truncateFrom(i uint64) {
 		l.mem = l.mem[:k:k] // cap so the next append never overwrites shared entries
 	} else {
 		t, _ := l.term(i - 1)
-		l.mem, l.first, l.lastStoredTerm, l.cached = nil, i, t, 0
+		l.mem, l.first, l.lastStoredTerm, l.cached, l.dead = nil, i, t, 0, 0
 	}
 }
 
@@ -294,8 +300,8 @@ func (l *raftLog) stableTo(i uint64) {
 
 // evict drops the oldest persisted entries from memory while those exceed
 // cacheBytes. The array is never written in place (checkpoints share it, see
-// Node.Clone): the live part moves to a new array once the dropped part is
-// most of it.
+// Node.Clone), so the dropped entries' slots cannot be cleared: the live
+// part moves to a new array once the dropped slots outnumber it (dead).
 func (l *raftLog) evict() {
 	drop := uint64(0)
 	for l.cached > l.cacheBytes && l.first+drop <= l.stabled {
@@ -307,8 +313,10 @@ func (l *raftLog) evict() {
 	}
 	l.lastStoredTerm = l.mem[drop-1].Term
 	l.first += drop
-	if rest := l.mem[drop:]; len(rest) < cap(rest)/2 {
+	l.dead += int(drop)
+	if rest := l.mem[drop:]; l.dead >= len(rest) {
 		l.mem = append(make([]Entry, 0, max(2*len(rest), 64)), rest...)
+		l.dead = 0
 	} else {
 		l.mem = rest
 	}

@@ -427,7 +427,14 @@ func (n *Node) Ready() Ready {
 	rd.MustSync = rd.MustSync || len(rd.Entries) > 0
 	// Double-buffer the outbox: this Ready's arrays are refilled only after
 	// the next Ready, so a caller that follows the contract never sees them
-	// change, and a steady group allocates no new outbox per Ready.
+	// change, and a steady group allocates no new outbox per Ready. The
+	// spares held the Ready before this one, which the caller is done with:
+	// they are cleared, since their pushes' entries would otherwise keep
+	// old log arrays and their data in memory for as long as the slots are
+	// not overwritten.
+	clear(n.spareEager)
+	clear(n.spareMsgs)
+	clear(n.spareEvents)
 	n.eager, n.spareEager = n.spareEager[:0], rd.Eager
 	n.msgs, n.spareMsgs = n.spareMsgs[:0], rd.Messages
 	n.events, n.spareEvents = n.spareEvents[:0], rd.Events

@@ -507,3 +507,24 @@ func TestRestartResumesApplyingAfterApplied(t *testing.T) {
 	_, err := NewNode(c)
 	assert.ErrorContains(t, err, "Applied 9 is past the stored commit index 8")
 }
+
+// The outbox arrays a Ready hands out are reused two Readies later; by then
+// the slots they held are cleared, so an old push does not keep its
+// entries (and the log array they point into) in memory.
+func TestReusedOutboxHoldsNoOldEntries(t *testing.T) {
+	nw := newNetwork(t, 3)
+	lead := nw.electLeader()
+	for i := range 20 {
+		_, err := nw.propose(lead, fmt.Sprintf("m%d", i))
+		require.NoError(t, err)
+	}
+	n := nw.nodes[lead]
+	for range 3 {
+		nw.tick(1)
+	}
+	for _, arr := range [][]Message{n.eager, n.msgs} {
+		for i, m := range arr[len(arr):cap(arr)] {
+			assert.Nil(t, m.Entries, "slot %d past the outbox's length still holds a push", len(arr)+i)
+		}
+	}
+}
