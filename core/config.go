@@ -55,6 +55,9 @@ type Config struct {
 	// batch per Ready, and its caller can tick, vote and answer in between
 	// (etcd-io/raft's MaxCommittedSizePerReady).
 	MaxCommittedBytesPerReady int
+	// MaxSnapshotChunkBytes bounds the snapshot data one MsgSnapshot
+	// carries; 0 means DefaultSnapshotChunkBytes.
+	MaxSnapshotChunkBytes int
 
 	// DisableCheckQuorum turns CheckQuorum off. With it on (the default) a
 	// leader that has not heard from a majority within ElectionTicksMin steps
@@ -173,6 +176,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxEntryBytes == 0 {
 		c.MaxEntryBytes = DefaultMaxEntryBytes
+	}
+	if c.MaxSnapshotChunkBytes < 0 {
+		return bad("MaxSnapshotChunkBytes = %d, want >= 0 (0: DefaultSnapshotChunkBytes)", c.MaxSnapshotChunkBytes)
+	}
+	if c.MaxSnapshotChunkBytes == 0 {
+		c.MaxSnapshotChunkBytes = DefaultSnapshotChunkBytes
 	}
 	if c.LogCacheBytes < 0 {
 		return bad("LogCacheBytes = %d, want >= 0 (0: DefaultLogCacheBytes)", c.LogCacheBytes)

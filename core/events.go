@@ -25,6 +25,9 @@ const (
 	EventTransferFinished                        // the leader stepped down for the transfer target
 	EventTransferAborted                         // the transfer timed out
 	EventDropped                                 // a message was dropped; Detail says why
+	EventCompacted                               // entries up to Index were compacted into a snapshot (§7)
+	EventSnapshotSent                            // the leader started sending its snapshot to Peer
+	EventSnapshotInstalled                       // a follower installed the leader's snapshot at Index
 	eventKindCount
 )
 
@@ -46,6 +49,9 @@ var eventNames = [...]string{
 	EventTransferFinished:   "transfer-finished",
 	EventTransferAborted:    "transfer-aborted",
 	EventDropped:            "dropped",
+	EventCompacted:          "compacted",
+	EventSnapshotSent:       "snapshot-sent",
+	EventSnapshotInstalled:  "snapshot-installed",
 }
 
 func (k EventKind) String() string {

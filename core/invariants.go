@@ -19,6 +19,8 @@ func (n *Node) brokenInvariant() string {
 	switch {
 	case l.applied > l.committed:
 		return "applied > committed"
+	case l.applied < l.snap.Index || l.first <= l.snap.Index || l.stabled < l.snap.Index:
+		return fmt.Sprintf("applied, stabled or the first entry in memory (%d) is within the snapshot at %d", l.first, l.snap.Index)
 	case l.committed > l.lastIndex():
 		return "committed > last index"
 	case l.stabled > l.lastIndex():

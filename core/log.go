@@ -56,15 +56,29 @@ type raftLog struct {
 	unsafe bool
 	// lostCommitted counts committed entries truncated in unsafe mode.
 	lostCommitted uint64
+	// snap is the newest snapshot (§7): entries 1..snap.Index are
+	// compacted away, and first > snap.Index. Its Data is what the leader
+	// sends a follower that needs those entries.
+	snap Snapshot
+	// pendingSnapshot is a snapshot installed from the leader that the
+	// caller has not yet persisted (Ready.Snapshot); zero if none.
+	pendingSnapshot Snapshot
 }
 
 // newLog returns the log persisted in s (which must hold entries 1..last
 // with terms that never decrease; the CommitLog's recovery scan checks
 // that), keeping its newest entries in memory up to cacheBytes.
 func newLog(s Storage, cacheBytes int) (raftLog, error) {
-	l := raftLog{storage: s, first: 1, cacheBytes: cacheBytes}
+	snap, err := s.Snapshot()
+	if err != nil {
+		return raftLog{}, fmt.Errorf("reading the snapshot: %w", err)
+	}
+	l := raftLog{storage: s, first: snap.Index + 1, lastStoredTerm: snap.Term, cacheBytes: cacheBytes, snap: snap, stabled: snap.Index}
 	last := s.LastIndex()
-	if last == 0 {
+	if last < snap.Index {
+		return l, fmt.Errorf("storage's log ends at %d, before its snapshot at %d", last, snap.Index)
+	}
+	if last == snap.Index {
 		return l, nil
 	}
 	t, ok := s.Term(last)
@@ -73,7 +87,7 @@ func newLog(s Storage, cacheBytes int) (raftLog, error) {
 	}
 	// Load the tail into the cache: the entries a restarted replica is most
 	// likely to read (its views, the next pushes if it leads).
-	lo := last - min(last-1, restoreTail-1)
+	lo := max(last-min(last-1, restoreTail-1), snap.Index+1)
 	ents, err := s.Entries(lo, last+1)
 	if err != nil {
 		return l, fmt.Errorf("reading log %d..%d: %w", lo, last, err)
@@ -87,7 +101,7 @@ func newLog(s Storage, cacheBytes int) (raftLog, error) {
 	for _, e := range ents {
 		l.cached += len(e.Data)
 	}
-	if lo > 1 {
+	if lo > snap.Index+1 {
 		if l.lastStoredTerm, ok = s.Term(lo - 1); !ok {
 			return l, fmt.Errorf("storage has no term for entry %d", lo-1)
 		}
@@ -118,10 +132,12 @@ func (l *raftLog) term(i uint64) (uint64, bool) {
 		return 0, false
 	case i >= l.first:
 		return l.mem[i-l.first].Term, true
-	case i == 0:
-		return 0, true
 	case i == l.first-1:
 		return l.lastStoredTerm, true
+	case i == l.snap.Index:
+		return l.snap.Term, true
+	case i < l.snap.Index:
+		return 0, false // compacted away
 	}
 	t, ok := l.storage.Term(i)
 	if !ok {
@@ -159,8 +175,11 @@ func (l *raftLog) slice(lo, hi uint64) []Entry {
 
 // stored reads persisted entries lo..hi-1 from Storage. A failed read is
 // the disk failing under a running broker: it panics, as a failed write
-// stops the broker.
+// stops the broker. Asking for compacted entries is a bug.
 func (l *raftLog) stored(lo, hi uint64) []Entry {
+	if lo <= l.snap.Index {
+		panic(fmt.Sprintf("reading entries %d..%d, compacted into the snapshot at %d", lo, hi-1, l.snap.Index))
+	}
 	ents, err := l.storage.Entries(lo, hi)
 	if err != nil || uint64(len(ents)) != hi-lo {
 		panic(fmt.Sprintf("reading persisted entries %d..%d: got %d entries, err %v", lo, hi-1, len(ents), err))
@@ -320,6 +339,34 @@ func (l *raftLog) evict() {
 	} else {
 		l.mem = rest
 	}
+}
+
+// compact makes s the newest snapshot and drops the entries it covers
+// (s.Index <= applied; see Node.Compact).
+func (l *raftLog) compact(s Snapshot) {
+	if s.Index >= l.first {
+		k := s.Index - l.first + 1
+		for _, e := range l.mem[:k] {
+			if e.Index <= l.stabled {
+				l.cached -= len(e.Data)
+			}
+		}
+		l.mem = l.mem[k:]
+		l.dead += int(k)
+		l.first, l.lastStoredTerm = s.Index+1, s.Term
+	}
+	l.snap = s
+}
+
+// restore replaces the whole log by snapshot s, installed from the leader
+// (Figure 13 steps 5–8): nothing before or after it is kept, and
+// everything it stands for is committed and, once the caller has loaded it
+// into its state machine (Ready.Snapshot), applied.
+func (l *raftLog) restore(s Snapshot) {
+	l.mem, l.first, l.lastStoredTerm, l.cached, l.dead = nil, s.Index+1, s.Term, 0, 0
+	l.committed = max(l.committed, s.Index)
+	l.applied, l.stabled = s.Index, s.Index
+	l.snap, l.pendingSnapshot = s, s
 }
 
 // conflictHint tells a leader where our log stops agreeing with a push at

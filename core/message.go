@@ -36,6 +36,15 @@ const (
 	// MsgTimeoutNow tells a follower to campaign at once: the last step of
 	// a leadership transfer (Raft thesis §3.10).
 	MsgTimeoutNow
+	// MsgSnapshot is one chunk of InstallSnapshot (Raft §7, Figure 13):
+	// LogIndex/LogTerm are the snapshot's last included entry, Index the
+	// chunk's offset in the snapshot's data, Chunk the data, Done set on
+	// the last chunk.
+	MsgSnapshot
+	// MsgSnapshotResp asks for the snapshot LogIndex's data from offset
+	// Index on (the chunks so far arrived). An installed snapshot is
+	// answered with a MsgPushResp instead: "I hold up to Index".
+	MsgSnapshotResp
 	msgTypeCount
 )
 
@@ -50,6 +59,8 @@ var messageTypeNames = [...]string{
 	MsgHeartbeat:     "heartbeat",
 	MsgHeartbeatResp: "heartbeat-resp",
 	MsgTimeoutNow:    "timeout-now",
+	MsgSnapshot:      "snapshot",
+	MsgSnapshotResp:  "snapshot-resp",
 }
 
 func (t MessageType) String() string {
@@ -65,7 +76,7 @@ func (t MessageType) Valid() bool { return t > msgUnknown && t < msgTypeCount }
 // IsResponse reports whether t answers another message.
 func (t MessageType) IsResponse() bool {
 	switch t {
-	case MsgPreVoteResp, MsgVoteResp, MsgPushResp, MsgHeartbeatResp:
+	case MsgPreVoteResp, MsgVoteResp, MsgPushResp, MsgHeartbeatResp, MsgSnapshotResp:
 		return true
 	}
 	return false
@@ -102,6 +113,10 @@ type Message struct {
 	// Force marks a vote request from a leadership transfer: voters grant it
 	// even while they still hear from a leader.
 	Force bool
+	// Chunk and Done: for MsgSnapshot, the snapshot data from offset Index
+	// on, and whether it is the last chunk.
+	Chunk []byte
+	Done  bool
 }
 
 func (m Message) String() string {
@@ -125,6 +140,13 @@ func (m Message) String() string {
 		}
 	case MsgHeartbeat:
 		s += fmt.Sprintf(" commit=%d", m.Commit)
+	case MsgSnapshot:
+		s += fmt.Sprintf(" snap=%d@t%d off=%d n=%d", m.LogIndex, m.LogTerm, m.Index, len(m.Chunk))
+		if m.Done {
+			s += " done"
+		}
+	case MsgSnapshotResp:
+		s += fmt.Sprintf(" snap=%d want=%d", m.LogIndex, m.Index)
 	}
 	return s
 }

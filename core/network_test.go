@@ -8,35 +8,53 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// memStorage is a test store: what a broker's disk holds.
+// memStorage is a test store: what a broker's disk holds, its snapshot
+// and the entries after it.
 type memStorage struct {
 	hs   HardState
-	ents []Entry
+	snap Snapshot
+	ents []Entry // snap.Index+1 ..
 	// reads counts Entries calls: how often a replica went to its disk.
 	reads int
 }
 
 func (s *memStorage) InitialState() (HardState, error) { return s.hs, nil }
-func (s *memStorage) LastIndex() uint64                { return uint64(len(s.ents)) }
+func (s *memStorage) LastIndex() uint64                { return s.snap.Index + uint64(len(s.ents)) }
+func (s *memStorage) Snapshot() (Snapshot, error)      { return s.snap, nil }
 func (s *memStorage) Term(i uint64) (uint64, bool) {
-	if i < 1 || i > uint64(len(s.ents)) {
+	switch {
+	case i == s.snap.Index:
+		return s.snap.Term, true
+	case i < s.snap.Index || i > s.LastIndex():
 		return 0, false
 	}
-	return s.ents[i-1].Term, true
+	return s.ents[i-s.snap.Index-1].Term, true
 }
 func (s *memStorage) Entries(lo, hi uint64) ([]Entry, error) {
 	s.reads++
-	return slices.Clone(s.ents[lo-1 : hi-1]), nil
+	if lo <= s.snap.Index {
+		return nil, fmt.Errorf("entries %d..%d: compacted up to %d", lo, hi-1, s.snap.Index)
+	}
+	return slices.Clone(s.ents[lo-s.snap.Index-1 : hi-s.snap.Index-1]), nil
 }
 
 func (s *memStorage) persist(rd Ready) {
+	if !rd.Snapshot.IsZero() {
+		s.snap, s.ents = rd.Snapshot, nil
+	}
 	if rd.HardStateChanged {
 		s.hs = rd.HardState
 	}
 	if len(rd.Entries) > 0 {
 		first := rd.Entries[0].Index
-		s.ents = append(s.ents[:first-1], rd.Entries...)
+		s.ents = append(s.ents[:first-s.snap.Index-1], rd.Entries...)
 	}
+}
+
+// compact keeps snapshot snap and drops the entries it covers.
+func (s *memStorage) compact(snap Snapshot) {
+	s.ents = slices.Clone(s.ents[snap.Index-s.snap.Index:])
+	s.snap = snap
 }
 
 // network is an in-memory group of replicas (etcd-io/raft's test network):
@@ -56,6 +74,8 @@ type network struct {
 	filter func(Message) bool
 	// sent counts every message delivered, by type.
 	sent map[MessageType]int
+	// installed lists the snapshots each broker's Ready asked it to load.
+	installed map[NodeID][]Snapshot
 	// noPersist makes a broker's Ready leave its disk untouched (a crash
 	// before fsync happens on the next crash()).
 	cfg func(*Config)
@@ -83,6 +103,7 @@ func (nw *network) config(id NodeID) Config {
 	c := DefaultConfig(id, nw.ids, 42)
 	nw.cfg(&c)
 	c.Storage = nw.disks[id]
+	c.Applied = nw.disks[id].snap.Index // its state machine starts from the snapshot
 	return c
 }
 
@@ -142,6 +163,12 @@ func (nw *network) process() bool {
 		did = true
 		rd := n.Ready()
 		nw.queue = append(nw.queue, rd.Eager...)
+		if !rd.Snapshot.IsZero() {
+			if nw.installed == nil {
+				nw.installed = map[NodeID][]Snapshot{}
+			}
+			nw.installed[id] = append(nw.installed[id], rd.Snapshot)
+		}
 		nw.disks[id].persist(rd)
 		nw.queue = append(nw.queue, rd.Messages...)
 		nw.events = append(nw.events, rd.Events...)

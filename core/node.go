@@ -82,6 +82,8 @@ type Node struct {
 	// flush is set when the leader may have pushes to send; Ready sends them
 	// in batches.
 	flush bool
+	// inbound is a snapshot being received from the leader (snapshot.go).
+	inbound *inbound
 	// scratch is reused by maybeCommit.
 	scratch []uint64
 
@@ -123,8 +125,12 @@ func NewNode(cfg Config) (*Node, error) {
 	if hs.Commit > n.log.lastIndex() {
 		return nil, fmt.Errorf("broker %d: stored commit index %d is past the stored log's end %d", uint64(cfg.ID), hs.Commit, n.log.lastIndex())
 	}
+	hs.Commit = max(hs.Commit, n.log.snap.Index) // a snapshot is committed
 	if cfg.Applied > hs.Commit {
 		return nil, fmt.Errorf("broker %d: Applied %d is past the stored commit index %d", uint64(cfg.ID), cfg.Applied, hs.Commit)
+	}
+	if cfg.Applied < n.log.snap.Index {
+		return nil, fmt.Errorf("broker %d: Applied %d is below the stored snapshot's index %d: load the snapshot into the state machine first", uint64(cfg.ID), cfg.Applied, n.log.snap.Index)
 	}
 	n.term, n.vote = hs.Term, hs.Vote
 	n.log.committed, n.log.applied = hs.Commit, cfg.Applied
@@ -193,6 +199,10 @@ func (n *Node) Step(m Message) {
 		n.handleHeartbeatResp(m)
 	case MsgTimeoutNow:
 		n.handleTimeoutNow(m)
+	case MsgSnapshot:
+		n.handleSnapshot(m)
+	case MsgSnapshotResp:
+		n.handleSnapshotResp(m)
 	}
 }
 
@@ -226,6 +236,19 @@ func (n *Node) checkMessage(m Message) string {
 			return fmt.Sprintf("previous entry's term %d is above the push's term %d", m.LogTerm, m.Term)
 		}
 	}
+	if m.Type == MsgSnapshot {
+		switch {
+		case m.LogIndex == 0 || m.LogTerm == 0 || m.LogTerm > m.Term:
+			return fmt.Sprintf("snapshot of entry %d@t%d in term %d", m.LogIndex, m.LogTerm, m.Term)
+		case len(m.Chunk) > n.cfg.MaxEntryBytes:
+			return fmt.Sprintf("snapshot chunk of %d bytes, over the %d-byte limit", len(m.Chunk), n.cfg.MaxEntryBytes)
+		case m.Index > math.MaxUint64-uint64(len(m.Chunk)):
+			return fmt.Sprintf("snapshot chunk at offset %d overflows", m.Index)
+		}
+	}
+	if len(m.Chunk) > 0 && m.Type != MsgSnapshot || m.Done && m.Type != MsgSnapshot {
+		return fmt.Sprintf("%s carries snapshot data", m.Type)
+	}
 	return ""
 }
 
@@ -251,7 +274,7 @@ func (n *Node) stepTerm(m Message) bool {
 			// A granted pre-vote carries the term we would campaign in.
 		default:
 			lead := None
-			if m.Type == MsgPush || m.Type == MsgHeartbeat || m.Type == MsgTimeoutNow {
+			if m.Type == MsgPush || m.Type == MsgHeartbeat || m.Type == MsgTimeoutNow || m.Type == MsgSnapshot {
 				lead = m.From
 			}
 			if n.role == RoleLeader {
@@ -261,7 +284,7 @@ func (n *Node) stepTerm(m Message) bool {
 		}
 	case m.Term < n.term:
 		switch m.Type {
-		case MsgPush, MsgHeartbeat:
+		case MsgPush, MsgHeartbeat, MsgSnapshot:
 			// Tell a stale leader our term so it steps down (Figure 2:
 			// "reply false if term < currentTerm").
 			n.send(Message{Type: MsgPushResp, To: m.From, Reject: true, LogIndex: m.LogIndex})
@@ -384,6 +407,11 @@ type Ready struct {
 	// Messages must be sent only after HardState and Entries are persisted:
 	// votes and acknowledgements promise durable state.
 	Messages []Message
+	// Snapshot, if not zero, was installed from the leader: persist it
+	// (the log before and after it is gone: the store discards its
+	// entries) and load its Data into the state machine, before the
+	// Entries that follow it and before Committed are applied.
+	Snapshot Snapshot
 	// Committed entries, in index order, to apply to the broker.
 	Committed []Entry
 	// Events is what happened since the last Ready, for the UI and lessons.
@@ -392,13 +420,13 @@ type Ready struct {
 
 // IsEmpty reports whether there is nothing to do.
 func (rd *Ready) IsEmpty() bool {
-	return !rd.HardStateChanged && len(rd.Entries) == 0 && len(rd.Eager) == 0 &&
+	return !rd.HardStateChanged && rd.Snapshot.IsZero() && len(rd.Entries) == 0 && len(rd.Eager) == 0 &&
 		len(rd.Messages) == 0 && len(rd.Committed) == 0 && len(rd.Events) == 0
 }
 
 // HasReady reports whether Ready would have anything to do.
 func (n *Node) HasReady() bool {
-	return n.flush || len(n.eager) > 0 || len(n.msgs) > 0 || len(n.events) > 0 ||
+	return n.flush || !n.log.pendingSnapshot.IsZero() || len(n.eager) > 0 || len(n.msgs) > 0 || len(n.events) > 0 ||
 		n.hardState() != n.prevHard || n.log.stabled < n.log.lastIndex() || n.log.applied < n.log.committed
 }
 
@@ -414,6 +442,7 @@ func (n *Node) Ready() Ready {
 		}
 	}
 	rd := Ready{
+		Snapshot:  n.log.pendingSnapshot,
 		Entries:   n.log.unstable(),
 		Eager:     n.eager,
 		Messages:  n.msgs,
@@ -424,7 +453,7 @@ func (n *Node) Ready() Ready {
 		rd.HardState, rd.HardStateChanged = hs, true
 		rd.MustSync = hs.Term != n.prevHard.Term || hs.Vote != n.prevHard.Vote
 	}
-	rd.MustSync = rd.MustSync || len(rd.Entries) > 0
+	rd.MustSync = rd.MustSync || len(rd.Entries) > 0 || !rd.Snapshot.IsZero()
 	// Double-buffer the outbox: this Ready's arrays are refilled only after
 	// the next Ready, so a caller that follows the contract never sees them
 	// change, and a steady group allocates no new outbox per Ready. The
@@ -447,6 +476,9 @@ func (n *Node) Advance(rd Ready) {
 	defer n.assertInvariants()
 	if rd.HardStateChanged {
 		n.prevHard = rd.HardState
+	}
+	if !rd.Snapshot.IsZero() && rd.Snapshot.Index == n.log.pendingSnapshot.Index {
+		n.log.pendingSnapshot = Snapshot{}
 	}
 	if k := len(rd.Entries); k > 0 {
 		last := rd.Entries[k-1]
@@ -529,7 +561,7 @@ func (n *Node) Status() Status {
 // Entries returns the log entries lo <= Index < hi, clamped to the log.
 // The slice is shared: callers must not modify it.
 func (n *Node) Entries(lo, hi uint64) []Entry {
-	lo = max(lo, 1)
+	lo = max(lo, n.log.snap.Index+1) // the rest is compacted away
 	hi = min(hi, n.log.lastIndex()+1)
 	if lo >= hi {
 		return nil
@@ -571,6 +603,11 @@ func (n *Node) Clone(s Storage) *Node {
 		c.prs[i].inflight = slices.Clone(c.prs[i].inflight)
 	}
 	c.scratch = nil
+	if n.inbound != nil {
+		in := *n.inbound
+		in.data = slices.Clip(in.data) // only ever appended to
+		c.inbound = &in
+	}
 	c.eager = slices.Clone(n.eager)
 	c.msgs = slices.Clone(n.msgs)
 	c.events = slices.Clone(n.events)

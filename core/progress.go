@@ -12,11 +12,17 @@ const (
 	// StateReplicate: the follower's log is known to match up to Match; the
 	// leader pipelines up to MaxInflight pushes.
 	StateReplicate
+	// StateSnapshot: the follower needs entries the leader compacted away
+	// and is being sent the snapshot, a chunk at a time (Raft §7).
+	StateSnapshot
 )
 
 func (s ProgressState) String() string {
-	if s == StateReplicate {
+	switch s {
+	case StateReplicate:
 		return "replicate"
+	case StateSnapshot:
+		return "snapshot"
 	}
 	return "probe"
 }
@@ -44,9 +50,23 @@ type progress struct {
 	// recentActive records that the follower answered since the last
 	// CheckQuorum round.
 	recentActive bool
+	// pendingSnapshot is the index of the snapshot being sent (in
+	// StateSnapshot), snapshotOffset the offset of its data the follower
+	// asked for last.
+	pendingSnapshot, snapshotOffset uint64
+}
+
+// becomeSnapshot starts sending the snapshot at index from its beginning.
+func (p *progress) becomeSnapshot(index uint64) {
+	p.stalls = 0
+	p.state = StateSnapshot
+	p.probeSent = false
+	p.inflight = p.inflight[:0]
+	p.pendingSnapshot, p.snapshotOffset = index, 0
 }
 
 func (p *progress) becomeProbe() {
+	p.pendingSnapshot, p.snapshotOffset = 0, 0
 	p.stalls = 0
 	p.state = StateProbe
 	p.probeSent = false
@@ -55,6 +75,7 @@ func (p *progress) becomeProbe() {
 }
 
 func (p *progress) becomeReplicate() {
+	p.pendingSnapshot, p.snapshotOffset = 0, 0
 	p.state = StateReplicate
 	p.probeSent = false
 	p.next = p.match + 1
@@ -62,7 +83,7 @@ func (p *progress) becomeReplicate() {
 
 // paused reports whether the leader must wait before sending more.
 func (p *progress) paused(maxInflight int) bool {
-	if p.state == StateProbe {
+	if p.state != StateReplicate {
 		return p.probeSent
 	}
 	return len(p.inflight) >= maxInflight

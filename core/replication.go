@@ -23,6 +23,10 @@ func (n *Node) appendEntry(t EntryType, data []byte) Entry {
 // entries or MaxPushBytes bytes.
 func (n *Node) sendPushes(id NodeID) {
 	pr := n.pr(id)
+	if pr.state == StateSnapshot || n.needsSnapshot(pr) {
+		n.sendSnapshot(id)
+		return
+	}
 	for !pr.paused(n.cfg.MaxInflight) && pr.next <= n.log.lastIndex() {
 		prev := pr.next - 1
 		prevTerm, _ := n.log.term(prev)
@@ -46,6 +50,13 @@ func (n *Node) bcastHeartbeat() {
 // handlePush is a follower's EntryHandler (Figure 2, AppendEntries receiver).
 func (n *Node) handlePush(m Message) {
 	n.followLeader(m.From)
+	if m.LogIndex < n.log.snap.Index {
+		// The entries before our snapshot are compacted, so we cannot
+		// compare; they are committed, and committed entries are the same
+		// on every replica (Leader Completeness): we hold up to commit.
+		n.send(Message{Type: MsgPushResp, To: m.From, Index: n.log.committed})
+		return
+	}
 	committedBefore := n.log.committed
 	lastNew, truncatedFrom, ok := n.log.maybeAppend(m.LogIndex, m.LogTerm, m.Entries)
 	if !ok {
@@ -101,6 +112,14 @@ func (n *Node) handlePushResp(m Message) {
 	pr.recentActive = true
 	if m.Reject {
 		n.handleReject(m.From, pr, m)
+		return
+	}
+	if pr.state == StateSnapshot && m.Index >= pr.pendingSnapshot {
+		// The follower installed the snapshot (or had its entries).
+		pr.acked(m.Index)
+		pr.becomeReplicate()
+		n.maybeCommit()
+		n.flush = true
 		return
 	}
 	if pr.acked(m.Index) {

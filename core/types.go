@@ -73,8 +73,13 @@ type Storage interface {
 	LastIndex() uint64
 	// Term returns the term of persisted entry i (1 <= i <= LastIndex()).
 	Term(i uint64) (uint64, bool)
-	// Entries returns the persisted entries with lo <= Index < hi.
+	// Entries returns the persisted entries with lo <= Index < hi (all
+	// after the snapshot's index).
 	Entries(lo, hi uint64) ([]Entry, error)
+	// Snapshot returns the newest persisted snapshot (zero if none): the
+	// log holds the entries after its Index, and LastIndex is at least
+	// its Index.
+	Snapshot() (Snapshot, error)
 }
 
 // noStorage is the Storage of a replica whose caller keeps none (Config's
@@ -85,3 +90,4 @@ func (noStorage) InitialState() (HardState, error)        { return HardState{}, 
 func (noStorage) LastIndex() uint64                       { return 0 }
 func (noStorage) Term(uint64) (uint64, bool)              { return 0, false }
 func (noStorage) Entries(uint64, uint64) ([]Entry, error) { return nil, nil }
+func (noStorage) Snapshot() (Snapshot, error)             { return Snapshot{}, nil }

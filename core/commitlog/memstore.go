@@ -87,6 +87,10 @@ func (m *MemStore) InitialState() (core.HardState, error) { return m.live.hs, ni
 // LastIndex returns the index of the last entry written (core.Storage).
 func (m *MemStore) LastIndex() uint64 { return m.live.lastIndex }
 
+// Snapshot returns no snapshot (core.Storage): a MemStore's log always
+// starts at entry 1 (see the package doc: there is no compaction yet).
+func (m *MemStore) Snapshot() (core.Snapshot, error) { return core.Snapshot{}, nil }
+
 // LastTerm returns the term of the last entry written (0 if none).
 func (m *MemStore) LastTerm() uint64 { return m.live.lastTerm }
 

@@ -319,6 +319,10 @@ func (s *Store) InitialState() (core.HardState, error) { return s.hs, nil }
 // LastIndex returns the index of the last entry (core.Storage).
 func (s *Store) LastIndex() uint64 { return s.recs.n }
 
+// Snapshot returns no snapshot (core.Storage): the CommitLog always starts
+// at entry 1; a native broker does not compact its log yet.
+func (s *Store) Snapshot() (core.Snapshot, error) { return core.Snapshot{}, nil }
+
 // LastTerm returns the term of the last entry, 0 if none.
 func (s *Store) LastTerm() uint64 { return s.lastTerm }
 

@@ -6,11 +6,13 @@ package transport
 //	offset  size  field
 //	0       1     version (1)
 //	1       1     message type (core.MessageType)
-//	2       1     flags: bit 0 Reject, bit 1 Force; other bits must be 0
+//	2       1     flags: bit 0 Reject, bit 1 Force, bit 2 Done (snapshot
+//	              only); other bits must be 0
 //	3       …     uvarints: From, To, Term, LogIndex, LogTerm, Commit, Index,
 //	              HintIndex, HintTerm, number of entries
 //	…       …     per entry: uvarint Index, uvarint Term, 1 byte Type
 //	              (0 normal, 1 no-op), uvarint data length, data
+//	…       …     snapshot messages only: uvarint chunk length, chunk
 //
 // Uvarints keep a heartbeat at about a dozen bytes. Decode checks every
 // length against the bytes that remain before slicing, rejects trailing
@@ -34,6 +36,7 @@ var ErrFrame = errors.New("transport: bad frame")
 const (
 	flagReject = 1 << 0
 	flagForce  = 1 << 1
+	flagDone   = 1 << 2
 	// minEntrySize is the smallest encoded entry: three one-byte uvarints
 	// and the type byte.
 	minEntrySize = 4
@@ -48,6 +51,9 @@ func AppendMessage(dst []byte, m core.Message) []byte {
 	if m.Force {
 		flags |= flagForce
 	}
+	if m.Done {
+		flags |= flagDone
+	}
 	dst = append(dst, FrameVersion, byte(m.Type), flags)
 	for _, v := range [...]uint64{uint64(m.From), uint64(m.To), m.Term, m.LogIndex, m.LogTerm,
 		m.Commit, m.Index, m.HintIndex, m.HintTerm, uint64(len(m.Entries))} {
@@ -59,6 +65,10 @@ func AppendMessage(dst []byte, m core.Message) []byte {
 		dst = append(dst, byte(e.Type))
 		dst = binary.AppendUvarint(dst, uint64(len(e.Data)))
 		dst = append(dst, e.Data...)
+	}
+	if m.Type == core.MsgSnapshot {
+		dst = binary.AppendUvarint(dst, uint64(len(m.Chunk)))
+		dst = append(dst, m.Chunk...)
 	}
 	return dst
 }
@@ -78,10 +88,10 @@ func DecodeMessage(b []byte) (core.Message, error) {
 	if !m.Type.Valid() {
 		return m, fmt.Errorf("%w: unknown message type %d", ErrFrame, b[1])
 	}
-	if b[2]&^(flagReject|flagForce) != 0 {
-		return m, fmt.Errorf("%w: unknown flags %#x", ErrFrame, b[2])
+	if b[2]&^(flagReject|flagForce|flagDone) != 0 || (b[2]&flagDone != 0 && m.Type != core.MsgSnapshot) {
+		return m, fmt.Errorf("%w: unknown flags %#x for %s", ErrFrame, b[2], m.Type)
 	}
-	m.Reject, m.Force = b[2]&flagReject != 0, b[2]&flagForce != 0
+	m.Reject, m.Force, m.Done = b[2]&flagReject != 0, b[2]&flagForce != 0, b[2]&flagDone != 0
 	d.off = 3
 	m.From = core.NodeID(d.uvarint("from"))
 	m.To = core.NodeID(d.uvarint("to"))
@@ -130,6 +140,19 @@ func DecodeMessage(b []byte) (core.Message, error) {
 		}
 		if size > 0 {
 			e.Data = b[d.off : d.off+int(size) : d.off+int(size)]
+		}
+		d.off += int(size)
+	}
+	if m.Type == core.MsgSnapshot {
+		size := d.uvarint("snapshot chunk length")
+		if d.err != nil {
+			return core.Message{}, d.err
+		}
+		if size > uint64(len(b)-d.off) {
+			return core.Message{}, fmt.Errorf("%w: snapshot chunk length %d exceeds the %d bytes left at offset %d", ErrFrame, size, len(b)-d.off, d.off)
+		}
+		if size > 0 {
+			m.Chunk = b[d.off : d.off+int(size) : d.off+int(size)]
 		}
 		d.off += int(size)
 	}
