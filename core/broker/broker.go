@@ -449,26 +449,7 @@ func (b *Broker) Digest() string {
 			str("unreadable records: " + err.Error())
 		}
 	}
-	ids := make([]string, 0, len(b.producers))
-	for id := range b.producers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		p := b.producers[id]
-		str(id)
-		u64(p.highest)
-		u64(p.lastIndex)
-		u64(uint64(len(p.recent)))
-		p.each(func(r seqResult) {
-			u64(r.seq)
-			u64(r.result.Index)
-			u64(r.result.Term)
-			str(r.result.Topic)
-			u64(r.result.QueueOffset)
-			u64(uint64(r.sum))
-		})
-	}
+	b.walkDedup(u64, str, func(sum uint32) { u64(uint64(sum)) })
 	return hex.EncodeToString(h.Sum(nil))
 }
 

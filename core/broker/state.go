@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"slices"
 )
 
@@ -66,13 +67,24 @@ func (b *Broker) State() []byte {
 		str(name)
 		u(b.topics[name].Len())
 	}
-	ids := make([]string, 0, len(b.producers))
-	for id := range b.producers {
-		ids = append(ids, id)
+	u(uint64(len(b.producers)))
+	b.walkDedup(u, str, func(sum uint32) { out = binary.BigEndian.AppendUint32(out, sum) })
+	u(uint64(len(b.offsets)))
+	for _, g := range slices.Sorted(maps.Keys(b.offsets)) {
+		str(g)
+		u(uint64(len(b.offsets[g])))
+		for _, t := range slices.Sorted(maps.Keys(b.offsets[g])) {
+			str(t)
+			u(b.offsets[g][t])
+		}
 	}
-	slices.Sort(ids)
-	u(uint64(len(ids)))
-	for _, id := range ids {
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// walkDedup calls u, str and sum for the deduplication table's fields, in
+// producer id order: what State encodes and Digest hashes.
+func (b *Broker) walkDedup(u func(uint64), str func(string), sum func(uint32)) {
+	for _, id := range slices.Sorted(maps.Keys(b.producers)) {
 		p := b.producers[id]
 		str(id)
 		u(p.highest)
@@ -84,29 +96,9 @@ func (b *Broker) State() []byte {
 			u(r.result.Term)
 			str(r.result.Topic)
 			u(r.result.QueueOffset)
-			out = binary.BigEndian.AppendUint32(out, r.sum)
+			sum(r.sum)
 		})
 	}
-	groups := make([]string, 0, len(b.offsets))
-	for g := range b.offsets {
-		groups = append(groups, g)
-	}
-	slices.Sort(groups)
-	u(uint64(len(groups)))
-	for _, g := range groups {
-		str(g)
-		topics := make([]string, 0, len(b.offsets[g]))
-		for t := range b.offsets[g] {
-			topics = append(topics, t)
-		}
-		slices.Sort(topics)
-		u(uint64(len(topics)))
-		for _, t := range topics {
-			str(t)
-			u(b.offsets[g][t])
-		}
-	}
-	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 
 // RestoredRecord is one ConsumeQueue record as a runner gives it back to
