@@ -99,6 +99,19 @@ func (r *Report) String() string {
 // remnant of the last write: a store that truncates its log must cut or zero
 // the bytes it drops, or a stale entry could pass for valid data after damage.
 func Recover(segs []Segment, index io.ReaderAt, indexSize int64, opts Options) (Recovered, *Report, error) {
+	return RecoverAfter(segs, index, indexSize, opts, Header{})
+}
+
+// RecoverAfter is Recover trusting the log up to and including the entry
+// whose header is trusted: a store passes the last entry it made durable,
+// index records included, before a checkpoint (RocketMQ's recovery also
+// starts from the checkpoint instead of the first file:
+// CommitLog.recoverAbnormally). Only the entries after it are scanned, so
+// a restart costs the tail, not the log. The trusted entry itself is
+// checked first — its bytes decode to exactly that header and its index
+// record agrees — and if it does not, the whole log is scanned as by
+// Recover. A zero header means no trusted prefix.
+func RecoverAfter(segs []Segment, index io.ReaderAt, indexSize int64, opts Options, trusted Header) (Recovered, *Report, error) {
 	opts = opts.WithDefaults()
 	if err := opts.Validate(); err != nil {
 		return Recovered{}, nil, err
@@ -114,14 +127,19 @@ func Recover(segs []Segment, index io.ReaderAt, indexSize int64, opts Options) (
 	if err := s.idx.open(index, indexSize, rep); err != nil {
 		return Recovered{}, rep, err
 	}
-	for i, seg := range segs {
-		done, err := s.segment(seg, i == len(segs)-1)
+	first, from := 0, int64(0)
+	if k, ok := s.trust(segs, trusted); ok {
+		first, from = k, trusted.End()-segs[k].Start
+	}
+	for i := first; i < len(segs); i++ {
+		done, err := s.segment(segs[i], i == len(segs)-1, from)
 		if err != nil {
 			return Recovered{}, rep, err
 		}
 		if done {
 			break
 		}
+		from = 0
 	}
 	s.idx.finish(s.last.Index, rep)
 	return Recovered{
@@ -167,8 +185,39 @@ type scan struct {
 	idx   indexScan
 }
 
-// segment scans one segment. It returns done when the log ends in it.
-func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
+// trust checks the trusted entry h against the segment holding it and the
+// index, and if both agree starts the scan after it: it returns the
+// segment's number.
+func (s *scan) trust(segs []Segment, h Header) (int, bool) {
+	if h.Index == 0 || h.Pos < 0 || h.Size < HeaderSize {
+		return 0, false
+	}
+	k := int(h.Pos / s.opts.SegmentSize)
+	if k >= len(segs) || h.End() > segs[k].Start+segs[k].Size {
+		return 0, false
+	}
+	b := make([]byte, h.Size)
+	if n, _ := segs[k].Data.ReadAt(b, h.Pos-segs[k].Start); n != len(b) {
+		return 0, false
+	}
+	got, err := s.codec.checkEntry(b, h.Pos)
+	if err != nil || got != h || s.idx.rebuilding || h.Index > s.idx.records {
+		return 0, false
+	}
+	var rec [IndexRecordSize]byte
+	if err := s.idx.read(rec[:], IndexOffset(h.Index)); err != nil {
+		return 0, false
+	}
+	if r, err := DecodeIndexRecord(rec[:]); err != nil || r != RecordOf(h) {
+		return 0, false
+	}
+	s.last, s.chain, s.idx.keep = h, h.ChainCRC, IndexOffset(h.Index)+IndexRecordSize
+	return k, true
+}
+
+// segment scans one segment from offset from (0, or just after the
+// trusted entry). It returns done when the log ends in it.
+func (s *scan) segment(seg Segment, last bool, from int64) (done bool, err error) {
 	name := SegmentName(seg.Start)
 	if int64(cap(s.buf)) < seg.Size {
 		s.buf = make([]byte, seg.Size)
@@ -181,7 +230,7 @@ func (s *scan) segment(seg Segment, last bool) (done bool, err error) {
 		return true, fmt.Errorf("commitlog: read segment %s: %w", name, err)
 	}
 	d := damage{name: name, start: seg.Start, b: b, last: last, s: s}
-	for off := int64(0); ; {
+	for off := from; ; {
 		s.end = seg.Start + off
 		rest := b[off:]
 		if len(rest) == 0 {

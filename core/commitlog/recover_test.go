@@ -361,3 +361,69 @@ func ExampleRecover() {
 	// 1 <nil>
 	// 00000000000000000000@53: body CRC mismatch, 53 bytes (header says 0x31aa814e, body has 0x9cd7d21f); index@64: index records past the data, 32 bytes (records for entries 2..2, data ends at entry 1)
 }
+
+// headerOf returns the header of entry index as the files hold it.
+func (f files) headerOf(t *testing.T, index uint64) Header {
+	t.Helper()
+	r, err := DecodeIndexRecord(f.index[IndexOffset(index):])
+	require.NoError(t, err)
+	seg := f.segs[r.Pos/f.opts.SegmentSize]
+	h, err := DecodeHeader(seg[r.Pos%f.opts.SegmentSize:])
+	require.NoError(t, err)
+	return h
+}
+
+func (f files) recoverAfter(h Header) (Recovered, *Report, error) {
+	segs := make([]Segment, len(f.segs))
+	for i, b := range f.segs {
+		segs[i] = Segment{Start: int64(i) * f.opts.SegmentSize, Data: bytes.NewReader(b), Size: int64(len(b))}
+	}
+	return RecoverAfter(segs, bytes.NewReader(f.index), int64(len(f.index)), f.opts, h)
+}
+
+// RecoverAfter trusts the log up to an entry it was given and scans only
+// what follows: on clean files and on a torn tail it finds what Recover
+// finds; damage before the trusted entry goes unseen (the entries there
+// are checked when read); a trusted header that does not match the files
+// makes it scan everything, as Recover does.
+func TestRecoverAfterATrustedEntry(t *testing.T) {
+	opts := Options{SegmentSize: 4096, MaxBodySize: 200}
+	f := filesOf(newLog(t, opts, testEntries(120, 150)))
+	require.Greater(t, len(f.segs), 3)
+	for _, k := range []uint64{1, 40, 77, 119, 120} {
+		h := f.headerOf(t, k)
+		want, wrep, err := f.recover()
+		require.NoError(t, err)
+		got, grep, err := f.recoverAfter(h)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "trusting entry %d", k)
+		assert.Equal(t, wrep, grep)
+	}
+
+	torn := f
+	torn.segs = append([][]byte(nil), f.segs...)
+	torn.setLast(append(bytes.Clone(f.last()), 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3))
+	h := torn.headerOf(t, 50)
+	want, wrep, err := torn.recover()
+	require.NoError(t, err)
+	got, grep, err := torn.recoverAfter(h)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wrep, grep, "the torn tail is cut and reported alike")
+	assert.False(t, grep.Empty())
+
+	damaged := f
+	damaged.segs = append([][]byte(nil), f.segs...)
+	damaged.segs[0] = bytes.Clone(f.segs[0])
+	damaged.segs[0][100] ^= 0xFF
+	_, _, err = damaged.recover()
+	require.ErrorIs(t, err, ErrCorrupt, "a full scan refuses")
+	got, _, err = damaged.recoverAfter(damaged.headerOf(t, 100))
+	require.NoError(t, err, "entries before the trusted one are not scanned")
+	assert.Equal(t, uint64(120), got.LastIndex)
+
+	wrong := f.headerOf(t, 60)
+	wrong.Term++
+	_, _, err = damaged.recoverAfter(wrong)
+	assert.ErrorIs(t, err, ErrCorrupt, "a header the files do not hold: the whole log is scanned")
+}

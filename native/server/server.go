@@ -291,7 +291,7 @@ const checkpointInterval = time.Second
 // the CommitLog agree: every entry up to the applied index is durable
 // before it is applied.
 func (s *Server) checkpoint(now time.Time) error {
-	if err := s.store.WriteCheckpoint(s.bk.State()); err != nil {
+	if err := s.store.WriteCheckpoint(s.bk.State(), s.bk.AppliedIndex()); err != nil {
 		return s.diskFailed(fmt.Errorf("checkpoint at entry %d: %w", s.bk.AppliedIndex(), err))
 	}
 	s.checkpointed, s.checkpointAt = s.bk.AppliedIndex(), now

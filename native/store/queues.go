@@ -34,8 +34,10 @@ package store
 // data, rebuilt from the CommitLog by replaying it all.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,12 +45,16 @@ import (
 	"strconv"
 
 	"dledgerlab/core/broker"
+	"dledgerlab/core/commitlog"
 )
 
 // File and folder names of the broker's state.
 const (
 	QueueDir       = "consumequeue"
 	CheckpointFile = "checkpoint"
+	// TrustedFile holds the header of the last entry a checkpoint made
+	// durable, index record included: recovery starts after it.
+	TrustedFile = "trusted"
 	// queueID is the queue id folder under a topic: one queue per topic.
 	queueID = "0"
 )
@@ -407,15 +413,56 @@ func (q *Queues) files(dir string) ([]queueFileInfo, error) {
 }
 
 // WriteCheckpoint makes the queue units durable, then replaces the
-// checkpoint with state (a broker.State) atomically: see the order above.
-func (s *Store) WriteCheckpoint(state []byte) error {
+// checkpoint with state (a broker.State at entry applied) atomically: see
+// the order above. It also makes the index records up to applied durable
+// and records that entry's header in the trusted file, so the next
+// recovery scans only the entries after it (commitlog.RecoverAfter).
+func (s *Store) WriteCheckpoint(state []byte, applied uint64) error {
 	if s.syncErr != nil {
 		return s.syncErr
 	}
 	if err := s.Queues().Sync(); err != nil {
 		return err
 	}
+	if applied > 0 {
+		if err := s.writeTrusted(applied); err != nil {
+			return err
+		}
+	}
 	return s.replaceFile(CheckpointFile, state)
+}
+
+// writeTrusted fsyncs the index, then records the header of entry i (which
+// is durable: it was applied) in the trusted file, replaced atomically.
+func (s *Store) writeTrusted(i uint64) error {
+	if err := s.syncFile(s.index); err != nil {
+		return fmt.Errorf("fsync %s: %w", s.index.Name(), err)
+	}
+	r, err := s.recs.get(i)
+	if err != nil {
+		return err
+	}
+	sg := s.segmentAt(r.Pos)
+	b := make([]byte, commitlog.HeaderSize, commitlog.HeaderSize+4)
+	if _, err := sg.f.ReadAt(b, r.Pos-sg.start); err != nil {
+		return fmt.Errorf("read header of entry %d in %s: %w", i, sg.f.Name(), err)
+	}
+	return s.replaceFile(TrustedFile, binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)))
+}
+
+// readTrusted returns the header the trusted file holds, or a zero header
+// if there is none or it does not check out (recovery then scans the whole
+// log).
+func readTrusted(path string) commitlog.Header {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) != commitlog.HeaderSize+4 || binary.BigEndian.Uint32(b[commitlog.HeaderSize:]) != crc32.Checksum(b[:commitlog.HeaderSize], castagnoli) {
+		return commitlog.Header{}
+	}
+	h, err := commitlog.DecodeHeader(b[:commitlog.HeaderSize])
+	if err != nil {
+		return commitlog.Header{}
+	}
+	return h
 }
 
 // ReadCheckpoint returns the checkpoint's bytes, or nil if there is none

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core/broker"
+	"dledgerlab/core/commitlog"
 )
 
 func unit(i int) broker.QueueRecord {
@@ -147,12 +148,52 @@ func TestCheckpointIsReplacedAtomically(t *testing.T) {
 	got, err := s.ReadCheckpoint()
 	require.NoError(t, err)
 	assert.Nil(t, got, "no checkpoint yet")
-	require.NoError(t, s.WriteCheckpoint([]byte("state one")))
-	require.NoError(t, s.WriteCheckpoint([]byte("state two")))
+	require.NoError(t, s.WriteCheckpoint([]byte("state one"), 0))
+	require.NoError(t, s.WriteCheckpoint([]byte("state two"), 0))
 	got, err = s.ReadCheckpoint()
 	require.NoError(t, err)
 	assert.Equal(t, "state two", string(got))
 	assert.NoFileExists(t, filepath.Join(dir, CheckpointFile+".tmp"))
 
 	require.NoError(t, s.Close())
+}
+
+// After a checkpoint at entry k the recovery scan starts after entry k
+// (the trusted file): a torn tail after it is still cut, damage before it
+// is not scanned (it is found when that entry is read), and without the
+// trusted file the whole log is scanned and the damage refuses the start.
+func TestRecoveryStartsAfterTheCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	_, err := s.Append(ents(1, 30, 1, 40))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	require.NoError(t, s.WriteCheckpoint([]byte("state"), 20))
+	pos, size, _ := s.Position(5)
+	segs := s.Segments()
+	require.NoError(t, s.Close())
+
+	first := segs[pos/segs[0].Capacity]
+	seg := filepath.Join(dir, first.Name)
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	b[pos-first.Start+commitlog.HeaderSize+3] ^= 0xFF // damage in entry 5, before the checkpoint
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+	last := filepath.Join(dir, segs[len(segs)-1].Name)
+	b, err = os.ReadFile(last)
+	require.NoError(t, err)
+	b = append(b, []byte("torn")...) // and a torn tail after entry 30
+	require.NoError(t, os.WriteFile(last, b, 0o644))
+
+	s, rep, err := Open(dir, smallOpts)
+	require.NoError(t, err, "entries up to 20 are trusted")
+	assert.True(t, rep.Truncated(), "the torn tail is cut: %v", rep)
+	assert.Equal(t, uint64(30), s.LastIndex())
+	_, err = s.ReadEntry(pos, size)
+	assert.ErrorIs(t, err, commitlog.ErrCorrupt, "the damaged entry fails when it is read")
+	require.NoError(t, s.Close())
+
+	require.NoError(t, os.Remove(filepath.Join(dir, TrustedFile)))
+	_, _, err = Open(dir, smallOpts)
+	assert.ErrorIs(t, err, commitlog.ErrCorrupt, "a full scan finds the damage")
 }

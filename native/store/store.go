@@ -11,6 +11,8 @@
 //	commit                 last known commit index, a hint (see below)
 //	consumequeue/          the broker's ConsumeQueue files, and
 //	checkpoint             the broker's state they agree with (queues.go)
+//	trusted                the last entry the checkpoint made durable: the
+//	                       recovery scan starts after it
 //
 // Durability. Append only writes; Sync makes everything appended since the
 // last Sync durable with one fdatasync per segment touched (group commit: a
@@ -26,7 +28,11 @@
 //
 // Recovery. Open runs commitlog.Recover over the files: a torn tail of the
 // last segment is cut off and reported; damage before the tail is an error
-// naming the file and offset, and the broker refuses to start.
+// naming the file and offset, and the broker refuses to start. After a
+// checkpoint only the entries after the trusted one, and the newest three
+// segments whole, are scanned (commitlog.RecoverAfter): a restart costs
+// the log's tail, not the log; damage to older entries is found when they
+// are read.
 package store
 
 import (
@@ -208,7 +214,7 @@ func (s *Store) open() (*commitlog.Report, error) {
 	for i, sg := range s.segs {
 		in[i] = commitlog.Segment{Start: sg.start, Data: sg.f, Size: sg.size}
 	}
-	rec, rep, err := commitlog.Recover(in, s.index, ist.Size(), s.opts)
+	rec, rep, err := commitlog.RecoverAfter(in, s.index, ist.Size(), s.opts, s.scanFrom(readTrusted(filepath.Join(s.dir, TrustedFile))))
 	if err != nil {
 		var ce *commitlog.CorruptError
 		if errors.As(err, &ce) {
@@ -238,6 +244,34 @@ func (s *Store) open() (*commitlog.Report, error) {
 	}
 	s.hs = core.HardState{Term: s.termVote.Term, Vote: s.termVote.Vote, Commit: s.commit}
 	return rep, nil
+}
+
+// fullScanSegments is how many of the newest segments recovery checks
+// whole even after a checkpoint, as RocketMQ's recoverNormally checks the
+// last three CommitLog files.
+const fullScanSegments = 3
+
+// scanFrom returns the entry after which recovery starts: the trusted one,
+// or the first entry of the newest fullScanSegments segments if that is
+// earlier; a zero header (scan everything) when the log has no more
+// segments than that, or nothing is trusted.
+func (s *Store) scanFrom(trusted commitlog.Header) commitlog.Header {
+	k := len(s.segs) - fullScanSegments
+	if trusted.Index == 0 || k <= 0 {
+		return commitlog.Header{}
+	}
+	var b [commitlog.HeaderSize]byte
+	if _, err := s.segs[k].f.ReadAt(b[:], 0); err != nil {
+		return commitlog.Header{}
+	}
+	h, err := commitlog.DecodeHeader(b[:])
+	if err != nil || h.Pos != s.segs[k].start {
+		return commitlog.Header{}
+	}
+	if h.Index < trusted.Index {
+		return h
+	}
+	return trusted
 }
 
 // logReport says what recovery did, at the level a reader should take it
