@@ -336,7 +336,7 @@ export class ClusterView {
       let e = this.msgs.get(m.id);
       if (!e) {
         const cls = msgClass(m.type);
-        e = el('g', { class: 'msg ' + cls + (m.reject ? ' reject' : ''), 'data-type': m.type }, this.gMsgs);
+        e = el('g', { class: 'msg ' + cls + (m.reject ? ' reject' : ''), 'data-type': m.type, 'data-msg-id': m.id }, this.gMsgs);
         if (cls === 'm-push') {
           el('rect', { x: -8, y: -6, width: 16, height: 12, rx: 2 }, e);
           if (m.entries) el('text', { y: 3.5, 'text-anchor': 'middle' }, e).textContent = String(m.entries);
