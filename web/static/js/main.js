@@ -356,6 +356,8 @@ window.dledgerLab = {
   get lesson() { return app.lesson.active && app.frame ? app.frame.lesson || null : null; },
   /** story: where the story stands ({beat, index, id, time_ms, playing}), or null. */
   get story() { return app.story.state(); },
+  /** drawn: the log table and the event list show the latest frame. */
+  get drawn() { return !app.logs.dirty && !app.events.dirty; },
   perf() {
     return {
       frames: app.frames, p95: p95(app.frameTimes), goP95: p95(app.goTimes),

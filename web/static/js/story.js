@@ -630,9 +630,15 @@ export class Story {
         for (const a of avoid) s += overlap(a, x, y) * 3;
         for (const a of targets) s += overlap(a, x, y) * 40;
         if (main) {
-          const cx = x + bw / 2; const cy = y + bh / 2;
           const mx = (main.l + main.r) / 2; const my = (main.t + main.b) / 2;
-          s += Math.hypot(cx - mx, cy - my) * 2;
+          // The arrow starts at the box's point nearest the target; it
+          // should not cross another broker on its way.
+          const sx = Math.max(x, Math.min(mx, x + bw)); const sy = Math.max(y, Math.min(my, y + bh));
+          s += Math.hypot(sx - mx, sy - my) * 2;
+          for (let k = 1; k < 12; k++) {
+            const px = sx + ((mx - sx) * k) / 12; const py = sy + ((my - sy) * k) / 12;
+            for (const a of avoid) if (px > a.l && px < a.r && py > a.t && py < a.b && !(px > main.l && px < main.r && py > main.t && py < main.b)) s += 400;
+          }
         }
         if (s < best.s) best = { x, y, s };
       }
