@@ -174,6 +174,17 @@ export class ClusterView {
         });
       });
     }
+    // On a narrow screen, without groups, the drawing is cropped to the
+    // brokers so they stay readable; a wide one keeps the margins (where
+    // the story's callout goes).
+    const narrow = this.svg.clientWidth > 0 && this.svg.clientWidth < 600;
+    if (narrow && !groups && spots.length) {
+      const xs = spots.map((p) => p.x); const ys = spots.map((p) => p.y);
+      const x0 = Math.min(...xs) - 100; const y0 = Math.max(0, Math.min(...ys) - 52);
+      this.svg.setAttribute('viewBox', x0.toFixed(0) + ' ' + y0.toFixed(0) + ' ' + (Math.max(...xs) + 100 - x0).toFixed(0) + ' ' + (Math.max(...ys) + 100 - y0).toFixed(0));
+    } else {
+      this.svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    }
     for (const s of spots) {
       const n = this.nodes.get(s.id);
       if (!n) continue;

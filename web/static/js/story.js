@@ -85,8 +85,11 @@ const BEATS = [
   {
     id: 'candidate',
     when: (f, c, since) => {
+      // Once its vote requests are on their way (after it persisted its
+      // term and vote), so the picture shows them.
       const e = eventsSince(f, since, 'became-candidate')[0];
-      return e ? { cand: e.node, term: e.term } : null;
+      if (!e || !inFlight(f, 'vote').some((m) => m.from === e.node)) return null;
+      return { cand: e.node, term: e.term };
     },
     anchor: (c) => [broker(c.cand)],
   },
@@ -176,7 +179,7 @@ const BEATS = [
     id: 'wake',
     when: (f, c, since) => {
       const e = eventsSince(f, since, 'became-candidate').find((x) => x.term > c.oldTerm);
-      if (!e) return null;
+      if (!e || !inFlight(f, 'vote').some((m) => m.from === e.node)) return null;
       const other = upNodes(f).find((n) => n.id !== e.node);
       return { cand: e.node, term: e.term, other: other ? other.id : 0, maj: majority(f), n: f.nodes.length };
     },
@@ -352,7 +355,10 @@ export class Story {
     if (!this.fine) return;
     const cur = this.history[this.at];
     if (this.pending.length && f.time_ms > cur.time) {
-      for (const a of this.pending) this.app.act(a, true);
+      for (const a of this.pending) {
+        this.app.act(a, true);
+        this.syncGroups(a);
+      }
       this.pending = [];
       return; // judged on the next frame, which shows what they did
     }
@@ -366,6 +372,15 @@ export class Story {
     }
     const facts = want.when(f, this.ctx, cur.time);
     if (facts) this.reach(want, true, f, facts);
+  }
+
+  /** syncGroups shows the story's split in the Network card's groups too. */
+  syncGroups(a) {
+    const ctl = this.app.controls;
+    if (a.kind !== 'partition' && a.kind !== 'heal') return;
+    for (const id of ctl.nodeIds) ctl.group.set(id, 0);
+    if (a.kind === 'partition') a.groups.forEach((ids, g) => { for (const id of ids) ctl.group.set(id, g); });
+    ctl.drawGroups();
   }
 
   update() {
@@ -611,6 +626,22 @@ export class Story {
       this.box.style.top = '';
     }
     this.draw(rects, h.beat.noArrow);
+    if (docked && rects.length) this.reveal(rects[0]);
+  }
+
+  /** reveal scrolls a narrow page so the callout and its target are both
+   * on screen (once per beat). */
+  reveal(r) {
+    const h = this.history[this.at];
+    if (this.scrolledFor === h) return;
+    this.scrolledFor = h;
+    const b = this.box.getBoundingClientRect();
+    const top = Math.min(b.top, r.top) - 8;
+    const bottom = Math.max(b.bottom, r.bottom) + 8;
+    let by = 0;
+    if (bottom > innerHeight) by = Math.min(bottom - innerHeight, top);
+    else if (top < 0) by = top;
+    if (by) window.scrollBy(0, by);
   }
 
   /** bestSpot picks where the box covers the least of the brokers, none of
