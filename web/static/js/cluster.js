@@ -174,14 +174,17 @@ export class ClusterView {
         });
       });
     }
-    // On a narrow screen, without groups, the drawing is cropped to the
-    // brokers so they stay readable; a wide one keeps the margins (where
+    // On a narrow screen the drawing is cropped to the brokers (and their
+    // groups) so they stay readable; a wide one keeps the margins (where
     // the story's callout goes).
     const narrow = this.svg.clientWidth > 0 && this.svg.clientWidth < 600;
-    if (narrow && !groups && spots.length) {
+    if (narrow && spots.length) {
       const xs = spots.map((p) => p.x); const ys = spots.map((p) => p.y);
-      const x0 = Math.min(...xs) - 100; const y0 = Math.max(0, Math.min(...ys) - 52);
-      this.svg.setAttribute('viewBox', x0.toFixed(0) + ' ' + y0.toFixed(0) + ' ' + (Math.max(...xs) + 100 - x0).toFixed(0) + ' ' + (Math.max(...ys) + 100 - y0).toFixed(0));
+      let x0 = Math.min(...xs) - 100; let y0 = Math.max(0, Math.min(...ys) - 52);
+      let x1 = Math.max(...xs) + 100; let y1 = Math.max(...ys) + 100;
+      for (const r of this.groupRects) { x0 = Math.min(x0, r.x - 4); y0 = Math.min(y0, r.y - 4); x1 = Math.max(x1, r.x2 + 4); y1 = Math.max(y1, r.y2 + 4); }
+      x0 = Math.max(0, x0); x1 = Math.min(W, x1);
+      this.svg.setAttribute('viewBox', x0.toFixed(0) + ' ' + y0.toFixed(0) + ' ' + (x1 - x0).toFixed(0) + ' ' + (y1 - y0).toFixed(0));
     } else {
       this.svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     }

@@ -609,10 +609,23 @@ export class Story {
     const rects = els.map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0);
     const stage = this.box.parentElement;
     const sr = stage.getBoundingClientRect();
-    const bw = this.box.offsetWidth;
-    const bh = this.box.offsetHeight;
     const docked = sr.width < 620;
     this.box.classList.toggle('docked', docked);
+    if (!docked) {
+      // As wide as the wider margin beside the brokers allows, so the box
+      // can sit beside the drawing instead of on it.
+      let l = Infinity; let r = -Infinity;
+      for (const g of document.querySelectorAll('#cluster .broker')) {
+        const b = g.getBoundingClientRect();
+        l = Math.min(l, b.left - sr.left); r = Math.max(r, b.right - sr.left);
+      }
+      const free = Number.isFinite(l) ? Math.max(l, sr.width - r) - 24 : 300;
+      this.box.style.width = Math.round(Math.max(250, Math.min(330, free))) + 'px';
+    } else {
+      this.box.style.width = '';
+    }
+    const bw = this.box.offsetWidth;
+    const bh = this.box.offsetHeight;
     let key = docked + ':' + Math.round(sr.left) + ',' + Math.round(sr.top) + ':' + sr.width + 'x' + sr.height + ':' + bw + 'x' + bh + ':'
       + rects.map((r) => Math.round(r.left) + ',' + Math.round(r.top) + ',' + Math.round(r.width)).join(';') + ':' + scrollX + ',' + scrollY;
     if (key === this.lastKey) return;
