@@ -304,7 +304,7 @@ func TestStoryRunsToTheEnd(t *testing.T) {
 		w, h int64
 		shot string
 	}
-	runs := []run{{1, 1366, 768, "desktop"}, {2, 1366, 768, ""}, {5, 1366, 768, ""}}
+	runs := []run{{1, 1366, 768, "desktop"}, {2, 1366, 768, "desktop"}, {5, 1366, 768, ""}}
 	if os.Getenv("DLEDGERLAB_SHOTS") != "" {
 		runs = append(runs, run{1, 390, 844, "phone"})
 		defer t.Logf("screenshots of every beat in %s", os.Getenv("DLEDGERLAB_SHOTS"))

@@ -662,7 +662,7 @@ export class Story {
   bestSpot(sr, bw, bh, rects) {
     const avoid = [...document.querySelectorAll('#cluster .broker')].map((g) => g.getBoundingClientRect())
       .map((r) => ({ l: r.left - sr.left, t: r.top - sr.top, r: r.right - sr.left, b: r.bottom - sr.top }));
-    const targets = rects.map((r) => ({ l: r.left - sr.left - 14, t: r.top - sr.top - 14, r: r.right - sr.left + 14, b: r.bottom - sr.top + 14 }));
+    const targets = rects.map((r) => ({ l: r.left - sr.left - 10, t: r.top - sr.top - 10, r: r.right - sr.left + 10, b: r.bottom - sr.top + 10 }));
     const main = targets[0];
     const overlap = (a, x, y) => Math.max(0, Math.min(a.r, x + bw) - Math.max(a.l, x)) * Math.max(0, Math.min(a.b, y + bh) - Math.max(a.t, y));
     let best = { x: 8, y: 8, s: Infinity };
@@ -681,7 +681,8 @@ export class Story {
           s += Math.hypot(sx - mx, sy - my) * 2;
           for (let k = 1; k < 12; k++) {
             const px = sx + ((mx - sx) * k) / 12; const py = sy + ((my - sy) * k) / 12;
-            for (const a of avoid) if (px > a.l && px < a.r && py > a.t && py < a.b && !(px > main.l && px < main.r && py > main.t && py < main.b)) s += 400;
+            const inTarget = targets.some((a) => px > a.l && px < a.r && py > a.t && py < a.b);
+            for (const a of avoid) if (!inTarget && px > a.l && px < a.r && py > a.t && py < a.b) s += 400;
           }
         }
         if (s < best.s) best = { x, y, s };
