@@ -335,6 +335,23 @@ func TestStoryRunsToTheEnd(t *testing.T) {
 				if n > 40 {
 					t.Fatalf("the story did not end after %d beats: %v", n, seen)
 				}
+				if r.seed == 5 && (s.Beat == "produce" || s.Beat == "split") {
+					// Back over a beat the story acted for (a produce; a split
+					// and a produce), then Next: the same moment again, and
+					// the story's actions are not done twice.
+					p.key(kb.ArrowLeft)
+					p.waitFor(fmt.Sprintf(`dledgerLab.story && dledgerLab.story.index === %d`, s.Index-1))
+					p.story()
+					again := p.next("right")
+					if again.Beat != s.Beat || again.TimeMs != s.TimeMs {
+						t.Fatalf("Back and Next from %s at %d ms reach %s at %d ms", s.Beat, s.TimeMs, again.Beat, again.TimeMs)
+					}
+					var acts int
+					p.eval(`dledgerLab.frame.timeline.actions.length`, &acts)
+					if want := map[string]int{"produce": 1, "split": 5}[s.Beat]; acts != want {
+						t.Fatalf("after Back and Next at %s the run has %d actions, want %d", s.Beat, acts, want)
+					}
+				}
 				s = p.next("right")
 			}
 			if strings.Join(seen, " ") != strings.Join(all, " ") {

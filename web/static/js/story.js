@@ -97,9 +97,11 @@ const BEATS = [
     id: 'vote',
     when: (f) => {
       const m = inFlight(f, 'vote-resp').find((x) => !x.reject && node(f, x.to) && node(f, x.to).role === 'candidate');
-      return m ? { voter: m.from, cand: m.to, term: m.term, msg: m.id } : null;
+      // retry: the first campaign did not win; another one is shown here.
+      return m ? { voter: m.from, cand: m.to, term: m.term, msg: m.id, retry: m.term !== c.term, firstTerm: c.term } : null;
     },
     anchor: (c) => [msgSel(c.msg), broker(c.voter)],
+    key: (c) => (c.retry ? 'voteRetry' : 'vote'),
     detours: ['split'],
   },
   {
@@ -268,7 +270,7 @@ const DETOURS = {
       const first = same.includes(c.cand) ? c.cand : same[0];
       return { splitTerm: term, cands: same, all: same.length === upNodes(f).length, first, second: same.find((id) => id !== first) };
     },
-    anchor: (c) => c.cands.map((id) => broker(id)),
+    anchor: (c) => [c.second].concat(c.cands.filter((id) => id !== c.second)).map((id) => broker(id)),
     key: (c) => (c.all ? 'splitAll' : 'splitSome'),
   },
 };
@@ -743,7 +745,7 @@ export class Story {
  * tests: each must exist in English and 简体中文). */
 export function storyKeys() {
   const variants = {
-    heartbeat: ['heartbeat', 'heartbeatNoop'], produce: ['produce', 'produceVolatile'], newleader: ['newleader', 'newleaderPlain'],
+    vote: ['vote', 'voteRetry'], heartbeat: ['heartbeat', 'heartbeatNoop'], produce: ['produce', 'produceVolatile'], newleader: ['newleader', 'newleaderPlain'],
     twoSides: ['twoLeaders', 'steppedDown'], heal: ['heal', 'healAgain'], splitVote: ['splitAll', 'splitSome'],
   };
   const out = {};
