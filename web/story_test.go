@@ -377,7 +377,8 @@ func TestStoryRunsToTheEnd(t *testing.T) {
 }
 
 // TestStoryLeavesWhenTheLearnerActs: crashing a broker mid-story ends the
-// story with a sentence saying so, and the playground goes on from there.
+// story with a sentence saying so, and the playground goes on from there;
+// so does changing the speed, and Esc.
 func TestStoryLeavesWhenTheLearnerActs(t *testing.T) {
 	base, _ := setup(t)
 	p := openSized(t, base+"?story=3", 1366, 768)
@@ -395,7 +396,12 @@ func TestStoryLeavesWhenTheLearnerActs(t *testing.T) {
 	if s := p.story(); s.Beat != "start" || s.TimeMs != 0 {
 		t.Fatalf("the Story button starts at %s (%d ms)", s.Beat, s.TimeMs)
 	}
+	// Changing the speed leaves too, and says so.
+	p.choose(`[data-action="speed"]`, "1")
+	p.waitFor(`dledgerLab.story === null && dledgerLab.playing && document.querySelector('#notice-text').textContent.includes('speed')`)
 	// Esc leaves too.
+	p.click(`[data-action="story"]`)
+	p.story()
 	p.key(kb.Escape)
 	p.waitFor(`dledgerLab.story === null && dledgerLab.playing`)
 }

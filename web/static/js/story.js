@@ -95,7 +95,7 @@ const BEATS = [
   },
   {
     id: 'vote',
-    when: (f) => {
+    when: (f, c) => {
       const m = inFlight(f, 'vote-resp').find((x) => !x.reject && node(f, x.to) && node(f, x.to).role === 'candidate');
       // retry: the first campaign did not win; another one is shown here.
       return m ? { voter: m.from, cand: m.to, term: m.term, msg: m.id, retry: m.term !== c.term, firstTerm: c.term } : null;
