@@ -438,6 +438,10 @@ export class Story {
     const acts = want.act ? want.act(this.ctx, cur.frame) : [];
     const recorded = ((this.app.frame.timeline || {}).actions || []).filter((a) => a.at === cur.time + 1);
     this.pending = acts.filter((a) => !recorded.some((r) => r.kind === a.kind && (r.node || 0) === (a.node || 0)));
+    // Keep the keyboard where it was: a press on Next (which is disabled
+    // while the story plays) gets the focus back at the next beat.
+    const f = document.activeElement;
+    this.refocus = !!(f && f.closest && f.closest('.story-callout'));
     this.playing = true;
     this.render();
     this.app.setPlaying(true);
@@ -587,6 +591,10 @@ export class Story {
     this.box.dataset.beat = h.id;
     this.box.classList.toggle('playing', this.playing);
     this.box.hidden = false;
+    if (!this.playing && this.refocus) {
+      this.refocus = false;
+      nextB.focus({ preventScroll: true });
+    }
     this.overlay.style.display = '';
     this.lastKey = '';
     this.place();
