@@ -674,6 +674,8 @@ export class Story {
       .map((r) => ({ l: r.left - sr.left, t: r.top - sr.top, r: r.right - sr.left, b: r.bottom - sr.top }));
     const targets = rects.map((r) => ({ l: r.left - sr.left - 10, t: r.top - sr.top - 10, r: r.right - sr.left + 10, b: r.bottom - sr.top + 10 }));
     const main = targets[0];
+    // The brokers other than the one the arrow points at (or into).
+    const others = main ? avoid.filter((a) => !((main.l + main.r) / 2 > a.l && (main.l + main.r) / 2 < a.r && (main.t + main.b) / 2 > a.t && (main.t + main.b) / 2 < a.b)) : [];
     const overlap = (a, x, y) => Math.max(0, Math.min(a.r, x + bw) - Math.max(a.l, x)) * Math.max(0, Math.min(a.b, y + bh) - Math.max(a.t, y));
     let best = { x: 8, y: 8, s: Infinity };
     const maxX = Math.max(8, sr.width - bw - 8);
@@ -686,13 +688,13 @@ export class Story {
         if (main) {
           const mx = (main.l + main.r) / 2; const my = (main.t + main.b) / 2;
           // The arrow starts at the box's point nearest the target; it
-          // should not cross another broker on its way.
+          // should not cross another broker on its way (ringed or not).
           const sx = Math.max(x, Math.min(mx, x + bw)); const sy = Math.max(y, Math.min(my, y + bh));
           s += Math.hypot(sx - mx, sy - my) * 2;
           for (let k = 1; k < 12; k++) {
             const px = sx + ((mx - sx) * k) / 12; const py = sy + ((my - sy) * k) / 12;
-            const inTarget = targets.some((a) => px > a.l && px < a.r && py > a.t && py < a.b);
-            for (const a of avoid) if (!inTarget && px > a.l && px < a.r && py > a.t && py < a.b) s += 400;
+            if (px > main.l && px < main.r && py > main.t && py < main.b) continue;
+            for (const a of others) if (px > a.l && px < a.r && py > a.t && py < a.b) s += 400;
           }
         }
         if (s < best.s) best = { x, y, s };
