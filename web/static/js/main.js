@@ -246,7 +246,7 @@ class App {
     // its condition first holds (the same moment for every replay).
     if (this.story.fine) {
       adv = Math.min(adv, 1);
-      this.carry = Math.min(this.carry - adv, 8) + adv;
+      this.carry = Math.min(this.carry, 8); // a slow machine plays slower, not in bursts
     }
     this.carry -= adv;
     adv += this.stepMs;
