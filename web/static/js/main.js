@@ -52,7 +52,7 @@ class App {
       onSeek: (ms) => this.seek(ms),
     });
     this.badge = new Badge({ root: $('#badge'), text: $('#badge-text'), jump: $('#badge-jump'), onJump: (ms) => this.seek(ms) });
-    this.events = new EventList($('#events'));
+    this.events = new EventList($('#events'), { byStory: (e) => this.story.owns(e) });
     this.clients = new Clients($('#clients'));
     this.controls = new Controls(this);
     this.lesson = new LessonPanel(this, { live });

@@ -288,6 +288,7 @@ export class Story {
     this.pending = []; // the story's actions still to do on the way
     this.ctx = {};
     this.lastKey = '';
+    this.actionTimes = new Set(); // when the story acted in this run
     this.build();
   }
 
@@ -327,6 +328,7 @@ export class Story {
     this.at = -1;
     this.ctx = {};
     this.pending = [];
+    this.actionTimes = new Set();
     this.app.speed = SPEED;
     document.querySelector(SPEED_SELECT).value = String(SPEED);
     this.app.setPlaying(false);
@@ -352,12 +354,18 @@ export class Story {
     this.leave(storyT(key, vars), kind === 'restart' || kind === 'lesson' || kind === 'step' || kind === 'seek' ? null : true);
   }
 
+  /** owns reports whether event e is one of the story's own actions. */
+  owns(e) {
+    return e.kind === 'action' && this.actionTimes.has(e.time_ms);
+  }
+
   /** onFrame judges each frame while the story plays (main.js calls it). */
   onFrame(f) {
     if (!this.fine) return;
     const cur = this.history[this.at];
     if (this.pending.length && f.time_ms > cur.time) {
       for (const a of this.pending) {
+        this.actionTimes.add(f.time_ms); // they happen at this frame's moment
         this.app.act(a, true);
         this.syncGroups(a);
       }
