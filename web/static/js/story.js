@@ -398,6 +398,7 @@ export class Story {
   }
 
   relabel() {
+    if (this.helpKeys) this.helpKeys.textContent = storyT('helpKeys');
     this.button.textContent = storyT('button');
     this.button.title = storyT('buttonTitle');
     if (this.active) this.render();
@@ -522,6 +523,16 @@ export class Story {
     box.querySelector('[data-action="story-next"]').addEventListener('click', () => this.next());
     box.querySelector('[data-action="story-back"]').addEventListener('click', () => this.back());
     box.querySelector('[data-action="story-exit"]').addEventListener('click', () => this.leave(storyT('leftEsc'), true));
+
+    // The help dialog lists the story's keys too.
+    const keys = document.querySelector('#help .keys tbody');
+    if (keys && !this.live) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = '<td><kbd>→</kbd> <kbd>Space</kbd> <kbd>←</kbd> <kbd>Esc</kbd></td><td id="story-help-keys"></td>';
+      keys.appendChild(tr);
+      this.helpKeys = tr.lastElementChild;
+      this.helpKeys.textContent = storyT('helpKeys');
+    }
 
     const ov = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
     ov.id = 'story-overlay';
