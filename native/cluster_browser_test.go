@@ -96,6 +96,10 @@ func TestLiveViewKillLeaderFromPage(t *testing.T) {
 	var live bool
 	watcher.eval(`!!document.querySelector('[data-live="true"]') && dledgerLab.frame.mode === 'live'`, &live)
 	assert.True(t, live, "the page is in live mode")
+	// A first visit to the live view is not the simulator's story.
+	var noStory bool
+	watcher.eval(`dledgerLab.story === null && document.querySelector('#story-callout').hidden && document.querySelector('[data-action="story"]').hidden`, &noStory)
+	assert.True(t, noStory, "the live view starts no story and offers none")
 
 	// The instructor's tab (the URL the launcher prints).
 	p := openLiveView(t, l.url+"/?live#admin="+l.token)

@@ -173,11 +173,12 @@ type page struct {
 
 // open loads the playground at fragment (e.g. "#run=…") in a new tab and
 // waits for its first frame. At cleanup it fails the test if the tab saw a
-// console error or an uncaught exception.
+// console error or an uncaught exception. It opens the free playground
+// (?play): a first visit would start the story (story_test.go).
 func open(t *testing.T, fragment string) *page {
 	t.Helper()
 	base, _ := setup(t)
-	return openURL(t, base+fragment)
+	return openURL(t, base+"?play"+fragment)
 }
 
 // openURL is open for any address.

@@ -171,7 +171,7 @@ func TestBrokenLessonIsReported(t *testing.T) {
 	if want == nil {
 		t.Fatal("the broken lesson loads")
 	}
-	p := openURL(t, base+"broken/")
+	p := openURL(t, base+"broken/?play")
 	p.click(`[data-action="lessons"]`)
 	p.waitFor(fmt.Sprintf(`(() => { const e = document.querySelector('#lessons-error'); return !e.hidden && e.textContent.includes(%q) })()`, want.Error()))
 	p.waitFor(`document.querySelector('[data-action="open-lesson"][data-lesson="broken"]') === null && document.querySelector('[data-action="open-lesson"][data-lesson="tour"]') !== null`)

@@ -36,7 +36,7 @@ func TestMeasure(t *testing.T) {
 		srv := httptest.NewServer(web.Handler())
 		defer srv.Close()
 		for i := 0; i < 3; i++ {
-			p := openURL(t, srv.URL+"/")
+			p := openURL(t, srv.URL+"/?play")
 			var first float64
 			p.eval(`dledgerLab.firstFrameMs`, &first)
 			t.Logf("web.Handler (precompressed): navigation → first drawn frame, load %d: %.0f ms", i+1, first)

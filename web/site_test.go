@@ -68,7 +68,7 @@ func TestStaticSiteFirstMinute(t *testing.T) {
 	srv := httptest.NewServer(log.wrap(http.StripPrefix("/dledgerlab", http.FileServer(http.Dir(dir)))))
 	defer srv.Close()
 
-	p := openURL(t, srv.URL+"/dledgerlab/")
+	p := openURL(t, srv.URL+"/dledgerlab/?play")
 	p.choose(`[data-action="speed"]`, "2")
 	id, term := p.leader(0, 0)
 	// On screen, not just in the drawing.
@@ -118,7 +118,7 @@ func TestStaticSiteFirstMinute(t *testing.T) {
 			zh   bool
 		}{{"site-desktop.png", 1366, 768, false}, {"site-phone.png", 390, 844, false},
 			{"site-desktop-zh.png", 1366, 768, true}, {"site-phone-zh.png", 390, 844, true}} {
-			q := openURL(t, srv.URL+"/dledgerlab/")
+			q := openURL(t, srv.URL+"/dledgerlab/?play")
 			if err := chromedp.Do(q.ctx, chromedp.EmulateViewport(s.w, s.h)); err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +182,7 @@ func TestBrowserTakesTheBrotliEngine(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	p := openURL(t, srv.URL+"/")
+	p := openURL(t, srv.URL+"/?play")
 	p.choose(`[data-action="speed"]`, "2")
 	p.leader(0, 0)
 	mu.Lock()

@@ -174,6 +174,20 @@ export class ClusterView {
         });
       });
     }
+    // On a narrow screen the drawing is cropped to the brokers (and their
+    // groups) so they stay readable; a wide one keeps the margins (where
+    // the story's callout goes).
+    const narrow = this.svg.clientWidth > 0 && this.svg.clientWidth < 600;
+    if (narrow && spots.length) {
+      const xs = spots.map((p) => p.x); const ys = spots.map((p) => p.y);
+      let x0 = Math.min(...xs) - 100; let y0 = Math.max(0, Math.min(...ys) - 52);
+      let x1 = Math.max(...xs) + 100; let y1 = Math.max(...ys) + 100;
+      for (const r of this.groupRects) { x0 = Math.min(x0, r.x - 4); y0 = Math.min(y0, r.y - 4); x1 = Math.max(x1, r.x2 + 4); y1 = Math.max(y1, r.y2 + 4); }
+      x0 = Math.max(0, x0); x1 = Math.min(W, x1);
+      this.svg.setAttribute('viewBox', x0.toFixed(0) + ' ' + y0.toFixed(0) + ' ' + (x1 - x0).toFixed(0) + ' ' + (y1 - y0).toFixed(0));
+    } else {
+      this.svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    }
     for (const s of spots) {
       const n = this.nodes.get(s.id);
       if (!n) continue;
@@ -336,7 +350,7 @@ export class ClusterView {
       let e = this.msgs.get(m.id);
       if (!e) {
         const cls = msgClass(m.type);
-        e = el('g', { class: 'msg ' + cls + (m.reject ? ' reject' : ''), 'data-type': m.type }, this.gMsgs);
+        e = el('g', { class: 'msg ' + cls + (m.reject ? ' reject' : ''), 'data-type': m.type, 'data-msg-id': m.id }, this.gMsgs);
         if (cls === 'm-push') {
           el('rect', { x: -8, y: -6, width: 16, height: 12, rx: 2 }, e);
           if (m.entries) el('text', { y: 3.5, 'text-anchor': 'middle' }, e).textContent = String(m.entries);

@@ -280,7 +280,6 @@ export class LogView {
       cellsEl.appendChild(trunc);
       const segs = document.createElement('div');
       segs.className = 'segs';
-      head.style.gridRow = 'span 2';
       grid.append(head, cellsEl, segs);
       this.rows.set(n.id, { head, headHTML: '', cellsEl, cells, trunc, truncHTML: '', segs, segsHTML: '' });
     }

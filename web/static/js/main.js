@@ -10,6 +10,7 @@ import { Timeline } from './timeline.js';
 import { Badge, EventList, Clients } from './panels.js';
 import { Controls } from './controls.js';
 import { LessonPanel } from './lessons.js';
+import { Story } from './story.js';
 import { live } from './live.js';
 import { applyStatic, currentLang, setLang, t } from './i18n.js';
 
@@ -51,10 +52,12 @@ class App {
       onSeek: (ms) => this.seek(ms),
     });
     this.badge = new Badge({ root: $('#badge'), text: $('#badge-text'), jump: $('#badge-jump'), onJump: (ms) => this.seek(ms) });
-    this.events = new EventList($('#events'));
+    this.events = new EventList($('#events'), { byStory: (e) => this.story.owns(e) });
     this.clients = new Clients($('#clients'));
     this.controls = new Controls(this);
     this.lesson = new LessonPanel(this, { live });
+    // Story mode (story.js): the seed's story told beat by beat.
+    this.story = new Story(this, { live });
 
     applyStatic(document);
     this.controls.syncLang();
@@ -68,7 +71,10 @@ class App {
   // --- what the controls call ---
 
   /** act queues an action; it happens at the current virtual time. */
-  act(a) { this.actions.push(a); }
+  act(a, byStory) {
+    if (!byStory) this.story.interrupted('act', a);
+    this.actions.push(a);
+  }
 
   select(id) {
     this.selected = id;
@@ -82,23 +88,27 @@ class App {
   }
 
   step() {
+    this.story.interrupted('step');
     this.setPlaying(false);
     this.stepMs += this.frame ? this.frame.settings.tick_ms || 10 : 10;
   }
 
-  seek(ms) {
+  seek(ms, byStory) {
+    if (!byStory) this.story.interrupted('seek');
     if (this.playing) this.setPlaying(false);
     this.pendingSeek = Math.max(0, Math.round(ms));
   }
 
   /** restart begins a new run from settings (an object) or a share string. */
   restart(arg, opts = {}) {
+    if (!opts.story) this.story.interrupted('restart');
     this.pendingInit = { arg: typeof arg === 'string' ? arg : JSON.stringify(arg), ...opts };
   }
 
   /** startLesson begins a guided lesson (a guide.Lesson from /lessons.json)
    * in a new run with the lesson's cluster. */
   startLesson(lesson) {
+    this.story.interrupted('lesson');
     this.pendingInit = { lesson };
   }
 
@@ -149,6 +159,7 @@ class App {
     this.controls.syncLang();
     this.cluster.relabel();
     this.lesson.relabel();
+    this.story.relabel();
     this.redraw(true);
   }
 
@@ -163,6 +174,8 @@ class App {
     if (run) {
       const at = Number(params.get('t'));
       this.restart(run, { share: true, t: Number.isFinite(at) && at > 0 ? at : null });
+    } else if (this.story.wanted()) {
+      this.story.start();
     } else {
       this.restart({});
     }
@@ -228,6 +241,13 @@ class App {
       return;
     }
     let adv = Math.floor(this.carry);
+    // While the story plays, one virtual millisecond per call, each frame
+    // judged before the next is asked for, so a beat stops exactly where
+    // its condition first holds (the same moment for every replay).
+    if (this.story.fine) {
+      adv = Math.min(adv, 1);
+      this.carry = Math.min(this.carry, 8); // a slow machine plays slower, not in bursts
+    }
     this.carry -= adv;
     adv += this.stepMs;
     this.stepMs = 0;
@@ -242,6 +262,10 @@ class App {
         v = v.frame;
       }
       this.arrived = { value: v, parseMs: r.parseMs, rewound: !!(this.arrived && this.arrived.rewound) };
+      if (this.story.fine) {
+        this.story.onFrame(v);
+        if (!this.engine.busy) this.dispatch();
+      }
     });
   }
 
@@ -273,6 +297,7 @@ class App {
     } else {
       this.lesson.end();
     }
+    this.story.onInit(v, init);
     this.show(v);
     if (init.t !== null && init.t !== undefined) {
       this.setPlaying(false);
@@ -303,7 +328,8 @@ class App {
     this.events.update(f, force); lap('events');
     this.clients.update(f, force);
     this.controls.update(f, force);
-    this.lesson.update(f); lap('other');
+    this.lesson.update(f);
+    this.story.update(f); lap('other');
   }
 }
 
@@ -328,6 +354,10 @@ window.dledgerLab = {
   get lastNotice() { return app.lastNotice; },
   /** lesson: where the guided lesson stands (frame.lesson), or null. */
   get lesson() { return app.lesson.active && app.frame ? app.frame.lesson || null : null; },
+  /** story: where the story stands ({beat, index, id, time_ms, playing}), or null. */
+  get story() { return app.story.state(); },
+  /** drawn: the log table and the event list show the latest frame. */
+  get drawn() { return !app.logs.dirty && !app.events.dirty; },
   perf() {
     return {
       frames: app.frames, p95: p95(app.frameTimes), goP95: p95(app.goTimes),

@@ -1,6 +1,6 @@
 // Small views: the invariant badge, the event list and the clients panel.
 
-import { t, eventText } from './i18n.js';
+import { t, eventText, storyT } from './i18n.js';
 import { fmtTime } from './timeline.js';
 
 function esc(s) {
@@ -41,7 +41,11 @@ export class Badge {
 
 /** EventList shows the latest events, newest first, in the page's language. */
 export class EventList {
-  constructor(root) { this.root = root; this.key = ''; this.drawnAt = -Infinity; this.dirty = null; }
+  /** byStory(e) tells the story's own actions (story.js) from the learner's. */
+  constructor(root, { byStory } = {}) {
+    this.root = root; this.key = ''; this.drawnAt = -Infinity; this.dirty = null;
+    this.byStory = byStory || (() => false);
+  }
 
   update(frame, force) {
     const evs = frame.events || [];
@@ -71,9 +75,10 @@ export class EventList {
       if (e.peer) extra += ' · ' + t('evPeer', { p: e.peer });
       if (e.index) extra += ' · ' + t('evIndex', { i: e.index });
       if (e.detail) extra += ' · ' + e.detail;
+      const story = e.kind === 'action' && this.byStory(e);
       out.push('<li data-kind="' + esc(e.kind) + '"><span class="ev-time">' + esc(fmtTime(e.time_ms)) + '</span> <b>'
-        + esc(e.node ? t('broker', { id: e.node }) : t('you')) + '</b> ' + (e.node ? '<span class="muted">t' + e.term + '</span> ' : '')
-        + '<span class="ev-kind">' + esc(eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
+        + esc(e.node ? t('broker', { id: e.node }) : story ? storyT('button') : t('you')) + '</b> ' + (e.node ? '<span class="muted">t' + e.term + '</span> ' : '')
+        + '<span class="ev-kind">' + esc(story ? storyT('evAction') : eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
     }
     this.root.innerHTML = out.join('');
     return true;
