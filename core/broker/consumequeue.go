@@ -90,6 +90,15 @@ type CommitLogReader interface {
 	ReadEntry(pos int64, size int32) (core.Entry, error)
 }
 
+// CommitLogRunReader is a CommitLogReader that also reads a run of
+// adjacent entries, the first at pos, of the given sizes, with one read: a
+// native store then pays one read per run of messages instead of one per
+// message, as RocketMQ reads a batch of messages from its mapped file.
+type CommitLogRunReader interface {
+	CommitLogReader
+	ReadEntries(pos int64, sizes []int32) ([]core.Entry, error)
+}
+
 // QueueStore keeps ConsumeQueue records outside the broker's memory, as
 // RocketMQ's ConsumeQueue files do (a native broker's consumequeue folder).
 // AppendRecord only buffers: the runner writes and fsyncs the buffered
@@ -166,6 +175,11 @@ func (q *ConsumeQueue) records(off uint64, dst []QueueRecord) error {
 // decoded afresh. An error is the CommitLog failing to give it back (a disk
 // error, damage since it was written).
 func (q *ConsumeQueue) at(off uint64, rec QueueRecord) (Stored, error) {
+	return q.storedAt(off, rec, nil)
+}
+
+// storedAt is at with the CommitLog entry already read, if e is not nil.
+func (q *ConsumeQueue) storedAt(off uint64, rec QueueRecord, read *core.Entry) (Stored, error) {
 	st := Stored{QueueOffset: off, Pos: rec.Pos, Size: rec.Size}
 	var c *queueChunk
 	var i uint64
@@ -181,8 +195,11 @@ func (q *ConsumeQueue) at(off uint64, rec QueueRecord) (Stored, error) {
 	}
 	var data []byte
 	if q.log != nil {
-		e, err := q.log.ReadEntry(rec.Pos, rec.Size)
-		if err != nil {
+		var e core.Entry
+		var err error
+		if read != nil {
+			e = *read
+		} else if e, err = q.log.ReadEntry(rec.Pos, rec.Size); err != nil {
 			return st, fmt.Errorf("%s: %w", where(), err)
 		}
 		if q.files == nil && (e.Index != st.Index || e.Term != st.Term) {
@@ -283,21 +300,50 @@ func (q *ConsumeQueue) read(off uint64, max, maxBytes int) ([]Stored, error) {
 	if err := q.records(off, recs); err != nil {
 		return nil, err
 	}
-	out := make([]Stored, 0, len(recs))
+	// The records' sizes decide how many before a message is decoded.
 	bytes := 0
 	for i, rec := range recs {
-		// The record's size decides before the message is decoded.
-		if bytes += int(rec.Size); maxBytes > 0 && bytes > maxBytes && len(out) > 0 {
+		if bytes += int(rec.Size); maxBytes > 0 && bytes > maxBytes && i > 0 {
+			recs = recs[:i]
 			break
 		}
-		s, err := q.at(off+uint64(i), rec)
-		if err != nil {
-			return out, err
+	}
+	out := make([]Stored, 0, len(recs))
+	run, batched := q.log.(CommitLogRunReader)
+	for i := 0; i < len(recs); {
+		// A run of messages adjacent in the CommitLog is read at once.
+		j := i + 1
+		for batched && j < len(recs) && recs[j].Pos == recs[j-1].Pos+int64(recs[j-1].Size) && j-i < maxRun {
+			j++
 		}
-		out = append(out, s)
+		var ents []core.Entry
+		if j-i > 1 {
+			sizes := make([]int32, j-i)
+			for k := range sizes {
+				sizes[k] = recs[i+k].Size
+			}
+			// A run that fails is read again message by message below, so
+			// the error names the message it is about.
+			ents, _ = run.ReadEntries(recs[i].Pos, sizes)
+		}
+		for k := i; k < j; k++ {
+			var e *core.Entry
+			if ents != nil {
+				e = &ents[k-i]
+			}
+			s, err := q.storedAt(off+uint64(k), recs[k], e)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, s)
+		}
+		i = j
 	}
 	return out, nil
 }
+
+// maxRun bounds the messages one CommitLog read covers.
+const maxRun = 256
 
 // append adds the message m, encoded as data, at the next queue offset and
 // returns that offset. data is copied, unless the queue reads its messages

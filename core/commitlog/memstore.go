@@ -125,6 +125,22 @@ func (m *MemStore) Entries(lo, hi uint64) ([]core.Entry, error) {
 	return out, nil
 }
 
+// ReadEntries returns the adjacent entries starting at pos, of the given
+// encoded sizes (broker.CommitLogRunReader); they must lie in one segment.
+// The data are copies.
+func (m *MemStore) ReadEntries(pos int64, sizes []int32) ([]core.Entry, error) {
+	out := make([]core.Entry, 0, len(sizes))
+	for _, n := range sizes {
+		e, err := m.ReadEntry(pos, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		pos += int64(n)
+	}
+	return out, nil
+}
+
 // ReadEntry returns the entry stored at pos with encoded size size,
 // decoded and checked (broker.CommitLogReader): a consumer's message read
 // back by its queue record. The data is a copy.

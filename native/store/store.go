@@ -428,6 +428,40 @@ func (s *Store) Entries(lo, hi uint64) ([]core.Entry, error) {
 	return out, nil
 }
 
+// ReadEntries reads the adjacent entries starting at pos, of the given
+// encoded sizes, with one read (broker.CommitLogRunReader); they must lie
+// in one segment.
+func (s *Store) ReadEntries(pos int64, sizes []int32) ([]core.Entry, error) {
+	total := int64(0)
+	for _, n := range sizes {
+		if n < commitlog.HeaderSize {
+			return nil, fmt.Errorf("%w: entry of %d bytes", commitlog.ErrInvalid, n)
+		}
+		total += int64(n)
+	}
+	k := pos / s.opts.SegmentSize
+	if pos < 0 || k >= int64(len(s.segs)) || s.segs[k].start != k*s.opts.SegmentSize || pos+total > s.segs[k].start+s.segs[k].size {
+		return nil, fmt.Errorf("%w: %d entries at %d of %d bytes are not within a segment", commitlog.ErrInvalid, len(sizes), pos, total)
+	}
+	sg := s.segs[k]
+	buf := make([]byte, total)
+	if _, err := sg.f.ReadAt(buf, pos-sg.start); err != nil {
+		return nil, fmt.Errorf("read %s at %d: %w", sg.f.Name(), pos-sg.start, err)
+	}
+	codec := commitlog.Codec{MaxBodySize: s.opts.MaxBodySize}
+	out := make([]core.Entry, len(sizes))
+	at := int64(0)
+	for i, n := range sizes {
+		e, _, err := codec.DecodeEntry(buf[at:at+int64(n)], pos+at)
+		if err != nil {
+			return nil, fmt.Errorf("entry at %d in %s: %w", pos+at, sg.f.Name(), err)
+		}
+		out[i] = e
+		at += int64(n)
+	}
+	return out, nil
+}
+
 // ReadEntry returns the entry stored at pos with encoded size size, read
 // from its segment file and checked (broker.CommitLogReader): a
 // consumer's message read back by its queue record, as RocketMQ reads

@@ -282,6 +282,21 @@ func TestReadEntryByPosition(t *testing.T) {
 		require.NoError(t, err, "entry %d", e.Index)
 		assert.Equal(t, e, got)
 	}
+	first, _, _ := s.Position(1)
+	var sizes []int32
+	for _, e := range want {
+		pos, size, _ := s.Position(e.Index)
+		if pos/smallOpts.SegmentSize != 0 {
+			break
+		}
+		sizes = append(sizes, size)
+	}
+	require.Greater(t, len(sizes), 2)
+	run, err := s.ReadEntries(first, sizes)
+	require.NoError(t, err)
+	assert.Equal(t, want[:len(sizes)], run, "one read for the run")
+	_, err = s.ReadEntries(first, append(sizes, 1<<20))
+	assert.ErrorIs(t, err, commitlog.ErrInvalid, "past the segment's end")
 	_, err = s.ReadEntry(1<<40, 100)
 	assert.ErrorIs(t, err, commitlog.ErrInvalid)
 	_, err = s.ReadEntry(-1, 100)
