@@ -10,6 +10,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,4 +122,64 @@ func TestLiveViewKillLeaderFromPage(t *testing.T) {
 	v := l.waitView("the launcher agrees", 5*time.Second, func(v sim.ClusterView) bool { return oneLeader(v) && leaders(v)[0] == next })
 	assert.Equal(t, "killed", v.Nodes[lead-1].State)
 	watcher.drawnLeader(lead) // the watcher sees it too
+}
+
+// The live view never shows a cluster that is gone: when the launcher
+// stops, a banner says so and the picture turns grey within 2 s; when a
+// launcher serves that address again, the page reconnects by itself. The
+// instructor switches PreVote on the real brokers from the page (the
+// safety rules stay in the simulator and are not offered).
+func TestLiveViewSaysWhenTheLauncherStopsAndSwitchesRules(t *testing.T) {
+	l := startLauncher(t, t.TempDir(), 3)
+	l.waitView("one leader", 15*time.Second, oneLeader)
+	p := openLiveView(t, l.url+"/?live#admin="+l.token)
+	p.drawnLeader(0)
+	var banner bool
+	p.eval(`document.querySelector('#live-lost').hidden && !document.documentElement.classList.contains('live-lost')`, &banner)
+	assert.True(t, banner, "no banner while frames arrive")
+
+	// Rules: only CheckQuorum and PreVote are offered on real brokers.
+	var shown []string
+	p.eval(`[...document.querySelectorAll('[data-rule]')].filter((b) => b.closest('label').offsetParent !== null).map((b) => b.dataset.rule)`, &shown)
+	assert.Equal(t, []string{"check_quorum", "pre_vote"}, shown)
+	p.eval(`document.querySelector('[data-rule="pre_vote"]').checked`, &banner)
+	require.True(t, banner, "PreVote is on on the brokers")
+	p.eval(`document.querySelector('[data-rule="pre_vote"]').click(), true`, nil)
+	l.waitView("PreVote off on the brokers", 10*time.Second, func(v sim.ClusterView) bool { return !v.Settings.PreVote })
+	p.waitFor(`!document.querySelector('[data-rule="pre_vote"]').checked && dledgerLab.frame.settings.pre_vote === false`)
+
+	// The launcher stops (its brokers die with it).
+	addr := strings.TrimPrefix(l.url, "http://")
+	stopped := time.Now()
+	require.NoError(t, l.cmd.Process.Kill())
+	<-l.done
+	p.waitFor(`!document.querySelector('#live-lost').hidden && document.querySelector('#live-lost').textContent.includes('No news from the cluster')`)
+	assert.Less(t, time.Since(stopped), 2*time.Second, "the banner comes within 2 s")
+	var filter string
+	p.eval(`getComputedStyle(document.querySelector('#cluster')).filter`, &filter)
+	assert.Contains(t, filter, "grayscale", "the picture is greyed")
+	p.shot("live-lost-en")
+	p.eval(`document.querySelector('#lang-toggle').click(), true`, nil)
+	p.waitFor(`document.querySelector('#live-lost').textContent.includes('收不到集群的消息了')`)
+	p.shot("live-lost-zh")
+	p.eval(`document.querySelector('#lang-toggle').click(), true`, nil)
+
+	// A launcher on the same address: the page reconnects by itself.
+	again := startLauncher(t, t.TempDir(), 3, "--addr", addr)
+	again.waitView("one leader", 15*time.Second, oneLeader)
+	p.waitFor(`document.querySelector('#live-lost').hidden && !document.documentElement.classList.contains('live-lost')`)
+	p.drawnLeader(0)
+}
+
+// shot saves the viewport as DIR/name.png when DLEDGERLAB_SHOTS=DIR is set.
+func (p *liveTab) shot(name string) {
+	p.t.Helper()
+	dir := os.Getenv("DLEDGERLAB_SHOTS")
+	if dir == "" {
+		return
+	}
+	buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+	require.NoError(p.t, err)
+	require.NoError(p.t, os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644))
+	p.t.Logf("screenshot %s", filepath.Join(dir, name+".png"))
 }

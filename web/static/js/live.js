@@ -21,8 +21,16 @@ const live = new URLSearchParams(location.search).has('live');
 // Controls that act on the cluster (disabled without the token), and the
 // simulator's own knobs (hidden: a real cluster has no seed, speed or past).
 const ACTING = ['crash', 'restart', 'pause-broker', 'resume-broker', 'isolate', 'transfer', 'partition', 'heal',
-  'produce', 'producer', 'producer-stop', 'consumer', 'move-group'];
-const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'link', 'rule', 'jump-violation', 'lessons'];
+  'produce', 'producer', 'producer-stop', 'consumer', 'move-group', 'rule'];
+const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'link', 'jump-violation', 'lessons'];
+// The switches real brokers take from the page (POST /v1/admin/rules through
+// the launcher); the safety rules stay in the simulator.
+const LIVE_RULES = ['check_quorum', 'pre_vote'];
+
+// The launcher sends a frame 4 times a second: after LOST_AFTER_MS without
+// one (a closed socket, or a launcher that stopped answering) the page says
+// so and greys the picture instead of showing a cluster that may be gone.
+const LOST_AFTER_MS = 1500;
 
 function token() {
   try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; }
@@ -71,7 +79,11 @@ class LiveWorker {
     this.frame = null; // latest frame (adapted), as JSON text
     this.seq = 0; // frames received
     this.waiting = []; // replies waiting for a frame newer than seq
+    this.lastFrameAt = 0;
     this.connect();
+    setInterval(() => {
+      if (this.lastFrameAt && Date.now() - this.lastFrameAt > LOST_AFTER_MS) setLost(true);
+    }, 250);
   }
 
   connect() {
@@ -81,11 +93,14 @@ class LiveWorker {
       try { f = adapt(JSON.parse(e.data)); } catch { return; }
       this.frame = JSON.stringify(f);
       this.seq++;
+      this.lastFrameAt = Date.now();
+      setLost(false);
       const due = this.waiting;
       this.waiting = [];
       for (const w of due) w();
     };
     ws.onclose = () => {
+      if (this.lastFrameAt) setLost(true);
       setTimeout(() => this.connect(), 1000); // the launcher restarted or the network blinked
     };
   }
@@ -148,6 +163,15 @@ async function act(a) {
   }
 }
 
+/** setLost shows or hides the disconnected banner and greys the picture. */
+function setLost(lost) {
+  const root = document.documentElement;
+  if (root.classList.contains('live-lost') === lost) return;
+  root.classList.toggle('live-lost', lost);
+  const b = document.getElementById('live-lost');
+  if (b) b.hidden = !lost;
+}
+
 function syncControls() {
   const root = document.documentElement;
   root.classList.toggle('live-watch-only', !currentToken());
@@ -157,11 +181,20 @@ function syncControls() {
 
 function installPage() {
   const style = document.createElement('style');
-  style.textContent = SIM_ONLY.map((a) => '.live-mode [data-action="' + a + '"]').join(', ') + ', .live-mode .timeline, .live-mode .speed, .live-mode .rules, .live-mode .link-form, .live-mode #fork-note, .live-mode section:has(#settings-title) { display: none !important; }\n'
+  style.textContent = SIM_ONLY.map((a) => '.live-mode [data-action="' + a + '"]').join(', ') + ', .live-mode .timeline, .live-mode .speed, .live-mode .link-form, .live-mode #fork-note, .live-mode #settings-title ~ .form-grid, .live-mode #settings-title ~ .btn-row { display: none !important; }\n'
+    + '.live-mode .rules label:not(' + LIVE_RULES.map((r) => ':has([data-rule="' + r + '"])').join(', ') + ') { display: none !important; }\n'
     + ACTING.map((a) => '.live-watch-only [data-action="' + a + '"]').join(', ') + ' { pointer-events: none; opacity: 0.45; }\n'
     + '.live-tag { font-weight: 600; padding: 2px 8px; border-radius: 10px; background: #e6f4ea; color: #137333; }';
   document.head.appendChild(style);
   document.documentElement.classList.add('live-mode');
+  const banner = document.createElement('div');
+  banner.id = 'live-lost';
+  banner.className = 'live-lost-banner';
+  banner.setAttribute('role', 'alert');
+  banner.hidden = true;
+  banner.innerHTML = '<strong data-i18n="liveLostTitle"></strong> <span data-i18n="liveLostText"></span>';
+  const main = document.querySelector('main');
+  if (main) main.before(banner); else document.body.prepend(banner);
   const top = document.querySelector('.top-actions');
   if (top) {
     const tag = document.createElement('span');
