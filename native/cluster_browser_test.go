@@ -124,7 +124,8 @@ func TestLiveViewKillLeaderFromPage(t *testing.T) {
 	watcher.drawnLeader(lead) // the watcher sees it too
 }
 
-// The live view never shows a cluster that is gone: when the launcher
+// The live view draws the real brokers' messages, and never shows a
+// cluster that is gone: when the launcher
 // stops, a banner says so and the picture turns grey within 2 s; when a
 // launcher serves that address again, the page reconnects by itself. The
 // instructor switches PreVote on the real brokers from the page (the
@@ -134,6 +135,9 @@ func TestLiveViewSaysWhenTheLauncherStopsAndSwitchesRules(t *testing.T) {
 	l.waitView("one leader", 15*time.Second, oneLeader)
 	p := openLiveView(t, l.url+"/?live#admin="+l.token)
 	p.drawnLeader(0)
+	// The real brokers' heartbeats are drawn as short-lived arrows.
+	p.waitFor(`dledgerLab.frame.messages.some((m) => m.type === 'heartbeat') && document.querySelector('#cluster [data-msg-id]') !== null`)
+	p.shot("live-messages-en")
 	var banner bool
 	p.eval(`document.querySelector('#live-lost').hidden && !document.documentElement.classList.contains('live-lost')`, &banner)
 	assert.True(t, banner, "no banner while frames arrive")

@@ -175,6 +175,15 @@ func (l *Live) View() sim.ClusterView {
 				e.TimeMs += offset
 				v.Events = append(v.Events, e)
 			}
+			if connected && now.Sub(recv) < staleAfter {
+				for _, msg := range f.Messages {
+					msg.SentMs += offset
+					msg.DeliverMs += offset
+					if msg.DeliverMs > v.TimeMs { // still drawn in flight
+						v.Messages = append(v.Messages, msg)
+					}
+				}
+			}
 		}
 		nv.ID = m.ID
 		live := f != nil && connected && now.Sub(recv) < staleAfter

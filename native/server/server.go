@@ -103,6 +103,8 @@ type Server struct {
 	role      core.Role
 	events    []sim.EventView // recent events, oldest first
 	truncated []sim.EntryView // recently truncated entries
+	sent      []sim.MessageView // the last messages sent, for the live view (view.go)
+	sentIDs   uint64
 	nTrunc    uint64
 	applied   uint64 // messages dispatched to a queue
 	rate      rateMeter
@@ -450,6 +452,7 @@ func (s *Server) handleReady() error {
 	rd := s.raft.Ready()
 	for _, m := range rd.Eager {
 		s.trans.Send(m)
+		s.noteSent(m)
 	}
 	if len(rd.Entries) > 0 {
 		// Entry content cannot fail here: core refuses data over the one
@@ -477,6 +480,7 @@ func (s *Server) handleReady() error {
 	}
 	for _, m := range rd.Messages {
 		s.trans.Send(m)
+		s.noteSent(m)
 	}
 	for _, e := range rd.Committed {
 		pos, size, ok := s.store.Position(e.Index)

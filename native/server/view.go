@@ -21,6 +21,51 @@ import (
 // viewLogEntries is how many of the last log entries a frame carries.
 const viewLogEntries = 64
 
+// The live view draws each message this broker sent as a short-lived arrow:
+// a frame carries the last maxSent messages sent within sentFlightMs, each
+// drawn as if it took sentFlightMs to arrive (a real message takes well
+// under a millisecond on one machine: too fast to see, and frames reach the
+// page a few times a second).
+const (
+	maxSent      = 64
+	sentFlightMs = 600
+)
+
+// noteSent records m for the live view's arrows (runner only).
+func (s *Server) noteSent(m core.Message) {
+	s.sentIDs++
+	now := time.Since(s.started).Milliseconds()
+	mv := sim.MessageView{ID: uint64(s.cfg.ID)<<40 | s.sentIDs, From: int(m.From), To: int(m.To), Type: m.Type.String(), Term: m.Term,
+		SentMs: now, DeliverMs: now + sentFlightMs, Entries: len(m.Entries), Reject: m.Reject}
+	if len(s.sent) >= maxSent {
+		s.sent = append(s.sent[:0], s.sent[len(s.sent)-maxSent/2:]...)
+	}
+	s.sent = append(s.sent, mv)
+}
+
+// recentSent returns the messages sent within sentFlightMs, at most
+// perLink of each kind to each peer (the newest), so that heartbeats every
+// 50 ms make a few dots on a link, not a dozen.
+func (s *Server) recentSent() []sim.MessageView {
+	const perLink = 3
+	since := time.Since(s.started).Milliseconds() - sentFlightMs
+	type key struct {
+		to  int
+		typ string
+	}
+	seen := map[key]int{}
+	var out []sim.MessageView
+	for i := len(s.sent) - 1; i >= 0 && s.sent[i].SentMs >= since; i-- {
+		m := s.sent[i]
+		if k := (key{m.To, m.Type}); seen[k] < perLink {
+			seen[k]++
+			out = append(out, m)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
 // view runs on the runner.
 func (s *Server) view() sim.ClusterView {
 	cuts := []sim.Link{}
@@ -31,7 +76,7 @@ func (s *Server) view() sim.ClusterView {
 		Mode:       "live",
 		TimeMs:     time.Since(s.started).Milliseconds(),
 		Nodes:      []sim.NodeView{s.nodeView()},
-		Messages:   []sim.MessageView{},
+		Messages:   append([]sim.MessageView{}, s.recentSent()...),
 		Cuts:       cuts,
 		Events:     slices.Clone(s.events),
 		Violations: []sim.Violation{},
