@@ -101,8 +101,8 @@ type Server struct {
 	// Owned by the runner goroutine.
 	waiters   map[uint64]*waiter
 	role      core.Role
-	events    []sim.EventView // recent events, oldest first
-	truncated []sim.EntryView // recently truncated entries
+	events    []sim.EventView   // recent events, oldest first
+	truncated []sim.EntryView   // recently truncated entries
 	sent      []sim.MessageView // the last messages sent, for the live view (view.go)
 	sentIDs   uint64
 	nTrunc    uint64
