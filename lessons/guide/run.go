@@ -3,6 +3,7 @@ package guide
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"dledgerlab/core/sim"
@@ -88,10 +89,11 @@ func (r *Runner) RunStep(i int) error {
 	return nil
 }
 
-// RunGoal performs the goal's solution and waits for its checks.
+// RunGoal binds the goal's start names, performs its solution and waits
+// for its checks.
 func (r *Runner) RunGoal() error {
 	g := r.L.Goal
-	for _, d := range g.Solution {
+	for _, d := range append(slices.Clip(g.Start), g.Solution...) {
 		if err := r.DoLine(d); err != nil {
 			return &StepError{File: r.L.File, Step: len(r.L.Steps) + 1, Line: d.Line, Text: d.Text, Err: err}
 		}
@@ -292,6 +294,17 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
 		return lead != 0, "no broker leads"
 	case "no-leader":
 		return lead == 0, fmt.Sprintf("broker %d leads", lead)
+	case "leader-count":
+		var leads []string
+		for _, n := range v.Nodes {
+			if up(&n) && n.Role == "leader" {
+				leads = append(leads, fmt.Sprintf("broker %d (term %d)", n.ID, n.Term))
+			}
+		}
+		if len(leads) == 0 {
+			return c.N == 0, "no broker leads"
+		}
+		return int64(len(leads)) == c.N, fmt.Sprintf("%d lead: %s", len(leads), strings.Join(leads, ", "))
 	case "leader-is", "leader-is-not":
 		id, err := r.resolve(c.Who, v)
 		if err != nil {
