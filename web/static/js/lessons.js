@@ -1,9 +1,12 @@
 // Lesson panel: the guided mode. The lessons menu lists GET /lessons.json;
 // opening one starts a run with the lesson's cluster in the engine, which
 // plays it with guide.Session (wasm/main.go). Every frame then carries
-// frame.lesson (step, checks with ok/failed/why); this panel narrates the
-// step, ticks its checks, and offers Next / Back, the "try it yourself"
-// goal with its "Show me", and the quiz. The texts come from the lesson in
+// frame.lesson (step, played, slow, checks with ok/failed/why, names); this
+// panel narrates the step, ticks its checks, and offers Next / Back, the
+// "try it yourself" goal with its "Show me", and the quiz. Each step starts
+// paused: the panel stops time when it shows a step, and the step happens
+// when the learner presses its Play button (or the page's Play, Space);
+// the engine then plays the moments the step is about in slow motion. The texts come from the lesson in
 // both languages; the panel's own words come from i18n.js.
 //
 // Pages: 0..steps-1 are the steps, steps is the goal (the engine's last
@@ -147,12 +150,20 @@ export class LessonPanel {
     if (enginePage !== Math.min(prev, this.steps)) {
       this.solving = false;
       this.state = null; // until the engine answers for the new step
+      this.app.setPlaying(false); // each step starts paused
       this.app.lessonCall('lessonGoto', enginePage);
     }
     this.draw(true);
   }
 
   next() { this.goto(this.page + 1); }
+
+  /** play lets the shown step (or the goal's time) run. */
+  play() {
+    if (!this.lesson || this.page > this.steps) return;
+    this.app.lessonCall('lessonPlay');
+    if (!this.app.playing) this.app.setPlaying(true);
+  }
 
   back() { this.goto(this.page - 1); }
 
@@ -188,6 +199,7 @@ export class LessonPanel {
       case 'close-lessons': this.menu.close(); break;
       case 'open-lesson': this.start(b.dataset.lesson); break;
       case 'lesson-next': this.next(); break;
+      case 'lesson-play': this.play(); break;
       case 'lesson-back': this.back(); break;
       case 'lesson-show-me': this.showMe(); break;
       case 'lesson-answer': this.answer(Number(b.dataset.question), Number(b.dataset.choice)); break;
@@ -248,24 +260,27 @@ export class LessonPanel {
     parts.push('<div class="lesson-head"><h2 id="lesson-title" tabindex="-1">' + esc(tx(l.title)) + '</h2>'
       + '<button type="button" class="lesson-x" data-action="lesson-close" title="' + esc(t('leaveLesson')) + '" aria-label="' + esc(t('leaveLesson')) + '">×</button></div>');
     parts.push('<p class="lesson-progress small muted">' + esc(onQuiz ? t('quizProgress', { n: (l.quiz || []).length }) : onGoal ? t('goalProgress', { n: this.steps }) : t('stepOf', { i: this.page + 1, n: this.steps }))
-      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-wait"></span></p>');
+      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-slow" title="' + esc(t('lessonSlowTitle')) + '" hidden> · ' + esc(t('lessonSlow')) + '</span>'
+      + '<span class="lesson-wait"></span></p>');
     if (this.page === 0) parts.push('<div class="lesson-intro">' + paras(tx(l.intro)) + '</div>');
     else parts.push('<details class="lesson-intro-more small"><summary>' + esc(t('aboutLesson')) + '</summary>' + paras(tx(l.intro)) + '</details>');
 
     if (kind === 'step') {
       const s = l.steps[this.page];
       parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(s.say)) + '</div>');
+      parts.push(this.playRow(t('lessonPlay'), t('lessonPaused')));
       if (s.do && s.do.length) parts.push(this.lines(t('pageDoes'), s.do));
     } else if (kind === 'goal') {
       parts.push('<h3 class="goal-title">' + esc(t('goalTitle')) + '</h3>');
       parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(l.goal.say)) + '</div>');
       parts.push('<p class="small muted">' + esc(t('goalHint')) + '</p>');
+      if (!this.solving) parts.push(this.playRow(t('lessonPlayGoal'), t('lessonPausedGoal')));
       if (this.solving) parts.push(this.lines(t('showingSolution'), l.goal.solution || []));
       else parts.push('<div class="btn-row show-me"><button type="button" data-action="lesson-show-me">' + esc(t('showMe')) + '</button></div>');
     } else {
       parts.push(this.quiz(l.quiz || []));
     }
-    if (kind !== 'quiz') parts.push('<div class="lesson-checks" aria-live="polite"></div><p class="lesson-done" role="status" hidden></p>');
+    if (kind !== 'quiz') parts.push('<div class="lesson-checks" aria-live="polite"></div><p class="lesson-names small muted" hidden></p><p class="lesson-done" role="status" hidden></p>');
 
     const last = onQuiz || (onGoal && !(l.quiz && l.quiz.length));
     parts.push('<div class="lesson-nav">'
@@ -310,8 +325,28 @@ export class LessonPanel {
     }
     const showMe = this.root.querySelector('.show-me');
     if (showMe) showMe.hidden = done;
+    // Until the step is played, its Play button; then the slow-motion mark.
+    const played = !!(st && st.played && st.step === Math.min(this.page, this.steps));
+    this.root.dataset.played = String(played);
+    const playRow = this.root.querySelector('.lesson-play');
+    if (playRow) playRow.hidden = played || (onGoal && this.solving);
+    const slow = this.root.querySelector('.lesson-slow');
+    if (slow) slow.hidden = !(st && st.slow && played);
+    const names = this.root.querySelector('.lesson-names');
+    if (names) {
+      const ns = (st && st.names) || [];
+      names.hidden = !ns.length;
+      names.textContent = ns.length ? t('lessonNames') + ' ' + ns.map((n) => n.broker
+        ? t('nameBroker', { name: n.name, id: n.broker }) : t('nameTerm', { name: n.name, term: n.term })).join(' · ') : '';
+    }
     const next = this.root.querySelector('[data-action="lesson-next"]');
     if (next) next.classList.toggle('primary', done);
+  }
+
+  /** playRow is the Play button of a paused step, with what it does. */
+  playRow(label, hint) {
+    return '<div class="btn-row lesson-play"><button type="button" class="primary" data-action="lesson-play">▶ ' + esc(label) + '</button>'
+      + '<span class="small muted">' + esc(hint) + '</span></div>';
   }
 
   lines(title, lines) {
