@@ -43,6 +43,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -337,19 +338,9 @@ func (b *bridge) lessonStop(args []js.Value) string {
 // guideFrame advances the lesson on the current view: its due actions are
 // performed, and its checks are judged on the frame that is returned.
 func (b *bridge) guideFrame() string {
-	v := b.s.View()
-	acts := b.g.Advance(b.s.Now(), &v)
-	var errs []string
-	for _, a := range acts {
-		if err := b.s.Do(a); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
+	v, errs := b.g.Act(b.s)
 	if len(errs) > 0 && b.g.Err == "" {
-		b.g.Err = strings.Join(errs, "; ")
-	}
-	if len(acts) > 0 {
-		v = b.s.View() // show what the actions did
+		b.g.Err = errors.Join(errs...).Error()
 	}
 	return b.lessonFrame(v)
 }

@@ -94,7 +94,7 @@ func (p *page) playStep(i int) {
 	p.t.Helper()
 	p.pausedStep(i)
 	p.click(`#lesson [data-action="lesson-play"]`)
-	p.waitFor(`document.querySelector('#lesson').dataset.played === 'true' && dledgerLab.playing`)
+	p.waitFor(`document.querySelector('#lesson').dataset.played === 'true'`)
 }
 
 func (p *page) key(k string) {

@@ -305,16 +305,8 @@ type Clock interface {
 func (s *Session) Run(c Clock, ms int64) (sim.ClusterView, []error) {
 	var errs []error
 	view := func() sim.ClusterView {
-		v := c.View()
-		acts := s.Advance(c.Now(), &v)
-		for _, a := range acts {
-			if err := c.Do(a); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if len(acts) > 0 {
-			v = c.View() // show what the actions did
-		}
+		v, e := s.Act(c)
+		errs = append(errs, e...)
 		return v
 	}
 	v := view()
@@ -343,6 +335,27 @@ func (s *Session) Run(c Clock, ms int64) (sim.ClusterView, []error) {
 		s.Err = errors.Join(errs...).Error()
 	}
 	return v, errs
+}
+
+// Act performs on c everything of the session that is due at c's time,
+// one action after the other at the same moment (each resolved against the
+// view after the one before, as Runner does), and judges the checks. It
+// returns the view after it and the errors of actions c refused.
+func (s *Session) Act(c Clock) (sim.ClusterView, []error) {
+	var errs []error
+	v := c.View()
+	for {
+		acts := s.Advance(c.Now(), &v)
+		if len(acts) == 0 {
+			return v, errs
+		}
+		for _, a := range acts {
+			if err := c.Do(a); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		v = c.View() // show what the actions did, and resolve the next against it
+	}
 }
 
 // Finish plays the rest of the current step's actions on c at once (the

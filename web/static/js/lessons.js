@@ -309,6 +309,9 @@ export class LessonPanel {
     const onGoal = this.page === this.steps;
     const onQuiz = this.page > this.steps;
     const done = !onQuiz && !!(st && st.done && st.step === Math.min(this.page, this.steps));
+    // A step that has shown what it is about stops time, so the cluster
+    // the next step starts from is the one the learner is looking at.
+    if (done && this.root.dataset.done !== 'true' && !onGoal && this.app.playing) this.app.setPlaying(false);
     this.root.dataset.done = String(done);
     const wait = this.root.querySelector('.lesson-wait');
     if (wait) {
