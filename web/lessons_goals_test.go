@@ -10,6 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -234,5 +236,62 @@ func TestLessonGoalsByHand(t *testing.T) {
 				p.screenshot("goal-" + l.ID + ".png")
 			}
 		})
+	}
+}
+
+// TestLessonStepBeforeAndAfterPlay: a lesson step at a laptop's and a
+// phone's size, in English and 简体中文: before Play the step's Play button
+// can be brought on screen and time stands still; after Play the election
+// it is about plays in slow motion, marked as such. With DLEDGERLAB_SHOTS
+// set it saves what the screen shows at each moment.
+func TestLessonStepBeforeAndAfterPlay(t *testing.T) {
+	for _, s := range []struct {
+		name string
+		w, h int64
+		zh   bool
+	}{{"desktop", 1366, 768, false}, {"phone", 390, 844, false}, {"desktop-zh", 1366, 768, true}, {"phone-zh", 390, 844, true}} {
+		t.Run(s.name, func(t *testing.T) {
+			p := open(t, "")
+			t.Cleanup(func() { p.eval(`localStorage.removeItem('dledgerlab.lang')`, nil) })
+			if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(s.w, s.h)); err != nil {
+				t.Fatal(err)
+			}
+			if s.zh {
+				p.click(`[data-action="lang"]`)
+				p.waitFor(`document.documentElement.lang === 'zh-CN'`)
+			}
+			p.click(`[data-action="lessons"]`)
+			p.click(`[data-action="open-lesson"][data-lesson="election"]`)
+			p.playStep(0)
+			p.waitChecks(0)
+			p.click(`[data-action="lesson-next"]`)
+			p.pausedStep(1)
+			p.eval(`document.querySelector('#lesson [data-action="lesson-play"]').scrollIntoView({block: 'nearest'})`, nil)
+			p.viewShot("lesson-" + s.name + "-before-play.png")
+			p.click(`#lesson [data-action="lesson-play"]`)
+			// The election the step is about, in slow motion.
+			p.waitFor(`dledgerLab.lesson && dledgerLab.lesson.slow && !document.querySelector('#lesson .lesson-slow').hidden`)
+			p.viewShot("lesson-" + s.name + "-slow-motion.png")
+			p.waitChecks(1)
+			p.eval(`document.querySelector('#lesson .lesson-done').scrollIntoView({block: 'nearest'})`, nil)
+			p.viewShot("lesson-" + s.name + "-after-play.png")
+		})
+	}
+}
+
+// viewShot saves what the screen shows (not the whole page) to
+// $DLEDGERLAB_SHOTS/name when that is set.
+func (p *page) viewShot(name string) {
+	p.t.Helper()
+	dir := os.Getenv("DLEDGERLAB_SHOTS")
+	if dir == "" {
+		return
+	}
+	buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+		p.t.Fatal(err)
 	}
 }

@@ -163,6 +163,13 @@ export class LessonPanel {
     if (!this.lesson || this.page > this.steps) return;
     this.app.lessonCall('lessonPlay');
     if (!this.app.playing) this.app.setPlaying(true);
+    // On a small screen the panel and the picture do not fit together:
+    // bring the picture into view, where the step happens.
+    const pic = document.querySelector('#cluster');
+    if (pic) {
+      const r = pic.getBoundingClientRect();
+      if (r.top < 0 || r.top > innerHeight / 2) pic.scrollIntoView({ block: 'start' });
+    }
   }
 
   back() { this.goto(this.page - 1); }
@@ -260,7 +267,7 @@ export class LessonPanel {
     parts.push('<div class="lesson-head"><h2 id="lesson-title" tabindex="-1">' + esc(tx(l.title)) + '</h2>'
       + '<button type="button" class="lesson-x" data-action="lesson-close" title="' + esc(t('leaveLesson')) + '" aria-label="' + esc(t('leaveLesson')) + '">×</button></div>');
     parts.push('<p class="lesson-progress small muted">' + esc(onQuiz ? t('quizProgress', { n: (l.quiz || []).length }) : onGoal ? t('goalProgress', { n: this.steps }) : t('stepOf', { i: this.page + 1, n: this.steps }))
-      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-slow" title="' + esc(t('lessonSlowTitle')) + '" hidden> · ' + esc(t('lessonSlow')) + '</span>'
+      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-slow" style="color: #6d28d9; font-weight: 600" title="' + esc(t('lessonSlowTitle')) + '" hidden> · ' + esc(t('lessonSlow')) + '</span>'
       + '<span class="lesson-wait"></span></p>');
     if (this.page === 0) parts.push('<div class="lesson-intro">' + paras(tx(l.intro)) + '</div>');
     else parts.push('<details class="lesson-intro-more small"><summary>' + esc(t('aboutLesson')) + '</summary>' + paras(tx(l.intro)) + '</details>');
