@@ -3,6 +3,7 @@ package lessons
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,5 +145,26 @@ quiz:
 		_, err := Parse("names.yaml", []byte(strings.Replace(fixed, tc.from, tc.to, 1)))
 		require.Error(t, err, tc.name)
 		assert.Contains(t, err.Error(), tc.want, tc.name)
+	}
+}
+
+// Every check of every lesson reads as a sentence in both languages in the
+// narration panel (its label), not as the lesson file's code.
+func TestCheckLabelsAreBilingual(t *testing.T) {
+	all, err := All()
+	require.NoError(t, err)
+	for _, l := range all {
+		lines := slices.Clone(l.Goal.Expect)
+		for _, s := range l.Steps {
+			lines = append(lines, s.Expect...)
+		}
+		for _, line := range lines {
+			c, err := guide.ParseCheck(line.Text, l.Cluster.Nodes)
+			require.NoError(t, err)
+			lb := c.Label()
+			assert.NotEqual(t, guide.Text{En: line.Text, Zh: line.Text}, lb, "%s:%d: no label", l.File, line.Line)
+			assert.NotContains(t, lb.En+lb.Zh, "%!", "%s:%d", l.File, line.Line)
+			assert.Regexp(t, `\p{Han}`, lb.Zh, "%s:%d: %q has no Chinese label", l.File, line.Line, line.Text)
+		}
 	}
 }

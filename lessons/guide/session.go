@@ -68,7 +68,9 @@ const (
 // CheckState is one check of the current step, as the narration panel
 // shows it: pending, ticked, or failed after its bound.
 type CheckState struct {
-	Text   string `json:"text"`
+	Text string `json:"text"`
+	// Label is what the check means, in both languages.
+	Label  Text   `json:"label"`
 	OK     bool   `json:"ok"`
 	Failed bool   `json:"failed"`
 	Why    string `json:"why,omitempty"`
@@ -89,7 +91,11 @@ func (s *Session) Goto(i int) {
 	s.played, s.startPc, s.Slow, s.slowMs, s.budget = false, 0, false, 0, 0
 	s.Checks = nil
 	for _, e := range s.expects() {
-		s.Checks = append(s.Checks, CheckState{Text: e.Text})
+		cs := CheckState{Text: e.Text}
+		if c, err := ParseCheck(e.Text, s.L.Cluster.Nodes); err == nil {
+			cs.Label = c.Label()
+		}
+		s.Checks = append(s.Checks, cs)
 	}
 }
 
@@ -230,7 +236,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 		}
 		c, err := ParseCheck(line.Text, s.L.Cluster.Nodes)
 		if err != nil {
-			s.Checks[i] = CheckState{Text: line.Text, Failed: true, Why: err.Error()}
+			s.Checks[i].Failed, s.Checks[i].Why = true, err.Error()
 			break
 		}
 		ok, why := r.Holds(c, v)
