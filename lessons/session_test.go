@@ -19,7 +19,9 @@ func playStep(t *testing.T, s *sim.Sim, g *guide.Session) {
 	for i := 0; !g.Done(); i++ {
 		require.Less(t, i, 4000, "step %d never finished: %+v (%s)", g.Step+1, g.Checks, g.Err)
 		for _, c := range g.Checks {
-			require.False(t, c.Failed, "step %d: %q failed: %s", g.Step+1, c.Text, c.Why)
+			require.False(t, c.Failed, "step %d: %q failed: %s", g.Step+1, c.Text, c.Why.En)
+			require.NotContains(t, c.Why.En+c.Why.Zh, "%!", "a reason the panel shows is malformed")
+			require.Equal(t, c.Why.En == "", c.Why.Zh == "", "a reason in one language only: %+v", c.Why)
 		}
 		g.Run(s, 16)
 	}
@@ -184,7 +186,7 @@ func TestGoalsBindTheirNamesWhenTheyBegin(t *testing.T) {
 			assert.Empty(t, g.Err)
 			assert.False(t, g.Done(), "the goal holds before the learner does anything")
 			for _, c := range g.Checks {
-				assert.NotContains(t, c.Why, "never bound", c.Text)
+				assert.NotContains(t, c.Why.En, "never bound", c.Text)
 			}
 			assert.GreaterOrEqual(t, len(g.State().Names), len(l.Goal.Start), "the panel names what the goal's start bound: %+v", g.State().Names)
 		})

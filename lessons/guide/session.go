@@ -73,7 +73,8 @@ type CheckState struct {
 	Label  Text   `json:"label"`
 	OK     bool   `json:"ok"`
 	Failed bool   `json:"failed"`
-	Why    string `json:"why,omitempty"`
+	// Why says, while the check does not hold, what is there instead.
+	Why Text `json:"why"`
 }
 
 // NewSession starts a lesson at its first step, paused.
@@ -236,7 +237,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 		}
 		c, err := ParseCheck(line.Text, s.L.Cluster.Nodes)
 		if err != nil {
-			s.Checks[i].Failed, s.Checks[i].Why = true, err.Error()
+			s.Checks[i].Failed, s.Checks[i].Why = true, Text{err.Error(), err.Error()}
 			break
 		}
 		ok, why := r.Holds(c, v)
@@ -247,7 +248,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 			s.Checks[i].Failed = !s.isGoal() && now-s.expectFrom > c.WithinMs
 			break
 		}
-		s.Checks[i].Why, s.Checks[i].Failed = "", false
+		s.Checks[i].Why, s.Checks[i].Failed = Text{}, false
 		s.expectFrom = now // the next check's bound starts now
 	}
 	s.Slow = s.slowMs < SlowMaxMs && s.atMoment(v)

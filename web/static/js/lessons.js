@@ -373,7 +373,7 @@ export class LessonPanel {
       const label = t('check_' + state);
       return '<li class="check ' + state + '" data-check-state="' + state + '"><span class="check-mark" aria-hidden="true">' + mark + '</span>'
         + '<span class="check-text"><span class="check-label" title="' + esc(c.text) + '">' + esc(tx(c.label) || c.text) + '</span><span class="sr-only"> — ' + esc(label) + '</span>'
-        + (!c.ok && c.why ? '<span class="check-why" title="' + esc(c.why) + '">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + c.why) + '</span>' : '')
+        + (!c.ok && tx(c.why) ? '<span class="check-why" title="' + esc(tx(c.why)) + '">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + tx(c.why)) + '</span>' : '')
         + '</span></li>';
     }).join('') : '<li class="check pending muted">' + esc(t('lessonStarting')) + '</li>';
     const failed = cs && cs.some((c) => c.failed);
