@@ -295,3 +295,23 @@ func (p *page) viewShot(name string) {
 		p.t.Fatal(err)
 	}
 }
+
+// TestLessonStepsByKeyboard: with the keyboard alone a learner plays a
+// step (Enter on its Play button), goes on (Enter again: the focus has
+// moved to Next) and lands on the next step's Play button.
+func TestLessonStepsByKeyboard(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "5")
+	p.click(`[data-action="lessons"]`)
+	p.click(`[data-action="open-lesson"][data-lesson="tour"]`)
+	p.pausedStep(0)
+	p.eval(`document.querySelector('#lesson [data-action="lesson-play"]').focus()`, nil) // where Tab brings it
+	p.key("\r")
+	p.waitChecks(0)
+	p.waitFor(`document.activeElement && document.activeElement.dataset.action === 'lesson-next'`)
+	p.key("\r")
+	p.pausedStep(1)
+	p.waitFor(`document.activeElement && document.activeElement.dataset.action === 'lesson-play'`)
+	p.key("\r")
+	p.waitChecks(1)
+}

@@ -301,7 +301,10 @@ export class LessonPanel {
     this.root.dataset.page = kind;
     this.root.dataset.step = String(this.page);
     if (focused) {
-      const again = this.root.querySelector(focused + ':not(:disabled)');
+      // Moving on with the keyboard lands on the new step's Play button:
+      // Enter plays the step, Enter again goes on.
+      const play = /lesson-(next|back)/.test(focused) && this.root.querySelector('[data-action="lesson-play"]');
+      const again = play || this.root.querySelector(focused + ':not(:disabled)');
       if (again) again.focus();
     }
   }
@@ -339,7 +342,12 @@ export class LessonPanel {
     const played = !!(st && st.played && st.step === Math.min(this.page, this.steps));
     this.root.dataset.played = String(played);
     const playRow = this.root.querySelector('.lesson-play');
-    if (playRow) playRow.hidden = played || (onGoal && this.solving);
+    if (playRow) {
+      const hadFocus = playRow.contains(document.activeElement);
+      playRow.hidden = played || (onGoal && this.solving);
+      const next = this.root.querySelector('[data-action="lesson-next"], [data-action="lesson-finish"]');
+      if (playRow.hidden && hadFocus && next) next.focus();
+    }
     const slow = this.root.querySelector('.lesson-slow');
     if (slow) slow.hidden = !(st && st.slow && played);
     const names = this.root.querySelector('.lesson-names');
