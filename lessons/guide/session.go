@@ -404,13 +404,19 @@ type State struct {
 	Checks []CheckState `json:"checks"`
 	// Names are the names the checks use, as they are bound now.
 	Names []Bound `json:"names,omitempty"`
-	Error string  `json:"error,omitempty"`
+	// Error says what an action waits for (no leader yet), in both
+	// languages.
+	Error *Text `json:"error,omitempty"`
 }
 
 // State returns where the session stands.
 func (s *Session) State() State {
 	st := State{ID: s.L.ID, Step: s.Step, Steps: len(s.L.Steps), Played: s.played,
-		Done: s.Done(), Slow: s.Slow, Checks: s.Checks, Error: s.Err}
+		Done: s.Done(), Slow: s.Slow, Checks: s.Checks}
+	if s.Err != "" {
+		e := resolveWhy(errors.New(s.Err))
+		st.Error = &e
+	}
 	seen := map[string]bool{}
 	for _, c := range s.Checks {
 		for _, b := range boundList(c.Text, s.Names, s.terms) {

@@ -325,7 +325,7 @@ export class LessonPanel {
     this.root.dataset.done = String(done);
     const wait = this.root.querySelector('.lesson-wait');
     if (wait) {
-      const err = st && st.error && !onQuiz ? st.error : '';
+      const err = st && st.error && !onQuiz ? tx(st.error) : '';
       wait.textContent = err ? ' · ' + t('lessonWaiting', { err }) : '';
       wait.title = err;
     }
