@@ -3,6 +3,7 @@ package guide
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"dledgerlab/core/sim"
 )
@@ -94,6 +95,9 @@ func (s *Session) Goto(i int) {
 	for _, e := range s.expects() {
 		cs := CheckState{Text: e.Text}
 		if c, err := ParseCheck(e.Text, s.L.Cluster.Nodes); err == nil {
+			if s.isGoal() {
+				c.Text, _, _ = strings.Cut(c.Text, " within ") // the goal waits for the learner: no bound to show
+			}
 			cs.Label = c.Label()
 		}
 		s.Checks = append(s.Checks, cs)
