@@ -187,6 +187,7 @@ func TestGoalsBindTheirNamesWhenTheyBegin(t *testing.T) {
 			assert.False(t, g.Done(), "the goal holds before the learner does anything")
 			for _, c := range g.Checks {
 				assert.NotContains(t, c.Why.En, "never bound", c.Text)
+				assert.NotContains(t, c.Label.En, "within", "the goal waits for the learner: no bound shown")
 			}
 			assert.GreaterOrEqual(t, len(g.State().Names), len(l.Goal.Start), "the panel names what the goal's start bound: %+v", g.State().Names)
 		})
