@@ -43,8 +43,8 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"syscall/js"

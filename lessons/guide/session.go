@@ -71,9 +71,9 @@ const (
 type CheckState struct {
 	Text string `json:"text"`
 	// Label is what the check means, in both languages.
-	Label  Text   `json:"label"`
-	OK     bool   `json:"ok"`
-	Failed bool   `json:"failed"`
+	Label  Text `json:"label"`
+	OK     bool `json:"ok"`
+	Failed bool `json:"failed"`
 	// Why says, while the check does not hold, what is there instead.
 	Why Text `json:"why"`
 }
