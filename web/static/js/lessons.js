@@ -346,7 +346,7 @@ export class LessonPanel {
       const hadFocus = playRow.contains(document.activeElement);
       playRow.hidden = played || (onGoal && this.solving);
       const next = this.root.querySelector('[data-action="lesson-next"], [data-action="lesson-finish"]');
-      if (playRow.hidden && hadFocus && next) next.focus();
+      if (playRow.hidden && hadFocus && next) next.focus({ preventScroll: true }); // the picture stays in view
     }
     const slow = this.root.querySelector('.lesson-slow');
     if (slow) slow.hidden = !(st && st.slow && played);
