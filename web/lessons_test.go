@@ -59,6 +59,10 @@ func (p *page) waitChecks(step int) {
 	p.waitFor(fmt.Sprintf(`document.querySelector('#lesson').dataset.step === '%d'`, step))
 	var got string
 	if err := json.Unmarshal(p.waitFor(lessonChecks), &got); err != nil || got != "ok" {
+		var dbg any
+		p.eval(`({t: dledgerLab.frame.time_ms, clients: dledgerLab.frame.clients, ev: dledgerLab.frame.events.slice(-40).map(e => [e.at_ms, e.node, e.kind, e.text].join(' ')), nodes: dledgerLab.frame.nodes.map(n => [n.id, n.state, n.role, n.term, n.last_index, n.commit].join(' '))})`, &dbg)
+		dj, _ := json.MarshalIndent(dbg, "", " ")
+		p.t.Logf("the page when the check failed: %s", dj)
 		p.t.Fatalf("step %d: checks %q (%v)", step+1, got, err)
 	}
 	p.waitFor(`document.querySelector('#lesson').dataset.done === 'true'`)
