@@ -62,6 +62,7 @@ type yLesson struct {
 	Quiz    []Question `yaml:"quiz"`
 	Goal    struct {
 		Say      Text    `yaml:"say"`
+		Start    []yLine `yaml:"start"`
 		Expect   []yLine `yaml:"expect"`
 		Solution []yLine `yaml:"solution"`
 	} `yaml:"goal"`
@@ -105,7 +106,7 @@ func Parse(name string, data []byte) (*Lesson, error) {
 	for _, st := range raw.Steps {
 		l.Steps = append(l.Steps, Step{Say: st.Say, Do: lines(st.Do), Expect: lines(st.Expect)})
 	}
-	l.Goal = Goal{Say: raw.Goal.Say, Expect: lines(raw.Goal.Expect), Solution: lines(raw.Goal.Solution)}
+	l.Goal = Goal{Say: raw.Goal.Say, Start: lines(raw.Goal.Start), Expect: lines(raw.Goal.Expect), Solution: lines(raw.Goal.Solution)}
 	l.Cluster = sim.Config{Nodes: 3, Seed: 1}
 	if raw.Cluster.Kind != 0 {
 		if err := decodeCluster(&raw.Cluster, &l.Cluster); err != nil {
@@ -229,6 +230,11 @@ func check(l *Lesson, bad func(int, string, ...any) error, doc *yaml.Node) error
 	if len(l.Goal.Expect) == 0 || len(l.Goal.Solution) == 0 {
 		return bad(line("goal"), "a goal needs expect (what the page recognises) and solution (how a test reaches it)")
 	}
+	for _, d := range l.Goal.Start {
+		if _, err := guide.ParseAction(d.Text, n); err != nil {
+			return bad(d.Line, "%v", err)
+		}
+	}
 	for _, e := range l.Goal.Expect {
 		if _, err := guide.ParseCheck(e.Text, n); err != nil {
 			return bad(e.Line, "%v", err)
@@ -238,6 +244,12 @@ func check(l *Lesson, bad func(int, string, ...any) error, doc *yaml.Node) error
 		if _, err := guide.ParseAction(d.Text, n); err != nil {
 			return bad(d.Line, "%v", err)
 		}
+	}
+	// Every name is bound before it is used, the goal's by its start
+	// lines or the steps: a learner never meets "was never bound".
+	var ne *guide.NameError
+	if err := guide.CheckNames(l); errors.As(err, &ne) {
+		return bad(ne.Line, "%s", ne.Msg)
 	}
 	if len(l.Quiz) < 2 {
 		return bad(line("quiz"), "a lesson ends with two or three quiz questions, found %d", len(l.Quiz))

@@ -26,20 +26,25 @@
 //	frame()                         → frame | {"error"}
 //	lesson(lessonJSON)              → frame with "lesson" | {"error"}
 //	lessonGoto(step)                → frame with "lesson" | {"error"}
+//	lessonPlay()                    → frame with "lesson" | {"error"}
 //	lessonShowSolution()            → frame with "lesson" | {"error"}
 //	lessonStop()                    → frame
 //
 // A lesson (guide.Lesson, as GET /lessons.json serves it) starts a new run
-// with the lesson's cluster and a guide.Session. While it lasts, every step
-// also advances the session on the frame it returns: the session's due
-// actions are performed on the simulator and its checks are evaluated
-// against that frame, whose "lesson" field says where the lesson stands. So
-// the page still crosses once per animation frame.
+// with the lesson's cluster and a guide.Session. Each lesson step starts
+// paused: its actions wait for lessonPlay, or for the first step that lets
+// time pass (the page's own Play). While the lesson lasts, step lets the
+// session drive the simulator (guide.Session.Run): it looks at the cluster
+// every 10 ms of cluster time, performs the session's due actions, ticks
+// its checks at the moment they hold, and plays the moments a step is
+// about in slow motion. The frame's "lesson" field says where the lesson
+// stands. So the page still crosses once per animation frame.
 package main
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -89,6 +94,7 @@ func main() {
 	api.Set("frame", js.FuncOf(b.guard(b.frame)))
 	api.Set("lesson", js.FuncOf(b.guard(b.lesson)))
 	api.Set("lessonGoto", js.FuncOf(b.guard(b.lessonGoto)))
+	api.Set("lessonPlay", js.FuncOf(b.guard(b.lessonPlay)))
 	api.Set("lessonShowSolution", js.FuncOf(b.guard(b.lessonShowSolution)))
 	api.Set("lessonStop", js.FuncOf(b.guard(b.lessonStop)))
 	js.Global().Set("dledger", api)
@@ -183,13 +189,20 @@ func (b *bridge) step(args []js.Value) string {
 	if ms > maxAdvanceMs {
 		ms = maxAdvanceMs
 	}
-	if ms > 0 {
-		b.s.Advance(ms)
-	}
 	var frame string
 	if b.g != nil {
-		frame = b.guideFrame() // the lesson acts and judges on this frame
+		if ms > 0 && !b.g.Played() {
+			b.g.Play() // time runs: the learner pressed Play, on the page or in the lesson
+		}
+		v, runErrs := b.g.Run(b.s, max(ms, 0)) // the lesson acts and judges as time passes
+		for _, err := range runErrs {
+			errs = append(errs, err.Error())
+		}
+		frame = b.lessonFrame(v)
 	} else {
+		if ms > 0 {
+			b.s.Advance(ms)
+		}
 		frame = b.frameJSON()
 	}
 	if len(errs) > 0 {
@@ -257,6 +270,11 @@ func (b *bridge) lessonGoto(args []js.Value) string {
 		return errorJSON("no lesson is running")
 	}
 	i := int(numberArg(args, 0))
+	if i > b.g.Step && !b.g.ActionsDone() && b.g.Step < len(b.g.L.Steps) {
+		// The learner moves on before the step has played: its actions
+		// run now, so the names it binds are there for the steps after.
+		b.g.Finish(b.s, maxAdvanceMs)
+	}
 	if m, seen := b.stepStart[i]; seen && i <= b.g.Step && m.at <= b.s.Now() {
 		s, err := forkAt(b.s, m)
 		if err != nil {
@@ -266,7 +284,17 @@ func (b *bridge) lessonGoto(args []js.Value) string {
 	}
 	b.g.Goto(i)
 	b.stepStart[b.g.Step] = mark{at: b.s.Now(), actions: len(b.s.Actions())}
-	return b.frameJSON()
+	return b.guideFrame() // the step waits for Play; the goal binds its names now
+}
+
+// lessonPlay lets the current step happen (the lesson's Play button): its
+// actions run and its checks are watched as time passes.
+func (b *bridge) lessonPlay(args []js.Value) string {
+	if b.g == nil {
+		return errorJSON("no lesson is running")
+	}
+	b.g.Play()
+	return b.guideFrame()
 }
 
 // forkAt rebuilds s as it was at m: the same config and the actions
@@ -310,19 +338,9 @@ func (b *bridge) lessonStop(args []js.Value) string {
 // guideFrame advances the lesson on the current view: its due actions are
 // performed, and its checks are judged on the frame that is returned.
 func (b *bridge) guideFrame() string {
-	v := b.s.View()
-	acts := b.g.Advance(b.s.Now(), &v)
-	var errs []string
-	for _, a := range acts {
-		if err := b.s.Do(a); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
+	v, errs := b.g.Act(b.s)
 	if len(errs) > 0 && b.g.Err == "" {
-		b.g.Err = strings.Join(errs, "; ")
-	}
-	if len(acts) > 0 {
-		v = b.s.View() // show what the actions did
+		b.g.Err = errors.Join(errs...).Error()
 	}
 	return b.lessonFrame(v)
 }

@@ -59,9 +59,46 @@ func (p *page) waitChecks(step int) {
 	p.waitFor(fmt.Sprintf(`document.querySelector('#lesson').dataset.step === '%d'`, step))
 	var got string
 	if err := json.Unmarshal(p.waitFor(lessonChecks), &got); err != nil || got != "ok" {
+		var dbg any
+		p.eval(`({t: dledgerLab.frame.time_ms, clients: dledgerLab.frame.clients, ev: dledgerLab.frame.events.slice(-40).map(e => [e.at_ms, e.node, e.kind, e.text].join(' ')), nodes: dledgerLab.frame.nodes.map(n => [n.id, n.state, n.role, n.term, n.last_index, n.commit].join(' '))})`, &dbg)
+		dj, _ := json.MarshalIndent(dbg, "", " ")
+		p.t.Logf("the page when the check failed: %s", dj)
 		p.t.Fatalf("step %d: checks %q (%v)", step+1, got, err)
 	}
 	p.waitFor(`document.querySelector('#lesson').dataset.done === 'true'`)
+}
+
+// pausedStep checks that lesson page i (a step, or the goal) starts
+// paused — the learner has not pressed Play, its Play button is shown, and
+// the cluster's time stands still over ten animation frames — and returns
+// that time.
+func (p *page) pausedStep(i int) int64 {
+	p.t.Helper()
+	p.waitFor(fmt.Sprintf(`document.querySelector('#lesson').dataset.step === '%d' && dledgerLab.lesson && dledgerLab.lesson.step === %d && document.querySelector('#lesson').dataset.played === 'false'`, min(i, 99), i))
+	var got struct {
+		T0, T1  int64
+		Playing bool
+		Button  bool
+	}
+	p.eval(`(async () => {
+		const t0 = dledgerLab.frame.time_ms;
+		for (let i = 0; i < 10; i++) await new Promise((r) => requestAnimationFrame(r));
+		const b = document.querySelector('#lesson [data-action="lesson-play"]');
+		return {t0, t1: dledgerLab.frame.time_ms, playing: dledgerLab.playing, button: !!b && b.offsetParent !== null};
+	})()`, &got)
+	if got.T1 != got.T0 || got.Playing || !got.Button {
+		p.t.Fatalf("lesson page %d does not start paused: time %d → %d, playing %v, Play button shown %v", i, got.T0, got.T1, got.Playing, got.Button)
+	}
+	return got.T0
+}
+
+// playStep presses the shown step's Play button after checking that the
+// step waits for it.
+func (p *page) playStep(i int) {
+	p.t.Helper()
+	p.pausedStep(i)
+	p.click(`#lesson [data-action="lesson-play"]`)
+	p.waitFor(`document.querySelector('#lesson').dataset.played === 'true'`)
 }
 
 func (p *page) key(k string) {
@@ -97,6 +134,12 @@ func TestGuidedLessonTour(t *testing.T) {
 		if i == 0 {
 			p.screenshot("lesson-step1.png")
 		}
+		if i == 1 {
+			p.pausedStep(i)
+			p.key(" ") // the page's own Play (Space) plays the step too
+		} else {
+			p.playStep(i)
+		}
 		p.waitChecks(i)
 		if i == 2 {
 			p.screenshot("lesson-step3.png")
@@ -104,8 +147,10 @@ func TestGuidedLessonTour(t *testing.T) {
 		if i == 1 {
 			// Back (b) replays step 1 from where it began; then on again.
 			p.key("b")
+			p.playStep(0)
 			p.waitChecks(0)
 			p.click(`[data-action="lesson-next"]`)
+			p.playStep(1)
 			p.waitChecks(1)
 		}
 		if i%2 == 0 {
@@ -122,6 +167,7 @@ func TestGuidedLessonTour(t *testing.T) {
 	if !pending {
 		t.Fatal("the goal's check holds before anyone acted")
 	}
+	p.pausedStep(steps)
 	p.click(`[data-action="lesson-show-me"]`)
 	p.waitFor(`document.querySelector('#lesson .lesson-do code') !== null`) // the solution's lines are shown
 	p.waitFor(`document.querySelector('#lesson [data-check-state]').dataset.checkState === 'ok' && document.querySelector('#lesson').dataset.done === 'true'`)

@@ -96,6 +96,7 @@ func TestStaticSiteFirstMinute(t *testing.T) {
 	p.click(`[data-action="open-lesson"][data-lesson="tour"]`)
 	p.waitFor(fmt.Sprintf(`!document.querySelector('#lesson').hidden && document.querySelector('#lesson-title').textContent === %q`, tour.Title.En))
 	p.waitFor(fmt.Sprintf(`document.querySelector('#lesson .lesson-say').textContent.includes(%q)`, strings.Fields(tour.Steps[0].Say.En)[1]))
+	p.playStep(0) // the step waits for Play
 	p.waitChecks(0)
 
 	got := log.all()

@@ -3,6 +3,7 @@ package guide
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"dledgerlab/core/sim"
@@ -88,10 +89,11 @@ func (r *Runner) RunStep(i int) error {
 	return nil
 }
 
-// RunGoal performs the goal's solution and waits for its checks.
+// RunGoal binds the goal's start names, performs its solution and waits
+// for its checks.
 func (r *Runner) RunGoal() error {
 	g := r.L.Goal
-	for _, d := range g.Solution {
+	for _, d := range append(slices.Clip(g.Start), g.Solution...) {
 		if err := r.DoLine(d); err != nil {
 			return &StepError{File: r.L.File, Step: len(r.L.Steps) + 1, Line: d.Line, Text: d.Text, Err: err}
 		}
@@ -261,7 +263,7 @@ func (r *Runner) Expect(l Line) error {
 			return nil
 		}
 		if waited >= c.WithinMs {
-			return fmt.Errorf("%w after %d ms: %s", ErrCheckFailed, waited, why)
+			return fmt.Errorf("%w after %d ms: %s", ErrCheckFailed, waited, why.En)
 		}
 		step := min(r.PollMs, c.WithinMs-waited)
 		if err := r.D.Wait(step); err != nil {
@@ -272,41 +274,58 @@ func (r *Runner) Expect(l Line) error {
 }
 
 // Holds evaluates a check against a view; when false, why says what is
-// there instead.
-func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
+// there instead, in both languages (the page shows it under the check).
+func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why Text) {
 	lead := leaderOf(v)
-	node := func() (*sim.NodeView, string) {
+	node := func() (*sim.NodeView, Text) {
 		id, err := r.resolve(c.Who, v)
 		if err != nil {
-			return nil, err.Error()
+			return nil, resolveWhy(err)
 		}
 		for i := range v.Nodes {
 			if v.Nodes[i].ID == id {
-				return &v.Nodes[i], ""
+				return &v.Nodes[i], Text{}
 			}
 		}
-		return nil, fmt.Sprintf("broker %d is not in the view", id)
+		return nil, tf("broker %d is not in the view", "Broker %d 不在视图中", id)
 	}
 	switch c.Kind {
 	case "leader":
-		return lead != 0, "no broker leads"
+		return lead != 0, Text{"no broker leads", "没有主节点"}
 	case "no-leader":
-		return lead == 0, fmt.Sprintf("broker %d leads", lead)
+		return lead == 0, tf("broker %d leads", "Broker %d 是主节点", lead)
+	case "leader-count":
+		var en, zh []string
+		for _, n := range v.Nodes {
+			if up(&n) && n.Role == "leader" {
+				en = append(en, fmt.Sprintf("broker %d (term %d)", n.ID, n.Term))
+				zh = append(zh, fmt.Sprintf("Broker %d（任期 %d）", n.ID, n.Term))
+			}
+		}
+		if len(en) == 0 {
+			return c.N == 0, Text{"no broker leads", "没有主节点"}
+		}
+		return int64(len(en)) == c.N, Text{fmt.Sprintf("%d lead: %s", len(en), strings.Join(en, ", ")),
+			fmt.Sprintf("%d 台自称主节点：%s", len(zh), strings.Join(zh, "、"))}
 	case "leader-is", "leader-is-not":
 		id, err := r.resolve(c.Who, v)
 		if err != nil {
-			return false, err.Error()
+			return false, resolveWhy(err)
+		}
+		why := Text{"the leader is " + brokerName(lead), "主节点是 " + brokerName(lead)}
+		if lead == 0 {
+			why = Text{"no broker leads", "没有主节点"}
 		}
 		if c.Kind == "leader-is" {
-			return lead == id, fmt.Sprintf("the leader is %s", brokerName(lead))
+			return lead == id, why
 		}
-		return lead != 0 && lead != id, fmt.Sprintf("the leader is %s", brokerName(lead))
+		return lead != 0 && lead != id, why
 	case "is-up", "is-down":
 		n, why := node()
 		if n == nil {
 			return false, why
 		}
-		return up(n) == (c.Kind == "is-up"), fmt.Sprintf("broker %d is %s", n.ID, n.State)
+		return up(n) == (c.Kind == "is-up"), Text{fmt.Sprintf("broker %d is %s", n.ID, n.State), fmt.Sprintf("Broker %d %s", n.ID, stateZh(n.State))}
 	case "role":
 		n, why := node()
 		if n == nil {
@@ -316,38 +335,41 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
 		if role == "pre-candidate" {
 			role = "candidate"
 		}
-		return up(n) && role == c.Role, fmt.Sprintf("broker %d is %s (%s)", n.ID, n.Role, n.State)
+		return up(n) && role == c.Role, Text{fmt.Sprintf("broker %d is %s (%s)", n.ID, n.Role, n.State),
+			fmt.Sprintf("Broker %d 是%s（%s）", n.ID, roleZh(n.Role), stateZh(n.State))}
 	case "term-is", "term-gt":
 		want := c.N
 		if c.Name != "" {
 			t, ok := r.Names[c.Name]
 			if !ok {
-				return false, fmt.Sprintf("%q was never bound (remember term as %s)", c.Name, c.Name)
+				return false, tf("%q was never bound (remember term as %s)", "名字 %q 未绑定（remember term as %s）", c.Name, c.Name)
 			}
 			want = t
 		}
 		t := int64(maxTerm(v))
+		why := tf("the term is %d", "任期是 %d", t)
 		if c.Kind == "term-is" {
-			return t == want, fmt.Sprintf("the term is %d", t)
+			return t == want, why
 		}
-		return t > want, fmt.Sprintf("the term is %d", t)
+		return t > want, why
 	case "matches-leader":
 		n, why := node()
 		if n == nil {
 			return false, why
 		}
 		if lead == 0 {
-			return false, "no broker leads"
+			return false, Text{"no broker leads", "没有主节点"}
 		}
 		l := v.Nodes[lead-1]
 		return up(n) && n.LastIndex == l.LastIndex && n.LastTerm == l.LastTerm && n.Commit == l.Commit,
-			fmt.Sprintf("broker %d has last %d@t%d commit %d; leader %d has last %d@t%d commit %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit)
+			Text{fmt.Sprintf("broker %d has last %d@t%d commit %d; leader %d has last %d@t%d commit %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit),
+				fmt.Sprintf("Broker %d 最后条目 %d@任期%d，提交到 %d；主节点 %d 最后条目 %d@任期%d，提交到 %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit)}
 	case "acked":
 		total := 0
 		for _, p := range v.Clients.Producers {
 			total += p.Acked
 		}
-		return int64(total) >= c.N, fmt.Sprintf("%d acknowledged", total)
+		return int64(total) >= c.N, tf("%d acknowledged", "已确认 %d 条", total)
 	case "topic-count":
 		n, why := node()
 		if n == nil {
@@ -355,24 +377,67 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why string) {
 		}
 		for _, t := range n.Topics {
 			if t.Name == c.Topic {
-				return int64(t.Len) == c.N, fmt.Sprintf("%s has %d on broker %d", c.Topic, t.Len, n.ID)
+				return int64(t.Len) == c.N, Text{fmt.Sprintf("%s has %d on broker %d", c.Topic, t.Len, n.ID), fmt.Sprintf("Broker %d 上的 %s 有 %d 条", n.ID, c.Topic, t.Len)}
 			}
 		}
-		return c.N == 0, fmt.Sprintf("broker %d has no topic %s", n.ID, c.Topic)
+		return c.N == 0, Text{fmt.Sprintf("broker %d has no topic %s", n.ID, c.Topic), fmt.Sprintf("Broker %d 上没有 Topic %s", n.ID, c.Topic)}
 	case "violation":
-		return len(v.Violations) > 0, "the checkers found nothing"
+		return len(v.Violations) > 0, Text{"the checkers found nothing", "检查器没有发现问题"}
 	case "no-violation":
 		if len(v.Violations) > 0 {
-			return false, v.Violations[0].Text
+			return false, Text{v.Violations[0].Text, v.Violations[0].Text}
 		}
-		return true, ""
+		return true, Text{}
 	case "committed", "uncommitted", "missing", "truncated":
 		return r.entryHolds(c, v, node)
 	}
-	return false, "unknown check"
+	return false, Text{"unknown check", "未知的检查"}
 }
 
-func (r *Runner) entryHolds(c Check, v *sim.ClusterView, node func() (*sim.NodeView, string)) (bool, string) {
+// tf formats one reason in both languages with the same arguments.
+func tf(en, zh string, args ...any) Text {
+	return Text{fmt.Sprintf(en, args...), fmt.Sprintf(zh, args...)}
+}
+
+// resolveWhy is why a broker could not be named right now.
+func resolveWhy(err error) Text {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "no broker leads"):
+		return Text{msg, "此刻没有主节点"}
+	case strings.HasPrefix(msg, "no running follower"):
+		return Text{msg, "没有运行中的从节点"}
+	}
+	return Text{msg, msg}
+}
+
+func roleZh(role string) string {
+	switch role {
+	case "leader":
+		return "主节点"
+	case "follower":
+		return "从节点"
+	case "candidate":
+		return "候选者"
+	case "pre-candidate":
+		return "预候选者"
+	}
+	return role
+}
+
+func stateZh(state string) string {
+	switch state {
+	case "up", "running":
+		return "运行中"
+	case "crashed":
+		return "已宕机"
+	case "paused":
+		return "已冻结"
+	}
+	return state
+}
+
+func (r *Runner) entryHolds(c Check, v *sim.ClusterView, node func() (*sim.NodeView, Text)) (bool, Text) {
 	find := func(n *sim.NodeView) *sim.EntryView {
 		for i := len(n.Log) - 1; i >= 0; i-- {
 			if carries(n.Log[i].Summary, c.Body) {
@@ -392,36 +457,37 @@ func (r *Runner) entryHolds(c Check, v *sim.ClusterView, node func() (*sim.NodeV
 		if c.Where == "all" {
 			need = len(v.Nodes)
 		}
-		return count >= need, fmt.Sprintf("committed on %d of %d brokers", count, len(v.Nodes))
+		return count >= need, tf("committed on %d of %d brokers", "已在 %d / %d 台 Broker 上提交", count, len(v.Nodes))
 	}
 	n, why := node()
 	if n == nil {
 		return false, why
 	}
 	e := find(n)
+	lacks := tf("broker %d does not hold %q", "Broker %d 上没有 “%s”", n.ID, c.Body)
 	switch c.Kind {
 	case "committed":
 		if e == nil {
-			return false, fmt.Sprintf("broker %d does not hold %q", n.ID, c.Body)
+			return false, lacks
 		}
-		return e.Committed, fmt.Sprintf("entry %d on broker %d is uncommitted", e.Index, n.ID)
+		return e.Committed, tf("entry %d on broker %d is uncommitted", "Broker %[2]d 上的条目 %[1]d 尚未提交", e.Index, n.ID)
 	case "uncommitted":
 		if e == nil {
-			return false, fmt.Sprintf("broker %d does not hold %q", n.ID, c.Body)
+			return false, lacks
 		}
-		return !e.Committed, fmt.Sprintf("entry %d on broker %d is committed", e.Index, n.ID)
+		return !e.Committed, tf("entry %d on broker %d is committed", "Broker %[2]d 上的条目 %[1]d 已提交", e.Index, n.ID)
 	case "missing":
 		if e != nil {
-			return false, fmt.Sprintf("broker %d holds %q as entry %d", n.ID, c.Body, e.Index)
+			return false, tf("broker %d holds %q as entry %d", "Broker %d 上有 “%s”，是条目 %d", n.ID, c.Body, e.Index)
 		}
-		return true, ""
+		return true, Text{}
 	default: // truncated
 		for _, t := range n.Truncated {
 			if carries(t.Summary, c.Body) {
-				return true, ""
+				return true, Text{}
 			}
 		}
-		return false, fmt.Sprintf("broker %d has not truncated %q", n.ID, c.Body)
+		return false, tf("broker %d has not truncated %q", "Broker %d 还没有截断 “%s”", n.ID, c.Body)
 	}
 }
 

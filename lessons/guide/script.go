@@ -366,7 +366,7 @@ func ParseCheck(line string, n int) (Check, error) {
 	if len(t) == 0 {
 		return c, fmt.Errorf("empty check")
 	}
-	usage := fmt.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, TOPIC has N messages on B, violation, no violation, acked N)", line)
+	usage := fmt.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, leader count is N, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, TOPIC has N messages on B, violation, no violation, acked N)", line)
 	joined := strings.Join(t, " ")
 	quoted := strings.HasPrefix(strings.TrimSpace(line), "\"")
 	switch {
@@ -381,6 +381,11 @@ func ParseCheck(line string, n int) (Check, error) {
 	case len(t) == 3 && t[0] == "leader" && t[1] == "is":
 		c.Kind = "leader-is"
 		c.Who, err = parseWho(t[2], n)
+	case len(t) == 4 && t[0] == "leader" && t[1] == "count" && t[2] == "is":
+		c.Kind = "leader-count"
+		if c.N, err = strconv.ParseInt(t[3], 10, 64); err != nil || c.N < 0 || c.N > int64(n) {
+			return c, fmt.Errorf("%q: want a number of leaders from 0 to %d", line, n)
+		}
 	case len(t) == 4 && t[0] == "leader" && t[1] == "is" && t[2] == "not":
 		c.Kind = "leader-is-not"
 		c.Who, err = parseWho(t[3], n)

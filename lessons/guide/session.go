@@ -1,61 +1,115 @@
 package guide
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"dledgerlab/core/sim"
 )
 
-// Session plays a lesson frame by frame, for the page's guided mode: the
-// page calls Advance after each frame with the cluster's view and time, and
-// performs the actions it returns; Session ticks the checks as they become
-// true. Waits in a step's actions let the cluster run while the learner
-// watches. The same checks, bounds and actions as Runner, without blocking.
+// Session plays a lesson frame by frame, for the page's guided mode. Each
+// step starts paused: nothing of it happens until the learner presses Play
+// (Play), and then its actions run and its checks tick as the cluster
+// reaches them. The page either calls Advance after each frame with the
+// cluster's view and time and performs the actions it returns, or lets Run
+// drive the simulator, which also looks at the cluster every GridMs so a
+// check is seen at the moment it holds, and slows time down at the moments
+// the step is about (an election, a commit). The same checks, bounds and
+// actions as Runner, without blocking.
 type Session struct {
 	L     *Lesson
 	Names Bindings
+	// terms marks the names that hold a term rather than a broker.
+	terms map[string]bool
 	// Step is the current step; len(L.Steps) is the goal.
 	Step int `json:"step"`
 	// pc is the next action line of the step; waitUntil the time the
-	// current wait ends; expectFrom the time the checks started.
+	// current wait ends; expectFrom the time the check being watched
+	// started to be watched.
 	pc         int
 	waitUntil  int64
 	expectFrom int64
 	started    bool
+	// played: the learner pressed Play on this step (the goal's start
+	// lines bind without it: the goal begins when it is shown).
+	played bool
+	// startPc is the next of the goal's start lines.
+	startPc int
 	// solving: the goal's solution is being performed ("show me").
 	solving bool
+	// Slow: the cluster is at a moment the step is about, and Run plays it
+	// in slow motion. slowMs is how much cluster time this step has
+	// already spent in slow motion (bounded by SlowMaxMs); budget is the
+	// cluster time Run owes, in milliseconds.
+	Slow   bool
+	slowMs int64
+	budget float64
 	// Checks are the current step's checks and where they stand.
 	Checks []CheckState `json:"checks"`
 	// Err is set when an action could not be done (e.g. no leader yet).
 	Err string `json:"error,omitempty"`
 }
 
+// GridMs is the finest step of Run: checks are looked at every GridMs of
+// cluster time, so a moment as short as the 10 ms in which two brokers
+// both lead is not skipped over at a high speed.
+const GridMs = 10
+
+// SlowMsPerRun is the most cluster time one Run plays during a slow-motion
+// moment: at about one Run per animation frame, some 30 ms of cluster time
+// per second, slower than any speed the page offers, so an election or a
+// commit takes a second or two to watch. SlowMaxMs bounds a step's slow
+// motion in cluster time, so a moment that lasts does not stall the page.
+const (
+	SlowMsPerRun = 0.5
+	SlowMaxMs    = 150
+)
+
 // CheckState is one check of the current step, as the narration panel
 // shows it: pending, ticked, or failed after its bound.
 type CheckState struct {
-	Text   string `json:"text"`
-	OK     bool   `json:"ok"`
-	Failed bool   `json:"failed"`
-	Why    string `json:"why,omitempty"`
+	Text string `json:"text"`
+	// Label is what the check means, in both languages.
+	Label  Text `json:"label"`
+	OK     bool `json:"ok"`
+	Failed bool `json:"failed"`
+	// Why says, while the check does not hold, what is there instead.
+	Why Text `json:"why"`
 }
 
-// NewSession starts a lesson at its first step.
+// NewSession starts a lesson at its first step, paused.
 func NewSession(l *Lesson) *Session {
-	s := &Session{L: l, Names: Bindings{}}
+	s := &Session{L: l, Names: Bindings{}, terms: map[string]bool{}}
 	s.Goto(0)
 	return s
 }
 
-// Goto moves to step i (0..len(Steps); len(Steps) is the goal). The step's
-// actions run from the next Advance on.
+// Goto moves to step i (0..len(Steps); len(Steps) is the goal). The step
+// waits for Play; its actions run from the next Advance after it.
 func (s *Session) Goto(i int) {
 	s.Step = max(0, min(i, len(s.L.Steps)))
 	s.pc, s.waitUntil, s.started, s.solving, s.Err = 0, 0, false, false, ""
+	s.played, s.startPc, s.Slow, s.slowMs, s.budget = false, 0, false, 0, 0
 	s.Checks = nil
 	for _, e := range s.expects() {
-		s.Checks = append(s.Checks, CheckState{Text: e.Text})
+		cs := CheckState{Text: e.Text}
+		if c, err := ParseCheck(e.Text, s.L.Cluster.Nodes); err == nil {
+			if s.isGoal() {
+				c.Text, _, _ = strings.Cut(c.Text, " within ") // the goal waits for the learner: no bound to show
+			}
+			cs.Label = c.Label()
+		}
+		s.Checks = append(s.Checks, cs)
 	}
 }
+
+// Play lets the current step happen: its actions run and its checks are
+// watched from the next Advance on.
+func (s *Session) Play() { s.played = true }
+
+// Played reports whether the learner has let the current step happen.
+func (s *Session) Played() bool { return s.played }
 
 func (s *Session) isGoal() bool { return s.Step >= len(s.L.Steps) }
 
@@ -83,13 +137,57 @@ func (s *Session) Done() bool {
 			return false
 		}
 	}
-	return s.started && s.pc >= len(s.actions())
+	return s.started && s.pc >= len(s.actions()) && s.startPc >= s.goalStart()
+}
+
+// ActionsDone reports whether the current step's actions have all run.
+func (s *Session) ActionsDone() bool { return s.started && s.pc >= len(s.actions()) }
+
+func (s *Session) goalStart() int {
+	if s.isGoal() {
+		return len(s.L.Goal.Start)
+	}
+	return 0
+}
+
+// bind performs a remember line: it binds a name to a broker or a term.
+func (s *Session) bind(r *Runner, a Action, v *sim.ClusterView) error {
+	if a.Term {
+		s.Names[a.As], s.terms[a.As] = int64(maxTerm(v)), true
+		return nil
+	}
+	id, err := r.resolve(a.Who, v)
+	if err != nil {
+		return err
+	}
+	s.Names[a.As] = int64(id)
+	delete(s.terms, a.As)
+	return nil
 }
 
 // Advance performs what is due at time now and evaluates the checks
 // against v. It returns the actions for the page to hand to the engine.
+// Before Play a step does nothing; the goal binds its start names.
 func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 	r := &Runner{L: s.L, Names: s.Names}
+	// The goal's start lines bind its names the moment it is shown.
+	for s.startPc < s.goalStart() {
+		line := s.L.Goal.Start[s.startPc]
+		a, err := ParseAction(line.Text, s.L.Cluster.Nodes)
+		if err == nil {
+			err = s.bind(r, a, v)
+		}
+		if err != nil {
+			s.Err = err.Error()
+			return nil // e.g. no leader yet: try again next frame
+		}
+		s.Err = ""
+		s.startPc++
+	}
+	if !s.played && !s.isGoal() && !s.solving {
+		s.Slow = false
+		return nil
+	}
 	if !s.started {
 		s.started, s.waitUntil = true, now
 	}
@@ -106,11 +204,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 		case "wait":
 			s.waitUntil = now + a.Ms
 		case "remember":
-			if a.Term {
-				s.Names[a.As] = int64(maxTerm(v))
-			} else if id, err := r.resolve(a.Who, v); err == nil {
-				s.Names[a.As] = int64(id)
-			} else {
+			if err := s.bind(r, a, v); err != nil {
 				s.Err = err.Error()
 				return out // try again next frame
 			}
@@ -122,6 +216,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 			}
 			if a.As != "" {
 				s.Names[a.As] = int64(bound)
+				delete(s.terms, a.As)
 			}
 			out = append(out, sa)
 		}
@@ -134,17 +229,20 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 			break // the next action resolves against the view after this one
 		}
 	}
-	if s.pc < len(acts) || len(out) > 0 {
+	if s.pc < len(acts) || len(out) > 0 || now < s.waitUntil {
+		s.Slow = false
 		return out // checks start once the actions are done and applied
 	}
+	// The checks tick in order, as Runner waits for them: each is watched
+	// once the ones before it have held, for its own bound from then.
 	for i, line := range s.expects() {
-		c, err := ParseCheck(line.Text, s.L.Cluster.Nodes)
-		if err != nil {
-			s.Checks[i] = CheckState{Text: line.Text, Failed: true, Why: err.Error()}
-			continue
-		}
 		if s.Checks[i].OK {
 			continue // a ticked check stays ticked
+		}
+		c, err := ParseCheck(line.Text, s.L.Cluster.Nodes)
+		if err != nil {
+			s.Checks[i].Failed, s.Checks[i].Why = true, Text{err.Error(), err.Error()}
+			break
 		}
 		ok, why := r.Holds(c, v)
 		s.Checks[i].OK = ok
@@ -152,33 +250,185 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 			s.Checks[i].Why = why
 			// The goal waits for the learner; steps have their bounds.
 			s.Checks[i].Failed = !s.isGoal() && now-s.expectFrom > c.WithinMs
-		} else {
-			s.Checks[i].Why, s.Checks[i].Failed = "", false
+			break
+		}
+		s.Checks[i].Why, s.Checks[i].Failed = Text{}, false
+		s.expectFrom = now // the next check's bound starts now
+	}
+	s.Slow = s.slowMs < SlowMaxMs && s.atMoment(v)
+	return out
+}
+
+// atMoment reports whether the cluster is at the moment the check being
+// watched is about: an election under way (a candidate) for a check on
+// leaders, roles and terms; an entry the leader has not yet committed for
+// a check on commits.
+func (s *Session) atMoment(v *sim.ClusterView) bool {
+	var election, commit bool
+	for i, line := range s.expects() {
+		if s.Checks[i].OK {
+			continue
+		}
+		if s.Checks[i].Failed {
+			return false
+		}
+		c, err := ParseCheck(line.Text, s.L.Cluster.Nodes)
+		if err != nil {
+			return false
+		}
+		switch c.Kind {
+		case "leader", "leader-is", "leader-is-not", "leader-count", "term-is", "term-gt", "role":
+			election = true
+		case "committed", "acked", "topic-count", "matches-leader":
+			commit = true
+		}
+		break
+	}
+	for _, n := range v.Nodes {
+		if !up(&n) {
+			continue
+		}
+		if election && (n.Role == "candidate" || n.Role == "pre-candidate") {
+			return true
+		}
+		if commit && n.Role == "leader" && n.Commit < n.LastIndex {
+			return true
 		}
 	}
-	return out
+	return false
+}
+
+// Clock is the simulator as Run drives it (*sim.Sim).
+type Clock interface {
+	Now() int64
+	View() sim.ClusterView
+	Do(a sim.Action) error
+	Advance(ms int64)
+}
+
+// Run lets ms of cluster time pass on c, at most GridMs at a time,
+// advancing the session after each slice: its due actions are performed,
+// its checks are judged at the moment they hold. While the session is at a
+// slow-motion moment, this Run plays at most SlowMsPerRun of cluster time
+// (the rest of ms is dropped, not owed), so the moment plays slowly
+// whatever the learner's speed. It returns the view after the last slice
+// and the errors of actions the simulator refused.
+func (s *Session) Run(c Clock, ms int64) (sim.ClusterView, []error) {
+	var errs []error
+	view := func() sim.ClusterView {
+		v, e := s.Act(c)
+		errs = append(errs, e...)
+		return v
+	}
+	v := view()
+	add := float64(max(ms, 0))
+	if s.Slow {
+		add = min(add, SlowMsPerRun)
+	}
+	s.budget += add
+	for {
+		step := min(GridMs, int64(s.budget))
+		if step <= 0 {
+			break
+		}
+		wasSlow := s.Slow
+		c.Advance(step)
+		s.budget -= float64(step)
+		if wasSlow {
+			s.slowMs += step
+		}
+		v = view()
+		if s.Slow && !wasSlow {
+			s.budget = min(s.budget, SlowMsPerRun) // the moment began: the rest of this Run is slow
+		}
+	}
+	if len(errs) > 0 && s.Err == "" {
+		s.Err = errors.Join(errs...).Error()
+	}
+	return v, errs
+}
+
+// Act performs on c everything of the session that is due at c's time,
+// one action after the other at the same moment (each resolved against the
+// view after the one before, as Runner does), and judges the checks. It
+// returns the view after it and the errors of actions c refused.
+func (s *Session) Act(c Clock) (sim.ClusterView, []error) {
+	var errs []error
+	v := c.View()
+	for {
+		acts := s.Advance(c.Now(), &v)
+		if len(acts) == 0 {
+			return v, errs
+		}
+		for _, a := range acts {
+			if err := c.Do(a); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		v = c.View() // show what the actions did, and resolve the next against it
+	}
+}
+
+// Finish plays the rest of the current step's actions on c at once (the
+// learner moved on before they had all run), so that the names they bind
+// are there for the steps after. It gives up after limitMs of cluster time.
+func (s *Session) Finish(c Clock, limitMs int64) {
+	s.Play()
+	for t := int64(0); !s.ActionsDone() && t <= limitMs; t += GridMs {
+		v := c.View()
+		for _, a := range s.Advance(c.Now(), &v) {
+			_ = c.Do(a) // refused actions change nothing, as in Run
+		}
+		if !s.ActionsDone() {
+			c.Advance(GridMs)
+		}
+	}
 }
 
 // ShowSolution performs the goal's solution from the next Advance on (the
 // page's "show me" button). It does nothing before the goal.
 func (s *Session) ShowSolution() {
 	if s.isGoal() && !s.solving {
-		s.solving, s.pc, s.started = true, 0, false
+		s.solving, s.pc, s.started, s.played = true, 0, false, true
 	}
 }
 
 // State is where a guided lesson stands, as the page's narration panel
 // shows it: the "lesson" field of a frame.
 type State struct {
-	ID     string       `json:"id"`
-	Step   int          `json:"step"`
-	Steps  int          `json:"steps"`
-	Done   bool         `json:"done"`
+	ID    string `json:"id"`
+	Step  int    `json:"step"`
+	Steps int    `json:"steps"`
+	// Played: the step's actions run (the learner pressed Play); before,
+	// the step waits and the page shows its Play button.
+	Played bool `json:"played"`
+	Done   bool `json:"done"`
+	// Slow: the page is showing a moment in slow motion.
+	Slow   bool         `json:"slow,omitempty"`
 	Checks []CheckState `json:"checks"`
-	Error  string       `json:"error,omitempty"`
+	// Names are the names the checks use, as they are bound now.
+	Names []Bound `json:"names,omitempty"`
+	// Error says what an action waits for (no leader yet), in both
+	// languages.
+	Error *Text `json:"error,omitempty"`
 }
 
 // State returns where the session stands.
 func (s *Session) State() State {
-	return State{ID: s.L.ID, Step: s.Step, Steps: len(s.L.Steps), Done: s.Done(), Checks: s.Checks, Error: s.Err}
+	st := State{ID: s.L.ID, Step: s.Step, Steps: len(s.L.Steps), Played: s.played,
+		Done: s.Done(), Slow: s.Slow, Checks: s.Checks}
+	if s.Err != "" {
+		e := resolveWhy(errors.New(s.Err))
+		st.Error = &e
+	}
+	seen := map[string]bool{}
+	for _, c := range s.Checks {
+		for _, b := range boundList(c.Text, s.Names, s.terms) {
+			if !seen[b.Name] {
+				seen[b.Name] = true
+				st.Names = append(st.Names, b)
+			}
+		}
+	}
+	return st
 }

@@ -37,7 +37,11 @@ type Step struct {
 
 // Goal is the "try it yourself" at the end.
 type Goal struct {
-	Say      Text   `yaml:"say" json:"say"`
+	Say Text `yaml:"say" json:"say"`
+	// Start binds the names the goal's checks use, at the moment the goal
+	// begins (remember lines only), so the learner can reach the goal by
+	// hand: "remember leader as now" before the learner acts.
+	Start    []Line `yaml:"start" json:"start,omitempty"`
 	Expect   []Line `yaml:"expect" json:"expect"`
 	Solution []Line `yaml:"solution" json:"solution"`
 }

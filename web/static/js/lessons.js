@@ -1,9 +1,12 @@
 // Lesson panel: the guided mode. The lessons menu lists GET /lessons.json;
 // opening one starts a run with the lesson's cluster in the engine, which
 // plays it with guide.Session (wasm/main.go). Every frame then carries
-// frame.lesson (step, checks with ok/failed/why); this panel narrates the
-// step, ticks its checks, and offers Next / Back, the "try it yourself"
-// goal with its "Show me", and the quiz. The texts come from the lesson in
+// frame.lesson (step, played, slow, checks with ok/failed/why, names); this
+// panel narrates the step, ticks its checks, and offers Next / Back, the
+// "try it yourself" goal with its "Show me", and the quiz. Each step starts
+// paused: the panel stops time when it shows a step, and the step happens
+// when the learner presses its Play button (or the page's Play, Space);
+// the engine then plays the moments the step is about in slow motion. The texts come from the lesson in
 // both languages; the panel's own words come from i18n.js.
 //
 // Pages: 0..steps-1 are the steps, steps is the goal (the engine's last
@@ -147,12 +150,27 @@ export class LessonPanel {
     if (enginePage !== Math.min(prev, this.steps)) {
       this.solving = false;
       this.state = null; // until the engine answers for the new step
+      this.app.setPlaying(false); // each step starts paused
       this.app.lessonCall('lessonGoto', enginePage);
     }
     this.draw(true);
   }
 
   next() { this.goto(this.page + 1); }
+
+  /** play lets the shown step (or the goal's time) run. */
+  play() {
+    if (!this.lesson || this.page > this.steps) return;
+    this.app.lessonCall('lessonPlay');
+    if (!this.app.playing) this.app.setPlaying(true);
+    // On a small screen the panel and the picture do not fit together:
+    // bring the picture into view, where the step happens.
+    const pic = document.querySelector('#cluster');
+    if (pic) {
+      const r = pic.getBoundingClientRect();
+      if (r.top < 0 || r.top > innerHeight / 2) pic.scrollIntoView({ block: 'start' });
+    }
+  }
 
   back() { this.goto(this.page - 1); }
 
@@ -188,6 +206,7 @@ export class LessonPanel {
       case 'close-lessons': this.menu.close(); break;
       case 'open-lesson': this.start(b.dataset.lesson); break;
       case 'lesson-next': this.next(); break;
+      case 'lesson-play': this.play(); break;
       case 'lesson-back': this.back(); break;
       case 'lesson-show-me': this.showMe(); break;
       case 'lesson-answer': this.answer(Number(b.dataset.question), Number(b.dataset.choice)); break;
@@ -248,24 +267,27 @@ export class LessonPanel {
     parts.push('<div class="lesson-head"><h2 id="lesson-title" tabindex="-1">' + esc(tx(l.title)) + '</h2>'
       + '<button type="button" class="lesson-x" data-action="lesson-close" title="' + esc(t('leaveLesson')) + '" aria-label="' + esc(t('leaveLesson')) + '">×</button></div>');
     parts.push('<p class="lesson-progress small muted">' + esc(onQuiz ? t('quizProgress', { n: (l.quiz || []).length }) : onGoal ? t('goalProgress', { n: this.steps }) : t('stepOf', { i: this.page + 1, n: this.steps }))
-      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-wait"></span></p>');
+      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-slow" style="color: #6d28d9; font-weight: 600" title="' + esc(t('lessonSlowTitle')) + '" hidden> · ' + esc(t('lessonSlow')) + '</span>'
+      + '<span class="lesson-wait"></span></p>');
     if (this.page === 0) parts.push('<div class="lesson-intro">' + paras(tx(l.intro)) + '</div>');
     else parts.push('<details class="lesson-intro-more small"><summary>' + esc(t('aboutLesson')) + '</summary>' + paras(tx(l.intro)) + '</details>');
 
     if (kind === 'step') {
       const s = l.steps[this.page];
       parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(s.say)) + '</div>');
+      parts.push(this.playRow(t('lessonPlay'), t('lessonPaused')));
       if (s.do && s.do.length) parts.push(this.lines(t('pageDoes'), s.do));
     } else if (kind === 'goal') {
       parts.push('<h3 class="goal-title">' + esc(t('goalTitle')) + '</h3>');
       parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(l.goal.say)) + '</div>');
       parts.push('<p class="small muted">' + esc(t('goalHint')) + '</p>');
+      if (!this.solving) parts.push(this.playRow(t('lessonPlayGoal'), t('lessonPausedGoal')));
       if (this.solving) parts.push(this.lines(t('showingSolution'), l.goal.solution || []));
       else parts.push('<div class="btn-row show-me"><button type="button" data-action="lesson-show-me">' + esc(t('showMe')) + '</button></div>');
     } else {
       parts.push(this.quiz(l.quiz || []));
     }
-    if (kind !== 'quiz') parts.push('<div class="lesson-checks" aria-live="polite"></div><p class="lesson-done" role="status" hidden></p>');
+    if (kind !== 'quiz') parts.push('<div class="lesson-checks" aria-live="polite"></div><p class="lesson-names small muted" hidden></p><p class="lesson-done" role="status" hidden></p>');
 
     const last = onQuiz || (onGoal && !(l.quiz && l.quiz.length));
     parts.push('<div class="lesson-nav">'
@@ -279,7 +301,10 @@ export class LessonPanel {
     this.root.dataset.page = kind;
     this.root.dataset.step = String(this.page);
     if (focused) {
-      const again = this.root.querySelector(focused + ':not(:disabled)');
+      // Moving on with the keyboard lands on the new step's Play button:
+      // Enter plays the step, Enter again goes on.
+      const play = /lesson-(next|back)/.test(focused) && this.root.querySelector('[data-action="lesson-play"]');
+      const again = play || this.root.querySelector(focused + ':not(:disabled)');
       if (again) again.focus();
     }
   }
@@ -294,10 +319,13 @@ export class LessonPanel {
     const onGoal = this.page === this.steps;
     const onQuiz = this.page > this.steps;
     const done = !onQuiz && !!(st && st.done && st.step === Math.min(this.page, this.steps));
+    // A step that has shown what it is about stops time, so the cluster
+    // the next step starts from is the one the learner is looking at.
+    if (done && this.root.dataset.done !== 'true' && !onGoal && this.app.playing) this.app.setPlaying(false);
     this.root.dataset.done = String(done);
     const wait = this.root.querySelector('.lesson-wait');
     if (wait) {
-      const err = st && st.error && !onQuiz ? st.error : '';
+      const err = st && st.error && !onQuiz ? tx(st.error) : '';
       wait.textContent = err ? ' · ' + t('lessonWaiting', { err }) : '';
       wait.title = err;
     }
@@ -310,8 +338,33 @@ export class LessonPanel {
     }
     const showMe = this.root.querySelector('.show-me');
     if (showMe) showMe.hidden = done;
+    // Until the step is played, its Play button; then the slow-motion mark.
+    const played = !!(st && st.played && st.step === Math.min(this.page, this.steps));
+    this.root.dataset.played = String(played);
+    const playRow = this.root.querySelector('.lesson-play');
+    if (playRow) {
+      const hadFocus = playRow.contains(document.activeElement);
+      playRow.hidden = played || (onGoal && this.solving);
+      const next = this.root.querySelector('[data-action="lesson-next"], [data-action="lesson-finish"]');
+      if (playRow.hidden && hadFocus && next) next.focus({ preventScroll: true }); // the picture stays in view
+    }
+    const slow = this.root.querySelector('.lesson-slow');
+    if (slow) slow.hidden = !(st && st.slow && played);
+    const names = this.root.querySelector('.lesson-names');
+    if (names) {
+      const ns = (st && st.names) || [];
+      names.hidden = !ns.length;
+      names.textContent = ns.length ? t('lessonNames') + ' ' + ns.map((n) => n.broker
+        ? t('nameBroker', { name: n.name, id: n.broker }) : t('nameTerm', { name: n.name, term: n.term })).join(' · ') : '';
+    }
     const next = this.root.querySelector('[data-action="lesson-next"]');
     if (next) next.classList.toggle('primary', done);
+  }
+
+  /** playRow is the Play button of a paused step, with what it does. */
+  playRow(label, hint) {
+    return '<div class="btn-row lesson-play"><button type="button" class="primary" data-action="lesson-play">▶ ' + esc(label) + '</button>'
+      + '<span class="small muted">' + esc(hint) + '</span></div>';
   }
 
   lines(title, lines) {
@@ -327,8 +380,8 @@ export class LessonPanel {
       const mark = c.ok ? '✓' : c.failed ? '✗' : '…';
       const label = t('check_' + state);
       return '<li class="check ' + state + '" data-check-state="' + state + '"><span class="check-mark" aria-hidden="true">' + mark + '</span>'
-        + '<span class="check-text"><code>' + esc(c.text) + '</code><span class="sr-only"> — ' + esc(label) + '</span>'
-        + (!c.ok && c.why ? '<span class="check-why" title="' + esc(c.why) + '">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + c.why) + '</span>' : '')
+        + '<span class="check-text"><span class="check-label" title="' + esc(c.text) + '">' + esc(tx(c.label) || c.text) + '</span><span class="sr-only"> — ' + esc(label) + '</span>'
+        + (!c.ok && tx(c.why) ? '<span class="check-why" title="' + esc(tx(c.why)) + '">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + tx(c.why)) + '</span>' : '')
         + '</span></li>';
     }).join('') : '<li class="check pending muted">' + esc(t('lessonStarting')) + '</li>';
     const failed = cs && cs.some((c) => c.failed);

@@ -293,7 +293,7 @@ class App {
     this.controls.onNewRun(v);
     if (init.lesson) {
       this.lesson.onStarted(init.lesson, v);
-      if (!this.playing) this.setPlaying(true);
+      this.setPlaying(false); // each lesson step starts paused: lessons.js plays it
     } else {
       this.lesson.end();
     }
