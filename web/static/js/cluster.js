@@ -96,6 +96,32 @@ export class ClusterView {
     return this.moving || this.drops.size > 0;
   }
 
+  /** placeLabels spaces a broker's name, term and votes for the text size. */
+  placeLabels(parts) {
+    const b = this.boost || 1;
+    const label = 46 + 12 * b;
+    const term = label + 15 * b;
+    parts.label.setAttribute('y', label.toFixed(1));
+    parts.term.setAttribute('y', term.toFixed(1));
+    parts.votes.setAttribute('transform', 'translate(0,' + (term + 11 * b).toFixed(1) + ')');
+  }
+
+  /**
+   * fitText makes every label at least 11 CSS px however small the drawing
+   * is shown (a phone): --boost scales the text sizes in style.css.
+   */
+  fitText() {
+    const vb = this.svg.viewBox.baseVal;
+    if (!vb || !vb.width || !this.svg.clientWidth) return;
+    const scale = Math.min(this.svg.clientWidth / vb.width, this.svg.clientHeight / vb.height);
+    const boost = Math.ceil(Math.max(1, 11 / (12 * scale)) * 100) / 100;
+    if (boost === this.boost) return;
+    this.boost = boost;
+    this.svg.style.setProperty('--boost', String(boost));
+    this.svg.classList.toggle('small-text', boost > 1);
+    for (const n of this.nodes.values()) this.placeLabels(n.parts);
+  }
+
   ensureNodes(nodes) {
     const ids = new Set(nodes.map((n) => n.id));
     for (const [id, n] of this.nodes) {
@@ -125,6 +151,7 @@ export class ClusterView {
       });
       const start = { x: W / 2, y: H / 2 };
       this.nodes.set(n.id, { g, parts, pos: { ...start }, target: { ...start }, key: '' });
+      this.placeLabels(parts);
     }
   }
 
@@ -188,6 +215,7 @@ export class ClusterView {
     } else {
       this.svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     }
+    this.fitText();
     for (const s of spots) {
       const n = this.nodes.get(s.id);
       if (!n) continue;

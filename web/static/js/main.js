@@ -12,6 +12,7 @@ import { Controls } from './controls.js';
 import { LessonPanel } from './lessons.js';
 import { Story } from './story.js';
 import { live } from './live.js';
+import { installFolding } from './phone.js';
 import { applyStatic, currentLang, setLang, t } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -60,6 +61,7 @@ class App {
     this.story = new Story(this, { live });
 
     applyStatic(document);
+    installFolding();
     this.controls.syncLang();
     window.addEventListener('hashchange', () => {
       if (location.hash !== this.hashSet) this.startFromHash();
