@@ -14,13 +14,13 @@ func TestPhoneLayout(t *testing.T) {
 	p.waitFor(`dledgerLab.frame && dledgerLab.frame.nodes.some((n) => n.role === 'leader')`)
 	p.shot("phone-play-en")
 	var m struct {
-		Smallest    float64  `json:"smallest"`
-		SmallText   string   `json:"smallText"`
-		Order       []string `json:"order"`
-		Folded      []string `json:"folded"`
-		Open        []string `json:"open"`
-		PictureBot  float64  `json:"pictureBottom"`
-		LogTop      float64  `json:"logTop"`
+		Smallest   float64  `json:"smallest"`
+		SmallText  string   `json:"smallText"`
+		Order      []string `json:"order"`
+		Folded     []string `json:"folded"`
+		Open       []string `json:"open"`
+		PictureBot float64  `json:"pictureBottom"`
+		LogTop     float64  `json:"logTop"`
 	}
 	p.eval(`(() => {
 		const texts = [...document.querySelectorAll('#cluster text')].filter((e) => e.getBoundingClientRect().height > 0 && e.textContent.trim());
