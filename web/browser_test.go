@@ -184,6 +184,13 @@ func open(t *testing.T, fragment string) *page {
 // openURL is open for any address.
 func openURL(t *testing.T, url string) *page {
 	t.Helper()
+	return openSized(t, url, 0, 0)
+}
+
+// openSized is openURL in a tab of w×h CSS pixels, set before the page
+// loads (0×0: the browser's own size).
+func openSized(t *testing.T, url string, w, h int64) *page {
+	t.Helper()
 	_, browser := setup(t)
 	p := &page{t: t}
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(p.console.Listen))
@@ -193,7 +200,13 @@ func openURL(t *testing.T, url string) *page {
 		cancel()
 		p.console.Fail(t)
 	})
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+	var err error
+	if w > 0 && h > 0 {
+		err = chromedp.Do(ctx, chromedp.EmulateViewport(w, h), chromedp.Navigate(url))
+	} else {
+		err = chromedp.Do(ctx, chromedp.Navigate(url))
+	}
+	if err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
 	p.waitFor("window.dledgerLab && window.dledgerLab.frame && document.body.dataset.ready === 'true'")

@@ -10,8 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -267,32 +265,15 @@ func TestLessonStepBeforeAndAfterPlay(t *testing.T) {
 			p.click(`[data-action="lesson-next"]`)
 			p.pausedStep(1)
 			p.eval(`document.querySelector('#lesson [data-action="lesson-play"]').scrollIntoView({block: 'nearest'})`, nil)
-			p.viewShot("lesson-" + s.name + "-before-play.png")
+			p.shot("lesson-" + s.name + "-before-play")
 			p.click(`#lesson [data-action="lesson-play"]`)
 			// The election the step is about, in slow motion.
 			p.waitFor(`dledgerLab.lesson && dledgerLab.lesson.slow && !document.querySelector('#lesson .lesson-slow').hidden`)
-			p.viewShot("lesson-" + s.name + "-slow-motion.png")
+			p.shot("lesson-" + s.name + "-slow-motion")
 			p.waitChecks(1)
 			p.eval(`document.querySelector('#lesson .lesson-done').scrollIntoView({block: 'nearest'})`, nil)
-			p.viewShot("lesson-" + s.name + "-after-play.png")
+			p.shot("lesson-" + s.name + "-after-play")
 		})
-	}
-}
-
-// viewShot saves what the screen shows (not the whole page) to
-// $DLEDGERLAB_SHOTS/name when that is set.
-func (p *page) viewShot(name string) {
-	p.t.Helper()
-	dir := os.Getenv("DLEDGERLAB_SHOTS")
-	if dir == "" {
-		return
-	}
-	buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
-		p.t.Fatal(err)
 	}
 }
 

@@ -22,25 +22,6 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// openSized is openURL in a tab of w×h CSS pixels (set before the page loads).
-func openSized(t *testing.T, url string, w, h int64) *page {
-	t.Helper()
-	_, browser := setup(t)
-	p := &page{t: t}
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(p.console.Listen))
-	p.ctx = ctx
-	p.cancel = cancel
-	t.Cleanup(func() {
-		cancel()
-		p.console.Fail(t)
-	})
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h), chromedp.Navigate(url)); err != nil {
-		t.Fatalf("navigate: %v", err)
-	}
-	p.waitFor("window.dledgerLab && window.dledgerLab.frame && document.body.dataset.ready === 'true'")
-	return p
-}
-
 // storyState is window.dledgerLab.story.
 type storyState struct {
 	Beat    string   `json:"beat"`
