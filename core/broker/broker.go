@@ -329,6 +329,9 @@ type TopicView struct {
 	Name string `json:"name"`
 	// Len is the queue length: the next queue offset.
 	Len uint64 `json:"len"`
+	// MinOffset is the first offset kept (0 unless a snapshot was
+	// installed: the messages before it are not on this broker).
+	MinOffset uint64 `json:"min_offset,omitempty"`
 	// Recent are the last few records, oldest first.
 	Recent []RecordView `json:"recent"`
 }
@@ -359,7 +362,8 @@ func (b *Broker) Topics() []TopicView {
 		if n := int(q.Len()) - b.opts.RecentRecords; n > 0 {
 			from = n
 		}
-		v := TopicView{Name: name, Len: q.Len(), Recent: make([]RecordView, 0, int(q.Len())-from)}
+		from = max(from, int(q.base))
+		v := TopicView{Name: name, Len: q.Len(), MinOffset: q.base, Recent: make([]RecordView, 0, int(q.Len())-from)}
 		_ = q.each(uint64(from), func(s Stored, err error) { // records that cannot be read are left out
 			r := RecordView{
 				QueueOffset: s.QueueOffset, Index: s.Index, Term: s.Term, Pos: s.Pos, Size: s.Size,
@@ -424,6 +428,9 @@ func (b *Broker) Digest() string {
 		q := b.topics[name]
 		str(name)
 		u64(q.Len())
+		if q.base > 0 {
+			u64(q.base)
+		}
 		if err := q.eachRecords(0, func(recs []QueueRecord) {
 			for _, r := range recs {
 				buf = r.Append(buf[:0])

@@ -64,14 +64,17 @@ func ParseQueueRecord(b []byte) (QueueRecord, error) {
 // and a clone (a simulator checkpoint) shares every full chunk and copies
 // only the last.
 //
-// Invariant: with files, chunks is empty; otherwise every chunk but the
-// last holds queueChunkLen records; in a chunk
-// len(raw) == QueueRecordSize*len(recs) and, without a CommitLog, message i
-// is data[recs[i-1].end:recs[i].end]; queue offset off is record
-// off%queueChunkLen of chunks[off/queueChunkLen]; n is the number of records.
+// Invariant: the queue holds offsets base..n-1 (base > 0 only after a
+// snapshot was installed: the messages before it are not here). With
+// files, chunks is empty; otherwise every chunk but the last holds
+// queueChunkLen records; in a chunk len(raw) == QueueRecordSize*len(recs)
+// and, without a CommitLog, message i is data[recs[i-1].end:recs[i].end];
+// queue offset off is record (off-base)%queueChunkLen of
+// chunks[(off-base)/queueChunkLen].
 type ConsumeQueue struct {
 	topic  string
 	chunks []*queueChunk
+	base   uint64
 	n      uint64
 	// log, if set, is where messages are read from; data is then empty.
 	log CommitLogReader
@@ -150,6 +153,10 @@ func (q *ConsumeQueue) Topic() string { return q.topic }
 // (RocketMQ's max offset).
 func (q *ConsumeQueue) Len() uint64 { return q.n }
 
+// MinOffset returns the first offset the queue holds (RocketMQ's min
+// offset): 0, unless the broker installed a snapshot.
+func (q *ConsumeQueue) MinOffset() uint64 { return q.base }
+
 // records reads the records from queue offset off into dst (off +
 // len(dst) <= Len()).
 func (q *ConsumeQueue) records(off uint64, dst []QueueRecord) error {
@@ -161,8 +168,8 @@ func (q *ConsumeQueue) records(off uint64, dst []QueueRecord) error {
 	}
 	for k := range dst {
 		o := off + uint64(k)
-		i := o % queueChunkLen * QueueRecordSize
-		rec, err := ParseQueueRecord(q.chunks[o/queueChunkLen].raw[i : i+QueueRecordSize])
+		i := (o - q.base) % queueChunkLen * QueueRecordSize
+		rec, err := ParseQueueRecord(q.chunks[(o-q.base)/queueChunkLen].raw[i : i+QueueRecordSize])
 		if err != nil {
 			panic(fmt.Sprintf("broker: queue %s offset %d: %v", q.topic, o, err))
 		}
@@ -184,7 +191,7 @@ func (q *ConsumeQueue) storedAt(off uint64, rec QueueRecord, read *core.Entry) (
 	var c *queueChunk
 	var i uint64
 	if q.files == nil {
-		c, i = q.chunks[off/queueChunkLen], off%queueChunkLen
+		c, i = q.chunks[(off-q.base)/queueChunkLen], (off-q.base)%queueChunkLen
 		st.Index, st.Term = c.recs[i].index, c.recs[i].term
 	}
 	where := func() string {
@@ -233,8 +240,8 @@ func (q *ConsumeQueue) storedAt(off uint64, rec QueueRecord, read *core.Entry) (
 
 // Record returns the record at queue offset off.
 func (q *ConsumeQueue) Record(off uint64) (QueueRecord, error) {
-	if off >= q.Len() {
-		return QueueRecord{}, fmt.Errorf("queue %s: offset %d, length %d", q.topic, off, q.Len())
+	if off >= q.Len() || off < q.base {
+		return QueueRecord{}, fmt.Errorf("queue %s: offset %d outside %d..%d", q.topic, off, q.base, q.Len())
 	}
 	var rec [1]QueueRecord
 	err := q.records(off, rec[:])
@@ -244,8 +251,8 @@ func (q *ConsumeQueue) Record(off uint64) (QueueRecord, error) {
 // Bytes returns a copy of the queue's raw records: what RocketMQ would hold
 // in the topic's ConsumeQueue file.
 func (q *ConsumeQueue) Bytes() ([]byte, error) {
-	out := make([]byte, 0, q.n*QueueRecordSize)
-	err := q.eachRecords(0, func(recs []QueueRecord) {
+	out := make([]byte, 0, (q.n-q.base)*QueueRecordSize)
+	err := q.eachRecords(q.base, func(recs []QueueRecord) {
 		for _, r := range recs {
 			out = r.Append(out)
 		}
@@ -257,6 +264,7 @@ func (q *ConsumeQueue) Bytes() ([]byte, error) {
 // batches, in order.
 func (q *ConsumeQueue) eachRecords(from uint64, f func([]QueueRecord)) error {
 	const batch = 4096
+	from = max(from, q.base)
 	var buf []QueueRecord
 	for off := from; off < q.n; off += batch {
 		n := min(batch, q.n-off)
@@ -276,6 +284,7 @@ func (q *ConsumeQueue) eachRecords(from uint64, f func([]QueueRecord)) error {
 // record's fields only). An error reading the records themselves is
 // returned.
 func (q *ConsumeQueue) each(from uint64, f func(s Stored, err error)) error {
+	from = max(from, q.base)
 	off := from
 	return q.eachRecords(from, func(recs []QueueRecord) {
 		for _, rec := range recs {
@@ -289,6 +298,9 @@ func (q *ConsumeQueue) each(from uint64, f func(s Stored, err error)) error {
 // their sizes would pass maxBytes (<= 0: no limit); the first is always
 // returned.
 func (q *ConsumeQueue) read(off uint64, max, maxBytes int) ([]Stored, error) {
+	if off < q.base {
+		return nil, fmt.Errorf("queue %s: offset %d is below the first offset kept, %d: %w", q.topic, off, q.base, ErrOffsetTooSmall)
+	}
 	if off >= q.Len() {
 		return nil, nil
 	}
@@ -362,7 +374,7 @@ func (q *ConsumeQueue) appendRecord(index, term uint64, rec QueueRecord, data []
 		q.n++
 		return off
 	}
-	if off%queueChunkLen == 0 {
+	if (off-q.base)%queueChunkLen == 0 {
 		// A chunk is allocated whole, so appending to it never regrows.
 		c := &queueChunk{
 			raw:  make([]byte, 0, queueChunkLen*QueueRecordSize),
@@ -389,7 +401,7 @@ func (q *ConsumeQueue) appendRecord(index, term uint64, rec QueueRecord, data []
 // ever appends), and whichever copy appends next writes past what the other
 // can see, the clipped one into a new array.
 func (q *ConsumeQueue) clone() *ConsumeQueue {
-	c := &ConsumeQueue{topic: q.topic, n: q.n, chunks: slices.Clone(q.chunks), log: q.log, files: q.files}
+	c := &ConsumeQueue{topic: q.topic, base: q.base, n: q.n, chunks: slices.Clone(q.chunks), log: q.log, files: q.files}
 	if k := len(c.chunks); k > 0 && len(c.chunks[k-1].recs) < queueChunkLen {
 		last := c.chunks[k-1]
 		c.chunks[k-1] = &queueChunk{raw: slices.Clip(last.raw), recs: slices.Clip(last.recs), data: slices.Clip(last.data)}

@@ -35,6 +35,11 @@ var (
 	ErrBadMessage = errors.New("bad message")
 	// ErrUnknownTopic: a consume of a topic nothing was ever stored in.
 	ErrUnknownTopic = errors.New("unknown topic")
+	// ErrOffsetTooSmall: a consume below the queue's first kept offset:
+	// the messages before it were given up when the broker installed a
+	// snapshot (RocketMQ's OFFSET_TOO_SMALL; the consumer moves to
+	// ConsumeQueue.MinOffset).
+	ErrOffsetTooSmall = errors.New("offset too small")
 	// ErrCorrupt: bytes that should be an encoded message (or a queue
 	// record) do not decode.
 	ErrCorrupt = errors.New("corrupt")

@@ -65,6 +65,7 @@ func (b *Broker) State() []byte {
 	u(uint64(len(names)))
 	for _, name := range names {
 		str(name)
+		u(b.topics[name].base)
 		u(b.topics[name].Len())
 	}
 	u(uint64(len(b.producers)))
@@ -108,12 +109,12 @@ type RestoredRecord struct {
 	Index, Term uint64
 }
 
-// QueueLoader gives Restore the first n records of topic's ConsumeQueue, in
-// order, by calling add for each; an error from add must be returned. With
-// Options.Queues set the records stay where they are: add is nil, and the
-// loader makes topic's queue in Options.Queues hold exactly n records (a
+// QueueLoader gives Restore the records base..n-1 of topic's ConsumeQueue,
+// in order, by calling add for each; an error from add must be returned.
+// With Options.Queues set the records stay where they are: add is nil, and
+// the loader makes topic's queue in Options.Queues hold exactly those (a
 // native broker's ConsumeQueue files, cut back to the checkpoint).
-type QueueLoader func(topic string, n uint64, add func(RestoredRecord) error) error
+type QueueLoader func(topic string, base, n uint64, add func(RestoredRecord) error) error
 
 // Restore returns the broker that State described, with each topic's queue
 // records read through load. The broker reads its messages from
@@ -130,9 +131,61 @@ func Restore(opts Options, state []byte, load QueueLoader) (*Broker, error) {
 	if opts.CommitLog == nil {
 		return nil, fmt.Errorf("restore: %w: Options.CommitLog is nil, and the state holds no messages", ErrBadState)
 	}
-	d, err := newStateDecoder(state)
+	b, topics, err := decodeState(opts, state)
 	if err != nil {
 		return nil, err
+	}
+
+	for _, t := range topics {
+		q := &ConsumeQueue{topic: t.name, log: opts.CommitLog, files: b.queueFiles(), base: t.base, n: t.base}
+		if q.files != nil {
+			if err := load(t.name, t.base, t.n, nil); err != nil {
+				return nil, err
+			}
+			q.n = t.n
+			if err := checkLastRecord(q, b); err != nil {
+				return nil, err
+			}
+			b.topics[t.name] = q
+			continue
+		}
+		prevEnd := int64(0)
+		err := load(t.name, t.base, t.n, func(r RestoredRecord) error {
+			switch {
+			case q.n >= t.n:
+				return fmt.Errorf("restore: %w: queue %s: more than %d records", ErrBadState, t.name, t.n)
+			case r.Pos < prevEnd || r.Size <= 0 || r.Pos+int64(r.Size) > b.nextPos || r.Index == 0 || r.Index > b.applied:
+				return fmt.Errorf("restore: %w: queue %s offset %d: record %+v (entry %d) is not after the previous one (ending at %d), or past the applied entry %d ending at %d",
+					ErrBadState, t.name, q.n, r.QueueRecord, r.Index, prevEnd, b.applied, b.nextPos)
+			}
+			prevEnd = r.Pos + int64(r.Size)
+			q.appendRecord(r.Index, r.Term, r.QueueRecord, nil)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if q.n != t.n {
+			return nil, fmt.Errorf("restore: %w: queue %s: records up to offset %d, the state says %d", ErrBadState, t.name, q.n, t.n)
+		}
+		b.topics[t.name] = q
+	}
+	return b, nil
+}
+
+// topicLen is one queue as a State describes it: its first offset kept
+// and its length.
+type topicLen struct {
+	name    string
+	base, n uint64
+}
+
+// decodeState decodes state into a broker without queues, and the queues'
+// names and bounds. Every error wraps ErrBadState.
+func decodeState(opts Options, state []byte) (*Broker, []topicLen, error) {
+	d, err := newStateDecoder(state)
+	if err != nil {
+		return nil, nil, err
 	}
 	b := New(opts)
 	b.applied = d.u("applied")
@@ -140,16 +193,15 @@ func Restore(opts Options, state []byte, load QueueLoader) (*Broker, error) {
 	if b.nextPos < 0 {
 		d.fail("next position %d is out of range", uint64(b.nextPos))
 	}
-	type topicLen struct {
-		name string
-		n    uint64
-	}
 	var topics []topicLen
 	for range d.count("topics") {
-		t := topicLen{name: d.str("topic name"), n: d.u("queue length")}
+		t := topicLen{name: d.str("topic name"), base: d.u("first offset"), n: d.u("queue length")}
 		if d.err == nil {
 			if err := checkTopic(t.name, -1); err != nil {
 				d.fail("%v", err)
+			}
+			if t.base > t.n {
+				d.fail("topic %q: first offset %d is past its length %d", t.name, t.base, t.n)
 			}
 			if len(topics) > 0 && topics[len(topics)-1].name >= t.name {
 				d.fail("topic %q is out of order", t.name)
@@ -190,45 +242,27 @@ func Restore(opts Options, state []byte, load QueueLoader) (*Broker, error) {
 		b.offsets[g] = t
 	}
 	if err := d.finish(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(b.producers) > b.opts.MaxProducers {
-		return nil, fmt.Errorf("restore: %w: %d producers, at most %d", ErrBadState, len(b.producers), b.opts.MaxProducers)
+		return nil, nil, fmt.Errorf("restore: %w: %d producers, at most %d", ErrBadState, len(b.producers), b.opts.MaxProducers)
 	}
+	return b, topics, nil
+}
 
+// RestoreSnapshot returns the broker that a snapshot's state (State, sent
+// by the leader: Raft §7) describes, without the messages: each queue
+// starts empty at its length, which becomes its first offset (its
+// MinOffset), as a RocketMQ broker's queues start after retention; a
+// consumer below it is told ErrOffsetTooSmall. The messages after the
+// snapshot are applied as usual.
+func RestoreSnapshot(opts Options, state []byte) (*Broker, error) {
+	b, topics, err := decodeState(opts, state)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range topics {
-		q := &ConsumeQueue{topic: t.name, log: opts.CommitLog, files: b.queueFiles()}
-		if q.files != nil {
-			if err := load(t.name, t.n, nil); err != nil {
-				return nil, err
-			}
-			q.n = t.n
-			if err := checkLastRecord(q, b); err != nil {
-				return nil, err
-			}
-			b.topics[t.name] = q
-			continue
-		}
-		prevEnd := int64(0)
-		err := load(t.name, t.n, func(r RestoredRecord) error {
-			switch {
-			case q.n >= t.n:
-				return fmt.Errorf("restore: %w: queue %s: more than %d records", ErrBadState, t.name, t.n)
-			case r.Pos < prevEnd || r.Size <= 0 || r.Pos+int64(r.Size) > b.nextPos || r.Index == 0 || r.Index > b.applied:
-				return fmt.Errorf("restore: %w: queue %s offset %d: record %+v (entry %d) is not after the previous one (ending at %d), or past the applied entry %d ending at %d",
-					ErrBadState, t.name, q.n, r.QueueRecord, r.Index, prevEnd, b.applied, b.nextPos)
-			}
-			prevEnd = r.Pos + int64(r.Size)
-			q.appendRecord(r.Index, r.Term, r.QueueRecord, nil)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if q.n != t.n {
-			return nil, fmt.Errorf("restore: %w: queue %s: %d records, the state says %d", ErrBadState, t.name, q.n, t.n)
-		}
-		b.topics[t.name] = q
+		b.topics[t.name] = &ConsumeQueue{topic: t.name, log: opts.CommitLog, files: b.queueFiles(), base: t.n, n: t.n}
 	}
 	return b, nil
 }

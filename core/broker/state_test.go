@@ -63,14 +63,14 @@ func (l *stateLog) apply(t *testing.T, b *Broker, lo, hi uint64) {
 // loaderOf gives Restore the queue records b holds, as a runner reads them
 // back from its ConsumeQueue files.
 func loaderOf(b *Broker) QueueLoader {
-	return func(topic string, n uint64, add func(RestoredRecord) error) error {
+	return func(topic string, base, n uint64, add func(RestoredRecord) error) error {
 		q := b.Queue(topic)
-		for off := range n {
+		for off := base; off < n; off++ {
 			rec, err := q.Record(off)
 			if err != nil {
 				return err
 			}
-			r := q.chunks[off/queueChunkLen].recs[off%queueChunkLen]
+			r := q.chunks[(off-q.base)/queueChunkLen].recs[(off-q.base)%queueChunkLen]
 			if err := add(RestoredRecord{QueueRecord: rec, Index: r.index, Term: r.term}); err != nil {
 				return err
 			}
@@ -144,15 +144,15 @@ func TestRestoreRefusesABadState(t *testing.T) {
 	_, err := Restore(Options{}, state, loaderOf(b))
 	assert.ErrorContains(t, err, "CommitLog is nil")
 
-	fewer := func(topic string, n uint64, add func(RestoredRecord) error) error {
-		return loaderOf(b)(topic, n-1, add)
+	fewer := func(topic string, base, n uint64, add func(RestoredRecord) error) error {
+		return loaderOf(b)(topic, base, n-1, add)
 	}
 	_, err = Restore(opts, state, fewer)
 	assert.ErrorIs(t, err, ErrBadState)
 	assert.ErrorContains(t, err, "the state says")
 
-	more := func(topic string, n uint64, add func(RestoredRecord) error) error {
-		if err := loaderOf(b)(topic, n, add); err != nil {
+	more := func(topic string, base, n uint64, add func(RestoredRecord) error) error {
+		if err := loaderOf(b)(topic, base, n, add); err != nil {
 			return err
 		}
 		return add(RestoredRecord{QueueRecord: QueueRecord{Pos: b.nextPos, Size: 10}, Index: 1, Term: 1})
@@ -164,7 +164,7 @@ func TestRestoreRefusesABadState(t *testing.T) {
 	// A record from a later entry than applied: queue files ahead of the state.
 	early := New(Options{CommitLog: l.store})
 	l.apply(t, early, 1, 60)
-	_, err = Restore(opts, early.State(), func(topic string, n uint64, add func(RestoredRecord) error) error {
+	_, err = Restore(opts, early.State(), func(topic string, _, n uint64, add func(RestoredRecord) error) error {
 		q := b.Queue(topic) // the last n of b's records: entries up to 120
 		for off := q.Len() - n; off < q.Len(); off++ {
 			rec, _ := q.Record(off)
@@ -178,7 +178,7 @@ func TestRestoreRefusesABadState(t *testing.T) {
 	assert.ErrorIs(t, err, ErrBadState)
 
 	loadErr := errors.New("disk on fire")
-	_, err = Restore(opts, state, func(string, uint64, func(RestoredRecord) error) error { return loadErr })
+	_, err = Restore(opts, state, func(string, uint64, uint64, func(RestoredRecord) error) error { return loadErr })
 	assert.ErrorIs(t, err, loadErr)
 }
 
@@ -223,7 +223,7 @@ func TestRestoreWithQueueFiles(t *testing.T) {
 	l.apply(t, b, 1, k)
 	state := b.State()
 	l.apply(t, b, k+1, k+40) // a crash after these reached the queue files, not the checkpoint
-	cut := func(topic string, n uint64, add func(RestoredRecord) error) error {
+	cut := func(topic string, _, n uint64, add func(RestoredRecord) error) error {
 		require.Nil(t, add, "the records stay in the files")
 		return files.cut(topic, n)
 	}
@@ -243,10 +243,61 @@ func TestRestoreWithQueueFiles(t *testing.T) {
 	l.apply(t, a, 1, n)
 	early := New(Options{CommitLog: l.store})
 	l.apply(t, early, 1, 60)
-	_, err = Restore(Options{CommitLog: l.store, Queues: ahead}, early.State(), func(topic string, n uint64, _ func(RestoredRecord) error) error {
+	_, err = Restore(Options{CommitLog: l.store, Queues: ahead}, early.State(), func(topic string, _, n uint64, _ func(RestoredRecord) error) error {
 		q := ahead[topic]
 		ahead[topic] = q[len(q)-int(n)*QueueRecordSize:] // the last n records
 		return nil
 	})
 	assert.ErrorIs(t, err, ErrBadState)
+}
+
+// A follower that installs the leader's snapshot (Raft §7) restores the
+// broker from its State alone: every queue starts at its length, its first
+// offset kept (MinOffset); a consume below it is ErrOffsetTooSmall
+// (RocketMQ's OFFSET_TOO_SMALL); the messages applied after the snapshot
+// are the leader's, at the same offsets, and retries are deduplicated as on
+// the leader. Its own State keeps the first offsets.
+func TestRestoreFromASnapshotStartsTheQueuesAtTheirLength(t *testing.T) {
+	const n, k = 220, 120
+	l := newStateLog(t, n)
+	leader := New(Options{CommitLog: l.store})
+	l.apply(t, leader, 1, k)
+	f, err := RestoreSnapshot(Options{}, leader.State())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(k), f.AppliedIndex())
+	for _, topic := range []string{"orders", "payments", "audit"} {
+		q := f.Queue(topic)
+		require.NotNil(t, q, topic)
+		assert.Equal(t, leader.Queue(topic).Len(), q.Len())
+		assert.Equal(t, q.Len(), q.MinOffset(), "no message before the snapshot on this broker")
+		_, err := f.Consume(topic, 0, 10)
+		assert.ErrorIs(t, err, ErrOffsetTooSmall)
+	}
+	l.apply(t, leader, k+1, n)
+	// The follower's CommitLog would hold entries k+1.. at the same
+	// positions; this test's log holds them all.
+	l.apply(t, f, k+1, n)
+	for _, topic := range []string{"orders", "payments", "audit"} {
+		min := f.Queue(topic).MinOffset()
+		want, err := leader.Consume(topic, min, 1000)
+		require.NoError(t, err)
+		got, err := f.Consume(topic, min, 1000)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, topic)
+		assert.NotEmpty(t, got, topic)
+	}
+	m := msg("orders", "p1", 3, "p1 3")
+	_, dup1, err1 := leader.Prepare(m)
+	_, dup2, err2 := f.Prepare(m)
+	assert.Equal(t, dup1, dup2)
+	assert.Equal(t, err1 == nil, err2 == nil)
+	views := f.Topics()
+	require.NotEmpty(t, views)
+	assert.Equal(t, f.Queue(views[0].Name).MinOffset(), views[0].MinOffset)
+
+	// A checkpoint of that broker keeps its first offsets.
+	again, err := Restore(Options{CommitLog: l.store}, f.State(), loaderOf(f))
+	require.NoError(t, err)
+	assert.Equal(t, f.Digest(), again.Digest())
+	assert.Equal(t, f.State(), again.State())
 }

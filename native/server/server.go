@@ -317,7 +317,12 @@ func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
 	}
 	if state != nil {
 		start := time.Now()
-		bk, err := broker.Restore(opts, state, func(topic string, n uint64, _ func(broker.RestoredRecord) error) error {
+		bk, err := broker.Restore(opts, state, func(topic string, base, n uint64, _ func(broker.RestoredRecord) error) error {
+			if base != 0 {
+				// Only a snapshot install makes a queue start later, and a
+				// native broker does not install snapshots yet.
+				return fmt.Errorf("%w: queue %s starts at offset %d; queue files start at 0", store.ErrCorrupt, topic, base)
+			}
 			return q.Load(topic, n)
 		})
 		if err == nil {
