@@ -7,9 +7,20 @@ package web_test
 // a learner would; every wait is a poll on a condition.
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+
+	"dledgerlab/core/sim"
 )
 
 // chipMismatches is a JavaScript expression: where the Network card's chips
@@ -93,4 +104,309 @@ func TestChipsFollowEveryFrame(t *testing.T) {
 	p.waitFor(`!dledgerLab.moving`)
 	p.checkChips("after rewinding")
 	p.waitFor(fmt.Sprintf(`document.querySelector('#groups [data-group="0"] [data-chip="%d"].role-leader') !== null`, old))
+}
+
+// lowContrast is a JavaScript expression: every visible piece of text on a
+// coloured cell whose contrast with what is behind it is below 4.5:1 (WCAG
+// AA), from the computed styles. "Behind" is the nearest opaque background
+// among the element and its ancestors; for SVG text it is the fill of the
+// shape it is drawn on. Colours with alpha are laid over that background,
+// and an element's opacity fades its text towards it.
+const lowContrast = `(() => {
+	const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const v = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+	const over = (top, bottom) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+	const lum = (c) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+	const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+	const backdrop = (el) => {
+		const layers = [];
+		for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+			const c = parse(getComputedStyle(e).backgroundColor);
+			if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+		}
+		let bg = [255, 255, 255, 1];
+		for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+		return { bg, coloured: layers.some((c) => !(c[0] === c[1] && c[1] === c[2]) || c[0] < 200) };
+	};
+	const opacity = (el) => { let o = 1; for (let e = el; e && e.nodeType === 1; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
+	const bad = [];
+	const visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+	for (const el of document.querySelectorAll('body *')) {
+		if (el.closest('[hidden], dialog:not([open]), title, option, select')) continue;
+		const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('').trim();
+		if (!own || !visible(el)) continue;
+		const cs = getComputedStyle(el);
+		let bg, coloured, fg;
+		if (el instanceof SVGElement) {
+			if (!el.matches('.glyph, .num, .msg text')) continue; // the others are drawn beside their shape
+			const shape = el.parentElement && (el.parentElement.querySelector('.shape') || el.parentElement.querySelector('rect'));
+			if (!shape || shape === el) continue;
+			bg = over(parse(getComputedStyle(shape).fill) || [255, 255, 255, 1], [255, 255, 255, 1]);
+			coloured = true;
+			fg = parse(cs.fill);
+		} else {
+			({ bg, coloured } = backdrop(el));
+			fg = parse(cs.color);
+		}
+		if (!coloured || !fg) continue;
+		fg = over([fg[0], fg[1], fg[2], fg[3] * opacity(el)], bg);
+		const r = ratio(fg, bg);
+		if (r < 4.5) bad.push(el.tagName.toLowerCase() + '.' + String(el.className.baseVal ?? el.className).trim().replace(/\s+/g, '.') + ' "' + own.slice(0, 20) + '": ' + r.toFixed(2) + ':1 (' + cs.color + ' on rgb(' + bg.slice(0, 3).map(Math.round).join(',') + '))');
+	}
+	return [...new Set(bad)];
+})()`
+
+// checkContrast fails the test when text on a coloured cell is hard to read.
+func (p *page) checkContrast(when string) {
+	p.t.Helper()
+	var bad []string
+	p.eval(lowContrast, &bad)
+	if len(bad) > 0 {
+		p.t.Fatalf("%s: text on coloured cells below 4.5:1:\n%s", when, strings.Join(bad, "\n"))
+	}
+}
+
+// stillMotion turns CSS transitions off (prefers-reduced-motion), so the
+// computed colours are the final ones, not halfway through a fade.
+func (p *page) stillMotion() {
+	p.t.Helper()
+	reduce := emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}}}
+	if err := chromedp.Do(p.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, reduce)
+		return err
+	})); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// splitAndCrashRun builds, natively, a run with every kind of cell: several
+// terms, committed and uncommitted entries, entries truncated after a
+// split healed, a crashed broker and a producer still sending.
+func splitAndCrashRun(t *testing.T) (share string, endMs int64) {
+	t.Helper()
+	cfg := sim.DefaultConfig()
+	cfg.Seed = 5
+	s, err := sim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(a sim.Action) {
+		t.Helper()
+		if err := s.Do(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for limit := s.Now() + 5000; !cond(); s.Advance(1) {
+			if s.Now() > limit {
+				t.Fatalf("no %s by %d ms", what, s.Now())
+			}
+		}
+	}
+	until("leader", func() bool { l, _ := s.Leader(); return l != 0 })
+	old, _ := s.Leader()
+	do(sim.Action{Kind: sim.KindProducer, ID: "steady", Topic: "orders", Rate: 10})
+	s.Advance(600)
+	var others []int
+	for id := 1; id <= cfg.Nodes; id++ {
+		if id != old {
+			others = append(others, id)
+		}
+	}
+	do(sim.Action{Kind: sim.KindPartition, Groups: [][]int{{old}, others}})
+	do(sim.Action{Kind: sim.KindProduce, ID: "p-old", Topic: "orders", Body: "lost", Node: old})
+	until("new leader", func() bool { l, _ := s.Leader(); return l != 0 && l != old })
+	s.Advance(400)
+	do(sim.Action{Kind: sim.KindHeal})
+	s.Advance(900)
+	lead, _ := s.Leader()
+	for _, id := range others {
+		if id != lead {
+			do(sim.Action{Kind: sim.KindCrash, Node: id})
+			break
+		}
+	}
+	s.Advance(150)
+	return s.Share(), s.Now()
+}
+
+// TestTextOnColouredCellsIsReadable: the digits in committed (and
+// uncommitted, and truncated) CommitLog cells, the chips, the role tags,
+// the badge and the digits drawn on brokers and pushes keep a contrast of
+// at least 4.5:1 with what is behind them (WCAG AA), computed from the
+// page's computed styles, in both languages; and so do the cells of every
+// term's colour.
+func TestTextOnColouredCellsIsReadable(t *testing.T) {
+	share, end := splitAndCrashRun(t)
+	p := open(t, fmt.Sprintf("#run=%s&t=%d", share, end))
+	p.stillMotion()
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d && dledgerLab.drawn && !dledgerLab.moving`, end))
+	// The run has what the check is about.
+	p.waitFor(`document.querySelectorAll('#logview .e.committed').length > 0 && document.querySelectorAll('#logview .e.truncated').length > 0
+		&& document.querySelector('#logview .role-tag.down') && document.querySelector('#logview .role-tag.role-leader')`)
+	p.checkContrast("English")
+	p.screenshot("contrast-en.png")
+	p.click(`[data-action="lang"]`)
+	p.waitFor(`document.documentElement.lang === 'zh-CN' && dledgerLab.drawn`)
+	p.checkContrast("简体中文")
+	p.screenshot("contrast-zh.png")
+	p.click(`[data-action="lang"]`)
+	p.waitFor(`document.documentElement.lang === 'en'`)
+
+	// Play until a push carrying entries is drawn on its way.
+	p.click(`[data-action="play"]`)
+	p.waitFor(`document.querySelector('#cluster .msg.m-push text') !== null`)
+	p.click(`[data-action="play"]`)
+	p.waitFor(`!dledgerLab.playing`)
+	p.checkContrast("with a push in flight")
+
+	// Every term's colour, committed (white digits) and not (coloured digits).
+	p.eval(`(async () => {
+		const { termColor } = await import(new URL('js/logview.js', location.href).href);
+		const box = document.createElement('div');
+		box.id = 'term-sweep';
+		box.className = 'cells';
+		box.style.setProperty('--cols', '24');
+		for (let term = 1; term <= 360; term++) {
+			for (const cls of ['e committed', 'e uncommitted', 'e truncated']) {
+				const e = document.createElement('span');
+				e.className = cls;
+				e.style.setProperty('--tc', termColor(term));
+				e.textContent = String(term);
+				box.appendChild(e);
+			}
+		}
+		document.querySelector('#logview').after(box);
+		return true;
+	})()`, nil)
+	p.checkContrast("every term's colour")
+	p.eval(`document.querySelector('#term-sweep').remove()`, nil)
+
+	// A broken invariant's red badge.
+	vshare, vend := lostAckRun(t)
+	v := open(t, fmt.Sprintf("#run=%s&t=%d", vshare, vend))
+	v.stillMotion()
+	v.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d && dledgerLab.drawn`, vend))
+	v.waitFor(`document.querySelector('#badge').dataset.state === 'violated'`)
+	v.checkContrast("a broken invariant")
+}
+
+// TestWordsAreRight: what the page says is what happened, in English and
+// 简体中文: a NOT_LEADER answer from a broker that knows no leader does not
+// name "broker 0"; the learner's action reads "You acted" (not "You you
+// acted"); one message is "1 message"; the help states the current-term
+// commit rule (§5.4.2).
+func TestWordsAreRight(t *testing.T) {
+	s, err := sim.New(sim.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Advance(1)
+	// Paused at 1 ms, long before anyone leads: ask Broker 1.
+	p := open(t, fmt.Sprintf("#run=%s&t=1", s.Share()))
+	p.waitFor(`dledgerLab.frame.time_ms === 1 && !dledgerLab.playing`)
+	p.choose(`#produce-node`, "1")
+	p.click(`[data-action="produce"]`)
+	raw := p.waitFor(`(() => {
+		const txt = document.querySelector('#clients').textContent;
+		if (txt.includes('NOT_LEADER')) return txt;
+		document.querySelector('[data-action="step"]').click();
+		return false;
+	})()`)
+	var clients string
+	if err := json.Unmarshal(raw, &clients); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(clients, "broker 0") || !strings.Contains(clients, "no leader known") {
+		t.Fatalf("a broker that knows no leader answered, and the panel says: %s", clients)
+	}
+
+	q := open(t, "")
+	q.choose(`[data-action="speed"]`, "2")
+	q.leader(0, 0)
+	q.click(`[data-action="produce"]`)
+	q.waitFor(`[...document.querySelectorAll('#queues .qlen')].some(e => e.textContent === '1 message')`)
+	q.waitFor(`(() => { const li = document.querySelector('#events li[data-kind="action"]'); return li && li.querySelector('b').textContent === 'You' && li.querySelector('.ev-kind').textContent === 'acted'; })()`)
+	var rows []string
+	q.eval(`[...document.querySelectorAll('#events li, #queues .qlen')].map(e => e.textContent)`, &rows)
+	for _, r := range rows {
+		if strings.Contains(strings.ToLower(r), "you you") || strings.Contains(r, "1 messages") {
+			t.Fatalf("wrong words: %q", r)
+		}
+	}
+	q.click(`[data-action="help"]`)
+	q.waitFor(`document.querySelector('#help').open && document.querySelector('#help [data-i18n="helpStory"]').textContent.includes('own term') && document.querySelector('#help [data-i18n="helpStory"]').textContent.includes('§5.4.2')`)
+	q.click(`[data-action="close-help"]`)
+	q.waitFor(`!document.querySelector('#help').open`)
+	q.click(`[data-action="lang"]`)
+	q.waitFor(`[...document.querySelectorAll('#queues .qlen')].some(e => e.textContent === '1 条消息')`)
+	q.waitFor(`(() => { const li = document.querySelector('#events li[data-kind="action"]'); return li && li.querySelector('b').textContent === '你' && li.querySelector('.ev-kind').textContent === '执行了操作'; })()`)
+	q.waitFor(`document.querySelector('#help [data-i18n="helpStory"]').textContent.includes('当前任期')`)
+	q.click(`[data-action="lang"]`)
+}
+
+// TestLiveRefusalNamesTheBrokers: in the live view an action that is not
+// done is reported as the brokers', not "The simulator refused that": here
+// a watcher without the instructor's token presses 1 and c (crash).
+func TestLiveRefusalNamesTheBrokers(t *testing.T) {
+	base, _ := setup(t)
+	p := openURL(t, base+"?live")
+	p.eval(`document.activeElement.blur(), true`, nil)
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("1"), chromedp.KeyEvent("c")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`!document.querySelector('#notice').hidden && document.querySelector('#notice-text').textContent.includes('token')`)
+	var text string
+	p.eval(`document.querySelector('#notice-text').textContent`, &text)
+	if strings.Contains(strings.ToLower(text), "simulator") || !strings.Contains(text, "brokers") {
+		t.Fatalf("the live view says: %q", text)
+	}
+	p.click(`[data-action="lang"]`)
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("c")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`document.querySelector('#notice-text').textContent.startsWith('真实 Broker')`)
+	p.click(`[data-action="lang"]`)
+}
+
+// fakeLauncher stands in for `dledgerlab cluster`'s launcher under /v1/:
+// GET /v1/watch streams live frames (a simulated group's views, marked
+// live).
+func fakeLauncher() http.Handler {
+	mux := http.NewServeMux()
+	up := websocket.Upgrader{}
+	mux.HandleFunc("/v1/watch", func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		go func() { // read until the page goes away
+			for {
+				if _, _, err := conn.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		cfg := sim.DefaultConfig()
+		s, err := sim.New(cfg)
+		if err != nil {
+			return
+		}
+		for {
+			s.Advance(50)
+			v := s.View()
+			v.Mode, v.Timeline = "live", nil
+			for i := range v.Nodes {
+				if v.Nodes[i].State == "up" {
+					v.Nodes[i].State = "running"
+				}
+			}
+			if err := conn.WriteJSON(v); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // the pace of a real launcher's frames
+		}
+	})
+	return mux
 }

@@ -95,7 +95,7 @@ const en = {
   kProduce: 'produce a message',
   kLang: 'English / 简体中文',
   kHelp: 'this help',
-  helpStory: 'Brokers wait a random time; the first to time out becomes a candidate, raises its term and asks for votes. A majority of votes makes it the leader (主). It sends heartbeats; followers (从) copy its entries. An entry is committed once a majority has it on disk.',
+  helpStory: 'Brokers wait a random time; the first to time out becomes a candidate, raises its term and asks for votes. A majority of votes makes it the leader (主). It sends heartbeats; followers (从) copy its entries. The leader counts copies only of entries from its own term: once a majority has such an entry on disk, that entry and every entry before it are committed (§5.4.2).',
   close: 'Close',
   broker: 'Broker {id}',
   term: 'term {t}',
@@ -139,7 +139,7 @@ const en = {
     'transfer-finished': 'stepped down for the transfer',
     'transfer-aborted': 'transfer timed out',
     'dropped': 'message dropped',
-    'action': 'you acted',
+    'action': 'acted',
     'disk-fault': 'disk fault',
     'trap': 'trap',
     'crashed': 'crashed',
@@ -192,6 +192,10 @@ const en = {
   finishLesson: 'Finish lesson',
   lessonKeys: 'keys: n / b',
   kLesson: 'next / back in a lesson',
+
+  // --- issue 16 (words that were wrong): counts, and refusals in the live view ---
+  queueLen1: '1 message',
+  liveRefused: 'The brokers did not do that: {err}',
 };
 
 const zh = {
@@ -285,7 +289,7 @@ const zh = {
   kProduce: '发送一条消息',
   kLang: 'English / 简体中文',
   kHelp: '本帮助',
-  helpStory: '各 Broker 随机等待一段时间；最先超时的成为候选者，任期加一并请求投票。得到多数票就成为主节点（主），之后定期发送心跳；从节点（从）复制它的日志。一条数据被多数节点落盘后即为 committed。',
+  helpStory: '各 Broker 随机等待一段时间；最先超时的成为候选者，任期加一并请求投票。得到多数票就成为主节点（主），之后定期发送心跳；从节点（从）复制它的日志。主节点只统计自己当前任期内日志的副本数：这样一条日志被多数节点落盘后，它以及它之前的所有日志都是 committed（§5.4.2）。',
   close: '关闭',
   broker: 'Broker {id}',
   term: '任期 {t}',
@@ -329,7 +333,7 @@ const zh = {
     'transfer-finished': '为转移领导权而退位',
     'transfer-aborted': '领导权转移超时',
     'dropped': '消息丢失',
-    'action': '你的操作',
+    'action': '执行了操作',
     'disk-fault': '磁盘故障',
     'trap': '陷阱',
     'crashed': '宕机',
@@ -382,6 +386,10 @@ const zh = {
   finishLesson: '结束课程',
   lessonKeys: '快捷键：n / b',
   kLesson: '课程中的下一步 / 上一步',
+
+  // --- issue 16 (words that were wrong): counts, and refusals in the live view ---
+  queueLen1: '1 条消息',
+  liveRefused: '真实 Broker 没有执行这个操作：{err}',
 };
 
 const dicts = { en, zh };

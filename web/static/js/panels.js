@@ -75,10 +75,14 @@ export class EventList {
       if (e.peer) extra += ' · ' + t('evPeer', { p: e.peer });
       if (e.index) extra += ' · ' + t('evIndex', { i: e.index });
       if (e.detail) extra += ' · ' + e.detail;
-      const story = e.kind === 'action' && this.byStory(e);
+      // An action is the learner's (or the story's), even when it names a
+      // broker: "You acted · crash broker 2", not "Broker 2 … you acted".
+      const act = e.kind === 'action';
+      const story = act && this.byStory(e);
+      const who = act ? (story ? storyT('button') : t('you')) : e.node ? t('broker', { id: e.node }) : t('you');
       out.push('<li data-kind="' + esc(e.kind) + '"><span class="ev-time">' + esc(fmtTime(e.time_ms)) + '</span> <b>'
-        + esc(e.node ? t('broker', { id: e.node }) : story ? storyT('button') : t('you')) + '</b> ' + (e.node ? '<span class="muted">t' + e.term + '</span> ' : '')
-        + '<span class="ev-kind">' + esc(story ? storyT('evAction') : eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
+        + esc(who) + '</b> ' + (e.node && !act ? '<span class="muted">t' + e.term + '</span> ' : '')
+        + '<span class="ev-kind">' + esc(eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
     }
     this.root.innerHTML = out.join('');
     return true;
