@@ -150,7 +150,7 @@ const lowContrast = `(() => {
 		if (!coloured || !fg) continue;
 		fg = over([fg[0], fg[1], fg[2], fg[3] * opacity(el)], bg);
 		const r = ratio(fg, bg);
-		if (r < 4.5) bad.push(el.tagName.toLowerCase() + '.' + String(el.className.baseVal ?? el.className).trim().replace(/\s+/g, '.') + ' "' + own.slice(0, 20) + '": ' + r.toFixed(2) + ':1 (' + cs.color + ' on rgb(' + bg.slice(0, 3).map(Math.round).join(',') + '))');
+		if (r < 4.5) bad.push(el.tagName.toLowerCase() + '.' + String(el.className.baseVal ?? el.className).trim().replace(/\s+/g, '.') + ' "' + own.slice(0, 20) + '": ' + r.toFixed(2) + ':1 (rgb(' + fg.slice(0, 3).map(Math.round).join(',') + ') on rgb(' + bg.slice(0, 3).map(Math.round).join(',') + '))');
 	}
 	return [...new Set(bad)];
 })()`
