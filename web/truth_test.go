@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/gorilla/websocket"
 
 	"dledgerlab/core/sim"
@@ -409,4 +410,80 @@ func fakeLauncher() http.Handler {
 		}
 	})
 	return mux
+}
+
+// slideTo moves the timeline slider as a drag does (input, then change).
+func (p *page) slideTo(ms int64) {
+	p.t.Helper()
+	p.eval(fmt.Sprintf(`(() => { const s = document.querySelector('[data-action="timeline"]'); s.focus(); s.value = '%d'; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); return true })()`, ms), nil)
+}
+
+// TestTimelineKeepsTheRecordedFuture: dragging the timeline back keeps the
+// recorded end as the slider's maximum, so the learner can scrub forward
+// again, until an action in the past forks the run; while the slider has
+// the focus, Space and the other shortcuts still work (its arrow keys move
+// it).
+func TestTimelineKeepsTheRecordedFuture(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "2")
+	p.leader(0, 0)
+	p.waitFor(`dledgerLab.frame.time_ms > 3000`)
+	p.click(`[data-action="play"]`)
+	p.waitFor(`!dledgerLab.playing`)
+	// The end: where the run stands once the last step asked for is shown.
+	var end int64
+	raw := p.waitFor(`(() => { const a = dledgerLab.frame.time_ms; return new Promise(r => setTimeout(() => r(dledgerLab.frame.time_ms === a && a), 300)); })()`)
+	if err := json.Unmarshal(raw, &end); err != nil {
+		t.Fatal(err)
+	}
+	half := end / 2
+	p.slideTo(half)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d`, half))
+	var slider struct {
+		Max   string `json:"max"`
+		Clock string `json:"clock"`
+		Fork  bool   `json:"fork"`
+	}
+	p.eval(`({max: document.querySelector('#timeline').max, clock: document.querySelector('#clock').textContent, fork: !document.querySelector('#fork-note').hidden})`, &slider)
+	if slider.Max != fmt.Sprint(end) || !strings.Contains(slider.Clock, fmt.Sprintf("/ %.3f s", float64(end)/1000)) || !slider.Fork {
+		t.Fatalf("rewound from %d ms to %d ms: the slider reaches %s ms, the clock says %q, the past note shown: %v", end, half, slider.Max, slider.Clock, slider.Fork)
+	}
+	// Scrub forward again, to the recorded end.
+	p.slideTo(end)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d`, end))
+	p.slideTo(half)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d`, half))
+	p.screenshot("timeline-rewound.png")
+
+	// The slider has the focus: its arrow keys move it (1 ms), Space plays.
+	p.waitFor(`document.activeElement === document.querySelector('#timeline')`)
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent(kb.ArrowLeft)); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d`, half-1))
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent(" ")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(fmt.Sprintf(`dledgerLab.playing && dledgerLab.frame.time_ms > %d`, half))
+	p.waitFor(fmt.Sprintf(`document.querySelector('#timeline').max === '%d'`, end))
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent(" ")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`!dledgerLab.playing`)
+	// Other shortcuts too: 1 selects Broker 1.
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("1")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`document.querySelector('#cluster [data-node-id="1"]').classList.contains('selected')`)
+
+	// An action in the past (c crashes the selected broker, the slider
+	// still focused) forks the run: the recorded future is gone.
+	p.slideTo(half)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d`, half))
+	p.waitFor(`document.activeElement === document.querySelector('#timeline')`)
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("c")); err != nil { // crash the selected broker
+		t.Fatal(err)
+	}
+	p.waitFor(`dledgerLab.frame.nodes[0].state === 'crashed'`)
+	p.waitFor(fmt.Sprintf(`Number(document.querySelector('#timeline').max) < %d && Number(document.querySelector('#timeline').max) === dledgerLab.frame.time_ms && document.querySelector('#fork-note').hidden`, end))
 }

@@ -276,7 +276,12 @@ export class Controls {
   key(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const tag = (e.target.tagName || '').toLowerCase();
-    if (tag === 'input' || tag === 'select' || tag === 'textarea') return;
+    // The timeline slider keeps its own keys (arrows, Home, End, Page Up
+    // and Down move it); every other shortcut still works while it has
+    // the focus.
+    const slider = tag === 'input' && e.target.type === 'range';
+    if (slider && /^(Arrow|Home$|End$|Page)/.test(e.key)) return;
+    if ((tag === 'input' && !slider) || tag === 'select' || tag === 'textarea') return;
     const app = this.app;
     const k = e.key;
     if ($('#help').open && k !== '?') return; // the dialog handles Escape

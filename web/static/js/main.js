@@ -289,6 +289,7 @@ class App {
       return;
     }
     this.cluster.clearMessages();
+    this.timeline.reset();
     this.actions = [];
     this.carry = 0;
     if (this.selected > v.nodes.length) this.selected = 0;
