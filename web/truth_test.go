@@ -487,3 +487,62 @@ func TestTimelineKeepsTheRecordedFuture(t *testing.T) {
 	p.waitFor(`dledgerLab.frame.nodes[0].state === 'crashed'`)
 	p.waitFor(fmt.Sprintf(`Number(document.querySelector('#timeline').max) < %d && Number(document.querySelector('#timeline').max) === dledgerLab.frame.time_ms && document.querySelector('#fork-note').hidden`, end))
 }
+
+// TestOneProducerPerTarget: producing on both sides of a split uses one
+// producer per "Send to" target. A message for the majority's new leader
+// is committed at once, not after the retries of a message stuck on the
+// isolated old leader; the panel shows each producer, where it sends and
+// what it is sending.
+func TestOneProducerPerTarget(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "2")
+	old, term := p.leader(0, 0)
+	p.waitFor(`dledgerLab.frame.nodes.every(n => n.commit >= 1 && n.commit === dledgerLab.frame.nodes[0].commit)`)
+	p.choose(`[data-action="speed"]`, "0.5")
+	p.click(fmt.Sprintf(`#cluster [data-node-id="%d"]`, old))
+	p.click(`[data-action="isolate"]`)
+	p.choose(`#produce-node`, fmt.Sprint(old))
+	p.eval(`document.querySelector('#produce-body').value = 'to-the-old-leader'`, nil)
+	p.click(`[data-action="produce"]`)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#clients [data-producer][data-state="sending"]') !== null && document.querySelector('#clients').textContent.includes('to Broker %d')`, old))
+	p.choose(`[data-action="speed"]`, "2")
+	lead, _ := p.leader(old, term)
+
+	p.choose(`[data-action="speed"]`, "0.5")
+	p.choose(`#produce-node`, fmt.Sprint(lead))
+	p.eval(`document.querySelector('#produce-body').value = 'to-the-new-leader'`, nil)
+	var sentAt int64
+	p.eval(`dledgerLab.frame.time_ms`, &sentAt)
+	p.click(`[data-action="produce"]`)
+	raw := p.waitFor(entryCells("to-the-new-leader") + `.filter(c => c.committed).length >= 2 && dledgerLab.frame.time_ms`)
+	var committedAt int64
+	if err := json.Unmarshal(raw, &committedAt); err != nil {
+		t.Fatal(err)
+	}
+	if committedAt-sentAt > 1000 {
+		t.Fatalf("the message for Broker %d (the leader) took %d ms to commit", lead, committedAt-sentAt)
+	}
+
+	// The message for the isolated broker stays with its producer: it is
+	// not taken by the majority's leader.
+	var elsewhere []any
+	p.eval(entryCells("to-the-old-leader")+fmt.Sprintf(`.filter(c => c.node !== %d)`, old), &elsewhere)
+	if len(elsewhere) > 0 {
+		t.Fatalf("the message sent to Broker %d is on other brokers: %v", old, elsewhere)
+	}
+
+	// The panel: two producers, each with its own target and state.
+	p.waitFor(fmt.Sprintf(`(() => {
+		const rows = [...document.querySelectorAll('#clients [data-producer]')];
+		const toOld = rows.find(r => r.textContent.includes('sends to Broker %[1]d'));
+		const toNew = rows.find(r => r.textContent.includes('sends to Broker %[2]d'));
+		return rows.length === 2 && toOld && toNew
+			&& toOld.dataset.state === 'sending' && toOld.textContent.includes('“to-the-old-leader” to Broker %[1]d')
+			&& toNew.dataset.state === 'idle' && toNew.textContent.includes('acked 1');
+	})()`, old, lead))
+	p.screenshot("producers-en.png")
+	p.click(`[data-action="lang"]`)
+	p.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#clients [data-producer]')].some(r => r.textContent.includes('发送到Broker %d') && r.textContent.includes('正在发送'))`, old))
+	p.screenshot("producers-zh.png")
+	p.click(`[data-action="lang"]`)
+}

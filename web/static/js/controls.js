@@ -9,6 +9,9 @@ const SPEEDS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5];
 const GROUPS = 3; // drop zones A, B, C (more when a partition has more groups)
 const RULES = ['check_quorum', 'pre_vote', 'up_to_date_check', 'current_term_commit', 'persist_before_ack'];
 
+/** producerFor names the producer of a "Send to" target (0: the leader). */
+function producerFor(node) { return node ? 'to-broker-' + node : 'p1'; }
+
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
 }
@@ -97,9 +100,13 @@ export class Controls {
 
   topic() { return ($('#produce-topic').value || '').trim(); }
 
+  /** produce sends one message with the producer of the "Send to" target:
+   * one producer per target, so a message for Broker 2 never waits behind
+   * retries to an isolated Broker 3 (each producer sends one message at a
+   * time, in order). */
   produce() {
     const node = Number($('#produce-node').value) || 0;
-    const a = { kind: 'produce', topic: this.topic(), body: $('#produce-body').value };
+    const a = { kind: 'produce', id: producerFor(node), topic: this.topic(), body: $('#produce-body').value };
     if (node) a.node = node;
     this.app.act(a);
   }

@@ -196,6 +196,17 @@ const en = {
   // --- issue 16 (words that were wrong): counts, and refusals in the live view ---
   queueLen1: '1 message',
   liveRefused: 'The brokers did not do that: {err}',
+
+  // --- issue 16: one producer per "Send to" target, each with its state ---
+  prodTitle: 'Producer {id} → {topic}',
+  prodSendsTo: 'sends to {to}',
+  prodToLeader: 'the leader (no guess yet: tries each broker)',
+  prodToLeaderGuess: 'the leader (guess: {b})',
+  prodCounts: 'sent {sent}, acked {acked}, unknown {unknown}, retries {retries}',
+  prodSending: 'sending #{seq} “{body}” to {b}, waiting for its answer',
+  prodIdle: 'idle: every message answered',
+  prodQueued: '{n} more waiting behind it',
+  prodQueued1: '1 more waiting behind it',
 };
 
 const zh = {
@@ -390,6 +401,17 @@ const zh = {
   // --- issue 16 (words that were wrong): counts, and refusals in the live view ---
   queueLen1: '1 条消息',
   liveRefused: '真实 Broker 没有执行这个操作：{err}',
+
+  // --- issue 16: one producer per "Send to" target, each with its state ---
+  prodTitle: '生产者 {id} → {topic}',
+  prodSendsTo: '发送到{to}',
+  prodToLeader: '主节点（尚无猜测：依次尝试每个 Broker）',
+  prodToLeaderGuess: '主节点（猜测是 {b}）',
+  prodCounts: '已发送 {sent}，已确认 {acked}，未知 {unknown}，重试 {retries}',
+  prodSending: '正在发送 #{seq}“{body}”到 {b}，等待应答',
+  prodIdle: '空闲：所有消息都已应答',
+  prodQueued: '后面还有 {n} 条在等待',
+  prodQueued1: '后面还有 1 条在等待',
 };
 
 const dicts = { en, zh };
