@@ -49,11 +49,9 @@ const chipMismatches = `(() => {
 })()`
 
 // chipColoursMatch is a JavaScript condition: every chip has the colour of
-// its broker's shape in the drawing (computed styles; a pre-candidate's
-// shape is a paler purple, so it is left out).
+// its broker's shape in the drawing (computed styles).
 const chipColoursMatch = `(() => {
 	for (const n of dledgerLab.frame.nodes) {
-		if (n.role === 'pre-candidate') continue;
 		const chip = document.querySelector('#groups [data-chip="' + n.id + '"]');
 		const shape = document.querySelector('#cluster [data-node-id="' + n.id + '"] .shape');
 		if (!chip || !shape || getComputedStyle(chip).backgroundColor !== getComputedStyle(shape).fill) return false;
@@ -253,6 +251,12 @@ func TestTextOnColouredCellsIsReadable(t *testing.T) {
 	p.screenshot("contrast-zh.png")
 	p.click(`[data-action="lang"]`)
 	p.waitFor(`document.documentElement.lang === 'en'`)
+
+	// Earlier, the isolated broker is a pre-candidate (a paler shape).
+	p.slideTo(end / 2)
+	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d && dledgerLab.drawn && !dledgerLab.moving`, end/2))
+	p.waitFor(`document.querySelector('#cluster .broker.role-pre-candidate') !== null`)
+	p.checkContrast("with a pre-candidate")
 
 	// Play until a push carrying entries is drawn on its way.
 	p.click(`[data-action="play"]`)
@@ -542,7 +546,7 @@ func TestOneProducerPerTarget(t *testing.T) {
 	})()`, old, lead))
 	p.screenshot("producers-en.png")
 	p.click(`[data-action="lang"]`)
-	p.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#clients [data-producer]')].some(r => r.textContent.includes('发送到Broker %d') && r.textContent.includes('正在发送'))`, old))
+	p.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#clients [data-producer]')].some(r => r.textContent.includes('目标：Broker %d') && r.textContent.includes('正在发送'))`, old))
 	p.screenshot("producers-zh.png")
 	p.click(`[data-action="lang"]`)
 }

@@ -404,7 +404,7 @@ const zh = {
 
   // --- issue 16: one producer per "Send to" target, each with its state ---
   prodTitle: '生产者 {id} → {topic}',
-  prodSendsTo: '发送到{to}',
+  prodSendsTo: '目标：{to}',
   prodToLeader: '主节点（尚无猜测：依次尝试每个 Broker）',
   prodToLeaderGuess: '主节点（猜测是 {b}）',
   prodCounts: '已发送 {sent}，已确认 {acked}，未知 {unknown}，重试 {retries}',
