@@ -376,7 +376,7 @@ func TestLiveRefusalNamesTheBrokers(t *testing.T) {
 
 // fakeLauncher stands in for `dledgerlab cluster`'s launcher under /v1/:
 // GET /v1/watch streams live frames (a simulated group's views, marked
-// live).
+// live); after 1.5 s the leader's process is killed.
 func fakeLauncher() http.Handler {
 	mux := http.NewServeMux()
 	up := websocket.Upgrader{}
@@ -398,12 +398,20 @@ func fakeLauncher() http.Handler {
 		if err != nil {
 			return
 		}
+		killed := 0 // after 1.5 s the leader's process is killed
 		for {
 			s.Advance(50)
+			if lead, _ := s.Leader(); killed == 0 && lead != 0 && s.Now() >= 1500 {
+				killed = lead
+				_ = s.Do(sim.Action{Kind: sim.KindCrash, Node: lead})
+			}
 			v := s.View()
 			v.Mode, v.Timeline = "live", nil
 			for i := range v.Nodes {
-				if v.Nodes[i].State == "up" {
+				switch {
+				case v.Nodes[i].ID == killed: // as native/cluster's downView shows it
+					v.Nodes[i].State, v.Nodes[i].Role, v.Nodes[i].Lead = "killed", "follower", 0
+				case v.Nodes[i].State == "up":
 					v.Nodes[i].State = "running"
 				}
 			}
@@ -549,4 +557,14 @@ func TestOneProducerPerTarget(t *testing.T) {
 	p.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#clients [data-producer]')].some(r => r.textContent.includes('目标：Broker %d') && r.textContent.includes('正在发送'))`, old))
 	p.screenshot("producers-zh.png")
 	p.click(`[data-action="lang"]`)
+}
+
+// TestLiveChipsFollowTheBrokers: in the live view, the chip of a broker
+// whose process was killed shows it down, as the drawing does, and the
+// new leader's chip shows it leads.
+func TestLiveChipsFollowTheBrokers(t *testing.T) {
+	base, _ := setup(t)
+	p := openURL(t, base+"?live")
+	p.waitFor(`dledgerLab.frame.nodes.some(n => n.live_state === 'killed') && dledgerLab.frame.nodes.some(n => n.role === 'leader' && n.state === 'up')`)
+	p.checkChips("a broker killed, another leads")
 }
