@@ -31,6 +31,7 @@ export class Controls {
     this.rulesKey = '';
     this.selKey = '';
     this.dragId = 0;
+    this.dragging = false;
 
     document.addEventListener('click', (e) => {
       const b = e.target.closest('[data-action]');
@@ -151,13 +152,16 @@ export class Controls {
       const chip = e.target.closest('[data-chip]');
       if (!chip) return;
       this.dragId = Number(chip.dataset.chip);
+      this.dragging = true; // frames do not redraw the chips under the pointer
       e.dataTransfer.setData('text/plain', chip.dataset.chip);
       e.dataTransfer.effectAllowed = 'move';
     });
     root.addEventListener('dragover', (e) => {
       if (e.target.closest('[data-group]')) e.preventDefault();
     });
+    root.addEventListener('dragend', () => { this.dragging = false; this.drawGroups(); });
     root.addEventListener('drop', (e) => {
+      this.dragging = false;
       const zone = e.target.closest('[data-group]');
       if (!zone) return;
       e.preventDefault();
@@ -235,7 +239,7 @@ export class Controls {
     if (!focusId) {
       const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest('#groups [data-chip]');
       if (focused) focusId = Number(focused.dataset.chip);
-      if (key === this.chipsKey) return;
+      if (key === this.chipsKey || this.dragging) return;
     }
     this.chipsKey = key;
     const out = [];

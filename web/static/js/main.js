@@ -17,7 +17,7 @@ import { applyStatic, currentLang, setLang, t } from './i18n.js';
 const $ = (sel) => document.querySelector(sel);
 const PERF_KEEP = 1200;
 // What a refused action says: real brokers (the live view) are not the simulator.
-const refused = (err) => t(live ? 'liveRefused' : 'actionRefused', err);
+const refused = (vars) => t(live ? 'liveRefused' : 'actionRefused', vars);
 
 class App {
   constructor() {
@@ -119,7 +119,7 @@ class App {
   lessonCall(op, ...args) {
     this.calls.push({
       op, args, resolve: (v) => {
-        if (v.error) { this.notice(refused({ err: v.error }), 'error'); return; }
+        if (v.error) { this.notice(t('actionRefused', { err: v.error }), 'error'); return; }
         this.arrived = { value: v, parseMs: 0, rewound: op === 'lessonGoto' || !!(this.arrived && this.arrived.rewound) };
       },
     });
@@ -132,7 +132,7 @@ class App {
 
   async share() {
     const v = await this.request('share');
-    if (v.error) { this.notice(refused({ err: v.error }), 'error'); return; }
+    if (v.error) { this.notice(t('actionRefused', { err: v.error }), 'error'); return; }
     const hash = '#run=' + v.share + '&t=' + (this.frame ? this.frame.time_ms : 0);
     this.hashSet = hash;
     history.replaceState(null, '', hash);
@@ -237,7 +237,7 @@ class App {
       const ms = this.pendingSeek;
       this.pendingSeek = null;
       this.engine.call('seek', ms).then((r) => {
-        if (r.value.error) { this.notice(refused({ err: r.value.error }), 'error'); return; }
+        if (r.value.error) { this.notice(t('actionRefused', { err: r.value.error }), 'error'); return; }
         this.arrived = { value: r.value, parseMs: r.parseMs, rewound: true };
       });
       return;
