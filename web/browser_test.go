@@ -89,6 +89,8 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 		// The same page under /broken/, where one lesson file does not load.
 		mux.HandleFunc("/broken/lessons.json", serveBrokenLessons)
 		mux.Handle("/broken/", http.StripPrefix("/broken", site))
+		// A stand-in for the launcher of real brokers, for the live view (?live).
+		mux.Handle("/v1/", fakeLauncher())
 		srv := httptest.NewServer(mux) // listens on 127.0.0.1
 		suite.url = srv.URL + "/"
 

@@ -250,8 +250,8 @@ func TestStoryFirstVisit(t *testing.T) {
 	p.waitFor(`[...document.querySelectorAll('#logview .cells[data-log-node] > .e[data-committed="true"]')]
 		.filter(e => (e.title || '').includes('hello') && getComputedStyle(e).backgroundColor !== 'rgb(255, 255, 255)').length >= 2`)
 	// "What happened" names the story, not the learner, for its produce.
-	p.waitFor(`(() => { const k = [...document.querySelectorAll('#events li[data-kind="action"] .ev-kind')].map(e => e.textContent);
-		return k.length > 0 && k.every(x => x === 'the story acted'); })()`)
+	p.waitFor(`(() => { const k = [...document.querySelectorAll('#events li[data-kind="action"]')].map(e => e.querySelector('b').textContent + ' ' + e.querySelector('.ev-kind').textContent);
+		return k.length > 0 && k.every(x => x === 'Story acted'); })()`)
 	i := int(s.Ctx["i"].(float64))
 	p.assertPointsAt(s.Beat, fmt.Sprintf(`#logview .cells[data-log-node="%d"] > .e[data-index="%d"]`, lead, i), 400)
 

@@ -37,6 +37,9 @@ func (r clientResp) String() string {
 		return fmt.Sprintf("ok %d@t%d offset %d", r.Result.Index, r.Result.Term, r.Result.QueueOffset)
 	}
 	if r.Code == "NOT_LEADER" {
+		if r.Lead == 0 {
+			return "NOT_LEADER (no leader known)" // broker 0 does not exist
+		}
 		return fmt.Sprintf("NOT_LEADER (leader: broker %d)", r.Lead)
 	}
 	return r.Code + " " + r.Text

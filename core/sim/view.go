@@ -155,6 +155,18 @@ type ProducerView struct {
 	Acked   int    `json:"acked"`
 	Unknown int    `json:"unknown"`
 	Retries int    `json:"retries"`
+	// Node is the broker this producer always sends to (the page's "Send
+	// to"), or 0: it follows the leader, starting from its Guess (0: no
+	// guess yet, it tries the brokers in turn).
+	Node  int `json:"node"`
+	Guess int `json:"guess,omitempty"`
+	// Target, Seq and Body describe the send in progress (Target 0: none):
+	// the broker its current attempt went to, its producer sequence number
+	// and its body (clipped). Queued messages wait behind it.
+	Target int    `json:"target,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
+	Body   string `json:"body,omitempty"`
+	Queued int    `json:"queued,omitempty"`
 	// Pending describes the send in progress, if any.
 	Pending string `json:"pending,omitempty"`
 	// Last is the last answer: "ok 1/t2 @0", "NOT_LEADER (broker 2)", …

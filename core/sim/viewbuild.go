@@ -178,7 +178,8 @@ func clip(s string, n int) string {
 func (c clients) view() ClientsView {
 	v := ClientsView{Producers: []ProducerView{}, Consumers: []ConsumerView{}}
 	for _, p := range c.producers {
-		pv := ProducerView{ID: p.id, Topic: p.topic, Sent: p.sent, Acked: p.acked, Unknown: p.unknown, Retries: p.retries}
+		pv := ProducerView{ID: p.id, Topic: p.topic, Sent: p.sent, Acked: p.acked, Unknown: p.unknown, Retries: p.retries,
+			Node: p.node, Guess: p.guess, Queued: len(p.queue)}
 		switch {
 		case p.timedOut:
 			pv.Last = "timeout: outcome unknown"
@@ -186,7 +187,8 @@ func (c clients) view() ClientsView {
 			pv.Last = p.last.String()
 		}
 		if p.out != nil {
-			pv.Pending = fmt.Sprintf("#%d %q → broker %d", p.out.seq, clip(string(p.out.body), 24), p.out.target)
+			pv.Target, pv.Seq, pv.Body = p.out.target, p.out.seq, clip(string(p.out.body), 24)
+			pv.Pending = fmt.Sprintf("#%d %q → broker %d", p.out.seq, pv.Body, p.out.target)
 		}
 		v.Producers = append(v.Producers, pv)
 	}

@@ -6,8 +6,11 @@ import { t, currentLang, roleText, stateText } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
 const SPEEDS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5];
-const GROUPS = 3; // drop zones A, B, C
+const GROUPS = 3; // drop zones A, B, C (more when a partition has more groups)
 const RULES = ['check_quorum', 'pre_vote', 'up_to_date_check', 'current_term_commit', 'persist_before_ack'];
+
+/** producerFor names the producer of a "Send to" target (0: the leader). */
+function producerFor(node) { return node ? 'to-broker-' + node : 'p1'; }
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
@@ -17,10 +20,18 @@ export class Controls {
   constructor(app) {
     this.app = app;
     this.nodeIds = [];
-    this.group = new Map(); // broker id → group index (0 = A)
+    // The chips show the frame's partition (frame.groups), unless the
+    // learner is arranging a new one: draft maps broker id → group index
+    // (0 = A), made from the frame whose groups were draftBase. A frame
+    // with other groups (the split happened, a heal, an isolate, a
+    // rewind) ends the draft.
+    this.draft = null;
+    this.draftBase = '';
+    this.chipsKey = '';
     this.rulesKey = '';
     this.selKey = '';
     this.dragId = 0;
+    this.dragging = false;
 
     document.addEventListener('click', (e) => {
       const b = e.target.closest('[data-action]');
@@ -58,7 +69,8 @@ export class Controls {
       case 'partition': this.split(); break;
       case 'heal':
         app.act({ kind: 'heal' });
-        for (const id of this.nodeIds) this.group.set(id, 0);
+        this.startDraft();
+        for (const id of this.nodeIds) this.draft.set(id, 0);
         this.drawGroups();
         break;
       case 'link': this.applyLink(); break;
@@ -89,9 +101,13 @@ export class Controls {
 
   topic() { return ($('#produce-topic').value || '').trim(); }
 
+  /** produce sends one message with the producer of the "Send to" target:
+   * one producer per target, so a message for Broker 2 never waits behind
+   * retries to an isolated Broker 3 (each producer sends one message at a
+   * time, in order). */
   produce() {
     const node = Number($('#produce-node').value) || 0;
-    const a = { kind: 'produce', topic: this.topic(), body: $('#produce-body').value };
+    const a = { kind: 'produce', id: producerFor(node), topic: this.topic(), body: $('#produce-body').value };
     if (node) a.node = node;
     this.app.act(a);
   }
@@ -136,19 +152,23 @@ export class Controls {
       const chip = e.target.closest('[data-chip]');
       if (!chip) return;
       this.dragId = Number(chip.dataset.chip);
+      this.dragging = true; // frames do not redraw the chips under the pointer
       e.dataTransfer.setData('text/plain', chip.dataset.chip);
       e.dataTransfer.effectAllowed = 'move';
     });
     root.addEventListener('dragover', (e) => {
       if (e.target.closest('[data-group]')) e.preventDefault();
     });
+    root.addEventListener('dragend', () => { this.dragging = false; this.drawGroups(); });
     root.addEventListener('drop', (e) => {
+      this.dragging = false;
       const zone = e.target.closest('[data-group]');
       if (!zone) return;
       e.preventDefault();
       const id = Number(e.dataTransfer.getData('text/plain')) || this.dragId;
       if (!id) return;
-      this.group.set(id, Number(zone.dataset.group));
+      this.startDraft();
+      this.draft.set(id, Number(zone.dataset.group));
       this.drawGroups(id);
     });
     root.addEventListener('keydown', (e) => {
@@ -163,23 +183,77 @@ export class Controls {
   }
 
   moveGroup(id, by) {
-    if (!this.group.has(id)) return;
-    this.group.set(id, (this.group.get(id) + by + GROUPS) % GROUPS);
+    if (!this.nodeIds.includes(id)) return;
+    this.startDraft();
+    const zones = this.zoneCount();
+    this.draft.set(id, (this.draft.get(id) + by + zones) % zones);
     this.drawGroups(id);
   }
 
+  /** framePlace maps each broker onto its group in the frame's partition
+   * (0 = A; every broker in A while the network is whole). */
+  framePlace() {
+    const f = this.app.frame;
+    const place = new Map(this.nodeIds.map((id) => [id, 0]));
+    const groups = f && f.groups && f.groups.length > 1 ? f.groups : [];
+    groups.forEach((ids, g) => { for (const id of ids) place.set(id, g); });
+    return place;
+  }
+
+  groupsKey() {
+    const f = this.app.frame;
+    return f && f.groups && f.groups.length > 1 ? JSON.stringify(f.groups) : '';
+  }
+
+  /** startDraft begins arranging a new partition from what is shown. */
+  startDraft() {
+    if (this.draft) return;
+    this.draft = this.framePlace();
+    this.draftBase = this.groupsKey();
+  }
+
+  /** place is where each chip sits now: the draft, or the frame's groups. */
+  place() { return this.draft || this.framePlace(); }
+
+  zoneCount() {
+    const f = this.app.frame;
+    return Math.max(GROUPS, f && f.groups ? f.groups.length : 0);
+  }
+
+  /** drawGroups draws the chips (a broker's role or state from the latest
+   * frame, its zone from place()); it rebuilds them only when something
+   * shown changed, and keeps the keyboard focus on the chip that had it. */
   drawGroups(focusId) {
-    const zones = [];
-    for (let g = 0; g < GROUPS; g++) {
-      const chips = this.nodeIds.filter((id) => this.group.get(id) === g).map((id) => {
-        const n = this.app.frame && this.app.frame.nodes.find((x) => x.id === id);
-        const role = n ? n.role : '';
-        return '<button type="button" class="chip role-' + esc(role) + '" draggable="true" data-action="move-group" data-chip="' + id
-          + '" title="' + esc(t('broker', { id }) + (role ? ' · ' + roleText(role) : '')) + '">' + id + '</button>';
-      }).join('');
-      zones.push('<div class="zone" data-group="' + g + '"><span class="zone-label">' + esc(t('group', { g: String.fromCharCode(65 + g) })) + '</span>' + chips + '</div>');
+    const f = this.app.frame;
+    if (this.draft && this.groupsKey() !== this.draftBase) this.draft = null;
+    const place = this.place();
+    const zones = this.zoneCount();
+    const byId = new Map(f ? f.nodes.map((n) => [n.id, n]) : []);
+    const look = (id) => {
+      const n = byId.get(id);
+      if (!n) return { role: '', label: t('broker', { id }) };
+      if (n.state === 'crashed' || n.state === 'refused') return { role: 'down', state: n.state, label: t('broker', { id }) + ' · ' + stateText(n) };
+      return { role: n.role, state: n.state, label: t('broker', { id }) + ' · ' + roleText(n.role) };
+    };
+    const key = zones + '|' + this.nodeIds.map((id) => { const l = look(id); return id + ':' + place.get(id) + ':' + l.role + ':' + l.label; }).join(',');
+    if (!focusId) {
+      const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest('#groups [data-chip]');
+      if (focused) focusId = Number(focused.dataset.chip);
+      if (key === this.chipsKey || this.dragging) return;
     }
-    $('#groups').innerHTML = zones.join('');
+    this.chipsKey = key;
+    const out = [];
+    for (let g = 0; g < zones; g++) {
+      const chips = this.nodeIds.filter((id) => place.get(id) === g).map((id) => {
+        const l = look(id);
+        return '<button type="button" class="chip role-' + esc(l.role) + (l.state && l.state !== 'up' ? ' state-' + esc(l.state) : '') + '" draggable="true" data-action="move-group" data-chip="' + id
+          + '" data-role="' + esc(l.role) + '" title="' + esc(l.label) + '" aria-label="' + esc(l.label + ' · ' + t('group', { g: String.fromCharCode(65 + g) })) + '">' + id + '</button>';
+      }).join('');
+      out.push('<div class="zone" data-group="' + g + '"><span class="zone-label">' + esc(t('group', { g: String.fromCharCode(65 + g) })) + '</span>' + chips + '</div>');
+    }
+    const root = $('#groups');
+    root.innerHTML = out.join('');
+    root.style.setProperty('--zones', String(zones));
     if (focusId) {
       const chip = document.querySelector('[data-chip="' + focusId + '"]');
       if (chip) chip.focus();
@@ -187,9 +261,10 @@ export class Controls {
   }
 
   split() {
+    const place = this.place();
     const groups = [];
-    for (let g = 0; g < GROUPS; g++) {
-      const ids = this.nodeIds.filter((id) => this.group.get(id) === g);
+    for (let g = 0; g < this.zoneCount(); g++) {
+      const ids = this.nodeIds.filter((id) => place.get(id) === g);
       if (ids.length) groups.push(ids);
     }
     if (groups.length < 2) { this.app.notice(t('needTwoGroups'), 'info'); return; }
@@ -212,7 +287,12 @@ export class Controls {
   key(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const tag = (e.target.tagName || '').toLowerCase();
-    if (tag === 'input' || tag === 'select' || tag === 'textarea') return;
+    // The timeline slider keeps its own keys (arrows, Home, End, Page Up
+    // and Down move it); every other shortcut still works while it has
+    // the focus.
+    const slider = tag === 'input' && e.target.type === 'range';
+    if (slider && /^(Arrow|Home$|End$|Page)/.test(e.key)) return;
+    if ((tag === 'input' && !slider) || tag === 'select' || tag === 'textarea') return;
     const app = this.app;
     const k = e.key;
     if ($('#help').open && k !== '?') return; // the dialog handles Escape
@@ -264,7 +344,8 @@ export class Controls {
 
   onNewRun(frame) {
     this.nodeIds = frame.nodes.map((n) => n.id);
-    this.group = new Map(this.nodeIds.map((id) => [id, 0]));
+    this.draft = null;
+    this.chipsKey = '';
     $('#cfg-nodes').value = String(frame.settings.nodes || frame.nodes.length);
     if (frame.seed !== undefined) $('#cfg-seed').value = String(frame.seed);
     this.fillNodeSelects();
@@ -289,6 +370,8 @@ export class Controls {
   }
 
   update(frame, force) {
+    if (force) this.chipsKey = '';
+    this.drawGroups();
     const s = frame.settings || {};
     const rk = RULES.map((r) => s[r]).join(',');
     if (force || rk !== this.rulesKey) {
@@ -313,7 +396,6 @@ export class Controls {
     set('isolate', !!n);
     set('transfer', up && n.role !== 'leader');
     set('campaign', up && n.role !== 'leader');
-    if (force) this.drawGroups();
   }
 
   syncPlay() {
@@ -328,6 +410,6 @@ export class Controls {
     $('#lang-toggle').textContent = currentLang() === 'en' ? '中文' : 'English';
     $('#lang-toggle').setAttribute('aria-label', currentLang() === 'en' ? '切换到简体中文' : 'Switch to English');
     this.syncPlay();
-    if (this.nodeIds.length) { this.fillNodeSelects(); this.drawGroups(); }
+    if (this.nodeIds.length) { this.fillNodeSelects(); this.chipsKey = ''; this.drawGroups(); }
   }
 }

@@ -97,7 +97,7 @@ const en = {
   kProduce: 'produce a message',
   kLang: 'English / 简体中文',
   kHelp: 'this help',
-  helpStory: 'Brokers wait a random time; the first to time out becomes a candidate, raises its term and asks for votes. A majority of votes makes it the leader (主). It sends heartbeats; followers (从) copy its entries. An entry is committed once a majority has it on disk.',
+  helpStory: 'Brokers wait a random time; the first to time out becomes a candidate, raises its term and asks for votes. A majority of votes makes it the leader (主). It sends heartbeats; followers (从) copy its entries. The leader counts copies only of entries from its own term: once a majority has such an entry on disk, that entry and every entry before it are committed (§5.4.2).',
   close: 'Close',
   broker: 'Broker {id}',
   term: 'term {t}',
@@ -141,7 +141,7 @@ const en = {
     'transfer-finished': 'stepped down for the transfer',
     'transfer-aborted': 'transfer timed out',
     'dropped': 'message dropped',
-    'action': 'you acted',
+    'action': 'acted',
     'disk-fault': 'disk fault',
     'trap': 'trap',
     'crashed': 'crashed',
@@ -203,6 +203,21 @@ const en = {
   lessonNames: 'Names in these checks:',
   nameBroker: '{name} = Broker {id}',
   nameTerm: '{name} = term {term}',
+
+  // --- issue 16 (words that were wrong): counts, and refusals in the live view ---
+  queueLen1: '1 message',
+  liveRefused: 'The brokers did not do that: {err}',
+
+  // --- issue 16: one producer per "Send to" target, each with its state ---
+  prodTitle: 'Producer {id} → {topic}',
+  prodSendsTo: 'sends to {to}',
+  prodToLeader: 'the leader (no guess yet: tries each broker)',
+  prodToLeaderGuess: 'the leader (guess: {b})',
+  prodCounts: 'sent {sent}, acked {acked}, unknown {unknown}, retries {retries}',
+  prodSending: 'sending #{seq} “{body}” to {b}, waiting for its answer',
+  prodIdle: 'idle: every message answered',
+  prodQueued: '{n} more waiting behind it',
+  prodQueued1: '1 more waiting behind it',
 };
 
 const zh = {
@@ -298,7 +313,7 @@ const zh = {
   kProduce: '发送一条消息',
   kLang: 'English / 简体中文',
   kHelp: '本帮助',
-  helpStory: '各 Broker 随机等待一段时间；最先超时的成为候选者，任期加一并请求投票。得到多数票就成为主节点（主），之后定期发送心跳；从节点（从）复制它的日志。一条数据被多数节点落盘后即为 committed。',
+  helpStory: '各 Broker 随机等待一段时间；最先超时的成为候选者，任期加一并请求投票。得到多数票就成为主节点（主），之后定期发送心跳；从节点（从）复制它的日志。主节点只统计自己当前任期内日志的副本数：这样一条日志被多数节点落盘后，它以及它之前的所有日志都是 committed（§5.4.2）。',
   close: '关闭',
   broker: 'Broker {id}',
   term: '任期 {t}',
@@ -342,7 +357,7 @@ const zh = {
     'transfer-finished': '为转移领导权而退位',
     'transfer-aborted': '领导权转移超时',
     'dropped': '消息丢失',
-    'action': '你的操作',
+    'action': '执行了操作',
     'disk-fault': '磁盘故障',
     'trap': '陷阱',
     'crashed': '宕机',
@@ -404,6 +419,21 @@ const zh = {
   lessonNames: '检查中的名字：',
   nameBroker: '{name} = Broker {id}',
   nameTerm: '{name} = 任期 {term}',
+
+  // --- issue 16 (words that were wrong): counts, and refusals in the live view ---
+  queueLen1: '1 条消息',
+  liveRefused: '真实 Broker 没有执行这个操作：{err}',
+
+  // --- issue 16: one producer per "Send to" target, each with its state ---
+  prodTitle: '生产者 {id} → {topic}',
+  prodSendsTo: '目标：{to}',
+  prodToLeader: '主节点（尚无猜测：依次尝试每个 Broker）',
+  prodToLeaderGuess: '主节点（猜测是 {b}）',
+  prodCounts: '已发送 {sent}，已确认 {acked}，未知 {unknown}，重试 {retries}',
+  prodSending: '正在发送 #{seq}“{body}”到 {b}，等待应答',
+  prodIdle: '空闲：所有消息都已应答',
+  prodQueued: '后面还有 {n} 条在等待',
+  prodQueued1: '后面还有 1 条在等待',
 };
 
 const dicts = { en, zh };

@@ -14,10 +14,26 @@ const MAX_SEGS = 8; // segments shown per broker (the last ones)
 // the cluster drawing still moves every animation frame.
 const MIN_GAP_MS = 120;
 
-/** termColor gives every term its own calm hue. */
+/** termColor gives every term its own calm hue, as dark as it takes for
+ * white digits on a committed cell (and coloured digits on a white,
+ * uncommitted one) to keep a contrast of 4.5:1 or more (WCAG AA). */
 export function termColor(term) {
   const hue = (103 + term * 67) % 360; // term 1 teal, 2 blue, 3 magenta…
-  return 'hsl(' + hue + ' 55% 48%)';
+  let light = 48;
+  while (light > 20 && 1.05 / (luminance(hue, 55, light) + 0.05) < 4.6) light -= 1;
+  return 'hsl(' + hue + ' 55% ' + light + '%)';
+}
+
+/** luminance is the WCAG relative luminance of hsl(h s% l%). */
+function luminance(h, s, l) {
+  s /= 100; l /= 100;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n) => {
+    const k = (n + h / 30) % 12;
+    const c = l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  };
+  return 0.2126 * f(0) + 0.7152 * f(8) + 0.0722 * f(4);
 }
 
 function esc(s) {
@@ -314,7 +330,7 @@ export class LogView {
         if (!q) { parts.push('<td class="muted">–</td>'); continue; }
         const recs = (q.recent || []).slice(-6).map((r) => '<span class="qrec" title="' + esc('queue offset ' + r.queueOffset + ' → CommitLog index ' + r.index + ' (t' + r.term + ', pos ' + r.pos + ', ' + r.size + ' B)') + '" style="--tc:' + termColor(r.term) + '">'
           + r.queueOffset + '→#' + r.index + '</span>').join('');
-        parts.push('<td data-topic="' + esc(name) + '" data-len="' + q.len + '"><span class="qlen">' + esc(t('queueLen', { len: q.len })) + '</span> ' + recs + '</td>');
+        parts.push('<td data-topic="' + esc(name) + '" data-len="' + q.len + '"><span class="qlen">' + esc(t(q.len === 1 ? 'queueLen1' : 'queueLen', { len: q.len })) + '</span> ' + recs + '</td>');
       }
       parts.push('</tr>');
     }

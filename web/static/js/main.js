@@ -17,6 +17,8 @@ import { applyStatic, currentLang, setLang, t } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PERF_KEEP = 1200;
+// What a refused action says: real brokers (the live view) are not the simulator.
+const refused = (vars) => t(live ? 'liveRefused' : 'actionRefused', vars);
 
 class App {
   constructor() {
@@ -259,7 +261,7 @@ class App {
     this.engine.call('step', acts.length ? JSON.stringify(acts) : '', adv).then((r) => {
       let v = r.value;
       if (v.error) {
-        this.notice(t('actionRefused', { err: v.error }), 'error');
+        this.notice(refused({ err: v.error }), 'error');
         if (!v.frame) return;
         v = v.frame;
       }
@@ -289,6 +291,7 @@ class App {
       return;
     }
     this.cluster.clearMessages();
+    this.timeline.reset();
     this.actions = [];
     this.carry = 0;
     if (this.selected > v.nodes.length) this.selected = 0;

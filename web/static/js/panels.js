@@ -1,6 +1,6 @@
 // Small views: the invariant badge, the event list and the clients panel.
 
-import { t, eventText, storyT } from './i18n.js';
+import { t, eventText, storyT, currentLang } from './i18n.js';
 import { fmtTime } from './timeline.js';
 
 function esc(s) {
@@ -75,29 +75,43 @@ export class EventList {
       if (e.peer) extra += ' · ' + t('evPeer', { p: e.peer });
       if (e.index) extra += ' · ' + t('evIndex', { i: e.index });
       if (e.detail) extra += ' · ' + e.detail;
-      const story = e.kind === 'action' && this.byStory(e);
+      // An action is the learner's (or the story's), even when it names a
+      // broker: "You acted · crash broker 2", not "Broker 2 … you acted".
+      const act = e.kind === 'action';
+      const story = act && this.byStory(e);
+      const who = act ? (story ? storyT('button') : t('you')) : e.node ? t('broker', { id: e.node }) : t('you');
       out.push('<li data-kind="' + esc(e.kind) + '"><span class="ev-time">' + esc(fmtTime(e.time_ms)) + '</span> <b>'
-        + esc(e.node ? t('broker', { id: e.node }) : story ? storyT('button') : t('you')) + '</b> ' + (e.node ? '<span class="muted">t' + e.term + '</span> ' : '')
-        + '<span class="ev-kind">' + esc(story ? storyT('evAction') : eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
+        + esc(who) + '</b> ' + (e.node && !act ? '<span class="muted">t' + e.term + '</span> ' : '')
+        + '<span class="ev-kind">' + esc(eventText(e.kind)) + '</span><span class="muted">' + esc(extra) + '</span></li>');
     }
     this.root.innerHTML = out.join('');
     return true;
   }
 }
 
-/** Clients lists producers (sent / acked / unknown) and consumers. */
+/** Clients lists producers and consumers. Each producer says where it
+ * sends (a fixed broker, or the leader it guesses), what it is sending and
+ * to whom, how many messages wait behind it, and its last answer. */
 export class Clients {
   constructor(root) { this.root = root; this.key = ''; }
 
   update(frame, force) {
     const c = frame.clients || {};
-    const key = JSON.stringify(c);
+    const key = JSON.stringify(c) + currentLang();
     if (!force && key === this.key) return;
     this.key = key;
     const out = [];
     for (const p of c.producers || []) {
-      out.push('<div class="client" data-producer="' + esc(p.id) + '">' + esc(t('producer', p))
-        + (p.pending ? '<br><span class="muted">' + esc(t('pending', { p: p.pending })) + '</span>' : '')
+      const broker = (id) => t('broker', { id });
+      // Live frames (native brokers) carry only the pending sentence.
+      const structured = p.node !== undefined;
+      const to = p.node ? broker(p.node) : p.guess ? t('prodToLeaderGuess', { b: broker(p.guess) }) : t('prodToLeader');
+      const state = p.target ? t('prodSending', { seq: p.seq, body: p.body, b: broker(p.target) })
+        : p.pending ? t('pending', { p: p.pending }) : t('prodIdle');
+      out.push('<div class="client" data-producer="' + esc(p.id) + '" data-node="' + esc(p.node || 0) + '" data-state="' + (p.target || p.pending ? 'sending' : 'idle') + '">'
+        + '<b>' + esc(t('prodTitle', { id: p.id, topic: p.topic })) + '</b>' + (structured ? ' · ' + esc(t('prodSendsTo', { to })) : '')
+        + '<br>' + esc(t('prodCounts', p))
+        + '<br><span class="prod-state">' + esc(state) + (p.queued ? esc(' · ' + t(p.queued === 1 ? 'prodQueued1' : 'prodQueued', { n: p.queued })) : '') + '</span>'
         + (p.last ? '<br><span class="muted">' + esc(t('last', { l: p.last })) + '</span>' : '') + '</div>');
     }
     for (const s of c.consumers || []) {

@@ -367,7 +367,6 @@ export class Story {
       for (const a of this.pending) {
         this.actionTimes.add(f.time_ms); // they happen at this frame's moment
         this.app.act(a, true);
-        this.syncGroups(a);
       }
       this.pending = [];
       return; // judged on the next frame, which shows what they did
@@ -382,15 +381,6 @@ export class Story {
     }
     const facts = want.when(f, this.ctx, cur.time);
     if (facts) this.reach(want, true, f, facts);
-  }
-
-  /** syncGroups shows the story's split in the Network card's groups too. */
-  syncGroups(a) {
-    const ctl = this.app.controls;
-    if (a.kind !== 'partition' && a.kind !== 'heal') return;
-    for (const id of ctl.nodeIds) ctl.group.set(id, 0);
-    if (a.kind === 'partition') a.groups.forEach((ids, g) => { for (const id of ids) ctl.group.set(id, g); });
-    ctl.drawGroups();
   }
 
   update() {

@@ -20,13 +20,39 @@ export class Timeline {
     this.forkNote = forkNote;
     this.dragging = false;
     this.marksKey = '';
+    this.reset();
     slider.addEventListener('input', () => { this.dragging = true; onSeek(Number(slider.value)); });
     slider.addEventListener('change', () => { this.dragging = false; onSeek(Number(slider.value)); });
   }
 
+  /** reset forgets the recorded end (a new run). */
+  reset() {
+    this.reached = 0; // the furthest moment this run has been played to
+    this.acts = ''; // the recorded actions of the last frame, as JSON
+  }
+
+  /** recordedEnd is how far the slider reaches: the furthest moment played
+   * so far. Rewinding keeps it (the same run plays forward the same way,
+   * so the learner can scrub back to it); an action taken in the past
+   * forks the run, and the end is then where the fork begins. */
+  recordedEnd(frame) {
+    const tl = frame.timeline;
+    const acts = tl && tl.actions ? tl.actions : [];
+    const json = JSON.stringify(acts);
+    if (json !== this.acts) {
+      const before = this.acts ? JSON.parse(this.acts) : [];
+      const kept = before.length <= acts.length && JSON.stringify(acts.slice(0, before.length)) === this.acts;
+      const forked = !kept || acts.slice(before.length).some((a) => a.at < this.reached);
+      if (forked) this.reached = frame.time_ms;
+      this.acts = json;
+    }
+    this.reached = Math.max(this.reached, frame.time_ms);
+    return Math.max(this.reached, tl ? tl.end_ms : 0);
+  }
+
   update(frame) {
     const tl = frame.timeline;
-    const end = Math.max(frame.time_ms, tl ? tl.end_ms : 0);
+    const end = this.recordedEnd(frame);
     this.slider.max = String(end);
     if (!this.dragging) this.slider.value = String(frame.time_ms);
     this.clock.textContent = fmtTime(frame.time_ms) + (end > frame.time_ms ? ' / ' + fmtTime(end) : '');
