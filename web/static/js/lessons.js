@@ -94,7 +94,6 @@ export class LessonPanel {
     box.innerHTML = this.list.map((l) => '<li><button type="button" class="lesson-item" data-action="open-lesson" data-lesson="' + esc(l.id) + '">'
       + '<span class="lesson-no">' + esc(String(l.order).padStart(2, '0')) + '</span>'
       + '<span class="lesson-name">' + esc(tx(l.title)) + '</span>'
-      + (l.sim_only ? '<span class="lesson-tag" title="' + esc(t('simOnlyTitle')) + '">' + esc(t('simOnly')) + '</span>' : '')
       + '</button></li>').join('');
   }
 
@@ -267,7 +266,7 @@ export class LessonPanel {
     parts.push('<div class="lesson-head"><h2 id="lesson-title" tabindex="-1">' + esc(tx(l.title)) + '</h2>'
       + '<button type="button" class="lesson-x" data-action="lesson-close" title="' + esc(t('leaveLesson')) + '" aria-label="' + esc(t('leaveLesson')) + '">×</button></div>');
     parts.push('<p class="lesson-progress small muted">' + esc(onQuiz ? t('quizProgress', { n: (l.quiz || []).length }) : onGoal ? t('goalProgress', { n: this.steps }) : t('stepOf', { i: this.page + 1, n: this.steps }))
-      + (l.sim_only ? ' · ' + esc(t('simOnly')) : '') + '<span class="lesson-slow" style="color: #6d28d9; font-weight: 600" title="' + esc(t('lessonSlowTitle')) + '" hidden> · ' + esc(t('lessonSlow')) + '</span>'
+      + '<span class="lesson-slow" style="color: #6d28d9; font-weight: 600" title="' + esc(t('lessonSlowTitle')) + '" hidden> · ' + esc(t('lessonSlow')) + '</span>'
       + '<span class="lesson-wait"></span></p>');
     if (this.page === 0) parts.push('<div class="lesson-intro">' + paras(tx(l.intro)) + '</div>');
     else parts.push('<details class="lesson-intro-more small"><summary>' + esc(t('aboutLesson')) + '</summary>' + paras(tx(l.intro)) + '</details>');
