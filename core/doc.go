@@ -14,6 +14,7 @@
 //
 //	rd := n.Ready()
 //	send(rd.Eager)                     // leader pushes may go out at once (thesis §10.2.1)
+//	install(rd.Snapshot)               // if any: persist it, load it into the state machine (§7)
 //	persist(rd.HardState, rd.Entries)  // then fsync
 //	send(rd.Messages)                  // only after persisting: votes and acks promise durability
 //	apply(rd.Committed)
@@ -24,7 +25,9 @@
 // the same outputs, natively and in WebAssembly.
 //
 // Files: election.go (§5.2, §5.4.1, PreVote), replication.go (§5.3, §5.4.2,
-// log repair), transfer.go (leadership transfer), log.go (the in-memory log),
-// progress.go (the leader's view of each follower), events.go (what happened
-// and why, for the UI and lessons).
+// log repair), snapshot.go (§7: compaction and InstallSnapshot), transfer.go
+// (leadership transfer), log.go (the log: unpersisted entries and a bounded
+// cache in memory, the rest read from Storage), progress.go (the leader's
+// view of each follower), events.go (what happened and why, for the UI and
+// lessons).
 package core
