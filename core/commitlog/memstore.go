@@ -51,10 +51,16 @@ type image struct {
 	hasTail bool
 	index   []byte // header record, then one record per entry
 	// Invariant: lastIndex/lastTerm/lastChain describe the last entry in
-	// the segments, and the index holds exactly lastIndex+1 records.
+	// the segments (or the base, if none follows it), and the index holds
+	// exactly lastIndex+1 records (those up to the base are not read).
 	lastIndex uint64
 	lastTerm  uint64
 	lastChain uint32
+	// snap is the newest snapshot kept (core.Storage's Snapshot), and base
+	// where the log starts when entries up to it are gone (Compact,
+	// InstallSnapshot): the first segment is the one holding base.End.
+	snap core.Snapshot
+	base Base
 }
 
 // memSegment is one segment: its start position and the bytes written.
@@ -87,9 +93,55 @@ func (m *MemStore) InitialState() (core.HardState, error) { return m.live.hs, ni
 // LastIndex returns the index of the last entry written (core.Storage).
 func (m *MemStore) LastIndex() uint64 { return m.live.lastIndex }
 
-// Snapshot returns no snapshot (core.Storage): a MemStore's log always
-// starts at entry 1 (see the package doc: there is no compaction yet).
-func (m *MemStore) Snapshot() (core.Snapshot, error) { return core.Snapshot{}, nil }
+// Snapshot returns the newest snapshot kept (core.Storage), zero if none.
+func (m *MemStore) Snapshot() (core.Snapshot, error) { return m.live.snap, nil }
+
+// Base returns where the log starts (zero: at entry 1).
+func (m *MemStore) Base() Base { return m.live.base }
+
+// Compact keeps snapshot s (s.Index at most the last entry, written) and
+// gives up the entries it stands for: the log now starts after entry
+// s.Index, and the segments holding only such entries are deleted, as
+// RocketMQ's retention deletes old CommitLog files. Durable after the next
+// Sync.
+func (m *MemStore) Compact(s core.Snapshot) error {
+	im := &m.live
+	if s.Index <= im.base.Index || s.Index > im.lastIndex {
+		return fmt.Errorf("%w: compact at entry %d: the log holds %d..%d", ErrInvalid, s.Index, im.base.Index+1, im.lastIndex)
+	}
+	r := im.record(s.Index)
+	if r.Term != s.Term {
+		return fmt.Errorf("%w: compact at entry %d of term %d: the log has term %d there", ErrInvalid, s.Index, s.Term, r.Term)
+	}
+	seg := im.segmentAt(r.Pos, m.opts.SegmentSize)
+	h, err := DecodeHeader(seg.buf[r.Pos-seg.start:])
+	if err != nil {
+		return fmt.Errorf("commitlog: header of entry %d at %d: %w", s.Index, r.Pos, err)
+	}
+	im.base = Base{Index: s.Index, Term: s.Term, End: r.Pos + int64(r.Size), Chain: h.ChainCRC}
+	im.snap = s
+	if k := int((im.base.End - im.firstStart(m.opts.SegmentSize)) / m.opts.SegmentSize); k > 0 {
+		im.sealed = slices.Clone(im.sealed[min(k, len(im.sealed)):])
+	}
+	m.dirty = true
+	return nil
+}
+
+// InstallSnapshot replaces the whole log by snapshot s, installed from the
+// leader (Raft §7): no entry is kept, and the next entry, s.Index+1, is
+// written at CommitLog position end (where the leader's is: the end of
+// entry s.Index, which the snapshot's state machine gives). Durable after
+// the next Sync.
+func (m *MemStore) InstallSnapshot(s core.Snapshot, end int64) {
+	im := &m.live
+	im.sealed, im.tail, im.hasTail = nil, memSegment{}, false
+	im.base = Base{Index: s.Index, Term: s.Term, End: end}
+	im.snap = s
+	im.index = AppendIndexRecord(make([]byte, 0, IndexOffset(s.Index)+2*IndexRecordSize), IndexHeader())
+	im.index = im.index[:IndexOffset(s.Index)+IndexRecordSize]
+	im.lastIndex, im.lastTerm, im.lastChain = s.Index, s.Term, 0
+	m.dirty = true
+}
 
 // LastTerm returns the term of the last entry written (0 if none).
 func (m *MemStore) LastTerm() uint64 { return m.live.lastTerm }
@@ -97,8 +149,8 @@ func (m *MemStore) LastTerm() uint64 { return m.live.lastTerm }
 // Entries returns the entries with lo <= Index < hi (core.Storage), decoded
 // from the segment bytes. Their Data is a copy: later writes do not change it.
 func (m *MemStore) Entries(lo, hi uint64) ([]core.Entry, error) {
-	if lo < 1 || hi < lo || hi > m.live.lastIndex+1 {
-		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [1, %d]", ErrInvalid, lo, hi, m.live.lastIndex)
+	if lo <= m.live.base.Index || hi < lo || hi > m.live.lastIndex+1 {
+		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [%d, %d]", ErrInvalid, lo, hi, m.live.base.Index+1, m.live.lastIndex)
 	}
 	if lo == hi {
 		return nil, nil
@@ -145,8 +197,8 @@ func (m *MemStore) ReadEntries(pos int64, sizes []int32) ([]core.Entry, error) {
 // decoded and checked (broker.CommitLogReader): a consumer's message read
 // back by its queue record. The data is a copy.
 func (m *MemStore) ReadEntry(pos int64, size int32) (core.Entry, error) {
-	if pos < 0 || size < HeaderSize || pos+int64(size) > m.live.end() {
-		return core.Entry{}, fmt.Errorf("%w: entry at %d of %d bytes is outside the CommitLog (end %d)", ErrInvalid, pos, size, m.live.end())
+	if first := m.live.firstStart(m.opts.SegmentSize); pos < first || size < HeaderSize || pos+int64(size) > m.live.end() {
+		return core.Entry{}, fmt.Errorf("%w: entry at %d of %d bytes is outside the CommitLog (%d..%d; retention deleted what is before)", ErrInvalid, pos, size, first, m.live.end())
 	}
 	seg := m.live.segmentAt(pos, m.opts.SegmentSize)
 	if pos+int64(size) > seg.start+int64(len(seg.buf)) {
@@ -180,6 +232,9 @@ func (m *MemStore) Append(entries []core.Entry) error {
 	first := entries[0].Index
 	if first < 1 || first > m.live.lastIndex+1 {
 		return fmt.Errorf("%w: append at index %d, log ends at %d", ErrInvalid, first, m.live.lastIndex)
+	}
+	if first <= m.live.base.Index {
+		return fmt.Errorf("%w: append at index %d, the log starts after %d", ErrInvalid, first, m.live.base.Index)
 	}
 	prevTerm := uint64(0)
 	if first > 1 {
@@ -246,7 +301,7 @@ func (m *MemStore) End() int64 { return m.live.end() }
 // Position returns where entry index lies in the CommitLog and its encoded
 // size, read from the index; ok is false outside [1, LastIndex].
 func (m *MemStore) Position(index uint64) (pos int64, size int32, ok bool) {
-	if index < 1 || index > m.live.lastIndex {
+	if index <= m.live.base.Index || index > m.live.lastIndex {
 		return 0, 0, false
 	}
 	r := m.live.record(index)
@@ -256,11 +311,14 @@ func (m *MemStore) Position(index uint64) (pos int64, size int32, ok bool) {
 // Term returns the term of entry index from the index records; ok is false
 // outside [1, LastIndex].
 func (m *MemStore) Term(index uint64) (term uint64, ok bool) {
-	if index < 1 || index > m.live.lastIndex {
+	if index < 1 || index < m.live.base.Index || index > m.live.lastIndex {
 		return 0, false
 	}
 	if index == m.live.lastIndex {
 		return m.live.lastTerm, true // the usual question: the previous entry of an append
+	}
+	if index == m.live.base.Index {
+		return m.live.base.Term, true
 	}
 	return m.live.record(index).Term, true
 }
@@ -322,7 +380,7 @@ func (m *MemStore) Reopen() (*MemStore, *Report, error) {
 		segs[i] = Segment{Start: s.start, Data: bytes.NewReader(s.buf), Size: int64(len(s.buf))}
 	}
 	idx := m.durable.index
-	rec, rep, err := Recover(segs, bytes.NewReader(idx), int64(len(idx)), m.opts)
+	rec, rep, err := RecoverFrom(segs, bytes.NewReader(idx), int64(len(idx)), m.opts, m.durable.base)
 	if err != nil {
 		return nil, rep, err
 	}
@@ -344,6 +402,7 @@ func (m *MemStore) Reopen() (*MemStore, *Report, error) {
 	n.live.sealed = kept
 	n.live.index = append(slices.Clone(idx[:rec.IndexKeep]), rec.IndexAppend...)
 	n.live.hs = m.durable.hs
+	n.live.snap, n.live.base = m.durable.snap, m.durable.base
 	n.live.lastIndex, n.live.lastTerm, n.live.lastChain = rec.LastIndex, rec.LastTerm, rec.LastChain
 	n.durable = n.live.share()
 	return n, rep, nil
@@ -365,7 +424,19 @@ func (im *image) end() int64 {
 	if n := len(im.sealed); n > 0 {
 		return im.sealed[n-1].start + int64(len(im.sealed[n-1].buf))
 	}
-	return 0
+	return im.base.End
+}
+
+// firstStart returns the position of the first segment: 0, unless the log
+// starts after a base.
+func (im *image) firstStart(segSize int64) int64 {
+	switch {
+	case len(im.sealed) > 0:
+		return im.sealed[0].start
+	case im.hasTail:
+		return im.tail.start
+	}
+	return im.base.End - im.base.End%segSize
 }
 
 // segs returns every segment, first to last (a new slice).
@@ -379,6 +450,9 @@ func (im *image) segs() []memSegment {
 
 // record returns the index record of entry i (1 <= i <= lastIndex).
 func (im *image) record(i uint64) IndexRecord {
+	if i <= im.base.Index {
+		panic(fmt.Sprintf("commitlog: index record %d asked for; the log starts after %d", i, im.base.Index))
+	}
 	off := IndexOffset(i)
 	r, err := DecodeIndexRecord(im.index[off : off+IndexRecordSize])
 	if err != nil || r.Index != i {
@@ -389,11 +463,12 @@ func (im *image) record(i uint64) IndexRecord {
 
 // segmentAt returns the segment holding position pos.
 func (im *image) segmentAt(pos, segSize int64) memSegment {
-	k := pos / segSize
+	first := im.firstStart(segSize)
+	k := (pos - first) / segSize
 	switch {
-	case k < int64(len(im.sealed)):
+	case pos >= first && k < int64(len(im.sealed)):
 		return im.sealed[k]
-	case im.hasTail && im.tail.start == k*segSize:
+	case im.hasTail && im.tail.start == first+k*segSize:
 		return im.tail
 	}
 	panic(fmt.Sprintf("commitlog: no segment for position %d among %d sealed segments", pos, len(im.sealed)))
@@ -414,7 +489,10 @@ func (im *image) write(e core.Entry, opts Options) error {
 		im.hasTail = false
 	}
 	if !im.hasTail {
-		im.tail = memSegment{start: end, buf: make([]byte, 0, min(opts.SegmentSize, 64<<10))}
+		// A log that starts after a base begins mid-segment: the bytes
+		// before its first entry are zero and never read.
+		start := end - end%opts.SegmentSize
+		im.tail = memSegment{start: start, buf: make([]byte, end-start, max(end-start, min(opts.SegmentSize, 64<<10)))}
 		im.hasTail = true
 	}
 	seg := &im.tail
@@ -438,7 +516,7 @@ func (im *image) write(e core.Entry, opts Options) error {
 // arrays are copied, because the durable image may share them.
 func (im *image) truncate(first uint64, segSize int64) {
 	pos := im.record(first).Pos
-	k := int(pos / segSize)
+	k := int((pos - im.firstStart(segSize)) / segSize)
 	seg := im.segmentAt(pos, segSize)
 	if k < len(im.sealed) {
 		im.sealed = im.sealed[:k:k]
@@ -450,7 +528,9 @@ func (im *image) truncate(first uint64, segSize int64) {
 	}
 	im.index = slices.Clone(im.index[:IndexOffset(first)])
 	im.lastIndex, im.lastTerm, im.lastChain = first-1, 0, 0
-	if first > 1 {
+	if first-1 == im.base.Index {
+		im.lastTerm, im.lastChain = im.base.Term, im.base.Chain
+	} else if first > 1 {
 		r := im.record(first - 1)
 		seg := im.segmentAt(r.Pos, segSize)
 		h, err := DecodeHeader(seg.buf[r.Pos-seg.start:])

@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -376,4 +377,112 @@ func TestMemStoreSyncedBytesAreNotOverwritten(t *testing.T) {
 func TestNewMemStorePanicsOnBadOptions(t *testing.T) {
 	assert.Panics(t, func() { NewMemStore(Options{SegmentSize: 8}) })
 	assert.Equal(t, int64(DefaultSegmentSize), NewMemStore(Options{}).Options().SegmentSize)
+}
+
+// summaries lists entries as text (no-ops' nil and empty data alike).
+func summaries(es []core.Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, fmt.Sprintf("%d@%d %s %q", e.Index, e.Term, e.Type, e.Data))
+	}
+	return out
+}
+
+// reopened syncs, crashes and reopens m: what a restart finds.
+func reopened(t *testing.T, m *MemStore) *MemStore {
+	t.Helper()
+	m.Sync()
+	m.Crash()
+	n, rep, err := m.Reopen()
+	require.NoError(t, err)
+	require.True(t, rep.Empty(), "clean files: %v", rep)
+	return n
+}
+
+// Compact keeps a snapshot and gives up the entries before it: segments
+// holding only such entries are deleted (retention), the log reads from
+// the entry after it, and a restart recovers exactly that log (RecoverFrom
+// starts at the base).
+func TestMemStoreCompactDeletesOldSegments(t *testing.T) {
+	opts := Options{SegmentSize: 512, MaxBodySize: 100}
+	ents := testEntries(100, 60)
+	m := newLog(t, opts, ents)
+	segsBefore := len(m.Segments())
+	s := core.Snapshot{Index: 60, Term: ents[59].Term, Data: []byte("state at 60")}
+	require.NoError(t, m.Compact(s))
+	assert.Less(t, len(m.Segments()), segsBefore, "segments before the snapshot's entry are deleted")
+	assert.Greater(t, m.Segments()[0].Start, int64(0))
+	check := func(m *MemStore) {
+		t.Helper()
+		got, err := m.Snapshot()
+		require.NoError(t, err)
+		assert.Equal(t, s, got)
+		rest, err := m.Entries(61, 101)
+		require.NoError(t, err)
+		assert.Equal(t, summaries(ents[60:]), summaries(rest))
+		_, err = m.Entries(60, 62)
+		assert.ErrorIs(t, err, ErrInvalid, "compacted")
+		_, _, ok := m.Position(60)
+		assert.False(t, ok)
+		term, ok := m.Term(60)
+		assert.True(t, ok)
+		assert.Equal(t, s.Term, term)
+		pos, size, ok := m.Position(61)
+		require.True(t, ok)
+		e, err := m.ReadEntry(pos, size)
+		require.NoError(t, err)
+		assert.Equal(t, summaries(ents[60:61]), summaries([]core.Entry{e}))
+		_, err = m.ReadEntry(0, 80)
+		assert.ErrorIs(t, err, ErrInvalid, "a deleted segment reads as an error")
+	}
+	check(m)
+	m = reopened(t, m)
+	check(m)
+	// The log goes on after a restart; truncation back to the entry after
+	// the base works too.
+	require.NoError(t, m.Append([]core.Entry{ent(101, 40, "a"), ent(102, 40, "b")}))
+	require.NoError(t, m.Append([]core.Entry{ent(61, 41, "over")}))
+	assert.Equal(t, uint64(61), m.LastIndex())
+	m = reopened(t, m)
+	got, err := m.Entries(61, 62)
+	require.NoError(t, err)
+	assert.Equal(t, "over", string(got[0].Data))
+}
+
+// A follower that installs the leader's snapshot keeps no entry: its log
+// starts after the snapshot, at the leader's position (mid-segment), and
+// takes the entries after it; a restart recovers that log, and a torn tail
+// after it is still cut.
+func TestMemStoreInstallSnapshotStartsTheLogAfterIt(t *testing.T) {
+	opts := Options{SegmentSize: 512, MaxBodySize: 100}
+	m := newLog(t, opts, testEntries(30, 60)) // a log the snapshot replaces
+	s := core.Snapshot{Index: 80, Term: 21, Data: []byte("state at 80")}
+	const end = 3*512 + 200
+	m.InstallSnapshot(s, end)
+	assert.Equal(t, uint64(80), m.LastIndex())
+	assert.Equal(t, int64(end), m.End())
+	next := []core.Entry{ent(81, 21, "x"), ent(82, 22, "y"), ent(83, 22, "z")}
+	require.NoError(t, m.Append(next))
+	pos, _, ok := m.Position(81)
+	require.True(t, ok)
+	assert.Equal(t, int64(end), pos, "entry 81 where the leader has it")
+	m = reopened(t, m)
+	got, err := m.Entries(81, 84)
+	require.NoError(t, err)
+	assert.Equal(t, next, got)
+	snap, _ := m.Snapshot()
+	assert.Equal(t, s, snap)
+	assert.Equal(t, uint64(80), m.Base().Index)
+
+	// A torn write after entry 83 is cut by the restart.
+	m.Sync()
+	require.NoError(t, m.Append([]core.Entry{ent(84, 22, "torn")}))
+	m.Sync()
+	last := m.durable.end() - 3
+	require.NoError(t, m.FlipByte(last))
+	m.Crash()
+	n, rep, err := m.Reopen()
+	require.NoError(t, err)
+	assert.True(t, rep.Truncated())
+	assert.Equal(t, uint64(83), n.LastIndex())
 }

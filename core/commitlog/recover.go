@@ -99,7 +99,31 @@ func (r *Report) String() string {
 // remnant of the last write: a store that truncates its log must cut or zero
 // the bytes it drops, or a stale entry could pass for valid data after damage.
 func Recover(segs []Segment, index io.ReaderAt, indexSize int64, opts Options) (Recovered, *Report, error) {
-	return RecoverAfter(segs, index, indexSize, opts, Header{})
+	return recoverLog(segs, index, indexSize, opts, Base{}, Header{})
+}
+
+// Base is where a log starts when it does not start with entry 1 at
+// position 0: entries 1..Index are gone (compacted into a snapshot, Raft
+// §7, and their segments deleted by retention, or never received by a
+// follower that installed the snapshot). Term is entry Index's term, End
+// the CommitLog position after it (where entry Index+1 is, or the
+// end-of-segment marker before it), Chain the chain CRC entry Index+1
+// continues from. The first segment is the one holding End; its bytes
+// before End are not read.
+type Base struct {
+	Index uint64
+	Term  uint64
+	End   int64
+	Chain uint32
+}
+
+// IsZero reports whether b is no base: the log starts at entry 1.
+func (b Base) IsZero() bool { return b == Base{} }
+
+// RecoverFrom is Recover for a log that starts after base (see Base): segs
+// begin with the segment holding base.End, and the scan starts there.
+func RecoverFrom(segs []Segment, index io.ReaderAt, indexSize int64, opts Options, base Base) (Recovered, *Report, error) {
+	return recoverLog(segs, index, indexSize, opts, base, Header{})
 }
 
 // RecoverAfter is Recover trusting the log up to and including the entry
@@ -112,12 +136,20 @@ func Recover(segs []Segment, index io.ReaderAt, indexSize int64, opts Options) (
 // record agrees — and if it does not, the whole log is scanned as by
 // Recover. A zero header means no trusted prefix.
 func RecoverAfter(segs []Segment, index io.ReaderAt, indexSize int64, opts Options, trusted Header) (Recovered, *Report, error) {
+	return recoverLog(segs, index, indexSize, opts, Base{}, trusted)
+}
+
+func recoverLog(segs []Segment, index io.ReaderAt, indexSize int64, opts Options, base Base, trusted Header) (Recovered, *Report, error) {
 	opts = opts.WithDefaults()
 	if err := opts.Validate(); err != nil {
 		return Recovered{}, nil, err
 	}
 	rep := &Report{}
-	if err := checkLayout(segs, opts.SegmentSize); err != nil {
+	if base.End < 0 {
+		return Recovered{}, rep, fmt.Errorf("%w: base %+v", ErrInvalid, base)
+	}
+	firstStart := base.End - base.End%opts.SegmentSize
+	if err := checkLayout(segs, opts.SegmentSize, firstStart); err != nil {
 		return Recovered{}, rep, err
 	}
 	if indexSize < 0 || (indexSize > 0 && index == nil) {
@@ -128,6 +160,11 @@ func RecoverAfter(segs []Segment, index io.ReaderAt, indexSize int64, opts Optio
 		return Recovered{}, rep, err
 	}
 	first, from := 0, int64(0)
+	if !base.IsZero() {
+		s.last, s.chain, s.end = Header{Index: base.Index, Term: base.Term}, base.Chain, base.End
+		s.idx.startAt(base.Index)
+		from = base.End - firstStart
+	}
 	if k, ok := s.trust(segs, trusted); ok {
 		first, from = k, trusted.End()-segs[k].Start
 	}
@@ -152,11 +189,12 @@ func RecoverAfter(segs []Segment, index io.ReaderAt, indexSize int64, opts Optio
 	}, rep, nil
 }
 
-// checkLayout checks that segments start at 0, follow each other without
-// gaps and hold no more than a segment's capacity (MmapFileList.checkSelf).
-func checkLayout(segs []Segment, size int64) error {
+// checkLayout checks that segments start at first (0, unless the log has a
+// Base), follow each other without gaps and hold no more than a segment's
+// capacity (MmapFileList.checkSelf).
+func checkLayout(segs []Segment, size, first int64) error {
 	for i, seg := range segs {
-		want := int64(i) * size
+		want := first + int64(i)*size
 		bad := ""
 		switch {
 		case seg.Start != want:
@@ -414,6 +452,22 @@ func (x *indexScan) open(r io.ReaderAt, size int64, rep *Report) error {
 	x.keep = IndexRecordSize
 	x.records = uint64(size/IndexRecordSize) - 1
 	return nil
+}
+
+// startAt makes the scan begin after entry base (a log with a Base):
+// records up to it belong to compacted entries and are not checked; an
+// index too short to reach it is rebuilt, padded with zero records.
+func (x *indexScan) startAt(base uint64) {
+	want := IndexOffset(base) + IndexRecordSize
+	if !x.rebuilding && x.size >= want {
+		x.keep = want
+		return
+	}
+	if !x.rebuilding {
+		x.rebuilding, x.keep, x.out = true, IndexRecordSize, x.out[:0]
+		x.cause = &ReportItem{Segment: IndexFile, Reason: ReasonIndexBehind, Detail: fmt.Sprintf("index ends before the base entry %d", base)}
+	}
+	x.out = append(x.out, make([]byte, want-x.keep-int64(len(x.out)))...)
 }
 
 // check compares entry h with its record, or appends a rebuilt record.
