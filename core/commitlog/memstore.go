@@ -480,20 +480,23 @@ func (im *image) segmentAt(pos, segSize int64) memSegment {
 func (im *image) write(e core.Entry, opts Options) error {
 	size := int64(EncodedSize(len(e.Data)))
 	end := im.end()
-	if im.hasTail && !opts.Fits(end-im.tail.start, size) {
-		im.tail.buf = AppendBlank(im.tail.buf, opts.SegmentSize-(end-im.tail.start))
-		end = im.tail.start + opts.SegmentSize
-	}
-	if im.hasTail && end == im.tail.start+opts.SegmentSize {
-		im.sealed = append(im.sealed, im.tail)
-		im.hasTail = false
-	}
-	if !im.hasTail {
+	newTail := func() {
 		// A log that starts after a base begins mid-segment: the bytes
 		// before its first entry are zero and never read.
 		start := end - end%opts.SegmentSize
 		im.tail = memSegment{start: start, buf: make([]byte, end-start, max(end-start, min(opts.SegmentSize, 64<<10)))}
 		im.hasTail = true
+	}
+	if !im.hasTail {
+		newTail()
+	}
+	if !opts.Fits(end-im.tail.start, size) {
+		im.tail.buf = AppendBlank(im.tail.buf, opts.SegmentSize-(end-im.tail.start))
+		end = im.tail.start + opts.SegmentSize
+	}
+	if end == im.tail.start+opts.SegmentSize {
+		im.sealed = append(im.sealed, im.tail)
+		newTail()
 	}
 	seg := &im.tail
 	buf, h, err := opts.codec().AppendEntry(seg.buf, e, end, im.lastChain)

@@ -38,6 +38,10 @@ type ChaosOptions struct {
 	// so pushes, conflict hints and applying read the CommitLog back under
 	// every fault, and the rest run with core's default.
 	LogCacheBytes int
+	// SnapshotEvery sets Config.SnapshotEvery; 0: one run in four (by
+	// seed) compacts every 16 to 63 applied entries, so snapshots, their
+	// transfer and retention meet every fault, and the rest never compact.
+	SnapshotEvery int
 
 	// afterHeal, in tests, breaks the healed cluster on purpose (it runs
 	// once every link is healed and every broker restarted), to show that
@@ -72,7 +76,9 @@ type ChaosResult struct {
 	QuietMs int64
 	SimMs   int64
 	Acked   int
-	History []ClientOp
+	// Snapshots counts snapshots installed from a leader (Raft §7).
+	Snapshots int
+	History   []ClientOp
 }
 
 // Failed reports whether the run found a problem.
@@ -149,6 +155,12 @@ func RunChaos(o ChaosOptions) ChaosResult {
 	case o.Seed%4 == 0:
 		cfg.LogCacheBytes = 64
 	}
+	switch {
+	case o.SnapshotEvery > 0:
+		cfg.SnapshotEvery = o.SnapshotEvery
+	case o.Seed%4 == 1:
+		cfg.SnapshotEvery = 16 + int(o.Seed/4%48)
+	}
 	s, err := New(cfg)
 	if err != nil {
 		panic(fmt.Sprintf("chaos config: %v", err))
@@ -202,7 +214,7 @@ func RunChaos(o ChaosOptions) ChaosResult {
 	quiet := max(o.HealMs/2, s.convergence().windowMs())
 	s.Advance(quiet)
 
-	res := ChaosResult{Seed: o.Seed, QuietMs: quiet, SimMs: s.Now(), Violations: s.Violations(), History: s.History()}
+	res := ChaosResult{Seed: o.Seed, QuietMs: quiet, SimMs: s.Now(), Violations: s.Violations(), History: s.History(), Snapshots: s.st.snapshotsInstalled}
 	res.Violations = append(res.Violations, s.CheckFinal()...)
 	after := s.ackedCounts()
 	for i := range after {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -422,6 +423,12 @@ func (c *clients) poll(st *state, i int) {
 		return
 	}
 	msgs, err := n.br.Consume(k.topic, k.offset, 32)
+	if errors.Is(err, broker.ErrOffsetTooSmall) {
+		// The messages before the broker's snapshot are gone there: go on
+		// from its first one (a RocketMQ consumer's OFFSET_TOO_SMALL).
+		k.offset = n.br.Queue(k.topic).MinOffset()
+		return
+	}
 	if err != nil {
 		return // nothing produced to this topic yet
 	}

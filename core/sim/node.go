@@ -108,12 +108,23 @@ func (st *state) boot(n *simNode) {
 	cc.Storage = n.store
 	// Each incarnation draws its own timeouts.
 	cc.Seed = st.rng.Uint64()
+	// A broker whose log was compacted starts from its snapshot: its
+	// queues keep no message before it (as after RocketMQ's retention),
+	// and the entries after it are applied again.
+	br := broker.New(broker.Options{})
+	if snap, _ := n.store.Snapshot(); !snap.IsZero() {
+		var err error
+		if br, err = broker.RestoreSnapshot(broker.Options{}, snap.Data); err != nil {
+			panic(fmt.Sprintf("broker %d: its snapshot at %d does not restore: %v", n.id, snap.Index, err))
+		}
+		cc.Applied = snap.Index
+	}
 	node, err := core.NewNode(cc)
 	if err != nil {
 		panic(fmt.Sprintf("broker %d: starting from its disk: %v", n.id, err))
 	}
 	n.node = node
-	n.br = broker.New(broker.Options{})
+	n.br = br
 	n.state = stateUp
 	n.busy, n.fsyncDone, n.wasLeader = false, false, false
 	n.inbox = nil
@@ -268,6 +279,9 @@ func (st *state) startReady(n *simNode) {
 	for i := range rd.Eager {
 		st.send(&rd.Eager[i])
 	}
+	if !rd.Snapshot.IsZero() {
+		st.installSnapshot(n, rd.Snapshot)
+	}
 	if rd.HardStateChanged {
 		n.store.SetHardState(rd.HardState)
 	}
@@ -309,7 +323,45 @@ func (st *state) finishReady(n *simNode) {
 	}
 	n.node.Advance(*rd)
 	n.pending = core.Ready{}
+	st.maybeCompact(n)
 	st.afterStep(n)
+}
+
+// installSnapshot loads the leader's snapshot (Raft §7): the broker is
+// restored from its state, and the CommitLog starts after it, the next
+// entry where the leader has it (the state's end position).
+func (st *state) installSnapshot(n *simNode, s core.Snapshot) {
+	br, err := broker.RestoreSnapshot(broker.Options{}, s.Data)
+	if err != nil {
+		panic(fmt.Sprintf("broker %d: the leader's snapshot at %d does not restore: %v", n.id, s.Index, err))
+	}
+	n.br = br
+	n.store.InstallSnapshot(s, br.NextPosition())
+	st.snapshotsInstalled++
+}
+
+// maybeCompact compacts the broker's log once Config.SnapshotEvery entries
+// were applied since its last snapshot: the broker's state at its applied
+// index becomes the snapshot, and the segments before it are deleted.
+func (st *state) maybeCompact(n *simNode) {
+	every := uint64(st.cfg.SnapshotEvery)
+	if every == 0 || n.state != stateUp {
+		return
+	}
+	applied := n.br.AppliedIndex()
+	if applied < n.node.LastSnapshot().Index+every {
+		return
+	}
+	s, err := n.node.Compact(applied, n.br.State())
+	if err != nil {
+		panic(fmt.Sprintf("broker %d: compact at %d: %v", n.id, applied, err))
+	}
+	if err := n.store.Compact(s); err != nil {
+		panic(fmt.Sprintf("broker %d: retention at %d: %v", n.id, applied, err))
+	}
+	// What is compacted must survive a crash like the rest: a real store
+	// writes the snapshot before deleting files.
+	n.store.Sync()
 }
 
 func (st *state) applyEntry(n *simNode, e core.Entry) {

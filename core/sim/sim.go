@@ -60,6 +60,12 @@ type Config struct {
 	// memory (0: core's default, which holds a playground's whole run);
 	// the rest it reads back from its CommitLog.
 	LogCacheBytes int `json:"log_cache_bytes,omitempty"`
+	// SnapshotEvery makes each broker compact its log (Raft §7) once this
+	// many entries were applied since its last snapshot: its broker's state
+	// becomes the snapshot, the segments before it are deleted (retention),
+	// and a follower that needs them receives the snapshot instead. 0:
+	// never.
+	SnapshotEvery int `json:"snapshot_every,omitempty"`
 
 	DisableCheckQuorum bool       `json:"disable_check_quorum,omitempty"`
 	DisablePreVote     bool       `json:"disable_pre_vote,omitempty"`
@@ -159,6 +165,8 @@ func (c Config) coreConfig(id int) core.Config {
 	cc.DisablePreVote = c.DisablePreVote
 	cc.Rules = c.Rules
 	cc.LogCacheBytes = c.LogCacheBytes
+	// Small chunks, so that a snapshot's transfer is seen as messages.
+	cc.MaxSnapshotChunkBytes = 256
 	return cc
 }
 

@@ -13,15 +13,17 @@ import (
 // state is everything in a run that changes with time. clone copies it
 // deeply, for checkpoints.
 type state struct {
-	cfg     *Config
-	now     int64
-	seq     uint64
-	rng     xrand.Rand
-	queue   eventQueue
-	nodes   []*simNode
-	net     network
-	clients clients
-	check   checker
+	// snapshotsInstalled counts snapshots brokers installed from a leader.
+	snapshotsInstalled int
+	cfg                *Config
+	now                int64
+	seq                uint64
+	rng                xrand.Rand
+	queue              eventQueue
+	nodes              []*simNode
+	net                network
+	clients            clients
+	check              checker
 	// applied counts the recorded actions that have taken effect.
 	applied int
 	// log keeps the most recent events for the view, the last keepEvents of

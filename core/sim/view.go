@@ -53,8 +53,11 @@ type NodeView struct {
 	// Busy: a write to disk (fsync) is in progress.
 	Busy bool `json:"busy,omitempty"`
 	// Log holds the last entries (LogFirst is the first index shown).
-	LogFirst uint64      `json:"log_first"`
-	Log      []EntryView `json:"log"`
+	LogFirst uint64 `json:"log_first"`
+	// SnapshotIndex is the last entry the broker's snapshot stands for
+	// (Raft §7): the entries up to it are compacted away (0: none).
+	SnapshotIndex uint64      `json:"snapshot_index,omitempty"`
+	Log           []EntryView `json:"log"`
 	// Truncated are entries this broker dropped recently (drawn struck out).
 	Truncated []EntryView        `json:"truncated,omitempty"`
 	Segments  []SegmentView      `json:"segments"`

@@ -102,7 +102,8 @@ func (st *state) nodeView(n *simNode) NodeView {
 		v.LastIndex = n.store.LastIndex()
 		hs, _ := n.store.InitialState()
 		v.Term, v.Commit = hs.Term, hs.Commit
-		first := max(1, int64(v.LastIndex)-int64(st.cfg.ViewLogEntries)+1)
+		first := max(1, int64(v.LastIndex)-int64(st.cfg.ViewLogEntries)+1, int64(n.store.Base().Index)+1)
+		v.SnapshotIndex = n.store.Base().Index
 		ents, _ := n.store.Entries(uint64(first), v.LastIndex+1)
 		v.LogFirst = uint64(first)
 		for _, e := range ents {
@@ -136,7 +137,8 @@ func (st *state) nodeView(n *simNode) NodeView {
 			v.Progress[j], v.Progress[j-1] = v.Progress[j-1], v.Progress[j]
 		}
 	}
-	first := uint64(max(1, int64(s.LastIndex)-int64(st.cfg.ViewLogEntries)+1))
+	v.SnapshotIndex = n.node.LastSnapshot().Index
+	first := uint64(max(1, int64(s.LastIndex)-int64(st.cfg.ViewLogEntries)+1, int64(v.SnapshotIndex)+1))
 	v.LogFirst = first
 	durable := n.store.DurableLastIndex()
 	for _, e := range n.node.Entries(first, s.LastIndex+1) {

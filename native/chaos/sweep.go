@@ -46,6 +46,7 @@ type Summary struct {
 	LivenessFailures        int     `json:"liveness_failures"`
 	LinearizabilityFailures int     `json:"linearizability_failures"`
 	Acked                   int     `json:"acked"`
+	SnapshotsInstalled      int     `json:"snapshots_installed"`
 	SimSeconds              float64 `json:"sim_seconds"`
 	WallSeconds             float64 `json:"wall_seconds"`
 }
@@ -75,6 +76,7 @@ func Sweep(o Options, report func(Failure)) Summary {
 				sum.Runs++
 				sum.SimSeconds += float64(res.SimMs) / 1000
 				sum.Acked += res.Acked
+				sum.SnapshotsInstalled += res.Snapshots
 				for _, f := range fails {
 					switch f.What {
 					case "violation":
