@@ -390,10 +390,21 @@ func (st *state) applyEntry(n *simNode, e core.Entry) {
 // rebuildBroker replays entries 1..upTo into a fresh broker state machine.
 func (st *state) rebuildBroker(n *simNode, upTo uint64) {
 	n.br = broker.New(broker.Options{})
-	if upTo == 0 {
+	from := uint64(1)
+	if snap, _ := n.store.Snapshot(); !snap.IsZero() {
+		// The log before the snapshot is gone: start from its state (a
+		// truncation never reaches below it: compacted entries are
+		// committed, and core never truncates behind its snapshot).
+		br, err := broker.RestoreSnapshot(broker.Options{}, snap.Data)
+		if err != nil || upTo < snap.Index {
+			panic(fmt.Sprintf("broker %d: rebuilding up to %d from its snapshot at %d: %v", n.id, upTo, snap.Index, err))
+		}
+		n.br, from = br, snap.Index+1
+	}
+	if upTo < from {
 		return
 	}
-	ents, err := n.store.Entries(1, upTo+1)
+	ents, err := n.store.Entries(from, upTo+1)
 	if err != nil {
 		panic(fmt.Sprintf("broker %d: rereading its log: %v", n.id, err))
 	}
