@@ -114,6 +114,10 @@ func (n *Node) handlePushResp(m Message) {
 		n.handleReject(m.From, pr, m)
 		return
 	}
+	// A follower behind its snapshot answers with its commit index, which
+	// no leader's log is shorter than — unless a safety rule is off
+	// (Rules) and this leader was elected without every committed entry.
+	m.Index = min(m.Index, n.log.lastIndex())
 	if pr.state == StateSnapshot && m.Index >= pr.pendingSnapshot {
 		// The follower installed the snapshot (or had its entries).
 		pr.acked(m.Index)
