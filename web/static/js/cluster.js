@@ -48,7 +48,8 @@ export function msgClass(type) {
     case 'vote-resp': case 'pre-vote-resp': return 'm-vote-resp';
     case 'push': return 'm-push';
     case 'heartbeat': return 'm-heartbeat';
-    case 'push-resp': case 'heartbeat-resp': return 'm-ack';
+    case 'push-resp': case 'heartbeat-resp': case 'snapshot-resp': return 'm-ack';
+    case 'snapshot': return 'm-snapshot';
     default: return 'm-other';
   }
 }
@@ -379,7 +380,9 @@ export class ClusterView {
       if (!e) {
         const cls = msgClass(m.type);
         e = el('g', { class: 'msg ' + cls + (m.reject ? ' reject' : ''), 'data-type': m.type, 'data-msg-id': m.id }, this.gMsgs);
-        if (cls === 'm-push') {
+        if (cls === 'm-snapshot') {
+          el('path', { d: 'M-7,-8h9l5,5v11h-14z' }, e); // a page: the snapshot's data in chunks
+        } else if (cls === 'm-push') {
           el('rect', { x: -8, y: -6, width: 16, height: 12, rx: 2 }, e);
           if (m.entries) el('text', { y: 3.5, 'text-anchor': 'middle' }, e).textContent = String(m.entries);
         } else if (cls === 'm-vote') {

@@ -44,7 +44,7 @@ function nodeKey(n) {
   const p = (n.progress || []).map((x) => x.peer + ':' + x.match + ':' + x.next).join(',');
   const s = (n.segments || []).map((x) => x.size).join(',');
   const q = (n.topics || []).map((x) => x.name + x.len).join(',');
-  return [n.state, n.role, n.term, n.commit, n.stabled, n.last_index, n.log_first, (n.log || []).length,
+  return [n.state, n.role, n.term, n.commit, n.stabled, n.last_index, n.log_first, n.snapshot_index || 0, (n.log || []).length,
     (n.truncated || []).length, p, s, q].join('|');
 }
 
@@ -109,6 +109,7 @@ export class LogView {
       for (const e of n.log || []) { lo = Math.min(lo, e.index); hi = Math.max(hi, e.index); }
       for (const e of n.truncated || []) { lo = Math.min(lo, e.index); hi = Math.max(hi, e.index); }
       hi = Math.max(hi, n.last_index);
+      if (n.snapshot_index) lo = Math.min(lo, n.snapshot_index); // show where the log was compacted
     }
     if (lo === Infinity) lo = 1;
     hi += 1; // room for the next index
@@ -163,6 +164,10 @@ export class LogView {
           prevSeg = seg;
           term = String(e.term);
           title = e.summary + '|' + e.pos;
+        } else if (i <= (n.snapshot_index || 0)) {
+          // Compacted into the broker's snapshot (Raft §7).
+          cls += ' compacted' + (i === n.snapshot_index ? ' snap-mark' : '');
+          title = 'compacted';
         } else {
           cls += ' empty';
         }
@@ -176,7 +181,8 @@ export class LogView {
         cell.desc = desc;
         cell.className = cls;
         cell.textContent = term;
-        cell.title = e ? t('entryTitle', { i: e.index, t: e.term, s: e.summary, pos: e.pos, size: e.size }) : '';
+        cell.title = e ? t('entryTitle', { i: e.index, t: e.term, s: e.summary, pos: e.pos, size: e.size })
+          : title === 'compacted' ? t('compactedTitle', { i, s: n.snapshot_index }) : '';
         if (e) {
           cell.dataset.term = term;
           cell.dataset.committed = String(e.committed);
