@@ -73,4 +73,6 @@ func TestPhoneLayout(t *testing.T) {
 	p.key("l")
 	p.waitFor(`document.documentElement.lang === 'zh-CN'`)
 	p.shot("phone-play-zh")
+	p.key("l") // leave the page in English for the tests after this one
+	p.waitFor(`document.documentElement.lang === 'en'`)
 }

@@ -48,6 +48,12 @@ func TestSnapshotIsDrawnInTheLog(t *testing.T) {
 	// The moment just after the install.
 	p := open(t, fmt.Sprintf("#run=%s&t=%d", s.Share(), at+20))
 	p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms === %d && !dledgerLab.playing`, at+20))
+	var lang string
+	p.eval(`document.documentElement.lang`, &lang)
+	if lang != "en" { // an earlier test left the page in 中文
+		p.key("l")
+		p.waitFor(`document.documentElement.lang === 'en'`)
+	}
 	p.waitFor(`document.querySelectorAll('#logview .e.compacted').length > 0 && document.querySelectorAll('#logview .e.snap-mark').length >= 1`)
 	var title string
 	p.eval(`document.querySelector('#logview .e.snap-mark').title`, &title)
@@ -60,4 +66,6 @@ func TestSnapshotIsDrawnInTheLog(t *testing.T) {
 	p.waitFor(`document.documentElement.lang === 'zh-CN' && document.querySelector('#logview .e.snap-mark').title.includes('快照')`)
 	p.waitFor(`document.querySelector('#events').textContent.includes('装入了主节点的快照')`)
 	p.shot("snapshot-log-zh")
+	p.key("l") // leave the page in English for the tests after this one
+	p.waitFor(`document.documentElement.lang === 'en'`)
 }
