@@ -52,7 +52,7 @@ func (st *state) apply(a Action) {
 	st.catchUpAll()
 	st.applied++
 	st.cur, st.curAction = nil, "action: "+a.describe()
-	st.simEvent(a.Node, "action", a.describe())
+	st.simEvent(a.Node, "action", "act-"+a.Kind, a.args(), a.describe())
 	var n *simNode
 	if a.Node >= 1 && a.Node <= len(st.nodes) {
 		n = st.nodes[a.Node-1]
@@ -175,10 +175,36 @@ func (st *state) diskFlip(n *simNode, offset int64) {
 	}
 	pos = min(pos, end-1)
 	if err := n.store.FlipByte(pos); err != nil {
-		st.simEvent(n.id, "disk-fault", "could not flip: "+err.Error())
+		st.simEvent(n.id, "disk-fault", "", nil, "could not flip: "+err.Error())
 		return
 	}
-	st.simEvent(n.id, "disk-fault", fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
+	st.simEvent(n.id, "disk-fault", "flipped", core.Args{"pos": pos}, fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
+}
+
+// args are describe's values by name, for the page's own words (the
+// event's why is "act-" and the kind).
+func (a Action) args() core.Args {
+	switch a.Kind {
+	case KindCrash, KindRestart, KindPause, KindResume, KindIsolate, KindCampaign, KindTransfer, KindDiskFlip:
+		return core.Args{"node": a.Node}
+	case KindPartition:
+		return core.Args{"groups": fmt.Sprint(a.Groups), "oneWay": a.OneWay}
+	case KindLink:
+		return core.Args{"from": a.From, "to": a.To, "latency": a.LatencyMs, "jitter": a.JitterMs, "loss": fmt.Sprintf("%.0f", a.Loss*100)}
+	case KindNet:
+		return core.Args{"latency": a.LatencyMs, "jitter": a.JitterMs, "loss": fmt.Sprintf("%.0f", a.Loss*100), "dup": fmt.Sprintf("%.0f", a.Dup*100)}
+	case KindProduce:
+		return core.Args{"body": a.Body, "topic": a.Topic}
+	case KindProducer:
+		return core.Args{"id": a.ID, "rate": fmt.Sprintf("%.1f", a.Rate), "topic": a.Topic}
+	case KindConsumer:
+		return core.Args{"id": a.ID, "topic": a.Topic, "node": a.Node}
+	case KindRule:
+		return core.Args{"rule": a.Rule, "on": a.On}
+	case KindTrap:
+		return core.Args{"trap": a.Rule}
+	}
+	return nil
 }
 
 func (a Action) describe() string {
