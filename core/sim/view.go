@@ -179,6 +179,11 @@ type ProducerView struct {
 	Pending string `json:"pending,omitempty"`
 	// Last is the last answer: "ok 1/t2 @0", "NOT_LEADER (broker 2)", …
 	Last string `json:"last,omitempty"`
+	// LastWhy names Last's sentence ("ok", "not-leader", "no-leader-known",
+	// "timeout", or "code" for any other refusal) and LastArgs holds its
+	// values, for the page's own words (as EventView's why and args).
+	LastWhy  string    `json:"last_why,omitempty"`
+	LastArgs core.Args `json:"last_args,omitempty"`
 }
 
 // ConsumerView is one consumer.
