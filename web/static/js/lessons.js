@@ -366,9 +366,11 @@ export class LessonPanel {
       + '<span class="small muted">' + esc(hint) + '</span></div>';
   }
 
+  /** lines lists what the page does, each line said in the learner's
+   * language (its label), the lesson file's line as its tooltip. */
   lines(title, lines) {
     return '<div class="lesson-do small"><span class="muted">' + esc(title) + '</span> '
-      + lines.map((x) => '<code>' + esc(x.text) + '</code>').join(' ') + '</div>';
+      + lines.map((x) => '<span class="do-line" title="' + esc(x.text) + '">' + esc(tx(x.label) || x.text) + '</span>').join(' ') + '</div>';
   }
 
   checks(st, title) {
