@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"dledgerlab/lessons"
+	"dledgerlab/lessons/guide"
 )
 
 // latinWord is one word in Latin script (with the digits, dots, dashes and
@@ -28,7 +29,14 @@ var keptInEnglish = []string{
 	"PreVote", "CheckQuorum", "NOT_LEADER", "OK", "UNKNOWN", "TIMEOUT",
 	"uncommitted", "committed", // the two words of the seed article, kept as the UI's labels
 	"SEND_OK", "fsync", // RocketMQ's answer and the system call, as the seed article writes them
+	"Topic", "DLedgerCommitLog", "DLedgerServer", // RocketMQ's and DLedger's own names
+	"GiB", "KiB", "CPU",
 }
+
+// gloss is an English term in full-width parentheses right after its
+// Chinese one — 任期（term）, 优先主节点（preferred leader） — kept for readers
+// of the Raft paper and of DLedger's code.
+var gloss = regexp.MustCompile(`（[A-Za-z][A-Za-z0-9_ /:.\-]*[：:；）]`)
 
 // allowedWord says whether w may appear on a Chinese page: a kept name,
 // a topic, body or producer id the page was given, or an id (t3 is term
@@ -47,6 +55,7 @@ func allowedWord(w string, extra []string) bool {
 func englishWords(where string, texts []string, extra []string) []string {
 	var bad []string
 	for _, s := range texts {
+		s = gloss.ReplaceAllString(s, "（")
 		for _, loc := range latinWord.FindAllStringIndex(s, -1) {
 			w := s[loc[0]:loc[1]]
 			if allowedWord(w, extra) {
@@ -159,30 +168,21 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 	}
 }
 
-// lessonNames are the topics and bodies a lesson's actions use: they stay
-// as typed.
+// lessonNames are the topics, bodies and broker names a lesson's lines
+// use: they stay as written.
 func lessonNames(l *lessons.Lesson) []string {
 	var out []string
-	raw, _ := json.Marshal(l)
-	var walk func(v any, key string)
-	walk = func(v any, key string) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, y := range x {
-				walk(y, k)
-			}
-		case []any:
-			for _, y := range x {
-				walk(y, key)
-			}
-		case string:
-			if k := strings.ToLower(key); k == "topic" || k == "body" || k == "id" {
-				out = append(out, latinWord.FindAllString(x, -1)...)
-			}
-		}
+	var lines []guide.Line
+	for _, s := range l.Steps {
+		lines = append(lines, s.Do...)
 	}
-	var v any
-	_ = json.Unmarshal(raw, &v)
-	walk(v, "")
+	lines = append(append(lines, l.Goal.Start...), l.Goal.Solution...)
+	for _, line := range lines {
+		a, err := guide.ParseAction(line.Text, line.Line)
+		if err != nil {
+			continue
+		}
+		out = append(out, latinWord.FindAllString(a.Topic+" "+a.Body+" "+a.As, -1)...)
+	}
 	return out
 }
