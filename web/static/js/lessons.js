@@ -28,14 +28,49 @@ function tx(text) {
 
 const CJK = /[\u3000-\u9fff\uff00-\uffef]/;
 
+const ITEM = /^(?:(\d+)[.)）]|[-*•])\s+/;
+
+/** joinLines joins hard-wrapped lines; Chinese lines join without a space. */
+function joinLines(lines) {
+  let out = lines[0] || '';
+  for (const l of lines.slice(1)) out += (CJK.test(out.slice(-1)) || CJK.test(l[0]) ? '' : ' ') + l;
+  return out;
+}
+
 /** paras turns a YAML block (hard-wrapped lines, blank-line paragraphs)
- * into HTML paragraphs; wrapped Chinese lines join without a space. */
+ * into HTML: paragraphs, and numbered ("1. ") or bulleted ("- ") lists
+ * whose items may wrap over several lines. */
 function paras(s) {
   return String(s || '').trim().split(/\n\s*\n/).map((p) => {
     const lines = p.split('\n').map((l) => l.trim()).filter(Boolean);
-    let out = lines[0] || '';
-    for (const l of lines.slice(1)) out += (CJK.test(out.slice(-1)) || CJK.test(l[0]) ? '' : ' ') + l;
-    return '<p>' + esc(out) + '</p>';
+    const out = [];
+    let text = []; // lines of the paragraph being read
+    let list = null; // {ordered, start, items: [[line…]…]}
+    const flushText = () => { if (text.length) out.push('<p>' + esc(joinLines(text)) + '</p>'); text = []; };
+    const flushList = () => {
+      if (!list) return;
+      const tag = list.ordered ? 'ol' : 'ul';
+      out.push('<' + tag + (list.ordered && list.start !== 1 ? ' start="' + list.start + '"' : '') + '>'
+        + list.items.map((it) => '<li>' + esc(joinLines(it)) + '</li>').join('') + '</' + tag + '>');
+      list = null;
+    };
+    for (const l of lines) {
+      const m = ITEM.exec(l);
+      if (m) {
+        flushText();
+        const ordered = m[1] !== undefined;
+        if (list && list.ordered !== ordered) flushList();
+        if (!list) list = { ordered, start: ordered ? Number(m[1]) : 1, items: [] };
+        list.items.push([l.slice(m[0].length)]);
+      } else if (list) {
+        list.items[list.items.length - 1].push(l);
+      } else {
+        text.push(l);
+      }
+    }
+    flushText();
+    flushList();
+    return out.join('');
   }).join('');
 }
 
