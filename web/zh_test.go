@@ -7,10 +7,13 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"dledgerlab/lessons"
 	"dledgerlab/lessons/guide"
@@ -123,7 +126,7 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 		}
 		bad = append(bad, englishWords(part.where, texts, bodies)...)
 	}
-	p.shot("zh-events")
+	p.shotSizes("zh-events", "#events-drawer")
 
 	// Every lesson, every page: steps, goal, quiz.
 	all, err := lessons.All()
@@ -149,7 +152,7 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 			}
 			bad = append(bad, englishWords(fmt.Sprintf("lesson %s page %d (%s)", l.ID, page, v[0]), []string{v[1]}, words)...)
 			if l.ID == "election" && page == 0 {
-				p.shot("zh-lesson")
+				p.shotSizes("zh-lesson", "#lesson")
 				// The numbered list of the intro stays a list.
 				p.waitFor(`document.querySelectorAll('#lesson .lesson-intro ol > li').length === 4 && /^每台 Broker/.test(document.querySelector('#lesson .lesson-intro ol > li').textContent)`)
 			}
@@ -172,6 +175,27 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 	p.waitFor(`document.querySelector('#lesson').dataset.lessonId === 'election' && document.querySelectorAll('#lesson .lesson-intro ol > li').length === 4 && /^Every broker/.test(document.querySelector('#lesson .lesson-intro ol > li').textContent)`)
 	if len(bad) > 0 {
 		t.Errorf("%d English words on the Chinese page:\n%s", len(bad), strings.Join(uniq(bad), "\n"))
+	}
+}
+
+// shotSizes saves the page at 1366×768 and at 390×844 with sel scrolled
+// into view (when DLEDGERLAB_SHOTS is set), then gives the tab its own
+// size back.
+func (p *page) shotSizes(name, sel string) {
+	p.t.Helper()
+	if os.Getenv("DLEDGERLAB_SHOTS") == "" {
+		return
+	}
+	var own [2]int64
+	p.eval(`[innerWidth, innerHeight]`, &own)
+	for _, sz := range [][2]int64{{1366, 768}, {390, 844}, own} {
+		if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(sz[0], sz[1])); err != nil {
+			p.t.Fatal(err)
+		}
+		p.waitFor(fmt.Sprintf(`innerWidth === %d && (document.querySelector(%q).scrollIntoView({block: 'start'}), true)`, sz[0], sel))
+		if sz != own {
+			p.shot(fmt.Sprintf("%s-%dx%d", name, sz[0], sz[1]))
+		}
 	}
 }
 

@@ -389,7 +389,7 @@ export class LessonPanel {
       const ns = (st && st.names) || [];
       names.hidden = !ns.length;
       names.textContent = ns.length ? t('lessonNames') + ' ' + ns.map((n) => n.broker
-        ? t('nameBroker', { name: n.name, id: n.broker }) : t('nameTerm', { name: n.name, term: n.term })).join(' · ') : '';
+        ? t('nameBroker', { name: n.name, id: n.broker }) : t('nameTerm', { name: n.name, term: n.term || 0 })).join(' · ') : '';
     }
     const next = this.root.querySelector('[data-action="lesson-next"]');
     if (next) next.classList.toggle('primary', done);
