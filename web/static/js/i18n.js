@@ -230,8 +230,8 @@ const zh = {
   shareLink: '分享链接',
   help: '帮助',
   cluster: 'Broker 组',
-  roleLeader: '主节点（主）',
-  roleFollower: '从节点（从）',
+  roleLeader: '主节点',
+  roleFollower: '从节点',
   roleCandidate: '候选者',
   rolePreCandidate: '预候选者',
   msgVote: '投票',
@@ -441,7 +441,7 @@ const zh = {
   // rule's name, booleans read through whyBool. A key missing here shows
   // the English detail.
   why: {
-    'no-leader-heard': '{ticks} 个时钟周期内没有收到主节点的消息',
+    'no-leader-heard': '已等了 {ticks} 个时钟周期',
     'transfer-timed-out': '目标在一个选举超时内没有接任',
     'check-quorum': 'CheckQuorum：多数派在一个选举超时内都没有回应',
     'would-campaign': '想以任期 {term} 参加选举',

@@ -30,10 +30,18 @@ const CJK = /[\u3000-\u9fff\uff00-\uffef]/;
 
 const ITEM = /^(?:(\d+)[.)）]|[-*•])\s+/;
 
-/** joinLines joins hard-wrapped lines; Chinese lines join without a space. */
+const CJK_PUNCT = /[\u3000-\u303f\uff00-\uffef“”‘’]/;
+
+/** joinLines joins hard-wrapped lines: Chinese joins Chinese (or
+ * punctuation) without a space, and a Latin word or number next to Chinese
+ * keeps one, as the texts write it inside a line ("三台 Broker"). */
 function joinLines(lines) {
   let out = lines[0] || '';
-  for (const l of lines.slice(1)) out += (CJK.test(out.slice(-1)) || CJK.test(l[0]) ? '' : ' ') + l;
+  for (const l of lines.slice(1)) {
+    const a = out.slice(-1), b = l[0];
+    const tight = (CJK.test(a) && CJK.test(b)) || CJK_PUNCT.test(a) || CJK_PUNCT.test(b);
+    out += (tight ? '' : ' ') + l;
+  }
   return out;
 }
 
