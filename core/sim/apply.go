@@ -52,7 +52,7 @@ func (st *state) apply(a Action) {
 	st.catchUpAll()
 	st.applied++
 	st.cur, st.curAction = nil, "action: "+a.describe()
-	st.simEvent(a.Node, "action", "act-"+a.Kind, a.args(), a.describe())
+	st.simEvent(a.Node, "action", "act-"+a.Kind, a.Args(), a.describe())
 	var n *simNode
 	if a.Node >= 1 && a.Node <= len(st.nodes) {
 		n = st.nodes[a.Node-1]
@@ -181,9 +181,10 @@ func (st *state) diskFlip(n *simNode, offset int64) {
 	st.simEvent(n.id, "disk-fault", "flipped", core.Args{"pos": pos}, fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
 }
 
-// args are describe's values by name, for the page's own words (the
-// event's why is "act-" and the kind).
-func (a Action) args() core.Args {
+// Args are the values of the action's description by name, for the page's
+// own words: an action's event has why "act-" + Kind and these args (the
+// simulator's, and the live launcher's).
+func (a Action) Args() core.Args {
 	switch a.Kind {
 	case KindCrash, KindRestart, KindPause, KindResume, KindIsolate, KindCampaign, KindTransfer, KindDiskFlip:
 		return core.Args{"node": a.Node}

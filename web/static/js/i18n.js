@@ -467,6 +467,8 @@ const zh = {
     'lost-committed': '恢复时丢弃了已提交的第 {from}..{to} 条',
     'from-disk': '从磁盘恢复：{entries} 条',
     'flipped': '翻转了 CommitLog 位置 {pos} 处的一个字节',
+    'killed': '强行结束了进程 {pid}（SIGKILL）',
+    'process-started': '进程 {pid} 已启动，数据目录 {dir}',
     'act-crash': '让 Broker {node} 宕机',
     'act-restart': '重启 Broker {node}',
     'act-pause': '暂停 Broker {node}',
