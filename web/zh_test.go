@@ -95,6 +95,12 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 	p.committedOn("hello", 3)
 	p.brokerKey(lead, "c") // crash the leader
 	p.brokerIs(lead, "crashed", "")
+	p.key("c") // again: the simulator refuses, and the notice says why
+	raw := p.waitFor(`!document.querySelector('#notice').hidden && document.querySelector('#notice-text').textContent`)
+	var refusal string
+	if err := json.Unmarshal(raw, &refusal); err != nil {
+		t.Fatal(err)
+	}
 	lead2, term2 := p.leader(lead, term)
 	p.produce("orders", "world")
 	p.committedOn("world", 2)
@@ -112,7 +118,7 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 	var ids []string
 	p.eval(`dledgerLab.frame.clients.producers.map((x) => x.id)`, &ids)
 	bodies = append(bodies, ids...)
-	var bad []string
+	bad := englishWords("refusal notice", []string{refusal}, bodies)
 	for _, part := range []struct{ where, sel string }{
 		{"What happened", `#events li`},
 		{"producer panel", `#clients .client`},

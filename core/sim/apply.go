@@ -16,31 +16,31 @@ func (st *state) precheck(a Action) error {
 	switch a.Kind {
 	case KindCrash:
 		if n.state != stateUp && n.state != statePaused {
-			return badAction(a, "broker %d is already down", a.Node)
+			return refuse(a, "already-down", core.Args{"node": a.Node}, "broker %d is already down", a.Node)
 		}
 	case KindRestart:
 		if n.state != stateCrashed && n.state != stateRefused {
-			return badAction(a, "broker %d is running; crash it first", a.Node)
+			return refuse(a, "still-running", core.Args{"node": a.Node}, "broker %d is running; crash it first", a.Node)
 		}
 	case KindPause:
 		if n.state != stateUp {
-			return badAction(a, "broker %d is %s, not running", a.Node, n.state)
+			return refuse(a, "not-running", core.Args{"node": a.Node, "state": n.state}, "broker %d is %s, not running", a.Node, n.state)
 		}
 	case KindResume:
 		if n.state != statePaused {
-			return badAction(a, "broker %d is not paused", a.Node)
+			return refuse(a, "not-paused", core.Args{"node": a.Node}, "broker %d is not paused", a.Node)
 		}
 	case KindCampaign:
 		if n.state != stateUp {
-			return badAction(a, "broker %d is %s", a.Node, n.state)
+			return refuse(a, "not-running", core.Args{"node": a.Node, "state": n.state}, "broker %d is %s", a.Node, n.state)
 		}
 	case KindTransfer:
 		if st.leader() == nil {
-			return badAction(a, "no broker leads right now; wait for an election")
+			return refuse(a, "no-leader", nil, "no broker leads right now; wait for an election")
 		}
 	case KindDiskFlip:
 		if n.store.DurableEnd() == 0 {
-			return badAction(a, "broker %d has nothing on disk yet", a.Node)
+			return refuse(a, "empty-disk", core.Args{"node": a.Node}, "broker %d has nothing on disk yet", a.Node)
 		}
 	}
 	return nil

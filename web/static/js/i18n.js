@@ -485,6 +485,12 @@ const zh = {
     'act-transfer': '把领导权转移给 Broker {node}',
     'act-rule': '{on}规则“{rule}”',
     'act-disk_flip': '翻转 Broker {node} 磁盘上的一个字节',
+    'refuse-already-down': 'Broker {node} 已经停机了',
+    'refuse-still-running': 'Broker {node} 正在运行；要重启，先让它宕机',
+    'refuse-not-running': 'Broker {node} {state}，没有在运行',
+    'refuse-not-paused': 'Broker {node} 没有被冻结',
+    'refuse-no-leader': '现在没有主节点；请等选举结束',
+    'refuse-empty-disk': 'Broker {node} 的磁盘上还什么都没有',
     'last-ok': '成功：第 {index} 条（任期 {term}），队列位置 {offset}',
     'last-not-leader': 'NOT_LEADER（主节点是 Broker {leader}）',
     'last-no-leader-known': 'NOT_LEADER（还不知道主节点是谁）',
@@ -536,6 +542,7 @@ export function whyText(why, args, fallback) {
   for (const [k, v] of Object.entries(args || {})) {
     if (k === 'msg') vars[k] = (d.msgName && d.msgName[v]) || v;
     else if (k === 'rule') vars[k] = t('rule_' + v).split('：')[0];
+    else if (k === 'state') vars[k] = t('state_' + v);
     else if (typeof v === 'boolean') vars[k] = d.whyBool && d.whyBool[k] ? d.whyBool[k][v ? 1 : 0] : String(v);
     else vars[k] = v;
   }
