@@ -435,7 +435,11 @@ func (st *state) restart(n *simNode) {
 		return
 	}
 	if report != nil && !report.Empty() {
-		st.simEvent(n.id, "recovered", "", nil, report.String())
+		var bytes int64
+		for _, it := range report.Items {
+			bytes += it.Bytes
+		}
+		st.simEvent(n.id, "recovered", "recovery-report", core.Args{"items": len(report.Items), "bytes": bytes}, report.String())
 	}
 	if hs, _ := store.InitialState(); hs.Commit > store.LastIndex() {
 		// Recovery cut entries this broker had persisted and knew to be
