@@ -29,7 +29,7 @@ var latinWord = regexp.MustCompile(`[A-Za-z][A-Za-z0-9_.\-']*`)
 var keptInEnglish = []string{
 	"Broker", "Brokers", "CommitLog", "ConsumeQueue", "DLedger", "Raft", "RocketMQ",
 	"ms", "s", "KB", "MB", "B", "N", "RPC", "ack", "no-op", "ok",
-	"PreVote", "CheckQuorum", "NOT_LEADER", "OK", "UNKNOWN", "TIMEOUT",
+	"PreVote", "CheckQuorum", "NOT_LEADER", "NOT_COMMITTED", "ERROR", "OK", "UNKNOWN", "TIMEOUT", // protocol names and answer codes
 	"uncommitted", "committed", // the two words of the seed article, kept as the UI's labels
 	"SEND_OK", "fsync", // RocketMQ's answer and the system call, as the seed article writes them
 	"Topic", "DLedgerCommitLog", "DLedgerServer", // RocketMQ's and DLedger's own names
