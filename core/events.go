@@ -66,13 +66,20 @@ func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 
 // Event is one thing that happened on broker Node in Term.
 type Event struct {
-	Kind   EventKind
-	Node   NodeID
-	Term   uint64
-	Peer   NodeID // the other broker involved, if any
-	Index  uint64 // the log index involved, if any
+	Kind  EventKind
+	Node  NodeID
+	Term  uint64
+	Peer  NodeID // the other broker involved, if any
+	Index uint64 // the log index involved, if any
+	// Why names Detail's sentence with a stable key ("won-votes") and Args
+	// holds its values by name, so a page can say it in its own language.
+	Why    string
+	Args   Args
 	Detail string
 }
+
+// Args are an event's values by name: numbers, broker ids, message types.
+type Args map[string]any
 
 func (e Event) String() string {
 	s := fmt.Sprintf("broker %d t%d %s", uint64(e.Node), e.Term, e.Kind)

@@ -61,7 +61,8 @@ func (n *Node) handlePush(m Message) {
 	lastNew, truncatedFrom, ok := n.log.maybeAppend(m.LogIndex, m.LogTerm, m.Entries)
 	if !ok {
 		hintIndex, hintTerm := n.log.conflictHint(m.LogIndex)
-		n.event(Event{Kind: EventPushRejected, Peer: m.From, Index: m.LogIndex,
+		n.event(Event{Kind: EventPushRejected, Peer: m.From, Index: m.LogIndex, Why: "no-entry",
+			Args:   Args{"index": m.LogIndex, "term": m.LogTerm, "hint": hintIndex, "hintTerm": hintTerm},
 			Detail: fmt.Sprintf("no entry %d@t%d here; hint %d@t%d", m.LogIndex, m.LogTerm, hintIndex, hintTerm)})
 		n.send(Message{Type: MsgPushResp, To: m.From, Reject: true, LogIndex: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
 		return
@@ -69,10 +70,12 @@ func (n *Node) handlePush(m Message) {
 	switch {
 	case truncatedFrom != 0 && truncatedFrom <= committedBefore:
 		// Only possible with a safety rule switched off (raftLog.unsafe).
-		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom,
+		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom, Why: "dropped-committed",
+			Args:   Args{"from": truncatedFrom, "to": committedBefore},
 			Detail: fmt.Sprintf("dropped COMMITTED entries %d..%d: a safety rule is off and State Machine Safety is broken", truncatedFrom, committedBefore)})
 	case truncatedFrom != 0:
-		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom,
+		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom, Why: "dropped-uncommitted",
+			Args:   Args{"from": truncatedFrom, "leader": uint64(m.From)},
 			Detail: fmt.Sprintf("dropped uncommitted entries from %d on: they conflict with leader %d", truncatedFrom, uint64(m.From))})
 	}
 	n.maybeCommitTo(min(m.Commit, lastNew))
@@ -153,7 +156,7 @@ func (n *Node) handleReject(id NodeID, pr *progress, m Message) {
 	next = max(min(next, m.LogIndex), pr.match+1)
 	pr.becomeProbe()
 	pr.next = next
-	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Detail: fmt.Sprintf("broker %d does not hold our entry %d; retrying from %d", uint64(id), m.LogIndex, next)})
+	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Why: "repair", Args: Args{"peer": uint64(id), "index": m.LogIndex, "next": next}, Detail: fmt.Sprintf("broker %d does not hold our entry %d; retrying from %d", uint64(id), m.LogIndex, next)})
 	n.flush = true
 }
 

@@ -60,7 +60,7 @@ func (n *Node) Compact(index uint64, data []byte) (Snapshot, error) {
 	}
 	term, _ := n.log.term(index)
 	n.log.compact(Snapshot{Index: index, Term: term, Data: data})
-	n.event(Event{Kind: EventCompacted, Index: index, Detail: fmt.Sprintf("entries 1..%d compacted into a snapshot of %d bytes", index, len(data))})
+	n.event(Event{Kind: EventCompacted, Index: index, Why: "compacted", Args: Args{"index": index, "bytes": len(data)}, Detail: fmt.Sprintf("entries 1..%d compacted into a snapshot of %d bytes", index, len(data))})
 	return n.log.snap, nil
 }
 
@@ -80,7 +80,8 @@ func (n *Node) sendSnapshot(id NodeID) {
 	s := n.log.snap
 	if pr.state != StateSnapshot || pr.pendingSnapshot != s.Index {
 		pr.becomeSnapshot(s.Index)
-		n.event(Event{Kind: EventSnapshotSent, Peer: id, Index: s.Index,
+		n.event(Event{Kind: EventSnapshotSent, Peer: id, Index: s.Index, Why: "snapshot-sent",
+			Args:   Args{"peer": uint64(id), "next": pr.next, "index": s.Index, "term": s.Term, "bytes": len(s.Data)},
 			Detail: fmt.Sprintf("broker %d needs entry %d, compacted away: sending %s", uint64(id), pr.next, s)})
 	}
 	if pr.probeSent {
@@ -155,14 +156,15 @@ func (n *Node) handleSnapshot(m Message) {
 		// everything the snapshot stands for: keep the log, and learn that
 		// it is committed up to there (the entries are applied as usual).
 		n.log.commitTo(s.Index)
-		n.event(Event{Kind: EventCommitted, Index: s.Index, Detail: "the snapshot's last entry is in our log: kept the log"})
+		n.event(Event{Kind: EventCommitted, Index: s.Index, Why: "snapshot-kept-log", Detail: "the snapshot's last entry is in our log: kept the log"})
 		n.send(Message{Type: MsgPushResp, To: m.From, Index: s.Index})
 		return
 	}
 	// Steps 5, 7, 8: keep the snapshot, discard the entire log, reset the
 	// state machine (the caller, from Ready.Snapshot).
 	n.log.restore(s)
-	n.event(Event{Kind: EventSnapshotInstalled, Peer: m.From, Index: s.Index,
+	n.event(Event{Kind: EventSnapshotInstalled, Peer: m.From, Index: s.Index, Why: "snapshot-installed",
+		Args:   Args{"index": s.Index, "term": s.Term, "bytes": len(s.Data), "from": uint64(m.From)},
 		Detail: fmt.Sprintf("installed %s from broker %d; the log before it is gone", s, uint64(m.From))})
 	// Sent after the caller persisted the snapshot (Ready.Messages).
 	n.send(Message{Type: MsgPushResp, To: m.From, Index: s.Index})

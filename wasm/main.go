@@ -49,6 +49,7 @@ import (
 	"strings"
 	"syscall/js"
 
+	"dledgerlab/core"
 	"dledgerlab/core/sim"
 	"dledgerlab/internal/jsonread"
 	"dledgerlab/lessons/guide"
@@ -173,6 +174,7 @@ func (b *bridge) step(args []js.Value) string {
 		return errorJSON("the simulator is not started")
 	}
 	var errs []string
+	var refusals []refusalJSON // the refusals among errs, for the page's own words
 	if raw := strings.TrimSpace(stringArg(args, 0)); raw != "" {
 		// A batch that does not decode is refused whole.
 		var actions []sim.Action
@@ -182,6 +184,10 @@ func (b *bridge) step(args []js.Value) string {
 		for _, a := range actions {
 			if err := b.s.Do(a); err != nil {
 				errs = append(errs, err.Error())
+				var r *sim.Refusal
+				if errors.As(err, &r) {
+					refusals = append(refusals, refusalJSON{r.Why, r.Args})
+				}
 			}
 		}
 	}
@@ -206,9 +212,20 @@ func (b *bridge) step(args []js.Value) string {
 		frame = b.frameJSON()
 	}
 	if len(errs) > 0 {
-		return `{"error":` + quote(strings.Join(errs, "; ")) + `,"frame":` + frame + `}`
+		out := `{"error":` + quote(strings.Join(errs, "; "))
+		if len(refusals) == len(errs) {
+			r, _ := json.Marshal(refusals)
+			out += `,"refusals":` + string(r)
+		}
+		return out + `,"frame":` + frame + `}`
 	}
 	return frame
+}
+
+// refusalJSON is a sim.Refusal for the page: its key and values.
+type refusalJSON struct {
+	Why  string    `json:"why"`
+	Args core.Args `json:"args,omitempty"`
 }
 
 // seek rewinds (or fast-forwards) to a virtual time.

@@ -171,7 +171,7 @@ func TestGuidedLessonTour(t *testing.T) {
 	}
 	p.pausedStep(steps)
 	p.click(`[data-action="lesson-show-me"]`)
-	p.waitFor(`document.querySelector('#lesson .lesson-do code') !== null`) // the solution's lines are shown
+	p.waitFor(`document.querySelector('#lesson .lesson-do .do-line') !== null`) // the solution's lines are shown
 	p.waitFor(`document.querySelector('#lesson [data-check-state]').dataset.checkState === 'ok' && document.querySelector('#lesson').dataset.done === 'true'`)
 	// Going back forked the run: "hello" was sent once, "world" once.
 	var sent int

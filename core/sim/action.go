@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"dledgerlab/core"
 )
 
 // Action is one thing a learner, a lesson or the chaos sweep does to the
@@ -113,6 +115,24 @@ var ErrBadAction = errors.New("invalid action")
 
 func badAction(a Action, format string, args ...any) error {
 	return fmt.Errorf("%w %q: %s", ErrBadAction, a.Kind, fmt.Sprintf(format, args...))
+}
+
+// Refusal is an action refused in the cluster's current state (a broker
+// already down…): Why names the sentence with a stable key and Args holds
+// its values, so the page can say it in the learner's language (as
+// EventView's why and args). It wraps ErrBadAction.
+type Refusal struct {
+	Why  string
+	Args core.Args
+	err  error
+}
+
+func (r *Refusal) Error() string { return r.err.Error() }
+func (r *Refusal) Unwrap() error { return r.err }
+
+// refuse is badAction with a key and values for the page.
+func refuse(a Action, why string, args core.Args, format string, fargs ...any) error {
+	return &Refusal{Why: why, Args: args, err: badAction(a, format, fargs...)}
 }
 
 // validate checks a against a cluster of n brokers. It never changes state.

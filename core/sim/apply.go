@@ -16,31 +16,31 @@ func (st *state) precheck(a Action) error {
 	switch a.Kind {
 	case KindCrash:
 		if n.state != stateUp && n.state != statePaused {
-			return badAction(a, "broker %d is already down", a.Node)
+			return refuse(a, "already-down", core.Args{"node": a.Node}, "broker %d is already down", a.Node)
 		}
 	case KindRestart:
 		if n.state != stateCrashed && n.state != stateRefused {
-			return badAction(a, "broker %d is running; crash it first", a.Node)
+			return refuse(a, "still-running", core.Args{"node": a.Node}, "broker %d is running; crash it first", a.Node)
 		}
 	case KindPause:
 		if n.state != stateUp {
-			return badAction(a, "broker %d is %s, not running", a.Node, n.state)
+			return refuse(a, "not-running", core.Args{"node": a.Node, "state": n.state}, "broker %d is %s, not running", a.Node, n.state)
 		}
 	case KindResume:
 		if n.state != statePaused {
-			return badAction(a, "broker %d is not paused", a.Node)
+			return refuse(a, "not-paused", core.Args{"node": a.Node}, "broker %d is not paused", a.Node)
 		}
 	case KindCampaign:
 		if n.state != stateUp {
-			return badAction(a, "broker %d is %s", a.Node, n.state)
+			return refuse(a, "not-running", core.Args{"node": a.Node, "state": n.state}, "broker %d is %s", a.Node, n.state)
 		}
 	case KindTransfer:
 		if st.leader() == nil {
-			return badAction(a, "no broker leads right now; wait for an election")
+			return refuse(a, "no-leader", nil, "no broker leads right now; wait for an election")
 		}
 	case KindDiskFlip:
 		if n.store.DurableEnd() == 0 {
-			return badAction(a, "broker %d has nothing on disk yet", a.Node)
+			return refuse(a, "empty-disk", core.Args{"node": a.Node}, "broker %d has nothing on disk yet", a.Node)
 		}
 	}
 	return nil
@@ -52,7 +52,7 @@ func (st *state) apply(a Action) {
 	st.catchUpAll()
 	st.applied++
 	st.cur, st.curAction = nil, "action: "+a.describe()
-	st.simEvent(a.Node, "action", a.describe())
+	st.simEvent(a.Node, "action", "act-"+a.Kind, a.Args(), a.describe())
 	var n *simNode
 	if a.Node >= 1 && a.Node <= len(st.nodes) {
 		n = st.nodes[a.Node-1]
@@ -175,10 +175,37 @@ func (st *state) diskFlip(n *simNode, offset int64) {
 	}
 	pos = min(pos, end-1)
 	if err := n.store.FlipByte(pos); err != nil {
-		st.simEvent(n.id, "disk-fault", "could not flip: "+err.Error())
+		st.simEvent(n.id, "disk-fault", "", nil, "could not flip: "+err.Error())
 		return
 	}
-	st.simEvent(n.id, "disk-fault", fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
+	st.simEvent(n.id, "disk-fault", "flipped", core.Args{"pos": pos}, fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
+}
+
+// Args are the values of the action's description by name, for the page's
+// own words: an action's event has why "act-" + Kind and these args (the
+// simulator's, and the live launcher's).
+func (a Action) Args() core.Args {
+	switch a.Kind {
+	case KindCrash, KindRestart, KindPause, KindResume, KindIsolate, KindCampaign, KindTransfer, KindDiskFlip:
+		return core.Args{"node": a.Node}
+	case KindPartition:
+		return core.Args{"groups": fmt.Sprint(a.Groups), "oneWay": a.OneWay}
+	case KindLink:
+		return core.Args{"from": a.From, "to": a.To, "latency": a.LatencyMs, "jitter": a.JitterMs, "loss": fmt.Sprintf("%.0f", a.Loss*100)}
+	case KindNet:
+		return core.Args{"latency": a.LatencyMs, "jitter": a.JitterMs, "loss": fmt.Sprintf("%.0f", a.Loss*100), "dup": fmt.Sprintf("%.0f", a.Dup*100)}
+	case KindProduce:
+		return core.Args{"body": a.Body, "topic": a.Topic}
+	case KindProducer:
+		return core.Args{"id": a.ID, "rate": fmt.Sprintf("%.1f", a.Rate), "topic": a.Topic}
+	case KindConsumer:
+		return core.Args{"id": a.ID, "topic": a.Topic, "node": a.Node}
+	case KindRule:
+		return core.Args{"rule": a.Rule, "on": a.On}
+	case KindTrap:
+		return core.Args{"trap": a.Rule}
+	}
+	return nil
 }
 
 func (a Action) describe() string {

@@ -46,6 +46,19 @@ func (r clientResp) String() string {
 	return r.Code + " " + r.Text
 }
 
+// why names String's sentence and gives its values (ProducerView.LastWhy).
+func (r clientResp) why() (string, core.Args) {
+	switch {
+	case r.OK:
+		return "ok", core.Args{"index": r.Result.Index, "term": r.Result.Term, "offset": r.Result.QueueOffset}
+	case r.Code == "NOT_LEADER" && r.Lead == 0:
+		return "no-leader-known", nil
+	case r.Code == "NOT_LEADER":
+		return "not-leader", core.Args{"leader": r.Lead}
+	}
+	return "code", core.Args{"code": r.Code, "text": r.Text}
+}
+
 // ClientOp is one client operation, for the linearizability check.
 type ClientOp struct {
 	Client   string `json:"client"`

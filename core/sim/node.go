@@ -259,7 +259,7 @@ func (st *state) startReady(n *simNode) {
 	n.pending = n.node.Ready()
 	rd := &n.pending
 	if trap := st.coreEvents(n, rd.Events); trap != "" {
-		st.simEvent(n.id, "trap", trap)
+		st.simEvent(n.id, "trap", "trap", core.Args{"trap": trap}, trap)
 		switch trap {
 		case TrapIsolateLeaderOnElection:
 			st.net.isolate(n.id, len(st.nodes))
@@ -459,7 +459,7 @@ func (st *state) coreEvents(n *simNode, evs []core.Event) (trap string) {
 	}
 	for _, e := range evs {
 		st.recordEvent(EventView{TimeMs: st.now, Node: int(e.Node), Term: e.Term, Kind: e.Kind.String(),
-			Peer: int(e.Peer), Index: e.Index, Detail: e.Detail})
+			Peer: int(e.Peer), Index: e.Index, Why: e.Why, Args: e.Args, Detail: e.Detail})
 		switch {
 		case e.Kind == core.EventBecameLeader:
 			st.check.becameLeader(st, n, e.Term)
@@ -485,7 +485,7 @@ func (st *state) crash(n *simNode) {
 	n.busy, n.fsyncDone = false, false
 	n.pending = core.Ready{}
 	n.inbox, n.tickets = nil, nil
-	st.simEvent(n.id, "crashed", fmt.Sprintf("lost everything not fsynced; disk holds %d entries", n.store.LastIndex()))
+	st.simEvent(n.id, "crashed", "lost-unsynced", core.Args{"entries": n.store.LastIndex()}, fmt.Sprintf("lost everything not fsynced; disk holds %d entries", n.store.LastIndex()))
 }
 
 // restart runs the recovery scan over the disk and starts the replica.
@@ -494,22 +494,26 @@ func (st *state) restart(n *simNode) {
 	if err != nil {
 		n.state = stateRefused
 		n.refusal = err.Error()
-		st.simEvent(n.id, "refused-to-start", err.Error())
+		st.simEvent(n.id, "refused-to-start", "", nil, err.Error())
 		return
 	}
 	if report != nil && !report.Empty() {
-		st.simEvent(n.id, "recovered", report.String())
+		var bytes int64
+		for _, it := range report.Items {
+			bytes += it.Bytes
+		}
+		st.simEvent(n.id, "recovered", "recovery-report", core.Args{"items": len(report.Items), "bytes": bytes}, report.String())
 	}
 	if hs, _ := store.InitialState(); hs.Commit > store.LastIndex() {
 		// Recovery cut entries this broker had persisted and knew to be
 		// committed: it has forgotten what it acknowledged. Raft assumes
 		// disks keep what they promise; the checkers will show the cost.
-		st.simEvent(n.id, "lost-committed", fmt.Sprintf("recovery dropped committed entries %d..%d", store.LastIndex()+1, hs.Commit))
+		st.simEvent(n.id, "lost-committed", "lost-committed", core.Args{"from": store.LastIndex() + 1, "to": hs.Commit}, fmt.Sprintf("recovery dropped committed entries %d..%d", store.LastIndex()+1, hs.Commit))
 		hs.Commit = store.LastIndex()
 		store.SetHardState(hs)
 		store.Sync()
 	}
 	n.store = store
 	st.boot(n)
-	st.simEvent(n.id, "restarted", fmt.Sprintf("from disk: %d entries", store.LastIndex()))
+	st.simEvent(n.id, "restarted", "from-disk", core.Args{"entries": store.LastIndex()}, fmt.Sprintf("from disk: %d entries", store.LastIndex()))
 }

@@ -219,9 +219,10 @@ func (st *state) recentEvents() []EventView {
 	return append(make([]EventView, 0, len(recent)), recent...) // never nil: "events": [] in JSON
 }
 
-// simEvent records something the simulator itself did (crash, restart, …).
-func (st *state) simEvent(node int, kind, detail string) {
-	ev := EventView{TimeMs: st.now, Node: node, Kind: kind, Detail: detail}
+// simEvent records something the simulator itself did (crash, restart, …):
+// why and args name the detail's sentence for translations (EventView).
+func (st *state) simEvent(node int, kind, why string, args core.Args, detail string) {
+	ev := EventView{TimeMs: st.now, Node: node, Kind: kind, Why: why, Args: args, Detail: detail}
 	if node >= 1 && node <= len(st.nodes) {
 		if n := st.nodes[node-1]; n.node != nil {
 			ev.Term = n.node.Term()

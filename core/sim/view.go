@@ -1,6 +1,9 @@
 package sim
 
-import "dledgerlab/core/broker"
+import (
+	"dledgerlab/core"
+	"dledgerlab/core/broker"
+)
 
 // ClusterView is one frame of what the page draws (ARCHITECTURE.md rule 2).
 // The simulator builds it from its cluster; a native node builds it from its
@@ -131,7 +134,12 @@ type EventView struct {
 	Kind   string `json:"kind"`
 	Peer   int    `json:"peer,omitempty"`
 	Index  uint64 `json:"index,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	// Why names the detail's sentence with a stable key and Args holds its
+	// values, so the page says it in the learner's language; Detail is the
+	// English sentence (logs, and the page's fallback).
+	Why    string    `json:"why,omitempty"`
+	Args   core.Args `json:"args,omitempty"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 // Violation is a checker's finding, in a sentence a learner can read.
@@ -174,6 +182,11 @@ type ProducerView struct {
 	Pending string `json:"pending,omitempty"`
 	// Last is the last answer: "ok 1/t2 @0", "NOT_LEADER (broker 2)", …
 	Last string `json:"last,omitempty"`
+	// LastWhy names Last's sentence ("ok", "not-leader", "no-leader-known",
+	// "timeout", or "code" for any other refusal) and LastArgs holds its
+	// values, for the page's own words (as EventView's why and args).
+	LastWhy  string    `json:"last_why,omitempty"`
+	LastArgs core.Args `json:"last_args,omitempty"`
 }
 
 // ConsumerView is one consumer.

@@ -184,9 +184,10 @@ func (c clients) view() ClientsView {
 			Node: p.node, Guess: p.guess, Queued: len(p.queue)}
 		switch {
 		case p.timedOut:
-			pv.Last = "timeout: outcome unknown"
+			pv.Last, pv.LastWhy = "timeout: outcome unknown", "timeout"
 		case p.last != (clientResp{}):
 			pv.Last = p.last.String()
+			pv.LastWhy, pv.LastArgs = p.last.why()
 		}
 		if p.out != nil {
 			pv.Target, pv.Seq, pv.Body = p.out.target, p.out.seq, clip(string(p.out.body), 24)

@@ -312,7 +312,7 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why Text) {
 		if err != nil {
 			return false, resolveWhy(err)
 		}
-		why := Text{"the leader is " + brokerName(lead), "主节点是 " + brokerName(lead)}
+		why := Text{"the leader is " + brokerName(lead), fmt.Sprintf("主节点是 Broker %d", lead)}
 		if lead == 0 {
 			why = Text{"no broker leads", "没有主节点"}
 		}

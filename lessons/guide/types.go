@@ -24,6 +24,9 @@ func (t Text) In(lang string) string {
 type Line struct {
 	Text string `json:"text"`
 	Line int    `json:"line"`
+	// Label is what a do line does, in both languages (Action.Label), for
+	// the page; nil on check lines, which the session labels.
+	Label *Text `json:"label,omitempty"`
 }
 
 // Step is one part of the story: what to say, do, and expect.

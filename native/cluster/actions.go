@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"dledgerlab/core"
 	"dledgerlab/core/sim"
 	"dledgerlab/native/server"
 )
@@ -155,7 +156,7 @@ func (l *Live) Do(ctx context.Context, a sim.Action) error {
 		err = badAction("unknown action kind %q (crash, restart, pause, resume, partition, isolate, heal, link, net, transfer, campaign, rule, produce, producer, consumer)", a.Kind)
 	}
 	if err == nil {
-		l.note(a.Node, "action", describe(a))
+		l.note(a.Node, "action", "act-"+a.Kind, a.Args(), describe(a))
 	}
 	return err
 }
@@ -200,7 +201,7 @@ func (l *Live) crash(ctx context.Context, id int) error {
 	delete(l.paused, id) // SIGKILL ends a stopped process too
 	l.mu.Unlock()
 	pn.Kill()
-	l.note(id, "crashed", fmt.Sprintf("SIGKILL pid %d", pid))
+	l.note(id, "crashed", "killed", core.Args{"pid": pid}, fmt.Sprintf("SIGKILL pid %d", pid))
 	l.logf("broker %d killed (SIGKILL, pid %d)", id, pid)
 	return nil
 }
@@ -217,7 +218,7 @@ func (l *Live) restart(id int) error {
 	if err := l.cfg.Procs.Start(id); err != nil {
 		return unavailable("restart broker %d: %v", id, err)
 	}
-	l.note(id, "restarted", fmt.Sprintf("pid %d, data %s", pn.Pid(), pn.Dir))
+	l.note(id, "restarted", "process-started", core.Args{"pid": pn.Pid(), "dir": pn.Dir}, fmt.Sprintf("pid %d, data %s", pn.Pid(), pn.Dir))
 	l.reapply(id)
 	l.logf("broker %d restarted (pid %d) with its data folder %s", id, pn.Pid(), pn.Dir)
 	return nil

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"dledgerlab/core"
 	"dledgerlab/core/broker"
 	"dledgerlab/core/commitlog"
 	"dledgerlab/core/sim"
@@ -127,11 +128,12 @@ func (l *Live) logf(format string, args ...any) {
 	}
 }
 
-// note records a launcher event.
-func (l *Live) note(node int, kind, detail string) {
+// note records a launcher event; why and args name its detail for the
+// page's own words (sim.EventView).
+func (l *Live) note(node int, kind, why string, args core.Args, detail string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events = append(l.events, sim.EventView{TimeMs: time.Since(l.start).Milliseconds(), Node: node, Kind: kind, Detail: detail})
+	l.events = append(l.events, sim.EventView{TimeMs: time.Since(l.start).Milliseconds(), Node: node, Kind: kind, Why: why, Args: args, Detail: detail})
 	if n := len(l.events); n > maxEvents {
 		l.events = slices.Delete(l.events, 0, n-maxEvents)
 	}

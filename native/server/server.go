@@ -606,7 +606,7 @@ func (s *Server) noteEvent(ev core.Event) {
 	}
 	s.events = append(s.events, sim.EventView{
 		TimeMs: time.Since(s.started).Milliseconds(), Node: int(ev.Node), Term: ev.Term, Kind: ev.Kind.String(),
-		Peer: int(ev.Peer), Index: ev.Index, Detail: ev.Detail,
+		Peer: int(ev.Peer), Index: ev.Index, Why: ev.Why, Args: ev.Args, Detail: ev.Detail,
 	})
 	if n := len(s.events); n > maxEvents {
 		s.events = slices.Delete(s.events, 0, n-maxEvents)

@@ -220,6 +220,10 @@ const en = {
   prodIdle: 'idle: every message answered',
   prodQueued: '{n} more waiting behind it',
   prodQueued1: '1 more waiting behind it',
+
+  // --- issue 16 (complete 简体中文): event details and producer answers ---
+  // English shows each event's own detail sentence (the core's and the
+  // simulator's), so it has no templates here: see zh.why.
 };
 
 const zh = {
@@ -230,9 +234,9 @@ const zh = {
   shareLink: '分享链接',
   help: '帮助',
   cluster: 'Broker 组',
-  roleLeader: '主 Leader',
-  roleFollower: '从 Follower',
-  roleCandidate: '候选者 Candidate',
+  roleLeader: '主节点',
+  roleFollower: '从节点',
+  roleCandidate: '候选者',
   rolePreCandidate: '预候选者',
   msgVote: '投票',
   msgPush: '推送 / 心跳',
@@ -299,7 +303,7 @@ const zh = {
   uncommitted: '未提交 uncommitted',
   truncated: '已截断',
   notDurable: '尚未落盘',
-  matchNext: '主节点记录的 match / next',
+  matchNext: '主节点记录的已匹配（match）/ 下一条（next）',
   queues: '各 Topic 的 ConsumeQueue',
   noQueues: '还没有已提交的消息。',
   events: '发生了什么',
@@ -354,7 +358,7 @@ const zh = {
     'committed': '提交索引前进',
     'truncated': '截断了未提交的日志',
     'push-rejected': '拒绝推送（缺少前一条日志）',
-    'repair': '主节点回退 next 索引',
+    'repair': '主节点回退要发送的下一条的索引',
     'stepped-down': '主节点退位',
     'transfer-started': '开始转移领导权',
     'transfer-finished': '为转移领导权而退位',
@@ -438,6 +442,76 @@ const zh = {
   prodIdle: '空闲：所有消息都已应答',
   prodQueued: '后面还有 {n} 条在等待',
   prodQueued1: '后面还有 1 条在等待',
+
+  // --- issue 16 (complete 简体中文): event details and producer answers ---
+  // why.KEY says an event's detail (EventView why/args; "last-" + a
+  // producer's last_why); {msg} is a message type (msgName), {rule} a
+  // rule's name, booleans read through whyBool. A key missing here shows
+  // the English detail.
+  why: {
+    'no-leader-heard': '已等了 {ticks} 个时钟周期',
+    'transfer-timed-out': '目标在一个选举超时内没有接任',
+    'check-quorum': 'CheckQuorum：多数派在一个选举超时内都没有回应',
+    'would-campaign': '想以任期 {term} 参加选举',
+    'already-voted': '{msg}：任期 {term} 里已经投给了 Broker {voted}',
+    'log-behind': '{msg}：候选者的日志（最后一条是第 {last} 条，任期 {lastTerm}）比我们的旧（第 {ours} 条，任期 {oursTerm}），§5.4.1',
+    'granted': '任期 {term} 的{msg}',
+    'won-votes': '得到 {of} 票中的 {won} 票；过半数是 {majority}（N/2+1）',
+    'malformed': '{msg}消息格式不对，已丢弃',
+    'in-lease': '任期 {term} 的{msg}：Broker {leader} 仍是主节点',
+    'higher-term': '看到更高的任期 {seen} > {ours}',
+    'stale-term': '来自过期任期 {seen} 的{msg}（当前任期 {ours}）',
+    'stepped-down-for': '为任期 {term} 退位',
+    'no-entry': '这里没有第 {index} 条（任期 {term}）；提示：第 {hint} 条（任期 {hintTerm}）',
+    'dropped-committed': '删除了已提交的第 {from}..{to} 条：有安全规则被关闭，状态机安全性被打破',
+    'dropped-uncommitted': '删除了第 {from} 条起未提交的日志：它们与主节点 Broker {leader} 的日志冲突',
+    'repair': 'Broker {peer} 没有我们的第 {index} 条；从第 {next} 条重试',
+    'compacted': '第 1..{index} 条被压缩成 {bytes} 字节的快照',
+    'snapshot-sent': 'Broker {peer} 需要的第 {next} 条已被压缩：发送快照（到第 {index} 条，任期 {term}，{bytes} 字节）',
+    'snapshot-kept-log': '快照的最后一条已在我们的日志里：保留日志',
+    'snapshot-installed': '安装了来自 Broker {from} 的快照（到第 {index} 条，任期 {term}，{bytes} 字节）；之前的日志已丢弃',
+    'asked-to-take-over': 'Broker {from} 请我们接任主节点',
+    'lost-unsynced': '丢失了所有未 fsync 的数据；磁盘上有 {entries} 条',
+    'lost-committed': '恢复时丢弃了已提交的第 {from}..{to} 条',
+    'from-disk': '从磁盘恢复：{entries} 条',
+    'recovery-report': '恢复扫描丢弃或重建了 {items} 处，共 {bytes} 字节',
+    'flipped': '翻转了 CommitLog 位置 {pos} 处的一个字节',
+    'killed': '强行结束了进程 {pid}（SIGKILL）',
+    'process-started': '进程 {pid} 已启动，数据目录 {dir}',
+    'act-crash': '让 Broker {node} 宕机',
+    'act-restart': '重启 Broker {node}',
+    'act-pause': '暂停 Broker {node}',
+    'act-resume': '让 Broker {node} 继续运行',
+    'act-isolate': '隔离 Broker {node}',
+    'act-campaign': '让 Broker {node} 立即超时',
+    'act-partition': '把网络分成 {groups}{oneWay}',
+    'act-heal': '恢复网络',
+    'act-link': '链路 {from}→{to}：{latency}±{jitter} ms，丢包 {loss}%',
+    'act-net': '所有链路：{latency}±{jitter} ms，丢包 {loss}%，重复 {dup}%',
+    'act-produce': '向 {topic} 发送“{body}”',
+    'act-producer': '生产者 {id}：每秒 {rate} 条发往 {topic}',
+    'act-consumer': '消费者 {id} 从 Broker {node} 读取 {topic}',
+    'act-transfer': '把领导权转移给 Broker {node}',
+    'act-rule': '{on}规则“{rule}”',
+    'act-disk_flip': '翻转 Broker {node} 磁盘上的一个字节',
+    'refuse-already-down': 'Broker {node} 已经停机了',
+    'refuse-still-running': 'Broker {node} 正在运行；要重启，先让它宕机',
+    'refuse-not-running': 'Broker {node} {state}，没有在运行',
+    'refuse-not-paused': 'Broker {node} 没有被冻结',
+    'refuse-no-leader': '现在没有主节点；请等选举结束',
+    'refuse-empty-disk': 'Broker {node} 的磁盘上还什么都没有',
+    'last-ok': '成功：第 {index} 条（任期 {term}），队列位置 {offset}',
+    'last-not-leader': 'NOT_LEADER（主节点是 Broker {leader}）',
+    'last-no-leader-known': 'NOT_LEADER（还不知道主节点是谁）',
+    'last-timeout': '超时：结果未知',
+    'last-code': '{code}：Broker 没有存下这条消息',
+  },
+  msgName: {
+    'pre-vote': '预投票', 'pre-vote-resp': '预投票回应', 'vote': '投票', 'vote-resp': '投票回应',
+    'push': '推送', 'push-resp': '推送回应', 'heartbeat': '心跳', 'heartbeat-resp': '心跳回应',
+    'timeout-now': '立即超时', 'snapshot': '快照', 'snapshot-resp': '快照回应',
+  },
+  whyBool: { oneWay: ['', '（单向）'], on: ['关闭', '打开'] },
 };
 
 const dicts = { en, zh };
@@ -464,6 +538,25 @@ export function t(key, vars) {
   if (s === undefined) return key;
   if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   return s;
+}
+
+/** whyText says an event's detail (or a producer's answer) in the current
+ * language from its why key and args, or returns the English fallback when
+ * the language has no template for it. */
+export function whyText(why, args, fallback) {
+  const d = dicts[lang];
+  const tpl = why && d.why && d.why[why];
+  if (!tpl) return fallback || '';
+  const vars = {};
+  for (const [k, v] of Object.entries(args || {})) {
+    if (k === 'msg') vars[k] = (d.msgName && d.msgName[v]) || v;
+    else if (k === 'rule') vars[k] = t('rule_' + v).split('：')[0];
+    else if (k === 'state') vars[k] = t('state_' + v);
+    else if (typeof v === 'boolean') vars[k] = d.whyBool && d.whyBool[k] ? d.whyBool[k][v ? 1 : 0] : String(v);
+    else vars[k] = v;
+  }
+  for (const k of Object.keys(d.whyBool || {})) if (!(k in vars)) vars[k] = d.whyBool[k][0];
+  return tpl.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 }
 
 /** eventText names an event kind in the current language. */

@@ -28,14 +28,57 @@ function tx(text) {
 
 const CJK = /[\u3000-\u9fff\uff00-\uffef]/;
 
+const ITEM = /^(?:(\d+)[.)）]|[-*•])\s+/;
+
+const CJK_PUNCT = /[\u3000-\u303f\uff00-\uffef“”‘’]/;
+
+/** joinLines joins hard-wrapped lines: Chinese joins Chinese (or
+ * punctuation) without a space, and a Latin word or number next to Chinese
+ * keeps one, as the texts write it inside a line ("三台 Broker"). */
+function joinLines(lines) {
+  let out = lines[0] || '';
+  for (const l of lines.slice(1)) {
+    const a = out.slice(-1), b = l[0];
+    const tight = (CJK.test(a) && CJK.test(b)) || CJK_PUNCT.test(a) || CJK_PUNCT.test(b);
+    out += (tight ? '' : ' ') + l;
+  }
+  return out;
+}
+
 /** paras turns a YAML block (hard-wrapped lines, blank-line paragraphs)
- * into HTML paragraphs; wrapped Chinese lines join without a space. */
+ * into HTML: paragraphs, and numbered ("1. ") or bulleted ("- ") lists
+ * whose items may wrap over several lines. */
 function paras(s) {
   return String(s || '').trim().split(/\n\s*\n/).map((p) => {
     const lines = p.split('\n').map((l) => l.trim()).filter(Boolean);
-    let out = lines[0] || '';
-    for (const l of lines.slice(1)) out += (CJK.test(out.slice(-1)) || CJK.test(l[0]) ? '' : ' ') + l;
-    return '<p>' + esc(out) + '</p>';
+    const out = [];
+    let text = []; // lines of the paragraph being read
+    let list = null; // {ordered, start, items: [[line…]…]}
+    const flushText = () => { if (text.length) out.push('<p>' + esc(joinLines(text)) + '</p>'); text = []; };
+    const flushList = () => {
+      if (!list) return;
+      const tag = list.ordered ? 'ol' : 'ul';
+      out.push('<' + tag + (list.ordered && list.start !== 1 ? ' start="' + list.start + '"' : '') + '>'
+        + list.items.map((it) => '<li>' + esc(joinLines(it)) + '</li>').join('') + '</' + tag + '>');
+      list = null;
+    };
+    for (const l of lines) {
+      const m = ITEM.exec(l);
+      if (m) {
+        flushText();
+        const ordered = m[1] !== undefined;
+        if (list && list.ordered !== ordered) flushList();
+        if (!list) list = { ordered, start: ordered ? Number(m[1]) : 1, items: [] };
+        list.items.push([l.slice(m[0].length)]);
+      } else if (list) {
+        list.items[list.items.length - 1].push(l);
+      } else {
+        text.push(l);
+      }
+    }
+    flushText();
+    flushList();
+    return out.join('');
   }).join('');
 }
 
@@ -354,7 +397,7 @@ export class LessonPanel {
       const ns = (st && st.names) || [];
       names.hidden = !ns.length;
       names.textContent = ns.length ? t('lessonNames') + ' ' + ns.map((n) => n.broker
-        ? t('nameBroker', { name: n.name, id: n.broker }) : t('nameTerm', { name: n.name, term: n.term })).join(' · ') : '';
+        ? t('nameBroker', { name: n.name, id: n.broker }) : t('nameTerm', { name: n.name, term: n.term || 0 })).join(' · ') : '';
     }
     const next = this.root.querySelector('[data-action="lesson-next"]');
     if (next) next.classList.toggle('primary', done);
@@ -366,9 +409,11 @@ export class LessonPanel {
       + '<span class="small muted">' + esc(hint) + '</span></div>';
   }
 
+  /** lines lists what the page does, each line said in the learner's
+   * language (its label), the lesson file's line as its tooltip. */
   lines(title, lines) {
     return '<div class="lesson-do small"><span class="muted">' + esc(title) + '</span> '
-      + lines.map((x) => '<code>' + esc(x.text) + '</code>').join(' ') + '</div>';
+      + lines.map((x) => '<span class="do-line" title="' + esc(x.text) + '">' + esc(tx(x.label) || x.text) + '</span>').join(' ') + '</div>';
   }
 
   checks(st, title) {

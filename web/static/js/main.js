@@ -13,7 +13,7 @@ import { LessonPanel } from './lessons.js';
 import { Story } from './story.js';
 import { live } from './live.js';
 import { installFolding } from './phone.js';
-import { applyStatic, currentLang, setLang, t } from './i18n.js';
+import { applyStatic, currentLang, setLang, t, whyText } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PERF_KEEP = 1200;
@@ -261,7 +261,11 @@ class App {
     this.engine.call('step', acts.length ? JSON.stringify(acts) : '', adv).then((r) => {
       let v = r.value;
       if (v.error) {
-        this.notice(refused({ err: v.error }), 'error');
+        // A refusal the engine names (why and args) is said in the
+        // learner's language; anything else in the engine's English.
+        const said = (v.refusals || []).map((r) => whyText('refuse-' + r.why, r.args, ''));
+        const err = said.length && said.every(Boolean) ? said.join('；') : v.error;
+        this.notice(refused({ err }), 'error');
         if (!v.frame) return;
         v = v.frame;
       }

@@ -1,6 +1,6 @@
 // Small views: the invariant badge, the event list and the clients panel.
 
-import { t, eventText, storyT, currentLang } from './i18n.js';
+import { t, eventText, storyT, currentLang, whyText } from './i18n.js';
 import { fmtTime } from './timeline.js';
 
 function esc(s) {
@@ -74,7 +74,8 @@ export class EventList {
       let extra = '';
       if (e.peer) extra += ' · ' + t('evPeer', { p: e.peer });
       if (e.index) extra += ' · ' + t('evIndex', { i: e.index });
-      if (e.detail) extra += ' · ' + e.detail;
+      const detail = whyText(e.why, e.args, e.detail);
+      if (detail) extra += ' · ' + detail;
       // An action is the learner's (or the story's), even when it names a
       // broker: "You acted · crash broker 2", not "Broker 2 … you acted".
       const act = e.kind === 'action';
@@ -112,7 +113,7 @@ export class Clients {
         + '<b>' + esc(t('prodTitle', { id: p.id, topic: p.topic })) + '</b>' + (structured ? ' · ' + esc(t('prodSendsTo', { to })) : '')
         + '<br>' + esc(t('prodCounts', p))
         + '<br><span class="prod-state">' + esc(state) + (p.queued ? esc(' · ' + t(p.queued === 1 ? 'prodQueued1' : 'prodQueued', { n: p.queued })) : '') + '</span>'
-        + (p.last ? '<br><span class="muted">' + esc(t('last', { l: p.last })) + '</span>' : '') + '</div>');
+        + (p.last ? '<br><span class="muted">' + esc(t('last', { l: whyText(p.last_why && 'last-' + p.last_why, p.last_args, p.last) })) + '</span>' : '') + '</div>');
     }
     for (const s of c.consumers || []) {
       const recent = (s.recent || []).slice(-5).map((r) => '<code>' + esc(r) + '</code>').join(' ');
