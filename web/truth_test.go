@@ -516,7 +516,10 @@ func TestOneProducerPerTarget(t *testing.T) {
 	p.choose(`#produce-node`, fmt.Sprint(old))
 	p.eval(`document.querySelector('#produce-body').value = 'to-the-old-leader'`, nil)
 	p.click(`[data-action="produce"]`)
-	p.waitFor(fmt.Sprintf(`document.querySelector('#clients [data-producer][data-state="sending"]') !== null && document.querySelector('#clients').textContent.includes('to Broker %d')`, old))
+	// Its producer shows up, sending to the isolated broker. (Whether it is
+	// still "sending" or already retrying when this looks depends on how
+	// fast the page runs the simulation, so the state is not asserted.)
+	p.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#clients [data-producer]')].some((e) => e.textContent.includes('to Broker %d'))`, old))
 	p.choose(`[data-action="speed"]`, "2")
 	lead, _ := p.leader(old, term)
 
