@@ -539,24 +539,7 @@ func lostAckRun(t *testing.T) (share string, endMs int64) {
 	cfg := sim.DefaultConfig()
 	cfg.FsyncMs = 100
 	cfg.Seed = 3
-	s, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	do := func(a sim.Action) {
-		t.Helper()
-		if err := s.Do(a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for limit := s.Now() + 5000; !cond(); s.Advance(1) {
-			if s.Now() > limit {
-				t.Fatalf("no %s by %d ms", what, s.Now())
-			}
-		}
-	}
+	s, do, until := goRun(t, cfg)
 	do(sim.Action{Kind: sim.KindRule, Rule: sim.RulePersistBeforeAck, On: false})
 	until("leader", func() bool { l, _ := s.Leader(); return l != 0 })
 	lead, _ := s.Leader()
@@ -648,4 +631,30 @@ func TestPartitionGroupsByDragAndKeyboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitFor(`!(dledgerLab.frame.groups || []).length && document.querySelectorAll('#cluster .link.cut').length === 0`)
+}
+
+// goRun starts a simulator run natively for a test that builds a share
+// link: do takes an action, until advances 1 ms at a time until cond holds
+// (at most 5 s of virtual time).
+func goRun(t *testing.T, cfg sim.Config) (s *sim.Sim, do func(sim.Action), until func(string, func() bool)) {
+	t.Helper()
+	s, err := sim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do = func(a sim.Action) {
+		t.Helper()
+		if err := s.Do(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until = func(what string, cond func() bool) {
+		t.Helper()
+		for limit := s.Now() + 5000; !cond(); s.Advance(1) {
+			if s.Now() > limit {
+				t.Fatalf("no %s by %d ms", what, s.Now())
+			}
+		}
+	}
+	return s, do, until
 }

@@ -184,24 +184,7 @@ func splitAndCrashRun(t *testing.T) (share string, endMs int64) {
 	t.Helper()
 	cfg := sim.DefaultConfig()
 	cfg.Seed = 5
-	s, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	do := func(a sim.Action) {
-		t.Helper()
-		if err := s.Do(a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for limit := s.Now() + 5000; !cond(); s.Advance(1) {
-			if s.Now() > limit {
-				t.Fatalf("no %s by %d ms", what, s.Now())
-			}
-		}
-	}
+	s, do, until := goRun(t, cfg)
 	until("leader", func() bool { l, _ := s.Leader(); return l != 0 })
 	old, _ := s.Leader()
 	do(sim.Action{Kind: sim.KindProducer, ID: "steady", Topic: "orders", Rate: 10})

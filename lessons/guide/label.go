@@ -12,18 +12,7 @@ import (
 // "主节点不是 old（3 秒内）"). The check's own text stays the lesson file's
 // language; the label is what a learner reads.
 func (c Check) Label() Text {
-	who := func(w Who) Text {
-		switch {
-		case w.ID != 0:
-			s := fmt.Sprintf("Broker %d", w.ID)
-			return Text{En: s, Zh: s}
-		case w.Role == "leader":
-			return Text{En: "the leader", Zh: "主节点"}
-		case w.Role == "follower":
-			return Text{En: "a follower", Zh: "从节点"}
-		}
-		return Text{En: w.Name, Zh: w.Name}
-	}
+	who := func(w Who) Text { return w.label("从节点") }
 	role := map[string]Text{"leader": {"a leader", "主节点"}, "follower": {"a follower", "从节点"}, "candidate": {"a candidate", "候选者"}}
 	term := func() string {
 		if c.Name != "" {
@@ -106,18 +95,7 @@ func spaced(s string) string {
 // "让一台从节点宕机（记作 F）"). The line's own text stays the lesson
 // file's; the label is what a learner reads.
 func (a Action) Label() Text {
-	who := func(w Who) Text {
-		switch {
-		case w.ID != 0:
-			s := fmt.Sprintf("Broker %d", w.ID)
-			return Text{En: s, Zh: s}
-		case w.Role == "leader":
-			return Text{En: "the leader", Zh: "主节点"}
-		case w.Role == "follower":
-			return Text{En: "a follower", Zh: "一台从节点"}
-		}
-		return Text{En: w.Name, Zh: w.Name}
-	}
+	who := func(w Who) Text { return w.label("一台从节点") }
 	w := who(a.Who)
 	var l Text
 	switch a.Kind {
@@ -239,4 +217,20 @@ var trapNames = map[string]Text{
 	sim.TrapIsolateLeaderOnElection: {"arm a trap: a new leader is cut off the moment it wins", "布下陷阱：新主节点一当选就被隔离"},
 	sim.TrapPowerLossOnCommit:       {"arm a trap: a leader that just committed crashes, with every follower whose fsync is still running", "布下陷阱：主节点刚提交就宕机，仍在 fsync 的从节点也一起宕机"},
 	sim.TrapNone:                    {"disarm the traps", "撤掉陷阱"},
+}
+
+// label names w in both languages: its broker, the leader, a follower (in
+// Chinese as follower, which reads differently in a check and in an
+// action), or the name it was bound to.
+func (w Who) label(follower string) Text {
+	switch {
+	case w.ID != 0:
+		s := fmt.Sprintf("Broker %d", w.ID)
+		return Text{En: s, Zh: s}
+	case w.Role == "leader":
+		return Text{En: "the leader", Zh: "主节点"}
+	case w.Role == "follower":
+		return Text{En: "a follower", Zh: follower}
+	}
+	return Text{En: w.Name, Zh: w.Name}
 }
