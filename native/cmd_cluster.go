@@ -43,9 +43,23 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	secret := fs.String("secret", "", "cluster secret (default: $DLEDGERLAB_SECRET, the folder's, else generated)")
 	adminToken := fs.String("admin-token", "", "admin token for the brokers and the live view's actions (default: $DLEDGERLAB_ADMIN_TOKEN, the folder's, else generated)")
 	addr := fs.String("addr", "127.0.0.1:8080", "live view listen address (0.0.0.0:8080 for a classroom)")
+	segmentSize := fs.Int64("segment-size", 0, "every broker's CommitLog segment size in bytes (default 64 MiB; small, e.g. 65536, to watch retention)")
+	retainSegments := fs.Int("retain-segments", 0, "every broker's retention: snapshot and delete the segment files before it past this many (0: keep everything)")
+	retainBytes := fs.Int64("retain-bytes", 0, "every broker's retention by size: snapshot and delete the segment files before it past this many bytes (0: keep everything)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *segmentSize < 0 || (*segmentSize > 0 && *segmentSize < commitlog.MinSegmentSize) {
+		return usagef("--segment-size %d: want 0 (64 MiB) or at least %d bytes", *segmentSize, commitlog.MinSegmentSize)
+	}
+	if err := checkRetention(*retainSegments, *retainBytes, *segmentSize); err != nil {
+		return err
+	}
+	var extra []string
+	if *segmentSize > 0 {
+		extra = append(extra, "--segment-size", strconv.FormatInt(*segmentSize, 10))
+	}
+	extra = append(extra, retentionFlags(*retainSegments, *retainBytes)...)
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
@@ -69,7 +83,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	x, err := cluster.Launch(ctx, cluster.Options{
 		Nodes: *nodes, Dir: *dir, BasePort: *basePort,
 		Secret: envOr(*secret, "DLEDGERLAB_SECRET"), AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
-		Logf: logf,
+		Logf: logf, Extra: extra,
 	})
 	if err != nil {
 		return err
@@ -191,6 +205,12 @@ func startLessonCluster(l *lessons.Lesson) (guide.Driver, func(), error) {
 	if l.Cluster.SegmentSize > 0 {
 		extra = append(extra, "--segment-size", strconv.FormatInt(max(l.Cluster.SegmentSize, commitlog.MinSegmentSize), 10))
 	}
+	if l.Cluster.SnapshotEvery > 0 {
+		// The simulator snapshots every SnapshotEvery applied entries; a
+		// real broker snapshots when its retention is passed: with one
+		// segment kept, as soon as its applied entry is in a second segment.
+		extra = append(extra, retentionFlags(1, 0)...)
+	}
 	extra = append(extra, lessonTimingFlags(l.Cluster)...)
 	fmt.Printf("Starting %d real brokers in %s (ports %d…) %v …\n", l.Cluster.Nodes, dir, base, extra)
 	x, err := cluster.Launch(context.Background(), cluster.Options{
@@ -205,4 +225,16 @@ func startLessonCluster(l *lessons.Lesson) (guide.Driver, func(), error) {
 		x.Stop()
 		os.RemoveAll(dir)
 	}, nil
+}
+
+// retentionFlags are the broker flags for a retention (0: none).
+func retentionFlags(segments int, bytes int64) []string {
+	var out []string
+	if segments > 0 {
+		out = append(out, "--retain-segments", strconv.Itoa(segments))
+	}
+	if bytes > 0 {
+		out = append(out, "--retain-bytes", strconv.FormatInt(bytes, 10))
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dledgerlab/core"
+	"dledgerlab/core/commitlog"
 	"dledgerlab/native/server"
 )
 
@@ -42,6 +43,8 @@ SIGINT or SIGTERM stops it cleanly.`)
 	electionMin := fs.Duration("election-min", 150*time.Millisecond, "shortest election timeout: a follower that hears no leader this long campaigns")
 	electionMax := fs.Duration("election-max", 300*time.Millisecond, "longest election timeout; each timeout is drawn at random from [min, max] (equal: no randomness)")
 	fsyncDelay := fs.Duration("fsync-delay", 0, "an extra sleep after each fsync: a slow disk, to watch replication on fast SSDs")
+	retainSegments := fs.Int("retain-segments", 0, "retention: when the CommitLog holds more segment files than this, snapshot the broker's state and delete the files before it (0: keep everything)")
+	retainBytes := fs.Int64("retain-bytes", 0, "retention: when the CommitLog's segment files hold more bytes than this, snapshot and delete the files before it (0: keep everything; at least one segment)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -113,6 +116,9 @@ SIGINT or SIGTERM stops it cleanly.`)
 	if *fsyncDelay < 0 || *fsyncDelay > 10*time.Second {
 		return usagef("--fsync-delay %v: want 0 to 10s", *fsyncDelay)
 	}
+	if err := checkRetention(*retainSegments, *retainBytes, *segmentSize); err != nil {
+		return err
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", *logLevel)
@@ -125,6 +131,7 @@ SIGINT or SIGTERM stops it cleanly.`)
 		AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"), ProduceTimeout: *produceTimeout,
 		SegmentSize: *segmentSize, Logger: log,
 		HeartbeatTicks: hbTicks, ElectionTicksMin: minTicks, ElectionTicksMax: maxTicks, FsyncDelay: *fsyncDelay,
+		RetainSegments: *retainSegments, RetainBytes: *retainBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", self, err)
@@ -140,4 +147,23 @@ SIGINT or SIGTERM stops it cleanly.`)
 		time.AfterFunc(10*time.Second, func() { log.Error("stop took too long; exiting"); os.Exit(1) })
 	}()
 	return srv.Run(ctx)
+}
+
+// checkRetention checks --retain-segments and --retain-bytes: 0 keeps
+// everything; a byte limit below one segment could never be met, since
+// the segment being written is never deleted.
+func checkRetention(segments int, bytes, segmentSize int64) error {
+	if segments < 0 {
+		return usagef("--retain-segments %d: want 0 (keep every segment) or a number of segment files, e.g. 4", segments)
+	}
+	if bytes < 0 {
+		return usagef("--retain-bytes %d: want 0 (keep everything) or a size in bytes, e.g. 1073741824", bytes)
+	}
+	if segmentSize <= 0 {
+		segmentSize = commitlog.DefaultSegmentSize
+	}
+	if bytes > 0 && bytes < segmentSize {
+		return usagef("--retain-bytes %d is less than one segment (%d bytes, --segment-size): the segment being written is never deleted; want at least %d", bytes, segmentSize, segmentSize)
+	}
+	return nil
 }

@@ -272,8 +272,8 @@ func RestoreSnapshot(opts Options, state []byte) (*Broker, error) {
 // applied entry: queue files that do not belong to this CommitLog, or are
 // ahead of the state, are refused.
 func checkLastRecord(q *ConsumeQueue, b *Broker) error {
-	if q.n == 0 {
-		return nil
+	if q.n == q.base {
+		return nil // an empty queue (after a snapshot, it starts at base)
 	}
 	rec, err := q.Record(q.n - 1)
 	if err != nil {
@@ -284,6 +284,11 @@ func checkLastRecord(q *ConsumeQueue, b *Broker) error {
 			ErrBadState, q.topic, q.n-1, rec, b.applied, b.nextPos)
 	}
 	s, err := q.at(q.n-1, rec)
+	if errors.Is(err, ErrOffsetTooSmall) {
+		// Retention deleted the CommitLog file the message was in (a topic
+		// not written to since): its position was checked above.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("restore: %w: %w", ErrBadState, err)
 	}

@@ -62,11 +62,15 @@ const (
 	CodeTransferring  = "TRANSFERRING"
 	CodeStale         = "STALE_SEQUENCE"
 	CodeUnknownTopic  = "UNKNOWN_TOPIC"
-	CodeNotFound      = "NOT_FOUND"
-	CodeUnauthorized  = "UNAUTHORIZED"
-	CodeForbidden     = "FORBIDDEN"
-	CodeUnavailable   = "UNAVAILABLE"
-	CodeInternal      = "INTERNAL"
+	// CodeOffsetTooSmall: a consume below what the broker keeps: the
+	// messages were deleted by retention, or came before the snapshot the
+	// broker installed (RocketMQ's OFFSET_TOO_SMALL).
+	CodeOffsetTooSmall = "OFFSET_TOO_SMALL"
+	CodeNotFound       = "NOT_FOUND"
+	CodeUnauthorized   = "UNAUTHORIZED"
+	CodeForbidden      = "FORBIDDEN"
+	CodeUnavailable    = "UNAVAILABLE"
+	CodeInternal       = "INTERNAL"
 )
 
 // ErrorBody is the JSON error envelope's inner object.
@@ -145,6 +149,12 @@ type Status struct {
 	Pending    int      `json:"pending_produces"`
 	MsgRate    float64  `json:"msg_rate"`
 	Digest     string   `json:"digest,omitempty"`
+	// SnapshotIndex is the entry the broker's log starts after (0: entry
+	// 1); SnapshotsInstalled counts snapshots installed from a leader since
+	// the broker started, Compactions the snapshots it took for retention.
+	SnapshotIndex      uint64 `json:"snapshot_index,omitempty"`
+	SnapshotsInstalled uint64 `json:"snapshots_installed,omitempty"`
+	Compactions        uint64 `json:"compactions,omitempty"`
 	// CheckQuorum and PreVote are the switches of POST /v1/admin/rules.
 	CheckQuorum bool         `json:"check_quorum"`
 	PreVote     bool         `json:"pre_vote"`
@@ -394,6 +404,11 @@ func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, broker.ErrBadTopic):
 		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: err.Error()})
 		return
+	case errors.Is(err, broker.ErrOffsetTooSmall) && len(got) == 0:
+		WriteError(w, http.StatusGone, ErrorBody{Code: CodeOffsetTooSmall, Message: fmt.Sprintf("broker %d: %v", s.cfg.ID, err)})
+		return
+	case errors.Is(err, broker.ErrOffsetTooSmall):
+		// The messages read before the first deleted one are answered.
 	case err != nil:
 		WriteError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: err.Error()})
 		return
@@ -476,6 +491,7 @@ func (s *Server) status(digest bool) Status {
 		HTTPAddr: s.cfg.HTTP[s.cfg.ID], PeerAddr: s.cfg.Peers[s.cfg.ID], DataDir: s.cfg.Dir, Pid: os.Getpid(),
 		UptimeMs: time.Since(s.started).Milliseconds(), Fsyncs: s.store.Fsyncs(), Truncated: s.nTrunc,
 		Pending: len(s.waiters), MsgRate: s.rate.perSecond(), CheckQuorum: s.checkQuorum, PreVote: s.preVote,
+		SnapshotIndex: s.raft.LastSnapshot().Index, SnapshotsInstalled: s.installed, Compactions: s.compactions,
 	}
 	if rs.Lead != core.None {
 		st.LeaderAddr = s.cfg.HTTP[rs.Lead]

@@ -81,6 +81,13 @@ type Config struct {
 	// frame. HTTPIdleTimeout closes a kept-alive connection that sends
 	// nothing (0: DefaultHTTPIdleTimeout).
 	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
+	// RetainSegments and RetainBytes are the CommitLog's retention (0:
+	// keep everything): when the log holds more segment files than
+	// RetainSegments, or more bytes than RetainBytes, the broker takes a
+	// snapshot of its state at its applied entry and deletes the segment
+	// files wholly before it (see maybeCompact).
+	RetainSegments int
+	RetainBytes    int64
 }
 
 // Server is a running broker.
@@ -114,6 +121,9 @@ type Server struct {
 	checkpointAt time.Time
 	// The teaching switches (POST /v1/admin/rules); both on by default.
 	checkQuorum, preVote bool
+	// installed counts snapshots installed from a leader, compactions the
+	// snapshots this broker took for retention.
+	installed, compactions uint64
 }
 
 type produceReq struct {
@@ -167,6 +177,10 @@ func New(cfg Config) (*Server, error) {
 	st, rep, err := store.Open(cfg.Dir, store.Options{SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, SyncFile: cfg.SyncFile, Logger: log})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.RetainSegments < 0 || cfg.RetainBytes < 0 {
+		st.Close()
+		return nil, fmt.Errorf("retention: %d segments, %d bytes: want 0 (keep everything) or more", cfg.RetainSegments, cfg.RetainBytes)
 	}
 	bk, err := restoreBroker(st, log)
 	if err != nil {
@@ -304,13 +318,17 @@ func (s *Server) checkpoint(now time.Time) error {
 // describes, its ConsumeQueue files cut back to it and their last records
 // checked against the CommitLog, so the runner replays only the entries
 // after the checkpoint. Without a checkpoint, or with one that does not
-// match the files (damage, or files from elsewhere), it logs why and
-// returns an empty broker, with the queue files removed: the runner then
-// replays the whole CommitLog, which holds every message, and loses
-// nothing. Only an I/O error (an unreadable folder) is an error.
+// match the files (damage, files from elsewhere, or a checkpoint older than
+// the snapshot), it logs why and returns the broker of the snapshot the
+// log starts after (its queues starting at the snapshot's lengths), or an
+// empty broker if there is none, with the other queue files removed: the
+// runner then replays the CommitLog after that, and loses nothing the
+// CommitLog still holds. A snapshot that does not decode, or an unreadable
+// folder, is an error: the broker does not start.
 func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
 	q := st.Queues()
 	opts := broker.Options{CommitLog: st, Queues: q}
+	snap, _ := st.Snapshot()
 	state, err := st.ReadCheckpoint()
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
@@ -318,13 +336,11 @@ func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
 	if state != nil {
 		start := time.Now()
 		bk, err := broker.Restore(opts, state, func(topic string, base, n uint64, _ func(broker.RestoredRecord) error) error {
-			if base != 0 {
-				// Only a snapshot install makes a queue start later, and a
-				// native broker does not install snapshots yet.
-				return fmt.Errorf("%w: queue %s starts at offset %d; queue files start at 0", store.ErrCorrupt, topic, base)
-			}
-			return q.Load(topic, n)
+			return q.Load(topic, base, n)
 		})
+		if err == nil && bk.AppliedIndex() < snap.Index {
+			err = fmt.Errorf("the checkpoint is at entry %d, before the snapshot at %d", bk.AppliedIndex(), snap.Index)
+		}
 		if err == nil {
 			err = checkAppliedEnd(st, bk)
 		}
@@ -336,13 +352,40 @@ func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
 				"applied", bk.AppliedIndex(), "last_index", st.LastIndex(), "took", time.Since(start).Round(time.Millisecond))
 			return bk, nil
 		}
-		log.Warn("the checkpoint does not match the ConsumeQueue files or the CommitLog; the queues are rebuilt from the CommitLog, which loses nothing",
+		log.Warn("the checkpoint does not match the ConsumeQueue files or the CommitLog; the queues are rebuilt from the snapshot and the CommitLog, which loses nothing",
 			"file", filepath.Join(st.Dir(), store.CheckpointFile), "err", err)
 	}
 	if err := q.Reset(); err != nil {
 		return nil, fmt.Errorf("remove ConsumeQueue files: %w", err)
 	}
-	return broker.New(opts), nil
+	if snap.IsZero() {
+		return broker.New(opts), nil
+	}
+	bk, err := restoreSnapshot(opts, snap)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot file %s: %w", filepath.Join(st.Dir(), store.SnapshotFile), err)
+	}
+	log.Info("broker state restored from the snapshot; the entries after it are applied again", "snapshot_index", snap.Index, "last_index", st.LastIndex())
+	return bk, nil
+}
+
+// restoreSnapshot returns the broker of snapshot snap (broker.RestoreSnapshot),
+// its queue files starting at the snapshot's lengths.
+func restoreSnapshot(opts broker.Options, snap core.Snapshot) (*broker.Broker, error) {
+	bk, err := broker.RestoreSnapshot(opts, snap.Data)
+	if err != nil {
+		return nil, err
+	}
+	if bk.AppliedIndex() != snap.Index {
+		return nil, fmt.Errorf("%w: the snapshot at entry %d holds the broker state at entry %d", broker.ErrBadState, snap.Index, bk.AppliedIndex())
+	}
+	q := opts.Queues.(*store.Queues)
+	for _, t := range bk.Topics() {
+		if err := q.StartAt(t.Name, t.MinOffset); err != nil {
+			return nil, fmt.Errorf("queue %s: %w", t.Name, err)
+		}
+	}
+	return bk, nil
 }
 
 // checkAppliedEnd checks that the restored broker's applied entry is in
@@ -350,6 +393,13 @@ func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
 func checkAppliedEnd(st *store.Store, bk *broker.Broker) error {
 	i := bk.AppliedIndex()
 	if i == 0 {
+		return nil
+	}
+	if b := st.Base(); i == b.Index {
+		if b.End != bk.NextPosition() {
+			return fmt.Errorf("%w: the checkpoint applied entry %d ending at CommitLog position %d; the snapshot says it ends at %d",
+				store.ErrCorrupt, i, bk.NextPosition(), b.End)
+		}
 		return nil
 	}
 	pos, size, ok := st.Position(i)
@@ -459,6 +509,11 @@ func (s *Server) handleReady() error {
 		s.trans.Send(m)
 		s.noteSent(m)
 	}
+	if !rd.Snapshot.IsZero() {
+		if err := s.installSnapshot(rd.Snapshot); err != nil {
+			return err
+		}
+	}
 	if len(rd.Entries) > 0 {
 		// Entry content cannot fail here: core refuses data over the one
 		// entry limit (core.DefaultMaxEntryBytes) on the leader and on every
@@ -513,6 +568,11 @@ func (s *Server) handleReady() error {
 		s.noteEvent(ev)
 	}
 	s.raft.Advance(rd)
+	if len(rd.Committed) > 0 {
+		if err := s.maybeCompact(); err != nil {
+			return err
+		}
+	}
 	if role := s.raft.Status().Role; role != s.role {
 		if s.role == core.RoleLeader {
 			// Proposals may still commit under the next leader: the honest
@@ -522,6 +582,79 @@ func (s *Server) handleReady() error {
 		}
 		s.role = role
 	}
+	return nil
+}
+
+// installSnapshot installs the leader's snapshot (Raft §7, Ready.Snapshot)
+// before the Ready's entries are persisted and anything is acknowledged:
+// the state is decoded first (a snapshot that does not decode changes
+// nothing on disk and stops the broker), then the store writes the
+// snapshot file and starts the CommitLog after it, the queue files start
+// at the snapshot's lengths, and a checkpoint records the new state. The
+// answer that the snapshot is in leaves with the Ready's messages, after
+// all of it is durable.
+func (s *Server) installSnapshot(snap core.Snapshot) error {
+	q := s.store.Queues()
+	opts := broker.Options{CommitLog: s.store, Queues: q}
+	probe, err := broker.RestoreSnapshot(opts, snap.Data)
+	if err != nil {
+		s.log.Error("the leader's snapshot does not decode: the broker stops without installing it", "snapshot", snap.String(), "err", err)
+		return fmt.Errorf("install %v: %w", snap, err)
+	}
+	start := time.Now()
+	s.answer(s.bk.FailAll(errLeaderChanged))
+	end := probe.NextPosition()
+	if err := s.store.InstallSnapshot(snap, end); err != nil {
+		return s.diskFailed(fmt.Errorf("install %v: %w", snap, err))
+	}
+	if err := q.Reset(); err != nil {
+		return s.diskFailed(fmt.Errorf("install %v: remove ConsumeQueue files: %w", snap, err))
+	}
+	bk, err := restoreSnapshot(opts, snap)
+	if err != nil {
+		return s.diskFailed(fmt.Errorf("install %v: %w", snap, err))
+	}
+	s.bk = bk
+	if err := s.checkpoint(time.Now()); err != nil {
+		return err
+	}
+	s.installed++
+	s.log.Info("installed the leader's snapshot: the CommitLog and the queues start after it",
+		"snapshot_index", snap.Index, "term", snap.Term, "bytes", len(snap.Data), "log_starts_at", end, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// maybeCompact applies the retention policy (Config.RetainSegments,
+// RetainBytes), as RocketMQ's CleanCommitLogService deletes whole
+// CommitLog files once they are more than it keeps
+// (store/DefaultMessageStore.java in apache/rocketmq: deleteExpiredFiles,
+// isSpaceToDelete). When the CommitLog holds more than the policy allows
+// and a snapshot at the applied entry would free at least one segment
+// file, the broker checkpoints (so its queues and state on disk are at the
+// applied entry), takes the snapshot (Node.Compact with broker.State) and
+// the store deletes the segment files wholly before it. A follower that
+// needs entries from those files receives the snapshot instead.
+func (s *Server) maybeCompact() error {
+	over := (s.cfg.RetainSegments > 0 && len(s.store.Segments()) > s.cfg.RetainSegments) ||
+		(s.cfg.RetainBytes > 0 && s.store.Bytes() > s.cfg.RetainBytes)
+	applied := s.bk.AppliedIndex()
+	if !over || applied <= s.raft.LastSnapshot().Index || s.store.Reclaimable(applied) == 0 {
+		return nil
+	}
+	if err := s.checkpoint(time.Now()); err != nil {
+		return err
+	}
+	snap, err := s.raft.Compact(applied, s.bk.State())
+	if err != nil {
+		panic(fmt.Sprintf("server: compact at the applied entry %d: %v", applied, err))
+	}
+	removed, err := s.store.Compact(snap)
+	if err != nil {
+		return s.diskFailed(fmt.Errorf("retention at entry %d: %w", applied, err))
+	}
+	s.compactions++
+	s.log.Info("retention: took a snapshot and deleted the CommitLog segments before it",
+		"snapshot_index", snap.Index, "bytes", len(snap.Data), "deleted", removed, "segments_left", len(s.store.Segments()))
 	return nil
 }
 
@@ -593,6 +726,7 @@ func (s *Server) noteEvent(ev core.Event) {
 	lvl := slog.LevelDebug
 	switch ev.Kind {
 	case core.EventBecameLeader, core.EventSteppedDown, core.EventTruncated, core.EventBecameCandidate,
+		core.EventCompacted, core.EventSnapshotSent, core.EventSnapshotInstalled,
 		core.EventTransferStarted, core.EventTransferFinished, core.EventTransferAborted:
 		lvl = slog.LevelInfo
 	case core.EventBecameFollower:

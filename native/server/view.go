@@ -124,6 +124,8 @@ func (s *Server) nodeView() sim.NodeView {
 	if rs.LastIndex > viewLogEntries {
 		lo = rs.LastIndex - viewLogEntries + 1
 	}
+	nv.SnapshotIndex = s.raft.LastSnapshot().Index
+	lo = max(lo, nv.SnapshotIndex+1)
 	nv.LogFirst = lo
 	for _, e := range s.raft.Entries(lo, rs.LastIndex+1) {
 		ev := sim.EntryView{Index: e.Index, Term: e.Term, Type: e.Type.String(), Committed: e.Index <= rs.Commit,

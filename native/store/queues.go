@@ -81,7 +81,10 @@ type Queues struct {
 // them, and last is the open file holding unit n-1 (or nil when n is a
 // multiple of the file size, including 0).
 type queueFiles struct {
-	dir   string
+	dir string
+	// base is the first unit kept (0 unless the queue starts after a
+	// snapshot): units before it are not read.
+	base  uint64
 	n     uint64
 	buf   []byte
 	last  *os.File
@@ -108,20 +111,35 @@ func (s *Store) Queues() *Queues {
 	return s.queues
 }
 
-// Load opens topic's queue at its first n units, as the checkpoint gives
+// Load opens topic's queue at units base..n-1, as the checkpoint gives
 // them, and cuts the files after them: units past n were written after
-// that checkpoint. Fewer than n units, or a file missing in the middle, is
-// an error naming the folder or file (wrapping ErrCorrupt).
-func (q *Queues) Load(topic string, n uint64) error {
+// that checkpoint. The files start with the one holding unit base (base >
+// 0 after a snapshot: the units before it were never received, or were
+// removed with the CommitLog segments they point into, as RocketMQ's
+// ConsumeQueue files are after retention); files wholly before it are
+// removed. Fewer than n units, or a file missing in the middle, is an
+// error naming the folder or file (wrapping ErrCorrupt).
+func (q *Queues) Load(topic string, base, n uint64) error {
 	t := q.topic(topic)
 	files, err := q.files(t.dir)
 	if err != nil {
 		return err
 	}
-	var have uint64
+	first := base - base%q.units
+	for len(files) > 0 && files[0].first < first {
+		if err := os.Remove(filepath.Join(t.dir, files[0].name)); err != nil {
+			return err
+		}
+		q.dirtyDirs[t.dir] = true
+		files = files[1:]
+	}
+	if len(files) == 0 && n == base {
+		return q.StartAt(topic, base)
+	}
+	have := first
 	for i, f := range files {
-		if f.first != uint64(i)*q.units {
-			return fmt.Errorf("%w: %s: file %s follows a file that ends at unit %d", ErrCorrupt, t.dir, f.name, uint64(i)*q.units)
+		if f.first != first+uint64(i)*q.units {
+			return fmt.Errorf("%w: %s: file %s follows a file that ends at unit %d", ErrCorrupt, t.dir, f.name, first+uint64(i)*q.units)
 		}
 		have = f.first + f.units
 		if f.units < q.units && i < len(files)-1 {
@@ -131,7 +149,45 @@ func (q *Queues) Load(topic string, n uint64) error {
 	if have < n {
 		return fmt.Errorf("%w: %s holds %d units, the checkpoint says %d", ErrCorrupt, t.dir, have, n)
 	}
+	t.base = base
 	return q.cut(t, files, n)
+}
+
+// StartAt makes topic's queue empty and start at unit base, its first
+// offset (a broker that installed a snapshot: its queues start at the
+// snapshot's lengths). The file holding unit base is created with zeros
+// before it, so every unit keeps its place in RocketMQ's file layout.
+func (q *Queues) StartAt(topic string, base uint64) error {
+	t := q.topic(topic)
+	t.closeReaders()
+	if t.last != nil {
+		t.last.Close()
+	}
+	for _, f := range t.dirty {
+		f.Close()
+	}
+	t.last, t.dirty, t.buf, t.n, t.base = nil, nil, nil, base, base
+	if err := os.RemoveAll(t.dir); err != nil {
+		return err
+	}
+	q.dirtyDirs[filepath.Dir(t.dir)] = true
+	if base%q.units == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(t.dir, QueueFileName(base-base%q.units)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(int64(base%q.units) * broker.QueueRecordSize); err != nil {
+		f.Close()
+		return err
+	}
+	t.last, t.dirty = f, []*os.File{f}
+	q.dirtyDirs[t.dir], q.dirtyDirs[filepath.Dir(t.dir)], q.dirtyDirs[q.dir] = true, true, true
+	return nil
 }
 
 // cut makes t's files hold exactly n units and opens the last for
@@ -212,7 +268,7 @@ func (q *Queues) AppendRecord(topic string, off uint64, rec broker.QueueRecord) 
 // from the files, and the units not yet written from memory.
 func (q *Queues) ReadRecords(topic string, off uint64, dst []broker.QueueRecord) error {
 	t := q.topics[topic]
-	if t == nil || off+uint64(len(dst)) > q.Len(topic) {
+	if t == nil || off < t.base || off+uint64(len(dst)) > q.Len(topic) {
 		return fmt.Errorf("queue %s: units %d..%d, it holds %d", topic, off, off+uint64(len(dst)), q.Len(topic))
 	}
 	var raw []byte
@@ -424,7 +480,8 @@ func (s *Store) WriteCheckpoint(state []byte, applied uint64) error {
 	if err := s.Queues().Sync(); err != nil {
 		return err
 	}
-	if applied > 0 {
+	if applied > 0 && s.base.IsZero() {
+		// (After a snapshot, recovery scans the retained log whole.)
 		if err := s.writeTrusted(applied); err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ func unit(i int) broker.QueueRecord {
 // loadAll opens topic at n units and reads them back.
 func loadAll(t *testing.T, q *Queues, topic string, n uint64) ([]broker.QueueRecord, error) {
 	t.Helper()
-	if err := q.Load(topic, n); err != nil {
+	if err := q.Load(topic, 0, n); err != nil {
 		return nil, err
 	}
 	got := make([]broker.QueueRecord, n)

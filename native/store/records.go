@@ -16,12 +16,15 @@ import (
 // small.
 var tailRecords uint64 = 1 << 16
 
-// indexRecords are the index file's records 1..n as the store reads them.
+// indexRecords are the index file's records base+1..n as the store reads
+// them (base: the snapshot's entry, 0 if the log starts at entry 1).
 //
-// Invariant: tail holds records n-len(tail)+1..n; every record below those
-// is in the index file (written by the Append that added it).
+// Invariant: tail holds records n-len(tail)+1..n, none at or below base;
+// every record below those is in the index file (written by the Append that
+// added it).
 type indexRecords struct {
 	f    *os.File
+	base uint64
 	n    uint64
 	tail []commitlog.IndexRecord
 }
@@ -84,8 +87,8 @@ func (r *indexRecords) push(rec commitlog.IndexRecord) {
 	r.n++
 }
 
-// cut keeps records 1..n (n <= r.n), reading the newest of them back from
-// the index file if the cut goes below the memory held.
+// cut keeps records base+1..n (base <= n <= r.n), reading the newest of
+// them back from the index file if the cut goes below the memory held.
 func (r *indexRecords) cut(n uint64) error {
 	if n+1 >= r.first() {
 		r.tail = r.tail[:n+1-r.first()]
@@ -95,11 +98,11 @@ func (r *indexRecords) cut(n uint64) error {
 	return r.load(n)
 }
 
-// load reads the newest of records 1..n from the index file.
+// load reads the newest of records base+1..n from the index file.
 func (r *indexRecords) load(n uint64) error {
-	lo := max(1, n-min(n, tailRecords)+1)
-	if n == 0 {
-		r.n, r.tail = 0, r.tail[:0]
+	lo := max(r.base+1, n-min(n, tailRecords)+1)
+	if n <= r.base {
+		r.n, r.tail = n, r.tail[:0]
 		return nil
 	}
 	tail, err := r.read(lo, n+1)
@@ -108,4 +111,13 @@ func (r *indexRecords) load(n uint64) error {
 	}
 	r.n, r.tail = n, tail
 	return nil
+}
+
+// startAfter drops the records up to base (a snapshot's entry, at most n)
+// from memory: the log now starts after it.
+func (r *indexRecords) startAfter(base uint64) {
+	if f := r.first(); base >= f {
+		r.tail = r.tail[base+1-f:]
+	}
+	r.base = base
 }

@@ -13,6 +13,9 @@
 //	checkpoint             the broker's state they agree with (queues.go)
 //	trusted                the last entry the checkpoint made durable: the
 //	                       recovery scan starts after it
+//	snapshot               the broker's state at the entry the log starts
+//	                       after, once retention deleted segments or the
+//	                       leader's snapshot was installed (snapshot.go)
 //
 // Durability. Append only writes; Sync makes everything appended since the
 // last Sync durable with one fdatasync per segment touched (group commit: a
@@ -123,6 +126,15 @@ type Store struct {
 	// Queues is called; queueUnits is Options.QueueFileUnits.
 	queues     *Queues
 	queueUnits uint64
+
+	// base is where the log starts (zero: at entry 1, position 0) and snap
+	// the snapshot standing for the entries up to base.Index, as the
+	// snapshot file holds them (snapshot.go).
+	//
+	// Invariant: base.Index == snap.Index; segs[0], if any, holds
+	// base.End; recs holds records base.Index+1..LastIndex.
+	base commitlog.Base
+	snap core.Snapshot
 }
 
 // segment is one open segment file.
@@ -162,6 +174,9 @@ func (s *Store) open() (*commitlog.Report, error) {
 		return nil, err
 	}
 	s.termVote = hs
+	if err := s.readSnapshot(); err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, err
@@ -210,11 +225,29 @@ func (s *Store) open() (*commitlog.Report, error) {
 		ist, _ = s.index.Stat()
 	}
 
+	if !s.base.IsZero() {
+		if err := s.matchSnapshot(); err != nil {
+			return nil, err
+		}
+		if ist, err = s.index.Stat(); err != nil {
+			return nil, err
+		}
+	}
 	in := make([]commitlog.Segment, len(s.segs))
 	for i, sg := range s.segs {
 		in[i] = commitlog.Segment{Start: sg.start, Data: sg.f, Size: sg.size}
 	}
-	rec, rep, err := commitlog.RecoverAfter(in, s.index, ist.Size(), s.opts, s.scanFrom(readTrusted(filepath.Join(s.dir, TrustedFile))))
+	var (
+		rec commitlog.Recovered
+		rep *commitlog.Report
+	)
+	if s.base.IsZero() {
+		rec, rep, err = commitlog.RecoverAfter(in, s.index, ist.Size(), s.opts, s.scanFrom(readTrusted(filepath.Join(s.dir, TrustedFile))))
+	} else {
+		// Retention keeps the log after the snapshot short: it is scanned
+		// whole, from the snapshot's end on.
+		rec, rep, err = commitlog.RecoverFrom(in, s.index, ist.Size(), s.opts, s.base)
+	}
 	if err != nil {
 		var ce *commitlog.CorruptError
 		if errors.As(err, &ce) {
@@ -333,7 +366,7 @@ func (s *Store) applyRecovered(rec commitlog.Recovered) error {
 	}
 	// Recover checked every record against the data; the newest are
 	// loaded, the rest are read when asked for.
-	s.recs.f = s.index
+	s.recs.f, s.recs.base = s.index, s.base.Index
 	if err := s.recs.load(rec.LastIndex); err != nil {
 		return err
 	}
@@ -353,16 +386,22 @@ func (s *Store) InitialState() (core.HardState, error) { return s.hs, nil }
 // LastIndex returns the index of the last entry (core.Storage).
 func (s *Store) LastIndex() uint64 { return s.recs.n }
 
-// Snapshot returns no snapshot (core.Storage): the CommitLog always starts
-// at entry 1; a native broker does not compact its log yet.
-func (s *Store) Snapshot() (core.Snapshot, error) { return core.Snapshot{}, nil }
+// Snapshot returns the snapshot the log starts after (core.Storage): the
+// snapshot file's, zero if the log starts at entry 1.
+func (s *Store) Snapshot() (core.Snapshot, error) { return s.snap, nil }
+
+// Base returns where the log starts (zero: at entry 1, position 0).
+func (s *Store) Base() commitlog.Base { return s.base }
 
 // LastTerm returns the term of the last entry, 0 if none.
 func (s *Store) LastTerm() uint64 { return s.lastTerm }
 
 // Term returns the term of entry i from its index record (core.Storage).
 func (s *Store) Term(i uint64) (uint64, bool) {
-	if i < 1 || i > s.LastIndex() {
+	if i == s.base.Index && i > 0 {
+		return s.base.Term, true
+	}
+	if i <= s.base.Index || i > s.LastIndex() {
 		return 0, false
 	}
 	r, err := s.recs.get(i)
@@ -377,9 +416,10 @@ func (s *Store) Term(i uint64) (uint64, bool) {
 func (s *Store) Fsyncs() uint64 { return s.fsyncs.Load() }
 
 // Position returns where entry index lies in the CommitLog and its encoded
-// size; ok is false outside [1, LastIndex].
+// size; ok is false outside the log (entries after the snapshot, up to
+// LastIndex).
 func (s *Store) Position(index uint64) (pos int64, size int32, ok bool) {
-	if index < 1 || index > s.LastIndex() {
+	if index <= s.base.Index || index > s.LastIndex() {
 		return 0, 0, false
 	}
 	r, err := s.recs.get(index)
@@ -393,8 +433,8 @@ func (s *Store) Position(index uint64) (pos int64, size int32, ok bool) {
 // Entries returns the entries lo <= Index < hi read from the segment files
 // (core.Storage).
 func (s *Store) Entries(lo, hi uint64) ([]core.Entry, error) {
-	if lo < 1 || hi < lo || hi > s.LastIndex()+1 {
-		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [1, %d]", commitlog.ErrInvalid, lo, hi, s.LastIndex())
+	if lo <= s.base.Index || hi < lo || hi > s.LastIndex()+1 {
+		return nil, fmt.Errorf("%w: entries [%d, %d) outside the log [%d, %d]", commitlog.ErrInvalid, lo, hi, s.base.Index+1, s.LastIndex())
 	}
 	recs, err := s.recs.span(lo, hi)
 	if err != nil {
@@ -439,8 +479,11 @@ func (s *Store) ReadEntries(pos int64, sizes []int32) ([]core.Entry, error) {
 		}
 		total += int64(n)
 	}
-	k := pos / s.opts.SegmentSize
-	if pos < 0 || k >= int64(len(s.segs)) || s.segs[k].start != k*s.opts.SegmentSize || pos+total > s.segs[k].start+s.segs[k].size {
+	if err := s.retained(pos); err != nil {
+		return nil, err
+	}
+	k, ok := s.segIndex(pos)
+	if !ok || pos+total > s.segs[k].start+s.segs[k].size {
 		return nil, fmt.Errorf("%w: %d entries at %d of %d bytes are not within a segment", commitlog.ErrInvalid, len(sizes), pos, total)
 	}
 	sg := s.segs[k]
@@ -467,9 +510,11 @@ func (s *Store) ReadEntries(pos int64, sizes []int32) ([]core.Entry, error) {
 // consumer's message read back by its queue record, as RocketMQ reads
 // messages from the CommitLog.
 func (s *Store) ReadEntry(pos int64, size int32) (core.Entry, error) {
-	k := pos / s.opts.SegmentSize
-	if pos < 0 || k >= int64(len(s.segs)) || s.segs[k].start != k*s.opts.SegmentSize ||
-		size < commitlog.HeaderSize || pos+int64(size) > s.segs[k].start+s.segs[k].size {
+	if err := s.retained(pos); err != nil {
+		return core.Entry{}, err
+	}
+	k, ok := s.segIndex(pos)
+	if !ok || size < commitlog.HeaderSize || pos+int64(size) > s.segs[k].start+s.segs[k].size {
 		return core.Entry{}, fmt.Errorf("%w: entry at %d of %d bytes is not within a segment", commitlog.ErrInvalid, pos, size)
 	}
 	sg := s.segs[k]
@@ -501,7 +546,7 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 		return nil, nil
 	}
 	first := entries[0].Index
-	if first < 1 || first > s.LastIndex()+1 {
+	if first <= s.base.Index || first > s.LastIndex()+1 {
 		return nil, fmt.Errorf("%w: append at index %d, log ends at %d", commitlog.ErrInvalid, first, s.LastIndex())
 	}
 	if first <= s.LastIndex() {
@@ -544,7 +589,7 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 		}
 		if cur == nil {
 			if cur = s.last(); cur == nil {
-				if cur, err = s.createSegment(0); err != nil {
+				if cur, err = s.firstSegment(); err != nil {
 					return truncated, err
 				}
 			}
@@ -675,7 +720,10 @@ func (s *Store) truncate(first uint64) error {
 		return err
 	}
 	pos := fr.Pos
-	k := int(pos / s.opts.SegmentSize)
+	k, ok := s.segIndex(pos)
+	if !ok {
+		return fmt.Errorf("%w: entry %d at %d is in no segment", ErrCorrupt, first, pos)
+	}
 	for _, sg := range s.segs[k+1:] {
 		name := sg.f.Name()
 		sg.f.Close()
@@ -711,8 +759,8 @@ func (s *Store) truncate(first uint64) error {
 	if err := s.recs.cut(first - 1); err != nil {
 		return err
 	}
-	s.lastTerm, s.lastChain = 0, 0
-	if first > 1 {
+	s.lastTerm, s.lastChain = s.base.Term, s.base.Chain
+	if first-1 > s.base.Index {
 		r, err := s.recs.get(first - 1)
 		if err != nil {
 			return err
@@ -740,11 +788,23 @@ func (s *Store) last() *segment {
 }
 
 func (s *Store) segmentAt(pos int64) *segment {
-	k := pos / s.opts.SegmentSize
-	if k >= int64(len(s.segs)) || s.segs[k].start != k*s.opts.SegmentSize {
+	k, ok := s.segIndex(pos)
+	if !ok {
 		panic(fmt.Sprintf("store: no segment for position %d among %d segments", pos, len(s.segs)))
 	}
 	return s.segs[k]
+}
+
+// segIndex returns the number of the segment holding position pos.
+func (s *Store) segIndex(pos int64) (int, bool) {
+	if len(s.segs) == 0 || pos < s.segs[0].start {
+		return 0, false
+	}
+	k := (pos - s.segs[0].start) / s.opts.SegmentSize
+	if k >= int64(len(s.segs)) || s.segs[k].start != s.segs[0].start+k*s.opts.SegmentSize {
+		return 0, false
+	}
+	return int(k), true
 }
 
 func (s *Store) createSegment(start int64) (*segment, error) {
