@@ -460,6 +460,9 @@ func (b *Broker) Digest() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// TopicNames returns the topics, sorted.
+func (b *Broker) TopicNames() []string { return b.topicNames() }
+
 func (b *Broker) topicNames() []string {
 	names := make([]string, 0, len(b.topics))
 	for name := range b.topics {

@@ -155,10 +155,20 @@ type Status struct {
 	SnapshotIndex      uint64 `json:"snapshot_index,omitempty"`
 	SnapshotsInstalled uint64 `json:"snapshots_installed,omitempty"`
 	Compactions        uint64 `json:"compactions,omitempty"`
+	// Queues are the topics' queues: the first offset kept (RocketMQ's
+	// min offset: above 0 after a snapshot was installed) and the next.
+	Queues []QueueStatus `json:"queues,omitempty"`
 	// CheckQuorum and PreVote are the switches of POST /v1/admin/rules.
 	CheckQuorum bool         `json:"check_quorum"`
 	PreVote     bool         `json:"pre_vote"`
 	Peers       []PeerStatus `json:"peers"`
+}
+
+// QueueStatus is one topic's queue in a Status.
+type QueueStatus struct {
+	Topic     string `json:"topic"`
+	MinOffset uint64 `json:"min_offset"`
+	MaxOffset uint64 `json:"max_offset"`
 }
 
 // PeerStatus is one peer in a Status.
@@ -495,6 +505,10 @@ func (s *Server) status(digest bool) Status {
 	}
 	if rs.Lead != core.None {
 		st.LeaderAddr = s.cfg.HTTP[rs.Lead]
+	}
+	for _, name := range s.bk.TopicNames() {
+		q := s.bk.Queue(name)
+		st.Queues = append(st.Queues, QueueStatus{Topic: name, MinOffset: q.MinOffset(), MaxOffset: q.Len()})
 	}
 	if digest {
 		st.Digest = s.bk.Digest()
