@@ -186,8 +186,10 @@ func decodeCluster(n *yaml.Node, c *sim.Config) error {
 			err = v.Decode(&c.MaxPushEntries)
 		case "max_inflight":
 			err = v.Decode(&c.MaxInflight)
+		case "snapshot_every":
+			err = v.Decode(&c.SnapshotEvery)
 		default:
-			return fmt.Errorf("line %d: unknown setting %q (known: nodes, seed, latency_ms, jitter_ms, loss, fsync_ms, election_ticks_min, election_ticks_max, heartbeat_ticks, segment_size, produce_timeout_ms, max_push_entries, max_inflight)", v.Line, k)
+			return fmt.Errorf("line %d: unknown setting %q (known: nodes, seed, latency_ms, jitter_ms, loss, fsync_ms, election_ticks_min, election_ticks_max, heartbeat_ticks, segment_size, produce_timeout_ms, max_push_entries, max_inflight, snapshot_every)", v.Line, k)
 		}
 		if err != nil {
 			return fmt.Errorf("line %d: %s: %v", v.Line, k, err)

@@ -44,6 +44,9 @@ type simNode struct {
 	// tickedTo is the last tick event this broker has taken, queued or
 	// (while down or paused) missed.
 	tickedTo int64
+	// installed counts the snapshots this broker installed from a leader
+	// since it last started (NodeView.SnapshotsInstalled).
+	installed int
 }
 
 // inboxItem is one input for a broker, held by value (an inbox slice is
@@ -130,6 +133,7 @@ func (st *state) boot(n *simNode) {
 	n.inbox = nil
 	n.tickets = map[uint64]ticketRef{}
 	n.tickedTo = st.tickNo
+	n.installed = 0
 }
 
 func (st *state) effectiveRules() core.Rules {
@@ -338,6 +342,7 @@ func (st *state) installSnapshot(n *simNode, s core.Snapshot) {
 	n.br = br
 	n.store.InstallSnapshot(s, br.NextPosition())
 	st.snapshotsInstalled++
+	n.installed++
 }
 
 // maybeCompact compacts the broker's log once Config.SnapshotEvery entries

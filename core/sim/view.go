@@ -59,8 +59,11 @@ type NodeView struct {
 	LogFirst uint64 `json:"log_first"`
 	// SnapshotIndex is the last entry the broker's snapshot stands for
 	// (Raft §7): the entries up to it are compacted away (0: none).
-	SnapshotIndex uint64      `json:"snapshot_index,omitempty"`
-	Log           []EntryView `json:"log"`
+	SnapshotIndex uint64 `json:"snapshot_index,omitempty"`
+	// SnapshotsInstalled counts the snapshots the broker installed from a
+	// leader since it last started: it was too far behind for entries.
+	SnapshotsInstalled int         `json:"snapshots_installed,omitempty"`
+	Log                []EntryView `json:"log"`
 	// Truncated are entries this broker dropped recently (drawn struck out).
 	Truncated []EntryView        `json:"truncated,omitempty"`
 	Segments  []SegmentView      `json:"segments"`

@@ -138,6 +138,7 @@ func (st *state) nodeView(n *simNode) NodeView {
 		}
 	}
 	v.SnapshotIndex = n.node.LastSnapshot().Index
+	v.SnapshotsInstalled = n.installed
 	first := uint64(max(1, int64(s.LastIndex)-int64(st.cfg.ViewLogEntries)+1, int64(v.SnapshotIndex)+1))
 	v.LogFirst = first
 	durable := n.store.DurableLastIndex()

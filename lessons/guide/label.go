@@ -54,6 +54,8 @@ func (c Check) Label() Text {
 		l = Text{"the term is above " + term(), "任期大于 " + term()}
 	case "matches-leader":
 		l = Text{w.En + "'s log matches the leader's", w.Zh + " 的日志与主节点一致"}
+	case "installed-snapshot":
+		l = Text{w.En + " installed the leader's snapshot", w.Zh + " 安装了主节点的快照"}
 	case "acked":
 		l = Text{fmt.Sprintf("at least %d messages acknowledged", c.N), fmt.Sprintf("至少 %d 条消息已确认", c.N)}
 	case "topic-count":

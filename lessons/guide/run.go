@@ -412,6 +412,13 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why Text) {
 		return up(n) && n.LastIndex == l.LastIndex && n.LastTerm == l.LastTerm && n.Commit == l.Commit,
 			Text{fmt.Sprintf("broker %d has last %d@t%d commit %d; leader %d has last %d@t%d commit %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit),
 				fmt.Sprintf("Broker %d 最后条目 %d@任期%d，提交到 %d；主节点 %d 最后条目 %d@任期%d，提交到 %d", n.ID, n.LastIndex, n.LastTerm, n.Commit, l.ID, l.LastIndex, l.LastTerm, l.Commit)}
+	case "installed-snapshot":
+		n, why := node()
+		if n == nil {
+			return false, why
+		}
+		return up(n) && n.SnapshotsInstalled > 0, tf("broker %d installed %d snapshots since it started; its log starts after entry %d",
+			"Broker %d 启动以来安装了 %d 个快照；它的日志从条目 %d 之后开始", n.ID, n.SnapshotsInstalled, n.SnapshotIndex)
 	case "acked":
 		total := 0
 		for _, p := range v.Clients.Producers {

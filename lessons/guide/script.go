@@ -366,7 +366,7 @@ func ParseCheck(line string, n int) (Check, error) {
 	if len(t) == 0 {
 		return c, fmt.Errorf("empty check")
 	}
-	usage := fmt.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, leader count is N, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, TOPIC has N messages on B, violation, no violation, acked N)", line)
+	usage := fmt.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, leader count is N, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, B installed a snapshot, TOPIC has N messages on B, violation, no violation, acked N)", line)
 	joined := strings.Join(t, " ")
 	quoted := strings.HasPrefix(strings.TrimSpace(line), "\"")
 	switch {
@@ -410,6 +410,9 @@ func ParseCheck(line string, n int) (Check, error) {
 				return c, fmt.Errorf("%q: want a number or a name bound with remember term as NAME", line)
 			}
 		}
+	case len(t) == 4 && t[1] == "installed" && t[2] == "a" && t[3] == "snapshot":
+		c.Kind = "installed-snapshot"
+		c.Who, err = parseWho(t[0], n)
 	case len(t) == 3 && t[1] == "matches" && t[2] == "leader":
 		c.Kind = "matches-leader"
 		c.Who, err = parseWho(t[0], n)

@@ -125,6 +125,7 @@ func (s *Server) nodeView() sim.NodeView {
 		lo = rs.LastIndex - viewLogEntries + 1
 	}
 	nv.SnapshotIndex = s.raft.LastSnapshot().Index
+	nv.SnapshotsInstalled = int(s.installed)
 	lo = max(lo, nv.SnapshotIndex+1)
 	nv.LogFirst = lo
 	for _, e := range s.raft.Entries(lo, rs.LastIndex+1) {
