@@ -123,10 +123,15 @@ func TestBrokerRestartsFromItsOwnSnapshot(t *testing.T) {
 	waitLeader(t, c)
 	produceBig(t, c, "orders", "p", 1, 40)
 	waitConverged(t, c)
-	st, err := c.Client.StatusOnce(ctxFor(t, 5*time.Second), c.Node(1).HTTPAddr)
-	require.NoError(t, err)
-	require.Positive(t, st.SnapshotIndex, "40 messages of 400 bytes pass 2 segments of 4 KiB")
-	require.Positive(t, st.Compactions)
+	// 40 messages of 400 bytes pass 2 segments of 4 KiB: the next
+	// checkpoint (within a second) becomes a snapshot.
+	var st server.Status
+	ctx := ctxFor(t, 10*time.Second)
+	require.NoError(t, proc.WaitFor(ctx, "the broker to compact its log", func() bool {
+		var err error
+		st, err = c.Client.StatusOnce(ctx, c.Node(1).HTTPAddr)
+		return err == nil && st.SnapshotIndex > 0 && st.Compactions > 0
+	}))
 
 	for _, kill := range []bool{false, true} {
 		if kill {

@@ -119,6 +119,9 @@ type Server struct {
 	// at checkpointAt (see checkpoint).
 	checkpointed uint64
 	checkpointAt time.Time
+	// checkpointState is the broker's state the last checkpoint wrote (at
+	// entry checkpointed): retention's snapshot (maybeCompact).
+	checkpointState []byte
 	// The teaching switches (POST /v1/admin/rules); both on by default.
 	checkQuorum, preVote bool
 	// installed counts snapshots installed from a leader, compactions the
@@ -233,7 +236,7 @@ func New(cfg Config) (*Server, error) {
 		started:  time.Now(),
 
 		checkQuorum: true, preVote: true,
-		checkpointed: bk.AppliedIndex(), checkpointAt: time.Now(),
+		checkpointed: bk.AppliedIndex(), checkpointAt: time.Now(), checkpointState: bk.State(),
 	}
 	hs, _ := st.InitialState()
 	log.Info("broker opened", "dir", cfg.Dir, "last_index", st.LastIndex(), "term", hs.Term, "commit", hs.Commit,
@@ -307,10 +310,11 @@ const checkpointInterval = time.Second
 // the CommitLog agree: every entry up to the applied index is durable
 // before it is applied.
 func (s *Server) checkpoint(now time.Time) error {
-	if err := s.store.WriteCheckpoint(s.bk.State(), s.bk.AppliedIndex()); err != nil {
+	state := s.bk.State()
+	if err := s.store.WriteCheckpoint(state, s.bk.AppliedIndex()); err != nil {
 		return s.diskFailed(fmt.Errorf("checkpoint at entry %d: %w", s.bk.AppliedIndex(), err))
 	}
-	s.checkpointed, s.checkpointAt = s.bk.AppliedIndex(), now
+	s.checkpointed, s.checkpointAt, s.checkpointState = s.bk.AppliedIndex(), now, state
 	return nil
 }
 
@@ -491,6 +495,9 @@ func (s *Server) runLoop(ctx context.Context) error {
 				if err := s.checkpoint(now); err != nil {
 					return err
 				}
+				if err := s.maybeCompact(); err != nil {
+					return err
+				}
 			}
 		case m := <-msgs:
 			s.raft.Step(m)
@@ -626,34 +633,33 @@ func (s *Server) installSnapshot(snap core.Snapshot) error {
 
 // maybeCompact applies the retention policy (Config.RetainSegments,
 // RetainBytes), as RocketMQ's CleanCommitLogService deletes whole
-// CommitLog files once they are more than it keeps
+// CommitLog files once it keeps more than it should
 // (store/DefaultMessageStore.java in apache/rocketmq: deleteExpiredFiles,
 // isSpaceToDelete). When the CommitLog holds more than the policy allows
-// and a snapshot at the applied entry would free at least one segment
-// file, the broker checkpoints (so its queues and state on disk are at the
-// applied entry), takes the snapshot (Node.Compact with broker.State) and
-// the store deletes the segment files wholly before it. A follower that
-// needs entries from those files receives the snapshot instead.
+// and a snapshot at the last checkpoint would free at least one segment
+// file, the checkpoint's state becomes the snapshot (Node.Compact) and the
+// store deletes the segment files wholly before it. The snapshot is the
+// checkpoint, about a second behind the applied entry, like RocketMQ's
+// StoreCheckpoint: the newest entries stay in the log, so a follower a
+// moment behind still gets entries, and one that needs deleted entries
+// receives the snapshot instead.
 func (s *Server) maybeCompact() error {
 	over := (s.cfg.RetainSegments > 0 && len(s.store.Segments()) > s.cfg.RetainSegments) ||
 		(s.cfg.RetainBytes > 0 && s.store.Bytes() > s.cfg.RetainBytes)
-	applied := s.bk.AppliedIndex()
-	if !over || applied <= s.raft.LastSnapshot().Index || s.store.Reclaimable(applied) == 0 {
+	at := s.checkpointed
+	if !over || s.checkpointState == nil || at <= s.raft.LastSnapshot().Index || s.store.Reclaimable(at) == 0 {
 		return nil
 	}
-	if err := s.checkpoint(time.Now()); err != nil {
-		return err
-	}
-	snap, err := s.raft.Compact(applied, s.bk.State())
+	snap, err := s.raft.Compact(at, s.checkpointState)
 	if err != nil {
-		panic(fmt.Sprintf("server: compact at the applied entry %d: %v", applied, err))
+		panic(fmt.Sprintf("server: compact at the checkpoint's entry %d: %v", at, err))
 	}
 	removed, err := s.store.Compact(snap)
 	if err != nil {
-		return s.diskFailed(fmt.Errorf("retention at entry %d: %w", applied, err))
+		return s.diskFailed(fmt.Errorf("retention at entry %d: %w", at, err))
 	}
 	s.compactions++
-	s.log.Info("retention: took a snapshot and deleted the CommitLog segments before it",
+	s.log.Info("retention: the last checkpoint became a snapshot; deleted the CommitLog segments before it",
 		"snapshot_index", snap.Index, "bytes", len(snap.Data), "deleted", removed, "segments_left", len(s.store.Segments()))
 	return nil
 }
