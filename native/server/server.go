@@ -632,10 +632,16 @@ func (s *Server) installSnapshot(snap core.Snapshot) error {
 }
 
 // maybeCompact applies the retention policy (Config.RetainSegments,
-// RetainBytes), as RocketMQ's CleanCommitLogService deletes whole
-// CommitLog files once it keeps more than it should
-// (store/DefaultMessageStore.java in apache/rocketmq: deleteExpiredFiles,
-// isSpaceToDelete). When the CommitLog holds more than the policy allows
+// RetainBytes). RocketMQ's CleanCommitLogService
+// (store/src/main/java/org/apache/rocketmq/store/service/
+// CleanCommitLogService.java in apache/rocketmq, run by DefaultMessageStore)
+// deletes whole CommitLog files, never part of one, when they are older
+// than fileReservedTime at the deleteWhen hour, or at once when the disk
+// is fuller than diskMaxUsedSpaceRatio (isSpaceToDelete); its
+// CleanConsumeQueueService then drops the ConsumeQueue units below the
+// CommitLog's new min offset. Here the limit is a number of files or of
+// bytes, which a classroom can watch, and a replicated log needs one more
+// step first: a snapshot standing for the entries deleted (Raft §7). When the CommitLog holds more than the policy allows
 // and a snapshot at the last checkpoint would free at least one segment
 // file, the checkpoint's state becomes the snapshot (Node.Compact) and the
 // store deletes the segment files wholly before it. The snapshot is the
