@@ -116,10 +116,27 @@ func TestBrokerAwayTooLongCatchesUpBySnapshot(t *testing.T) {
 	require.True(t, errors.As(err, &ae), "an older offset is refused: %v", err)
 	assert.Equal(t, server.CodeOffsetTooSmall, ae.Code)
 	assert.Contains(t, ae.Message, "offset too small")
+
+	t.Run("the broker that installed the snapshot restarts from its own disk", func(t *testing.T) {
+		victim.Kill()
+		require.NoError(t, c.Start(victim.ID))
+		waitConverged(t, c)
+		st, err := c.Client.StatusOnce(ctxFor(t, 5*time.Second), victim.HTTPAddr)
+		require.NoError(t, err)
+		q2, ok := queueOf(st, "orders")
+		require.True(t, ok)
+		assert.Equal(t, q, q2, "the queue starts and ends where it did")
+		got, err := c.Client.Consume(ctxFor(t, 5*time.Second), victim.HTTPAddr, "orders", q.MinOffset, 100)
+		require.NoError(t, err)
+		assert.Len(t, got.Messages, int(q.MaxOffset-q.MinOffset))
+	})
 }
 
 func TestBrokerRestartsFromItsOwnSnapshot(t *testing.T) {
-	c := startCluster(t, 1, retention)
+	c := startCluster(t, 1, func(c *proc.Cluster) {
+		// Retention by size this time: more than two 4-KiB segments.
+		c.Extra = append(c.Extra, "--segment-size", "4096", "--retain-bytes", "8192")
+	})
 	waitLeader(t, c)
 	produceBig(t, c, "orders", "p", 1, 40)
 	waitConverged(t, c)

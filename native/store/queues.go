@@ -170,12 +170,12 @@ func (q *Queues) StartAt(topic string, base uint64) error {
 	if err := os.RemoveAll(t.dir); err != nil {
 		return err
 	}
-	q.dirtyDirs[filepath.Dir(t.dir)] = true
-	if base%q.units == 0 {
-		return nil
-	}
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
 		return err
+	}
+	q.dirtyDirs[t.dir], q.dirtyDirs[filepath.Dir(t.dir)], q.dirtyDirs[q.dir] = true, true, true
+	if base%q.units == 0 {
+		return nil
 	}
 	f, err := os.OpenFile(filepath.Join(t.dir, QueueFileName(base-base%q.units)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -186,7 +186,6 @@ func (q *Queues) StartAt(topic string, base uint64) error {
 		return err
 	}
 	t.last, t.dirty = f, []*os.File{f}
-	q.dirtyDirs[t.dir], q.dirtyDirs[filepath.Dir(t.dir)], q.dirtyDirs[q.dir] = true, true, true
 	return nil
 }
 
