@@ -167,6 +167,27 @@ var goalsByHand = map[string]func(p *page){
 			p.brokerIs(id, "up", "")
 		}
 	},
+	"snapshot": func(p *page) {
+		away, _ := p.lessonName("away")
+		p.brokerKey(away, "c")
+		p.brokerIs(away, "crashed", "")
+		p.leader(away, 0)
+		// Write until both running brokers compacted past what away holds.
+		for i := 1; ; i++ {
+			p.produce("orders", fmt.Sprintf("by-hand-%d", i))
+			var past bool
+			p.eval(fmt.Sprintf(`(() => { const ns = dledgerLab.frame.nodes, a = ns.find((x) => x.id === %d), up = ns.filter((x) => x.state === 'up');
+				return up.length === 2 && up.every((x) => (x.snapshot_index || 0) > a.last_index) })()`, away), &past)
+			if past {
+				break
+			}
+			if i == 40 {
+				p.t.Fatalf("snapshot: the running brokers never compacted past broker %d", away)
+			}
+			p.committedOn(fmt.Sprintf("by-hand-%d", i), 1)
+		}
+		p.brokerKey(away, "r")
+	},
 	"leadership-transfer": func(p *page) {
 		down, _ := p.lessonName("down")
 		p.brokerKey(down, "r")
