@@ -83,9 +83,9 @@ type Config struct {
 	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 	// RetainSegments and RetainBytes are the CommitLog's retention (0:
 	// keep everything): when the log holds more segment files than
-	// RetainSegments, or more bytes than RetainBytes, the broker takes a
-	// snapshot of its state at its applied entry and deletes the segment
-	// files wholly before it (see maybeCompact).
+	// RetainSegments, or more bytes than RetainBytes, the broker's last
+	// checkpoint becomes a snapshot and the segment files wholly before
+	// it are deleted (see maybeCompact).
 	RetainSegments int
 	RetainBytes    int64
 }
@@ -356,7 +356,7 @@ func restoreBroker(st *store.Store, log *slog.Logger) (*broker.Broker, error) {
 				"applied", bk.AppliedIndex(), "last_index", st.LastIndex(), "took", time.Since(start).Round(time.Millisecond))
 			return bk, nil
 		}
-		log.Warn("the checkpoint does not match the ConsumeQueue files or the CommitLog; the queues are rebuilt from the snapshot and the CommitLog, which loses nothing",
+		log.Warn("the checkpoint does not match the ConsumeQueue files or the CommitLog; the queues are rebuilt from the CommitLog (after the snapshot, if there is one), which loses nothing it still holds",
 			"file", filepath.Join(st.Dir(), store.CheckpointFile), "err", err)
 	}
 	if err := q.Reset(); err != nil {
@@ -384,9 +384,9 @@ func restoreSnapshot(opts broker.Options, snap core.Snapshot) (*broker.Broker, e
 		return nil, fmt.Errorf("%w: the snapshot at entry %d holds the broker state at entry %d", broker.ErrBadState, snap.Index, bk.AppliedIndex())
 	}
 	q := opts.Queues.(*store.Queues)
-	for _, t := range bk.Topics() {
-		if err := q.StartAt(t.Name, t.MinOffset); err != nil {
-			return nil, fmt.Errorf("queue %s: %w", t.Name, err)
+	for _, name := range bk.TopicNames() {
+		if err := q.StartAt(name, bk.Queue(name).MinOffset()); err != nil {
+			return nil, fmt.Errorf("queue %s: %w", name, err)
 		}
 	}
 	return bk, nil
