@@ -172,19 +172,20 @@ var goalsByHand = map[string]func(p *page){
 		p.brokerKey(away, "c")
 		p.brokerIs(away, "crashed", "")
 		p.leader(away, 0)
-		// Write until both running brokers compacted past what away holds.
+		// Write until both running brokers compacted past what away holds;
+		// each message is waited for (committed, or already compacted).
 		for i := 1; ; i++ {
-			p.produce("orders", fmt.Sprintf("by-hand-%d", i))
-			var past bool
-			p.eval(fmt.Sprintf(`(() => { const ns = dledgerLab.frame.nodes, a = ns.find((x) => x.id === %d), up = ns.filter((x) => x.state === 'up');
-				return up.length === 2 && up.every((x) => (x.snapshot_index || 0) > a.last_index) })()`, away), &past)
-			if past {
+			body := fmt.Sprintf("by-hand-%d", i)
+			p.produce("orders", body)
+			raw := p.waitFor(fmt.Sprintf(`(() => { const ns = dledgerLab.frame.nodes, a = ns.find((x) => x.id === %d), up = ns.filter((x) => x.state === 'up');
+				if (up.length === 2 && up.every((x) => (x.snapshot_index || 0) > a.last_index)) return 'past';
+				return up.some((x) => (x.log || []).some((e) => e.committed && (e.summary || '').endsWith(': ' + %q))) && 'committed' })()`, away, body))
+			if string(raw) == `"past"` {
 				break
 			}
-			if i == 40 {
+			if i == 80 {
 				p.t.Fatalf("snapshot: the running brokers never compacted past broker %d", away)
 			}
-			p.committedOn(fmt.Sprintf("by-hand-%d", i), 1)
 		}
 		p.brokerKey(away, "r")
 	},
