@@ -90,6 +90,7 @@ fuzz:
 	$(GO) test ./core/commitlog -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/broker -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/broker -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core/broker -run '^$$' -fuzz '^FuzzDecodeOffsetCommit$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./native/transport -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./native/server -run '^$$' -fuzz '^FuzzHTTPDecoders$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonread -run '^$$' -fuzz '^FuzzInto$$' -fuzztime $(FUZZTIME)

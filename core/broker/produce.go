@@ -209,11 +209,11 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 				t.Index, t.Term, e.Term, ErrNotCommitted)
 		case a.Outcome == OutcomeCorrupt:
 			r.Err = a.Err
-		case a.Outcome == OutcomeNoOp:
+		case a.Outcome == OutcomeNoOp || a.Outcome == OutcomeOffsetCommitted:
 			// (index, term) names one entry (Raft's Log Matching); a ticket
-			// for a no-op means the runner awaited something it did not
-			// propose.
-			panic(fmt.Sprintf("broker: ticket %d awaits entry %d@t%d, which is a %s entry", t.ID, t.Index, t.Term, e.Type))
+			// for a no-op or an offset commit means the runner awaited
+			// something it did not propose.
+			panic(fmt.Sprintf("broker: ticket %d awaits entry %d@t%d, which is not a message (%s)", t.ID, t.Index, t.Term, a.Outcome))
 		case m.Producer != t.Producer || m.Seq != t.Seq:
 			panic(fmt.Sprintf("broker: ticket %d awaits %s#%d at entry %d@t%d, which holds %s#%d",
 				t.ID, t.Producer, t.Seq, t.Index, t.Term, m.Producer, m.Seq))
