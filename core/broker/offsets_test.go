@@ -39,7 +39,7 @@ func TestOffsetCommitEncoding(t *testing.T) {
 		"empty":           {},
 		"version only":    {OffsetCommitFormatV1},
 		"group too long":  {OffsetCommitFormatV1, 9, 'g'},
-		"short offset":    append(append([]byte{}, data[:len(data)-1]...)),
+		"short offset":    append([]byte{}, data[:len(data)-1]...),
 		"trailing byte":   append(append([]byte{}, data...), 0),
 		"bad group chars": {OffsetCommitFormatV1, 1, ' ', 1, 't', 0, 0, 0, 0, 0, 0, 0, 0},
 	} {

@@ -34,6 +34,17 @@ func (st *state) precheck(a Action) error {
 		if n.state != stateUp {
 			return refuse(a, "not-running", core.Args{"node": a.Node, "state": n.state}, "broker %d is %s", a.Node, n.state)
 		}
+	case KindConsumer:
+		group := a.Group
+		if group == "" {
+			group = a.ID
+		}
+		for _, k := range st.clients.consumers {
+			if k.id != a.ID && k.group == group && group != "" && k.topic == a.Topic {
+				return refuse(a, "group-has-reader", core.Args{"group": group, "topic": a.Topic, "id": k.id},
+					"consumer %s of group %s already reads %s: a group reads a queue with one consumer", k.id, group, a.Topic)
+			}
+		}
 	case KindTransfer:
 		if st.leader() == nil {
 			return refuse(a, "no-leader", nil, "no broker leads right now; wait for an election")

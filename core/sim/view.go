@@ -196,6 +196,16 @@ type ConsumerView struct {
 	Node   int      `json:"node"`
 	Offset uint64   `json:"offset"`
 	Recent []string `json:"recent"`
+	// Group is the consumer group; Committed the offset it last committed
+	// (or resumed from). Delivered counts messages the group got the first
+	// time, Redelivered those it got again (at least once: after a failover
+	// to a broker with an older offset), and Redone are the last offsets
+	// delivered again.
+	Group       string   `json:"group"`
+	Committed   uint64   `json:"committed"`
+	Delivered   int      `json:"delivered"`
+	Redelivered int      `json:"redelivered"`
+	Redone      []uint64 `json:"redone,omitempty"`
 }
 
 // SettingsView is the knobs the page shows.

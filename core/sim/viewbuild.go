@@ -196,7 +196,8 @@ func (c clients) view() ClientsView {
 		v.Producers = append(v.Producers, pv)
 	}
 	for _, k := range c.consumers {
-		v.Consumers = append(v.Consumers, ConsumerView{ID: k.id, Topic: k.topic, Node: k.node, Offset: k.offset, Recent: recentStrings(k.recent)})
+		v.Consumers = append(v.Consumers, ConsumerView{ID: k.id, Topic: k.topic, Node: k.node, Offset: k.offset, Recent: recentStrings(k.recent),
+			Group: k.group, Committed: k.committed, Delivered: k.delivered, Redelivered: k.redelivered, Redone: slices.Clone(k.redone)})
 	}
 	return v
 }

@@ -499,6 +499,7 @@ const zh = {
     'refuse-not-running': 'Broker {node} {state}，没有在运行',
     'refuse-not-paused': 'Broker {node} 没有被冻结',
     'refuse-no-leader': '现在没有主节点；请等选举结束',
+    'refuse-group-has-reader': '消费组 {group} 的消费者 {id} 已经在读 {topic}：一个消费组只由一个消费者读一个队列',
     'refuse-empty-disk': 'Broker {node} 的磁盘上还什么都没有',
     'last-ok': '成功：第 {index} 条（任期 {term}），队列位置 {offset}',
     'last-not-leader': 'NOT_LEADER（主节点是 Broker {leader}）',
