@@ -50,13 +50,13 @@ func (r clientResp) String() string {
 func (r clientResp) why() (string, core.Args) {
 	switch {
 	case r.OK:
-		return "ok", core.Args{"index": r.Result.Index, "term": r.Result.Term, "offset": r.Result.QueueOffset}
+		return "ok", core.NewArgs("index", r.Result.Index, "term", r.Result.Term, "offset", r.Result.QueueOffset)
 	case r.Code == "NOT_LEADER" && r.Lead == 0:
 		return "no-leader-known", nil
 	case r.Code == "NOT_LEADER":
-		return "not-leader", core.Args{"leader": r.Lead}
+		return "not-leader", core.NewArgs("leader", r.Lead)
 	}
-	return "code", core.Args{"code": r.Code, "text": r.Text}
+	return "code", core.NewArgs("code", r.Code, "text", r.Text)
 }
 
 // ClientOp is one client operation, for the linearizability check.

@@ -175,9 +175,17 @@ func (st *state) step() {
 			}
 		}
 		st.schedule(event{at: st.now + int64(st.cfg.TickMs), kind: evTick})
-		if len(st.clients.consumers) > 0 && st.cfg.Offsets != "replicated" && st.now >= st.offsetSyncAt {
-			st.offsetSyncAt = st.now + int64(st.cfg.OffsetSyncMs)
-			st.syncOffsets()
+		if len(st.clients.consumers) > 0 && st.cfg.Offsets != "replicated" {
+			switch {
+			case st.offsetSyncAt == 0:
+				// The followers' timer runs on its own, not in step with
+				// the consumers' commits: half a period out of phase here,
+				// so after each commit the followers lag for a while.
+				st.offsetSyncAt = st.now + int64(st.cfg.OffsetSyncMs)/2
+			case st.now >= st.offsetSyncAt:
+				st.offsetSyncAt = st.now + int64(st.cfg.OffsetSyncMs)
+				st.syncOffsets()
+			}
 		}
 	case evDeliver:
 		st.deliver(e)

@@ -65,6 +65,9 @@ type NodeView struct {
 	Truncated []EntryView        `json:"truncated,omitempty"`
 	Segments  []SegmentView      `json:"segments"`
 	Topics    []broker.TopicView `json:"topics"`
+	// Offsets are the consumer groups' offsets this broker holds, by group
+	// and topic (what a consumer that asks this broker resumes from).
+	Offsets []GroupOffset `json:"offsets,omitempty"`
 	// Live mode only.
 	Address string  `json:"address,omitempty"`
 	Pid     int     `json:"pid,omitempty"`
@@ -189,6 +192,13 @@ type ProducerView struct {
 	LastArgs core.Args `json:"last_args,omitempty"`
 }
 
+// GroupOffset is one group's committed offset in one topic on a broker.
+type GroupOffset struct {
+	Group  string `json:"group"`
+	Topic  string `json:"topic"`
+	Offset uint64 `json:"offset"`
+}
+
 // ConsumerView is one consumer.
 type ConsumerView struct {
 	ID     string   `json:"id"`
@@ -222,6 +232,9 @@ type SettingsView struct {
 	CurrentTermCommit bool    `json:"current_term_commit"`
 	PersistBeforeAck  bool    `json:"persist_before_ack"`
 	SegmentSize       int64   `json:"segment_size"`
+	// Offsets is how consumer offsets are kept: "local" or "replicated"
+	// (Config.Offsets).
+	Offsets string `json:"offsets"`
 }
 
 // TimelineView lets the page draw the rewind slider (sim only).
