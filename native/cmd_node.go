@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dledgerlab/core"
+	"dledgerlab/core/broker"
 	"dledgerlab/native/server"
 )
 
@@ -42,6 +43,8 @@ SIGINT or SIGTERM stops it cleanly.`)
 	electionMin := fs.Duration("election-min", 150*time.Millisecond, "shortest election timeout: a follower that hears no leader this long campaigns")
 	electionMax := fs.Duration("election-max", 300*time.Millisecond, "longest election timeout; each timeout is drawn at random from [min, max] (equal: no randomness)")
 	fsyncDelay := fs.Duration("fsync-delay", 0, "an extra sleep after each fsync: a slow disk, to watch replication on fast SSDs")
+	offsetsFlag := fs.String("offsets", "local", "how consumer groups' offsets are kept: local (each broker its own, followers copy the leader's every --offset-sync: RocketMQ's DLedger mode) or replicated (each commit is a log entry); every broker of a group must use the same")
+	offsetSync := fs.Duration("offset-sync", server.DefaultOffsetSync, "with --offsets local, how often a follower copies the leader's offsets")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -110,6 +113,13 @@ SIGINT or SIGTERM stops it cleanly.`)
 	if maxTicks < minTicks {
 		return usagef("--election-max %v is shorter than --election-min %v", *electionMax, *electionMin)
 	}
+	offsets, err := broker.ParseOffsetMode(*offsetsFlag)
+	if err != nil {
+		return usagef("--offsets: %v", err)
+	}
+	if *offsetSync < 100*time.Millisecond || *offsetSync > time.Hour {
+		return usagef("--offset-sync %v: want 100ms to 1h", *offsetSync)
+	}
 	if *fsyncDelay < 0 || *fsyncDelay > 10*time.Second {
 		return usagef("--fsync-delay %v: want 0 to 10s", *fsyncDelay)
 	}
@@ -125,6 +135,7 @@ SIGINT or SIGTERM stops it cleanly.`)
 		AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"), ProduceTimeout: *produceTimeout,
 		SegmentSize: *segmentSize, Logger: log,
 		HeartbeatTicks: hbTicks, ElectionTicksMin: minTicks, ElectionTicksMax: maxTicks, FsyncDelay: *fsyncDelay,
+		Offsets: offsets, OffsetSync: *offsetSync,
 	})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", self, err)
