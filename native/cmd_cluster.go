@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"dledgerlab/core/broker"
 	"dledgerlab/core/commitlog"
 	"dledgerlab/core/sim"
 	"dledgerlab/lessons"
@@ -43,6 +44,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	secret := fs.String("secret", "", "cluster secret (default: $DLEDGERLAB_SECRET, the folder's, else generated)")
 	adminToken := fs.String("admin-token", "", "admin token for the brokers and the live view's actions (default: $DLEDGERLAB_ADMIN_TOKEN, the folder's, else generated)")
 	addr := fs.String("addr", "127.0.0.1:8080", "live view listen address (0.0.0.0:8080 for a classroom)")
+	offsets := fs.String("offsets", "local", "how the brokers keep consumer groups' offsets: local (RocketMQ's DLedger mode) or replicated (see dledgerlab node -h)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -66,8 +68,11 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 		fmt.Printf("%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 	}
 	fmt.Printf("Starting %d brokers in %s …\n", *nodes, *dir)
+	if _, err := broker.ParseOffsetMode(*offsets); err != nil {
+		return usagef("--offsets: %v", err)
+	}
 	x, err := cluster.Launch(ctx, cluster.Options{
-		Nodes: *nodes, Dir: *dir, BasePort: *basePort,
+		Nodes: *nodes, Dir: *dir, BasePort: *basePort, Extra: []string{"--offsets", *offsets},
 		Secret: envOr(*secret, "DLEDGERLAB_SECRET"), AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
 		Logf: logf,
 	})
@@ -167,6 +172,12 @@ func lessonTimingFlags(c sim.Config) []string {
 	dur("--election-max", maxT)
 	if c.FsyncMs > 0 {
 		out = append(out, "--fsync-delay", (time.Duration(c.FsyncMs) * time.Millisecond).String())
+	}
+	if c.Offsets != "" {
+		out = append(out, "--offsets", c.Offsets)
+	}
+	if c.OffsetSyncMs > 0 {
+		out = append(out, "--offset-sync", (time.Duration(c.OffsetSyncMs) * time.Millisecond).String())
 	}
 	return out
 }
