@@ -12,7 +12,7 @@ import "fmt"
 func (n *Node) tickElection() {
 	n.electionElapsed++
 	if n.electionElapsed >= n.electionTimeout {
-		n.event(Event{Kind: EventElectionTimeout, Why: "no-leader-heard", Args: Args{"ticks": n.electionElapsed}, Detail: fmt.Sprintf("no leader heard for %d ticks", n.electionElapsed)})
+		n.event(Event{Kind: EventElectionTimeout, Why: "no-leader-heard", Args: NewArgs("ticks", n.electionElapsed), Detail: fmt.Sprintf("no leader heard for %d ticks", n.electionElapsed)})
 		n.campaign()
 	}
 }
@@ -105,7 +105,7 @@ func (n *Node) becomePreCandidate() {
 	n.reset(n.term)
 	n.role = RolePreCandidate
 	n.votes = map[NodeID]bool{}
-	n.event(Event{Kind: EventBecamePreCandidate, Why: "would-campaign", Args: Args{"term": n.term + 1}, Detail: fmt.Sprintf("would campaign for term %d", n.term+1)})
+	n.event(Event{Kind: EventBecamePreCandidate, Why: "would-campaign", Args: NewArgs("term", n.term+1), Detail: fmt.Sprintf("would campaign for term %d", n.term+1)})
 }
 
 // becomeCandidate: increment term, vote for self (§5.2; seed: 候选者, term 1).
@@ -171,16 +171,16 @@ func (n *Node) handleVote(m Message) {
 	upToDate := n.log.isUpToDate(m.LogIndex, m.LogTerm)
 	switch {
 	case !canVote:
-		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Why: "already-voted", Args: Args{"msg": m.Type.String(), "voted": uint64(n.vote), "term": n.term}, Detail: fmt.Sprintf("%s: already voted for %d in term %d", m.Type, uint64(n.vote), n.term)})
+		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Why: "already-voted", Args: NewArgs("msg", m.Type.String(), "voted", uint64(n.vote), "term", n.term), Detail: fmt.Sprintf("%s: already voted for %d in term %d", m.Type, uint64(n.vote), n.term)})
 		n.send(Message{Type: resp, To: m.From, Reject: true})
 	case !upToDate && !n.cfg.Rules.SkipUpToDateCheck:
 		n.event(Event{Kind: EventVoteRefused, Peer: m.From, Why: "log-behind",
-			Args: Args{"msg": m.Type.String(), "last": m.LogIndex, "lastTerm": m.LogTerm, "ours": n.log.lastIndex(), "oursTerm": n.log.lastTerm()},
+			Args: NewArgs("msg", m.Type.String(), "last", m.LogIndex, "lastTerm", m.LogTerm, "ours", n.log.lastIndex(), "oursTerm", n.log.lastTerm()),
 			Detail: fmt.Sprintf("%s: candidate's log (last %d@t%d) is behind ours (last %d@t%d), §5.4.1",
 				m.Type, m.LogIndex, m.LogTerm, n.log.lastIndex(), n.log.lastTerm())})
 		n.send(Message{Type: resp, To: m.From, Reject: true})
 	default:
-		n.event(Event{Kind: EventVoteGranted, Peer: m.From, Why: "granted", Args: Args{"msg": m.Type.String(), "term": m.Term}, Detail: fmt.Sprintf("%s for term %d", m.Type, m.Term)})
+		n.event(Event{Kind: EventVoteGranted, Peer: m.From, Why: "granted", Args: NewArgs("msg", m.Type.String(), "term", m.Term), Detail: fmt.Sprintf("%s for term %d", m.Type, m.Term)})
 		// Answer in the candidate's term so it counts the answer.
 		n.send(Message{Type: resp, To: m.From, Term: m.Term})
 		if m.Type == MsgVote {
@@ -218,7 +218,7 @@ func (n *Node) becomeLeader() {
 	for i := range n.prs {
 		n.prs[i] = progress{next: n.log.lastIndex() + 1, recentActive: true}
 	}
-	n.event(Event{Kind: EventBecameLeader, Why: "won-votes", Args: Args{"won": granted, "of": len(n.peers), "majority": n.quorum()}, Detail: fmt.Sprintf("won %d of %d votes; a majority is %d (N/2+1)", granted, len(n.peers), n.quorum())})
+	n.event(Event{Kind: EventBecameLeader, Why: "won-votes", Args: NewArgs("won", granted, "of", len(n.peers), "majority", n.quorum()), Detail: fmt.Sprintf("won %d of %d votes; a majority is %d (N/2+1)", granted, len(n.peers), n.quorum())})
 	n.appendEntry(EntryNoOp, nil)
 	n.bcastHeartbeat()
 }

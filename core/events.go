@@ -81,6 +81,23 @@ type Event struct {
 // Args are an event's values by name: numbers, broker ids, message types.
 type Args map[string]any
 
+// NewArgs builds Args from alternating names and values, as log/slog takes
+// attributes: NewArgs("term", 3, "votes", 2). Event sites use it rather
+// than map literals because each literal is a run of inline map inserts in
+// the WebAssembly engine every learner downloads, and one call is much
+// smaller (docs/BENCHMARKS.md). A name that is not a string, or a name
+// without a value, is a programming error: it panics.
+func NewArgs(kv ...any) Args {
+	if len(kv)%2 != 0 {
+		panic(fmt.Sprintf("core.NewArgs: %d arguments, want name-value pairs", len(kv)))
+	}
+	a := make(Args, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		a[kv[i].(string)] = kv[i+1]
+	}
+	return a
+}
+
 func (e Event) String() string {
 	s := fmt.Sprintf("broker %d t%d %s", uint64(e.Node), e.Term, e.Kind)
 	if e.Peer != None {

@@ -178,7 +178,7 @@ func (n *Node) Propose(data []byte) (index, term uint64, err error) {
 func (n *Node) Step(m Message) {
 	defer n.assertInvariants()
 	if why := n.checkMessage(m); why != "" {
-		n.event(Event{Kind: EventDropped, Peer: m.From, Why: "malformed", Args: Args{"msg": m.Type.String()}, Detail: fmt.Sprintf("%s: %s", m.Type, why)})
+		n.event(Event{Kind: EventDropped, Peer: m.From, Why: "malformed", Args: NewArgs("msg", m.Type.String()), Detail: fmt.Sprintf("%s: %s", m.Type, why)})
 		return
 	}
 	if !n.stepTerm(m) {
@@ -263,7 +263,7 @@ func (n *Node) stepTerm(m Message) bool {
 			// CheckQuorum's lease: while we hear from a leader, ignore
 			// campaigns (thesis §4.2.3), unless a transfer asked for it.
 			if n.inLease() && !m.Force {
-				n.event(Event{Kind: EventVoteIgnored, Peer: m.From, Why: "in-lease", Args: Args{"msg": m.Type.String(), "term": m.Term, "leader": uint64(n.lead)}, Detail: fmt.Sprintf("%s for term %d while broker %d leads", m.Type, m.Term, uint64(n.lead))})
+				n.event(Event{Kind: EventVoteIgnored, Peer: m.From, Why: "in-lease", Args: NewArgs("msg", m.Type.String(), "term", m.Term, "leader", uint64(n.lead)), Detail: fmt.Sprintf("%s for term %d while broker %d leads", m.Type, m.Term, uint64(n.lead))})
 				return false
 			}
 		}
@@ -278,7 +278,7 @@ func (n *Node) stepTerm(m Message) bool {
 				lead = m.From
 			}
 			if n.role == RoleLeader {
-				n.event(Event{Kind: EventSteppedDown, Peer: m.From, Why: "higher-term", Args: Args{"seen": m.Term, "ours": n.term}, Detail: fmt.Sprintf("saw term %d > %d", m.Term, n.term)})
+				n.event(Event{Kind: EventSteppedDown, Peer: m.From, Why: "higher-term", Args: NewArgs("seen", m.Term, "ours", n.term), Detail: fmt.Sprintf("saw term %d > %d", m.Term, n.term)})
 			}
 			n.becomeFollower(m.Term, lead)
 		}
@@ -291,7 +291,7 @@ func (n *Node) stepTerm(m Message) bool {
 		case MsgPreVote:
 			n.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
 		}
-		n.event(Event{Kind: EventDropped, Peer: m.From, Why: "stale-term", Args: Args{"msg": m.Type.String(), "seen": m.Term, "ours": n.term}, Detail: fmt.Sprintf("%s from stale term %d < %d", m.Type, m.Term, n.term)})
+		n.event(Event{Kind: EventDropped, Peer: m.From, Why: "stale-term", Args: NewArgs("msg", m.Type.String(), "seen", m.Term, "ours", n.term), Detail: fmt.Sprintf("%s from stale term %d < %d", m.Type, m.Term, n.term)})
 		return false
 	}
 	return true
@@ -307,7 +307,7 @@ func (n *Node) inLease() bool {
 func (n *Node) becomeFollower(term uint64, lead NodeID) {
 	was := n.role
 	if n.transferee != None && term > n.term {
-		n.event(Event{Kind: EventTransferFinished, Peer: n.transferee, Why: "stepped-down-for", Args: Args{"term": term}, Detail: fmt.Sprintf("stepped down for term %d", term)})
+		n.event(Event{Kind: EventTransferFinished, Peer: n.transferee, Why: "stepped-down-for", Args: NewArgs("term", term), Detail: fmt.Sprintf("stepped down for term %d", term)})
 	}
 	n.reset(term)
 	n.role = RoleFollower

@@ -62,7 +62,7 @@ func (n *Node) handlePush(m Message) {
 	if !ok {
 		hintIndex, hintTerm := n.log.conflictHint(m.LogIndex)
 		n.event(Event{Kind: EventPushRejected, Peer: m.From, Index: m.LogIndex, Why: "no-entry",
-			Args:   Args{"index": m.LogIndex, "term": m.LogTerm, "hint": hintIndex, "hintTerm": hintTerm},
+			Args:   NewArgs("index", m.LogIndex, "term", m.LogTerm, "hint", hintIndex, "hintTerm", hintTerm),
 			Detail: fmt.Sprintf("no entry %d@t%d here; hint %d@t%d", m.LogIndex, m.LogTerm, hintIndex, hintTerm)})
 		n.send(Message{Type: MsgPushResp, To: m.From, Reject: true, LogIndex: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
 		return
@@ -71,11 +71,11 @@ func (n *Node) handlePush(m Message) {
 	case truncatedFrom != 0 && truncatedFrom <= committedBefore:
 		// Only possible with a safety rule switched off (raftLog.unsafe).
 		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom, Why: "dropped-committed",
-			Args:   Args{"from": truncatedFrom, "to": committedBefore},
+			Args:   NewArgs("from", truncatedFrom, "to", committedBefore),
 			Detail: fmt.Sprintf("dropped COMMITTED entries %d..%d: a safety rule is off and State Machine Safety is broken", truncatedFrom, committedBefore)})
 	case truncatedFrom != 0:
 		n.event(Event{Kind: EventTruncated, Peer: m.From, Index: truncatedFrom, Why: "dropped-uncommitted",
-			Args:   Args{"from": truncatedFrom, "leader": uint64(m.From)},
+			Args:   NewArgs("from", truncatedFrom, "leader", uint64(m.From)),
 			Detail: fmt.Sprintf("dropped uncommitted entries from %d on: they conflict with leader %d", truncatedFrom, uint64(m.From))})
 	}
 	n.maybeCommitTo(min(m.Commit, lastNew))
@@ -156,7 +156,7 @@ func (n *Node) handleReject(id NodeID, pr *progress, m Message) {
 	next = max(min(next, m.LogIndex), pr.match+1)
 	pr.becomeProbe()
 	pr.next = next
-	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Why: "repair", Args: Args{"peer": uint64(id), "index": m.LogIndex, "next": next}, Detail: fmt.Sprintf("broker %d does not hold our entry %d; retrying from %d", uint64(id), m.LogIndex, next)})
+	n.event(Event{Kind: EventRepair, Peer: id, Index: next, Why: "repair", Args: NewArgs("peer", uint64(id), "index", m.LogIndex, "next", next), Detail: fmt.Sprintf("broker %d does not hold our entry %d; retrying from %d", uint64(id), m.LogIndex, next)})
 	n.flush = true
 }
 

@@ -60,7 +60,7 @@ func (n *Node) Compact(index uint64, data []byte) (Snapshot, error) {
 	}
 	term, _ := n.log.term(index)
 	n.log.compact(Snapshot{Index: index, Term: term, Data: data})
-	n.event(Event{Kind: EventCompacted, Index: index, Why: "compacted", Args: Args{"index": index, "bytes": len(data)}, Detail: fmt.Sprintf("entries 1..%d compacted into a snapshot of %d bytes", index, len(data))})
+	n.event(Event{Kind: EventCompacted, Index: index, Why: "compacted", Args: NewArgs("index", index, "bytes", len(data)), Detail: fmt.Sprintf("entries 1..%d compacted into a snapshot of %d bytes", index, len(data))})
 	return n.log.snap, nil
 }
 
@@ -81,7 +81,7 @@ func (n *Node) sendSnapshot(id NodeID) {
 	if pr.state != StateSnapshot || pr.pendingSnapshot != s.Index {
 		pr.becomeSnapshot(s.Index)
 		n.event(Event{Kind: EventSnapshotSent, Peer: id, Index: s.Index, Why: "snapshot-sent",
-			Args:   Args{"peer": uint64(id), "next": pr.next, "index": s.Index, "term": s.Term, "bytes": len(s.Data)},
+			Args:   NewArgs("peer", uint64(id), "next", pr.next, "index", s.Index, "term", s.Term, "bytes", len(s.Data)),
 			Detail: fmt.Sprintf("broker %d needs entry %d, compacted away: sending %s", uint64(id), pr.next, s)})
 	}
 	if pr.probeSent {
@@ -164,7 +164,7 @@ func (n *Node) handleSnapshot(m Message) {
 	// state machine (the caller, from Ready.Snapshot).
 	n.log.restore(s)
 	n.event(Event{Kind: EventSnapshotInstalled, Peer: m.From, Index: s.Index, Why: "snapshot-installed",
-		Args:   Args{"index": s.Index, "term": s.Term, "bytes": len(s.Data), "from": uint64(m.From)},
+		Args:   NewArgs("index", s.Index, "term", s.Term, "bytes", len(s.Data), "from", uint64(m.From)),
 		Detail: fmt.Sprintf("installed %s from broker %d; the log before it is gone", s, uint64(m.From))})
 	// Sent after the caller persisted the snapshot (Ready.Messages).
 	n.send(Message{Type: MsgPushResp, To: m.From, Index: s.Index})

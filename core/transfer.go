@@ -42,6 +42,6 @@ func (n *Node) handleTimeoutNow(m Message) {
 	if n.role == RoleLeader {
 		return
 	}
-	n.event(Event{Kind: EventTransferStarted, Peer: n.id, Why: "asked-to-take-over", Args: Args{"from": uint64(m.From)}, Detail: fmt.Sprintf("broker %d asked us to take over", uint64(m.From))})
+	n.event(Event{Kind: EventTransferStarted, Peer: n.id, Why: "asked-to-take-over", Args: NewArgs("from", uint64(m.From)), Detail: fmt.Sprintf("broker %d asked us to take over", uint64(m.From))})
 	n.elect(true)
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"dledgerlab/core/broker"
 	"dledgerlab/core/commitlog"
 	"dledgerlab/core/sim"
 	"dledgerlab/lessons"
@@ -46,6 +47,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	segmentSize := fs.Int64("segment-size", 0, "every broker's CommitLog segment size in bytes (default 64 MiB; small, e.g. 65536, to watch retention)")
 	retainSegments := fs.Int("retain-segments", 0, "every broker's retention: snapshot and delete the segment files before it past this many (0: keep everything)")
 	retainBytes := fs.Int64("retain-bytes", 0, "every broker's retention by size: snapshot and delete the segment files before it past this many bytes (0: keep everything)")
+	offsets := fs.String("offsets", "local", "how the brokers keep consumer groups' offsets: local (RocketMQ's DLedger mode) or replicated (see dledgerlab node -h)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,10 +82,13 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 		fmt.Printf("%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 	}
 	fmt.Printf("Starting %d brokers in %s …\n", *nodes, *dir)
+	if _, err := broker.ParseOffsetMode(*offsets); err != nil {
+		return usagef("--offsets: %v", err)
+	}
 	x, err := cluster.Launch(ctx, cluster.Options{
 		Nodes: *nodes, Dir: *dir, BasePort: *basePort,
 		Secret: envOr(*secret, "DLEDGERLAB_SECRET"), AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
-		Logf: logf, Extra: extra,
+		Logf: logf, Extra: append(extra, "--offsets", *offsets),
 	})
 	if err != nil {
 		return err
@@ -182,6 +187,12 @@ func lessonTimingFlags(c sim.Config) []string {
 	if c.FsyncMs > 0 {
 		out = append(out, "--fsync-delay", (time.Duration(c.FsyncMs) * time.Millisecond).String())
 	}
+	if c.Offsets != "" {
+		out = append(out, "--offsets", c.Offsets)
+	}
+	if c.OffsetSyncMs > 0 {
+		out = append(out, "--offset-sync", (time.Duration(c.OffsetSyncMs) * time.Millisecond).String())
+	}
 	return out
 }
 
@@ -208,7 +219,8 @@ func startLessonCluster(l *lessons.Lesson) (guide.Driver, func(), error) {
 	if l.Cluster.SnapshotEvery > 0 {
 		// The simulator snapshots every SnapshotEvery applied entries; a
 		// real broker snapshots when its retention is passed: with one
-		// segment kept, as soon as its applied entry is in a second segment.
+		// segment kept, its last checkpoint becomes a snapshot once its
+		// log holds a second segment.
 		extra = append(extra, retentionFlags(1, 0)...)
 	}
 	extra = append(extra, lessonTimingFlags(l.Cluster)...)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dledgerlab/core"
+	"dledgerlab/core/broker"
 	"dledgerlab/core/commitlog"
 	"dledgerlab/native/server"
 )
@@ -45,6 +46,8 @@ SIGINT or SIGTERM stops it cleanly.`)
 	fsyncDelay := fs.Duration("fsync-delay", 0, "an extra sleep after each fsync: a slow disk, to watch replication on fast SSDs")
 	retainSegments := fs.Int("retain-segments", 0, "retention: when the CommitLog holds more segment files than this, snapshot the broker's state and delete the files before it (0: keep everything)")
 	retainBytes := fs.Int64("retain-bytes", 0, "retention: when the CommitLog's segment files hold more bytes than this, snapshot and delete the files before it (0: keep everything; at least one segment)")
+	offsetsFlag := fs.String("offsets", "local", "how consumer groups' offsets are kept: local (each broker its own, followers copy the leader's every --offset-sync: RocketMQ's DLedger mode) or replicated (each commit is a log entry); every broker of a group must use the same")
+	offsetSync := fs.Duration("offset-sync", server.DefaultOffsetSync, "with --offsets local, how often a follower copies the leader's offsets")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -113,6 +116,13 @@ SIGINT or SIGTERM stops it cleanly.`)
 	if maxTicks < minTicks {
 		return usagef("--election-max %v is shorter than --election-min %v", *electionMax, *electionMin)
 	}
+	offsets, err := broker.ParseOffsetMode(*offsetsFlag)
+	if err != nil {
+		return usagef("--offsets: %v", err)
+	}
+	if *offsetSync < 100*time.Millisecond || *offsetSync > time.Hour {
+		return usagef("--offset-sync %v: want 100ms to 1h", *offsetSync)
+	}
 	if *fsyncDelay < 0 || *fsyncDelay > 10*time.Second {
 		return usagef("--fsync-delay %v: want 0 to 10s", *fsyncDelay)
 	}
@@ -132,6 +142,7 @@ SIGINT or SIGTERM stops it cleanly.`)
 		SegmentSize: *segmentSize, Logger: log,
 		HeartbeatTicks: hbTicks, ElectionTicksMin: minTicks, ElectionTicksMax: maxTicks, FsyncDelay: *fsyncDelay,
 		RetainSegments: *retainSegments, RetainBytes: *retainBytes,
+		Offsets: offsets, OffsetSync: *offsetSync,
 	})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", self, err)

@@ -51,7 +51,27 @@ func TestMain(m *testing.M) {
 	if suite.stop != nil {
 		suite.stop()
 	}
+	if engine.dir != "" {
+		os.RemoveAll(engine.dir)
+	}
 	os.Exit(code)
+}
+
+// engine is the engine built once for every test that needs it (the browser
+// suite and TestEngineSize), as `make wasm` builds it.
+var engine struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func builtEngine() (dir string, err error) {
+	engine.once.Do(func() {
+		if engine.dir, engine.err = os.MkdirTemp("", "dledgerlab-web-"); engine.err == nil {
+			engine.err = buildEngine(engine.dir)
+		}
+	})
+	return engine.dir, engine.err
 }
 
 // setup builds the engine, starts the server and the browser once.
@@ -63,12 +83,8 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 			suite.skip = browsertest.Missing("the browser tests")
 			return
 		}
-		dir, err := os.MkdirTemp("", "dledgerlab-web-")
+		dir, err := builtEngine()
 		if err != nil {
-			suite.err = err
-			return
-		}
-		if err := buildEngine(dir); err != nil {
 			suite.err = err
 			return
 		}
@@ -112,7 +128,6 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 			cancelBrowser()
 			cancelAlloc()
 			srv.Close()
-			os.RemoveAll(dir)
 			os.RemoveAll(profile)
 		}
 	})
@@ -125,9 +140,13 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 	return suite.url, suite.browser
 }
 
-// wasmBuildFlags are the Makefile's WASM_FLAGS, split as the shell splits
-// them (TestEngineFlagsMatchTheMakefile checks that they are in step).
-var wasmBuildFlags = []string{"-trimpath", "-ldflags=-s -w", "-gcflags=all=-l", "-gcflags=runtime=", "-gcflags=dledgerlab/core/...="}
+// wasmBuildFlags and wasmBuildEnv are the Makefile's WASM_FLAGS and
+// WASM_ENV, split as the shell splits them (TestEngineFlagsMatchTheMakefile
+// checks that they are in step).
+var (
+	wasmBuildFlags = []string{"-trimpath", "-ldflags=-s -w", "-gcflags=all=-l", "-gcflags=runtime=-B"}
+	wasmBuildEnv   = []string{"GOEXPERIMENT=nogreenteagc"}
+)
 
 // buildEngine compiles ./wasm for the browser and copies wasm_exec.js.
 // DLEDGERLAB_WASM_GCFLAGS adds -gcflags (space-separated, each one
@@ -143,7 +162,7 @@ func buildEngine(dir string) error {
 	}
 	args = append(args, "-o", filepath.Join(dir, "dledgerlab.wasm"), "dledgerlab/wasm")
 	cmd := exec.Command(goTool, args...)
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	cmd.Env = append(append(os.Environ(), "GOOS=js", "GOARCH=wasm"), wasmBuildEnv...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build the wasm engine: %v\n%s", err, out)
 	}

@@ -255,19 +255,25 @@ func TestWriteSite(t *testing.T) {
 func TestEngineFlagsMatchTheMakefile(t *testing.T) {
 	data, err := os.ReadFile("../Makefile")
 	require.NoError(t, err)
-	var line string
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "WASM_FLAGS :="); ok {
-			line = strings.TrimSpace(v)
+	words := func(name string) []string {
+		var line string
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, name+" "); ok {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(v), ":="); ok {
+					line = strings.TrimSpace(v)
+				}
+			}
 		}
+		require.NotEmpty(t, line, "the Makefile sets %s", name)
+		// The shell's splitting, for the quoting the Makefile uses: "…" groups.
+		var out []string
+		for _, f := range regexp.MustCompile(`(?:[^\s"]|"[^"]*")+`).FindAllString(line, -1) {
+			out = append(out, strings.ReplaceAll(f, `"`, ""))
+		}
+		return out
 	}
-	require.NotEmpty(t, line, "the Makefile sets WASM_FLAGS")
-	// The shell's splitting, for the quoting the Makefile uses: "…" groups.
-	var flags []string
-	for _, f := range regexp.MustCompile(`(?:[^\s"]|"[^"]*")+`).FindAllString(line, -1) {
-		flags = append(flags, strings.ReplaceAll(f, `"`, ""))
-	}
-	assert.Equal(t, flags, wasmBuildFlags)
+	assert.Equal(t, words("WASM_FLAGS"), wasmBuildFlags)
+	assert.Equal(t, words("WASM_ENV"), wasmBuildEnv)
 }
 
 // BenchmarkSimSpeedPlayground (core/sim) measures "the playground's steady

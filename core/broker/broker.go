@@ -145,6 +145,9 @@ const (
 	// OutcomeCorrupt: the body did not decode; the entry was skipped (on
 	// every replica alike).
 	OutcomeCorrupt
+	// OutcomeOffsetCommitted: the entry was a consumer group's offset
+	// commit (OffsetsReplicated, offsets.go); no queue was touched.
+	OutcomeOffsetCommitted
 )
 
 func (o Outcome) String() string {
@@ -157,6 +160,8 @@ func (o Outcome) String() string {
 		return "duplicate"
 	case OutcomeCorrupt:
 		return "corrupt"
+	case OutcomeOffsetCommitted:
+		return "offset-committed"
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
@@ -203,7 +208,10 @@ func (b *Broker) Apply(e core.Entry, pos int64, size int32) (Applied, error) {
 	}
 	a := Applied{Index: e.Index, Term: e.Term, Outcome: OutcomeNoOp}
 	var m Message
-	if e.Type == core.EntryNormal {
+	switch {
+	case e.Type == core.EntryNormal && IsOffsetCommit(e.Data):
+		a.Outcome, a.Err = b.applyOffsetCommit(e.Data)
+	case e.Type == core.EntryNormal:
 		a.Outcome, a.Result, m, a.Err = b.dispatch(e, pos, size)
 	}
 	b.applied = e.Index

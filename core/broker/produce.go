@@ -47,7 +47,6 @@ package broker
 // after that would be stored twice.
 
 import (
-	"cmp"
 	"fmt"
 	"hash/crc32"
 	"slices"
@@ -163,9 +162,17 @@ func (b *Broker) FailAll(err error) []Resolved {
 			out = append(out, Resolved{Ticket: t, Err: fmt.Errorf("entry %d@t%d: %w", t.Index, t.Term, err)})
 		}
 	}
-	slices.SortFunc(out, func(x, y Resolved) int { return cmp.Compare(x.Ticket.ID, y.Ticket.ID) })
+	if len(out) < 2 {
+		clear(b.pending)
+		return out
+	}
+	rank := byTicketID(len(out), func(i int) uint64 { return out[i].Ticket.ID })
+	sorted := make([]Resolved, len(out))
+	for i, r := range out {
+		sorted[rank(i)] = r
+	}
 	clear(b.pending)
-	return out
+	return sorted
 }
 
 // Pending returns the tickets still waiting, in the order they were issued.
@@ -174,8 +181,15 @@ func (b *Broker) Pending() []Ticket {
 	for _, ts := range b.pending {
 		out = append(out, ts...)
 	}
-	slices.SortFunc(out, func(x, y Ticket) int { return cmp.Compare(x.ID, y.ID) })
-	return out
+	if len(out) < 2 {
+		return out
+	}
+	rank := byTicketID(len(out), func(i int) uint64 { return out[i].ID })
+	sorted := make([]Ticket, len(out))
+	for i, t := range out {
+		sorted[rank(i)] = t
+	}
+	return sorted
 }
 
 // resolve answers the tickets awaiting e's index after e was applied as a.
@@ -195,11 +209,11 @@ func (b *Broker) resolve(e core.Entry, a Applied, m Message) []Resolved {
 				t.Index, t.Term, e.Term, ErrNotCommitted)
 		case a.Outcome == OutcomeCorrupt:
 			r.Err = a.Err
-		case a.Outcome == OutcomeNoOp:
+		case a.Outcome == OutcomeNoOp || a.Outcome == OutcomeOffsetCommitted:
 			// (index, term) names one entry (Raft's Log Matching); a ticket
-			// for a no-op means the runner awaited something it did not
-			// propose.
-			panic(fmt.Sprintf("broker: ticket %d awaits entry %d@t%d, which is a %s entry", t.ID, t.Index, t.Term, e.Type))
+			// for a no-op or an offset commit means the runner awaited
+			// something it did not propose.
+			panic(fmt.Sprintf("broker: ticket %d awaits entry %d@t%d, which is not a message (%s)", t.ID, t.Index, t.Term, a.Outcome))
 		case m.Producer != t.Producer || m.Seq != t.Seq:
 			panic(fmt.Sprintf("broker: ticket %d awaits %s#%d at entry %d@t%d, which holds %s#%d",
 				t.ID, t.Producer, t.Seq, t.Index, t.Term, m.Producer, m.Seq))
@@ -327,4 +341,21 @@ func (b *Broker) evictProducer() {
 		}
 	}
 	delete(b.producers, victim)
+}
+
+// byTicketID returns where the i-th of n tickets goes when they are ordered
+// by their (unique) IDs. It sorts the IDs instead of calling slices.SortFunc
+// on the structs: in the WebAssembly engine every SortFunc instantiation is
+// a copy of pdqsort (about 20 KB), while slices.Sort of uint64 is there anyway
+// (see sortByID in core/sim/viewbuild.go and docs/BENCHMARKS.md).
+func byTicketID(n int, id func(i int) uint64) func(i int) int {
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = id(i)
+	}
+	slices.Sort(ids)
+	return func(i int) int {
+		r, _ := slices.BinarySearch(ids, id(i))
+		return r
+	}
 }

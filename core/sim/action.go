@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"dledgerlab/core"
+	"dledgerlab/core/broker"
 )
 
 // Action is one thing a learner, a lesson or the chaos sweep does to the
@@ -42,6 +43,10 @@ type Action struct {
 	Rate float64 `json:"rate,omitempty"`
 	// ID names a producer or consumer (default "p1", "c1").
 	ID string `json:"id,omitempty"`
+	// Group is a consumer's group (default: its ID). A group reads each
+	// topic with one consumer (one queue per topic: RocketMQ's rebalance
+	// gives a queue to one consumer of the group).
+	Group string `json:"group,omitempty"`
 	// Rule and On switch a rule (KindRule): one of the Rule* names.
 	Rule string `json:"rule,omitempty"`
 	On   bool   `json:"on,omitempty"`
@@ -215,6 +220,11 @@ func (a Action) validate(n int) error {
 		}
 		if len(a.Body) > 4096 {
 			return badAction(a, "body of %d bytes is over the playground's 4096", len(a.Body))
+		}
+		if a.Group != "" {
+			if err := broker.CheckGroup(a.Group); err != nil {
+				return badAction(a, "%v", err)
+			}
 		}
 	case KindTrap:
 		if !slices.Contains(Traps, a.Rule) && a.Rule != TrapNone {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 
 	"dledgerlab/core"
@@ -16,23 +17,34 @@ func (st *state) precheck(a Action) error {
 	switch a.Kind {
 	case KindCrash:
 		if n.state != stateUp && n.state != statePaused {
-			return refuse(a, "already-down", core.Args{"node": a.Node}, "broker %d is already down", a.Node)
+			return refuse(a, "already-down", core.NewArgs("node", a.Node), "broker %d is already down", a.Node)
 		}
 	case KindRestart:
 		if n.state != stateCrashed && n.state != stateRefused {
-			return refuse(a, "still-running", core.Args{"node": a.Node}, "broker %d is running; crash it first", a.Node)
+			return refuse(a, "still-running", core.NewArgs("node", a.Node), "broker %d is running; crash it first", a.Node)
 		}
 	case KindPause:
 		if n.state != stateUp {
-			return refuse(a, "not-running", core.Args{"node": a.Node, "state": n.state}, "broker %d is %s, not running", a.Node, n.state)
+			return refuse(a, "not-running", core.NewArgs("node", a.Node, "state", n.state), "broker %d is %s, not running", a.Node, n.state)
 		}
 	case KindResume:
 		if n.state != statePaused {
-			return refuse(a, "not-paused", core.Args{"node": a.Node}, "broker %d is not paused", a.Node)
+			return refuse(a, "not-paused", core.NewArgs("node", a.Node), "broker %d is not paused", a.Node)
 		}
 	case KindCampaign:
 		if n.state != stateUp {
-			return refuse(a, "not-running", core.Args{"node": a.Node, "state": n.state}, "broker %d is %s", a.Node, n.state)
+			return refuse(a, "not-running", core.NewArgs("node", a.Node, "state", n.state), "broker %d is %s", a.Node, n.state)
+		}
+	case KindConsumer:
+		group := a.Group
+		if group == "" {
+			group = a.ID
+		}
+		for _, k := range st.clients.consumers {
+			if k.id != a.ID && k.group == group && group != "" && k.topic == a.Topic {
+				return refuse(a, "group-has-reader", core.NewArgs("group", group, "topic", a.Topic, "id", k.id),
+					"consumer %s of group %s already reads %s: a group reads a queue with one consumer", k.id, group, a.Topic)
+			}
 		}
 	case KindTransfer:
 		if st.leader() == nil {
@@ -40,7 +52,7 @@ func (st *state) precheck(a Action) error {
 		}
 	case KindDiskFlip:
 		if n.store.DurableEnd() == 0 {
-			return refuse(a, "empty-disk", core.Args{"node": a.Node}, "broker %d has nothing on disk yet", a.Node)
+			return refuse(a, "empty-disk", core.NewArgs("node", a.Node), "broker %d has nothing on disk yet", a.Node)
 		}
 	}
 	return nil
@@ -178,7 +190,7 @@ func (st *state) diskFlip(n *simNode, offset int64) {
 		st.simEvent(n.id, "disk-fault", "", nil, "could not flip: "+err.Error())
 		return
 	}
-	st.simEvent(n.id, "disk-fault", "flipped", core.Args{"pos": pos}, fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
+	st.simEvent(n.id, "disk-fault", "flipped", core.NewArgs("pos", pos), fmt.Sprintf("flipped the byte at CommitLog position %d", pos))
 }
 
 // Args are the values of the action's description by name, for the page's
@@ -187,23 +199,23 @@ func (st *state) diskFlip(n *simNode, offset int64) {
 func (a Action) Args() core.Args {
 	switch a.Kind {
 	case KindCrash, KindRestart, KindPause, KindResume, KindIsolate, KindCampaign, KindTransfer, KindDiskFlip:
-		return core.Args{"node": a.Node}
+		return core.NewArgs("node", a.Node)
 	case KindPartition:
-		return core.Args{"groups": fmt.Sprint(a.Groups), "oneWay": a.OneWay}
+		return core.NewArgs("groups", fmt.Sprint(a.Groups), "oneWay", a.OneWay)
 	case KindLink:
-		return core.Args{"from": a.From, "to": a.To, "latency": a.LatencyMs, "jitter": a.JitterMs, "loss": fmt.Sprintf("%.0f", a.Loss*100)}
+		return core.NewArgs("from", a.From, "to", a.To, "latency", a.LatencyMs, "jitter", a.JitterMs, "loss", fmt.Sprintf("%.0f", a.Loss*100))
 	case KindNet:
-		return core.Args{"latency": a.LatencyMs, "jitter": a.JitterMs, "loss": fmt.Sprintf("%.0f", a.Loss*100), "dup": fmt.Sprintf("%.0f", a.Dup*100)}
+		return core.NewArgs("latency", a.LatencyMs, "jitter", a.JitterMs, "loss", fmt.Sprintf("%.0f", a.Loss*100), "dup", fmt.Sprintf("%.0f", a.Dup*100))
 	case KindProduce:
-		return core.Args{"body": a.Body, "topic": a.Topic}
+		return core.NewArgs("body", a.Body, "topic", a.Topic)
 	case KindProducer:
-		return core.Args{"id": a.ID, "rate": fmt.Sprintf("%.1f", a.Rate), "topic": a.Topic}
+		return core.NewArgs("id", a.ID, "rate", fmt.Sprintf("%.1f", a.Rate), "topic", a.Topic)
 	case KindConsumer:
-		return core.Args{"id": a.ID, "topic": a.Topic, "node": a.Node}
+		return core.NewArgs("id", a.ID, "topic", a.Topic, "node", a.Node, "group", cmp.Or(a.Group, a.ID))
 	case KindRule:
-		return core.Args{"rule": a.Rule, "on": a.On}
+		return core.NewArgs("rule", a.Rule, "on", a.On)
 	case KindTrap:
-		return core.Args{"trap": a.Rule}
+		return core.NewArgs("trap", a.Rule)
 	}
 	return nil
 }
@@ -229,7 +241,11 @@ func (a Action) describe() string {
 	case KindProducer:
 		return fmt.Sprintf("producer %s: %.1f msg/s to %s", a.ID, a.Rate, a.Topic)
 	case KindConsumer:
-		return fmt.Sprintf("consumer %s reads %s from broker %d", a.ID, a.Topic, a.Node)
+		from := "the leader"
+		if a.Node != 0 {
+			from = fmt.Sprintf("broker %d", a.Node)
+		}
+		return fmt.Sprintf("consumer %s of group %s reads %s from %s", a.ID, cmp.Or(a.Group, a.ID), a.Topic, from)
 	case KindTransfer:
 		return fmt.Sprintf("transfer leadership to broker %d", a.Node)
 	case KindRule:

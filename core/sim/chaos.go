@@ -161,6 +161,12 @@ func RunChaos(o ChaosOptions) ChaosResult {
 	case o.Seed%4 == 1:
 		cfg.SnapshotEvery = 16 + int(o.Seed/4%48)
 	}
+	// Consumer groups commit often, and every other run keeps their
+	// offsets in the log (the group checker runs in both modes).
+	cfg.OffsetCommitMs, cfg.OffsetSyncMs = 700, 2000
+	if o.Seed%2 == 1 {
+		cfg.Offsets = "replicated"
+	}
 	s, err := New(cfg)
 	if err != nil {
 		panic(fmt.Sprintf("chaos config: %v", err))

@@ -68,6 +68,7 @@ const (
 	RuleStateMachineSafety = "State Machine Safety"
 	RuleAckedNeverLost     = "No acknowledged message is lost"
 	RuleConsumerPrefix     = "Consumers see a gap-free prefix"
+	RuleGroupNoSkip        = "A consumer group never skips a message"
 )
 
 // clone copies the checker for a checkpoint. Slices that only ever append
@@ -288,6 +289,22 @@ func (c *checker) consumed(st *state, n *simNode, k *consumer, m broker.Stored) 
 	if q := c.truth[k.topic]; m.QueueOffset < uint64(len(q)) && q[m.QueueOffset] != m.Index {
 		c.violate(st, RuleConsumerPrefix, []int{n.id}, "consumer %s read entry %d at offset %d of %s from broker %d, but that offset holds entry %d",
 			k.id, m.Index, m.QueueOffset, k.topic, n.id, q[m.QueueOffset])
+	}
+}
+
+// resumed checks where a consumer resumed its group (the offset broker n
+// answered): at or before the group's high-water mark, or a message was
+// never delivered to the group. Going back is allowed (at least once: those
+// messages are delivered again and counted); going past is a violation,
+// unless what lies between expired by retention on n.
+func (c *checker) resumed(st *state, n *simNode, k *consumer) {
+	floor := k.seen
+	if q := n.br.Queue(k.topic); q != nil {
+		floor = max(floor, q.MinOffset())
+	}
+	if k.offset > floor {
+		c.violate(st, RuleGroupNoSkip, []int{n.id}, "consumer %s of group %s resumed %s at offset %d on broker %d, but the group was delivered only offsets before %d",
+			k.id, k.group, k.topic, k.offset, n.id, k.seen)
 	}
 }
 

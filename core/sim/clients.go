@@ -50,13 +50,13 @@ func (r clientResp) String() string {
 func (r clientResp) why() (string, core.Args) {
 	switch {
 	case r.OK:
-		return "ok", core.Args{"index": r.Result.Index, "term": r.Result.Term, "offset": r.Result.QueueOffset}
+		return "ok", core.NewArgs("index", r.Result.Index, "term", r.Result.Term, "offset", r.Result.QueueOffset)
 	case r.Code == "NOT_LEADER" && r.Lead == 0:
 		return "no-leader-known", nil
 	case r.Code == "NOT_LEADER":
-		return "not-leader", core.Args{"leader": r.Lead}
+		return "not-leader", core.NewArgs("leader", r.Lead)
 	}
-	return "code", core.Args{"code": r.Code, "text": r.Text}
+	return "code", core.NewArgs("code", r.Code, "text", r.Text)
 }
 
 // ClientOp is one client operation, for the linearizability check.
@@ -137,11 +137,31 @@ type sendState struct {
 	deadlineSeq uint64
 }
 
+// consumer is one member of a consumer group pulling one topic's queue,
+// as a RocketMQ push consumer does: it keeps its position in memory
+// (offset), commits it to the broker every OffsetCommitMs, and asks the
+// broker for the group's committed offset when it starts and whenever the
+// broker it reads from changes (a failover or a restart: what a restarted
+// or rebalanced RocketMQ consumer does), so a broker with an older offset
+// makes it deliver messages again (at least once).
 type consumer struct {
 	id     string
+	group  string
 	topic  string
 	node   int
 	offset uint64
+	// from is the broker read last (0: none yet).
+	from int
+	// committed is the offset last committed and committedAt when.
+	committed   uint64
+	committedAt int64
+	// seen is the group's high-water mark: every offset below it was
+	// delivered at least once. delivered and redelivered count messages
+	// delivered the first time and again; redone are the last offsets
+	// delivered again.
+	seen                   uint64
+	delivered, redelivered int
+	redone                 []uint64
 	// recent are the last messages read, formatted only for the view.
 	recent []readMsg
 }
@@ -167,6 +187,7 @@ func (c clients) clone() clients {
 	for _, k := range c.consumers {
 		q := *k
 		q.recent = slices.Clone(k.recent)
+		q.redone = slices.Clone(k.redone)
 		out.consumers = append(out.consumers, &q)
 	}
 	return out
@@ -412,17 +433,25 @@ func (c *clients) addConsumer(st *state, a Action) {
 	if id == "" {
 		id = fmt.Sprintf("c%d", len(c.consumers)+1)
 	}
+	group := a.Group
+	if group == "" {
+		group = id
+	}
 	for _, k := range c.consumers {
 		if k.id == id {
-			k.topic, k.node = a.Topic, a.Node
+			if k.group != group || k.topic != a.Topic {
+				*k = consumer{id: id, group: group, topic: a.Topic, committedAt: st.now}
+			}
+			k.node = a.Node
 			return
 		}
 	}
-	c.consumers = append(c.consumers, &consumer{id: id, topic: a.Topic, node: a.Node})
+	c.consumers = append(c.consumers, &consumer{id: id, group: group, topic: a.Topic, node: a.Node, committedAt: st.now})
 	st.schedule(event{at: st.now, kind: evConsumerPoll, client: len(c.consumers) - 1})
 }
 
-// poll reads what is committed past the consumer's offset.
+// poll reads what is committed past the consumer's offset, and commits
+// the group's offset when OffsetCommitMs has passed.
 func (c *clients) poll(st *state, i int) {
 	k := c.consumers[i]
 	st.schedule(event{at: st.now + int64(st.cfg.PollMs), kind: evConsumerPoll, client: i})
@@ -435,11 +464,22 @@ func (c *clients) poll(st *state, i int) {
 	if n == nil || n.state != stateUp || n.busy {
 		return
 	}
+	if k.from != n.id {
+		// A broker it did not read from last: ask it where the group is
+		// (RocketMQ's QUERY_CONSUMER_OFFSET).
+		if !st.offsetsCurrent(n) {
+			return
+		}
+		k.offset, k.from = n.br.Offset(k.group, k.topic), n.id
+		k.committed = k.offset
+		st.check.resumed(st, n, k)
+	}
 	msgs, err := n.br.Consume(k.topic, k.offset, 32)
 	if errors.Is(err, broker.ErrOffsetTooSmall) {
 		// The messages before the broker's snapshot are gone there: go on
 		// from its first one (a RocketMQ consumer's OFFSET_TOO_SMALL).
 		k.offset = n.br.Queue(k.topic).MinOffset()
+		k.seen = max(k.seen, k.offset)
 		return
 	}
 	if err != nil {
@@ -447,6 +487,16 @@ func (c *clients) poll(st *state, i int) {
 	}
 	for _, m := range msgs {
 		st.check.consumed(st, n, k, m)
+		if m.QueueOffset < k.seen {
+			k.redelivered++
+			if len(k.redone) == 8 {
+				k.redone = k.redone[:copy(k.redone, k.redone[1:])]
+			}
+			k.redone = append(k.redone, m.QueueOffset)
+		} else {
+			k.delivered++
+			k.seen = m.QueueOffset + 1
+		}
 		k.offset = m.QueueOffset + 1
 		if len(k.recent) == 8 {
 			n := copy(k.recent, k.recent[1:])
@@ -458,5 +508,66 @@ func (c *clients) poll(st *state, i int) {
 				Producer: m.Message.Producer, Seq: m.Message.Seq, Offset: m.QueueOffset, CallMs: st.now, ReturnMs: st.now, Outcome: "ok"})
 		}
 	}
-	n.br.CommitOffset(k.id, k.topic, k.offset)
+	if st.now-k.committedAt >= int64(st.cfg.OffsetCommitMs) {
+		k.committedAt = st.now
+		if k.offset != k.committed {
+			st.commitOffset(n, k)
+		}
+	}
+}
+
+// commitOffset is a consumer's periodic offset commit
+// (RemoteBrokerOffsetStore.persistAll → UPDATE_CONSUMER_OFFSET). Locally,
+// the broker it reads from stores it; replicated, it becomes a log entry,
+// proposed on the leader (a follower or an older leader cannot take it:
+// the consumer tries again at its next commit).
+func (st *state) commitOffset(n *simNode, k *consumer) {
+	if st.cfg.Offsets != "replicated" {
+		n.br.CommitOffset(k.group, k.topic, k.offset)
+		k.committed = k.offset
+		return
+	}
+	if n.node.Role() != core.RoleLeader {
+		return
+	}
+	data, err := broker.EncodeOffsetCommit(broker.OffsetCommit{Group: k.group, Topic: k.topic, Offset: k.offset})
+	if err != nil {
+		return // the group and topic were checked when the consumer started
+	}
+	if _, _, err := n.node.Propose(data); err == nil {
+		k.committed = k.offset
+		st.drain(n)
+	}
+}
+
+// offsetsCurrent says whether n can answer for a group's offset: locally
+// always (it answers with what it has); replicated only once it has applied
+// an entry of its current term as leader, since only then has it applied
+// every commit the previous leaders got committed (Raft §8's rule for
+// reads: a new leader first commits an entry of its own term).
+func (st *state) offsetsCurrent(n *simNode) bool {
+	if st.cfg.Offsets != "replicated" || n.node.Role() != core.RoleLeader {
+		return true // a follower a consumer is pinned to answers with what it applied
+	}
+	t, ok := n.node.EntryTerm(n.br.AppliedIndex())
+	return ok && t == n.node.Term()
+}
+
+// syncOffsets is the local mode's periodic copy of the leader's offsets to
+// each follower that can reach it (SlaveSynchronize.syncConsumerOffset).
+func (st *state) syncOffsets() {
+	l := st.leader()
+	if l == nil {
+		return
+	}
+	var table map[string]map[string]uint64
+	for _, f := range st.nodes {
+		if f == l || f.state != stateUp || st.net.cut[Link{From: f.id, To: l.id}] || st.net.cut[Link{From: l.id, To: f.id}] {
+			continue
+		}
+		if table == nil {
+			table = l.br.Offsets()
+		}
+		f.br.SyncOffsets(table)
+	}
 }

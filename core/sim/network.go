@@ -152,13 +152,18 @@ func (nw *network) heal() {
 }
 
 func (nw *network) cuts() []Link {
-	out := slices.Collect(maps.Keys(nw.cut))
-	slices.SortFunc(out, func(a, b Link) int {
-		if a.From != b.From {
-			return a.From - b.From
-		}
-		return a.To - b.To
-	})
+	// Ordered by (From, To) through a uint64 key: slices.Sort of uint64 is
+	// in the engine anyway, a SortFunc over Link would add a copy of pdqsort
+	// to the WebAssembly (see sortByID in viewbuild.go).
+	keys := make([]uint64, 0, len(nw.cut))
+	for l := range nw.cut {
+		keys = append(keys, uint64(l.From)<<32|uint64(uint32(l.To)))
+	}
+	slices.Sort(keys)
+	out := make([]Link, len(keys))
+	for i, k := range keys {
+		out[i] = Link{From: int(k >> 32), To: int(uint32(k))}
+	}
 	return out
 }
 

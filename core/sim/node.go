@@ -263,7 +263,7 @@ func (st *state) startReady(n *simNode) {
 	n.pending = n.node.Ready()
 	rd := &n.pending
 	if trap := st.coreEvents(n, rd.Events); trap != "" {
-		st.simEvent(n.id, "trap", "trap", core.Args{"trap": trap}, trap)
+		st.simEvent(n.id, "trap", "trap", core.NewArgs("trap", trap), trap)
 		switch trap {
 		case TrapIsolateLeaderOnElection:
 			st.net.isolate(n.id, len(st.nodes))
@@ -490,7 +490,7 @@ func (st *state) crash(n *simNode) {
 	n.busy, n.fsyncDone = false, false
 	n.pending = core.Ready{}
 	n.inbox, n.tickets = nil, nil
-	st.simEvent(n.id, "crashed", "lost-unsynced", core.Args{"entries": n.store.LastIndex()}, fmt.Sprintf("lost everything not fsynced; disk holds %d entries", n.store.LastIndex()))
+	st.simEvent(n.id, "crashed", "lost-unsynced", core.NewArgs("entries", n.store.LastIndex()), fmt.Sprintf("lost everything not fsynced; disk holds %d entries", n.store.LastIndex()))
 }
 
 // restart runs the recovery scan over the disk and starts the replica.
@@ -507,18 +507,18 @@ func (st *state) restart(n *simNode) {
 		for _, it := range report.Items {
 			bytes += it.Bytes
 		}
-		st.simEvent(n.id, "recovered", "recovery-report", core.Args{"items": len(report.Items), "bytes": bytes}, report.String())
+		st.simEvent(n.id, "recovered", "recovery-report", core.NewArgs("items", len(report.Items), "bytes", bytes), report.String())
 	}
 	if hs, _ := store.InitialState(); hs.Commit > store.LastIndex() {
 		// Recovery cut entries this broker had persisted and knew to be
 		// committed: it has forgotten what it acknowledged. Raft assumes
 		// disks keep what they promise; the checkers will show the cost.
-		st.simEvent(n.id, "lost-committed", "lost-committed", core.Args{"from": store.LastIndex() + 1, "to": hs.Commit}, fmt.Sprintf("recovery dropped committed entries %d..%d", store.LastIndex()+1, hs.Commit))
+		st.simEvent(n.id, "lost-committed", "lost-committed", core.NewArgs("from", store.LastIndex()+1, "to", hs.Commit), fmt.Sprintf("recovery dropped committed entries %d..%d", store.LastIndex()+1, hs.Commit))
 		hs.Commit = store.LastIndex()
 		store.SetHardState(hs)
 		store.Sync()
 	}
 	n.store = store
 	st.boot(n)
-	st.simEvent(n.id, "restarted", "from-disk", core.Args{"entries": store.LastIndex()}, fmt.Sprintf("from disk: %d entries", store.LastIndex()))
+	st.simEvent(n.id, "restarted", "from-disk", core.NewArgs("entries", store.LastIndex()), fmt.Sprintf("from disk: %d entries", store.LastIndex()))
 }

@@ -19,6 +19,7 @@ import (
 	"slices"
 
 	"dledgerlab/core"
+	"dledgerlab/core/broker"
 	"dledgerlab/core/commitlog"
 	"dledgerlab/core/internal/xrand"
 )
@@ -66,6 +67,17 @@ type Config struct {
 	// and a follower that needs them receives the snapshot instead. 0:
 	// never.
 	SnapshotEvery int `json:"snapshot_every,omitempty"`
+	// Offsets is how consumer groups' offsets are kept: "local" (the
+	// default, RocketMQ's DLedger mode: each broker keeps what it was told,
+	// followers copy the leader's table every OffsetSyncMs) or "replicated"
+	// (each commit is a log entry). See broker.OffsetMode.
+	Offsets string `json:"offsets,omitempty"`
+	// OffsetCommitMs is how often a consumer commits its group's offset
+	// (RocketMQ's persistConsumerOffsetInterval, 5 s).
+	OffsetCommitMs int `json:"offset_commit_ms,omitempty"`
+	// OffsetSyncMs is how often followers copy the leader's offsets in the
+	// local mode (a RocketMQ slave's SlaveSynchronize timer).
+	OffsetSyncMs int `json:"offset_sync_ms,omitempty"`
 
 	DisableCheckQuorum bool       `json:"disable_check_quorum,omitempty"`
 	DisablePreVote     bool       `json:"disable_pre_vote,omitempty"`
@@ -106,6 +118,8 @@ func (c *Config) fill() {
 	def(&c.ClientLatencyMs, 5)
 	def(&c.ProduceTimeoutMs, 2500)
 	def(&c.PollMs, 100)
+	def(&c.OffsetCommitMs, 5000)
+	def(&c.OffsetSyncMs, 5000)
 	def(&c.ViewLogEntries, 40)
 	if c.SegmentSize == 0 {
 		c.SegmentSize = 1024
@@ -135,6 +149,11 @@ func (c Config) validate() error {
 		return bad("fsync_ms, client_latency_ms must be >= 0; poll_ms, produce_timeout_ms >= 1")
 	case c.CheckpointMs < -1:
 		return bad("checkpoint_ms = %d, want > 0 or -1 (off)", c.CheckpointMs)
+	case c.OffsetCommitMs < 1 || c.OffsetSyncMs < 1:
+		return bad("offset_commit_ms and offset_sync_ms must be >= 1")
+	}
+	if _, err := broker.ParseOffsetMode(c.Offsets); err != nil {
+		return bad("offsets: %v", err)
 	}
 	if err := (commitlog.Options{SegmentSize: c.SegmentSize}).Validate(); err != nil {
 		return bad("segment_size: %v", err)

@@ -50,6 +50,11 @@ type state struct {
 	// every broker every tick at once, as a tick-by-tick runner does.
 	tickNo     int64
 	eagerTicks bool
+	// offsetSyncAt is when followers next copy the leader's consumer
+	// offsets (the local mode's SlaveSynchronize timer; it runs on the
+	// ticks, once a consumer exists, so runs without consumers are as
+	// before).
+	offsetSyncAt int64
 }
 
 type switches struct {
@@ -170,6 +175,18 @@ func (st *state) step() {
 			}
 		}
 		st.schedule(event{at: st.now + int64(st.cfg.TickMs), kind: evTick})
+		if len(st.clients.consumers) > 0 && st.cfg.Offsets != "replicated" {
+			switch {
+			case st.offsetSyncAt == 0:
+				// The followers' timer runs on its own, not in step with
+				// the consumers' commits: half a period out of phase here,
+				// so after each commit the followers lag for a while.
+				st.offsetSyncAt = st.now + int64(st.cfg.OffsetSyncMs)/2
+			case st.now >= st.offsetSyncAt:
+				st.offsetSyncAt = st.now + int64(st.cfg.OffsetSyncMs)
+				st.syncOffsets()
+			}
+		}
 	case evDeliver:
 		st.deliver(e)
 	case evFsync:

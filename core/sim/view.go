@@ -68,6 +68,9 @@ type NodeView struct {
 	Truncated []EntryView        `json:"truncated,omitempty"`
 	Segments  []SegmentView      `json:"segments"`
 	Topics    []broker.TopicView `json:"topics"`
+	// Offsets are the consumer groups' offsets this broker holds, by group
+	// and topic (what a consumer that asks this broker resumes from).
+	Offsets []GroupOffset `json:"offsets,omitempty"`
 	// Live mode only.
 	Address string  `json:"address,omitempty"`
 	Pid     int     `json:"pid,omitempty"`
@@ -192,6 +195,13 @@ type ProducerView struct {
 	LastArgs core.Args `json:"last_args,omitempty"`
 }
 
+// GroupOffset is one group's committed offset in one topic on a broker.
+type GroupOffset struct {
+	Group  string `json:"group"`
+	Topic  string `json:"topic"`
+	Offset uint64 `json:"offset"`
+}
+
 // ConsumerView is one consumer.
 type ConsumerView struct {
 	ID     string   `json:"id"`
@@ -199,6 +209,16 @@ type ConsumerView struct {
 	Node   int      `json:"node"`
 	Offset uint64   `json:"offset"`
 	Recent []string `json:"recent"`
+	// Group is the consumer group; Committed the offset it last committed
+	// (or resumed from). Delivered counts messages the group got the first
+	// time, Redelivered those it got again (at least once: after a failover
+	// to a broker with an older offset), and Redone are the last offsets
+	// delivered again.
+	Group       string   `json:"group"`
+	Committed   uint64   `json:"committed"`
+	Delivered   int      `json:"delivered"`
+	Redelivered int      `json:"redelivered"`
+	Redone      []uint64 `json:"redone,omitempty"`
 }
 
 // SettingsView is the knobs the page shows.
@@ -215,6 +235,9 @@ type SettingsView struct {
 	CurrentTermCommit bool    `json:"current_term_commit"`
 	PersistBeforeAck  bool    `json:"persist_before_ack"`
 	SegmentSize       int64   `json:"segment_size"`
+	// Offsets is how consumer offsets are kept: "local" or "replicated"
+	// (Config.Offsets).
+	Offsets string `json:"offsets"`
 }
 
 // TimelineView lets the page draw the rewind slider (sim only).

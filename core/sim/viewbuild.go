@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"dledgerlab/core"
@@ -88,6 +90,7 @@ func (st *state) settings() SettingsView {
 		CurrentTermCommit: !r.CommitOldTerms,
 		PersistBeforeAck:  !r.AckBeforePersist,
 		SegmentSize:       st.cfg.SegmentSize,
+		Offsets:           cmp.Or(st.cfg.Offsets, "local"),
 	}
 }
 
@@ -149,7 +152,25 @@ func (st *state) nodeView(n *simNode) NodeView {
 		v.Log = []EntryView{}
 	}
 	v.Topics = n.br.Topics()
+	v.Offsets = groupOffsets(n.br.Offsets())
 	return v
+}
+
+// groupOffsets lists a broker's offset table by group, then topic.
+func groupOffsets(table map[string]map[string]uint64) []GroupOffset {
+	var keys []string
+	for g, ts := range table {
+		for t := range ts {
+			keys = append(keys, g+"\x00"+t) // '\x00' is in neither name
+		}
+	}
+	slices.Sort(keys)
+	out := make([]GroupOffset, 0, len(keys))
+	for _, k := range keys {
+		g, t, _ := strings.Cut(k, "\x00")
+		out = append(out, GroupOffset{Group: g, Topic: t, Offset: table[g][t]})
+	}
+	return out
 }
 
 func (st *state) entryView(n *simNode, e core.Entry, committed, durable bool) EntryView {
@@ -197,7 +218,8 @@ func (c clients) view() ClientsView {
 		v.Producers = append(v.Producers, pv)
 	}
 	for _, k := range c.consumers {
-		v.Consumers = append(v.Consumers, ConsumerView{ID: k.id, Topic: k.topic, Node: k.node, Offset: k.offset, Recent: recentStrings(k.recent)})
+		v.Consumers = append(v.Consumers, ConsumerView{ID: k.id, Topic: k.topic, Node: k.node, Offset: k.offset, Recent: recentStrings(k.recent),
+			Group: k.group, Committed: k.committed, Delivered: k.delivered, Redelivered: k.redelivered, Redone: slices.Clone(k.redone)})
 	}
 	return v
 }

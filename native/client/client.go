@@ -235,6 +235,22 @@ func (c *Client) Consume(ctx context.Context, addr, topic string, offset uint64,
 	return out, err
 }
 
+// CommitOffset commits group's offset in topic at addr (the leader; a
+// follower answers NOT_LEADER).
+func (c *Client) CommitOffset(ctx context.Context, addr, group, topic string, offset uint64) (server.OffsetResponse, error) {
+	var out server.OffsetResponse
+	err := c.do(ctx, http.MethodPost, addr, "/v1/groups/"+url.PathEscape(group)+"/offsets", server.OffsetCommitRequest{Topic: topic, Offset: offset}, &out, false)
+	return out, err
+}
+
+// FetchOffset asks addr for group's offset in topic.
+func (c *Client) FetchOffset(ctx context.Context, addr, group, topic string) (server.OffsetResponse, error) {
+	var out server.OffsetResponse
+	q := url.Values{"topic": {topic}}
+	err := c.do(ctx, http.MethodGet, addr, "/v1/groups/"+url.PathEscape(group)+"/offsets?"+q.Encode(), nil, &out, false)
+	return out, err
+}
+
 // ConsumeAll reads every message of topic at addr from offset 0. An unknown
 // topic is an empty result.
 func (c *Client) ConsumeAll(ctx context.Context, addr, topic string) ([]server.ConsumedMessage, error) {

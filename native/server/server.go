@@ -88,6 +88,11 @@ type Config struct {
 	// it are deleted (see maybeCompact).
 	RetainSegments int
 	RetainBytes    int64
+	// Offsets is how consumer groups' offsets are kept (offsets.go);
+	// OffsetSync how often a follower copies the leader's in the local mode
+	// (0: DefaultOffsetSync).
+	Offsets    broker.OffsetMode
+	OffsetSync time.Duration
 }
 
 // Server is a running broker.
@@ -106,15 +111,22 @@ type Server struct {
 	started  time.Time
 
 	// Owned by the runner goroutine.
-	waiters   map[uint64]*waiter
-	role      core.Role
-	events    []sim.EventView   // recent events, oldest first
-	truncated []sim.EntryView   // recently truncated entries
-	sent      []sim.MessageView // the last messages sent, for the live view (view.go)
-	sentIDs   uint64
-	nTrunc    uint64
-	applied   uint64 // messages dispatched to a queue
-	rate      rateMeter
+	waiters map[uint64]*waiter
+	// offsetWaits are replicated offset commits awaiting their entry, by
+	// index (offsets.go).
+	offsetWaits map[uint64]*offsetWait
+	// offsetsDirty: a local offset commit or sync changed the broker's
+	// state since the last checkpoint (RocketMQ persists its
+	// consumerOffset.json on a timer the same way).
+	offsetsDirty bool
+	role         core.Role
+	events       []sim.EventView   // recent events, oldest first
+	truncated    []sim.EntryView   // recently truncated entries
+	sent         []sim.MessageView // the last messages sent, for the live view (view.go)
+	sentIDs      uint64
+	nTrunc       uint64
+	applied      uint64 // messages dispatched to a queue
+	rate         rateMeter
 	// checkpointed is the applied index of the last checkpoint, written
 	// at checkpointAt (see checkpoint).
 	checkpointed uint64
@@ -156,6 +168,9 @@ const (
 func New(cfg Config) (*Server, error) {
 	if cfg.Tick <= 0 {
 		cfg.Tick = DefaultTick
+	}
+	if cfg.OffsetSync <= 0 {
+		cfg.OffsetSync = DefaultOffsetSync
 	}
 	if cfg.ProduceTimeout <= 0 {
 		cfg.ProduceTimeout = DefaultProduceTimeout
@@ -229,11 +244,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, store: st, raft: node, bk: bk, trans: tr, rep: rep,
-		produces: make(chan *produceReq, 1024),
-		calls:    make(chan func(), 64),
-		stopped:  make(chan struct{}),
-		waiters:  map[uint64]*waiter{},
-		started:  time.Now(),
+		produces:    make(chan *produceReq, 1024),
+		calls:       make(chan func(), 64),
+		stopped:     make(chan struct{}),
+		waiters:     map[uint64]*waiter{},
+		offsetWaits: map[uint64]*offsetWait{},
+		started:     time.Now(),
 
 		checkQuorum: true, preVote: true,
 		checkpointed: bk.AppliedIndex(), checkpointAt: time.Now(), checkpointState: bk.State(),
@@ -276,9 +292,10 @@ func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
 			cancel()
 		}
 	}()
+	go s.syncOffsetsLoop(ctx)
 	s.log.Info("broker running", "peer_addr", peerLn.Addr().String(), "http_addr", httpLn.Addr().String(), "pid", os.Getpid())
 	err := s.runLoop(ctx)
-	if err == nil && s.bk.AppliedIndex() != s.checkpointed {
+	if err == nil && (s.bk.AppliedIndex() != s.checkpointed || s.offsetsDirty) {
 		err = s.checkpoint(time.Now()) // a clean stop restarts with nothing to replay
 	}
 	close(s.stopped)
@@ -314,7 +331,7 @@ func (s *Server) checkpoint(now time.Time) error {
 	if err := s.store.WriteCheckpoint(state, s.bk.AppliedIndex()); err != nil {
 		return s.diskFailed(fmt.Errorf("checkpoint at entry %d: %w", s.bk.AppliedIndex(), err))
 	}
-	s.checkpointed, s.checkpointAt, s.checkpointState = s.bk.AppliedIndex(), now, state
+	s.checkpointed, s.checkpointAt, s.checkpointState, s.offsetsDirty = s.bk.AppliedIndex(), now, state, false
 	return nil
 }
 
@@ -446,6 +463,7 @@ func (s *Server) runLoop(ctx context.Context) error {
 	defer func() {
 		s.answer(s.bk.FailAll(broker.ErrOutcomeUnknown))
 		clear(s.waiters)
+		s.failOffsetWaits(broker.ErrOutcomeUnknown, time.Time{})
 	}()
 	for {
 		done, tick, msgs, produces, calls := ctx.Done(), ticker.C, recv, s.produces, s.calls
@@ -488,10 +506,13 @@ func (s *Server) runLoop(ctx context.Context) error {
 			if len(s.waiters) > 0 {
 				s.expire(now)
 			}
+			if len(s.offsetWaits) > 0 {
+				s.failOffsetWaits(broker.ErrOutcomeUnknown, now)
+			}
 			if ticks++; ticks%10 == 0 {
 				s.rate.sample(now, s.applied)
 			}
-			if now.Sub(s.checkpointAt) >= checkpointInterval && s.bk.AppliedIndex() != s.checkpointed {
+			if now.Sub(s.checkpointAt) >= checkpointInterval && (s.bk.AppliedIndex() != s.checkpointed || s.offsetsDirty) {
 				if err := s.checkpoint(now); err != nil {
 					return err
 				}
@@ -565,6 +586,7 @@ func (s *Server) handleReady() error {
 			s.log.Error("committed entry does not decode; skipped on every broker", "index", e.Index, "err", a.Err)
 		}
 		s.answer(a.Resolved)
+		s.offsetApplied(e.Index, e.Term)
 	}
 	if len(rd.Committed) > 0 {
 		if err := s.store.Queues().Flush(); err != nil {
@@ -586,6 +608,7 @@ func (s *Server) handleReady() error {
 			// answer is "outcome unknown"; the producer retries with the
 			// same sequence and deduplication stores it once.
 			s.answer(s.bk.FailAll(errLeaderChanged))
+			s.failOffsetWaits(errLeaderChanged, time.Time{})
 		}
 		s.role = role
 	}

@@ -82,8 +82,9 @@ export class Controls {
       }
       case 'producer-stop': app.act({ kind: 'producer', id: 'steady', topic: this.topic(), rate: 0 }); break;
       case 'consumer': {
-        const node = Number($('#consumer-node').value) || 1;
-        app.act({ kind: 'consumer', id: 'c' + node, topic: this.topic(), node });
+        const node = Number($('#consumer-node').value) || 0;
+        const group = $('#consumer-group').value.trim();
+        app.act({ kind: 'consumer', id: node ? 'c' + node : 'c', topic: this.topic(), node, group });
         break;
       }
       case 'new-run': this.newRun(); break;
@@ -119,7 +120,7 @@ export class Controls {
       this.app.notice(t('badSetting', { err: 'brokers and seed must be whole numbers' }), 'error');
       return;
     }
-    this.app.restart({ nodes, seed });
+    this.app.restart({ nodes, seed, offsets: $('#cfg-offsets').value });
   }
 
   applyLink() {
@@ -348,6 +349,7 @@ export class Controls {
     this.chipsKey = '';
     $('#cfg-nodes').value = String(frame.settings.nodes || frame.nodes.length);
     if (frame.seed !== undefined) $('#cfg-seed').value = String(frame.seed);
+    if (frame.settings.offsets) $('#cfg-offsets').value = frame.settings.offsets;
     this.fillNodeSelects();
     this.drawGroups();
     this.rulesKey = '';
@@ -365,7 +367,7 @@ export class Controls {
     $('#produce-node').innerHTML = '<option value="0">' + esc(t('leaderGuess')) + '</option>' + opts(this.nodeIds);
     if (pn) $('#produce-node').value = pn;
     const cn = $('#consumer-node').value;
-    $('#consumer-node').innerHTML = opts(this.nodeIds);
+    $('#consumer-node').innerHTML = '<option value="0">' + esc(t('theLeader')) + '</option>' + opts(this.nodeIds);
     if (cn) $('#consumer-node').value = cn;
   }
 

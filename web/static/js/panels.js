@@ -98,7 +98,7 @@ export class Clients {
 
   update(frame, force) {
     const c = frame.clients || {};
-    const key = JSON.stringify(c) + currentLang();
+    const key = JSON.stringify(c) + JSON.stringify((frame.nodes || []).map((n) => n.offsets)) + currentLang();
     if (!force && key === this.key) return;
     this.key = key;
     const out = [];
@@ -117,7 +117,19 @@ export class Clients {
     }
     for (const s of c.consumers || []) {
       const recent = (s.recent || []).slice(-5).map((r) => '<code>' + esc(r) + '</code>').join(' ');
-      out.push('<div class="client" data-consumer="' + esc(s.id) + '">' + esc(t('consumer', s)) + (recent ? '<br>' + recent : '') + '</div>');
+      // Live frames (native brokers) have no groups yet.
+      const counts = s.group ? '<br>' + esc(t('consumerCounts', s)) : '';
+      // Where the group would resume on each broker (its offsets there).
+      const held = s.group ? (frame.nodes || []).map((n) => {
+        const o = (n.offsets || []).find((x) => x.group === s.group && x.topic === s.topic);
+        return '<span class="held" data-node="' + esc(n.id) + '">' + esc(t('heldOn', { id: n.id, offset: o ? o.offset : '–' })) + '</span>';
+      }).join(' · ') : '';
+      const redone = (s.redone || []).map((o) => '<code class="redone">@' + esc(o) + '</code>').join(' ');
+      out.push('<div class="client" data-consumer="' + esc(s.id) + '" data-redelivered="' + esc(s.redelivered || 0) + '">'
+        + esc(s.group ? t('consumerGroup', { ...s, where: s.node ? t('broker', { id: s.node }) : t('theLeader') }) : t('consumer', s)) + counts
+        + (held ? '<br><span class="muted">' + esc(t('offsetsHeld')) + '</span> ' + held : '')
+        + (redone ? '<br><span class="redone-list">' + esc(t('consumerRedone')) + ' ' + redone + '</span>' : '')
+        + (recent ? '<br>' + recent : '') + '</div>');
     }
     this.root.innerHTML = out.length ? out.join('') : '<p class="muted">' + esc(t('noClients')) + '</p>';
   }
