@@ -124,18 +124,9 @@ func Parse(name string, data []byte) (*Lesson, error) {
 	if err := check(&l, bad, doc); err != nil {
 		return nil, err
 	}
-	label := func(ls []Line) {
-		for i := range ls {
-			if a, err := guide.ParseAction(ls[i].Text, ls[i].Line); err == nil {
-				lb := a.Label()
-				ls[i].Label = &lb
-			}
-		}
+	if err := guide.Prepare(&l); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrLesson, name, err)
 	}
-	for i := range l.Steps {
-		label(l.Steps[i].Do)
-	}
-	label(l.Goal.Solution)
 	return &l, nil
 }
 

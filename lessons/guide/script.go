@@ -451,3 +451,51 @@ func ParseCheck(line string, n int) (Check, error) {
 	}
 	return c, err
 }
+
+// Prepare parses every line of l for its cluster once: each do line gets
+// its Action and each expect line its Check, both with their Label (a
+// goal's checks without their "within" bound: the goal waits for the
+// learner). Session runs prepared lines only; lessons.Load prepares.
+func Prepare(l *Lesson) error {
+	n := l.Cluster.Nodes
+	do := func(ls []Line) error {
+		for i := range ls {
+			a, err := ParseAction(ls[i].Text, n)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", ls[i].Line, err)
+			}
+			lb := a.Label()
+			ls[i].Action, ls[i].Label = &a, &lb
+		}
+		return nil
+	}
+	expect := func(ls []Line, goal bool) error {
+		for i := range ls {
+			c, err := ParseCheck(ls[i].Text, n)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", ls[i].Line, err)
+			}
+			if goal {
+				c.Text, _, _ = strings.Cut(c.Text, " within ")
+			}
+			lb := c.Label()
+			ls[i].Check, ls[i].Label = &c, &lb
+		}
+		return nil
+	}
+	for i := range l.Steps {
+		if err := do(l.Steps[i].Do); err != nil {
+			return err
+		}
+		if err := expect(l.Steps[i].Expect, false); err != nil {
+			return err
+		}
+	}
+	if err := do(l.Goal.Start); err != nil {
+		return err
+	}
+	if err := do(l.Goal.Solution); err != nil {
+		return err
+	}
+	return expect(l.Goal.Expect, true)
+}
