@@ -177,8 +177,14 @@ func decodeCluster(n *yaml.Node, c *sim.Config) error {
 			err = v.Decode(&c.MaxPushEntries)
 		case "max_inflight":
 			err = v.Decode(&c.MaxInflight)
+		case "offsets":
+			err = v.Decode(&c.Offsets)
+		case "offset_commit_ms":
+			err = v.Decode(&c.OffsetCommitMs)
+		case "offset_sync_ms":
+			err = v.Decode(&c.OffsetSyncMs)
 		default:
-			return fmt.Errorf("line %d: unknown setting %q (known: nodes, seed, latency_ms, jitter_ms, loss, fsync_ms, election_ticks_min, election_ticks_max, heartbeat_ticks, segment_size, produce_timeout_ms, max_push_entries, max_inflight)", v.Line, k)
+			return fmt.Errorf("line %d: unknown setting %q (known: nodes, seed, latency_ms, jitter_ms, loss, fsync_ms, election_ticks_min, election_ticks_max, heartbeat_ticks, segment_size, produce_timeout_ms, max_push_entries, max_inflight, offsets, offset_commit_ms, offset_sync_ms)", v.Line, k)
 		}
 		if err != nil {
 			return fmt.Errorf("line %d: %s: %v", v.Line, k, err)
