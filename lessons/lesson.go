@@ -124,18 +124,9 @@ func Parse(name string, data []byte) (*Lesson, error) {
 	if err := check(&l, bad, doc); err != nil {
 		return nil, err
 	}
-	label := func(ls []Line) {
-		for i := range ls {
-			if a, err := guide.ParseAction(ls[i].Text, ls[i].Line); err == nil {
-				lb := a.Label()
-				ls[i].Label = &lb
-			}
-		}
+	if err := guide.Prepare(&l); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrLesson, name, err)
 	}
-	for i := range l.Steps {
-		label(l.Steps[i].Do)
-	}
-	label(l.Goal.Solution)
 	return &l, nil
 }
 
@@ -186,10 +177,16 @@ func decodeCluster(n *yaml.Node, c *sim.Config) error {
 			err = v.Decode(&c.MaxPushEntries)
 		case "max_inflight":
 			err = v.Decode(&c.MaxInflight)
+		case "offsets":
+			err = v.Decode(&c.Offsets)
+		case "offset_commit_ms":
+			err = v.Decode(&c.OffsetCommitMs)
+		case "offset_sync_ms":
+			err = v.Decode(&c.OffsetSyncMs)
 		case "snapshot_every":
 			err = v.Decode(&c.SnapshotEvery)
 		default:
-			return fmt.Errorf("line %d: unknown setting %q (known: nodes, seed, latency_ms, jitter_ms, loss, fsync_ms, election_ticks_min, election_ticks_max, heartbeat_ticks, segment_size, produce_timeout_ms, max_push_entries, max_inflight, snapshot_every)", v.Line, k)
+			return fmt.Errorf("line %d: unknown setting %q (known: nodes, seed, latency_ms, jitter_ms, loss, fsync_ms, election_ticks_min, election_ticks_max, heartbeat_ticks, segment_size, produce_timeout_ms, max_push_entries, max_inflight, offsets, offset_commit_ms, offset_sync_ms, snapshot_every)", v.Line, k)
 		}
 		if err != nil {
 			return fmt.Errorf("line %d: %s: %v", v.Line, k, err)

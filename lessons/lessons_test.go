@@ -133,7 +133,11 @@ quiz:
 	fixed := strings.Replace(base, "  expect:\n    - leader is not cur", "  start:\n    - remember leader as cur\n  expect:\n    - leader is not cur", 1)
 	l, err := Parse("names.yaml", []byte(fixed))
 	require.NoError(t, err)
-	assert.Equal(t, []Line{{Text: "remember leader as cur", Line: 14}}, l.Goal.Start)
+	require.Len(t, l.Goal.Start, 1)
+	assert.Equal(t, "remember leader as cur", l.Goal.Start[0].Text)
+	assert.Equal(t, 14, l.Goal.Start[0].Line)
+	require.NotNil(t, l.Goal.Start[0].Action, "prepared: the page's engine does not parse")
+	assert.Equal(t, "cur", l.Goal.Start[0].Action.As)
 
 	cases := []struct{ name, from, to, want string }{
 		{"a step uses a name before its step binds it", "      - old is down", "      - new is down", `names.yaml:10: "new is down" uses new`},

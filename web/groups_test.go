@@ -56,6 +56,8 @@ func TestConsumerGroupPanel(t *testing.T) {
 			if mode == "local" {
 				p.waitFor(consumerRow + `.includes('3 delivered, 3 delivered again')`)
 				p.waitFor(`document.querySelectorAll('#clients code.redone').length === 3`)
+				// The ConsumeQueue view marks the same offsets.
+				p.waitFor(`document.querySelectorAll('.qtable .qrec.redone').length >= 3`)
 				p.screenshot("groups-local-en.png")
 				p.click(`[data-action="lang"]`)
 				p.waitFor(consumerRow + `.includes('重复投递 3 条')`)

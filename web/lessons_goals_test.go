@@ -189,6 +189,14 @@ var goalsByHand = map[string]func(p *page){
 		}
 		p.brokerKey(away, "r")
 	},
+	"redelivery": func(p *page) {
+		p.produce("orders", "d")
+		p.produce("orders", "e")
+	},
+	"offsets-in-the-log": func(p *page) {
+		p.produce("orders", "d")
+		p.produce("orders", "e")
+	},
 	"leadership-transfer": func(p *page) {
 		down, _ := p.lessonName("down")
 		p.brokerKey(down, "r")

@@ -58,6 +58,14 @@ func (c Check) Label() Text {
 		l = Text{w.En + " installed the leader's snapshot", w.Zh + " 安装了主节点的快照"}
 	case "acked":
 		l = Text{fmt.Sprintf("at least %d messages acknowledged", c.N), fmt.Sprintf("至少 %d 条消息已确认", c.N)}
+	case "group-delivered":
+		l = Text{fmt.Sprintf("group %s got %d messages", c.Group, c.N), fmt.Sprintf("消费组 %s 收到 %d 条消息", c.Group, c.N)}
+	case "group-delivered-gt":
+		l = Text{fmt.Sprintf("group %s got more than %d messages", c.Group, c.N), fmt.Sprintf("消费组 %s 收到超过 %d 条消息", c.Group, c.N)}
+	case "group-redelivered":
+		l = Text{fmt.Sprintf("group %s got %d messages again", c.Group, c.N), fmt.Sprintf("消费组 %s 重复收到 %d 条消息", c.Group, c.N)}
+	case "group-redelivered-gt":
+		l = Text{fmt.Sprintf("group %s got more than %d messages again", c.Group, c.N), fmt.Sprintf("消费组 %s 重复收到超过 %d 条消息", c.Group, c.N)}
 	case "topic-count":
 		l = Text{fmt.Sprintf("%s holds %d messages on %s", c.Topic, c.N, w.En), fmt.Sprintf("%s 上的 %s 有 %d 条消息", w.Zh, c.Topic, c.N)}
 	case "violation":
@@ -172,9 +180,12 @@ func (a Action) Label() Text {
 		}
 	case sim.KindConsumer:
 		l = Text{"a consumer reads " + a.Topic, "消费者读取 " + a.Topic}
+		if a.Group != "" {
+			l = Text{"a consumer of group " + a.Group + " reads " + a.Topic, "消费组 " + a.Group + " 的消费者读取 " + a.Topic}
+		}
 		if a.Who != (Who{}) {
 			l.En += " from " + w.En
-			l.Zh = "消费者从" + spaced(w.Zh) + "读取 " + a.Topic
+			l.Zh += "（从" + spaced(w.Zh) + "）"
 		}
 	case sim.KindRule:
 		name := ruleNames[a.Rule]

@@ -206,7 +206,10 @@ func (r *Runner) Resolve(a Action, v *sim.ClusterView) (sim.Action, int, error) 
 	case sim.KindProducer:
 		out.Topic, out.Rate, out.ID = a.Topic, a.Rate, "steady-"+a.Topic
 	case sim.KindConsumer:
-		out.Topic = a.Topic
+		out.Topic, out.Group = a.Topic, a.Group
+		if a.Group != "" {
+			out.ID = "c-" + a.Group
+		}
 		if a.Who != (Who{}) {
 			out.Node, err = r.resolve(a.Who, v)
 		}
@@ -425,6 +428,29 @@ func (r *Runner) Holds(c Check, v *sim.ClusterView) (ok bool, why Text) {
 			total += p.Acked
 		}
 		return int64(total) >= c.N, tf("%d acknowledged", "已确认 %d 条", total)
+	case "group-delivered", "group-redelivered", "group-delivered-gt", "group-redelivered-gt":
+		got, found := 0, false
+		for _, k := range v.Clients.Consumers {
+			if k.Group == c.Group {
+				found = true
+				if strings.HasPrefix(c.Kind, "group-redelivered") {
+					got += k.Redelivered
+				} else {
+					got += k.Delivered
+				}
+			}
+		}
+		if !found {
+			return false, tf("group %s has no consumer", "消费组 %s 没有消费者", c.Group)
+		}
+		ok := int64(got) == c.N
+		if strings.HasSuffix(c.Kind, "-gt") {
+			ok = int64(got) > c.N
+		}
+		if strings.HasPrefix(c.Kind, "group-redelivered") {
+			return ok, tf("group %s got %d messages again", "消费组 %s 重复收到 %d 条消息", c.Group, got)
+		}
+		return ok, tf("group %s got %d messages", "消费组 %s 收到 %d 条消息", c.Group, got)
 	case "topic-count":
 		n, why := node()
 		if n == nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"dledgerlab/core/broker"
 	"dledgerlab/core/sim"
 )
 
@@ -39,6 +40,7 @@ type Action struct {
 	OneWay    bool    `json:"one_way,omitempty"`
 	Ms        int64   `json:"ms,omitempty"`
 	Topic     string  `json:"topic,omitempty"`
+	Group     string  `json:"group,omitempty"`
 	Body      string  `json:"body,omitempty"`
 	Rate      float64 `json:"rate,omitempty"`
 	Rule      string  `json:"rule,omitempty"`
@@ -251,17 +253,23 @@ func ParseAction(line string, n int) (Action, error) {
 	case "consume":
 		a.Kind = sim.KindConsumer
 		a.Topic = ""
-		switch len(t) {
-		case 2:
-			a.Topic = t[1]
-		case 4:
-			if t[2] != "from" {
-				return a, fmt.Errorf("%q: want consume TOPIC [from BROKER]", line)
+		usage := fmt.Errorf("%q: want consume TOPIC [group GROUP] [from BROKER]", line)
+		if len(t) < 2 {
+			return a, usage
+		}
+		a.Topic = t[1]
+		rest := t[2:]
+		if len(rest) >= 2 && rest[0] == "group" {
+			if err := broker.CheckGroup(rest[1]); err != nil {
+				return a, fmt.Errorf("%q: %v", line, err)
 			}
-			a.Topic = t[1]
-			a.Who, err = who(3)
-		default:
-			return a, fmt.Errorf("%q: want consume TOPIC [from BROKER]", line)
+			a.Group, rest = rest[1], rest[2:]
+		}
+		switch {
+		case len(rest) == 2 && rest[0] == "from":
+			a.Who, err = parseWho(rest[1], n)
+		case len(rest) != 0:
+			return a, usage
 		}
 	case "rule":
 		if err := want(3, "rule NAME on|off"); err != nil {
@@ -342,6 +350,7 @@ type Check struct {
 	Name     string `json:"name,omitempty"` // term > NAME
 	Body     string `json:"body,omitempty"`
 	Topic    string `json:"topic,omitempty"`
+	Group    string `json:"group,omitempty"`
 	Role     string `json:"role,omitempty"`
 	WithinMs int64  `json:"within_ms"`
 	Text     string `json:"text"`
@@ -366,7 +375,7 @@ func ParseCheck(line string, n int) (Check, error) {
 	if len(t) == 0 {
 		return c, fmt.Errorf("empty check")
 	}
-	usage := fmt.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, leader count is N, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, B installed a snapshot, TOPIC has N messages on B, violation, no violation, acked N)", line)
+	usage := fmt.Errorf("unknown check %q (see lessons/README.md: leader, no leader, leader is B, leader count is N, B is up, role of B is R, term is N, \"BODY\" is committed on B, B matches leader, B installed a snapshot, TOPIC has N messages on B, group G delivered N, group G redelivered N, group G redelivered > N, violation, no violation, acked N)", line)
 	joined := strings.Join(t, " ")
 	quoted := strings.HasPrefix(strings.TrimSpace(line), "\"")
 	switch {
@@ -419,6 +428,15 @@ func ParseCheck(line string, n int) (Check, error) {
 	case len(t) == 2 && t[0] == "acked":
 		c.Kind = "acked"
 		c.N, err = strconv.ParseInt(t[1], 10, 64)
+	case (len(t) == 4 || len(t) == 5 && t[3] == ">") && t[0] == "group" && (t[2] == "delivered" || t[2] == "redelivered"):
+		// group G delivered N / group G redelivered > N
+		c.Kind, c.Group = "group-"+t[2], t[1]
+		if len(t) == 5 {
+			c.Kind += "-gt"
+		}
+		if c.N, err = strconv.ParseInt(t[len(t)-1], 10, 64); err != nil || c.N < 0 {
+			return c, fmt.Errorf("%q: want a number of messages", line)
+		}
 	case len(t) == 6 && t[1] == "has" && t[3] == "messages" && t[4] == "on":
 		c.Kind, c.Topic = "topic-count", t[0]
 		if c.N, err = strconv.ParseInt(t[2], 10, 64); err != nil {
@@ -453,4 +471,52 @@ func ParseCheck(line string, n int) (Check, error) {
 		return c, usage
 	}
 	return c, err
+}
+
+// Prepare parses every line of l for its cluster once: each do line gets
+// its Action and each expect line its Check, both with their Label (a
+// goal's checks without their "within" bound: the goal waits for the
+// learner). Session runs prepared lines only; lessons.Load prepares.
+func Prepare(l *Lesson) error {
+	n := l.Cluster.Nodes
+	do := func(ls []Line) error {
+		for i := range ls {
+			a, err := ParseAction(ls[i].Text, n)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", ls[i].Line, err)
+			}
+			lb := a.Label()
+			ls[i].Action, ls[i].Label = &a, &lb
+		}
+		return nil
+	}
+	expect := func(ls []Line, goal bool) error {
+		for i := range ls {
+			c, err := ParseCheck(ls[i].Text, n)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", ls[i].Line, err)
+			}
+			if goal {
+				c.Text, _, _ = strings.Cut(c.Text, " within ")
+			}
+			lb := c.Label()
+			ls[i].Check, ls[i].Label = &c, &lb
+		}
+		return nil
+	}
+	for i := range l.Steps {
+		if err := do(l.Steps[i].Do); err != nil {
+			return err
+		}
+		if err := expect(l.Steps[i].Expect, false); err != nil {
+			return err
+		}
+	}
+	if err := do(l.Goal.Start); err != nil {
+		return err
+	}
+	if err := do(l.Goal.Solution); err != nil {
+		return err
+	}
+	return expect(l.Goal.Expect, true)
 }

@@ -3,7 +3,6 @@ package guide
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"dledgerlab/core/sim"
 )
@@ -94,11 +93,8 @@ func (s *Session) Goto(i int) {
 	s.Checks = nil
 	for _, e := range s.expects() {
 		cs := CheckState{Text: e.Text}
-		if c, err := ParseCheck(e.Text, s.L.Cluster.Nodes); err == nil {
-			if s.isGoal() {
-				c.Text, _, _ = strings.Cut(c.Text, " within ") // the goal waits for the learner: no bound to show
-			}
-			cs.Label = c.Label()
+		if e.Label != nil {
+			cs.Label = *e.Label
 		}
 		s.Checks = append(s.Checks, cs)
 	}
@@ -173,7 +169,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 	// The goal's start lines bind its names the moment it is shown.
 	for s.startPc < s.goalStart() {
 		line := s.L.Goal.Start[s.startPc]
-		a, err := ParseAction(line.Text, s.L.Cluster.Nodes)
+		a, err := line.action()
 		if err == nil {
 			err = s.bind(r, a, v)
 		}
@@ -195,7 +191,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 	acts := s.actions()
 	for s.pc < len(acts) && now >= s.waitUntil {
 		line := acts[s.pc]
-		a, err := ParseAction(line.Text, s.L.Cluster.Nodes)
+		a, err := line.action()
 		if err != nil {
 			s.Err = fmt.Sprintf("line %d: %v", line.Line, err)
 			return out
@@ -239,7 +235,7 @@ func (s *Session) Advance(now int64, v *sim.ClusterView) []sim.Action {
 		if s.Checks[i].OK {
 			continue // a ticked check stays ticked
 		}
-		c, err := ParseCheck(line.Text, s.L.Cluster.Nodes)
+		c, err := line.check()
 		if err != nil {
 			s.Checks[i].Failed, s.Checks[i].Why = true, Text{err.Error(), err.Error()}
 			break
@@ -272,7 +268,7 @@ func (s *Session) atMoment(v *sim.ClusterView) bool {
 		if s.Checks[i].Failed {
 			return false
 		}
-		c, err := ParseCheck(line.Text, s.L.Cluster.Nodes)
+		c, err := line.check()
 		if err != nil {
 			return false
 		}
@@ -296,6 +292,23 @@ func (s *Session) atMoment(v *sim.ClusterView) bool {
 		}
 	}
 	return false
+}
+
+// action and check are the line's parsed form (Prepare). The session does
+// not parse: a lesson reaches it prepared (lessons.Load, or the JSON the
+// page gets), and the page's engine carries no parser.
+func (l Line) action() (Action, error) {
+	if l.Action == nil {
+		return Action{}, fmt.Errorf("line %d (%s) was not prepared: lessons are loaded with lessons.Load, which calls guide.Prepare", l.Line, l.Text)
+	}
+	return *l.Action, nil
+}
+
+func (l Line) check() (Check, error) {
+	if l.Check == nil {
+		return Check{}, fmt.Errorf("line %d (%s) was not prepared: lessons are loaded with lessons.Load, which calls guide.Prepare", l.Line, l.Text)
+	}
+	return *l.Check, nil
 }
 
 // Clock is the simulator as Run drives it (*sim.Sim).

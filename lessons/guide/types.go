@@ -24,9 +24,13 @@ func (t Text) In(lang string) string {
 type Line struct {
 	Text string `json:"text"`
 	Line int    `json:"line"`
-	// Label is what a do line does, in both languages (Action.Label), for
-	// the page; nil on check lines, which the session labels.
-	Label *Text `json:"label,omitempty"`
+	// Label is what the line does or checks, in both languages, for the
+	// page. Action and Check are the line parsed (one of them). Prepare
+	// fills all three when the lesson is loaded, so the page's engine runs
+	// lessons without the parser (which keeps the engine small).
+	Label  *Text   `json:"label,omitempty"`
+	Action *Action `json:"action,omitempty"`
+	Check  *Check  `json:"check,omitempty"`
 }
 
 // Step is one part of the story: what to say, do, and expect.

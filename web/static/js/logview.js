@@ -326,6 +326,11 @@ export class LogView {
       this.queueEl.innerHTML = '<p class="muted">' + esc(t('noQueues')) + '</p>';
       return;
     }
+    // Offsets a consumer group got again (at least once), by topic.
+    const again = new Map();
+    for (const c of (frame.clients && frame.clients.consumers) || []) {
+      for (const o of c.redone || []) again.set(c.topic + '@' + o, c.group);
+    }
     const parts = ['<table class="qtable"><thead><tr><th></th>'];
     for (const name of topics) parts.push('<th>' + esc(name) + '</th>');
     parts.push('</tr></thead><tbody>');
@@ -334,8 +339,12 @@ export class LogView {
       for (const name of topics) {
         const q = (n.topics || []).find((x) => x.name === name);
         if (!q) { parts.push('<td class="muted">–</td>'); continue; }
-        const recs = (q.recent || []).slice(-6).map((r) => '<span class="qrec" title="' + esc('queue offset ' + r.queueOffset + ' → CommitLog index ' + r.index + ' (t' + r.term + ', pos ' + r.pos + ', ' + r.size + ' B)') + '" style="--tc:' + termColor(r.term) + '">'
-          + r.queueOffset + '→#' + r.index + '</span>').join('');
+        const recs = (q.recent || []).slice(-6).map((r) => {
+          const g = again.get(name + '@' + r.queueOffset);
+          return '<span class="qrec' + (g ? ' redone' : '') + '" title="' + esc('queue offset ' + r.queueOffset + ' → CommitLog index ' + r.index + ' (t' + r.term + ', pos ' + r.pos + ', ' + r.size + ' B)'
+            + (g ? ' · ' + t('qAgain', { group: g }) : '')) + '" style="--tc:' + termColor(r.term) + '">'
+            + r.queueOffset + '→#' + r.index + '</span>';
+        }).join('');
         parts.push('<td data-topic="' + esc(name) + '" data-len="' + q.len + '"><span class="qlen">' + esc(t(q.len === 1 ? 'queueLen1' : 'queueLen', { len: q.len })) + '</span> ' + recs + '</td>');
       }
       parts.push('</tr>');
