@@ -17,7 +17,7 @@ func init() {
 }
 
 func runConsume(args []string) error {
-	fs := newFlags("consume", "--topic T [--addr host:port,…] [--offset O | --group G [--commit-every D]] [--max M] [--json]", `
+	fs := newFlags("consume", "--topic T [--addr host:port,…] [--offset O | --group G [--commit-every D] [--follow D]] [--max M] [--json]", `
 Reads committed messages from the topic's ConsumeQueue. With --offset, from
 the broker at the first --addr (any broker, leader or follower: they all hold
 the same committed messages).
@@ -25,7 +25,8 @@ the same committed messages).
 With --group, as a member of consumer group G (RocketMQ's push consumer): it
 asks the leader where the group is, reads from there, commits the group's
 offset every --commit-every and when it is done, and stops when it has read
-everything or --max messages. If the leader changes while it reads, it asks
+everything (or, with --follow D, when nothing new came for D) or --max
+messages. If the leader changes while it reads, it asks
 the new leader where the group is; a broker with an older offset makes it
 read messages again (marked "again": delivery is at least once). How old the
 new leader's offset can be depends on the brokers' --offsets.`)
@@ -34,6 +35,7 @@ new leader's offset can be depends on the brokers' --offsets.`)
 	offset := fs.Uint64("offset", 0, "first queue offset to read (without --group)")
 	group := fs.String("group", "", "consumer group: resume where the group committed, and commit as it reads")
 	commitEvery := fs.Duration("commit-every", 5*time.Second, "with --group, how often to commit the group's offset (RocketMQ's persistConsumerOffsetInterval)")
+	follow := fs.Duration("follow", 0, "with --group, keep reading new messages until none came for this long (0: stop when caught up)")
 	max := fs.Int("max", 32, fmt.Sprintf("most messages to read (1..%d; with --group, in all)", server.MaxConsume))
 	asJSON := fs.Bool("json", false, "print the raw JSON answer (without --group)")
 	if err := parse(fs, args); err != nil {
@@ -55,6 +57,9 @@ new leader's offset can be depends on the brokers' --offsets.`)
 		if *commitEvery <= 0 {
 			return usagef("--commit-every %v must be positive", *commitEvery)
 		}
+		if *follow < 0 {
+			return usagef("--follow %v must not be negative", *follow)
+		}
 	}
 	c, ctx, cancel, err := cf.client()
 	if err != nil {
@@ -62,7 +67,7 @@ new leader's offset can be depends on the brokers' --offsets.`)
 	}
 	defer cancel()
 	if *group != "" {
-		g := &groupReader{c: c, group: *group, topic: *topic, commitEvery: *commitEvery}
+		g := &groupReader{c: c, group: *group, topic: *topic, commitEvery: *commitEvery, follow: *follow}
 		return g.run(ctx, *max)
 	}
 	r, err := c.Consume(ctx, c.Addrs[0], *topic, *offset, *max)
@@ -85,6 +90,7 @@ type groupReader struct {
 	c            *client.Client
 	group, topic string
 	commitEvery  time.Duration
+	follow       time.Duration // keep polling until nothing new came for this long
 
 	lead      string // the leader's address ("" to find)
 	next      uint64 // next offset to read
@@ -96,7 +102,7 @@ type groupReader struct {
 }
 
 func (g *groupReader) run(ctx context.Context, max int) error {
-	lastCommit := time.Now()
+	lastCommit, lastMessage := time.Now(), time.Now()
 	for g.read < max {
 		if g.lead == "" {
 			if err := g.resume(ctx); err != nil {
@@ -126,7 +132,11 @@ func (g *groupReader) run(ctx context.Context, max int) error {
 			g.next = m.QueueOffset + 1
 			g.read++
 		}
-		done := len(r.Messages) == 0 || g.read >= max
+		if len(r.Messages) > 0 {
+			lastMessage = time.Now()
+		}
+		idle := len(r.Messages) == 0
+		done := idle && time.Since(lastMessage) >= g.follow || g.read >= max
 		if done || time.Since(lastCommit) >= g.commitEvery {
 			if err := g.commit(ctx); err != nil {
 				if ctx.Err() != nil {
@@ -140,6 +150,13 @@ func (g *groupReader) run(ctx context.Context, max int) error {
 		}
 		if done {
 			break
+		}
+		if idle {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 	fmt.Printf("group %s: read %d messages of %s (%d again), committed offset %d\n", g.group, g.read, g.topic, g.again, g.committed)

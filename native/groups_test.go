@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +100,100 @@ func TestConsumerGroupAcrossFailover(t *testing.T) {
 				assert.Contains(t, out, "at offset 10")
 			}
 			assert.Contains(t, out, "committed offset 10")
+		})
+	}
+}
+
+// syncBuffer is an output buffer a test reads while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestConsumerGroupReadingThroughFailover (issue 19): one `consume --group
+// --follow` process reads while the leader is killed and goes on with the
+// new leader. Every message is read (none skipped); the ones read twice are
+// those the mode predicts: with local offsets all ten before the kill (the
+// new leader never got the group's offset), replicated none (the group's
+// commit was applied everywhere before the kill).
+func TestConsumerGroupReadingThroughFailover(t *testing.T) {
+	for _, mode := range []string{"local", "replicated"} {
+		t.Run(mode, func(t *testing.T) {
+			c := startCluster(t, 3, func(c *proc.Cluster) {
+				c.Extra = []string{"--offsets", mode, "--offset-sync", "1h"}
+			})
+			lead := waitLeader(t, c)
+			ctx := ctxFor(t, 60*time.Second)
+			produce := func(from, to int) {
+				for i := from; i < to; i++ {
+					_, err := c.Client.Produce(ctx, "orders", server.ProduceRequest{Body: fmt.Sprintf("m%d", i), Producer: "p", Seq: uint64(i + 1)})
+					require.NoError(t, err)
+				}
+			}
+			produce(0, 10)
+			var addrs []string
+			for _, n := range c.Nodes {
+				addrs = append(addrs, n.HTTPAddr)
+			}
+			var out syncBuffer
+			cmd := exec.Command(binPath, "consume", "--topic", "orders", "--group", "billing", "--follow", "3s", "--commit-every", "100ms",
+				"--max", "1000", "--timeout", "60s", "--addr", strings.Join(addrs, ","))
+			cmd.Stdout, cmd.Stderr = &out, &out
+			require.NoError(t, cmd.Start())
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			t.Cleanup(func() { cmd.Process.Kill() })
+
+			// The group has read the ten and committed offset 10: on the
+			// leader (local), or on every broker (replicated).
+			committed := func(n *proc.Node) bool {
+				r, err := c.Client.FetchOffset(ctx, n.HTTPAddr, "billing", "orders")
+				return err == nil && r.Offset == 10
+			}
+			require.Eventually(t, func() bool { return committed(c.Node(lead)) }, 20*time.Second, 20*time.Millisecond, "%s", out.String())
+			if mode == "replicated" {
+				for _, n := range c.Nodes {
+					require.Eventually(t, func() bool { return committed(n) }, 10*time.Second, 20*time.Millisecond)
+				}
+			}
+			c.Node(lead).Kill()
+			require.NotEqual(t, lead, waitLeader(t, c))
+			produce(10, 20)
+
+			select {
+			case err := <-exited:
+				require.NoError(t, err, "%s", out.String())
+			case <-ctx.Done():
+				t.Fatalf("consume did not stop: %s", out.String())
+			}
+			text := out.String()
+			seen := map[uint64]int{}
+			for _, m := range regexp.MustCompile(`(?m)^orders@(\d+) `).FindAllStringSubmatch(text, -1) {
+				o, _ := strconv.ParseUint(m[1], 10, 64)
+				seen[o]++
+			}
+			for o := uint64(0); o < 20; o++ {
+				assert.Positive(t, seen[o], "offset %d was never read\n%s", o, text)
+			}
+			again := strings.Count(text, "(again)")
+			if mode == "local" {
+				assert.Equal(t, 10, again, "%s", text)
+			} else {
+				assert.Zero(t, again, "%s", text)
+			}
+			assert.Contains(t, text, "committed offset 20")
 		})
 	}
 }

@@ -207,8 +207,8 @@ func (p *page) shotSizes(name, sel string) {
 	}
 }
 
-// lessonNames are the topics, bodies and broker names a lesson's lines
-// use: they stay as written.
+// lessonNames are the topics, bodies, consumer groups and broker names a
+// lesson's lines use: they stay as written.
 func lessonNames(l *lessons.Lesson) []string {
 	var out []string
 	var lines []guide.Line
@@ -217,11 +217,11 @@ func lessonNames(l *lessons.Lesson) []string {
 	}
 	lines = append(append(lines, l.Goal.Start...), l.Goal.Solution...)
 	for _, line := range lines {
-		a, err := guide.ParseAction(line.Text, line.Line)
+		a, err := guide.ParseAction(line.Text, l.Cluster.Nodes)
 		if err != nil {
 			continue
 		}
-		out = append(out, latinWord.FindAllString(a.Topic+" "+a.Body+" "+a.As, -1)...)
+		out = append(out, latinWord.FindAllString(a.Topic+" "+a.Body+" "+a.As+" "+a.Group, -1)...)
 	}
 	return out
 }
