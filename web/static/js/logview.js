@@ -341,7 +341,7 @@ export class LogView {
         if (!q) { parts.push('<td class="muted">–</td>'); continue; }
         const recs = (q.recent || []).slice(-6).map((r) => {
           const g = again.get(name + '@' + r.queueOffset);
-          return '<span class="qrec' + (g ? ' redone' : '') + '" title="' + esc('queue offset ' + r.queueOffset + ' → CommitLog index ' + r.index + ' (t' + r.term + ', pos ' + r.pos + ', ' + r.size + ' B)'
+          return '<span class="qrec' + (g ? ' redone' : '') + '" title="' + esc(t('qRecord', { off: r.queueOffset, index: r.index, term: r.term, pos: r.pos, size: r.size })
             + (g ? ' · ' + t('qAgain', { group: g }) : '')) + '" style="--tc:' + termColor(r.term) + '">'
             + r.queueOffset + '→#' + r.index + '</span>';
         }).join('');
