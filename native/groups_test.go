@@ -6,10 +6,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"dledgerlab/internal/syncbuf"
 	"dledgerlab/native/client"
 	"dledgerlab/native/proc"
 	"dledgerlab/native/server"
@@ -23,12 +23,8 @@ import (
 // its output.
 func consumeGroup(t *testing.T, c *proc.Cluster, group string) (offsets []uint64, out string) {
 	t.Helper()
-	var addrs []string
-	for _, n := range c.Nodes {
-		addrs = append(addrs, n.HTTPAddr)
-	}
 	b, err := exec.Command(binPath, "consume", "--topic", "orders", "--group", group, "--max", "100",
-		"--addr", strings.Join(addrs, ","), "--timeout", "20s").CombinedOutput()
+		"--addr", strings.Join(c.Client.Addrs, ","), "--timeout", "20s").CombinedOutput()
 	require.NoError(t, err, "%s", b)
 	for _, m := range regexp.MustCompile(`(?m)^orders@(\d+) `).FindAllStringSubmatch(string(b), -1) {
 		o, _ := strconv.ParseUint(m[1], 10, 64)
@@ -104,24 +100,6 @@ func TestConsumerGroupAcrossFailover(t *testing.T) {
 	}
 }
 
-// syncBuffer is an output buffer a test reads while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestConsumerGroupReadingThroughFailover (issue 19): one `consume --group
 // --follow` process reads while the leader is killed and goes on with the
 // new leader. Every message is read (none skipped); the ones read twice are
@@ -143,13 +121,9 @@ func TestConsumerGroupReadingThroughFailover(t *testing.T) {
 				}
 			}
 			produce(0, 10)
-			var addrs []string
-			for _, n := range c.Nodes {
-				addrs = append(addrs, n.HTTPAddr)
-			}
-			var out syncBuffer
+			var out syncbuf.Buffer
 			cmd := exec.Command(binPath, "consume", "--topic", "orders", "--group", "billing", "--follow", "3s", "--commit-every", "100ms",
-				"--max", "1000", "--timeout", "60s", "--addr", strings.Join(addrs, ","))
+				"--max", "1000", "--timeout", "60s", "--addr", strings.Join(c.Client.Addrs, ","))
 			cmd.Stdout, cmd.Stderr = &out, &out
 			require.NoError(t, cmd.Start())
 			exited := make(chan error, 1)
