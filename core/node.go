@@ -616,6 +616,20 @@ func (n *Node) Clone(s Storage) *Node {
 }
 
 // Role returns the replica's role (cheaper than Status).
+// LeadsWithCurrentState reports whether this replica leads and its state
+// machine, applied up to applied, has applied an entry of the current term.
+// Only then has it applied everything earlier leaders committed: its term's
+// first entry follows all of it (Raft §8; etcd's ReadIndex waits for the
+// same). A new leader answers reads of replicated state, such as consumer
+// offsets kept in the log, only from then on.
+func (n *Node) LeadsWithCurrentState(applied uint64) bool {
+	if n.role != RoleLeader {
+		return false
+	}
+	t, ok := n.log.term(applied)
+	return ok && t == n.term
+}
+
 func (n *Node) Role() Role { return n.role }
 
 // Term returns the current term.

@@ -549,8 +549,7 @@ func (st *state) offsetsCurrent(n *simNode) bool {
 	if st.cfg.Offsets != "replicated" || n.node.Role() != core.RoleLeader {
 		return true // a follower a consumer is pinned to answers with what it applied
 	}
-	t, ok := n.node.EntryTerm(n.br.AppliedIndex())
-	return ok && t == n.node.Term()
+	return n.node.LeadsWithCurrentState(n.br.AppliedIndex())
 }
 
 // syncOffsets is the local mode's periodic copy of the leader's offsets to

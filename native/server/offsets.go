@@ -169,8 +169,7 @@ func (s *Server) offsetsCurrent() bool {
 	if s.cfg.Offsets == broker.OffsetsLocal || s.raft.Role() != core.RoleLeader {
 		return true
 	}
-	t, ok := s.raft.EntryTerm(s.bk.AppliedIndex())
-	return ok && t == s.raft.Term()
+	return s.raft.LeadsWithCurrentState(s.bk.AppliedIndex())
 }
 
 // offsetApplied answers the replicated commit waiting for entry index, if
