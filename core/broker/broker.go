@@ -320,6 +320,13 @@ func (b *Broker) CommitOffset(group, topic string, offset uint64) {
 // Offset returns group's committed offset in topic, 0 if none.
 func (b *Broker) Offset(group, topic string) uint64 { return b.offsets[group][topic] }
 
+// LookupOffset is Offset, and whether this broker holds an offset for the
+// group in topic at all.
+func (b *Broker) LookupOffset(group, topic string) (uint64, bool) {
+	off, ok := b.offsets[group][topic]
+	return off, ok
+}
+
 // Queue returns topic's ConsumeQueue for read-only use, or nil.
 func (b *Broker) Queue(topic string) *ConsumeQueue { return b.topics[topic] }
 

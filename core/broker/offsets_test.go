@@ -93,6 +93,12 @@ func TestLocalOffsetsLagUntilSynced(t *testing.T) {
 	assert.Equal(t, uint64(9), follower.Offset("billing", "orders"))
 	assert.Equal(t, uint64(3), follower.Offset("audit", "orders"))
 
+	off, ok := follower.LookupOffset("audit", "orders")
+	assert.True(t, ok)
+	assert.Equal(t, uint64(3), off)
+	_, ok = follower.LookupOffset("nobody", "orders")
+	assert.False(t, ok, "no offset held for a group never committed")
+
 	// Offsets returns a copy.
 	o := leader.Offsets()
 	o["billing"]["orders"] = 0

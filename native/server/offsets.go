@@ -139,8 +139,7 @@ func (s *Server) handleFetchOffset(w http.ResponseWriter, r *http.Request) {
 	current := true
 	if derr := s.do(r.Context(), func() {
 		current = s.offsetsCurrent()
-		t, ok := s.bk.Offsets()[group][topic]
-		resp.Offset, resp.Known = t, ok
+		resp.Offset, resp.Known = s.bk.LookupOffset(group, topic)
 	}); derr != nil {
 		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: derr.Error()})
 		return
