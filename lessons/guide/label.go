@@ -58,14 +58,16 @@ func (c Check) Label() Text {
 		l = Text{w.En + " installed the leader's snapshot", w.Zh + " 安装了主节点的快照"}
 	case "acked":
 		l = Text{fmt.Sprintf("at least %d messages acknowledged", c.N), fmt.Sprintf("至少 %d 条消息已确认", c.N)}
-	case "group-delivered":
-		l = Text{fmt.Sprintf("group %s got %d messages", c.Group, c.N), fmt.Sprintf("消费组 %s 收到 %d 条消息", c.Group, c.N)}
-	case "group-delivered-gt":
-		l = Text{fmt.Sprintf("group %s got more than %d messages", c.Group, c.N), fmt.Sprintf("消费组 %s 收到超过 %d 条消息", c.Group, c.N)}
-	case "group-redelivered":
-		l = Text{fmt.Sprintf("group %s got %d messages again", c.Group, c.N), fmt.Sprintf("消费组 %s 重复收到 %d 条消息", c.Group, c.N)}
-	case "group-redelivered-gt":
-		l = Text{fmt.Sprintf("group %s got more than %d messages again", c.Group, c.N), fmt.Sprintf("消费组 %s 重复收到超过 %d 条消息", c.Group, c.N)}
+	case "group-delivered", "group-delivered-gt", "group-redelivered", "group-redelivered-gt":
+		more, again, again2 := Text{}, "", ""
+		if strings.HasSuffix(c.Kind, "-gt") {
+			more = Text{"more than ", "超过"}
+		}
+		if strings.HasPrefix(c.Kind, "group-redelivered") {
+			again, again2 = " again", "重复"
+		}
+		l = Text{fmt.Sprintf("group %s got %s%d messages%s", c.Group, more.En, c.N, again),
+			fmt.Sprintf("消费组 %s %s收到%s %d 条消息", c.Group, again2, more.Zh, c.N)}
 	case "topic-count":
 		l = Text{fmt.Sprintf("%s holds %d messages on %s", c.Topic, c.N, w.En), fmt.Sprintf("%s 上的 %s 有 %d 条消息", w.Zh, c.Topic, c.N)}
 	case "violation":
