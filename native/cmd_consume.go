@@ -114,6 +114,15 @@ func (g *groupReader) run(ctx context.Context, max int) error {
 		switch {
 		case errors.As(err, &ae) && ae.Code == server.CodeUnknownTopic:
 			r = server.ConsumeResponse{}
+		case errors.As(err, &ae) && ae.Code == server.CodeOffsetTooSmall && ae.MinOffset > g.next:
+			// Retention deleted them before the group read them: a
+			// RocketMQ consumer moves on to the queue's first offset too.
+			fmt.Printf("offsets %d..%d of %s were deleted by retention before group %s read them; going on at %d\n", g.next, ae.MinOffset-1, g.topic, g.group, ae.MinOffset)
+			g.next = ae.MinOffset
+			if g.high < g.next {
+				g.high = g.next
+			}
+			continue
 		case err != nil && ctx.Err() == nil:
 			fmt.Printf("broker at %s did not answer (%v); asking the new leader where group %s is\n", g.lead, err, g.group)
 			g.lead = ""

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -150,6 +151,30 @@ func TestBrokerRestartsFromItsOwnSnapshot(t *testing.T) {
 		return err == nil && st.SnapshotIndex > 0 && st.Compactions > 0
 	}))
 
+	// The queue now starts at its first message the CommitLog still holds
+	// (RocketMQ's correctMinOffset): the status says so, a read below it
+	// is OFFSET_TOO_SMALL naming it, and a group that had read nothing
+	// goes on from there.
+	require.NoError(t, proc.WaitFor(ctx, "the queue's first offset to follow the log", func() bool {
+		var err error
+		st, err = c.Client.StatusOnce(ctx, c.Node(1).HTTPAddr)
+		q, ok := queueOf(st, "orders")
+		return err == nil && ok && q.MinOffset > 0
+	}))
+	q0, _ := queueOf(st, "orders")
+	_, err := c.Client.Consume(ctxFor(t, 5*time.Second), c.Node(1).HTTPAddr, "orders", q0.MinOffset-1, 10)
+	var tooSmall *client.APIError
+	require.True(t, errors.As(err, &tooSmall), "below the first offset: %v", err)
+	assert.Equal(t, server.CodeOffsetTooSmall, tooSmall.Code)
+	assert.Equal(t, q0.MinOffset, tooSmall.MinOffset)
+	got, err := c.Client.Consume(ctxFor(t, 5*time.Second), c.Node(1).HTTPAddr, "orders", q0.MinOffset, 100)
+	require.NoError(t, err, "the first offset kept is readable")
+	assert.Len(t, got.Messages, int(q0.MaxOffset-q0.MinOffset))
+	out, err := exec.Command(binPath, "consume", "--addr", c.Node(1).HTTPAddr, "--timeout", "10s", "--topic", "orders", "--group", "late", "--max", "100").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), fmt.Sprintf("offsets 0..%d of orders were deleted by retention before group late read them; going on at %d", q0.MinOffset-1, q0.MinOffset))
+	assert.Contains(t, string(out), fmt.Sprintf("read %d messages of orders", q0.MaxOffset-q0.MinOffset))
+
 	for _, kill := range []bool{false, true} {
 		if kill {
 			c.Node(1).Kill()
@@ -171,7 +196,7 @@ func TestBrokerRestartsFromItsOwnSnapshot(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, uint64(42), q.MaxOffset, "p#1..41 and r#1, each stored once")
 
-	got, err := c.Client.Consume(ctxFor(t, 5*time.Second), c.Node(1).HTTPAddr, "orders", q.MaxOffset-2, 10)
+	got, err = c.Client.Consume(ctxFor(t, 5*time.Second), c.Node(1).HTTPAddr, "orders", q.MaxOffset-2, 10)
 	require.NoError(t, err)
 	require.Len(t, got.Messages, 2)
 	assert.Equal(t, "p", got.Messages[0].Producer)

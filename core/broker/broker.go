@@ -330,6 +330,32 @@ func (b *Broker) LookupOffset(group, topic string) (uint64, bool) {
 // Queue returns topic's ConsumeQueue for read-only use, or nil.
 func (b *Broker) Queue(topic string) *ConsumeQueue { return b.topics[topic] }
 
+// CorrectMinOffsets is called after retention deleted the CommitLog before
+// position logStart: each queue whose records are in files then starts at
+// its first message at or after logStart (see correctMinOffset), so its
+// MinOffset says truly where a consumer can begin. It returns the queues
+// whose first offset moved, with their new first offsets; the broker's
+// State records them, and the queue files wholly below can go once that
+// State is durable.
+func (b *Broker) CorrectMinOffsets(logStart int64) (map[string]uint64, error) {
+	var moved map[string]uint64
+	for _, name := range b.topicNames() {
+		q := b.topics[name]
+		old := q.base
+		base, err := q.correctMinOffset(logStart)
+		if err != nil {
+			return moved, fmt.Errorf("correct the first offset of queue %s: %w", name, err)
+		}
+		if base != old {
+			if moved == nil {
+				moved = map[string]uint64{}
+			}
+			moved[name] = base
+		}
+	}
+	return moved, nil
+}
+
 // QueueBytes returns a copy of topic's raw ConsumeQueue records.
 func (b *Broker) QueueBytes(topic string) ([]byte, error) {
 	q := b.topics[topic]

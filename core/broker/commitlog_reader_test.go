@@ -72,3 +72,58 @@ func TestBrokerReadsMessagesFromTheCommitLog(t *testing.T) {
 	assert.Equal(t, -1, recent[5].BodyLen, "the view shows the record it could not read")
 	assert.Equal(t, rec.Pos, recent[5].Pos)
 }
+
+// After retention deleted the CommitLog before a position, a queue whose
+// records are in files starts at its first message still in the log
+// (RocketMQ's ConsumeQueue.correctMinOffset): MinOffset says where a
+// consumer can begin, a read below it is ErrOffsetTooSmall naming it, and
+// a queue that keeps its own messages (the simulator's) keeps them all.
+func TestCorrectMinOffsetsFollowsTheLogStart(t *testing.T) {
+	store := commitlog.NewMemStore(commitlog.Options{SegmentSize: 4096})
+	onFiles := New(Options{CommitLog: store, Queues: memQueues{}})
+	inMemory := New(Options{})
+	var ents []core.Entry
+	for i := uint64(1); i <= 30; i++ {
+		ents = append(ents, normal(t, i, 1, msg([]string{"orders", "payments"}[i%2], "p", i, fmt.Sprintf("body %d", i))))
+	}
+	require.NoError(t, store.Append(ents))
+	store.Sync()
+	for _, e := range ents {
+		pos, size, ok := store.Position(e.Index)
+		require.True(t, ok)
+		for _, b := range []*Broker{onFiles, inMemory} {
+			_, err := b.Apply(e, pos, size)
+			require.NoError(t, err)
+		}
+	}
+	// The log now starts at entry 11: orders holds entries 2,4,…,30
+	// (offsets 0..14), so entry 12 is orders offset 5; payments holds
+	// 1,3,…,29, so entry 11 is payments offset 5.
+	start, _, ok := store.Position(11)
+	require.True(t, ok)
+	moved, err := onFiles.CorrectMinOffsets(start)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]uint64{"orders": 5, "payments": 5}, moved)
+	assert.Equal(t, uint64(5), onFiles.Queue("orders").MinOffset())
+	assert.Equal(t, uint64(15), onFiles.Queue("orders").Len())
+	_, err = onFiles.Consume("orders", 4, 10)
+	assert.ErrorIs(t, err, ErrOffsetTooSmall)
+	assert.Contains(t, err.Error(), "below the first offset kept, 5")
+	got, err := onFiles.Consume("orders", 5, 100)
+	require.NoError(t, err)
+	require.Len(t, got, 10)
+	assert.Equal(t, uint64(12), got[0].Index)
+
+	again, err := onFiles.CorrectMinOffsets(start)
+	require.NoError(t, err)
+	assert.Empty(t, again, "nothing moves twice")
+	end, _, _ := store.Position(30)
+	moved, err = onFiles.CorrectMinOffsets(end + 1)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]uint64{"orders": 15, "payments": 15}, moved, "a log past every message leaves the queues empty at their length")
+
+	moved, err = inMemory.CorrectMinOffsets(start)
+	require.NoError(t, err)
+	assert.Empty(t, moved)
+	assert.Zero(t, inMemory.Queue("orders").MinOffset(), "a queue that keeps its messages loses none")
+}

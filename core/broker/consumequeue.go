@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sort"
 
 	"dledgerlab/core"
 )
@@ -407,4 +408,36 @@ func (q *ConsumeQueue) clone() *ConsumeQueue {
 		c.chunks[k-1] = &queueChunk{raw: slices.Clip(last.raw), recs: slices.Clip(last.recs), data: slices.Clip(last.data)}
 	}
 	return c
+}
+
+// correctMinOffset moves the queue's first offset to the first record at
+// or after CommitLog position logStart, the new start of the log after
+// retention deleted the files before it, and returns it: the records below
+// point at messages no longer in the CommitLog. RocketMQ does the same
+// after deleting CommitLog files (ConsumeQueue.correctMinOffset, called by
+// deleteExpiredFile, in store/src/main/java/org/apache/rocketmq/store/
+// ConsumeQueue.java). Records are in CommitLog order, so the first one
+// kept is found by binary search. Only a queue whose records are in files
+// moves (a native broker's): a queue that keeps its messages itself (the
+// simulator's) still has them all.
+func (q *ConsumeQueue) correctMinOffset(logStart int64) (uint64, error) {
+	if q.files == nil || q.log == nil {
+		return q.base, nil
+	}
+	var err error
+	var rec [1]QueueRecord
+	k := sort.Search(int(q.n-q.base), func(i int) bool {
+		if err != nil {
+			return true
+		}
+		if err = q.records(q.base+uint64(i), rec[:]); err != nil {
+			return true
+		}
+		return rec[0].Pos >= logStart
+	})
+	if err != nil {
+		return q.base, err
+	}
+	q.base += uint64(k)
+	return q.base, nil
 }

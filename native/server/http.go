@@ -84,6 +84,9 @@ type ErrorBody struct {
 	// Outcome is "unknown" when the message may or may not be stored: retry
 	// with the same producer and sequence.
 	Outcome string `json:"outcome,omitempty"`
+	// MinOffset answers OFFSET_TOO_SMALL: the queue's first offset, where
+	// a consumer can go on (RocketMQ's nextBeginOffset in that answer).
+	MinOffset uint64 `json:"min_offset,omitempty"`
 }
 
 // ProduceRequest is the body of POST /v1/topics/{topic}/messages.
@@ -406,7 +409,13 @@ func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var got []broker.Stored
-	if derr := s.do(r.Context(), func() { got, err = s.bk.ConsumeUpTo(topic, q.Offset, q.Max, q.MaxBytes) }); derr != nil {
+	var minOffset uint64
+	if derr := s.do(r.Context(), func() {
+		got, err = s.bk.ConsumeUpTo(topic, q.Offset, q.Max, q.MaxBytes)
+		if cq := s.bk.Queue(topic); cq != nil {
+			minOffset = cq.MinOffset()
+		}
+	}); derr != nil {
 		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable, Message: derr.Error()})
 		return
 	}
@@ -418,7 +427,7 @@ func (s *Server) handleConsume(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: err.Error()})
 		return
 	case errors.Is(err, broker.ErrOffsetTooSmall) && len(got) == 0:
-		WriteError(w, http.StatusGone, ErrorBody{Code: CodeOffsetTooSmall, Message: fmt.Sprintf("broker %d: %v", s.cfg.ID, err)})
+		WriteError(w, http.StatusGone, ErrorBody{Code: CodeOffsetTooSmall, Message: fmt.Sprintf("broker %d: %v", s.cfg.ID, err), MinOffset: minOffset})
 		return
 	case errors.Is(err, broker.ErrOffsetTooSmall):
 		// The messages read before the first deleted one are answered.

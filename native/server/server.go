@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -201,6 +202,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("retention: %d segments, %d bytes: want 0 (keep everything) or more", cfg.RetainSegments, cfg.RetainBytes)
 	}
 	bk, err := restoreBroker(st, log)
+	if err == nil {
+		// A crash after a compaction and before the next checkpoint
+		// reopens queues that still start below the log.
+		err = correctMinOffsets(bk, st, log)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -688,9 +694,33 @@ func (s *Server) maybeCompact() error {
 		return s.diskFailed(fmt.Errorf("retention at entry %d: %w", at, err))
 	}
 	s.compactions++
+	if err := correctMinOffsets(s.bk, s.store, s.log); err != nil {
+		return s.diskFailed(err)
+	}
 	s.log.Info("retention: the last checkpoint became a snapshot; deleted the CommitLog segments before it",
 		"snapshot_index", snap.Index, "bytes", len(snap.Data), "deleted", removed, "segments_left", len(s.store.Segments()))
 	return nil
+}
+
+// correctMinOffsets moves the first offset of each queue to its first
+// message the CommitLog still holds, after retention deleted the segments
+// before the snapshot (broker.CorrectMinOffsets, RocketMQ's
+// CleanConsumeQueueService): /v1/status then gives the true min_offset,
+// and a consumer below it is told OFFSET_TOO_SMALL with the offset to
+// start from. The queue files wholly below are removed after the next
+// checkpoint (store.Queues.Trim).
+func correctMinOffsets(bk *broker.Broker, st *store.Store, log *slog.Logger) error {
+	b := st.Base()
+	if b.IsZero() {
+		return nil
+	}
+	moved, err := bk.CorrectMinOffsets(b.End)
+	for _, topic := range slices.Sorted(maps.Keys(moved)) {
+		st.Queues().Trim(topic, moved[topic])
+		log.Info("retention: the queue now starts at its first message the CommitLog still holds",
+			"topic", topic, "min_offset", moved[topic], "log_starts_at", b.End)
+	}
+	return err
 }
 
 // diskFailed logs what a stop for a failed write or fsync means and what

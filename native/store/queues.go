@@ -83,12 +83,16 @@ type Queues struct {
 type queueFiles struct {
 	dir string
 	// base is the first unit kept (0 unless the queue starts after a
-	// snapshot): units before it are not read.
-	base  uint64
-	n     uint64
-	buf   []byte
-	last  *os.File
-	dirty []*os.File
+	// snapshot, or after retention moved it: Trim): units before it are
+	// not read.
+	base uint64
+	// trimmed is set when base moved up (Trim) and the files below it
+	// are still to be removed.
+	trimmed bool
+	n       uint64
+	buf     []byte
+	last    *os.File
+	dirty   []*os.File
 	// readers are files opened for reading, by file number.
 	readers map[uint64]*os.File
 }
@@ -126,12 +130,8 @@ func (q *Queues) Load(topic string, base, n uint64) error {
 		return err
 	}
 	first := base - base%q.units
-	for len(files) > 0 && files[0].first < first {
-		if err := os.Remove(filepath.Join(t.dir, files[0].name)); err != nil {
-			return err
-		}
-		q.dirtyDirs[t.dir] = true
-		files = files[1:]
+	if files, err = q.removeBefore(t, files, first); err != nil {
+		return err
 	}
 	if len(files) == 0 && n == base {
 		return q.StartAt(topic, base)
@@ -186,6 +186,57 @@ func (q *Queues) StartAt(topic string, base uint64) error {
 		return err
 	}
 	t.last, t.dirty = f, []*os.File{f}
+	return nil
+}
+
+// removeBefore removes t's files (files, in unit order) wholly before
+// unit first, and returns the rest.
+func (q *Queues) removeBefore(t *queueFiles, files []queueFileInfo, first uint64) ([]queueFileInfo, error) {
+	for len(files) > 0 && files[0].first < first {
+		if f := t.readers[files[0].first/q.units]; f != nil {
+			f.Close()
+			delete(t.readers, files[0].first/q.units)
+		}
+		if err := os.Remove(filepath.Join(t.dir, files[0].name)); err != nil {
+			return files, err
+		}
+		q.dirtyDirs[t.dir] = true
+		files = files[1:]
+	}
+	return files, nil
+}
+
+// Trim records that topic's queue now starts at unit base, its first
+// offset after retention (broker.CorrectMinOffsets): the units below are
+// no longer read. The files wholly below base are removed by the next
+// WriteCheckpoint, once the checkpoint that records the new first offset
+// is durable (as RocketMQ's ConsumeQueue.deleteExpiredFile removes the
+// files whose units all point before the CommitLog's new start): until
+// then a crash reopens the older checkpoint, whose Load expects them.
+func (q *Queues) Trim(topic string, base uint64) {
+	t := q.topics[topic]
+	if t == nil || base <= t.base {
+		return
+	}
+	t.base, t.trimmed = base, true
+}
+
+// removeTrimmed removes the files of trimmed queues wholly below their
+// first unit (see Trim); the folders are fsynced by the next Sync.
+func (q *Queues) removeTrimmed() error {
+	for _, t := range q.topics {
+		if !t.trimmed {
+			continue
+		}
+		files, err := q.files(t.dir)
+		if err != nil {
+			return err
+		}
+		if _, err := q.removeBefore(t, files, t.base-t.base%q.units); err != nil {
+			return err
+		}
+		t.trimmed = false
+	}
 	return nil
 }
 
@@ -485,7 +536,10 @@ func (s *Store) WriteCheckpoint(state []byte, applied uint64) error {
 			return err
 		}
 	}
-	return s.replaceFile(CheckpointFile, state)
+	if err := s.replaceFile(CheckpointFile, state); err != nil {
+		return err
+	}
+	return s.Queues().removeTrimmed()
 }
 
 // writeTrusted fsyncs the index, then records the header of entry i (which

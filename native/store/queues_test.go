@@ -140,6 +140,49 @@ func TestQueueFilesRefuseGapsAndPrune(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
+// Trim moves a queue's first unit up after retention; its files wholly
+// below are removed only once the next checkpoint is durable (an older
+// checkpoint's Load still needs them), the units from the new first one
+// on read as before, and a restart at the new first unit loads them.
+func TestTrimRemovesFilesAfterTheCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := Open(dir, Options{QueueFileUnits: 4, NoSync: true})
+	require.NoError(t, err)
+	q := s.Queues()
+	for i := range 10 {
+		q.AppendRecord("orders", uint64(i), unit(i))
+	}
+	require.NoError(t, q.Sync())
+	got := make([]broker.QueueRecord, 1)
+	require.NoError(t, q.ReadRecords("orders", 1, got), "a reader open on the first file")
+	qdir := filepath.Join(dir, QueueDir, "orders", "0")
+
+	q.Trim("orders", 9)
+	q.Trim("orders", 6) // never back down
+	assert.FileExists(t, filepath.Join(qdir, QueueFileName(0)), "kept until the checkpoint")
+	assert.Error(t, q.ReadRecords("orders", 8, got), "below the first unit")
+	require.NoError(t, q.ReadRecords("orders", 9, got))
+	assert.Equal(t, unit(9), got[0])
+
+	require.NoError(t, s.WriteCheckpoint([]byte("state with orders from unit 9"), 0))
+	assert.NoFileExists(t, filepath.Join(qdir, QueueFileName(0)))
+	assert.NoFileExists(t, filepath.Join(qdir, QueueFileName(4)))
+	assert.FileExists(t, filepath.Join(qdir, QueueFileName(8)), "the file holding unit 9 stays whole")
+	q.AppendRecord("orders", 10, unit(10))
+	require.NoError(t, q.Sync())
+	require.NoError(t, s.Close())
+
+	s, _, err = Open(dir, Options{QueueFileUnits: 4, NoSync: true})
+	require.NoError(t, err)
+	q = s.Queues()
+	require.NoError(t, q.Load("orders", 9, 11))
+	got = make([]broker.QueueRecord, 2)
+	require.NoError(t, q.ReadRecords("orders", 9, got))
+	assert.Equal(t, []broker.QueueRecord{unit(9), unit(10)}, got)
+	assert.ErrorIs(t, q.Load("orders", 4, 11), ErrCorrupt, "an older checkpoint's first unit is gone")
+	require.NoError(t, s.Close())
+}
+
 // The checkpoint is replaced atomically and read back as written.
 func TestCheckpointIsReplacedAtomically(t *testing.T) {
 	dir := t.TempDir()

@@ -285,7 +285,24 @@ func (s *Store) Compact(snap core.Snapshot) ([]string, error) {
 			return removed, err
 		}
 	}
+	s.freeIndexBelowBase()
 	return removed, nil
+}
+
+// freeIndexBelowBase frees the disk blocks of the index records before the
+// snapshot's entry: they are never read again (Open checks the index from
+// the base on, and a rebuild writes zeros there), so the index file stops
+// growing on disk with the whole history while record i stays at
+// commitlog.IndexOffset(i). Where the filesystem cannot punch holes the
+// records stay, which costs disk space only.
+func (s *Store) freeIndexBelowBase() {
+	n := commitlog.IndexOffset(s.base.Index) - commitlog.IndexRecordSize
+	if n <= 0 {
+		return
+	}
+	if err := punchHole(s.index, commitlog.IndexRecordSize, n); err != nil {
+		s.log.Debug("the index records before the snapshot keep their disk space", "file", s.index.Name(), "err", err)
+	}
 }
 
 // InstallSnapshot replaces the whole log by the leader's snapshot snap

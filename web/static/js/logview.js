@@ -74,7 +74,10 @@ export class LogView {
   }
 
   update(frame, selected, force) {
-    const key = frame.nodes.map(nodeKey).join('#') + '@' + selected;
+    // The queues also mark the offsets a group got again: a redelivery
+    // can come in a frame where no broker changed.
+    const again = ((frame.clients && frame.clients.consumers) || []).map((c) => c.topic + ':' + (c.redone || []).join(',')).join(';');
+    const key = frame.nodes.map(nodeKey).join('#') + '@' + selected + '@' + again;
     if (!force && key === this.key) return;
     this.key = key;
     this.dirty = { frame, selected };
