@@ -20,7 +20,17 @@
 //	apply(rd.Committed)
 //	n.Advance(rd)
 //
-// The caller must not call Tick, Step or Propose between Ready and Advance.
+// Ready is not called again before Advance. Tick, Step and Propose may be:
+// a caller can persist rd on another goroutine and keep stepping messages
+// and taking proposals meanwhile (etcd-io/raft's asynchronous storage
+// writes, hashicorp/raft's pipelined log writes). What they produce waits
+// in the replica and leaves in the next Ready, after rd is durable, so
+// nothing is acknowledged, voted or counted before it is persisted. A
+// step that replaces entries of rd (a new leader's log) is fine: Advance
+// marks stable only the part of rd still in the log. Committed entries
+// below rd.Entries (index < rd.Entries[0].Index, or all of them when rd
+// has no entries) are durable already and may be applied before rd's
+// fsync; the others after it.
 // Randomness comes only from Config.Seed, so the same seed and inputs give
 // the same outputs, natively and in WebAssembly.
 //

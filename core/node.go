@@ -471,7 +471,9 @@ func (n *Node) Ready() Ready {
 }
 
 // Advance tells the replica that rd was processed: its entries and hard state
-// are durable and its committed entries applied.
+// are durable and its committed entries applied. Tick, Step and Propose may
+// come between Ready and Advance, while the caller persists rd (see doc.go);
+// Ready may not.
 func (n *Node) Advance(rd Ready) {
 	defer n.assertInvariants()
 	if rd.HardStateChanged {
@@ -481,17 +483,26 @@ func (n *Node) Advance(rd Ready) {
 		n.log.pendingSnapshot = Snapshot{}
 	}
 	if k := len(rd.Entries); k > 0 {
-		last := rd.Entries[k-1]
-		if !n.log.matchTerm(last.Index, last.Term) {
-			panic(fmt.Sprintf("broker %d: Advance for entry %v no longer in the log (last %d): Step between Ready and Advance?", uint64(n.id), last, n.log.lastIndex()))
+		// Inputs stepped while rd was being persisted may have replaced
+		// its last entries (a new leader's log, §5.3): only the prefix
+		// still in the log is stable, and the entries that replaced the
+		// rest come in the next Ready. Terms decide: by the Log Matching
+		// Property an entry of the same index and term is the same entry.
+		i := k - 1
+		for i >= 0 && !n.log.matchTerm(rd.Entries[i].Index, rd.Entries[i].Term) {
+			i--
 		}
-		n.log.stableTo(last.Index)
-		if n.role == RoleLeader {
-			n.maybeCommit() // the leader's own persist counts toward the majority
+		if i >= 0 {
+			n.log.stableTo(rd.Entries[i].Index)
+			if n.role == RoleLeader {
+				n.maybeCommit() // the leader's own persist counts toward the majority
+			}
 		}
 	}
 	if k := len(rd.Committed); k > 0 {
-		n.log.applied = rd.Committed[k-1].Index
+		// (Only with a safety rule off can a step meanwhile have cut
+		// committed entries, and applied with them.)
+		n.log.applied = min(rd.Committed[k-1].Index, n.log.committed)
 	}
 }
 

@@ -13,6 +13,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -140,6 +141,18 @@ type Server struct {
 	// installed counts snapshots installed from a leader, compactions the
 	// snapshots this broker took for retention.
 	installed, compactions uint64
+	// inflight is the Ready whose fsync runs on its own goroutine (nil
+	// when none); synced receives that fsync's end (see handleReady).
+	inflight *inflightReady
+	synced   chan *store.PendingSync
+}
+
+// inflightReady is a Ready written to the CommitLog and waiting for its
+// fsync: rest are its committed entries that were not durable on this
+// broker yet, applied once they are.
+type inflightReady struct {
+	rd   core.Ready
+	rest []core.Entry
 }
 
 type produceReq struct {
@@ -254,6 +267,7 @@ func New(cfg Config) (*Server, error) {
 		calls:       make(chan func(), 64),
 		stopped:     make(chan struct{}),
 		waiters:     map[uint64]*waiter{},
+		synced:      make(chan *store.PendingSync, 1),
 		offsetWaits: map[uint64]*offsetWait{},
 		started:     time.Now(),
 
@@ -443,10 +457,14 @@ const applyBatchBytes = 1 << 20
 // maxBatch is how many inputs the runner takes, at the most, into one Ready.
 const maxBatch = 1 + 4096
 
-// runLoop is the runner: it alone touches raft, bk and store. It waits for
-// an input (ctx done, a tick, a peer message, a produce, a call), then takes
-// the peer messages, produces and calls already waiting, so that they share
-// the next Ready's fsync (group commit), and executes that Ready.
+// runLoop is the runner: it alone touches raft, bk and store (the fsync of
+// a Ready in flight runs on its own goroutine and touches only the files it
+// syncs: see handleReady). It waits for an input (ctx done, a tick, a peer
+// message, a produce, a call, the end of an fsync), then takes the peer
+// messages, produces and calls already waiting, so that they share the next
+// Ready's fsync (group commit), and executes that Ready. While an fsync is
+// in flight it goes on taking inputs, and the next Ready waits for it: what
+// arrives meanwhile is batched into that Ready.
 //
 // One select does both. While it takes what is waiting (batch > 0) it
 // listens neither to ctx nor to the ticker, and only to the channels that
@@ -467,6 +485,12 @@ func (s *Server) runLoop(ctx context.Context) error {
 	always := make(chan struct{})
 	close(always)
 	defer func() {
+		if s.inflight != nil {
+			// Stopping on an error: the fsync in flight ends before the
+			// store is closed; its Ready is not completed.
+			<-s.synced
+			s.inflight = nil
+		}
 		s.answer(s.bk.FailAll(broker.ErrOutcomeUnknown))
 		clear(s.waiters)
 		s.failOffsetWaits(broker.ErrOutcomeUnknown, time.Time{})
@@ -474,7 +498,7 @@ func (s *Server) runLoop(ctx context.Context) error {
 	for {
 		done, tick, msgs, produces, calls := ctx.Done(), ticker.C, recv, s.produces, s.calls
 		var pending <-chan struct{}
-		if batch == 0 && s.raft.HasReady() {
+		if batch == 0 && s.inflight == nil && s.raft.HasReady() {
 			pending = always
 		}
 		if batch > 0 {
@@ -490,7 +514,7 @@ func (s *Server) runLoop(ctx context.Context) error {
 			}
 			if batch == maxBatch || (msgs == nil && produces == nil && calls == nil) {
 				batch = 0
-				if s.raft.HasReady() {
+				if s.inflight == nil && s.raft.HasReady() {
 					if err := s.handleReady(); err != nil {
 						return err
 					}
@@ -505,7 +529,17 @@ func (s *Server) runLoop(ctx context.Context) error {
 			if err := s.handleReady(); err != nil {
 				return err
 			}
+		case p := <-s.synced:
+			if err := s.finishReady(p); err != nil {
+				return err
+			}
 		case <-done:
+			if s.inflight != nil {
+				// The fsync in flight ends before the store closes.
+				if err := s.finishReady(<-s.synced); err != nil {
+					return err
+				}
+			}
 			return nil
 		case now := <-tick:
 			s.raft.Tick()
@@ -536,7 +570,16 @@ func (s *Server) runLoop(ctx context.Context) error {
 	}
 }
 
-// handleReady executes one Ready in the order core requires.
+// handleReady executes one Ready in the order core requires, with the
+// fsync off the runner (doc.go of core): eager pushes leave, a snapshot is
+// installed, the entries and hard state are written to the CommitLog, and
+// the committed entries already durable here (those below the Ready's
+// entries) are applied and answered at once. Then, if something must be
+// made durable, the fsync runs on its own goroutine while the runner goes
+// on stepping messages, taking proposals and serving reads; finishReady
+// completes the Ready when it ends. Rule 4 of ARCHITECTURE.md holds
+// unchanged: the Ready's messages (votes, acks) leave only after the
+// fsync, and the leader counts its own copy only at Advance.
 func (s *Server) handleReady() error {
 	rd := s.raft.Ready()
 	for _, m := range rd.Eager {
@@ -562,21 +605,93 @@ func (s *Server) handleReady() error {
 	if rd.HardStateChanged {
 		s.store.SetHardState(rd.HardState)
 	}
-	if len(rd.Entries) > 0 || rd.HardStateChanged {
-		if err := s.store.Sync(); err != nil {
-			// A failed fsync leaves the disk in an unknown state; going on
-			// could acknowledge what is not durable.
-			return s.diskFailed(fmt.Errorf("persist: %w", err))
-		}
-		if s.cfg.FsyncDelay > 0 {
-			time.Sleep(s.cfg.FsyncDelay) // --fsync-delay: a slower disk
-		}
+	for _, ev := range rd.Events {
+		s.noteEvent(ev)
 	}
+	// Commits known now are answered now: an entry below this Ready's
+	// entries was persisted by an earlier Ready.
+	durable := len(rd.Committed)
+	if len(rd.Entries) > 0 {
+		durable, _ = slices.BinarySearchFunc(rd.Committed, rd.Entries[0].Index, func(e core.Entry, i uint64) int { return cmp.Compare(e.Index, i) })
+	}
+	if err := s.apply(rd.Committed[:durable]); err != nil {
+		return err
+	}
+	in := &inflightReady{rd: rd, rest: rd.Committed[durable:]}
+	if len(rd.Entries) == 0 && !rd.HardStateChanged {
+		return s.afterPersist(in)
+	}
+	p, err := s.store.StartSync()
+	if err != nil {
+		return s.diskFailed(fmt.Errorf("persist: %w", err))
+	}
+	if p.Files() == 0 && s.cfg.FsyncDelay == 0 {
+		return s.finishSync(in, p)
+	}
+	s.inflight = in
+	delay := s.cfg.FsyncDelay
+	go func() {
+		p.Run()
+		if delay > 0 {
+			time.Sleep(delay) // --fsync-delay: a slower disk
+		}
+		s.synced <- p
+	}()
+	return nil
+}
+
+// finishReady completes the Ready in flight once its fsync ended.
+func (s *Server) finishReady(p *store.PendingSync) error {
+	in := s.inflight
+	s.inflight = nil
+	return s.finishSync(in, p)
+}
+
+// finishSync records the fsync's outcome and, if it succeeded, completes
+// the Ready (afterPersist).
+func (s *Server) finishSync(in *inflightReady, p *store.PendingSync) error {
+	if err := s.store.FinishSync(p); err != nil {
+		// A failed fsync leaves the disk in an unknown state; going on
+		// could acknowledge what is not durable.
+		return s.diskFailed(fmt.Errorf("persist: %w", err))
+	}
+	return s.afterPersist(in)
+}
+
+// afterPersist completes a Ready whose writes are durable: its messages
+// leave, the rest of its committed entries are applied, and Advance.
+func (s *Server) afterPersist(in *inflightReady) error {
+	rd := in.rd
 	for _, m := range rd.Messages {
 		s.trans.Send(m)
 		s.noteSent(m)
 	}
-	for _, e := range rd.Committed {
+	if err := s.apply(in.rest); err != nil {
+		return err
+	}
+	s.raft.Advance(rd)
+	if len(rd.Committed) > 0 {
+		if err := s.maybeCompact(); err != nil {
+			return err
+		}
+	}
+	if role := s.raft.Status().Role; role != s.role {
+		if s.role == core.RoleLeader {
+			// Proposals may still commit under the next leader: the honest
+			// answer is "outcome unknown"; the producer retries with the
+			// same sequence and deduplication stores it once.
+			s.answer(s.bk.FailAll(errLeaderChanged))
+			s.failOffsetWaits(errLeaderChanged, time.Time{})
+		}
+		s.role = role
+	}
+	return nil
+}
+
+// apply applies committed entries to the broker, answers the producers
+// whose messages they carry, and writes their ConsumeQueue units.
+func (s *Server) apply(ents []core.Entry) error {
+	for _, e := range ents {
 		pos, size, ok := s.store.Position(e.Index)
 		if !ok {
 			panic(fmt.Sprintf("server: committed entry %v is not in the store (last %d)", e, s.store.LastIndex()))
@@ -594,29 +709,10 @@ func (s *Server) handleReady() error {
 		s.answer(a.Resolved)
 		s.offsetApplied(e.Index, e.Term)
 	}
-	if len(rd.Committed) > 0 {
+	if len(ents) > 0 {
 		if err := s.store.Queues().Flush(); err != nil {
 			return s.diskFailed(fmt.Errorf("write ConsumeQueue: %w", err))
 		}
-	}
-	for _, ev := range rd.Events {
-		s.noteEvent(ev)
-	}
-	s.raft.Advance(rd)
-	if len(rd.Committed) > 0 {
-		if err := s.maybeCompact(); err != nil {
-			return err
-		}
-	}
-	if role := s.raft.Status().Role; role != s.role {
-		if s.role == core.RoleLeader {
-			// Proposals may still commit under the next leader: the honest
-			// answer is "outcome unknown"; the producer retries with the
-			// same sequence and deduplication stores it once.
-			s.answer(s.bk.FailAll(errLeaderChanged))
-			s.failOffsetWaits(errLeaderChanged, time.Time{})
-		}
-		s.role = role
 	}
 	return nil
 }

@@ -634,24 +634,87 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 
 // Sync writes term and vote (atomically, if changed), makes every append
 // since the last Sync durable with one fdatasync per segment written, then
-// writes the commit hint.
+// writes the commit hint. It is StartSync, Run and FinishSync in a row.
 func (s *Store) Sync() error {
+	p, err := s.StartSync()
+	if err != nil {
+		return err
+	}
+	p.Run()
+	return s.FinishSync(p)
+}
+
+// PendingSync is the fsyncs that make the appends since the last Sync
+// durable. The runner takes it with StartSync, Run does the fsyncs on any
+// goroutine while the runner goes on (stepping messages, taking
+// proposals, answering reads: everything but another Append or a
+// truncation), and the runner records the outcome with FinishSync. This is
+// how the broker persists off its runner, as etcd-io/raft's asynchronous
+// storage writes and hashicorp/raft's log writer do.
+type PendingSync struct {
+	files  []*os.File
+	sync   func(*os.File) error
+	fsyncs *atomic.Uint64
+	commit uint64
+	failed *os.File
+	err    error
+}
+
+// StartSync writes term and vote (atomically, if changed: rare, and done
+// here) and takes the segment files written since the last Sync for Run to
+// fsync. Run must be followed by FinishSync before the next Append.
+func (s *Store) StartSync() (*PendingSync, error) {
 	if s.syncErr != nil {
-		return s.syncErr
+		return nil, s.syncErr
 	}
 	if s.hs.Term != s.termVote.Term || s.hs.Vote != s.termVote.Vote {
 		if err := s.writeTerm(s.hs); err != nil {
-			return err
+			return nil, err
 		}
 		s.termVote = core.HardState{Term: s.hs.Term, Vote: s.hs.Vote}
 	}
+	p := &PendingSync{sync: fdatasync, fsyncs: &s.fsyncs, commit: min(s.hs.Commit, s.LastIndex())}
+	if s.sync != nil {
+		p.sync = s.sync
+	}
 	for sg := range s.dirty {
-		if err := s.syncFile(sg.f); err != nil {
-			return fmt.Errorf("fsync %s: %w", sg.f.Name(), err)
+		if !s.nosync {
+			p.files = append(p.files, sg.f)
 		}
 		delete(s.dirty, sg)
 	}
-	if c := min(s.hs.Commit, s.LastIndex()); c != s.commit {
+	return p, nil
+}
+
+// Files returns how many files Run will fsync.
+func (p *PendingSync) Files() int { return len(p.files) }
+
+// Run fsyncs the files StartSync took, stopping at the first failure. It
+// touches nothing else of the store, so it may run on another goroutine.
+func (p *PendingSync) Run() {
+	for _, f := range p.files {
+		p.fsyncs.Add(1)
+		if err := p.sync(f); err != nil {
+			p.failed, p.err = f, err
+			return
+		}
+	}
+}
+
+// FinishSync records what Run did: after a failed fsync the store refuses
+// every write and fsync from then on (ErrSyncFailed); otherwise it writes
+// the commit hint.
+func (s *Store) FinishSync(p *PendingSync) error {
+	if p.err != nil {
+		if s.syncErr == nil {
+			s.syncErr = fmt.Errorf("%w: fsync of %s: %w", ErrSyncFailed, p.failed.Name(), p.err)
+		}
+		return fmt.Errorf("fsync %s: %w", p.failed.Name(), s.syncErr)
+	}
+	if s.syncErr != nil {
+		return s.syncErr
+	}
+	if c := p.commit; c != s.commit {
 		var b [12]byte
 		binary.BigEndian.PutUint64(b[:8], c)
 		binary.BigEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
