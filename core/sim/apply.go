@@ -114,7 +114,7 @@ func (st *state) apply(a Action) {
 			st.drain(l)
 		}
 	case KindCampaign:
-		if n.state == stateUp && !n.busy {
+		if n.state == stateUp {
 			n.node.Campaign()
 			st.drain(n)
 		}

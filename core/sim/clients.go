@@ -461,7 +461,7 @@ func (c *clients) poll(st *state, i int) {
 	} else {
 		n = st.leader()
 	}
-	if n == nil || n.state != stateUp || n.busy {
+	if n == nil || n.state != stateUp {
 		return
 	}
 	if k.from != n.id {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,9 +32,14 @@ type simNode struct {
 	br    *broker.Broker
 	// gen changes at every crash so a pending fsync cannot complete after it.
 	gen uint64
-	// busy: a Ready is being persisted; inputs wait in inbox meanwhile.
-	busy      bool
-	pending   core.Ready
+	// busy: a Ready is being persisted. As on a real broker (whose fsync
+	// runs off its runner), inputs are still taken meanwhile; only the
+	// next Ready waits for the fsync.
+	busy    bool
+	pending core.Ready
+	// early is how many of pending's committed entries were applied
+	// before its fsync (those already durable: see startReady).
+	early     int
 	fsyncDone bool
 	inbox     []inboxItem
 	wasLeader bool
@@ -146,8 +152,9 @@ func (st *state) effectiveRules() core.Rules {
 	}
 }
 
-// input hands a broker one input, or queues it while the broker is busy
-// persisting or paused, after the ticks it has not taken yet.
+// input hands a broker one input (taken even while it is busy persisting),
+// or queues it while the broker is paused, after the ticks it has not
+// taken yet.
 func (st *state) input(n *simNode, it inboxItem) {
 	st.catchUp(n)
 	st.feed(n, &it)
@@ -157,7 +164,7 @@ func (st *state) input(n *simNode, it inboxItem) {
 // copied only when it has to wait in the inbox.
 func (st *state) inputMsg(n *simNode, m *core.Message) {
 	st.catchUp(n)
-	if n.state == stateUp && !n.busy {
+	if n.state == stateUp {
 		n.node.Step(*m)
 		st.drain(n)
 		return
@@ -167,7 +174,7 @@ func (st *state) inputMsg(n *simNode, m *core.Message) {
 
 // catchUp gives a broker the ticks since its tickedTo, as a runner ticking
 // every broker at every tick event would have: a broker that is down or
-// paused misses them, a busy one queues them, an idle one takes them. Ticks
+// paused misses them, an up one takes them (busy or not). Ticks
 // that only advance timers are taken at once (core's SkipTicks); the due
 // one, which may act, goes through the inbox like any input. The simulator
 // calls it before anything reaches a broker, before an action and at the end
@@ -179,13 +186,7 @@ func (st *state) catchUp(n *simNode) {
 	}
 	n.tickedTo = st.tickNo
 	for k > 0 {
-		switch {
-		case n.state != stateUp:
-			return
-		case n.busy:
-			for ; k > 0; k-- {
-				n.inbox = append(n.inbox, inboxItem{kind: inTick})
-			}
+		if n.state != stateUp {
 			return
 		}
 		due := int64(n.node.TicksUntilDue())
@@ -220,12 +221,8 @@ func (st *state) feed(n *simNode, it *inboxItem) {
 		}
 		return
 	}
-	if n.busy {
-		n.inbox = append(n.inbox, *it)
-		return
-	}
 	st.handle(n, it)
-	st.drain(n)
+	st.drain(n) // (a busy broker takes its next Ready after the fsync)
 }
 
 func (st *state) handle(n *simNode, it *inboxItem) {
@@ -239,9 +236,10 @@ func (st *state) handle(n *simNode, it *inboxItem) {
 	}
 }
 
-// drain feeds the broker everything that waited in its inbox, then runs
-// Ready, until it is idle or busy persisting. One Ready covers all the
-// inputs before it: one fsync for many entries (group commit).
+// drain feeds the broker everything that waited in its inbox (while it was
+// paused), then runs Ready, until it is idle or busy persisting. One Ready
+// covers all the inputs before it, those taken while the previous Ready's
+// fsync ran included: one fsync for many entries (group commit).
 func (st *state) drain(n *simNode) {
 	for n.state == stateUp && !n.busy {
 		for i := range n.inbox {
@@ -305,6 +303,16 @@ func (st *state) startReady(n *simNode) {
 			panic(fmt.Sprintf("broker %d: writing entries %v: %v", n.id, rd.Entries[0], err))
 		}
 	}
+	// Commits known now are applied (and answered) now: an entry below
+	// this Ready's entries was made durable by an earlier one. The rest
+	// wait for the fsync.
+	n.early = len(rd.Committed)
+	if len(rd.Entries) > 0 {
+		n.early, _ = slices.BinarySearchFunc(rd.Committed, rd.Entries[0].Index, func(e core.Entry, i uint64) int { return cmp.Compare(e.Index, i) })
+	}
+	for _, e := range rd.Committed[:n.early] {
+		st.applyEntry(n, e)
+	}
 	if st.cfg.FsyncMs > 0 && rd.MustSync {
 		n.busy = true
 		st.schedule(event{at: st.now + int64(st.cfg.FsyncMs), kind: evFsync, node: n.id, gen: n.gen})
@@ -314,7 +322,8 @@ func (st *state) startReady(n *simNode) {
 }
 
 // finishReady completes a Ready once its writes are durable: messages that
-// promise durability leave, committed entries are applied, Advance.
+// promise durability leave, the committed entries not applied yet are
+// applied, Advance.
 func (st *state) finishReady(n *simNode) {
 	rd := &n.pending
 	n.busy, n.fsyncDone = false, false
@@ -322,7 +331,7 @@ func (st *state) finishReady(n *simNode) {
 	for i := range rd.Messages {
 		st.send(&rd.Messages[i])
 	}
-	for _, e := range rd.Committed {
+	for _, e := range rd.Committed[n.early:] {
 		st.applyEntry(n, e)
 	}
 	n.node.Advance(*rd)

@@ -167,7 +167,7 @@ func (st *state) step() {
 			case st.eagerTicks:
 				n.tickedTo = st.tickNo
 				st.feed(n, &inboxItem{kind: inTick})
-			case n.state == stateUp && !n.busy && n.tickedTo+int64(n.node.TicksUntilDue()) <= st.tickNo:
+			case n.state == stateUp && n.tickedTo+int64(n.node.TicksUntilDue()) <= st.tickNo:
 				// A broker takes the tick now only when it is due (its
 				// timers fire); otherwise it is caught up before anything
 				// else reaches it, which leaves it exactly as ticking would.
