@@ -49,7 +49,7 @@ type failoverResult struct {
 }
 
 func runBench(args []string) error {
-	fs := newFlags("bench", "[--producers C] [--size S] [--duration D] [--failover K] [--messages N [--restart]]", `
+	fs := newFlags("bench", "[--producers C] [--size S] [--duration D] [--failover K] [--messages N [--restart]] [--batch=false]", `
 Starts a local cluster of 3 broker processes (this binary, fsync on, data in
 a temporary folder), drives C concurrent producers of S-byte messages for D
 and prints throughput, latency percentiles and fsyncs per second. It first
@@ -72,6 +72,7 @@ object.`)
 	addrFlag := fs.String("addr", "", "drive an existing cluster at these HTTP addresses instead of starting one (no --failover)")
 	messages := fs.Int("messages", 0, "send until this many messages are acknowledged, sampling memory (instead of --duration)")
 	restart := fs.Bool("restart", false, "with --messages: then SIGKILL every broker, restart them and time the first commit")
+	batch := fs.Bool("batch", true, "producers running at once share batch requests (POST /v1/messages); --batch=false sends one request per message")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ object.`)
 		if err != nil {
 			return err
 		}
-		return benchExternal(addrs, *producers, *size, *duration)
+		return benchExternal(addrs, *producers, *size, *duration, *batch)
 	}
 	if *bin == "" {
 		exe, err := os.Executable()
@@ -144,6 +145,7 @@ object.`)
 		return fmt.Errorf("%w; logs in %s", err, *dir)
 	}
 	fmt.Printf("cluster: %d brokers, leader %d, data in %s\n", *brokers, lead, *dir)
+	c.Client.Batch = *batch
 
 	l := newLoad(c.Client, *producers, *size)
 	defer l.stop()
@@ -223,8 +225,9 @@ func measure(res *benchResult, l *load, cl *client.Client, statuses func(context
 }
 
 // benchExternal drives brokers this command did not start.
-func benchExternal(addrs []string, producers, size int, d time.Duration) error {
+func benchExternal(addrs []string, producers, size int, d time.Duration, batch bool) error {
 	cl := client.New(addrs)
+	cl.Batch = batch
 	statuses := func(ctx context.Context) map[int]server.Status {
 		out := map[int]server.Status{}
 		for _, a := range addrs {

@@ -33,9 +33,14 @@ type Client struct {
 	// hung) costs one attempt, not the whole command. 0 derives it from
 	// the caller's deadline (see Attempt).
 	AttemptTimeout time.Duration
+	// Batch makes concurrent Produce calls to the same broker share batch
+	// requests (POST /v1/messages; see batch.go). Each message keeps its
+	// own producer, seq, retries and answer. The benchmark turns it on.
+	Batch bool
 
-	mu     sync.Mutex
-	leader string
+	mu       sync.Mutex
+	leader   string
+	batchers map[string]*batcher
 }
 
 // New returns a client for the brokers at addrs.
@@ -151,7 +156,11 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 		var resp server.ProduceResponse
 		err := c.attempt(ctx, addr, func(actx context.Context) error {
 			var err error
-			resp, err = c.ProduceTo(actx, addr, topic, req)
+			if c.Batch {
+				resp, err = c.batcherFor(addr).produce(actx, topic, req)
+			} else {
+				resp, err = c.ProduceTo(actx, addr, topic, req)
+			}
 			return err
 		})
 		if err == nil {

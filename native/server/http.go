@@ -98,6 +98,40 @@ type ProduceRequest struct {
 	Seq      uint64 `json:"seq,omitempty"`
 }
 
+// BatchProduceRequest is the body of POST /v1/messages: up to
+// MaxBatchMessages messages, to any topics, each one as in POST
+// /v1/topics/{topic}/messages (its own producer and seq, deduplicated the
+// same way). A client under load pays one request and one JSON document for
+// many messages instead of one each; native/client batches concurrent
+// produces this way (Client.Batch).
+type BatchProduceRequest struct {
+	Messages []BatchMessage `json:"messages"`
+}
+
+// BatchMessage is one message of a batch, with its topic.
+type BatchMessage struct {
+	Topic string `json:"topic"`
+	ProduceRequest
+}
+
+// BatchProduceResponse answers a batch once every message in it has its
+// answer: Results[i] is messages[i]'s.
+type BatchProduceResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
+// BatchResult is one message's answer: Status is the HTTP status the
+// single-message request would have had, with OK (200) or Error set.
+type BatchResult struct {
+	Status int              `json:"status"`
+	OK     *ProduceResponse `json:"ok,omitempty"`
+	Error  *ErrorBody       `json:"error,omitempty"`
+}
+
+// MaxBatchMessages bounds the messages of one batch request (its body is
+// bounded by MaxRequestBytes like any other).
+const MaxBatchMessages = 1024
+
 // ProduceResponse answers a committed produce.
 type ProduceResponse struct {
 	Index       uint64 `json:"index"`
@@ -205,6 +239,7 @@ type AdminRequest struct {
 func (s *Server) httpServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/topics/{topic}/messages", s.handleProduce)
+	mux.HandleFunc("POST /v1/messages", s.handleProduceBatch)
 	mux.HandleFunc("GET /v1/topics/{topic}/messages", s.handleConsume)
 	mux.HandleFunc("POST /v1/groups/{group}/offsets", s.handleCommitOffset)
 	mux.HandleFunc("GET /v1/groups/{group}/offsets", s.handleFetchOffset)
@@ -364,7 +399,74 @@ func (s *Server) handleProduce(w http.ResponseWriter, r *http.Request) {
 		QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate})
 }
 
+// handleProduceBatch stores a batch (BatchProduceRequest): every message
+// goes to the runner as its own produce, so a batch shares the Readys and
+// fsyncs of whatever else is in flight, and each is answered as the
+// single-message request would be, after commit. The answer leaves when
+// the last message has its own.
+func (s *Server) handleProduceBatch(w http.ResponseWriter, r *http.Request) {
+	var req BatchProduceRequest
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	if n := len(req.Messages); n == 0 || n > MaxBatchMessages {
+		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest,
+			Message: fmt.Sprintf("messages: a batch holds 1 to %d messages, this one %d", MaxBatchMessages, n)})
+		return
+	}
+	ps := make([]*produceReq, len(req.Messages))
+	for i, m := range req.Messages {
+		ps[i] = &produceReq{
+			msg:  broker.Message{Topic: m.Topic, Tags: m.Tags, Keys: m.Keys, Body: []byte(m.Body), Producer: m.Producer, Seq: m.Seq},
+			done: make(chan produceResult, 1),
+		}
+	}
+	sent := 0
+	for _, p := range ps {
+		select {
+		case s.produces <- p:
+			sent++
+			continue
+		case <-s.stopped:
+		case <-r.Context().Done():
+		}
+		break
+	}
+	out := BatchProduceResponse{Results: make([]BatchResult, len(ps))}
+	for i, p := range ps {
+		var res produceResult
+		if i >= sent {
+			// Never handed to the runner: not stored, safe to retry.
+			res.err = fmt.Errorf("the broker is stopping: %w", broker.ErrNotCommitted)
+		} else {
+			select {
+			case res = <-p.done:
+			case <-s.stopped:
+				select {
+				case res = <-p.done:
+				default:
+					res.err = fmt.Errorf("the broker is stopping: %w", broker.ErrOutcomeUnknown)
+				}
+			}
+		}
+		if res.err != nil {
+			status, e := s.produceError(res)
+			out.Results[i] = BatchResult{Status: status, Error: &e}
+			continue
+		}
+		out.Results[i] = BatchResult{Status: http.StatusOK, OK: &ProduceResponse{Index: res.res.Index, Term: res.res.Term,
+			Topic: res.res.Topic, QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate}}
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
 func (s *Server) writeProduceError(w http.ResponseWriter, res produceResult) {
+	status, e := s.produceError(res)
+	WriteError(w, status, e)
+}
+
+// produceError is the HTTP status and error body of a produce that failed.
+func (s *Server) produceError(res produceResult) (int, ErrorBody) {
 	err := res.err
 	msg := err.Error()
 	switch {
@@ -376,28 +478,28 @@ func (s *Server) writeProduceError(w http.ResponseWriter, res produceResult) {
 		} else {
 			e.Message = fmt.Sprintf("broker %d is not the leader and no leader is known yet (election in progress); retry shortly", s.cfg.ID)
 		}
-		WriteError(w, http.StatusMisdirectedRequest, e)
+		return http.StatusMisdirectedRequest, e
 	case errors.Is(err, core.ErrTransferring):
-		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeTransferring, Message: "leadership transfer in progress; retry shortly"})
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeTransferring, Message: "leadership transfer in progress; retry shortly"}
 	case errors.Is(err, errLeaderChanged):
-		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeLeaderChanged, Outcome: "unknown", Leader: uint64(res.leader),
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeLeaderChanged, Outcome: "unknown", Leader: uint64(res.leader),
 			LeaderAddr: s.cfg.HTTP[res.leader],
-			Message:    "the leader stepped down before the message committed; outcome unknown: retry with the same producer and seq"})
+			Message:    "the leader stepped down before the message committed; outcome unknown: retry with the same producer and seq"}
 	case errors.Is(err, broker.ErrOutcomeUnknown):
-		WriteError(w, http.StatusGatewayTimeout, ErrorBody{Code: CodeTimeout, Outcome: "unknown",
-			Message: fmt.Sprintf("no quorum acknowledged the message within %v; outcome unknown: retry with the same producer and seq", s.cfg.ProduceTimeout)})
+		return http.StatusGatewayTimeout, ErrorBody{Code: CodeTimeout, Outcome: "unknown",
+			Message: fmt.Sprintf("no quorum acknowledged the message within %v; outcome unknown: retry with the same producer and seq", s.cfg.ProduceTimeout)}
 	case errors.Is(err, broker.ErrNotCommitted):
-		WriteError(w, http.StatusServiceUnavailable, ErrorBody{Code: CodeNotCommitted, Message: msg + "; the message was not stored, retrying is safe"})
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeNotCommitted, Message: msg + "; the message was not stored, retrying is safe"}
 	case errors.Is(err, broker.ErrMessageTooLarge) || errors.Is(err, core.ErrEntryTooLarge):
-		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeMessageLarge, Message: msg})
+		return http.StatusBadRequest, ErrorBody{Code: CodeMessageLarge, Message: msg}
 	case errors.Is(err, broker.ErrStaleSequence):
-		WriteError(w, http.StatusConflict, ErrorBody{Code: CodeStale, Message: msg})
+		return http.StatusConflict, ErrorBody{Code: CodeStale, Message: msg}
 	case errors.Is(err, broker.ErrSequenceReused):
-		WriteError(w, http.StatusConflict, ErrorBody{Code: CodeSeqReused, Message: msg})
+		return http.StatusConflict, ErrorBody{Code: CodeSeqReused, Message: msg}
 	case errors.Is(err, broker.ErrBadTopic) || errors.Is(err, broker.ErrBadMessage) || errors.Is(err, broker.ErrTooLarge):
-		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: msg})
+		return http.StatusBadRequest, ErrorBody{Code: CodeBadMessage, Message: msg}
 	default:
-		WriteError(w, http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: msg})
+		return http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: msg}
 	}
 }
 
