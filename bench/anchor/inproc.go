@@ -28,6 +28,11 @@ func runInproc(ctx context.Context, o options, out io.Writer) (result, error) {
 	}
 	var nodes []*node
 	defer func() {
+		// Every node stops raft before any transport closes, so that none
+		// is still talking to a closed peer.
+		for _, n := range nodes {
+			n.raft.Shutdown().Error()
+		}
 		for _, n := range nodes {
 			n.close()
 		}

@@ -183,7 +183,7 @@ func startNode(me peer, peers []peer, dir string) (*node, error) {
 	return &node{id: me.ID, raft: r, fsm: f, store: store, trans: trans}, nil
 }
 
-// close stops raft, then the transport and the store.
+// close stops raft (if it still runs), then the transport and the store.
 func (n *node) close() error {
 	err := n.raft.Shutdown().Error()
 	err = errors.Join(err, n.trans.Close(), n.store.Close())
