@@ -31,6 +31,9 @@ func runInproc(ctx context.Context, o options, out io.Writer) (result, error) {
 		// Every node stops raft before any transport closes, so that none
 		// is still talking to a closed peer.
 		for _, n := range nodes {
+			n.silence()
+		}
+		for _, n := range nodes {
 			n.raft.Shutdown().Error()
 		}
 		for _, n := range nodes {

@@ -107,7 +107,10 @@ func runNode(args []string) error {
 		ln.Close()
 		return err
 	}
-	defer n.close()
+	defer func() {
+		n.silence()
+		n.close()
+	}()
 
 	leaderHTTP := func() (string, raft.ServerID) {
 		_, lid := n.raft.LeaderWithID()

@@ -121,6 +121,15 @@ type node struct {
 	fsm   *fsm
 	store *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
+	logs  []hclog.Logger // raft's and the transport's
+}
+
+// silence turns the node's logging off: once a run is over, peers going
+// away in turn is expected, not an error worth a line.
+func (n *node) silence() {
+	for _, l := range n.logs {
+		l.SetLevel(hclog.Off)
+	}
 }
 
 // startNode opens the node's bolt file in dir (fsync on every commit, the
@@ -148,10 +157,11 @@ func startNode(me peer, peers []peer, dir string) (*node, error) {
 		store.Close()
 		return nil, err
 	}
+	netLog := quietLogger(me.ID + "-net")
 	trans, err := raft.NewTCPTransportWithConfig(me.Addr, adv, &raft.NetworkTransportConfig{
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
-		Logger:  quietLogger(me.ID + "-net"),
+		Logger:  netLog,
 	})
 	if err != nil {
 		store.Close()
@@ -180,7 +190,7 @@ func startNode(me peer, peers []peer, dir string) (*node, error) {
 		store.Close()
 		return nil, fmt.Errorf("node %s: %w", me.ID, err)
 	}
-	return &node{id: me.ID, raft: r, fsm: f, store: store, trans: trans}, nil
+	return &node{id: me.ID, raft: r, fsm: f, store: store, trans: trans, logs: []hclog.Logger{conf.Logger, netLog}}, nil
 }
 
 // close stops raft (if it still runs), then the transport and the store.
