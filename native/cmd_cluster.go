@@ -48,12 +48,16 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	retainSegments := fs.Int("retain-segments", 0, "every broker's retention: snapshot and delete the segment files before it past this many (0: keep everything)")
 	retainBytes := fs.Int64("retain-bytes", 0, "every broker's retention by size: snapshot and delete the segment files before it past this many bytes (0: keep everything)")
 	offsets := fs.String("offsets", "local", "how the brokers keep consumer groups' offsets: local (RocketMQ's DLedger mode) or replicated (see dledgerlab node -h)")
+	offsetSync := fs.Duration("offset-sync", server.DefaultOffsetSync, "with --offsets local, how often a follower copies the leader's offsets (RocketMQ's SlaveSynchronize)")
 	commitEvery := fs.Duration("commit-every", cluster.DefaultOffsetCommit, "how often a consumer the page starts with a group commits the group's offset (RocketMQ's persistConsumerOffsetInterval)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *commitEvery <= 0 {
 		return usagef("--commit-every %v must be positive", *commitEvery)
+	}
+	if *offsetSync < 100*time.Millisecond || *offsetSync > time.Hour {
+		return usagef("--offset-sync %v: want 100ms to 1h", *offsetSync)
 	}
 	if *segmentSize < 0 || (*segmentSize > 0 && *segmentSize < commitlog.MinSegmentSize) {
 		return usagef("--segment-size %d: want 0 (64 MiB) or at least %d bytes", *segmentSize, commitlog.MinSegmentSize)
@@ -92,7 +96,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	x, err := cluster.Launch(ctx, cluster.Options{
 		Nodes: *nodes, Dir: *dir, BasePort: *basePort,
 		Secret: envOr(*secret, "DLEDGERLAB_SECRET"), AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
-		Logf: logf, Extra: append(extra, "--offsets", *offsets), OffsetCommit: *commitEvery,
+		Logf: logf, Extra: append(extra, "--offsets", *offsets, "--offset-sync", offsetSync.String()), OffsetCommit: *commitEvery,
 	})
 	if err != nil {
 		return err
