@@ -237,6 +237,24 @@ func TestLauncherGroupConsumerAcrossFailover(t *testing.T) {
 				assert.Empty(t, k.Redone)
 			}
 			assert.Equal(t, uint64(6), k.Offset)
+
+			// Started again (same id, group and topic) once the group
+			// committed 6: it keeps its counts and resumes at 6.
+			lead := leaders(v)[0]
+			l.waitView("the leader holds offset 6", 10*time.Second, func(v sim.ClusterView) bool {
+				return heldOffset(v.Nodes[lead-1], "billing", "orders") == "6"
+			})
+			code, resp = l.act(l.token, sim.Action{Kind: sim.KindConsumer, ID: k.ID, Topic: "orders", Group: "billing"})
+			require.Equal(t, http.StatusOK, code, resp)
+			code, resp = l.act(l.token, sim.Action{Kind: sim.KindProduce, Topic: "orders", Body: "g"})
+			require.Equal(t, http.StatusOK, code, resp)
+			v = l.waitView("the restarted consumer got g", 10*time.Second, func(v sim.ClusterView) bool {
+				k, ok := groupConsumer(v, "billing")
+				return ok && k.Delivered == 7
+			})
+			k, _ = groupConsumer(v, "billing")
+			assert.Equal(t, want, k.Redelivered, "nothing again after a restart at the committed offset")
+			assert.Len(t, v.Clients.Consumers, 1)
 		})
 	}
 }

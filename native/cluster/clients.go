@@ -62,6 +62,9 @@ type job struct {
 type consumer struct {
 	view sim.ConsumerView
 	stop context.CancelFunc
+	// seen: a group consumer delivered every offset below it (what makes a
+	// message "delivered again").
+	seen uint64
 }
 
 func newClients(ctx context.Context, cl *client.Client, members []Member, commitEvery time.Duration) *clients {
@@ -273,14 +276,21 @@ func (c *clients) consumer(a sim.Action) error {
 }
 
 // addConsumer adds (or replaces, by id) a consumer with view v and returns
-// it with the context that stops it.
+// it with the context that stops it. A group consumer that replaces one of
+// the same group and topic keeps its counts, as in the simulator.
 func (c *clients) addConsumer(v sim.ConsumerView) (*consumer, context.Context) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	k := &consumer{view: v, stop: cancel}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if i := slices.IndexFunc(c.consumers, func(x *consumer) bool { return x.view.ID == v.ID }); i >= 0 {
-		c.consumers[i].stop()
+		old := c.consumers[i]
+		old.stop()
+		if v.Group != "" && old.view.Group == v.Group && old.view.Topic == v.Topic {
+			k.seen = old.seen
+			k.view.Delivered, k.view.Redelivered = old.view.Delivered, old.view.Redelivered
+			k.view.Redone, k.view.Recent = slices.Clone(old.view.Redone), slices.Clone(old.view.Recent)
+		}
 		c.consumers[i] = k
 	} else {
 		c.consumers = append(c.consumers, k)
@@ -330,7 +340,6 @@ type groupPoll struct {
 	node       int    // the broker it reads from now (0: none yet)
 	addr       string // its address
 	next       uint64 // the next offset to read
-	seen       uint64 // every offset below was delivered
 	committed  uint64
 	lastCommit time.Time
 }
@@ -352,7 +361,9 @@ func (g *groupPoll) poll(ctx context.Context) {
 		// The messages before the broker's snapshot are gone there: go on
 		// from its first one (a RocketMQ consumer's OFFSET_TOO_SMALL).
 		if first, ok := g.minOffset(ctx); ok {
-			g.next, g.seen = first, max(g.seen, first)
+			g.c.mu.Lock()
+			g.next, g.k.seen = first, max(g.k.seen, first)
+			g.c.mu.Unlock()
 			g.show(nil)
 		}
 	case err != nil:
@@ -420,7 +431,7 @@ func (g *groupPoll) show(msgs []server.ConsumedMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range msgs {
-		if m.QueueOffset < g.seen {
+		if m.QueueOffset < g.k.seen {
 			v.Redelivered++
 			v.Redone = append(v.Redone, m.QueueOffset)
 			if n := len(v.Redone); n > recentKept {
@@ -428,7 +439,7 @@ func (g *groupPoll) show(msgs []server.ConsumedMessage) {
 			}
 		} else {
 			v.Delivered++
-			g.seen = m.QueueOffset + 1
+			g.k.seen = m.QueueOffset + 1
 		}
 		g.next = m.QueueOffset + 1
 		v.Recent = append(v.Recent, fmt.Sprintf("@%d %s", m.QueueOffset, m.Body))
