@@ -7,7 +7,7 @@ BIN     := bin/dledgerlab
 ADDR    ?= 127.0.0.1:8080
 WASM    := web/static/dledgerlab.wasm
 
-.PHONY: all build wasm site play test test-core test-race fuzz bench clean
+.PHONY: all build wasm site play test test-core test-race fuzz bench bench-native clean
 
 all: build
 
@@ -98,6 +98,27 @@ fuzz:
 ## bench: Go benchmarks of the core, CommitLog and simulator
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+
+## bench-native: dledgerlab bench against hashicorp/raft (bench/anchor) in alternating pairs, with the ratios
+# For each count in BENCH_PRODUCERS it runs BENCH_PAIRS pairs of
+# `dledgerlab bench`, the anchor in one process and the anchor as processes
+# behind HTTP, one after the other, then prints the median ops/s of each
+# and the ratios ours/anchor within each pair (bench/anchor/README.md).
+# Every run's JSON line is appended to BENCH_OUT. The anchor is its own Go
+# module: the main module does not depend on hashicorp/raft.
+BENCH_PRODUCERS ?= 1 16 64 256
+BENCH_PAIRS     ?= 3
+BENCH_DURATION  ?= 10s
+BENCH_BROKERS   ?= 3
+BENCH_SIZE      ?= 256
+BENCH_OUT       ?= bin/bench-native-$(shell date -u +%Y%m%dT%H%M%SZ).jsonl
+bench-native:
+	mkdir -p bin
+	$(GO) build -o $(BIN) ./native
+	cd bench/anchor && $(GO) build -o ../../bin/anchor . && $(GO) build -o ../../bin/anchor-pairs ./cmd/pairs
+	bin/anchor-pairs --dledgerlab $(BIN) --anchor bin/anchor \
+		--producers "$(BENCH_PRODUCERS)" --pairs $(BENCH_PAIRS) --duration $(BENCH_DURATION) \
+		--brokers $(BENCH_BROKERS) --size $(BENCH_SIZE) --out $(BENCH_OUT)
 
 clean:
 	rm -rf bin site $(WASM) $(WASM).br $(WASM).gz $(WASM).sha256 web/static/wasm_exec.js

@@ -412,6 +412,18 @@ func TestClusterLauncherBadInput(t *testing.T) {
 		assert.Contains(t, string(out), "--addr "+ln.Addr().String()+" cannot be used")
 		assert.Empty(t, processesUsing(dir))
 	})
+	t.Run("consumer group timings", func(t *testing.T) {
+		for _, tc := range []struct{ flag, value, says string }{
+			{"--commit-every", "0s", "--commit-every 0s must be positive"},
+			{"--offset-sync", "10ms", "--offset-sync 10ms: want 100ms to 1h"},
+		} {
+			dir := t.TempDir()
+			out, err := exec.Command(binPath, "cluster", "--dir", dir, "--addr", "127.0.0.1:0", tc.flag, tc.value).CombinedOutput()
+			require.Error(t, err)
+			assert.Contains(t, string(out), tc.says)
+			assert.Empty(t, processesUsing(dir), "no broker started")
+		}
+	})
 }
 
 // processesUsing lists live processes whose command line mentions dir.

@@ -48,8 +48,16 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	retainSegments := fs.Int("retain-segments", 0, "every broker's retention: snapshot and delete the segment files before it past this many (0: keep everything)")
 	retainBytes := fs.Int64("retain-bytes", 0, "every broker's retention by size: snapshot and delete the segment files before it past this many bytes (0: keep everything)")
 	offsets := fs.String("offsets", "local", "how the brokers keep consumer groups' offsets: local (RocketMQ's DLedger mode) or replicated (see dledgerlab node -h)")
+	offsetSync := fs.Duration("offset-sync", server.DefaultOffsetSync, "with --offsets local, how often a follower copies the leader's offsets (RocketMQ's SlaveSynchronize)")
+	commitEvery := fs.Duration("commit-every", cluster.DefaultOffsetCommit, "how often a consumer the page starts with a group commits the group's offset (RocketMQ's persistConsumerOffsetInterval)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *commitEvery <= 0 {
+		return usagef("--commit-every %v must be positive", *commitEvery)
+	}
+	if *offsetSync < 100*time.Millisecond || *offsetSync > time.Hour {
+		return usagef("--offset-sync %v: want 100ms to 1h", *offsetSync)
 	}
 	if *segmentSize < 0 || (*segmentSize > 0 && *segmentSize < commitlog.MinSegmentSize) {
 		return usagef("--segment-size %d: want 0 (64 MiB) or at least %d bytes", *segmentSize, commitlog.MinSegmentSize)
@@ -88,7 +96,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	x, err := cluster.Launch(ctx, cluster.Options{
 		Nodes: *nodes, Dir: *dir, BasePort: *basePort,
 		Secret: envOr(*secret, "DLEDGERLAB_SECRET"), AdminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
-		Logf: logf, Extra: append(extra, "--offsets", *offsets),
+		Logf: logf, Extra: append(extra, "--offsets", *offsets, "--offset-sync", offsetSync.String()), OffsetCommit: *commitEvery,
 	})
 	if err != nil {
 		return err
@@ -227,7 +235,8 @@ func startLessonCluster(l *lessons.Lesson) (guide.Driver, func(), error) {
 	fmt.Printf("Starting %d real brokers in %s (ports %d…) %v …\n", l.Cluster.Nodes, dir, base, extra)
 	x, err := cluster.Launch(context.Background(), cluster.Options{
 		Nodes: l.Cluster.Nodes, Dir: dir, BasePort: base, Extra: extra,
-		Logf: func(format string, a ...any) { fmt.Printf("  [cluster] %s\n", fmt.Sprintf(format, a...)) },
+		OffsetCommit: time.Duration(l.Cluster.OffsetCommitMs) * time.Millisecond,
+		Logf:         func(format string, a ...any) { fmt.Printf("  [cluster] %s\n", fmt.Sprintf(format, a...)) },
 	})
 	if err != nil {
 		os.RemoveAll(dir)

@@ -176,15 +176,7 @@ func (g *groupReader) run(ctx context.Context, max int) error {
 // (QUERY_CONSUMER_OFFSET), retrying while the leader is catching up.
 func (g *groupReader) resume(ctx context.Context) error {
 	for {
-		for _, a := range g.c.Addrs {
-			st, err := g.c.StatusOnce(ctx, a)
-			if err != nil || st.Role != "leader" {
-				continue
-			}
-			r, err := g.c.FetchOffset(ctx, a, g.group, g.topic)
-			if err != nil {
-				continue // catching up (UNAVAILABLE) or gone: look again
-			}
+		if a, r, err := g.c.ResumeGroup(ctx, g.group, g.topic); err == nil {
 			g.lead, g.next, g.committed = a, r.Offset, r.Offset
 			where := fmt.Sprintf("offset %d", r.Offset)
 			if !r.Known {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"dledgerlab/core/sim"
 	"dledgerlab/internal/syncbuf"
 	"dledgerlab/native/client"
 	"dledgerlab/native/proc"
@@ -170,4 +172,110 @@ func TestConsumerGroupReadingThroughFailover(t *testing.T) {
 			assert.Contains(t, text, "committed offset 20")
 		})
 	}
+}
+
+// TestLauncherGroupConsumerAcrossFailover: the live view's consumer of a
+// group (what `lesson run --native` and the page's Start consumer with a
+// Group use) reads from the leader and commits there; the leader is killed
+// before any follower copied its offsets. Kept by each broker (RocketMQ's
+// DLedger mode), the new leader has no offset for the group and the view
+// counts every message delivered again; replicated, the group resumes where
+// it committed and nothing comes again. The brokers' views carry the
+// group's offset each holds.
+func TestLauncherGroupConsumerAcrossFailover(t *testing.T) {
+	for _, mode := range []string{"local", "replicated"} {
+		t.Run(mode, func(t *testing.T) {
+			l := startLauncher(t, t.TempDir(), 3, "--offsets", mode, "--offset-sync", "1h", "--commit-every", "200ms")
+			v := l.waitView("one leader", 20*time.Second, oneLeader)
+			old := leaders(v)[0]
+			for _, body := range []string{"a", "b", "c", "d", "e"} {
+				code, resp := l.act(l.token, sim.Action{Kind: sim.KindProduce, Topic: "orders", Body: body})
+				require.Equal(t, http.StatusOK, code, resp)
+			}
+			l.waitView(`"e" committed on every broker`, 10*time.Second, func(v sim.ClusterView) bool {
+				return holds(v.Nodes[0], "e", true) && holds(v.Nodes[1], "e", true) && holds(v.Nodes[2], "e", true)
+			})
+			code, resp := l.act(l.token, sim.Action{Kind: sim.KindConsumer, Topic: "orders", Group: "billing"})
+			require.Equal(t, http.StatusOK, code, resp)
+			v = l.waitView("the group read five and committed 5 on the leader", 10*time.Second, func(v sim.ClusterView) bool {
+				k, ok := groupConsumer(v, "billing")
+				return ok && k.Delivered == 5 && k.Committed == 5 && k.Node == old && heldOffset(v.Nodes[old-1], "billing", "orders") == "5"
+			})
+			k, _ := groupConsumer(v, "billing")
+			assert.Equal(t, 0, k.Redelivered)
+			assert.Equal(t, "orders", k.Topic)
+			if mode == "replicated" {
+				l.waitView("every broker applied the commit entry", 10*time.Second, func(v sim.ClusterView) bool {
+					return heldOffset(v.Nodes[0], "billing", "orders") == "5" && heldOffset(v.Nodes[1], "billing", "orders") == "5" &&
+						heldOffset(v.Nodes[2], "billing", "orders") == "5"
+				})
+			} else {
+				for _, n := range v.Nodes {
+					if n.ID != old {
+						assert.Equal(t, "–", heldOffset(n, "billing", "orders"), "follower %d copies offsets only every --offset-sync", n.ID)
+					}
+				}
+			}
+
+			code, resp = l.act(l.token, sim.Action{Kind: sim.KindCrash, Node: old})
+			require.Equal(t, http.StatusOK, code, resp)
+			v = l.waitView("a new leader, and the consumer reading from it", 20*time.Second, func(v sim.ClusterView) bool {
+				k, ok := groupConsumer(v, "billing")
+				return oneLeader(v) && leaders(v)[0] != old && ok && k.Node == leaders(v)[0]
+			})
+			code, resp = l.act(l.token, sim.Action{Kind: sim.KindProduce, Topic: "orders", Body: "f"})
+			require.Equal(t, http.StatusOK, code, resp)
+			want := map[string]int{"local": 5, "replicated": 0}[mode]
+			v = l.waitView("the group got f", 10*time.Second, func(v sim.ClusterView) bool {
+				k, ok := groupConsumer(v, "billing")
+				return ok && k.Delivered == 6 && k.Redelivered == want
+			})
+			k, _ = groupConsumer(v, "billing")
+			if mode == "local" {
+				assert.Equal(t, []uint64{0, 1, 2, 3, 4}, k.Redone, "every message again, none skipped")
+			} else {
+				assert.Empty(t, k.Redone)
+			}
+			assert.Equal(t, uint64(6), k.Offset)
+
+			// Started again (same id, group and topic) once the group
+			// committed 6: it keeps its counts and resumes at 6.
+			lead := leaders(v)[0]
+			l.waitView("the leader holds offset 6", 10*time.Second, func(v sim.ClusterView) bool {
+				return heldOffset(v.Nodes[lead-1], "billing", "orders") == "6"
+			})
+			code, resp = l.act(l.token, sim.Action{Kind: sim.KindConsumer, ID: k.ID, Topic: "orders", Group: "billing"})
+			require.Equal(t, http.StatusOK, code, resp)
+			code, resp = l.act(l.token, sim.Action{Kind: sim.KindProduce, Topic: "orders", Body: "g"})
+			require.Equal(t, http.StatusOK, code, resp)
+			v = l.waitView("the restarted consumer got g", 10*time.Second, func(v sim.ClusterView) bool {
+				k, ok := groupConsumer(v, "billing")
+				return ok && k.Delivered == 7
+			})
+			k, _ = groupConsumer(v, "billing")
+			assert.Equal(t, want, k.Redelivered, "nothing again after a restart at the committed offset")
+			assert.Len(t, v.Clients.Consumers, 1)
+		})
+	}
+}
+
+// groupConsumer is the view's consumer of group g.
+func groupConsumer(v sim.ClusterView, g string) (sim.ConsumerView, bool) {
+	for _, k := range v.Clients.Consumers {
+		if k.Group == g {
+			return k, true
+		}
+	}
+	return sim.ConsumerView{}, false
+}
+
+// heldOffset is group g's offset in topic on broker n, "–" if it holds none
+// (as the page shows it).
+func heldOffset(n sim.NodeView, g, topic string) string {
+	for _, o := range n.Offsets {
+		if o.Group == g && o.Topic == topic {
+			return strconv.FormatUint(o.Offset, 10)
+		}
+	}
+	return "–"
 }

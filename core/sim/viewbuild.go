@@ -152,12 +152,13 @@ func (st *state) nodeView(n *simNode) NodeView {
 		v.Log = []EntryView{}
 	}
 	v.Topics = n.br.Topics()
-	v.Offsets = groupOffsets(n.br.Offsets())
+	v.Offsets = GroupOffsets(n.br.Offsets())
 	return v
 }
 
-// groupOffsets lists a broker's offset table by group, then topic.
-func groupOffsets(table map[string]map[string]uint64) []GroupOffset {
+// GroupOffsets lists a broker's offset table by group, then topic (a
+// NodeView's Offsets; real brokers build their views with it too).
+func GroupOffsets(table map[string]map[string]uint64) []GroupOffset {
 	var keys []string
 	for g, ts := range table {
 		for t := range ts {

@@ -260,6 +260,35 @@ func (c *Client) FetchOffset(ctx context.Context, addr, group, topic string) (se
 	return out, err
 }
 
+// ResumeGroup finds the leader among Addrs and asks it where group is in
+// topic (RocketMQ's QUERY_CONSUMER_OFFSET): the leader's address and its
+// answer. One pass over the brokers; a leader still catching up on a new
+// term (UNAVAILABLE) or no leader at all is an error, to retry shortly.
+func (c *Client) ResumeGroup(ctx context.Context, group, topic string) (string, server.OffsetResponse, error) {
+	var errs []error
+	for _, a := range c.Addrs {
+		st, err := c.StatusOnce(ctx, a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st.Role != "leader" {
+			continue
+		}
+		r, err := c.FetchOffset(ctx, a, group, topic)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.setLeader(a)
+		return a, r, nil
+	}
+	if len(errs) == 0 {
+		return "", server.OffsetResponse{}, fmt.Errorf("no leader among %d brokers to ask where group %s is in %s", len(c.Addrs), group, topic)
+	}
+	return "", server.OffsetResponse{}, fmt.Errorf("no leader answered where group %s is in %s: %w", group, topic, errors.Join(errs...))
+}
+
 // ConsumeAll reads every message of topic at addr from offset 0. An unknown
 // topic is an empty result.
 func (c *Client) ConsumeAll(ctx context.Context, addr, topic string) ([]server.ConsumedMessage, error) {

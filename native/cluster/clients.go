@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"dledgerlab/core/broker"
 	"dledgerlab/core/sim"
 	"dledgerlab/native/client"
 	"dledgerlab/native/server"
@@ -24,14 +25,22 @@ const produceDeadline = 10 * time.Second
 // consumePoll is how often a consumer reads.
 const consumePoll = 200 * time.Millisecond
 
-// recentKept is how many bodies a consumer view shows.
+// recentKept is how many bodies a consumer view shows, and how many
+// offsets delivered again.
 const recentKept = 8
+
+// DefaultOffsetCommit is how often a group's consumer commits its offset
+// when the cluster does not say (RocketMQ's push consumer:
+// persistConsumerOffsetInterval, 5 s).
+const DefaultOffsetCommit = 5 * time.Second
 
 type clients struct {
 	ctx     context.Context
 	cl      *client.Client
 	members []Member
-	wg      sync.WaitGroup
+	// commitEvery is how often a group's consumer commits its offset.
+	commitEvery time.Duration
+	wg          sync.WaitGroup
 
 	mu        sync.Mutex
 	producers []*producer
@@ -53,10 +62,16 @@ type job struct {
 type consumer struct {
 	view sim.ConsumerView
 	stop context.CancelFunc
+	// seen: a group consumer delivered every offset below it (what makes a
+	// message "delivered again").
+	seen uint64
 }
 
-func newClients(ctx context.Context, cl *client.Client, members []Member) *clients {
-	return &clients{ctx: ctx, cl: cl, members: members}
+func newClients(ctx context.Context, cl *client.Client, members []Member, commitEvery time.Duration) *clients {
+	if commitEvery <= 0 {
+		commitEvery = DefaultOffsetCommit
+	}
+	return &clients{ctx: ctx, cl: cl, members: members, commitEvery: commitEvery}
 }
 
 func (c *clients) wait() { c.wg.Wait() }
@@ -207,9 +222,17 @@ func (c *clients) send(p *producer) {
 	}
 }
 
-// consumer starts reading a topic from broker Node (0: the first broker)
-// from offset 0; a consumer with the same id is replaced.
+// consumer starts a consumer; a consumer with the same id is replaced.
+// Without a group it reads the topic from broker Node (0: the first
+// broker) from offset 0. With a group it is one of the group's consumers
+// (groupConsumer).
 func (c *clients) consumer(a sim.Action) error {
+	if a.Group != "" {
+		if err := broker.CheckGroup(a.Group); err != nil {
+			return badAction("consumer: %v", err)
+		}
+		return c.groupConsumer(a)
+	}
 	node := a.Node
 	if node == 0 {
 		node = 1
@@ -218,16 +241,7 @@ func (c *clients) consumer(a sim.Action) error {
 	if id == "" {
 		id = fmt.Sprintf("c%d", node)
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	k := &consumer{view: sim.ConsumerView{ID: id, Topic: a.Topic, Node: node, Recent: []string{}}, stop: cancel}
-	c.mu.Lock()
-	if i := slices.IndexFunc(c.consumers, func(x *consumer) bool { return x.view.ID == id }); i >= 0 {
-		c.consumers[i].stop()
-		c.consumers[i] = k
-	} else {
-		c.consumers = append(c.consumers, k)
-	}
-	c.mu.Unlock()
+	k, ctx := c.addConsumer(sim.ConsumerView{ID: id, Topic: a.Topic, Node: node, Recent: []string{}})
 	addr := c.members[node-1].HTTPAddr
 	c.wg.Add(1)
 	go func() {
@@ -253,12 +267,225 @@ func (c *clients) consumer(a sim.Action) error {
 				}
 				c.mu.Unlock()
 			}
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, consumePoll) {
 				return
-			case <-time.After(consumePoll):
 			}
 		}
 	}()
 	return nil
+}
+
+// addConsumer adds (or replaces, by id) a consumer with view v and returns
+// it with the context that stops it. A group consumer that replaces one of
+// the same group and topic keeps its counts, as in the simulator.
+func (c *clients) addConsumer(v sim.ConsumerView) (*consumer, context.Context) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	k := &consumer{view: v, stop: cancel}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i := slices.IndexFunc(c.consumers, func(x *consumer) bool { return x.view.ID == v.ID }); i >= 0 {
+		old := c.consumers[i]
+		old.stop()
+		if v.Group != "" && old.view.Group == v.Group && old.view.Topic == v.Topic {
+			k.seen = old.seen
+			k.view.Delivered, k.view.Redelivered = old.view.Delivered, old.view.Redelivered
+			k.view.Redone, k.view.Recent = slices.Clone(old.view.Redone), slices.Clone(old.view.Recent)
+		}
+		c.consumers[i] = k
+	} else {
+		c.consumers = append(c.consumers, k)
+	}
+	return k, ctx
+}
+
+// groupConsumer starts one consumer of group a.Group reading a.Topic, as
+// the simulator's consumer does (core/sim/clients.go poll) and
+// RocketMQ's push consumer: it reads from the leader (or from broker
+// a.Node when given), asks that broker where the group is when it starts
+// and whenever its broker changes (QUERY_CONSUMER_OFFSET), and commits the
+// group's offset there every commitEvery (UPDATE_CONSUMER_OFFSET; a
+// follower refuses it with NOT_LEADER). A message at an offset it already
+// delivered counts as delivered again: after a failover to a broker with
+// an older offset.
+func (c *clients) groupConsumer(a sim.Action) error {
+	id := a.ID
+	if id == "" {
+		c.mu.Lock()
+		id = fmt.Sprintf("c%d", len(c.consumers)+1)
+		c.mu.Unlock()
+	}
+	k, ctx := c.addConsumer(sim.ConsumerView{ID: id, Topic: a.Topic, Group: a.Group, Recent: []string{}})
+	g := &groupPoll{c: c, k: k, group: a.Group, topic: a.Topic, pinned: a.Node, lastCommit: time.Now()}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			g.poll(ctx)
+			if !sleep(ctx, consumePoll) {
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// groupPoll is a group consumer's state between polls (its goroutine's
+// own; what the page sees is copied into k.view under clients.mu).
+type groupPoll struct {
+	c            *clients
+	k            *consumer
+	group, topic string
+	pinned       int // the broker to read from (0: the leader)
+
+	node       int    // the broker it reads from now (0: none yet)
+	addr       string // its address
+	next       uint64 // the next offset to read
+	committed  uint64
+	lastCommit time.Time
+}
+
+// poll is one round: find the broker (and where the group is on it), read
+// what is committed past next, commit when commitEvery has passed.
+func (g *groupPoll) poll(ctx context.Context) {
+	if !g.maybeSwitch(ctx) {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	resp, err := g.c.cl.Consume(rctx, g.addr, g.topic, g.next, 32)
+	cancel()
+	var ae *client.APIError
+	switch {
+	case errors.As(err, &ae) && ae.Code == server.CodeUnknownTopic:
+		// nothing produced to this topic yet
+	case errors.As(err, &ae) && ae.Code == server.CodeOffsetTooSmall:
+		// The messages before the broker's snapshot are gone there: go on
+		// from its first one (a RocketMQ consumer's OFFSET_TOO_SMALL).
+		if first, ok := g.minOffset(ctx); ok {
+			g.c.mu.Lock()
+			g.next, g.k.seen = first, max(g.k.seen, first)
+			g.c.mu.Unlock()
+			g.show(nil)
+		}
+	case err != nil:
+		g.node, g.addr = 0, "" // gone or unreachable: find the broker again
+		g.show(nil)
+		return
+	default:
+		g.show(resp.Messages)
+	}
+	if time.Since(g.lastCommit) >= g.c.commitEvery {
+		g.lastCommit = time.Now()
+		if g.next != g.committed {
+			g.commit(ctx)
+		}
+	}
+}
+
+// maybeSwitch makes sure the consumer reads from the broker it should (the
+// leader, unless pinned), asking a new one where the group is; it reports
+// whether there is one to read from.
+func (g *groupPoll) maybeSwitch(ctx context.Context) bool {
+	if g.pinned != 0 {
+		if g.node == g.pinned {
+			return true
+		}
+		addr := g.c.members[g.pinned-1].HTTPAddr
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		r, err := g.c.cl.FetchOffset(fctx, addr, g.group, g.topic)
+		cancel()
+		if err != nil {
+			return false
+		}
+		g.resumed(g.pinned, addr, r.Offset)
+		return true
+	}
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if g.addr != "" {
+		if st, err := g.c.cl.StatusOnce(sctx, g.addr); err == nil && st.Role == "leader" {
+			return true
+		}
+	}
+	addr, r, err := g.c.cl.ResumeGroup(sctx, g.group, g.topic)
+	if err != nil {
+		if g.node != 0 {
+			g.node, g.addr = 0, ""
+			g.show(nil)
+		}
+		return false
+	}
+	g.resumed(int(r.Broker), addr, r.Offset)
+	return true
+}
+
+// resumed: broker node answered that the group is at offset.
+func (g *groupPoll) resumed(node int, addr string, offset uint64) {
+	g.node, g.addr, g.next, g.committed = node, addr, offset, offset
+	g.show(nil)
+}
+
+// show counts msgs as delivered or delivered again and copies the state
+// into the view.
+func (g *groupPoll) show(msgs []server.ConsumedMessage) {
+	c, v := g.c, &g.k.view
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range msgs {
+		if m.QueueOffset < g.k.seen {
+			v.Redelivered++
+			v.Redone = append(v.Redone, m.QueueOffset)
+			if n := len(v.Redone); n > recentKept {
+				v.Redone = slices.Delete(v.Redone, 0, n-recentKept)
+			}
+		} else {
+			v.Delivered++
+			g.k.seen = m.QueueOffset + 1
+		}
+		g.next = m.QueueOffset + 1
+		v.Recent = append(v.Recent, fmt.Sprintf("@%d %s", m.QueueOffset, m.Body))
+		if n := len(v.Recent); n > recentKept {
+			v.Recent = slices.Delete(v.Recent, 0, n-recentKept)
+		}
+	}
+	v.Node, v.Offset, v.Committed = g.node, g.next, g.committed
+}
+
+// commit commits the group's offset to the broker it reads from. A broker
+// that refuses (NOT_LEADER: it no longer leads) or does not answer keeps
+// the offset uncommitted: the consumer tries again at its next commit,
+// after its next poll has found the leader.
+func (g *groupPoll) commit(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := g.c.cl.CommitOffset(rctx, g.addr, g.group, g.topic, g.next)
+	cancel()
+	if err == nil {
+		g.committed = g.next
+		g.show(nil)
+	}
+}
+
+// minOffset is the first offset the consumer's broker keeps in the topic.
+func (g *groupPoll) minOffset(ctx context.Context) (uint64, bool) {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := g.c.cl.StatusOnce(sctx, g.addr)
+	if err != nil {
+		return 0, false
+	}
+	for _, q := range st.Queues {
+		if q.Topic == g.topic {
+			return q.MinOffset, true
+		}
+	}
+	return 0, false
+}
+
+// sleep waits d; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }

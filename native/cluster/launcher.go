@@ -65,6 +65,9 @@ type Options struct {
 	// StartTimeout bounds the wait for every broker's API and a leader
 	// (default 20 s).
 	StartTimeout time.Duration
+	// OffsetCommit is how often the live view's group consumers commit
+	// their offsets (0: DefaultOffsetCommit).
+	OffsetCommit time.Duration
 	Logf         func(format string, args ...any)
 }
 
@@ -161,7 +164,7 @@ func Launch(ctx context.Context, o Options) (*Launcher, error) {
 		return nil, fmt.Errorf("%w within %v: every broker answers but none won an election; the brokers' logs in %s say why", ErrNoLeader, o.StartTimeout, o.Dir)
 	}
 	x.Leader = lead
-	x.Live = New(Config{Members: members, Procs: pc, AdminToken: o.AdminToken, Logf: o.Logf})
+	x.Live = New(Config{Members: members, Procs: pc, AdminToken: o.AdminToken, Logf: o.Logf, OffsetCommit: o.OffsetCommit})
 	ok = true
 	return x, nil
 }

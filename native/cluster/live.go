@@ -53,6 +53,9 @@ type Config struct {
 	AdminToken string
 	// Logf, if set, hears what the launcher does ("broker 2 killed").
 	Logf func(format string, args ...any)
+	// OffsetCommit is how often a consumer group's consumer started from
+	// the page or a lesson commits its offset (0: DefaultOffsetCommit).
+	OffsetCommit time.Duration
 }
 
 // staleAfter is how old a broker's last frame may be before the broker
@@ -99,7 +102,7 @@ func New(cfg Config) *Live {
 	cl.HTTP.Timeout = 10 * time.Second
 	l := &Live{cfg: cfg, start: time.Now(), client: cl, ctx: ctx, cancel: cancel, paused: map[int]bool{},
 		links: map[[2]int]linkConf{}, switches: map[string]bool{}}
-	l.clients = newClients(ctx, cl, cfg.Members)
+	l.clients = newClients(ctx, cl, cfg.Members, cfg.OffsetCommit)
 	for _, m := range cfg.Members {
 		w := &watch{member: m}
 		l.watches = append(l.watches, w)

@@ -95,7 +95,7 @@ func (s *Server) nodeView() sim.NodeView {
 		ID: int(s.cfg.ID), State: "running", Role: rs.Role.String(), Term: rs.Term, Vote: int(rs.Vote), Lead: int(rs.Lead),
 		Commit: rs.Commit, Applied: rs.Applied, Stabled: rs.Stabled, LastIndex: rs.LastIndex, LastTerm: rs.LastTerm,
 		ElectionElapsed: rs.ElectionElapsed, ElectionTimeout: rs.ElectionTimeout, Transferee: int(rs.Transferee),
-		Log: []sim.EntryView{}, Segments: []sim.SegmentView{}, Topics: s.bk.Topics(),
+		Log: []sim.EntryView{}, Segments: []sim.SegmentView{}, Topics: s.bk.Topics(), Offsets: sim.GroupOffsets(s.bk.Offsets()),
 		Truncated: slices.Clone(s.truncated),
 		Address:   s.cfg.HTTP[s.cfg.ID], Pid: os.Getpid(), MsgRate: s.rate.perSecond(), DataDir: s.cfg.Dir,
 	}

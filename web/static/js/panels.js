@@ -117,7 +117,7 @@ export class Clients {
     }
     for (const s of c.consumers || []) {
       const recent = (s.recent || []).slice(-5).map((r) => '<code>' + esc(r) + '</code>').join(' ');
-      // Live frames (native brokers) have no groups yet.
+      // A consumer without a group (live mode only) has no counts.
       const counts = s.group ? '<br>' + esc(t('consumerCounts', s)) : '';
       // Where the group would resume on each broker (its offsets there).
       const held = s.group ? (frame.nodes || []).map((n) => {
