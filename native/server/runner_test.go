@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,9 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Produces that arrive while the runner waits for its disk are taken into
-// one Ready and share its fsync (group commit), and each is answered only
-// after that fsync.
+// Produces that arrive while a Ready's fsync is in flight are taken by the
+// runner at once (it does not wait for the disk: the fsync runs on its own
+// goroutine), go into one next Ready and share its fsync (group commit),
+// and each is answered only after that fsync.
 func TestWaitingProducesShareOneFsync(t *testing.T) {
 	const n = 64
 	var hold atomic.Bool
@@ -59,8 +61,12 @@ func TestWaitingProducesShareOneFsync(t *testing.T) {
 	for i := range n {
 		go produce(i + 1)
 	}
-	require.Eventually(t, func() bool { return len(s.produces) == n }, 10*time.Second, time.Millisecond,
-		"the produces wait for the runner")
+	// Entry 1 is the leader's no-op, entry 2 the first produce.
+	require.Eventually(t, func() bool {
+		var last uint64
+		s.do(context.Background(), func() { last = s.raft.Status().LastIndex })
+		return last == 2+n
+	}, 10*time.Second, time.Millisecond, "the runner takes the produces while the fsync is held")
 	assert.Zero(t, answered.Load(), "nothing is answered before its fsync")
 	before := syncs.Load()
 	unblock()
