@@ -379,24 +379,30 @@ func (s *Server) handleProduce(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	var res produceResult
-	select {
-	case res = <-p.done:
-	case <-s.stopped:
-		// The runner answers every waiter before it stops; take that answer
-		// if it is there.
-		select {
-		case res = <-p.done:
-		default:
-			res.err = fmt.Errorf("the broker is stopping: %w", broker.ErrOutcomeUnknown)
-		}
-	}
+	res := s.await(p)
 	if res.err != nil {
 		s.writeProduceError(w, res)
 		return
 	}
 	WriteJSON(w, http.StatusOK, ProduceResponse{Index: res.res.Index, Term: res.res.Term, Topic: res.res.Topic,
 		QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate})
+}
+
+// await returns the runner's answer to a produce it took.
+func (s *Server) await(p *produceReq) produceResult {
+	select {
+	case res := <-p.done:
+		return res
+	case <-s.stopped:
+		// The runner answers every waiter before it stops; take that answer
+		// if it is there.
+		select {
+		case res := <-p.done:
+			return res
+		default:
+			return produceResult{err: fmt.Errorf("the broker is stopping: %w", broker.ErrOutcomeUnknown)}
+		}
+	}
 }
 
 // handleProduceBatch stores a batch (BatchProduceRequest): every message
@@ -439,15 +445,7 @@ func (s *Server) handleProduceBatch(w http.ResponseWriter, r *http.Request) {
 			// Never handed to the runner: not stored, safe to retry.
 			res.err = fmt.Errorf("the broker is stopping: %w", broker.ErrNotCommitted)
 		} else {
-			select {
-			case res = <-p.done:
-			case <-s.stopped:
-				select {
-				case res = <-p.done:
-				default:
-					res.err = fmt.Errorf("the broker is stopping: %w", broker.ErrOutcomeUnknown)
-				}
-			}
+			res = s.await(p)
 		}
 		if res.err != nil {
 			status, e := s.produceError(res)
