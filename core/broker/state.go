@@ -381,3 +381,58 @@ func (d *stateDecoder) finish() error {
 	}
 	return d.err
 }
+
+// CloneQueues returns a copy of every queue as it is now, sharing the full
+// chunks (see ConsumeQueue.clone): what the broker's ConsumeQueue files
+// would hold once written. The simulator keeps such copies as its model of
+// those files (native/store/queues.go on a real broker), so that a crash
+// between writing them and writing the checkpoint can be simulated.
+func (b *Broker) CloneQueues() map[string]*ConsumeQueue {
+	out := make(map[string]*ConsumeQueue, len(b.topics))
+	for name, q := range b.topics {
+		out[name] = q.clone()
+	}
+	return out
+}
+
+// RestoreFromQueues is Restore for a broker whose queues keep their own
+// records and messages (the simulator's): state is a State, queues the
+// copies CloneQueues made no earlier than it. Each queue the state names
+// must start where the state says and hold at least its length; what it
+// holds past that was written after the checkpoint and is cut, as
+// store.Queues.Load cuts a real broker's queue files. Queues the state does
+// not name were created after it and are dropped. Errors wrap ErrBadState.
+func RestoreFromQueues(opts Options, state []byte, queues map[string]*ConsumeQueue) (*Broker, error) {
+	b, topics, err := decodeState(opts, state)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range topics {
+		q := queues[t.name]
+		if q == nil || q.files != nil || q.base != t.base || q.n < t.n {
+			return nil, fmt.Errorf("restore: %w: queue %s does not hold offsets %d..%d", ErrBadState, t.name, t.base, t.n)
+		}
+		c := q.clone()
+		c.cutTo(t.n)
+		b.topics[t.name] = c
+	}
+	return b, nil
+}
+
+// cutTo drops the records from offset n on (n <= Len()) of a queue that
+// keeps its records in chunks. The chunks kept are shared, never written
+// in place: the last one gets a new header clipped to what is kept.
+func (q *ConsumeQueue) cutTo(n uint64) {
+	if n >= q.n {
+		return
+	}
+	k := n - q.base
+	full, rem := k/queueChunkLen, k%queueChunkLen
+	chunks := slices.Clip(q.chunks[:full])
+	if rem > 0 {
+		last := q.chunks[full]
+		end := last.recs[rem-1].end
+		chunks = append(chunks, &queueChunk{raw: slices.Clip(last.raw[:rem*QueueRecordSize]), recs: slices.Clip(last.recs[:rem]), data: slices.Clip(last.data[:end])})
+	}
+	q.chunks, q.n = chunks, n
+}

@@ -301,3 +301,44 @@ func TestRestoreFromASnapshotStartsTheQueuesAtTheirLength(t *testing.T) {
 	assert.Equal(t, f.Digest(), again.Digest())
 	assert.Equal(t, f.State(), again.State())
 }
+
+// A broker that keeps its messages itself (the simulator's) is restored
+// from a State and copies of its queues taken later: what the copies hold
+// past the State is cut, and applying the rest of the log gives the same
+// broker as never stopping. Copies that do not hold what the State says
+// are refused.
+func TestRestoreFromQueueCopies(t *testing.T) {
+	const n = 700 // more than two chunks of a queue
+	l := newStateLog(t, n)
+	whole := New(Options{})
+	l.apply(t, whole, 1, n)
+	for _, k := range []uint64{0, 1, 256, 300, 513, n} {
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			b := New(Options{})
+			l.apply(t, b, 1, k)
+			state := b.State()
+			later := min(k+150, n)
+			l.apply(t, b, k+1, later)
+			copies := b.CloneQueues() // the queue files, written after the checkpoint
+			l.apply(t, b, later+1, n)  // appending to b leaves the copies alone
+
+			r, err := RestoreFromQueues(Options{}, state, copies)
+			require.NoError(t, err)
+			assert.Equal(t, state, r.State(), "the queues are cut back to the checkpoint")
+			l.apply(t, r, k+1, n)
+			assert.Equal(t, whole.Digest(), r.Digest())
+			assert.Equal(t, whole.Digest(), b.Digest())
+			for _, topic := range []string{"orders", "payments", "audit"} {
+				assert.Equal(t, consumeAll(t, whole, topic), consumeAll(t, r, topic), topic)
+			}
+		})
+	}
+	b := New(Options{})
+	l.apply(t, b, 1, 100)
+	early := b.CloneQueues()
+	l.apply(t, b, 101, 200)
+	_, err := RestoreFromQueues(Options{}, b.State(), early)
+	assert.ErrorIs(t, err, ErrBadState, "copies shorter than the checkpoint")
+	_, err = RestoreFromQueues(Options{}, b.State(), map[string]*ConsumeQueue{})
+	assert.ErrorIs(t, err, ErrBadState, "no copies at all")
+}

@@ -53,6 +53,13 @@ type simNode struct {
 	// installed counts the snapshots this broker installed from a leader
 	// since it last started (NodeView.SnapshotsInstalled).
 	installed int
+	// disk is the broker's state beside its CommitLog (brokerdisk.go):
+	// queue files and checkpoint; ckpt the checkpoint being written,
+	// ckptAt when it started and ckptSeq its number.
+	disk    brokerDisk
+	ckpt    *ckptInFlight
+	ckptAt  int64
+	ckptSeq uint64
 }
 
 // inboxItem is one input for a broker, held by value (an inbox slice is
@@ -120,8 +127,20 @@ func (st *state) boot(n *simNode) {
 	// A broker whose log was compacted starts from its snapshot: its
 	// queues keep no message before it (as after RocketMQ's retention),
 	// and the entries after it are applied again.
+	// A broker with a checkpoint on disk starts from it instead, and
+	// applies only the entries after it (as a real broker does).
 	br := broker.New(broker.Options{})
-	if snap, _ := n.store.Snapshot(); !snap.IsZero() {
+	snap, _ := n.store.Snapshot()
+	if restored := st.restoreFromDisk(n, snap.Index); restored != nil {
+		br = restored
+		cc.Applied = br.AppliedIndex()
+		if hs, _ := n.store.InitialState(); hs.Commit < cc.Applied {
+			// The commit hint is not fsynced; the checkpoint is, and what
+			// it applied was committed.
+			hs.Commit = cc.Applied
+			n.store.SetHardState(hs)
+		}
+	} else if !snap.IsZero() {
 		var err error
 		if br, err = broker.RestoreSnapshot(broker.Options{}, snap.Data); err != nil {
 			panic(fmt.Sprintf("broker %d: its snapshot at %d does not restore: %v", n.id, snap.Index, err))
@@ -350,6 +369,9 @@ func (st *state) installSnapshot(n *simNode, s core.Snapshot) {
 	}
 	n.br = br
 	n.store.InstallSnapshot(s, br.NextPosition())
+	// The queue files start at the snapshot's lengths and the checkpoint
+	// is its state, durable before anything of the Ready is answered.
+	n.disk, n.ckpt = brokerDisk{queues: br.CloneQueues(), state: s.Data, applied: s.Index}, nil
 	st.snapshotsInstalled++
 	n.installed++
 }
@@ -404,6 +426,7 @@ func (st *state) applyEntry(n *simNode, e core.Entry) {
 // rebuildBroker replays entries 1..upTo into a fresh broker state machine.
 func (st *state) rebuildBroker(n *simNode, upTo uint64) {
 	n.br = broker.New(broker.Options{})
+	n.disk, n.ckpt = brokerDisk{}, nil // the queue files are rebuilt too
 	from := uint64(1)
 	if snap, _ := n.store.Snapshot(); !snap.IsZero() {
 		// The log before the snapshot is gone: start from its state (a
@@ -496,6 +519,7 @@ func (st *state) crash(n *simNode) {
 	n.gen++
 	n.store.Crash()
 	n.node, n.br = nil, nil
+	n.ckpt = nil // its second fsync never came
 	n.busy, n.fsyncDone = false, false
 	n.pending = core.Ready{}
 	n.inbox, n.tickets = nil, nil

@@ -102,6 +102,7 @@ const (
 	evProduceTimeout               // a producer gives up waiting
 	evProducerRetry                // a producer retries after a short backoff
 	evConsumerPoll                 // a consumer reads
+	evCheckpoint                   // one of a broker's checkpoint fsyncs ends (brokerdisk.go)
 )
 
 // event is a plain value (no closures), so the queue can be copied.
@@ -144,6 +145,8 @@ func (e event) String() string {
 		return "a producer timing out"
 	case evConsumerPoll:
 		return "a consumer reading"
+	case evCheckpoint:
+		return fmt.Sprintf("broker %d checkpointing its state", e.node)
 	}
 	return "an action"
 }
@@ -173,6 +176,9 @@ func (st *state) step() {
 				// else reaches it, which leaves it exactly as ticking would.
 				st.catchUp(n)
 			}
+		}
+		for _, n := range st.nodes {
+			st.maybeCheckpoint(n)
 		}
 		st.schedule(event{at: st.now + int64(st.cfg.TickMs), kind: evTick})
 		if len(st.clients.consumers) > 0 && st.cfg.Offsets != "replicated" {
@@ -214,6 +220,8 @@ func (st *state) step() {
 		st.clients.retry(st, e.client, e.attempt)
 	case evConsumerPoll:
 		st.clients.poll(st, e.client)
+	case evCheckpoint:
+		st.checkpointFsync(st.nodes[e.node-1], e)
 	}
 }
 
