@@ -320,7 +320,7 @@ func TestRestoreFromQueueCopies(t *testing.T) {
 			later := min(k+150, n)
 			l.apply(t, b, k+1, later)
 			copies := b.CloneQueues() // the queue files, written after the checkpoint
-			l.apply(t, b, later+1, n)  // appending to b leaves the copies alone
+			l.apply(t, b, later+1, n) // appending to b leaves the copies alone
 
 			r, err := RestoreFromQueues(Options{}, state, copies)
 			require.NoError(t, err)
