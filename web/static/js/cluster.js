@@ -59,11 +59,15 @@ export class ClusterView {
     this.svg = svg;
     this.onSelect = onSelect || (() => {});
     this.onLink = onLink || (() => {});
-    this.gGroups = el('g', { class: 'groups-layer' }, svg);
-    this.gLinks = el('g', { class: 'links-layer' }, svg);
-    this.gMsgs = el('g', { class: 'msgs-layer' }, svg);
+    // Only the brokers (buttons) are for screen readers: the messages in
+    // flight, the links and the group boxes are the raw event stream (the
+    // Network card and the live region say what matters).
+    const quiet = { 'aria-hidden': 'true' };
+    this.gGroups = el('g', { class: 'groups-layer', ...quiet }, svg);
+    this.gLinks = el('g', { class: 'links-layer', ...quiet }, svg);
+    this.gMsgs = el('g', { class: 'msgs-layer', ...quiet }, svg);
     this.gNodes = el('g', { class: 'nodes-layer' }, svg);
-    this.gDrops = el('g', { class: 'drops-layer' }, svg);
+    this.gDrops = el('g', { class: 'drops-layer', ...quiet }, svg);
     this.nodes = new Map(); // id → {g, parts, pos, target}
     this.links = new Map(); // "a-b" → {line, hit}
     this.msgs = new Map(); // message id → element
@@ -135,17 +139,22 @@ export class ClusterView {
         sel: el('circle', { class: 'sel-ring', r: RING_R + 8 }, g),
         track: el('circle', { class: 'timer-track', r: RING_R }, g),
         ring: el('circle', { class: 'timer', r: RING_R, transform: 'rotate(-90)', 'stroke-dasharray': RING_C.toFixed(1) }, g),
+        // The name and term come first: a broker's accessible name is the
+        // text it shows, in this order (cluster.js updateNodes).
+        label: el('text', { class: 'label', y: '58', 'text-anchor': 'middle' }, g),
+        term: el('text', { class: 'term', y: '73', 'text-anchor': 'middle' }, g),
         shape: el('path', { class: 'shape' }, g),
         glyph: el('text', { class: 'glyph', y: '-9', 'text-anchor': 'middle' }, g),
         num: el('text', { class: 'num', y: '16', 'text-anchor': 'middle' }, g),
         cross: el('path', { class: 'cross', d: 'M-18,-18L18,18M18,-18L-18,18' }, g),
         pause: el('path', { class: 'pause-glyph', d: 'M-9,-12v24M9,-12v24' }, g),
         disk: el('circle', { class: 'disk', cx: '30', cy: '-30', r: '5' }, g),
-        label: el('text', { class: 'label', y: '58', 'text-anchor': 'middle' }, g),
-        term: el('text', { class: 'term', y: '73', 'text-anchor': 'middle' }, g),
         votes: el('g', { class: 'votes', transform: 'translate(0,84)' }, g),
         title: el('title', null, g),
       };
+      // A space after each text (not drawn: text directly in a <g> is not
+      // rendered), so the words shown read apart for assistive technology.
+      for (const k of ['label', 'term', 'glyph', 'num']) parts[k].after(document.createTextNode(' '));
       g.addEventListener('click', () => this.onSelect(n.id));
       g.addEventListener('keydown', (e) => {
         if (e.key === 'Enter') { e.preventDefault(); this.onSelect(n.id); }
@@ -257,7 +266,10 @@ export class ClusterView {
         role: roleText(n.role), term: n.term, state, lead: n.lead ? t('broker', { id: n.lead }) : t('none'),
         last: n.last_index, commit: n.commit,
       });
-      g.setAttribute('aria-label', p.title.textContent);
+      // The accessible name holds what the broker shows, in the order it is
+      // drawn (WCAG 2.5.3, label in name), then the details in parentheses.
+      const shown = [p.label.textContent, p.term.textContent, p.glyph.textContent, p.num.textContent].filter(Boolean).join(' · ');
+      g.setAttribute('aria-label', shown + ' (' + p.title.textContent + ')');
       this.drawVotes(p.votes, n, byId);
     }
   }
