@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"dledgerlab/internal/browsertest"
+	"dledgerlab/lessons"
 )
 
 // axeScript is the vendored axe-core (its version and licence are in
@@ -111,10 +112,150 @@ func TestA11yAxe(t *testing.T) {
 	}
 }
 
-// shortText is s cut for a failure message.
-func shortText(s string) string {
-	if len(s) > 120 {
-		return s[:120] + "…"
+// tabTo presses Tab (with mods: Shift+Tab) until the focused element matches the CSS selector
+// sel, and fails after max presses.
+func (p *page) tabTo(sel string, max int, mods ...kb.Modifier) {
+	p.t.Helper()
+	is := fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%q)`, sel)
+	for i := 0; i <= max; i++ {
+		var ok bool
+		p.eval(is, &ok)
+		if ok {
+			return
+		}
+		if err := chromedp.Do(p.ctx, chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(mods...))); err != nil {
+			p.t.Fatal(err)
+		}
 	}
-	return strings.TrimSpace(s)
+	var at string
+	p.eval(`document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : ''`, &at)
+	p.t.Fatalf("%d presses of Tab did not reach %s (the focus is on %s)", max, sel, at)
+}
+
+// focusIs waits until the focused element matches the CSS selector sel.
+func (p *page) focusIs(sel string) {
+	p.t.Helper()
+	p.waitFor(fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%q)`, sel))
+}
+
+// announcement is one thing the live region said (dledgerLab.announced).
+type announcement struct {
+	Kind string `json:"kind"`
+	Text string `json:"text"`
+	Lang string `json:"lang"`
+}
+
+// TestA11yStoryByKeyboardAndLiveRegion: in 简体中文, with Tab and Enter
+// alone, a learner reaches the story's Next button and presses it to the
+// end; the focus stays on Next at every beat and lands on Play / Pause when
+// the story ends. The polite live region says each beat once — its title
+// and text, in Chinese — and nothing else while the story lasts.
+func TestA11yStoryByKeyboardAndLiveRegion(t *testing.T) {
+	base, _ := setup(t)
+	p := openSized(t, base+"?play", 1366, 768)
+	defer p.eval(`localStorage.removeItem('dledgerlab.lang'), true`, nil)
+	p.setLangStored("zh")
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+"?story=1")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("window.dledgerLab && window.dledgerLab.frame && document.body.dataset.ready === 'true' && document.documentElement.lang === 'zh-CN'")
+	s := p.story()
+	var all []string
+	p.eval(`dledgerLab.story.all`, &all)
+	p.tabTo(`#story-callout [data-action="story-next"]`, 40)
+	var titles []string
+	for n := 0; ; n++ {
+		var title string
+		p.eval(`document.querySelector('#story-title').textContent`, &title)
+		titles = append(titles, title)
+		if s.Beat == all[len(all)-1] {
+			break
+		}
+		if n > 40 {
+			t.Fatalf("the story did not end after %d beats", n)
+		}
+		p.key(kb.Enter)
+		p.waitFor(fmt.Sprintf(`(() => { const s = dledgerLab.story; return s && s.index > %d && !s.playing })()`, s.Index))
+		s = p.story()
+		p.focusIs(`#story-callout [data-action="story-next"]`)
+	}
+	var said []announcement
+	p.eval(`dledgerLab.announced`, &said)
+	if len(said) != len(titles) {
+		t.Errorf("the live region said %d things over %d beats: %v", len(said), len(titles), said)
+	}
+	for i, a := range said {
+		if i >= len(titles) {
+			break
+		}
+		if a.Kind != "story" || a.Lang != "zh" || !strings.HasPrefix(a.Text, titles[i]) || !hanRe.MatchString(a.Text) {
+			t.Errorf("beat %d (%s): the live region said %+v", i+1, titles[i], a)
+		}
+	}
+	// Enter on Finish leaves the story; the keyboard is on Play / Pause.
+	p.key(kb.Enter)
+	p.waitFor(`dledgerLab.story === null && document.querySelector('#story-callout').hidden`)
+	p.focusIs(`#play-btn`)
+}
+
+// TestA11yLessonByKeyboard: with key presses alone a learner opens the
+// lessons menu, starts the tour, plays each step and goes on, plays the
+// goal, types and produces "world" from the producer form, and reaches
+// the goal; axe finds nothing on the goal page. Closing the lesson gives
+// the focus back to the Lessons button.
+func TestA11yLessonByKeyboard(t *testing.T) {
+	tour, err := lessons.Find("tour")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := open(t, "")
+	p.eval(`localStorage.removeItem('dledgerlab.lang'), document.activeElement.blur(), true`, nil)
+	p.tabTo(`[data-action="lessons"]`, 10)
+	p.key(kb.Enter)
+	p.waitFor(`document.querySelector('#lessons-menu').open`)
+	p.focusIs(`[data-action="open-lesson"][data-lesson="tour"]`)
+	p.key(kb.Enter)
+	p.waitFor(`!document.querySelector('#lesson').hidden && document.querySelector('#lesson').dataset.lessonId === 'tour'`)
+	p.focusIs(`#lesson-title`)
+	p.key("]") // faster: ] is a shortcut, like [ for slower
+	p.key("]")
+	p.key("]")
+	p.tabTo(`#lesson [data-action="lesson-play"]`, 10)
+	for i := range tour.Steps {
+		p.focusIs(`#lesson [data-action="lesson-play"]`)
+		p.key(kb.Enter)
+		p.waitChecks(i)
+		p.focusIs(`#lesson [data-action="lesson-next"]`)
+		p.key(kb.Enter)
+	}
+	// The goal: play it, then produce "world" with the producer form.
+	p.waitFor(`document.querySelector('#lesson').dataset.page === 'goal'`)
+	p.focusIs(`#lesson [data-action="lesson-play"]`)
+	p.key(kb.Enter)
+	p.waitFor(`document.querySelector('#lesson').dataset.played === 'true'`)
+	p.tabTo(`#produce-body`, 60)
+	var old string
+	p.eval(`document.activeElement.value`, &old)
+	p.key(kb.End)
+	for range old {
+		p.key(kb.Backspace)
+	}
+	if err := chromedp.Do(p.ctx, chromedp.KeyEvent("world")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`document.querySelector('#produce-body').value === 'world'`)
+	p.tabTo(`[data-action="produce"]`, 5)
+	p.key(kb.Enter)
+	p.waitFor(`document.querySelector('#lesson [data-check-state]').dataset.checkState === 'ok' && document.querySelector('#lesson').dataset.done === 'true'`)
+	p.axe("lesson goal reached (1366x768 window, en)")
+	var said []announcement
+	p.eval(`dledgerLab.announced.filter(a => a.kind === 'lesson')`, &said)
+	if len(said) != len(tour.Steps)+1 {
+		t.Errorf("the live region said %d lesson texts for %d steps and a goal: %v", len(said), len(tour.Steps), said)
+	}
+	// Back up to the lesson's × with Shift+Tab, and close it.
+	p.tabTo(`#lesson [data-action="lesson-close"]`, 80, kb.ModifierShift)
+	p.key(kb.Enter)
+	p.waitFor(`document.querySelector('#lesson').hidden`)
+	p.focusIs(`[data-action="lessons"]`)
 }

@@ -13,6 +13,14 @@ const RING_R = 40;
 const RING_C = 2 * Math.PI * RING_R;
 const DROP_SHOW_MS = 900; // real time a dropped message stays visible
 
+// With prefers-reduced-motion: reduce nothing moves by itself: a message
+// in flight is drawn standing on its link, a third of the way from its
+// sender (its lane tells the direction), until it is delivered; brokers
+// jump to new places; a dropped message's cross shows, then goes, without
+// fading. The state (who holds what, what is in flight) is the same.
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+const STILL_AT = 0.33;
+
 const GLYPH = { leader: '主', follower: '从', candidate: '候', 'pre-candidate': '候' };
 
 function el(name, attrs, parent) {
@@ -157,7 +165,7 @@ export class ClusterView {
       for (const k of ['label', 'term', 'glyph', 'num']) parts[k].after(document.createTextNode(' '));
       g.addEventListener('click', () => this.onSelect(n.id));
       g.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter') { e.preventDefault(); this.onSelect(n.id); }
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); this.onSelect(n.id); }
       });
       const start = { x: W / 2, y: H / 2 };
       this.nodes.set(n.id, { g, parts, pos: { ...start }, target: { ...start }, key: '' });
@@ -330,10 +338,11 @@ export class ClusterView {
    * while something moves; on every new frame). */
   draw(withMessages) {
     let moving = false;
+    const still = reducedMotion.matches;
     for (const v of this.nodes.values()) {
       const dx = v.target.x - v.pos.x;
       const dy = v.target.y - v.pos.y;
-      if (Math.abs(dx) > 0.5 || Math.abs(dy) > 0.5) {
+      if (!still && (Math.abs(dx) > 0.5 || Math.abs(dy) > 0.5)) {
         v.pos.x += dx * 0.18; v.pos.y += dy * 0.18; moving = true;
       } else { v.pos.x = v.target.x; v.pos.y = v.target.y; }
       const tr = 'translate(' + v.pos.x.toFixed(1) + ',' + v.pos.y.toFixed(1) + ')' + (this.scale !== 1 ? ' scale(' + this.scale + ')' : '');
@@ -358,7 +367,7 @@ export class ClusterView {
     if (!a || !b) return null;
     const span = Math.max(1, m.deliver_ms - m.sent_ms);
     let f = (now - m.sent_ms) / span;
-    f = Math.max(0, Math.min(1, f));
+    f = reducedMotion.matches ? STILL_AT : Math.max(0, Math.min(1, f));
     // Start and end at the shapes' edges, in a lane per direction.
     const dx = b.pos.x - a.pos.x; const dy = b.pos.y - a.pos.y;
     const len = Math.hypot(dx, dy) || 1;
@@ -416,7 +425,7 @@ export class ClusterView {
     for (const [id, d] of this.drops) {
       const age = now - d.born;
       if (age > DROP_SHOW_MS) { d.g.remove(); this.drops.delete(id); continue; }
-      d.g.setAttribute('opacity', (1 - age / DROP_SHOW_MS).toFixed(2));
+      if (!reducedMotion.matches) d.g.setAttribute('opacity', (1 - age / DROP_SHOW_MS).toFixed(2));
     }
   }
 

@@ -252,7 +252,11 @@ export class LessonPanel {
       case 'lesson-back': this.back(); break;
       case 'lesson-show-me': this.showMe(); break;
       case 'lesson-answer': this.answer(Number(b.dataset.question), Number(b.dataset.choice)); break;
-      case 'lesson-close': this.app.lessonCall('lessonStop'); this.end(); break;
+      case 'lesson-close':
+        this.app.lessonCall('lessonStop');
+        this.end();
+        $('[data-action="lessons"]').focus(); // where the lesson was opened from
+        break;
       case 'lesson-finish': this.finish(); break;
     }
   }

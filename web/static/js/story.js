@@ -468,6 +468,10 @@ export class Story {
   /** leave ends the story; text (if any) says why; play: let the run go on. */
   leave(text, play) {
     if (!this.active && !this.starting) return;
+    // The keyboard was in the callout: it goes on at Play / Pause, just
+    // under the picture, instead of being lost with the callout.
+    const f = document.activeElement;
+    if (this.box && f && this.box.contains(f)) document.querySelector('#play-btn').focus({ preventScroll: true });
     this.active = false;
     this.starting = false;
     this.playing = false;
