@@ -9,6 +9,7 @@ package web_test
 // the polite live region says each story beat once, in the page's language.
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -258,4 +259,54 @@ func TestA11yLessonByKeyboard(t *testing.T) {
 	p.key(kb.Enter)
 	p.waitFor(`document.querySelector('#lesson').hidden`)
 	p.focusIs(`[data-action="lessons"]`)
+}
+
+// TestA11yReducedMotion: with prefers-reduced-motion: reduce, a message in
+// flight stands still on its link until it is delivered, and brokers jump
+// to their groups at a split instead of gliding; the state still updates
+// (a leader is elected, the clock runs, the split happens).
+func TestA11yReducedMotion(t *testing.T) {
+	base, _ := setup(t)
+	p := openSized(t, base+"?play", 1366, 768)
+	p.stillMotion()
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+"?play")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("window.dledgerLab && window.dledgerLab.frame && document.body.dataset.ready === 'true' && matchMedia('(prefers-reduced-motion: reduce)').matches")
+	// A message in flight, seen at two moments: the same place.
+	raw := p.waitFor(`(() => {
+		const m = document.querySelector('#cluster .msg[data-msg-id]');
+		return m && [m.dataset.msgId, m.getAttribute('transform'), dledgerLab.frame.time_ms];
+	})()`)
+	var seen [3]any
+	if err := json.Unmarshal(raw, &seen); err != nil {
+		t.Fatal(err)
+	}
+	var still []any
+	p.eval(fmt.Sprintf(`(async () => {
+		const id = %q, t0 = %v;
+		for (;;) {
+			await new Promise((r) => requestAnimationFrame(r));
+			const m = document.querySelector('#cluster .msg[data-msg-id="' + id + '"]');
+			if (!m) return ['delivered before time moved on'];
+			if (dledgerLab.frame.time_ms > t0) return [m.getAttribute('transform'), dledgerLab.frame.time_ms];
+		}
+	})()`, seen[0], seen[2]), &still)
+	if len(still) == 2 && still[0] != seen[1] {
+		t.Errorf("message %v moved from %v (at %v ms) to %v (at %v ms)", seen[0], seen[1], seen[2], still[0], still[1])
+	}
+	// The state goes on: a leader, then a split by keyboard; the brokers
+	// are in their groups at once.
+	p.choose(`[data-action="speed"]`, "2")
+	lead, _ := p.leader(0, 0)
+	p.eval(`document.activeElement.blur(), true`, nil)
+	p.key(fmt.Sprint(lead))
+	p.key("g")
+	p.key("s")
+	p.waitFor(`(dledgerLab.frame.groups || []).length === 2`)
+	var moving bool
+	p.eval(`new Promise((r) => requestAnimationFrame(() => r(dledgerLab.moving)))`, &moving)
+	if moving {
+		t.Error("with reduced motion the brokers glide to their groups")
+	}
 }
