@@ -310,3 +310,51 @@ func TestA11yReducedMotion(t *testing.T) {
 		t.Error("with reduced motion the brokers glide to their groups")
 	}
 }
+
+// TestA11yAxeMoreStates: the states TestA11yAxe passes by — the story's
+// callout while it plays to the next beat, a lesson's quiz answered, the
+// badge red with a broken invariant, the phone's control cards opened —
+// break no WCAG 2.1 A or AA rule either.
+func TestA11yAxeMoreStates(t *testing.T) {
+	base, _ := setup(t)
+	p := openSized(t, base+"?story=1", 1366, 768)
+	p.story()
+	p.click(`#story-callout [data-action="story-next"]`)
+	p.waitFor(`dledgerLab.story && dledgerLab.story.playing && document.querySelector('#story-callout').classList.contains('playing')`)
+	p.axe("story callout while it plays")
+
+	tour, err := lessons.Find("tour")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = open(t, "")
+	p.choose(`[data-action="speed"]`, "5")
+	p.click(`[data-action="lessons"]`)
+	p.click(`[data-action="open-lesson"][data-lesson="tour"]`)
+	for i := range tour.Steps {
+		p.playStep(i)
+		p.waitChecks(i)
+		p.click(`#lesson [data-action="lesson-next"]`)
+	}
+	p.waitFor(`document.querySelector('#lesson').dataset.page === 'goal'`)
+	p.key("n")
+	p.waitFor(`document.querySelector('#lesson').dataset.page === 'quiz'`)
+	q0 := tour.Quiz[0]
+	p.click(fmt.Sprintf(`[data-action="lesson-answer"][data-question="0"][data-choice="%d"]`, (q0.Answer+1)%len(q0.Choices)))
+	p.waitFor(`document.querySelector('[data-question="0"] .quiz-why') !== null`)
+	p.axe("lesson quiz, answered wrongly")
+
+	p = openSized(t, base+"?play", 390, 844)
+	for _, h := range []string{"#net-title", "#clients-title", "#settings-title"} {
+		p.click(h)
+	}
+	p.waitFor(`document.querySelectorAll('.card.folded').length === 0`)
+	p.axe("phone, every card opened")
+
+	// Last: lostAckRun skips the test when the simulator finds the loss only at its final check.
+	if share, end := lostAckRun(t); share != "" {
+		p = open(t, fmt.Sprintf("#run=%s&t=%d", share, end))
+		p.waitFor(`document.querySelector('#badge').dataset.state === 'violated' && dledgerLab.drawn`)
+		p.axe("badge with a broken invariant")
+	}
+}
