@@ -77,6 +77,8 @@ func TestA11yAxe(t *testing.T) {
 				p.click(`[data-action="play"]`)
 				p.waitFor(`!dledgerLab.playing && dledgerLab.drawn`)
 				p.axe(at("playground"))
+				shot := func(screen string) { p.screenshot("a11y-" + sz.name + "-" + lang + "-" + screen + ".png") }
+				shot("playground")
 
 				// The help dialog; closing it gives the focus back to "?".
 				p.click(`[data-action="help"]`)
@@ -94,6 +96,7 @@ func TestA11yAxe(t *testing.T) {
 				p.playStep(0)
 				p.waitChecks(0)
 				p.axe(at("lesson step"))
+				shot("lesson")
 
 				// The story's callouts: the first beat, and one further on.
 				p.eval(`localStorage.removeItem('dledgerlab.played'), true`, nil)
@@ -103,11 +106,13 @@ func TestA11yAxe(t *testing.T) {
 				p.next("button")
 				p.next("button")
 				p.axe(at("story callout, a later beat"))
+				shot("story")
 
 				// The live view (a stand-in launcher serves its frames).
 				load(base + "?live")
 				p.waitFor(`dledgerLab.frame.nodes.length > 0 && dledgerLab.drawn`)
 				p.axe(at("live view"))
+				shot("live")
 			})
 		}
 	}
@@ -163,7 +168,10 @@ func TestA11yStoryByKeyboardAndLiveRegion(t *testing.T) {
 	s := p.story()
 	var all []string
 	p.eval(`dledgerLab.story.all`, &all)
+	p.tabTo(`#cluster [data-node-id="1"]`, 40)
+	p.screenshot("a11y-keyboard-broker-focused.png")
 	p.tabTo(`#story-callout [data-action="story-next"]`, 40)
+	p.screenshot("a11y-keyboard-story-next-focused.png")
 	var titles []string
 	for n := 0; ; n++ {
 		var title string
