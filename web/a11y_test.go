@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -146,9 +147,10 @@ func (p *page) focusIs(sel string) {
 
 // announcement is one thing the live region said (dledgerLab.announced).
 type announcement struct {
-	Kind string `json:"kind"`
-	Text string `json:"text"`
-	Lang string `json:"lang"`
+	Kind string  `json:"kind"`
+	Text string  `json:"text"`
+	Lang string  `json:"lang"`
+	At   float64 `json:"at"`
 }
 
 // TestA11yStoryByKeyboardAndLiveRegion: in 简体中文, with Tab and Enter
@@ -364,5 +366,47 @@ func TestA11yAxeMoreStates(t *testing.T) {
 		p = open(t, fmt.Sprintf("#run=%s&t=%d", share, end))
 		p.waitFor(`document.querySelector('#badge').dataset.state === 'violated' && dledgerLab.drawn`)
 		p.axe("badge with a broken invariant")
+	}
+}
+
+// TestA11yLiveRegionIsCalm: in the playground the live region says who
+// leads and how far entries are committed in short sentences, at most one
+// every 5 s, and never the raw event stream; the event list itself is not
+// live. A crashed leader's successor is said.
+func TestA11yLiveRegionIsCalm(t *testing.T) {
+	p := open(t, "")
+	p.eval(`localStorage.removeItem('dledgerlab.lang'), true`, nil)
+	p.choose(`[data-action="speed"]`, "2")
+	old, _ := p.leader(0, 0)
+	p.waitFor(fmt.Sprintf(`dledgerLab.announced.some(a => a.text === 'Broker %d is the leader, term ' + dledgerLab.frame.nodes[%d].term + '.')`, old, old-1))
+	// A steady producer commits entry after entry; then the leader crashes.
+	p.click(`[data-action="producer"]`)
+	p.waitFor(`dledgerLab.announced.some(a => /^Committed up to entry \d+\.$/.test(a.text) || / Committed up to entry \d+\.$/.test(a.text))`)
+	p.eval(`document.activeElement.blur(), true`, nil)
+	p.key(fmt.Sprint(old))
+	p.key("c")
+	lead, _ := p.leader(old, 0)
+	p.waitFor(fmt.Sprintf(`dledgerLab.announced.some(a => a.text.startsWith('Broker %d is the leader'))`, lead))
+	var said []announcement
+	p.eval(`dledgerLab.announced`, &said)
+	var events []string
+	p.eval(`dledgerLab.frame.events.map(e => e.kind)`, &events)
+	sentence := regexp.MustCompile(`^(Broker \d+ is the leader, term \d+\.|No leader now\.)?( ?Committed up to entry \d+\.)?$`)
+	for i, a := range said {
+		if a.Kind != "status" || !sentence.MatchString(a.Text) {
+			t.Errorf("the live region said %+v: not a short sentence about the leader or commits", a)
+		}
+		if i > 0 && a.At-said[i-1].At < 4990 {
+			t.Errorf("the live region spoke twice within %.0f ms: %q then %q", a.At-said[i-1].At, said[i-1].Text, a.Text)
+		}
+	}
+	t.Logf("the live region said: %v", said)
+	if len(said) > 10 {
+		t.Errorf("the live region said %d things for %d events: %v", len(said), len(events), said)
+	}
+	var live string
+	p.eval(`document.querySelector('#events').getAttribute('aria-live')`, &live)
+	if live != "off" {
+		t.Errorf("the event list is aria-live=%q", live)
 	}
 }

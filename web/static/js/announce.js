@@ -20,7 +20,7 @@ export class Announcer {
     el.setAttribute('aria-atomic', 'true');
     document.body.appendChild(el);
     this.el = el;
-    this.log = []; // {kind, text, lang}: what was said, oldest first
+    this.log = []; // {kind, text, lang, at}: what was said, oldest first
     this.lastTextAt = -Infinity; // a beat or a step
     this.lastStatusAt = -Infinity;
     this.timer = 0;
@@ -39,7 +39,7 @@ export class Announcer {
     const lang = currentLang();
     this.el.lang = lang === 'zh' ? 'zh-CN' : 'en';
     this.el.textContent = text;
-    this.log.push({ kind, text, lang });
+    this.log.push({ kind, text, lang, at: performance.now() });
     if (this.log.length > KEEP) this.log.shift();
   }
 

@@ -371,7 +371,7 @@ window.dledgerLab = {
   get lesson() { return app.lesson.active && app.frame ? app.frame.lesson || null : null; },
   /** story: where the story stands ({beat, index, id, time_ms, playing}), or null. */
   get story() { return app.story.state(); },
-  /** announced: what the live region said, oldest first ({kind, text, lang}). */
+  /** announced: what the live region said, oldest first ({kind, text, lang, at}: at in performance.now() ms). */
   get announced() { return app.announcer.log.slice(); },
   /** drawn: the log table and the event list show the latest frame. */
   get drawn() { return !app.logs.dirty && !app.events.dirty; },
