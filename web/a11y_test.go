@@ -269,6 +269,12 @@ func TestA11yLessonByKeyboard(t *testing.T) {
 	p.key(kb.Enter)
 	p.waitFor(`document.querySelector('#lesson').hidden`)
 	p.focusIs(`[data-action="lessons"]`)
+	// The menu, closed with Esc, gives the focus back to its opener.
+	p.key(kb.Enter)
+	p.waitFor(`document.querySelector('#lessons-menu').open`)
+	p.key(kb.Escape)
+	p.waitFor(`!document.querySelector('#lessons-menu').open`)
+	p.focusIs(`[data-action="lessons"]`)
 }
 
 // TestA11yReducedMotion: with prefers-reduced-motion: reduce, a message in

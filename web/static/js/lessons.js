@@ -101,6 +101,12 @@ export class LessonPanel {
     this.menu = $('#lessons-menu');
     document.addEventListener('click', (e) => this.click(e));
     document.addEventListener('keydown', (e) => this.key_(e));
+    // The menu gives the focus back to what opened it; when that is gone
+    // (a finished lesson's button), to the Lessons button.
+    this.menu.addEventListener('close', () => {
+      const f = document.activeElement;
+      if (!f || f === document.body || !f.isConnected) $('[data-action="lessons"]').focus();
+    });
     if (!live) this.load();
   }
 
