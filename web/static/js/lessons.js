@@ -161,6 +161,7 @@ export class LessonPanel {
     this.page = 0;
     this.solving = false;
     this.answers = new Map();
+    this.saidKey = ''; // a lesson opened again is said again
     this.state = frame.lesson || null;
     this.root.hidden = false;
     document.documentElement.classList.add('in-lesson');
