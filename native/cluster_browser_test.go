@@ -52,6 +52,17 @@ func openLiveView(t *testing.T, url string) *liveTab {
 	return tab
 }
 
+// axe runs axe-core's WCAG 2.1 A and AA rules (the copy vendored in web/)
+// on the live view and fails the test on any violation.
+func (p *liveTab) axe(screen string) {
+	p.t.Helper()
+	vs, err := browsertest.Axe(p.ctx, filepath.Join("..", "web", "testdata", "axe-core", "axe.min.js"))
+	require.NoError(p.t, err, screen)
+	for _, v := range vs {
+		p.t.Errorf("%s: %s", screen, v)
+	}
+}
+
 func (p *liveTab) waitFor(cond string) []byte {
 	p.t.Helper()
 	v, err := chromedp.Run(p.ctx, chromedp.Poll[[]byte](cond,
@@ -104,6 +115,7 @@ func TestLiveViewKillLeaderFromPage(t *testing.T) {
 	var noStory bool
 	watcher.eval(`dledgerLab.story === null && document.querySelector('#story-callout').hidden && document.querySelector('[data-action="story"]').hidden`, &noStory)
 	assert.True(t, noStory, "the live view starts no story and offers none")
+	watcher.axe("live view, watch only")
 
 	// The instructor's tab (the URL the launcher prints).
 	p := openLiveView(t, l.url+"/?live#admin="+l.token)
@@ -123,6 +135,7 @@ func TestLiveViewKillLeaderFromPage(t *testing.T) {
 	v := l.waitView("the launcher agrees", 5*time.Second, func(v sim.ClusterView) bool { return oneLeader(v) && leaders(v)[0] == next })
 	assert.Equal(t, "killed", v.Nodes[lead-1].State)
 	watcher.drawnLeader(lead) // the watcher sees it too
+	p.axe("live view, instructor, a broker killed")
 }
 
 // The live view draws the real brokers' messages, and never shows a

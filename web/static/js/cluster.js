@@ -13,6 +13,14 @@ const RING_R = 40;
 const RING_C = 2 * Math.PI * RING_R;
 const DROP_SHOW_MS = 900; // real time a dropped message stays visible
 
+// With prefers-reduced-motion: reduce nothing moves by itself: a message
+// in flight is drawn standing on its link, a third of the way from its
+// sender (its lane tells the direction), until it is delivered; brokers
+// jump to new places; a dropped message's cross shows, then goes, without
+// fading. The state (who holds what, what is in flight) is the same.
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+const STILL_AT = 0.33;
+
 const GLYPH = { leader: '主', follower: '从', candidate: '候', 'pre-candidate': '候' };
 
 function el(name, attrs, parent) {
@@ -59,11 +67,15 @@ export class ClusterView {
     this.svg = svg;
     this.onSelect = onSelect || (() => {});
     this.onLink = onLink || (() => {});
-    this.gGroups = el('g', { class: 'groups-layer' }, svg);
-    this.gLinks = el('g', { class: 'links-layer' }, svg);
-    this.gMsgs = el('g', { class: 'msgs-layer' }, svg);
+    // Only the brokers (buttons) are for screen readers: the messages in
+    // flight, the links and the group boxes are the raw event stream (the
+    // Network card and the live region say what matters).
+    const quiet = { 'aria-hidden': 'true' };
+    this.gGroups = el('g', { class: 'groups-layer', ...quiet }, svg);
+    this.gLinks = el('g', { class: 'links-layer', ...quiet }, svg);
+    this.gMsgs = el('g', { class: 'msgs-layer', ...quiet }, svg);
     this.gNodes = el('g', { class: 'nodes-layer' }, svg);
-    this.gDrops = el('g', { class: 'drops-layer' }, svg);
+    this.gDrops = el('g', { class: 'drops-layer', ...quiet }, svg);
     this.nodes = new Map(); // id → {g, parts, pos, target}
     this.links = new Map(); // "a-b" → {line, hit}
     this.msgs = new Map(); // message id → element
@@ -135,20 +147,25 @@ export class ClusterView {
         sel: el('circle', { class: 'sel-ring', r: RING_R + 8 }, g),
         track: el('circle', { class: 'timer-track', r: RING_R }, g),
         ring: el('circle', { class: 'timer', r: RING_R, transform: 'rotate(-90)', 'stroke-dasharray': RING_C.toFixed(1) }, g),
+        // The name and term come first: a broker's accessible name is the
+        // text it shows, in this order (cluster.js updateNodes).
+        label: el('text', { class: 'label', y: '58', 'text-anchor': 'middle' }, g),
+        term: el('text', { class: 'term', y: '73', 'text-anchor': 'middle' }, g),
         shape: el('path', { class: 'shape' }, g),
         glyph: el('text', { class: 'glyph', y: '-9', 'text-anchor': 'middle' }, g),
         num: el('text', { class: 'num', y: '16', 'text-anchor': 'middle' }, g),
         cross: el('path', { class: 'cross', d: 'M-18,-18L18,18M18,-18L-18,18' }, g),
         pause: el('path', { class: 'pause-glyph', d: 'M-9,-12v24M9,-12v24' }, g),
         disk: el('circle', { class: 'disk', cx: '30', cy: '-30', r: '5' }, g),
-        label: el('text', { class: 'label', y: '58', 'text-anchor': 'middle' }, g),
-        term: el('text', { class: 'term', y: '73', 'text-anchor': 'middle' }, g),
         votes: el('g', { class: 'votes', transform: 'translate(0,84)' }, g),
         title: el('title', null, g),
       };
+      // A space after each text (not drawn: text directly in a <g> is not
+      // rendered), so the words shown read apart for assistive technology.
+      for (const k of ['label', 'term', 'glyph', 'num']) parts[k].after(document.createTextNode(' '));
       g.addEventListener('click', () => this.onSelect(n.id));
       g.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter') { e.preventDefault(); this.onSelect(n.id); }
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); this.onSelect(n.id); }
       });
       const start = { x: W / 2, y: H / 2 };
       this.nodes.set(n.id, { g, parts, pos: { ...start }, target: { ...start }, key: '' });
@@ -257,7 +274,10 @@ export class ClusterView {
         role: roleText(n.role), term: n.term, state, lead: n.lead ? t('broker', { id: n.lead }) : t('none'),
         last: n.last_index, commit: n.commit,
       });
-      g.setAttribute('aria-label', p.title.textContent);
+      // The accessible name holds what the broker shows, in the order it is
+      // drawn (WCAG 2.5.3, label in name), then the details in parentheses.
+      const shown = [p.label.textContent, p.term.textContent, p.glyph.textContent, p.num.textContent].filter(Boolean).join(' · ');
+      g.setAttribute('aria-label', shown + ' (' + p.title.textContent + ')');
       this.drawVotes(p.votes, n, byId);
     }
   }
@@ -318,10 +338,11 @@ export class ClusterView {
    * while something moves; on every new frame). */
   draw(withMessages) {
     let moving = false;
+    const still = reducedMotion.matches;
     for (const v of this.nodes.values()) {
       const dx = v.target.x - v.pos.x;
       const dy = v.target.y - v.pos.y;
-      if (Math.abs(dx) > 0.5 || Math.abs(dy) > 0.5) {
+      if (!still && (Math.abs(dx) > 0.5 || Math.abs(dy) > 0.5)) {
         v.pos.x += dx * 0.18; v.pos.y += dy * 0.18; moving = true;
       } else { v.pos.x = v.target.x; v.pos.y = v.target.y; }
       const tr = 'translate(' + v.pos.x.toFixed(1) + ',' + v.pos.y.toFixed(1) + ')' + (this.scale !== 1 ? ' scale(' + this.scale + ')' : '');
@@ -346,7 +367,7 @@ export class ClusterView {
     if (!a || !b) return null;
     const span = Math.max(1, m.deliver_ms - m.sent_ms);
     let f = (now - m.sent_ms) / span;
-    f = Math.max(0, Math.min(1, f));
+    f = reducedMotion.matches ? STILL_AT : Math.max(0, Math.min(1, f));
     // Start and end at the shapes' edges, in a lane per direction.
     const dx = b.pos.x - a.pos.x; const dy = b.pos.y - a.pos.y;
     const len = Math.hypot(dx, dy) || 1;
@@ -404,7 +425,7 @@ export class ClusterView {
     for (const [id, d] of this.drops) {
       const age = now - d.born;
       if (age > DROP_SHOW_MS) { d.g.remove(); this.drops.delete(id); continue; }
-      d.g.setAttribute('opacity', (1 - age / DROP_SHOW_MS).toFixed(2));
+      if (!reducedMotion.matches) d.g.setAttribute('opacity', (1 - age / DROP_SHOW_MS).toFixed(2));
     }
   }
 

@@ -296,6 +296,10 @@ export class Controls {
     if ((tag === 'input' && !slider) || tag === 'select' || tag === 'textarea') return;
     const app = this.app;
     const k = e.key;
+    // Space and Enter on a control are the control's own: a keyboard user
+    // presses a focused button (or broker, or checkbox) with them.
+    const control = e.target.closest && e.target.closest('button, a[href], summary, [role="button"], input[type="checkbox"], input[type="radio"]');
+    if (control && (k === ' ' || k === 'Enter')) return;
     if ($('#help').open && k !== '?') return; // the dialog handles Escape
     if ($('#lessons-menu').open) return;
     const speed = (d) => {

@@ -28,6 +28,14 @@ const en = {
   forkNote: 'You are looking at the past. Play continues from here; a new action replaces what came after (a fork).',
   selectedBroker: 'Selected broker',
   selectHint: 'Click a broker (or press 1–9) to select it.',
+  playback: 'Playback',
+  timeline: 'Timeline',
+  linkFrom: 'from',
+  linkTo: 'to',
+  clusterKeys: 'Each broker is a button: Enter or Space (or its number, 1–9) selects it; the buttons under “Selected broker” act on it.',
+  sayLeader: 'Broker {id} is the leader, term {term}.',
+  sayNoLeader: 'No leader now.',
+  sayCommit: 'Committed up to entry {i}.',
   crash: 'Crash',
   restart: 'Restart',
   pauseBroker: 'Pause',
@@ -262,6 +270,14 @@ const zh = {
   forkNote: '你在查看过去。继续播放将从这里开始；新的操作会替换之后的历史（分叉）。',
   selectedBroker: '选中的 Broker',
   selectHint: '点击一个 Broker（或按 1–9）来选中它。',
+  playback: '播放控制',
+  timeline: '时间轴',
+  linkFrom: '从',
+  linkTo: '到',
+  clusterKeys: '每个 Broker 都是一个按钮：按回车键或空格键（或它的编号 1–9）选中它；“选中的 Broker”下面的按钮对它操作。',
+  sayLeader: 'Broker {id} 是主节点，任期 {term}。',
+  sayNoLeader: '现在没有主节点。',
+  sayCommit: '已提交到第 {i} 条。',
   crash: '宕机',
   restart: '重启',
   pauseBroker: '冻结',
@@ -613,6 +629,7 @@ export function applyStatic(root) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
 }
 
 // --- story mode (story.js) -------------------------------------------------

@@ -101,6 +101,12 @@ export class LessonPanel {
     this.menu = $('#lessons-menu');
     document.addEventListener('click', (e) => this.click(e));
     document.addEventListener('keydown', (e) => this.key_(e));
+    // The menu gives the focus back to what opened it; when that is gone
+    // (a finished lesson's button), to the Lessons button.
+    this.menu.addEventListener('close', () => {
+      const f = document.activeElement;
+      if (!f || f === document.body || !f.isConnected) $('[data-action="lessons"]').focus();
+    });
     if (!live) this.load();
   }
 
@@ -155,6 +161,7 @@ export class LessonPanel {
     this.page = 0;
     this.solving = false;
     this.answers = new Map();
+    this.saidKey = ''; // a lesson opened again is said again
     this.state = frame.lesson || null;
     this.root.hidden = false;
     document.documentElement.classList.add('in-lesson');
@@ -252,7 +259,11 @@ export class LessonPanel {
       case 'lesson-back': this.back(); break;
       case 'lesson-show-me': this.showMe(); break;
       case 'lesson-answer': this.answer(Number(b.dataset.question), Number(b.dataset.choice)); break;
-      case 'lesson-close': this.app.lessonCall('lessonStop'); this.end(); break;
+      case 'lesson-close':
+        this.app.lessonCall('lessonStop');
+        this.end();
+        $('[data-action="lessons"]').focus(); // where the lesson was opened from
+        break;
       case 'lesson-finish': this.finish(); break;
     }
   }
@@ -316,12 +327,12 @@ export class LessonPanel {
 
     if (kind === 'step') {
       const s = l.steps[this.page];
-      parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(s.say)) + '</div>');
+      parts.push('<div class="lesson-say">' + paras(tx(s.say)) + '</div>');
       parts.push(this.playRow(t('lessonPlay'), t('lessonPaused')));
       if (s.do && s.do.length) parts.push(this.lines(t('pageDoes'), s.do));
     } else if (kind === 'goal') {
       parts.push('<h3 class="goal-title">' + esc(t('goalTitle')) + '</h3>');
-      parts.push('<div class="lesson-say" aria-live="polite">' + paras(tx(l.goal.say)) + '</div>');
+      parts.push('<div class="lesson-say">' + paras(tx(l.goal.say)) + '</div>');
       parts.push('<p class="small muted">' + esc(t('goalHint')) + '</p>');
       if (!this.solving) parts.push(this.playRow(t('lessonPlayGoal'), t('lessonPausedGoal')));
       if (this.solving) parts.push(this.lines(t('showingSolution'), l.goal.solution || []));
@@ -329,7 +340,7 @@ export class LessonPanel {
     } else {
       parts.push(this.quiz(l.quiz || []));
     }
-    if (kind !== 'quiz') parts.push('<div class="lesson-checks" aria-live="polite"></div><p class="lesson-names small muted" hidden></p><p class="lesson-done" role="status" hidden></p>');
+    if (kind !== 'quiz') parts.push('<div class="lesson-checks"></div><p class="lesson-names small muted" hidden></p><p class="lesson-done" role="status" hidden></p>');
 
     const last = onQuiz || (onGoal && !(l.quiz && l.quiz.length));
     parts.push('<div class="lesson-nav">'
@@ -342,6 +353,16 @@ export class LessonPanel {
     this.root.dataset.lessonId = l.id;
     this.root.dataset.page = kind;
     this.root.dataset.step = String(this.page);
+    // A screen reader hears the step's (or the goal's) text once, in the
+    // page's language; the checks and the done banner follow on screen.
+    const sayKey = l.id + '|' + this.page + '|' + currentLang();
+    const say = this.root.querySelector('.lesson-say');
+    if (say && sayKey !== this.saidKey) {
+      this.saidKey = sayKey;
+      const progress = this.root.querySelector('.lesson-progress');
+      const head = progress ? progress.firstChild.textContent : '';
+      this.app.announcer.say(head + (currentLang() === 'zh' ? '。' : '. ') + say.textContent.replace(/\s+/g, ' ').trim(), 'lesson');
+    }
     if (focused) {
       // Moving on with the keyboard lands on the new step's Play button:
       // Enter plays the step, Enter again goes on.

@@ -95,6 +95,7 @@ class LiveWorker {
       this.seq++;
       this.lastFrameAt = Date.now();
       setLost(false);
+      setTimeout(markWatchOnly); // after the page has drawn this frame's controls
       const due = this.waiting;
       this.waiting = [];
       for (const w of due) w();
@@ -177,6 +178,21 @@ function syncControls() {
   root.classList.toggle('live-watch-only', !currentToken());
   const b = document.getElementById('live-unlock');
   if (b) b.hidden = !!currentToken();
+  markWatchOnly();
+}
+
+const ACTING_SELECTOR = ACTING.map((a) => '[data-action="' + a + '"]').join(', ');
+
+/** markWatchOnly tells assistive technology that the acting controls are
+ * unavailable without the token (aria-disabled: they stay focusable, and
+ * pressing one says why). Controls drawn later (the group chips) are marked
+ * as frames arrive. */
+function markWatchOnly() {
+  const off = !currentToken();
+  for (const el of document.querySelectorAll(ACTING_SELECTOR)) {
+    if (off) el.setAttribute('aria-disabled', 'true');
+    else if (el.getAttribute('aria-disabled') === 'true') el.removeAttribute('aria-disabled');
+  }
 }
 
 function installPage() {

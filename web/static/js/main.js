@@ -13,6 +13,7 @@ import { LessonPanel } from './lessons.js';
 import { Story } from './story.js';
 import { live } from './live.js';
 import { installFolding } from './phone.js';
+import { Announcer } from './announce.js';
 import { applyStatic, currentLang, setLang, t, whyText } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -58,6 +59,9 @@ class App {
     this.events = new EventList($('#events'), { byStory: (e) => this.story.owns(e) });
     this.clients = new Clients($('#clients'));
     this.controls = new Controls(this);
+    // The polite live region (announce.js): story beats, lesson steps,
+    // leader changes and commits.
+    this.announcer = new Announcer();
     this.lesson = new LessonPanel(this, { live });
     // Story mode (story.js): the seed's story told beat by beat.
     this.story = new Story(this, { live });
@@ -339,6 +343,8 @@ class App {
     this.controls.update(f, force);
     this.lesson.update(f);
     this.story.update(f); lap('other');
+    // The story tells who leads and what is committed itself.
+    this.announcer.watch(f, this.story.active);
   }
 }
 
@@ -365,6 +371,8 @@ window.dledgerLab = {
   get lesson() { return app.lesson.active && app.frame ? app.frame.lesson || null : null; },
   /** story: where the story stands ({beat, index, id, time_ms, playing}), or null. */
   get story() { return app.story.state(); },
+  /** announced: what the live region said, oldest first ({kind, text, lang, at}: at in performance.now() ms). */
+  get announced() { return app.announcer.log.slice(); },
   /** drawn: the log table and the event list show the latest frame. */
   get drawn() { return !app.logs.dirty && !app.events.dirty; },
   perf() {

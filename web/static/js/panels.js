@@ -31,7 +31,8 @@ export class Badge {
     if (v) {
       this.text.textContent = t('violation') + ' (' + fmtTime(v.time_ms) + '): ' + v.text;
       this.text.title = v.rule + (v.event ? ' — ' + v.event : '');
-    } else {
+    } else if (this.text.textContent !== t('invariantsHold')) {
+      // Rewritten only when it changes: the badge is a live region.
       this.text.textContent = t('invariantsHold');
       this.text.title = '';
     }

@@ -326,6 +326,7 @@ export class Story {
     this.active = true;
     this.history = [];
     this.at = -1;
+    this.saidAt = -1;
     this.ctx = {};
     this.pending = [];
     this.actionTimes = new Set();
@@ -391,6 +392,7 @@ export class Story {
     if (this.helpKeys) this.helpKeys.textContent = storyT('helpKeys');
     this.button.textContent = storyT('button');
     this.button.title = storyT('buttonTitle');
+    this.saidAt = -1; // said again in the new language
     if (this.active) this.render();
   }
 
@@ -442,6 +444,7 @@ export class Story {
     const f = document.activeElement;
     this.refocus = !!(f && f.closest && f.closest('.story-callout'));
     this.playing = true;
+    this.saidAt = -1;
     this.render();
     this.app.setPlaying(true);
   }
@@ -449,6 +452,7 @@ export class Story {
   back() {
     if (!this.active || this.at <= 0) return;
     this.at--;
+    this.saidAt = -1;
     this.ctx = { ...this.history[this.at].ctx };
     this.playing = false;
     this.pending = [];
@@ -464,6 +468,10 @@ export class Story {
   /** leave ends the story; text (if any) says why; play: let the run go on. */
   leave(text, play) {
     if (!this.active && !this.starting) return;
+    // The keyboard was in the callout: it goes on at Play / Pause, just
+    // under the picture, instead of being lost with the callout.
+    const f = document.activeElement;
+    if (this.box && f && this.box.contains(f)) document.querySelector('#play-btn').focus({ preventScroll: true });
     this.active = false;
     this.starting = false;
     this.playing = false;
@@ -499,7 +507,6 @@ export class Story {
     box.className = 'story-callout';
     box.setAttribute('role', 'dialog');
     box.setAttribute('aria-labelledby', 'story-title');
-    box.setAttribute('aria-live', 'polite');
     box.hidden = true;
     box.innerHTML = '<div class="story-top"><span class="story-count" id="story-count"></span>'
       + '<button type="button" class="story-x" data-action="story-exit" aria-label="Esc">×</button></div>'
@@ -597,6 +604,13 @@ export class Story {
     this.box.querySelector('.story-keys').textContent = storyT('keys');
     this.box.querySelector('.story-x').setAttribute('aria-label', storyT('leave'));
     this.box.querySelector('.story-x').title = storyT('leave');
+    // A screen reader hears each beat once, as it is reached (announce.js).
+    if (!this.playing && this.saidAt !== this.at) {
+      this.saidAt = this.at;
+      const title = this.box.querySelector('#story-title').textContent;
+      const end = /[.!?。！？：:]$/.test(title) ? ' ' : currentLang() === 'zh' ? '。' : '. ';
+      this.app.announcer.say(title + end + this.box.querySelector('#story-text').textContent, 'story');
+    }
     this.box.dataset.beat = h.id;
     this.box.classList.toggle('playing', this.playing);
     this.box.hidden = false;

@@ -56,6 +56,7 @@ export class Timeline {
     this.slider.max = String(end);
     if (!this.dragging) this.slider.value = String(frame.time_ms);
     this.clock.textContent = fmtTime(frame.time_ms) + (end > frame.time_ms ? ' / ' + fmtTime(end) : '');
+    this.slider.setAttribute('aria-valuetext', this.clock.textContent); // a time, not a number of milliseconds
     this.forkNote.hidden = !(end > frame.time_ms);
     const actions = tl && tl.actions ? tl.actions : [];
     const key = end + ':' + actions.length;
