@@ -279,3 +279,35 @@ func heldOffset(n sim.NodeView, g, topic string) string {
 	}
 	return "–"
 }
+
+// A launcher's group consumer that starts below what retention kept is
+// told OFFSET_TOO_SMALL with the queue's first offset, and goes on from
+// there: it gets every message the brokers still hold, once.
+func TestLauncherGroupConsumerStartsAfterRetention(t *testing.T) {
+	l := startLauncher(t, t.TempDir(), 3, "--segment-size", "4096", "--retain-segments", "2", "--commit-every", "200ms")
+	l.waitView("one leader", 20*time.Second, oneLeader)
+	pad := strings.Repeat("x", 400)
+	for i := range 40 {
+		code, resp := l.act(l.token, sim.Action{Kind: sim.KindProduce, Topic: "orders", Body: fmt.Sprintf("%d %s", i, pad)})
+		require.Equal(t, http.StatusOK, code, resp)
+	}
+	v := l.waitView("every broker compacted, its queue starting after offset 0", 30*time.Second, func(v sim.ClusterView) bool {
+		for _, n := range v.Nodes {
+			if len(n.Topics) == 0 || n.Topics[0].MinOffset == 0 || n.Topics[0].Len != 40 {
+				return false
+			}
+		}
+		return true
+	})
+	require.Len(t, v.Nodes, 3)
+	code, resp := l.act(l.token, sim.Action{Kind: sim.KindConsumer, Topic: "orders", Group: "late"})
+	require.Equal(t, http.StatusOK, code, resp)
+	v = l.waitView("the group read what the leader still holds", 10*time.Second, func(v sim.ClusterView) bool {
+		k, ok := groupConsumer(v, "late")
+		return ok && k.Committed == 40
+	})
+	k, _ := groupConsumer(v, "late")
+	lead := v.Nodes[leaders(v)[0]-1]
+	assert.Equal(t, int(40-lead.Topics[0].MinOffset), k.Delivered, "every message from the leader's first offset on, once")
+	assert.Zero(t, k.Redelivered)
+}

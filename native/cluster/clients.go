@@ -357,15 +357,14 @@ func (g *groupPoll) poll(ctx context.Context) {
 	switch {
 	case errors.As(err, &ae) && ae.Code == server.CodeUnknownTopic:
 		// nothing produced to this topic yet
-	case errors.As(err, &ae) && ae.Code == server.CodeOffsetTooSmall:
+	case errors.As(err, &ae) && ae.Code == server.CodeOffsetTooSmall && ae.MinOffset > g.next:
 		// The messages before the broker's snapshot are gone there: go on
-		// from its first one (a RocketMQ consumer's OFFSET_TOO_SMALL).
-		if first, ok := g.minOffset(ctx); ok {
-			g.c.mu.Lock()
-			g.next, g.k.seen = first, max(g.k.seen, first)
-			g.c.mu.Unlock()
-			g.show(nil)
-		}
+		// from its first one, which the answer gives (a RocketMQ
+		// consumer's OFFSET_TOO_SMALL and nextBeginOffset).
+		g.c.mu.Lock()
+		g.next, g.k.seen = ae.MinOffset, max(g.k.seen, ae.MinOffset)
+		g.c.mu.Unlock()
+		g.show(nil)
 	case err != nil:
 		g.node, g.addr = 0, "" // gone or unreachable: find the broker again
 		g.show(nil)
@@ -462,22 +461,6 @@ func (g *groupPoll) commit(ctx context.Context) {
 		g.committed = g.next
 		g.show(nil)
 	}
-}
-
-// minOffset is the first offset the consumer's broker keeps in the topic.
-func (g *groupPoll) minOffset(ctx context.Context) (uint64, bool) {
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	st, err := g.c.cl.StatusOnce(sctx, g.addr)
-	if err != nil {
-		return 0, false
-	}
-	for _, q := range st.Queues {
-		if q.Topic == g.topic {
-			return q.MinOffset, true
-		}
-	}
-	return 0, false
 }
 
 // sleep waits d; false when ctx ended first.
