@@ -673,10 +673,7 @@ func (s *Store) StartSync() (*PendingSync, error) {
 		}
 		s.termVote = core.HardState{Term: s.hs.Term, Vote: s.hs.Vote}
 	}
-	p := &PendingSync{sync: fdatasync, fsyncs: &s.fsyncs, commit: min(s.hs.Commit, s.LastIndex())}
-	if s.sync != nil {
-		p.sync = s.sync
-	}
+	p := &PendingSync{sync: s.syncFunc(fdatasync), fsyncs: &s.fsyncs, commit: min(s.hs.Commit, s.LastIndex())}
 	for sg := range s.dirty {
 		if !s.nosync {
 			p.files = append(p.files, sg.f)
@@ -706,10 +703,7 @@ func (p *PendingSync) Run() {
 // the commit hint.
 func (s *Store) FinishSync(p *PendingSync) error {
 	if p.err != nil {
-		if s.syncErr == nil {
-			s.syncErr = fmt.Errorf("%w: fsync of %s: %w", ErrSyncFailed, p.failed.Name(), p.err)
-		}
-		return fmt.Errorf("fsync %s: %w", p.failed.Name(), s.syncErr)
+		return fmt.Errorf("fsync %s: %w", p.failed.Name(), s.syncFailed(p.failed, p.err))
 	}
 	if s.syncErr != nil {
 		return s.syncErr
@@ -947,15 +941,29 @@ func (s *Store) syncWith(f *os.File, sync func(*os.File) error) error {
 	if s.nosync || s.syncErr != nil {
 		return s.syncErr
 	}
-	if s.sync != nil {
-		sync = s.sync
-	}
 	s.fsyncs.Add(1)
-	if err := sync(f); err != nil {
-		s.syncErr = fmt.Errorf("%w: fsync of %s: %w", ErrSyncFailed, f.Name(), err)
-		return s.syncErr
+	if err := s.syncFunc(sync)(f); err != nil {
+		return s.syncFailed(f, err)
 	}
 	return nil
+}
+
+// syncFunc is sync, or Options.SyncFile when set.
+func (s *Store) syncFunc(sync func(*os.File) error) func(*os.File) error {
+	if s.sync != nil {
+		return s.sync
+	}
+	return sync
+}
+
+// syncFailed records the first failed fsync (of f, with err): from then on
+// the store refuses writes and fsyncs (ErrSyncFailed). It returns that
+// first failure.
+func (s *Store) syncFailed(f *os.File, err error) error {
+	if s.syncErr == nil {
+		s.syncErr = fmt.Errorf("%w: fsync of %s: %w", ErrSyncFailed, f.Name(), err)
+	}
+	return s.syncErr
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
