@@ -146,3 +146,40 @@ func (m *messagesResult) maxRSS() float64 {
 	}
 	return slices.Max(vals)
 }
+
+// cpuSeconds is the CPU time (user + system, all threads) pid has used,
+// from /proc/PID/stat in clock ticks of 1/100 s (USER_HZ on Linux); -1
+// where /proc does not say.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// utime and stime are fields 14 and 15, the 12th and 13th after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseFloat(fields[11], 64)
+	stime, err2 := strconv.ParseFloat(fields[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return (utime + stime) / 100
+}
+
+// treeCPU is the CPU time of this process (the producers and the client)
+// and of pids (the brokers), -1 where one cannot be read.
+func treeCPU(pids []int) float64 {
+	tot := cpuSeconds(os.Getpid())
+	for _, p := range pids {
+		c := cpuSeconds(p)
+		if c < 0 || tot < 0 {
+			return -1
+		}
+		tot += c
+	}
+	return tot
+}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,4 +46,31 @@ func TestBenchMessagesAndRestart(t *testing.T) {
 	assert.Positive(t, res.Log.Consume)
 	assert.Positive(t, res.Log.RestartMs)
 	assert.Contains(t, string(out), "restart: SIGKILL of every broker → first produce committed after")
+}
+
+// bench with --duration reports the CPU time of the whole process tree
+// per acknowledged message (the brokers it started and its producers).
+func TestBenchReportsCPUPerMessage(t *testing.T) {
+	out, err := exec.Command(binPath, "bench", "--duration", "1s", "--producers", "8", "--dir", t.TempDir()).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res struct {
+		Ops         int     `json:"ops"`
+		CPUUsPerMsg float64 `json:"cpu_us_per_msg"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "%s", out)
+	require.Positive(t, res.Ops)
+	assert.Positive(t, res.CPUUsPerMsg, "%s", out)
+	assert.Contains(t, string(out), "µs per message, brokers and producers together")
+}
+
+// cpuSeconds reads a process's CPU time from /proc, and grows as it works.
+func TestCPUSecondsGrows(t *testing.T) {
+	a := cpuSeconds(os.Getpid())
+	require.GreaterOrEqual(t, a, 0.0)
+	// Work until the kernel has counted a tick of it (10 ms), at most 10 s.
+	for start := time.Now(); cpuSeconds(os.Getpid()) <= a && time.Since(start) < 10*time.Second; {
+	}
+	assert.Greater(t, cpuSeconds(os.Getpid()), a)
+	assert.Equal(t, -1.0, cpuSeconds(-1), "no such process")
 }

@@ -24,21 +24,25 @@ func init() {
 
 // benchResult is the JSON summary, the last line of the output.
 type benchResult struct {
-	Brokers         int             `json:"brokers"`
-	Producers       int             `json:"producers"`
-	SizeBytes       int             `json:"size_bytes"`
-	DurationS       float64         `json:"duration_s"`
-	Ops             int             `json:"ops"`
-	Errors          int             `json:"errors"`
-	OpsPerS         float64         `json:"ops_per_s"`
-	P50Ms           float64         `json:"p50_ms"`
-	P99Ms           float64         `json:"p99_ms"`
-	P999Ms          float64         `json:"p999_ms"`
-	LeaderFsyncsPS  float64         `json:"leader_fsyncs_per_s"`
-	ClusterFsyncsPS float64         `json:"cluster_fsyncs_per_s"`
-	DiskFsyncsPS    float64         `json:"disk_fsyncs_per_s"`
-	Failover        *failoverResult `json:"failover,omitempty"`
-	Log             *messagesResult `json:"log,omitempty"`
+	Brokers         int     `json:"brokers"`
+	Producers       int     `json:"producers"`
+	SizeBytes       int     `json:"size_bytes"`
+	DurationS       float64 `json:"duration_s"`
+	Ops             int     `json:"ops"`
+	Errors          int     `json:"errors"`
+	OpsPerS         float64 `json:"ops_per_s"`
+	P50Ms           float64 `json:"p50_ms"`
+	P99Ms           float64 `json:"p99_ms"`
+	P999Ms          float64 `json:"p999_ms"`
+	LeaderFsyncsPS  float64 `json:"leader_fsyncs_per_s"`
+	ClusterFsyncsPS float64 `json:"cluster_fsyncs_per_s"`
+	DiskFsyncsPS    float64 `json:"disk_fsyncs_per_s"`
+	// CPUUsPerMsg is the CPU time of the whole process tree (the brokers
+	// this command started, and its own producers) per acknowledged
+	// message while measuring; absent for --addr or without /proc.
+	CPUUsPerMsg float64         `json:"cpu_us_per_msg,omitempty"`
+	Failover    *failoverResult `json:"failover,omitempty"`
+	Log         *messagesResult `json:"log,omitempty"`
 }
 
 type failoverResult struct {
@@ -165,7 +169,7 @@ object.`)
 		return nil
 	}
 	l.start()
-	measure(&res, l, c.Client, c.Statuses, *duration)
+	measure(&res, l, c.Client, c.Statuses, c.Pids, *duration)
 	if *failover > 0 {
 		fo := &failoverResult{Kills: *failover}
 		for k := 1; k <= *failover; k++ {
@@ -188,7 +192,7 @@ object.`)
 }
 
 // measure runs the steady-state phase and fills res; it returns the leader.
-func measure(res *benchResult, l *load, cl *client.Client, statuses func(context.Context) map[int]server.Status, d time.Duration) int {
+func measure(res *benchResult, l *load, cl *client.Client, statuses func(context.Context) map[int]server.Status, pids func() []int, d time.Duration) int {
 	// Warm up connections and the leader's batches before measuring.
 	time.Sleep(500 * time.Millisecond)
 	fsyncs := func() (map[int]uint64, int) {
@@ -201,13 +205,24 @@ func measure(res *benchResult, l *load, cl *client.Client, statuses func(context
 		}
 		return out, lead
 	}
+	cpu := func() float64 {
+		if pids == nil {
+			return -1
+		}
+		return treeCPU(pids())
+	}
 	before, _ := fsyncs()
+	cpu0 := cpu()
 	l.reset()
 	began := time.Now()
 	time.Sleep(d)
 	lat, errs := l.snapshot()
 	elapsed := time.Since(began).Seconds()
+	cpu1 := cpu()
 	after, lead := fsyncs()
+	if cpu0 >= 0 && cpu1 >= 0 && len(lat) > 0 {
+		res.CPUUsPerMsg = round((cpu1-cpu0)/float64(len(lat))*1e6, 1)
+	}
 	res.DurationS = round(elapsed, 2)
 	res.Ops, res.Errors = len(lat), errs
 	res.OpsPerS = round(float64(len(lat))/elapsed, 1)
@@ -221,6 +236,9 @@ func measure(res *benchResult, l *load, cl *client.Client, statuses func(context
 	fmt.Printf("load: %d producers × %d B for %.1fs: %d ops, %.0f ops/s, latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %d\n",
 		res.Producers, res.SizeBytes, elapsed, res.Ops, res.OpsPerS, res.P50Ms, res.P99Ms, res.P999Ms, errs)
 	fmt.Printf("fsyncs: leader %.0f/s, all brokers %.0f/s (disk alone: %.0f/s)\n", res.LeaderFsyncsPS, res.ClusterFsyncsPS, res.DiskFsyncsPS)
+	if res.CPUUsPerMsg > 0 {
+		fmt.Printf("cpu: %.0f µs per message, brokers and producers together\n", res.CPUUsPerMsg)
+	}
 	return lead
 }
 
@@ -241,7 +259,7 @@ func benchExternal(addrs []string, producers, size int, d time.Duration, batch b
 	fmt.Printf("cluster: %d brokers at %s (disk rate not measured: they may be remote)\n", len(addrs), strings.Join(addrs, ","))
 	l := newLoad(cl, producers, size)
 	l.start()
-	measure(&res, l, cl, statuses, d)
+	measure(&res, l, cl, statuses, nil, d)
 	l.stop()
 	b, _ := json.Marshal(res)
 	fmt.Println(string(b))

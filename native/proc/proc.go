@@ -270,6 +270,17 @@ func (c *Cluster) StopAll() {
 }
 
 // Statuses asks every running broker for its status; unreachable ones are
+// Pids returns the process ids of the brokers that are running.
+func (c *Cluster) Pids() []int {
+	var out []int
+	for _, n := range c.Nodes {
+		if p := n.Pid(); p != 0 && n.Running() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // left out.
 func (c *Cluster) Statuses(ctx context.Context) map[int]server.Status {
 	out := map[int]server.Status{}
