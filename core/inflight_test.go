@@ -94,3 +94,35 @@ func TestLeaderStepsWhileItPersists(t *testing.T) {
 	assert.Equal(t, idx, rd2.Committed[len(rd2.Committed)-1].Index)
 	assert.Less(t, rd2.Committed[len(rd2.Committed)-1].Index, rd2.Entries[0].Index, "what is committed is below the entries in flight: it can be applied before their fsync")
 }
+
+// DurableCommitted counts the committed entries an earlier Ready
+// persisted: a follower told in one push of entries and of their commit
+// must persist them before applying them; once they are durable, a
+// Ready without entries applies at once.
+func TestDurableCommittedAreThoseBelowTheEntries(t *testing.T) {
+	n := newTestNode(t, 2)
+	n.Step(Message{Type: MsgPush, From: 1, To: 2, Term: 1, Commit: 2,
+		Entries: []Entry{{Index: 1, Term: 1, Data: []byte("a")}, {Index: 2, Term: 1, Data: []byte("b")}}})
+	rd := n.Ready()
+	require.Len(t, rd.Entries, 2)
+	require.Len(t, rd.Committed, 2)
+	assert.Zero(t, rd.DurableCommitted(), "entries 1 and 2 are in this Ready: applied after its fsync")
+	n.Advance(rd)
+	n.Step(Message{Type: MsgPush, From: 1, To: 2, Term: 1, LogIndex: 2, LogTerm: 1, Commit: 3,
+		Entries: []Entry{{Index: 3, Term: 1, Data: []byte("c")}}})
+	rd = n.Ready()
+	require.Len(t, rd.Committed, 1)
+	assert.Zero(t, rd.DurableCommitted(), "entry 3 too")
+	n.Advance(rd)
+	n.Step(Message{Type: MsgPush, From: 1, To: 2, Term: 1, LogIndex: 3, LogTerm: 1, Commit: 3,
+		Entries: []Entry{{Index: 4, Term: 1, Data: []byte("d")}}})
+	rd = n.Ready()
+	require.Len(t, rd.Entries, 1)
+	require.Empty(t, rd.Committed)
+	n.Advance(rd)
+	n.Step(Message{Type: MsgHeartbeat, From: 1, To: 2, Term: 1, Commit: 4})
+	rd = n.Ready()
+	require.Empty(t, rd.Entries)
+	require.Len(t, rd.Committed, 1)
+	assert.Equal(t, 1, rd.DurableCommitted(), "entry 4 was persisted by an earlier Ready: applied at once")
+}

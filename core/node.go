@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -422,6 +423,18 @@ type Ready struct {
 func (rd *Ready) IsEmpty() bool {
 	return !rd.HardStateChanged && rd.Snapshot.IsZero() && len(rd.Entries) == 0 && len(rd.Eager) == 0 &&
 		len(rd.Messages) == 0 && len(rd.Committed) == 0 && len(rd.Events) == 0
+}
+
+// DurableCommitted returns how many of Committed were persisted by earlier
+// Readys: those below Entries (all of them when there are no Entries). A
+// caller that persists off its runner may apply them before this Ready's
+// fsync, and the rest only after it (see doc.go).
+func (rd *Ready) DurableCommitted() int {
+	if len(rd.Entries) == 0 {
+		return len(rd.Committed)
+	}
+	k, _ := slices.BinarySearchFunc(rd.Committed, rd.Entries[0].Index, func(e Entry, i uint64) int { return cmp.Compare(e.Index, i) })
+	return k
 }
 
 // HasReady reports whether Ready would have anything to do.

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -325,10 +324,7 @@ func (st *state) startReady(n *simNode) {
 	// Commits known now are applied (and answered) now: an entry below
 	// this Ready's entries was made durable by an earlier one. The rest
 	// wait for the fsync.
-	n.early = len(rd.Committed)
-	if len(rd.Entries) > 0 {
-		n.early, _ = slices.BinarySearchFunc(rd.Committed, rd.Entries[0].Index, func(e core.Entry, i uint64) int { return cmp.Compare(e.Index, i) })
-	}
+	n.early = rd.DurableCommitted()
 	for _, e := range rd.Committed[:n.early] {
 		st.applyEntry(n, e)
 	}

@@ -13,7 +13,6 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -610,10 +609,7 @@ func (s *Server) handleReady() error {
 	}
 	// Commits known now are answered now: an entry below this Ready's
 	// entries was persisted by an earlier Ready.
-	durable := len(rd.Committed)
-	if len(rd.Entries) > 0 {
-		durable, _ = slices.BinarySearchFunc(rd.Committed, rd.Entries[0].Index, func(e core.Entry, i uint64) int { return cmp.Compare(e.Index, i) })
-	}
+	durable := rd.DurableCommitted()
 	if err := s.apply(rd.Committed[:durable]); err != nil {
 		return err
 	}
