@@ -30,7 +30,10 @@
 // marks stable only the part of rd still in the log. Committed entries
 // below rd.Entries (index < rd.Entries[0].Index, or all of them when rd
 // has no entries) are durable already and may be applied before rd's
-// fsync; the others after it.
+// fsync; the others after it. Early hands out, while rd is in flight, what
+// need not wait for it: the leader's pushes of entries proposed meanwhile
+// (it replicates in parallel with its own write, thesis §10.2.1) and the
+// entries committed meanwhile that this replica persisted earlier.
 // Randomness comes only from Config.Seed, so the same seed and inputs give
 // the same outputs, natively and in WebAssembly.
 //

@@ -126,3 +126,123 @@ func TestDurableCommittedAreThoseBelowTheEntries(t *testing.T) {
 	require.Len(t, rd.Committed, 1)
 	assert.Equal(t, 1, rd.DurableCommitted(), "entry 4 was persisted by an earlier Ready: applied at once")
 }
+
+// Early lets a leader whose Ready is being persisted push what was
+// proposed meanwhile (thesis §10.2.1) and apply what a majority already
+// made durable: the push of the second proposal leaves before the first
+// Ready's fsync ends, the commit of an entry of an earlier Ready is
+// handed out at once, and neither comes again in the next Ready.
+func TestEarlyPushesAndAppliesWhileTheLeaderPersists(t *testing.T) {
+	nw := newNetwork(t, 3)
+	lead := nw.electLeader()
+	n := nw.nodes[lead]
+	f1 := other(lead, nw.ids)
+	idx1, _, err := n.Propose([]byte("one"))
+	require.NoError(t, err)
+	rd1 := n.Ready()
+	nw.disks[lead].persist(rd1)
+	n.Advance(rd1)
+	var push1 Message
+	for _, m := range rd1.Eager {
+		if m.To == f1 {
+			push1 = m
+		}
+	}
+	require.Equal(t, MsgPush, push1.Type)
+
+	idx2, _, err := n.Propose([]byte("two"))
+	require.NoError(t, err)
+	rd2 := n.Ready() // in flight from here on
+	require.Len(t, rd2.Entries, 1)
+	require.Equal(t, idx2, rd2.Entries[0].Index)
+	assert.False(t, n.HasEarly(), "nothing new since rd2")
+
+	// While rd2 is persisted: a third proposal, and f1's ack of entry 1.
+	idx3, _, err := n.Propose([]byte("three"))
+	require.NoError(t, err)
+	require.True(t, n.HasEarly(), "the new proposal can be pushed now")
+	e := n.Early()
+	var pushed []uint64
+	for _, m := range e.Eager {
+		if m.To == f1 && m.Type == MsgPush {
+			for _, ent := range m.Entries {
+				pushed = append(pushed, ent.Index)
+			}
+		}
+	}
+	assert.Contains(t, pushed, idx3, "the third entry leaves before the leader persisted it")
+	assert.Empty(t, e.Committed)
+
+	nw.nodes[f1].Step(push1)
+	frd := nw.nodes[f1].Ready()
+	nw.disks[f1].persist(frd)
+	nw.nodes[f1].Advance(frd)
+	for _, m := range frd.Messages {
+		n.Step(m)
+	}
+	require.Equal(t, idx1, n.log.committed)
+	require.True(t, n.HasEarly())
+	e = n.Early()
+	require.Len(t, e.Committed, 1, "entry 1 is committed and durable here: applied before rd2's fsync")
+	assert.Equal(t, idx1, e.Committed[0].Index)
+	assert.Equal(t, idx1, n.log.applied)
+	assert.False(t, n.HasEarly())
+
+	nw.disks[lead].persist(rd2)
+	n.Advance(rd2)
+	rd3 := n.Ready()
+	require.Len(t, rd3.Entries, 1)
+	assert.Equal(t, idx3, rd3.Entries[0].Index)
+	for _, ent := range rd3.Committed {
+		assert.NotEqual(t, idx1, ent.Index, "Early handed entry 1 out already")
+	}
+	for _, m := range rd3.Eager {
+		for _, ent := range m.Entries {
+			assert.NotEqual(t, idx3, ent.Index, "entry 3 was pushed by Early")
+		}
+	}
+}
+
+// Early never hands out a committed entry this replica has not persisted:
+// a follower told of entries and of their commit in one push applies
+// them only after its fsync, even when a heartbeat repeats the commit
+// while the Ready is in flight; a pending snapshot holds every commit
+// back until the Ready that loads it is done.
+func TestEarlyAppliesOnlyWhatIsDurableHere(t *testing.T) {
+	n := newTestNode(t, 2)
+	n.Step(Message{Type: MsgPush, From: 1, To: 2, Term: 1, Commit: 2,
+		Entries: []Entry{{Index: 1, Term: 1, Data: []byte("a")}, {Index: 2, Term: 1, Data: []byte("b")}}})
+	rd := n.Ready()
+	require.Len(t, rd.Committed, 2)
+	n.Step(Message{Type: MsgHeartbeat, From: 1, To: 2, Term: 1, Commit: 2})
+	assert.False(t, n.HasEarly(), "entries 1 and 2 wait for rd's fsync")
+	assert.Empty(t, n.Early().Committed)
+	n.Advance(rd)
+	assert.Equal(t, uint64(2), n.log.applied)
+
+	// Entry 3 persisted in one Ready; its commit arrives while entry 4's
+	// Ready is in flight.
+	n.Step(Message{Type: MsgPush, From: 1, To: 2, Term: 1, LogIndex: 2, LogTerm: 1, Commit: 2,
+		Entries: []Entry{{Index: 3, Term: 1, Data: []byte("c")}}})
+	rd = n.Ready()
+	n.Advance(rd)
+	n.Step(Message{Type: MsgPush, From: 1, To: 2, Term: 1, LogIndex: 3, LogTerm: 1, Commit: 2,
+		Entries: []Entry{{Index: 4, Term: 1, Data: []byte("d")}}})
+	rd = n.Ready()
+	n.Step(Message{Type: MsgHeartbeat, From: 1, To: 2, Term: 1, Commit: 4})
+	require.True(t, n.HasEarly())
+	e := n.Early()
+	require.Len(t, e.Committed, 1, "entry 3 is durable; entry 4 is in flight")
+	assert.Equal(t, uint64(3), e.Committed[0].Index)
+	assert.Empty(t, e.Eager, "a follower has nothing to send early")
+	n.Advance(rd)
+	rd = n.Ready()
+	require.Len(t, rd.Committed, 1)
+	assert.Equal(t, uint64(4), rd.Committed[0].Index)
+	n.Advance(rd)
+	assert.Equal(t, uint64(4), n.log.applied)
+
+	// A snapshot to load: nothing is applied before it.
+	n.log.pendingSnapshot = Snapshot{Index: 4, Term: 1}
+	assert.Zero(t, n.earlyCommitEnd())
+}

@@ -43,9 +43,14 @@ type raftLog struct {
 	// committed is the highest index known to be committed.
 	// Invariant: committed <= lastIndex(); it never decreases.
 	committed uint64
-	// applied is the highest index handed out in Ready.Committed and advanced.
+	// applied is the highest index handed out in Ready.Committed and advanced
+	// (or handed out by Early, which the caller applies at once).
 	// Invariant: applied <= committed.
 	applied uint64
+	// handed is the highest index handed out for applying, in a Ready
+	// still being processed or already advanced. Invariant: applied <=
+	// handed <= committed.
+	handed uint64
 	// stabled is the highest index the caller has persisted.
 	// Invariant: stabled <= lastIndex(), and every entry above it is in mem.
 	stabled uint64
@@ -291,6 +296,7 @@ func (l *raftLog) truncateFrom(i uint64) {
 		l.lostCommitted += l.committed - i + 1
 		l.committed = i - 1
 		l.applied = min(l.applied, i-1)
+		l.handed = min(l.handed, i-1)
 	}
 	if l.stabled >= i {
 		for j := max(i, l.first); j <= l.stabled; j++ {
@@ -365,7 +371,7 @@ func (l *raftLog) compact(s Snapshot) {
 func (l *raftLog) restore(s Snapshot) {
 	l.mem, l.first, l.lastStoredTerm, l.cached, l.dead = nil, s.Index+1, s.Term, 0, 0
 	l.committed = max(l.committed, s.Index)
-	l.applied, l.stabled = s.Index, s.Index
+	l.applied, l.handed, l.stabled = s.Index, s.Index, s.Index
 	l.snap, l.pendingSnapshot = s, s
 }
 
@@ -421,14 +427,22 @@ func (l *raftLog) unstable() []Entry {
 	return l.slice(l.stabled+1, l.lastIndex()+1)
 }
 
-// toApply returns the committed entries not yet applied: all of them when
-// maxBytes is 0, else as many as fit in maxBytes of data (at least one).
-func (l *raftLog) toApply(maxBytes int) []Entry {
-	if l.applied >= l.committed {
+// toApply returns the committed entries not yet handed out for applying,
+// up to end: all of them when maxBytes is 0, else a batch of at most
+// maxBytes of data (at least one entry), and marks them handed out.
+func (l *raftLog) toApply(end uint64, maxBytes int) []Entry {
+	end = min(end, l.committed)
+	if l.handed >= end {
 		return nil
 	}
+	var ents []Entry
 	if maxBytes == 0 {
-		return l.slice(l.applied+1, l.committed+1)
+		ents = l.slice(l.handed+1, end+1)
+	} else {
+		ents = l.window(l.handed+1, int(min(end-l.handed, 1<<30)), maxBytes)
 	}
-	return l.window(l.applied+1, int(min(l.committed-l.applied, 1<<30)), maxBytes)
+	if len(ents) > 0 {
+		l.handed = ents[len(ents)-1].Index
+	}
+	return ents
 }

@@ -134,7 +134,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("broker %d: Applied %d is below the stored snapshot's index %d: load the snapshot into the state machine first", uint64(cfg.ID), cfg.Applied, n.log.snap.Index)
 	}
 	n.term, n.vote = hs.Term, hs.Vote
-	n.log.committed, n.log.applied = hs.Commit, cfg.Applied
+	n.log.committed, n.log.applied, n.log.handed = hs.Commit, cfg.Applied, cfg.Applied
 	n.prevHard = hs
 	n.becomeFollower(n.term, None)
 	return n, nil
@@ -440,7 +440,7 @@ func (rd *Ready) DurableCommitted() int {
 // HasReady reports whether Ready would have anything to do.
 func (n *Node) HasReady() bool {
 	return n.flush || !n.log.pendingSnapshot.IsZero() || len(n.eager) > 0 || len(n.msgs) > 0 || len(n.events) > 0 ||
-		n.hardState() != n.prevHard || n.log.stabled < n.log.lastIndex() || n.log.applied < n.log.committed
+		n.hardState() != n.prevHard || n.log.stabled < n.log.lastIndex() || n.log.handed < n.log.committed
 }
 
 // Ready returns what the replica wants done. The leader batches its pending
@@ -459,7 +459,7 @@ func (n *Node) Ready() Ready {
 		Entries:   n.log.unstable(),
 		Eager:     n.eager,
 		Messages:  n.msgs,
-		Committed: n.log.toApply(n.cfg.MaxCommittedBytesPerReady),
+		Committed: n.log.toApply(n.log.committed, n.cfg.MaxCommittedBytesPerReady),
 		Events:    n.events,
 	}
 	if hs := n.hardState(); hs != n.prevHard {
@@ -515,8 +515,66 @@ func (n *Node) Advance(rd Ready) {
 	if k := len(rd.Committed); k > 0 {
 		// (Only with a safety rule off can a step meanwhile have cut
 		// committed entries, and applied with them.)
-		n.log.applied = min(rd.Committed[k-1].Index, n.log.committed)
+		n.log.applied = min(max(n.log.applied, rd.Committed[k-1].Index), n.log.committed)
 	}
+}
+
+// Early is the work a replica may do while a Ready is being persisted, as
+// soon as it exists: the leader's pushes and heartbeats (thesis §10.2.1:
+// the leader replicates in parallel with its own write), and committed
+// entries this replica has already persisted. The caller sends Eager and
+// applies Committed at once; nothing else is needed (no Advance).
+type Early struct {
+	Eager     []Message
+	Committed []Entry
+}
+
+// HasEarly reports whether Early would return anything.
+func (n *Node) HasEarly() bool {
+	return (n.role == RoleLeader && n.flush) || len(n.eager) > 0 || n.earlyCommitEnd() > n.log.handed
+}
+
+// earlyCommitEnd is the last committed entry Early may hand out: one this
+// replica persisted (an entry of the Ready in flight is not, and neither
+// are the entries after it), and none while a snapshot waits to be
+// loaded (it is applied first).
+func (n *Node) earlyCommitEnd() uint64 {
+	if !n.log.pendingSnapshot.IsZero() {
+		return 0
+	}
+	return min(n.log.committed, n.log.stabled)
+}
+
+// Early returns the leader's pending pushes and heartbeats and the
+// committed entries already persisted here, for a caller that persists a
+// Ready off its runner: between Ready and Advance (see doc.go), it need
+// not wait for the fsync to send them or to answer those commits. The
+// Ready in flight keeps its own slices; Early's stay valid until the next
+// Ready. Committed entries come in index order after the ones every
+// earlier Ready handed out: while the Ready in flight still holds
+// committed entries that wait for its fsync, Early hands out none (they
+// are above the persisted ones, see earlyCommitEnd).
+func (n *Node) Early() Early {
+	defer n.assertInvariants()
+	if n.role == RoleLeader && n.flush {
+		n.flush = false
+		for _, id := range n.peers {
+			if id != n.id {
+				n.sendPushes(id)
+			}
+		}
+	}
+	// The pushes leave now: the caller keeps their array (the outbox's
+	// double buffer belongs to Ready; later messages start a new array).
+	var e Early
+	if len(n.eager) > 0 {
+		e.Eager, n.eager = n.eager, nil
+	}
+	e.Committed = n.log.toApply(n.earlyCommitEnd(), n.cfg.MaxCommittedBytesPerReady)
+	if k := len(e.Committed); k > 0 {
+		n.log.applied = e.Committed[k-1].Index
+	}
+	return e
 }
 
 func (n *Node) hardState() HardState {

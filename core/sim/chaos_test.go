@@ -63,12 +63,15 @@ func TestRuleSwitchesAreCaught(t *testing.T) {
 			assert.Fail(t, "no violation found", "%s: %d seeds", tc.name, tc.seeds)
 		})
 	}
-	// The same profiles with every rule on find nothing.
+	// The same profiles with every rule on find nothing. The healed phase
+	// allows for a producer whose last attempt went to a broker that
+	// cannot answer (crashed, or refusing a damaged disk): it waits out its
+	// 2.5 s timeout before trying the leader.
 	for _, tc := range cases {
 		o := tc.opts
 		o.Rules = core.Rules{}
 		for seed := uint64(1); seed <= 10; seed++ {
-			o.Seed, o.Nodes, o.FaultMs, o.HealMs = seed, 5, tc.faultMs, 4_000
+			o.Seed, o.Nodes, o.FaultMs, o.HealMs = seed, 5, tc.faultMs, 6_000
 			r := RunChaos(o)
 			assert.False(t, r.Failed(), "%s profile with rules on, seed %d: %v %s", tc.name, seed, r.Violations, r.Liveness)
 		}

@@ -259,6 +259,9 @@ func (st *state) handle(n *simNode, it *inboxItem) {
 // covers all the inputs before it, those taken while the previous Ready's
 // fsync ran included: one fsync for many entries (group commit).
 func (st *state) drain(n *simNode) {
+	if n.state == stateUp && n.busy && n.node.HasEarly() {
+		st.early(n)
+	}
 	for n.state == stateUp && !n.busy {
 		for i := range n.inbox {
 			st.handle(n, &n.inbox[i])
@@ -268,6 +271,20 @@ func (st *state) drain(n *simNode) {
 			return
 		}
 		st.startReady(n)
+	}
+}
+
+// early does, while the broker's Ready is being persisted, what need not
+// wait for it (core.Node.Early), as the native broker does: the leader's
+// pushes of entries proposed meanwhile and its heartbeats leave, and
+// commits of entries persisted earlier are applied and answered.
+func (st *state) early(n *simNode) {
+	e := n.node.Early()
+	for i := range e.Eager {
+		st.send(&e.Eager[i])
+	}
+	for _, ent := range e.Committed {
+		st.applyEntry(n, ent)
 	}
 }
 

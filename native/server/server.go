@@ -497,7 +497,7 @@ func (s *Server) runLoop(ctx context.Context) error {
 	for {
 		done, tick, msgs, produces, calls := ctx.Done(), ticker.C, recv, s.produces, s.calls
 		var pending <-chan struct{}
-		if batch == 0 && s.inflight == nil && s.raft.HasReady() {
+		if batch == 0 && s.hasWork() {
 			pending = always
 		}
 		if batch > 0 {
@@ -513,10 +513,8 @@ func (s *Server) runLoop(ctx context.Context) error {
 			}
 			if batch == maxBatch || (msgs == nil && produces == nil && calls == nil) {
 				batch = 0
-				if s.inflight == nil && s.raft.HasReady() {
-					if err := s.handleReady(); err != nil {
-						return err
-					}
+				if err := s.work(); err != nil {
+					return err
 				}
 				continue
 			}
@@ -525,7 +523,7 @@ func (s *Server) runLoop(ctx context.Context) error {
 		select {
 		case <-pending:
 			batch = 0
-			if err := s.handleReady(); err != nil {
+			if err := s.work(); err != nil {
 				return err
 			}
 		case p := <-s.synced:
@@ -567,6 +565,39 @@ func (s *Server) runLoop(ctx context.Context) error {
 			f()
 		}
 	}
+}
+
+// hasWork reports whether the replica has a Ready to handle, or, while a
+// Ready's fsync is in flight, early work (core.Node.Early).
+func (s *Server) hasWork() bool {
+	if s.inflight == nil {
+		return s.raft.HasReady()
+	}
+	return s.raft.HasEarly()
+}
+
+// work handles the next Ready, or the early work while one is in flight.
+func (s *Server) work() error {
+	switch {
+	case s.inflight == nil && s.raft.HasReady():
+		return s.handleReady()
+	case s.inflight != nil && s.raft.HasEarly():
+		return s.handleEarly()
+	}
+	return nil
+}
+
+// handleEarly does what need not wait for the fsync in flight: the
+// leader's pushes of what was proposed meanwhile leave (thesis §10.2.1),
+// and the commits of entries persisted by earlier Readys are applied and
+// answered.
+func (s *Server) handleEarly() error {
+	e := s.raft.Early()
+	for _, m := range e.Eager {
+		s.trans.Send(m)
+		s.noteSent(m)
+	}
+	return s.apply(e.Committed)
 }
 
 // handleReady executes one Ready in the order core requires, with the
