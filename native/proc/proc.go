@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,13 +118,29 @@ func (c *Cluster) Args(id int) []string {
 // Env returns the environment of broker id: this process's, plus the
 // cluster secret and the admin token (DLEDGERLAB_SECRET,
 // DLEDGERLAB_ADMIN_TOKEN), which `dledgerlab node` reads when its flags
-// are not given.
+// are not given, and each broker's share of the machine's cores
+// (GOMAXPROCS, see CoreShare) unless this process's environment sets it.
 func (c *Cluster) Env(id int) []string {
 	secret := c.Secret
 	if n := c.Node(id); n.Secret != "" {
 		secret = n.Secret
 	}
-	return append(os.Environ(), "DLEDGERLAB_SECRET="+secret, "DLEDGERLAB_ADMIN_TOKEN="+c.AdminToken)
+	env := append(os.Environ(), "DLEDGERLAB_SECRET="+secret, "DLEDGERLAB_ADMIN_TOKEN="+c.AdminToken)
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(CoreShare(runtime.NumCPU(), len(c.Nodes))))
+	}
+	return env
+}
+
+// CoreShare is how many cores each of n brokers on a machine with cpus
+// cores may use (its GOMAXPROCS): an equal share, at least one. By
+// default every Go process takes all the cores, so n brokers on one
+// machine would run n×cpus schedulers' worth of threads that wake and spin
+// looking for work on cores the other brokers need; Go itself sizes
+// GOMAXPROCS to a container's CPU limit for the same reason. Measured in
+// docs/BENCHMARKS.md ("Brokers on one machine share its cores").
+func CoreShare(cpus, n int) int {
+	return max(1, cpus/max(1, n))
 }
 
 // StartAll starts every broker.
