@@ -49,7 +49,8 @@ func TestBenchMessagesAndRestart(t *testing.T) {
 }
 
 // bench with --duration reports the CPU time of the whole process tree
-// per acknowledged message (the brokers it started and its producers).
+// per acknowledged message (the brokers it started and its producers), and
+// the disk's own fsync latency it measured first.
 func TestBenchReportsCPUPerMessage(t *testing.T) {
 	out, err := exec.Command(binPath, "bench", "--duration", "1s", "--producers", "8", "--dir", t.TempDir()).CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -57,10 +58,14 @@ func TestBenchReportsCPUPerMessage(t *testing.T) {
 	var res struct {
 		Ops         int     `json:"ops"`
 		CPUUsPerMsg float64 `json:"cpu_us_per_msg"`
+		FsyncP50    float64 `json:"disk_fsync_p50_ms"`
+		FsyncP99    float64 `json:"disk_fsync_p99_ms"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "%s", out)
 	require.Positive(t, res.Ops)
 	assert.Positive(t, res.CPUUsPerMsg, "%s", out)
+	assert.Positive(t, res.FsyncP50, "%s", out)
+	assert.GreaterOrEqual(t, res.FsyncP99, res.FsyncP50, "%s", out)
 	assert.Contains(t, string(out), "µs per message, brokers and producers together")
 }
 

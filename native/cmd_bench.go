@@ -37,6 +37,8 @@ type benchResult struct {
 	LeaderFsyncsPS  float64 `json:"leader_fsyncs_per_s"`
 	ClusterFsyncsPS float64 `json:"cluster_fsyncs_per_s"`
 	DiskFsyncsPS    float64 `json:"disk_fsyncs_per_s"`
+	DiskFsyncP50Ms  float64 `json:"disk_fsync_p50_ms"`
+	DiskFsyncP99Ms  float64 `json:"disk_fsync_p99_ms"`
 	// CPUUsPerMsg is the CPU time of the whole process tree (the brokers
 	// this command started, and its own producers) per acknowledged
 	// message while measuring; absent for --addr or without /proc.
@@ -127,12 +129,12 @@ object.`)
 	}
 	res := benchResult{Brokers: *brokers, Producers: *producers, SizeBytes: *size}
 
-	disk, err := diskFsyncRate(*dir, *size, 2*time.Second)
+	disk, err := probeDisk(*dir, *size, 2*time.Second)
 	if err != nil {
 		return fmt.Errorf("measuring the disk: %w", err)
 	}
-	res.DiskFsyncsPS = disk
-	fmt.Printf("disk: %.0f write+fdatasync/s of %d bytes in %s (the floor: one fsync per commit)\n", disk, *size, *dir)
+	res.DiskFsyncsPS, res.DiskFsyncP50Ms, res.DiskFsyncP99Ms = disk.PerS, disk.P50, disk.P99
+	fmt.Printf("disk: %.0f write+fdatasync/s of %d bytes in %s, p50 %.2f ms, p99 %.2f ms (the floor: one fsync per commit)\n", disk.PerS, *size, *dir, disk.P50, disk.P99)
 
 	c, err := proc.New(*bin, *dir, *brokers, "bench-secret", "bench-admin")
 	if err != nil {
@@ -393,30 +395,41 @@ func (l *load) failover(c *proc.Cluster) (float64, error) {
 	return round(ms, 1), err
 }
 
-// diskFsyncRate measures write+fdatasync of size bytes in a loop on a temp
-// file in dir: what one broker's group commit cannot beat.
-func diskFsyncRate(dir string, size int, d time.Duration) (float64, error) {
+// diskProbe is the disk's own write+fdatasync: its rate and latency.
+type diskProbe struct {
+	PerS     float64
+	P50, P99 float64 // milliseconds
+}
+
+// probeDisk measures write+fdatasync of size bytes in a loop on a temp
+// file in dir for d: what one broker's group commit cannot beat, and the
+// fsync latency the issue 18 targets compare the 1-producer latency with.
+func probeDisk(dir string, size int, d time.Duration) (diskProbe, error) {
 	f, err := os.CreateTemp(dir, "fsync-probe-")
 	if err != nil {
-		return 0, err
+		return diskProbe{}, err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
 	buf := make([]byte, max(size, 1))
-	n := 0
+	var lat []time.Duration
 	began := time.Now()
 	var off int64
 	for time.Since(began) < d {
+		t := time.Now()
 		if _, err := f.WriteAt(buf, off); err != nil {
-			return 0, err
+			return diskProbe{}, err
 		}
 		off += int64(len(buf))
 		if err := store.SyncData(f); err != nil {
-			return 0, err
+			return diskProbe{}, err
 		}
-		n++
+		lat = append(lat, time.Since(t))
 	}
-	return round(float64(n)/time.Since(began).Seconds(), 1), nil
+	return diskProbe{
+		PerS: round(float64(len(lat))/time.Since(began).Seconds(), 1),
+		P50:  pct(lat, 50), P99: pct(lat, 99),
+	}, nil
 }
 
 func toDur(ms []float64) []time.Duration {
