@@ -92,16 +92,16 @@ func (st *state) apply(a Action) {
 			st.drain(n)
 		}
 	case KindPartition:
-		st.net.partition(a.Groups, a.OneWay)
+		st.net.Partition(a.Groups, a.OneWay)
 	case KindIsolate:
-		st.net.isolate(a.Node, len(st.nodes))
+		st.net.Isolate(a.Node, len(st.nodes))
 	case KindHeal:
-		st.net.heal()
+		st.net.Heal()
 	case KindLink:
-		st.net.links[Link{From: a.From, To: a.To}] = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
+		st.net.Links[Link{From: a.From, To: a.To}] = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
 	case KindNet:
-		st.net.def = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
-		clear(st.net.links)
+		st.net.Def = linkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
+		clear(st.net.Links)
 	case KindProduce:
 		st.clients.produce(st, a)
 	case KindProducer:

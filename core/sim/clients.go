@@ -561,7 +561,7 @@ func (st *state) syncOffsets() {
 	}
 	var table map[string]map[string]uint64
 	for _, f := range st.nodes {
-		if f == l || f.state != stateUp || st.net.cut[Link{From: f.id, To: l.id}] || st.net.cut[Link{From: l.id, To: f.id}] {
+		if f == l || f.state != stateUp || st.net.IsCut(Link{From: f.id, To: l.id}) || st.net.IsCut(Link{From: l.id, To: f.id}) {
 			continue
 		}
 		if table == nil {

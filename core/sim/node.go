@@ -299,7 +299,7 @@ func (st *state) startReady(n *simNode) {
 		st.simEvent(n.id, "trap", "trap", core.NewArgs("trap", trap), trap)
 		switch trap {
 		case TrapIsolateLeaderOnElection:
-			st.net.isolate(n.id, len(st.nodes))
+			st.net.Isolate(n.id, len(st.nodes))
 		case TrapPowerLossOnCommit:
 			for _, o := range st.nodes {
 				if o != n && o.busy && (o.state == stateUp || o.state == statePaused) {

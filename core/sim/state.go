@@ -78,7 +78,7 @@ func (st *state) clone() *state {
 	for i, n := range st.nodes {
 		c.nodes[i] = n.clone()
 	}
-	c.net = st.net.clone()
+	c.net = st.net.Clone()
 	c.clients = st.clients.clone()
 	c.check = st.check.clone()
 	c.log = slices.Clip(st.log)

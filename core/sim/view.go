@@ -3,6 +3,7 @@ package sim
 import (
 	"dledgerlab/core"
 	"dledgerlab/core/broker"
+	"dledgerlab/core/internal/simnet"
 )
 
 // ClusterView is one frame of what the page draws (ARCHITECTURE.md rule 2).
@@ -127,10 +128,7 @@ type MessageView struct {
 }
 
 // Link is a directed link between two brokers.
-type Link struct {
-	From int `json:"from"`
-	To   int `json:"to"`
-}
+type Link = simnet.Link
 
 // EventView is one event, as core.Event plus time.
 type EventView struct {

@@ -19,8 +19,8 @@ func (s *Sim) View() ClusterView {
 		Mode:       "sim",
 		TimeMs:     st.now,
 		Seed:       s.cfg.Seed,
-		Cuts:       st.net.cuts(),
-		Groups:     st.net.groups,
+		Cuts:       st.net.Cuts(),
+		Groups:     st.net.Groups,
 		Events:     st.recentEvents(),
 		Violations: slices.Clone(st.check.violations),
 		Settings:   st.settings(),
@@ -82,7 +82,7 @@ func (st *state) settings() SettingsView {
 	r := st.effectiveRules()
 	return SettingsView{
 		Nodes: len(st.nodes), TickMs: st.cfg.TickMs,
-		LatencyMs: st.net.def.LatencyMs, JitterMs: st.net.def.JitterMs, Loss: st.net.def.Loss,
+		LatencyMs: st.net.Def.LatencyMs, JitterMs: st.net.Def.JitterMs, Loss: st.net.Def.Loss,
 		FsyncMs:           st.cfg.FsyncMs,
 		CheckQuorum:       !(st.switches.DisableCheckQuorum || st.cfg.DisableCheckQuorum),
 		PreVote:           !(st.switches.DisablePreVote || st.cfg.DisablePreVote),
