@@ -29,6 +29,10 @@ type checker struct {
 	ledTerm   [Controllers + 1]uint64
 	appendKey map[[2]uint64]uint64 // (index, term) → entry hash (Log Matching)
 	applied   []appliedRec         // index-1 → the entry first applied there
+	// committed[i] is the term of entry i+1 and the term of the leader
+	// that first counted it committed (Leader Completeness speaks of
+	// entries committed in a term).
+	committed []committedRec
 	// Broker group.
 	masters map[uint64]int // epoch → broker (one master per epoch)
 	top     struct {
@@ -44,6 +48,10 @@ type checker struct {
 type appliedRec struct {
 	term, hash uint64
 	by         int
+}
+
+type committedRec struct {
+	term, in uint64
 }
 
 type keptRec struct {
@@ -71,8 +79,8 @@ func entryHash(e core.Entry) uint64 {
 func (c *checker) controllerStarted(n *ctlNode) { c.ledTerm[n.id] = 0 }
 
 // controllerRole: at most one controller leads a term (Election Safety),
-// and a new leader holds every entry any controller applied (Leader
-// Completeness: applied entries are committed).
+// and a new leader holds every entry committed in an earlier term (Leader
+// Completeness).
 func (c *checker) controllerRole(s *Sim, n *ctlNode) {
 	node := n.c.Node()
 	if node.Role() != core.RoleLeader || c.ledTerm[n.id] == node.Term() {
@@ -87,11 +95,26 @@ func (c *checker) controllerRole(s *Sim, n *ctlNode) {
 		c.violate(s, sim.RuleElectionSafety, []int{prev, n.id}, "controllers %d and %d both led term %d", prev, n.id, term)
 	}
 	c.leaders[term] = n.id
-	for i, a := range c.applied {
-		if t, ok := node.EntryTerm(uint64(i + 1)); !ok || t != a.term {
-			c.violate(s, sim.RuleLeaderCompleteness, []int{n.id}, "controller %d leads term %d without entry %d (term %d) that controller %d applied", n.id, term, i+1, a.term, a.by)
+	for i, k := range c.committed {
+		if k.in >= term {
+			continue // committed in this term or later: a late leader need not hold it
+		}
+		if t, ok := node.EntryTerm(uint64(i + 1)); !ok || t != k.term {
+			c.violate(s, sim.RuleLeaderCompleteness, []int{n.id}, "controller %d leads term %d without entry %d (term %d), committed in term %d", n.id, term, i+1, k.term, k.in)
 			return
 		}
+	}
+}
+
+// leaderCommitted records the entries up to commit that the leader of
+// term counts as committed.
+func (c *checker) leaderCommitted(n *ctlNode, term, commit uint64) {
+	for i := uint64(len(c.committed)) + 1; i <= commit; i++ {
+		t, ok := n.c.Node().EntryTerm(i)
+		if !ok {
+			return
+		}
+		c.committed = append(c.committed, committedRec{term: t, in: term})
 	}
 }
 

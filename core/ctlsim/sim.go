@@ -480,6 +480,9 @@ func (s *Sim) afterController(n *ctlNode) {
 		}
 		if rd.HardStateChanged {
 			n.store.SetHardState(rd.HardState)
+			if n.c.Node().Role() == core.RoleLeader && rd.HardState.Term == n.c.Node().Term() {
+				s.check.leaderCommitted(n, rd.HardState.Term, rd.HardState.Commit)
+			}
 		}
 		if len(rd.Entries) > 0 {
 			s.check.appended(s, n, rd.Entries)
