@@ -255,7 +255,14 @@ func (b *Broker) Role() Role { return b.role }
 func (b *Broker) State() Group { return b.disk.State.Clone() }
 
 // Pending returns the alterSyncStateSet waiting to be resolved, if any.
-func (b *Broker) Pending() *AlterRequest { return b.disk.Clone().Pending }
+func (b *Broker) Pending() *AlterRequest {
+	if p := b.disk.Pending; p != nil {
+		c := *p
+		c.SyncStateSet = slices.Clone(p.SyncStateSet)
+		return &c
+	}
+	return nil
+}
 
 // Epochs returns the epoch file.
 func (b *Broker) Epochs() EpochFile { return slices.Clone(b.disk.Epochs) }

@@ -591,8 +591,8 @@ func (s *Sim) crash(node int) error {
 		n.state, n.c, n.inbox = StateCrashed, nil, nil
 		return nil
 	}
+	// Writes waiting at the broker get no answer: their producers give up.
 	n := s.brks[node-Controllers-1]
-	s.cl.brokerCrashed(s, n)
 	n.state, n.b, n.inbox = StateCrashed, nil, nil
 	return nil
 }
