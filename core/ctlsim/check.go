@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
+	"slices"
 
 	"dledgerlab/core"
 	"dledgerlab/core/controller"
@@ -228,6 +229,30 @@ func (c *checker) consumed(s *Sim, n *brokerNode, k *consumer, msgs [][]byte) {
 	}
 	for i, m := range msgs {
 		c.keep(s, id, k.offset+int64(i), m, "consumed")
+	}
+	if n.b.Role() == controller.RoleMaster {
+		c.confirmedOnSet(s, n, k.offset, msgs)
+	}
+}
+
+// confirmedOnSet: what a master serves as confirmed is on the disk of every
+// member of its set (and of a pending set change's), as the members
+// reported: the confirm offset rests on their acknowledgements.
+func (c *checker) confirmedOnSet(s *Sim, n *brokerNode, from int64, msgs [][]byte) {
+	st := n.b.State()
+	set := st.SyncStateSet
+	if p := n.b.Pending(); p != nil && p.MasterEpoch == st.MasterEpoch {
+		set = append(slices.Clone(set), p.SyncStateSet...)
+	}
+	id := n.id - Controllers
+	for _, m := range set {
+		d := s.brks[int(m)-1].disk
+		for i, msg := range msgs {
+			if off := from + int64(i); off >= int64(len(d.Log)) || !bytes.Equal(d.Log[off], msg) {
+				c.violate(s, RuleConfirmOffset, []int{id, int(m)}, "master %d served offset %d as confirmed, but set member %d does not hold it", id, off, m)
+				return
+			}
+		}
 	}
 }
 
