@@ -52,3 +52,29 @@ func TestDuplicatesAndLoss(t *testing.T) {
 	assert.True(t, out[0].Lost && out[1].Lost)
 	assert.Equal(t, int64(5), out[0].At)
 }
+
+func TestFaultDraws(t *testing.T) {
+	r := xrand.New(3)
+	counts := make([]int, 3)
+	for range 3000 {
+		counts[PickWeighted(&r, []int{1, 0, 2})]++
+	}
+	assert.Zero(t, counts[1], "a zero weight is never drawn")
+	assert.InDelta(t, 2.0, float64(counts[2])/float64(counts[0]), 0.3)
+
+	id, ok := PickWhere(&r, 5, func(id int) bool { return id == 4 })
+	assert.True(t, ok)
+	assert.Equal(t, 4, id)
+	_, ok = PickWhere(&r, 5, func(int) bool { return false })
+	assert.False(t, ok)
+
+	for range 50 {
+		g := RandomSplit(&r, 6)
+		assert.NotEmpty(t, g[0])
+		assert.NotEmpty(t, g[1])
+		assert.Len(t, append(g[0], g[1]...), 6)
+	}
+	c := RandomLinkConf(&r)
+	assert.Less(t, c.LatencyMs, 200)
+	assert.Less(t, c.Loss, 0.6)
+}
