@@ -18,8 +18,11 @@ const (
 	// for the same epoch.
 	RuleOneMasterPerEpoch = "At most one master per epoch"
 	// RuleConfirmOffset: a consumer never reads past the confirm offset,
-	// and what it read is never replaced.
+	// and what a master serves as confirmed is on its set's disks.
 	RuleConfirmOffset = "No consumer reads past the confirm offset"
+	// RuleConsumedNeverLost: what a consumer read (confirmed, perhaps never
+	// acknowledged to a producer that gave up) is never replaced.
+	RuleConsumedNeverLost = "No consumed message is lost"
 )
 
 // checker holds what the invariants remember. Each check runs when the
@@ -186,7 +189,7 @@ func (c *checker) lost(s *Sim, broker int, off int64, when string) {
 	k := c.kept[off]
 	rule := sim.RuleAckedNeverLost
 	if k.why == "consumed" {
-		rule = RuleConfirmOffset
+		rule = RuleConsumedNeverLost
 	}
 	c.violate(s, rule, []int{broker}, "broker %d %s without %s, %s at offset %d", broker, when, k.data, k.why, off)
 }
@@ -203,7 +206,7 @@ func (c *checker) keep(s *Sim, broker int, off int64, data []byte, why string) {
 	case !bytes.Equal(k.data, data):
 		rule := sim.RuleAckedNeverLost
 		if why == "consumed" {
-			rule = RuleConfirmOffset
+			rule = RuleConsumedNeverLost
 		}
 		c.violate(s, rule, []int{broker}, "%s was %s at offset %d, where %s was %s before: the earlier one is lost", data, why, off, k.data, k.why)
 	}
