@@ -75,9 +75,11 @@ test: build $(STATICCHECK)
 	@# against real clocks, and on a 2-core machine two such suites at once
 	@# starve each other's timers.
 	$(GO) test -count=1 -p 1 -timeout 20m ./...
-	@# The same simulator run gives the same view stream in WebAssembly.
+	@# The same simulator run gives the same view stream in WebAssembly, and
+	@# the same Controller-mode chaos run the same digest.
 	@if command -v node >/dev/null; then \
-		GOOS=js GOARCH=wasm $(WASM_ENV) $(GO) test $(WASM_FLAGS) -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" -run 'TestViewStreamDigest|TestDeterministicViewStream' ./core/sim; \
+		GOOS=js GOARCH=wasm $(WASM_ENV) $(GO) test $(WASM_FLAGS) -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" -run 'TestViewStreamDigest|TestDeterministicViewStream' ./core/sim && \
+		GOOS=js GOARCH=wasm $(WASM_ENV) $(GO) test $(WASM_FLAGS) -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" -run 'TestControllerChaosDigest' ./core/ctlsim; \
 	else echo "node not found: skipping the WebAssembly determinism test"; fi
 
 ## fuzz: run each fuzz target for FUZZTIME executions (default 300000x each)

@@ -255,7 +255,14 @@ func (b *Broker) Role() Role { return b.role }
 func (b *Broker) State() Group { return b.disk.State.Clone() }
 
 // Pending returns the alterSyncStateSet waiting to be resolved, if any.
-func (b *Broker) Pending() *AlterRequest { return b.disk.Clone().Pending }
+func (b *Broker) Pending() *AlterRequest {
+	if p := b.disk.Pending; p != nil {
+		c := *p
+		c.SyncStateSet = slices.Clone(p.SyncStateSet)
+		return &c
+	}
+	return nil
+}
 
 // Epochs returns the epoch file.
 func (b *Broker) Epochs() EpochFile { return slices.Clone(b.disk.Epochs) }
@@ -318,7 +325,13 @@ func (b *Broker) Produce(ticket uint64, data []byte) error {
 	if b.role != RoleMaster {
 		return ErrNotMaster
 	}
-	if n := len(b.disk.State.SyncStateSet); n < b.o.MinInSyncReplicas {
+	// While a set change is pending the larger of the two sets counts, as
+	// AutoSwitchHAService.inSyncReplicasNums counts it.
+	n := len(b.disk.State.SyncStateSet)
+	if p := b.disk.Pending; p != nil && p.MasterEpoch == b.disk.State.MasterEpoch {
+		n = max(n, len(p.SyncStateSet))
+	}
+	if n < b.o.MinInSyncReplicas {
 		return fmt.Errorf("%w: %d in the SyncStateSet, %d wanted", ErrInSyncReplicasNotEnough, n, b.o.MinInSyncReplicas)
 	}
 	b.disk.Log = append(b.disk.Log, data)
@@ -447,7 +460,8 @@ func (b *Broker) event(e Event) {
 
 // ackSet is the set a write must reach: the accepted SyncStateSet, and
 // while an alterSyncStateSet of this epoch is pending, its members too
-// (AutoSwitchHAService counts the larger set while the set is changing).
+// (AutoSwitchHAService.getSyncStateSet returns the same union while a change
+// is being synchronized; it keeps that in memory, this model on disk).
 func (b *Broker) ackSet() []BrokerID {
 	set := b.disk.State.SyncStateSet
 	if p := b.disk.Pending; p != nil && p.MasterEpoch == b.disk.State.MasterEpoch {

@@ -174,29 +174,10 @@ func logsEqual(a, b [][]byte) bool {
 // drawn fault does not fit the state.
 func (s *Sim) randomFault(r *xrand.Rand, w sim.FaultWeights) (sim.Action, bool) {
 	const n = Controllers + Brokers
-	weights := []int{w.Crash, w.Restart, w.Pause, w.Resume, w.Partition, w.OneWay, w.Isolate, w.Heal, w.Link, w.PowerLoss}
-	total := 0
-	for _, x := range weights {
-		total += x
-	}
-	pick := r.Intn(total)
-	k := 0
-	for pick >= weights[k] {
-		pick -= weights[k]
-		k++
-	}
+	k := simnet.PickWeighted(r, []int{w.Crash, w.Restart, w.Pause, w.Resume, w.Partition, w.OneWay, w.Isolate, w.Heal, w.Link, w.PowerLoss})
 	node := 1 + r.Intn(n)
 	pickState := func(state string) (int, bool) {
-		var ids []int
-		for id := 1; id <= n; id++ {
-			if s.NodeState(id) == state {
-				ids = append(ids, id)
-			}
-		}
-		if len(ids) == 0 {
-			return 0, false
-		}
-		return ids[r.Intn(len(ids))], true
+		return simnet.PickWhere(r, n, func(id int) bool { return s.NodeState(id) == state })
 	}
 	switch k {
 	case 0:
@@ -210,16 +191,7 @@ func (s *Sim) randomFault(r *xrand.Rand, w sim.FaultWeights) (sim.Action, bool) 
 		id, ok := pickState(StatePaused)
 		return sim.Action{Kind: sim.KindResume, Node: id}, ok
 	case 4, 5:
-		perm := make([]int, n)
-		for i := range perm {
-			perm[i] = i + 1
-		}
-		for i := n - 1; i > 0; i-- {
-			j := r.Intn(i + 1)
-			perm[i], perm[j] = perm[j], perm[i]
-		}
-		cut := 1 + r.Intn(n-1)
-		return sim.Action{Kind: sim.KindPartition, Groups: [][]int{perm[:cut], perm[cut:]}, OneWay: k == 5}, true
+		return sim.Action{Kind: sim.KindPartition, Groups: simnet.RandomSplit(r, n), OneWay: k == 5}, true
 	case 6:
 		return sim.Action{Kind: sim.KindIsolate, Node: node}, true
 	case 7:
@@ -229,7 +201,8 @@ func (s *Sim) randomFault(r *xrand.Rand, w sim.FaultWeights) (sim.Action, bool) 
 		if to == node {
 			return sim.Action{}, false
 		}
-		return sim.Action{Kind: sim.KindLink, From: node, To: to, LatencyMs: r.Intn(200), JitterMs: r.Intn(100), Loss: float64(r.Intn(60)) / 100, Reorder: float64(r.Intn(30)) / 100}, true
+		c := simnet.RandomLinkConf(r)
+		return sim.Action{Kind: sim.KindLink, From: node, To: to, LatencyMs: c.LatencyMs, JitterMs: c.JitterMs, Loss: c.Loss, Reorder: c.Reorder}, true
 	default:
 		// Power loss: several nodes at once.
 		var last sim.Action

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
+	"slices"
 
 	"dledgerlab/core"
 	"dledgerlab/core/controller"
@@ -17,8 +18,11 @@ const (
 	// for the same epoch.
 	RuleOneMasterPerEpoch = "At most one master per epoch"
 	// RuleConfirmOffset: a consumer never reads past the confirm offset,
-	// and what it read is never replaced.
+	// and what a master serves as confirmed is on its set's disks.
 	RuleConfirmOffset = "No consumer reads past the confirm offset"
+	// RuleConsumedNeverLost: what a consumer read (confirmed, perhaps never
+	// acknowledged to a producer that gave up) is never replaced.
+	RuleConsumedNeverLost = "No consumed message is lost"
 )
 
 // checker holds what the invariants remember. Each check runs when the
@@ -29,6 +33,10 @@ type checker struct {
 	ledTerm   [Controllers + 1]uint64
 	appendKey map[[2]uint64]uint64 // (index, term) → entry hash (Log Matching)
 	applied   []appliedRec         // index-1 → the entry first applied there
+	// committed[i] is the term of entry i+1 and the term of the leader
+	// that first counted it committed (Leader Completeness speaks of
+	// entries committed in a term).
+	committed []committedRec
 	// Broker group.
 	masters map[uint64]int // epoch → broker (one master per epoch)
 	top     struct {
@@ -44,6 +52,10 @@ type checker struct {
 type appliedRec struct {
 	term, hash uint64
 	by         int
+}
+
+type committedRec struct {
+	term, in uint64
 }
 
 type keptRec struct {
@@ -71,8 +83,8 @@ func entryHash(e core.Entry) uint64 {
 func (c *checker) controllerStarted(n *ctlNode) { c.ledTerm[n.id] = 0 }
 
 // controllerRole: at most one controller leads a term (Election Safety),
-// and a new leader holds every entry any controller applied (Leader
-// Completeness: applied entries are committed).
+// and a new leader holds every entry committed in an earlier term (Leader
+// Completeness).
 func (c *checker) controllerRole(s *Sim, n *ctlNode) {
 	node := n.c.Node()
 	if node.Role() != core.RoleLeader || c.ledTerm[n.id] == node.Term() {
@@ -87,11 +99,26 @@ func (c *checker) controllerRole(s *Sim, n *ctlNode) {
 		c.violate(s, sim.RuleElectionSafety, []int{prev, n.id}, "controllers %d and %d both led term %d", prev, n.id, term)
 	}
 	c.leaders[term] = n.id
-	for i, a := range c.applied {
-		if t, ok := node.EntryTerm(uint64(i + 1)); !ok || t != a.term {
-			c.violate(s, sim.RuleLeaderCompleteness, []int{n.id}, "controller %d leads term %d without entry %d (term %d) that controller %d applied", n.id, term, i+1, a.term, a.by)
+	for i, k := range c.committed {
+		if k.in >= term {
+			continue // committed in this term or later: a late leader need not hold it
+		}
+		if t, ok := node.EntryTerm(uint64(i + 1)); !ok || t != k.term {
+			c.violate(s, sim.RuleLeaderCompleteness, []int{n.id}, "controller %d leads term %d without entry %d (term %d), committed in term %d", n.id, term, i+1, k.term, k.in)
 			return
 		}
+	}
+}
+
+// leaderCommitted records the entries up to commit that the leader of
+// term counts as committed.
+func (c *checker) leaderCommitted(n *ctlNode, term, commit uint64) {
+	for i := uint64(len(c.committed)) + 1; i <= commit; i++ {
+		t, ok := n.c.Node().EntryTerm(i)
+		if !ok {
+			return
+		}
+		c.committed = append(c.committed, committedRec{term: t, in: term})
 	}
 }
 
@@ -162,7 +189,7 @@ func (c *checker) lost(s *Sim, broker int, off int64, when string) {
 	k := c.kept[off]
 	rule := sim.RuleAckedNeverLost
 	if k.why == "consumed" {
-		rule = RuleConfirmOffset
+		rule = RuleConsumedNeverLost
 	}
 	c.violate(s, rule, []int{broker}, "broker %d %s without %s, %s at offset %d", broker, when, k.data, k.why, off)
 }
@@ -179,7 +206,7 @@ func (c *checker) keep(s *Sim, broker int, off int64, data []byte, why string) {
 	case !bytes.Equal(k.data, data):
 		rule := sim.RuleAckedNeverLost
 		if why == "consumed" {
-			rule = RuleConfirmOffset
+			rule = RuleConsumedNeverLost
 		}
 		c.violate(s, rule, []int{broker}, "%s was %s at offset %d, where %s was %s before: the earlier one is lost", data, why, off, k.data, k.why)
 	}
@@ -205,6 +232,30 @@ func (c *checker) consumed(s *Sim, n *brokerNode, k *consumer, msgs [][]byte) {
 	}
 	for i, m := range msgs {
 		c.keep(s, id, k.offset+int64(i), m, "consumed")
+	}
+	if n.b.Role() == controller.RoleMaster {
+		c.confirmedOnSet(s, n, k.offset, msgs)
+	}
+}
+
+// confirmedOnSet: what a master serves as confirmed is on the disk of every
+// member of its set (and of a pending set change's), as the members
+// reported: the confirm offset rests on their acknowledgements.
+func (c *checker) confirmedOnSet(s *Sim, n *brokerNode, from int64, msgs [][]byte) {
+	st := n.b.State()
+	set := st.SyncStateSet
+	if p := n.b.Pending(); p != nil && p.MasterEpoch == st.MasterEpoch {
+		set = append(slices.Clone(set), p.SyncStateSet...)
+	}
+	id := n.id - Controllers
+	for _, m := range set {
+		d := s.brks[int(m)-1].disk
+		for i, msg := range msgs {
+			if off := from + int64(i); off >= int64(len(d.Log)) || !bytes.Equal(d.Log[off], msg) {
+				c.violate(s, RuleConfirmOffset, []int{id, int(m)}, "master %d served offset %d as confirmed, but set member %d does not hold it", id, off, m)
+				return
+			}
+		}
 	}
 }
 

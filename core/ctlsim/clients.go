@@ -173,9 +173,6 @@ func (cl *clients) respond(s *Sim, ticket uint64, r produceResp) {
 	s.schedule(event{at: s.now + int64(s.cfg.ClientLatencyMs), kind: evProduceResp, ticket: ticket, resp: r})
 }
 
-// brokerCrashed: writes waiting at the broker get no answer.
-func (cl *clients) brokerCrashed(*Sim, *brokerNode) {}
-
 // poll reads up to 16 messages from the consumer's broker, then moves to
 // the next broker: consumers read from masters and slaves alike, each up to
 // its confirm offset.

@@ -121,3 +121,55 @@ func TestOldMasterTruncatesOnRejoin(t *testing.T) {
 	t.Logf("the old master held %d entries when it rejoined", lenOld)
 	noViolations(t, s)
 }
+
+// The set shrinks to the master alone, which then acknowledges writes by
+// itself; the master dies. Clean, the group waits for it; unclean, a slave
+// without those writes is elected and the checker reports the loss.
+func TestUncleanElectionLosesWhatOnlyTheSetHeld(t *testing.T) {
+	for _, unclean := range []bool{false, true} {
+		s := newCluster(t, func(c *Config) { c.Unclean = unclean })
+		m, epoch := s.Master()
+		var slaves []int
+		for id := 1; id <= Brokers; id++ {
+			if id != m {
+				slaves = append(slaves, BrokerNode(id))
+			}
+		}
+		require.NoError(t, s.Do(sim.Action{Kind: sim.KindPartition, Groups: [][]int{{BrokerNode(m)}, slaves}}))
+		until(t, s, 5_000, "the set down to the master", func() bool { return len(s.Broker(m).State().SyncStateSet) == 1 })
+		acked := s.Acked()
+		until(t, s, 2_000, "writes only the master holds", func() bool { return s.Acked() > acked+5 })
+		require.NoError(t, s.Do(sim.Action{Kind: sim.KindCrash, Node: BrokerNode(m)}))
+		s.Advance(500) // pushes still on the wire meet the cut links
+		require.NoError(t, s.Do(sim.Action{Kind: sim.KindHeal}))
+		s.Advance(5_000)
+		next, e := s.Master()
+		if !unclean {
+			assert.Zero(t, next, "nobody from the set is alive: no master")
+			require.NoError(t, s.Do(sim.Action{Kind: sim.KindRestart, Node: BrokerNode(m)}))
+			until(t, s, 10_000, "the old master back", func() bool { n, _ := s.Master(); return n == m })
+			noViolations(t, s)
+			continue
+		}
+		require.NotZero(t, next, "unclean: a slave is elected")
+		assert.Greater(t, e, epoch)
+		v := s.Violations()
+		require.NotEmpty(t, v)
+		assert.Equal(t, sim.RuleAckedNeverLost, v[0].Rule)
+		t.Log(v[0].Text)
+	}
+}
+
+// A paused master is deposed; when it resumes, its slaves refuse its
+// pushes (or a heartbeat reply tells it), and it stops: with every set
+// member acknowledging, nothing it acknowledged is lost.
+func TestPausedMasterIsDeposedAndStops(t *testing.T) {
+	s := newCluster(t, nil)
+	old, epoch := s.Master()
+	require.NoError(t, s.Do(sim.Action{Kind: sim.KindPause, Node: BrokerNode(old)}))
+	until(t, s, 10_000, "a new master", func() bool { m, e := s.Master(); return m != 0 && m != old && e > epoch })
+	require.NoError(t, s.Do(sim.Action{Kind: sim.KindResume, Node: BrokerNode(old)}))
+	until(t, s, 5_000, "the old master stepped down", func() bool { return s.Broker(old).Role() != controller.RoleMaster })
+	until(t, s, 10_000, "the old master following", func() bool { return s.Broker(old).Role() == controller.RoleSlave })
+	noViolations(t, s)
+}

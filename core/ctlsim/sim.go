@@ -480,6 +480,9 @@ func (s *Sim) afterController(n *ctlNode) {
 		}
 		if rd.HardStateChanged {
 			n.store.SetHardState(rd.HardState)
+			if n.c.Node().Role() == core.RoleLeader && rd.HardState.Term == n.c.Node().Term() {
+				s.check.leaderCommitted(n, rd.HardState.Term, rd.HardState.Commit)
+			}
 		}
 		if len(rd.Entries) > 0 {
 			s.check.appended(s, n, rd.Entries)
@@ -588,8 +591,8 @@ func (s *Sim) crash(node int) error {
 		n.state, n.c, n.inbox = StateCrashed, nil, nil
 		return nil
 	}
+	// Writes waiting at the broker get no answer: their producers give up.
 	n := s.brks[node-Controllers-1]
-	s.cl.brokerCrashed(s, n)
 	n.state, n.b, n.inbox = StateCrashed, nil, nil
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"dledgerlab/core"
+	"dledgerlab/core/internal/simnet"
 	"dledgerlab/core/internal/xrand"
 )
 
@@ -363,29 +364,10 @@ func (s *Sim) ackedCounts() []int {
 // not fit the state (e.g. restart with nobody down).
 func (s *Sim) randomFault(r *xrand.Rand, w FaultWeights, flipped *bool) (Action, bool) {
 	n := s.cfg.Nodes
-	weights := []int{w.Crash, w.Restart, w.Pause, w.Resume, w.Partition, w.OneWay, w.Isolate, w.Heal, w.Link, w.Transfer, w.DiskFlip, w.Campaign, w.PowerLoss, w.Trap}
-	total := 0
-	for _, x := range weights {
-		total += x
-	}
-	pick := r.Intn(total)
-	k := 0
-	for pick >= weights[k] {
-		pick -= weights[k]
-		k++
-	}
+	k := simnet.PickWeighted(r, []int{w.Crash, w.Restart, w.Pause, w.Resume, w.Partition, w.OneWay, w.Isolate, w.Heal, w.Link, w.Transfer, w.DiskFlip, w.Campaign, w.PowerLoss, w.Trap})
 	node := 1 + r.Intn(n)
 	pickState := func(state string) (int, bool) {
-		var ids []int
-		for id := 1; id <= n; id++ {
-			if s.NodeState(id) == state {
-				ids = append(ids, id)
-			}
-		}
-		if len(ids) == 0 {
-			return 0, false
-		}
-		return ids[r.Intn(len(ids))], true
+		return simnet.PickWhere(r, n, func(id int) bool { return s.NodeState(id) == state })
 	}
 	switch k {
 	case 0:
@@ -399,19 +381,11 @@ func (s *Sim) randomFault(r *xrand.Rand, w FaultWeights, flipped *bool) (Action,
 		id, ok := pickState(statePaused)
 		return Action{Kind: KindResume, Node: id}, ok
 	case 4, 5:
-		perm := make([]int, n)
-		for i := range perm {
-			perm[i] = i + 1
-		}
-		for i := n - 1; i > 0; i-- {
-			j := r.Intn(i + 1)
-			perm[i], perm[j] = perm[j], perm[i]
-		}
-		cut := 1 + r.Intn(n-1+boolInt(n == 1))
+		groups := simnet.RandomSplit(r, n)
 		if n == 1 {
 			return Action{}, false
 		}
-		return Action{Kind: KindPartition, Groups: [][]int{perm[:cut], perm[cut:]}, OneWay: k == 5}, true
+		return Action{Kind: KindPartition, Groups: groups, OneWay: k == 5}, true
 	case 6:
 		return Action{Kind: KindIsolate, Node: node}, true
 	case 7:
@@ -421,7 +395,8 @@ func (s *Sim) randomFault(r *xrand.Rand, w FaultWeights, flipped *bool) (Action,
 		if to == node {
 			return Action{}, false
 		}
-		return Action{Kind: KindLink, From: node, To: to, LatencyMs: r.Intn(200), JitterMs: r.Intn(100), Loss: float64(r.Intn(60)) / 100, Reorder: float64(r.Intn(30)) / 100}, true
+		c := simnet.RandomLinkConf(r)
+		return Action{Kind: KindLink, From: node, To: to, LatencyMs: c.LatencyMs, JitterMs: c.JitterMs, Loss: c.Loss, Reorder: c.Reorder}, true
 	case 9:
 		lead, _ := s.Leader()
 		return Action{Kind: KindTransfer, Node: node}, lead != 0
@@ -473,11 +448,4 @@ func (s *Sim) randomFault(r *xrand.Rand, w FaultWeights, flipped *bool) (Action,
 		}
 		return acts[len(acts)-1], true
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

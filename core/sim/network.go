@@ -16,9 +16,6 @@ type network = simnet.Net
 // linkConf is one directed link's behaviour.
 type linkConf = simnet.LinkConf
 
-// maxNodes is the largest cluster (Config.validate).
-const maxNodes = simnet.MaxNodes
-
 func newNetwork(c Config) network {
 	return simnet.New(linkConf{LatencyMs: c.LatencyMs, JitterMs: c.JitterMs, Loss: c.Loss, Dup: c.Dup, Reorder: c.Reorder})
 }

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,4 +59,26 @@ func TestSweepReportsRuleSwitchViolations(t *testing.T) {
 	assert.Positive(t, sum.Violations)
 	require.NotEmpty(t, fails)
 	assert.Contains(t, fails[0].Replay, "--rule-off up_to_date_check")
+}
+
+// Controller mode: clean runs find nothing; unclean elections lose
+// acknowledged writes, and each failure carries its replay command.
+func TestSweepController(t *testing.T) {
+	sum := SweepController(ControllerOptions{Seeds: 16, First: 1}, func(f Failure) {
+		t.Errorf("seed %d: %s: %s\n  replay: %s", f.Seed, f.What, f.Detail, f.Replay)
+	})
+	assert.Equal(t, 16, sum.Runs)
+	assert.Positive(t, sum.Acked)
+	assert.Positive(t, sum.Elections)
+	assert.Equal(t, "controller", sum.Mode)
+
+	var fails []Failure
+	sum = SweepController(ControllerOptions{Seeds: 16, First: 1, Unclean: true, Workers: 2}, func(f Failure) { fails = append(fails, f) })
+	assert.Positive(t, sum.Violations)
+	assert.Zero(t, sum.LivenessFailures)
+	require.NotEmpty(t, fails)
+	for _, f := range fails {
+		assert.Equal(t, fmt.Sprintf("dledgerlab chaos --mode controller --seeds 1 --first %d --unclean -v", f.Seed), f.Replay)
+		assert.Regexp(t, "No (acknowledged|consumed) message is lost", f.Detail)
+	}
 }

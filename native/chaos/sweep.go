@@ -55,52 +55,68 @@ type Summary struct {
 // calls report for each failure (from one goroutine at a time, in no
 // particular order).
 func Sweep(o Options, report func(Failure)) Summary {
-	if o.Workers <= 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
-	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 20 * time.Second
 	}
 	start := time.Now()
+	var sum Summary
+	type run struct {
+		fails []Failure
+		res   sim.ChaosResult
+	}
+	sweepSeeds(o.Seeds, o.First, o.Workers, func(seed uint64) run {
+		fails, res := runOne(o, seed)
+		return run{fails, res}
+	}, func(r run) {
+		sum.Runs++
+		sum.SimSeconds += float64(r.res.SimMs) / 1000
+		sum.Acked += r.res.Acked
+		sum.SnapshotsInstalled += r.res.Snapshots
+		for _, f := range r.fails {
+			switch f.What {
+			case "violation":
+				sum.Violations++
+			case "liveness":
+				sum.LivenessFailures++
+			case "linearizability":
+				sum.LinearizabilityFailures++
+			}
+			if report != nil {
+				report(f)
+			}
+		}
+	})
+	sum.WallSeconds = time.Since(start).Seconds()
+	return sum
+}
+
+// sweepSeeds runs run for seeds first, first+1, … (n of them) on workers
+// goroutines (0: one per CPU) and hands each result to collect, one at a
+// time.
+func sweepSeeds[R any](n int, first uint64, workers int, run func(seed uint64) R, collect func(R)) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	seeds := make(chan uint64)
 	var mu sync.Mutex
-	var sum Summary
 	var wg sync.WaitGroup
-	for range o.Workers {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for seed := range seeds {
-				fails, res := runOne(o, seed)
+				r := run(seed)
 				mu.Lock()
-				sum.Runs++
-				sum.SimSeconds += float64(res.SimMs) / 1000
-				sum.Acked += res.Acked
-				sum.SnapshotsInstalled += res.Snapshots
-				for _, f := range fails {
-					switch f.What {
-					case "violation":
-						sum.Violations++
-					case "liveness":
-						sum.LivenessFailures++
-					case "linearizability":
-						sum.LinearizabilityFailures++
-					}
-					if report != nil {
-						report(f)
-					}
-				}
+				collect(r)
 				mu.Unlock()
 			}
 		}()
 	}
-	for i := range o.Seeds {
-		seeds <- o.First + uint64(i)
+	for i := range n {
+		seeds <- first + uint64(i)
 	}
 	close(seeds)
 	wg.Wait()
-	sum.WallSeconds = time.Since(start).Seconds()
-	return sum
 }
 
 func runOne(o Options, seed uint64) ([]Failure, sim.ChaosResult) {
