@@ -88,3 +88,70 @@ func TestFollowerControllerPointsToTheLeader(t *testing.T) {
 	require.Len(t, r, 1)
 	assert.True(t, r[0].NotLeader)
 }
+
+// The window the pending request on disk closes, played by hand: the
+// master asks to add broker 2, the controller leader has the request in its
+// log but has not applied it, the master restarts and hears the old set
+// from that leader. Then the request applies, broker 2 is in the set, and
+// with brokers 1 and 3 gone it is elected. Had the master forgotten its
+// request, it would have acknowledged a write broker 2 never got.
+func TestRestartedMasterCountsItsPendingSetChange(t *testing.T) {
+	for _, forget := range []bool{false, true} {
+		c := solo(t, Options{BrokerTimeoutTicks: 20})
+		for range 25 {
+			for b := BrokerID(1); b <= 3; b++ {
+				heartbeat(c, b, 0, 0)
+			}
+			tickAndRun(c)
+		}
+		g, _ := c.Group("g")
+		require.Equal(t, BrokerID(1), g.Master)
+		c.Handle(Request{Kind: ReqAlterSyncStateSet, Group: "g", Broker: 1, MasterEpoch: g.MasterEpoch, SyncStateSetEpoch: g.SyncStateSetEpoch, SyncStateSet: []BrokerID{1, 3}})
+		run(c)
+		c.TakeReplies()
+
+		disk := &Disk{}
+		b := testBroker(t, 1, disk)
+		deliver := func(rs []Reply) {
+			for _, r := range rs {
+				if r.To == 1 {
+					b.HandleReply(r)
+				}
+			}
+		}
+		deliver(heartbeat(c, 1, 0, 0))
+		require.Equal(t, RoleMaster, b.Role())
+		require.Equal(t, []BrokerID{1, 3}, b.State().SyncStateSet)
+		ack(b, 2, g.MasterEpoch, 0) // broker 2 holds everything: it may join
+		b.Tick()
+		reqs := alters(b.TakeOutput())
+		require.Len(t, reqs, 1)
+		c.Handle(reqs[0]) // in the leader's log, not applied yet
+
+		if forget {
+			disk.Pending = nil
+		}
+		b = testBroker(t, 1, disk) // restart
+		c.Handle(Request{Kind: ReqHeartbeat, Group: "g", Broker: 1, Epoch: 1})
+		deliver(c.TakeReplies()) // the set as applied: still {1, 3}
+		require.Equal(t, RoleMaster, b.Role())
+		require.NoError(t, b.Produce(7, []byte("w")))
+		ack(b, 3, g.MasterEpoch, 1)
+		acked := len(b.TakeOutput().Acks) == 1
+
+		run(c) // the request applies: broker 2 is in the set
+		g, _ = c.Group("g")
+		require.Equal(t, []BrokerID{1, 2, 3}, g.SyncStateSet)
+		for range 25 { // brokers 1 and 3 are gone
+			heartbeat(c, 2, 0, 0)
+			tickAndRun(c)
+		}
+		g, _ = c.Group("g")
+		require.Equal(t, BrokerID(2), g.Master, "elected from the set")
+		if forget {
+			assert.True(t, acked, "without the pending request the restarted master acknowledges on broker 3 alone: broker 2, now master, never got the write")
+		} else {
+			assert.False(t, acked, "with it, the write waits for broker 2")
+		}
+	}
+}

@@ -173,3 +173,20 @@ func TestPausedMasterIsDeposedAndStops(t *testing.T) {
 	until(t, s, 10_000, "the old master following", func() bool { return s.Broker(old).Role() == controller.RoleSlave })
 	noViolations(t, s)
 }
+
+func TestActionsOutsideTheModelAreRefused(t *testing.T) {
+	s, err := New(Config{Seed: 1})
+	require.NoError(t, err)
+	for _, a := range []sim.Action{
+		{Kind: sim.KindCrash, Node: 7},
+		{Kind: sim.KindRestart, Node: 1},
+		{Kind: sim.KindResume, Node: 2},
+		{Kind: sim.KindPartition, Groups: [][]int{{1}, {12}}},
+		{Kind: sim.KindLink, From: 3, To: 3},
+		{Kind: sim.KindTransfer, Node: 1},
+	} {
+		assert.Error(t, s.Do(a), "%+v", a)
+	}
+	_, err = New(Config{MinInSyncReplicas: 4})
+	assert.ErrorIs(t, err, ErrConfig)
+}

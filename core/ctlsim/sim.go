@@ -556,12 +556,22 @@ func (s *Sim) Do(a sim.Action) error {
 		}
 		s.resume(a.Node)
 	case sim.KindPartition:
+		for _, g := range a.Groups {
+			for _, id := range g {
+				if id < 1 || id > nodes {
+					return fmt.Errorf("partition: node %d is not 1..%d", id, nodes)
+				}
+			}
+		}
 		s.net.Partition(a.Groups, a.OneWay)
 	case sim.KindIsolate:
 		s.net.Isolate(a.Node, nodes)
 	case sim.KindHeal:
 		s.net.Heal()
 	case sim.KindLink:
+		if a.From < 1 || a.From > nodes || a.To < 1 || a.To > nodes || a.From == a.To {
+			return fmt.Errorf("link: %d→%d is not a link between nodes 1..%d", a.From, a.To, nodes)
+		}
 		s.net.Links[simnet.Link{From: a.From, To: a.To}] = simnet.LinkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
 	case sim.KindNet:
 		s.net.Def = simnet.LinkConf{LatencyMs: a.LatencyMs, JitterMs: a.JitterMs, Loss: a.Loss, Dup: a.Dup, Reorder: a.Reorder}
