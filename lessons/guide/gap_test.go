@@ -66,3 +66,46 @@ func TestNoLeaderSeenBetweenFrames(t *testing.T) {
 		t.Fatal("a handover without a leaderless moment passed as one")
 	}
 }
+
+// doneDriver records the actions done and the waits between frames.
+type doneDriver struct {
+	framesDriver
+	done  []sim.Action
+	waits int
+}
+
+func (d *doneDriver) Do(a sim.Action) error { d.done = append(d.done, a); return nil }
+func (d *doneDriver) Wait(ms int64) error   { d.waits++; return d.framesDriver.Wait(ms) }
+
+// TestRoleActionWaitsForTheRole: right after an election a broker that lost
+// its candidacy is still a candidate; "crash follower" waits for a follower
+// (as real brokers' frames show it a moment later) instead of failing, and
+// fails, saying why, only when none appears within roleWaitMs.
+func TestRoleActionWaitsForTheRole(t *testing.T) {
+	l := &Lesson{Cluster: sim.Config{Nodes: 3}}
+	settling := leaderView(0, 1, 4)
+	settling.Nodes[1].Role, settling.Nodes[2].Role = "candidate", "candidate"
+	settled := leaderView(250, 1, 4)
+	settled.Nodes[2].Role = "candidate"
+
+	d := &doneDriver{framesDriver: framesDriver{views: []sim.ClusterView{settling, settled}}}
+	r := NewRunner(l, d)
+	if err := r.DoLine(Line{Text: "crash follower as F"}); err != nil {
+		t.Fatalf("crash follower: %v", err)
+	}
+	if len(d.done) != 1 || d.done[0].Node != 2 || d.waits != 1 {
+		t.Fatalf("want broker 2 crashed after one wait, got %+v after %d waits", d.done, d.waits)
+	}
+	if r.Names["F"] != 2 {
+		t.Fatalf("F = %d, want 2", r.Names["F"])
+	}
+
+	never := &doneDriver{framesDriver: framesDriver{views: []sim.ClusterView{settling}}}
+	err := NewRunner(l, never).DoLine(Line{Text: "crash follower"})
+	if err == nil || err.Error() != "no running follower" {
+		t.Fatalf("want the error %q, got %v", "no running follower", err)
+	}
+	if len(never.done) != 0 || int64(never.waits)*100 != roleWaitMs {
+		t.Fatalf("want nothing done after %d ms of waits, got %+v after %d waits", roleWaitMs, never.done, never.waits)
+	}
+}

@@ -117,7 +117,7 @@ func (r *Runner) DoLine(l Line) error {
 	if a.Kind == "wait" {
 		return r.D.Wait(a.Ms)
 	}
-	v, err := r.D.View()
+	v, err := r.settledView(a)
 	if err != nil {
 		return err
 	}
@@ -141,6 +141,30 @@ func (r *Runner) DoLine(l Line) error {
 		r.Names[a.As] = int64(bound)
 	}
 	return r.D.Do(sa)
+}
+
+// roleWaitMs bounds how long an action that names a broker by its role
+// ("crash follower") waits for a broker to have that role.
+const roleWaitMs = 3000
+
+// settledView returns the cluster now, or, when a's broker is named by a
+// role nobody holds at this moment, as soon as somebody does (at most
+// roleWaitMs later). Right after an election a broker that lost its own
+// candidacy is a candidate until the winner's first heartbeat reaches it;
+// in the simulator that is a few virtual milliseconds, between real
+// processes on a loaded machine it can be longer.
+func (r *Runner) settledView(a Action) (sim.ClusterView, error) {
+	v, err := r.D.View()
+	for waited := int64(0); err == nil && waited < roleWaitMs; waited += 100 {
+		if _, rerr := r.resolve(a.Who, &v); !errors.Is(rerr, errNoRole) {
+			break
+		}
+		if err = r.D.Wait(100); err != nil {
+			break
+		}
+		v, err = r.D.View()
+	}
+	return v, err
 }
 
 // Resolve turns a lesson action into a simulator action for the cluster as
@@ -221,6 +245,10 @@ func (r *Runner) Resolve(a Action, v *sim.ClusterView) (sim.Action, int, error) 
 	return out, out.Node, err
 }
 
+// errNoRole is wrapped by resolve's errors when no broker holds the role
+// named; its text is empty, so the message stays the role's own.
+var errNoRole = errors.New("")
+
 // resolve names the broker w means now.
 func (r *Runner) resolve(w Who, v *sim.ClusterView) (int, error) {
 	switch {
@@ -236,7 +264,7 @@ func (r *Runner) resolve(w Who, v *sim.ClusterView) (int, error) {
 		if id := leaderOf(v); id != 0 {
 			return id, nil
 		}
-		return 0, fmt.Errorf("no broker leads right now")
+		return 0, fmt.Errorf("no broker leads right now%w", errNoRole)
 	case w.Role == "follower":
 		lead := leaderOf(v)
 		for _, n := range v.Nodes {
@@ -244,7 +272,7 @@ func (r *Runner) resolve(w Who, v *sim.ClusterView) (int, error) {
 				return n.ID, nil
 			}
 		}
-		return 0, fmt.Errorf("no running follower")
+		return 0, fmt.Errorf("no running follower%w", errNoRole)
 	}
 	return 0, fmt.Errorf("no broker named")
 }
