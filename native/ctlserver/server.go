@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"time"
 
 	"dledgerlab/core"
@@ -67,7 +66,10 @@ type Server struct {
 	stopped chan struct{}
 
 	// Owned by the runner: the requests waiting for their reply, by
-	// (kind, group, broker), oldest first (the log answers them in order).
+	// (kind, group, broker), oldest first. Invariant: each was proposed as
+	// one Op not applied yet, so the replies, which come in log order,
+	// answer them in order. A request whose HTTP caller gave up stays
+	// until its reply comes, or the queue would shift.
 	waiting map[waitKey][]*pending
 }
 
@@ -222,7 +224,7 @@ func (s *Server) route(rs []controller.Reply) {
 		k := waitKey{r.Kind, r.Group.Name, r.To}
 		ps := s.waiting[k]
 		if len(ps) == 0 {
-			continue // its request timed out
+			continue // a deposed leader answered it (handleReadies)
 		}
 		ps[0].done <- answer{reply: r}
 		if len(ps) == 1 {
@@ -241,14 +243,20 @@ func (s *Server) handle(ctx context.Context, req controller.Request) (controller
 	k := waitKey{req.Kind, req.Group, req.Broker}
 	err := s.do(ctx, func() {
 		req.Controller = int(s.cfg.ID)
+		before := s.ctl.Node().Status().LastIndex
 		s.ctl.Handle(req)
 		rs := s.ctl.TakeReplies()
-		if len(rs) > 0 {
+		switch {
+		case len(rs) > 0:
 			p.done <- answer{reply: rs[0]}
 			s.route(rs[1:])
-			return
+		case s.ctl.Node().Status().LastIndex == before:
+			// The replica refused the proposal (a leadership transfer;
+			// controllers start none): no reply will come.
+			p.done <- answer{err: errNotProposed}
+		default:
+			s.waiting[k] = append(s.waiting[k], p)
 		}
-		s.waiting[k] = append(s.waiting[k], p)
 	})
 	if err != nil {
 		return controller.Reply{}, err
@@ -261,29 +269,17 @@ func (s *Server) handle(ctx context.Context, req controller.Request) (controller
 	case <-s.stopped:
 		return controller.Reply{}, errStopped
 	case <-t.C:
-		err = errTimeout
+		return controller.Reply{}, errTimeout
 	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	// Nobody waits any more: forget the request, unless it was answered
-	// meanwhile.
-	s.do(context.Background(), func() {
-		s.waiting[k] = slices.DeleteFunc(s.waiting[k], func(q *pending) bool { return q == p })
-		if len(s.waiting[k]) == 0 {
-			delete(s.waiting, k)
-		}
-	})
-	select {
-	case a := <-p.done:
-		return a.reply, a.err
-	default:
-		return controller.Reply{}, err
+		return controller.Reply{}, ctx.Err()
 	}
 }
 
 var (
 	errStopped = errors.New("controller is stopping")
 	errTimeout = errors.New("the request's Op was not applied in time")
+	// errNotProposed: the replica took no proposal; nothing changed.
+	errNotProposed = errors.New("the controller could not propose the request's Op now; nothing changed, ask again")
 	// errLeaderChanged: the controller stopped leading before the Op was
 	// applied; it may still be, under the next leader.
 	errLeaderChanged = errors.New("the controller stopped leading before the request's Op was applied")

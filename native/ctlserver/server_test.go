@@ -19,10 +19,9 @@ import (
 	"dledgerlab/native/server"
 )
 
-// single starts a group of one controller in this process on dir, with a
-// 200 ms broker timeout, waits until it leads, and returns its HTTP address
+// single starts a group of one controller in this process on dir, waits until it leads, and returns its HTTP address
 // and a stop function that waits for it to end.
-func single(t *testing.T, dir string) (addr string, stop func()) {
+func single(t *testing.T, dir string, brokerTimeout time.Duration) (addr string, stop func()) {
 	t.Helper()
 	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -31,7 +30,7 @@ func single(t *testing.T, dir string) (addr string, stop func()) {
 	s, err := New(Config{
 		GroupMember: server.GroupMember{ID: 1, Dir: dir, Secret: "s",
 			Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()}},
-		BrokerTimeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		BrokerTimeout: brokerTimeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,7 +94,7 @@ func waitGroup(t *testing.T, addr string, brokers []int, cond func(controller.Gr
 
 func TestSingleControllerElectsAltersAndRestartsFromItsLog(t *testing.T) {
 	dir := t.TempDir()
-	addr, stop := single(t, dir)
+	addr, stop := single(t, dir, 200*time.Millisecond)
 	code, g := post(t, addr, "/v1/brokers/register", BrokerRequest{Group: "broker-a", Broker: 1})
 	require.Equal(t, http.StatusOK, code)
 	assert.True(t, g.Registered)
@@ -103,8 +102,23 @@ func TestSingleControllerElectsAltersAndRestartsFromItsLog(t *testing.T) {
 	code, _ = post(t, addr, "/v1/brokers/register", BrokerRequest{Group: "broker-a", Broker: 2})
 	require.Equal(t, http.StatusOK, code)
 
-	// While both heartbeat, a master is elected (the lower id: the same
-	// epoch and offset).
+	// Both keep heartbeating (a master not heard for the 200 ms timeout
+	// would be replaced); a master is elected: the lower id, since both
+	// report the same epoch and offset.
+	hbCtx, hbStop := context.WithCancel(context.Background())
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		for hbCtx.Err() == nil {
+			for _, b := range []string{"1", "2"} {
+				if resp, err := http.Post("http://"+addr+"/v1/brokers/heartbeat", "application/json",
+					bytes.NewReader([]byte(`{"group":"broker-a","broker":`+b+`}`))); err == nil {
+					resp.Body.Close()
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	got := waitGroup(t, addr, []int{1, 2}, func(g controller.Group) bool { return g.Master != controller.NoMaster })
 	assert.Equal(t, controller.BrokerID(1), got.Master)
 
@@ -119,6 +133,30 @@ func TestSingleControllerElectsAltersAndRestartsFromItsLog(t *testing.T) {
 	code, g = post(t, addr, "/v1/alterSyncStateSet", alter)
 	assert.Equal(t, http.StatusConflict, code)
 	assert.Contains(t, g.Why, "set epoch")
+	// Two changes asked at once on the same epochs are both proposed (each
+	// passes the check against the state applied so far); the one applied
+	// first wins, the other is refused when applied, and each request
+	// gets its own answer.
+	codes := make(chan int, 2)
+	sets := make(chan []controller.BrokerID, 2)
+	for _, set := range [][]int{{1}, {1, 2}} {
+		go func() {
+			a := AlterRequest{Group: "broker-a", Broker: 1, MasterEpoch: want.MasterEpoch, SyncStateSetEpoch: want.SyncStateSetEpoch, SyncStateSet: set}
+			code, g := post(t, addr, "/v1/alterSyncStateSet", a)
+			codes <- code
+			if code == http.StatusOK {
+				sets <- g.Group.SyncStateSet
+			}
+		}()
+	}
+	got1, got2 := <-codes, <-codes
+	assert.ElementsMatch(t, []int{http.StatusOK, http.StatusConflict}, []int{got1, got2})
+	winner := <-sets
+	code, g = post(t, addr, "/v1/brokers/heartbeat", BrokerRequest{Group: "broker-a", Broker: 1})
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, winner, g.Group.SyncStateSet, "the accepted answer carries the set that was applied")
+	assert.Equal(t, want.SyncStateSetEpoch+1, g.Group.SyncStateSetEpoch)
+	want = g.Group
 	// Not the master.
 	alter.Broker, alter.SyncStateSetEpoch = 2, want.SyncStateSetEpoch
 	code, g = post(t, addr, "/v1/alterSyncStateSet", alter)
@@ -126,8 +164,10 @@ func TestSingleControllerElectsAltersAndRestartsFromItsLog(t *testing.T) {
 	assert.Contains(t, g.Why, "not the master")
 
 	// A restart rebuilds the state from the log in the folder.
+	hbStop()
+	<-hbDone
 	stop()
-	addr, _ = single(t, dir)
+	addr, _ = single(t, dir, time.Hour) // nobody heartbeats now: judge nobody
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/v1/groups/broker-a")
