@@ -59,6 +59,35 @@ func httpOf(peerAddr string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(p+HTTPPortOffset)), nil
 }
 
+// httpAddrs returns every member's HTTP address: from --http-peers
+// (httpPeers) if given, else by the port convention from its peer address;
+// --http (self), if given, overrides the member's own. what names the
+// members ("broker", "controller") in errors.
+func httpAddrs(peers map[core.NodeID]string, httpPeers, self string, id core.NodeID, what string) (map[core.NodeID]string, error) {
+	https := map[core.NodeID]string{}
+	var err error
+	if httpPeers != "" {
+		if https, err = parsePeers("--http-peers", httpPeers); err != nil {
+			return nil, err
+		}
+		for pid := range peers {
+			if _, ok := https[pid]; !ok {
+				return nil, usagef("--http-peers has no address for %s %d", what, pid)
+			}
+		}
+	} else {
+		for pid, addr := range peers {
+			if https[pid], err = httpOf(addr); err != nil {
+				return nil, usagef("--peers: %s %d: %v", what, pid, err)
+			}
+		}
+	}
+	if self != "" {
+		https[id] = self
+	}
+	return https, nil
+}
+
 // formatPeers is the inverse of parsePeers, sorted by id.
 func formatPeers(m map[core.NodeID]string) string {
 	ids := make([]core.NodeID, 0, len(m))

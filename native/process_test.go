@@ -64,16 +64,24 @@ func startCluster(t *testing.T, n int, prepare ...func(*proc.Cluster)) *proc.Clu
 	for _, p := range prepare {
 		p(c)
 	}
+	startAll(t, c, "broker")
+	return c
+}
+
+// startAll starts every process of c; at the end of the test it kills
+// them, and if the test failed logs the end of each one's log (role names
+// them: "broker", "controller").
+func startAll(t *testing.T, c *proc.Cluster, role string) {
+	t.Helper()
 	t.Cleanup(func() {
 		c.Close()
 		if t.Failed() {
 			for _, nd := range c.Nodes {
-				t.Logf("---- log of broker %d ----\n%s", nd.ID, tail(nd.Log(), 60))
+				t.Logf("---- log of %s %d ----\n%s", role, nd.ID, tail(nd.Log(), 60))
 			}
 		}
 	})
 	require.NoError(t, c.StartAll())
-	return c
 }
 
 func tail(s string, lines int) string {
@@ -445,6 +453,10 @@ func TestCLIFlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"node", "--id", "1", "--peers", "1=127.0.0.1:7001", "--secret", "s", "--retain-bytes", "-5"}, "--retain-bytes"},
 		{[]string{"node", "--id", "1", "--peers", "1=127.0.0.1:7001", "--secret", "s", "--segment-size", "4096", "--retain-bytes", "100"}, "less than one segment"},
 		{[]string{"cluster", "--retain-segments", "-2"}, "--retain-segments"},
+		{[]string{"controller", "--id", "1"}, "--peers"},
+		{[]string{"controller", "--id", "4", "--peers", "1=127.0.0.1:1,2=127.0.0.1:2,3=127.0.0.1:3"}, "--id 4"},
+		{[]string{"controller", "--id", "1", "--peers", "1=127.0.0.1:7001", "--http-peers", "2=127.0.0.1:8002"}, "--http-peers has no address for controller 1"},
+		{[]string{"controller", "--id", "1", "--peers", "1=127.0.0.1:7001", "--secret", "s", "--broker-timeout", "1ms"}, "--broker-timeout"},
 		{[]string{"produce", "--addr", "127.0.0.1:1"}, "--topic"},
 		{[]string{"consume", "--topic", "t", "--max", "0"}, "--max"},
 		{[]string{"partition", "--admin-token", "t", "--peers", "a"}, "--peers"},
@@ -461,7 +473,7 @@ func TestCLIFlagErrorsNameTheFlag(t *testing.T) {
 			assert.Contains(t, string(out), tc.want)
 		})
 	}
-	for _, cmd := range []string{"node", "produce", "consume", "status", "partition", "heal", "transfer", "bench", "play"} {
+	for _, cmd := range []string{"node", "controller", "produce", "consume", "status", "partition", "heal", "transfer", "bench", "play"} {
 		out, err := exec.Command(binPath, cmd, "--help").CombinedOutput()
 		assert.NoError(t, err, cmd)
 		assert.Contains(t, string(out), "Usage: dledgerlab "+cmd, cmd)

@@ -31,7 +31,10 @@ type Cluster struct {
 	AdminToken string
 	// Extra flags for every node (e.g. --produce-timeout 1s).
 	Extra []string
-	Nodes []*Node
+	// Command is the dledgerlab command each process runs: "node" (the
+	// default, a broker) or "controller" (NewControllers).
+	Command string
+	Nodes   []*Node
 	// Client talks to every broker's HTTP address.
 	Client *client.Client
 }
@@ -76,6 +79,22 @@ func New(bin, dir string, n int, secret, adminToken string) (*Cluster, error) {
 	return c, nil
 }
 
+// NewControllers prepares (does not start) n controllers of Controller
+// mode (`dledgerlab controller`), in controller-<id>/ with their logs in
+// controller-<id>.log. Client is nil: controllers have their own API.
+func NewControllers(bin, dir string, n int, secret string) (*Cluster, error) {
+	c, err := New(bin, dir, n, secret, "")
+	if err != nil {
+		return nil, err
+	}
+	c.Command, c.Client = "controller", nil
+	for _, nd := range c.Nodes {
+		nd.Dir = filepath.Join(dir, fmt.Sprintf("controller-%d", nd.ID))
+		nd.LogPath = filepath.Join(dir, fmt.Sprintf("controller-%d.log", nd.ID))
+	}
+	return c, nil
+}
+
 // FreePorts returns n TCP ports that were free on 127.0.0.1 a moment ago.
 func FreePorts(n int) ([]int, error) {
 	var lns []net.Listener
@@ -110,7 +129,11 @@ func (c *Cluster) Args(id int) []string {
 		https = append(https, fmt.Sprintf("%d=%s", n.ID, n.HTTPAddr))
 	}
 	n := c.Node(id)
-	args := []string{"node", "--id", strconv.Itoa(id), "--peers", strings.Join(peers, ","),
+	cmd := c.Command
+	if cmd == "" {
+		cmd = "node"
+	}
+	args := []string{cmd, "--id", strconv.Itoa(id), "--peers", strings.Join(peers, ","),
 		"--http-peers", strings.Join(https, ","), "--dir", n.Dir}
 	return append(args, c.Extra...)
 }

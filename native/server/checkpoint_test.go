@@ -38,8 +38,8 @@ func runBroker(t *testing.T, dir string) *runningBroker {
 	require.NoError(t, err)
 	logs := &syncbuf.Buffer{}
 	cfg := Config{
-		ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()},
-		Dir: dir, Secret: "s", AdminToken: "tok", NoSync: true, ProduceTimeout: 5 * time.Second,
+		GroupMember: GroupMember{ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()},
+			Dir: dir, Secret: "s"}, AdminToken: "tok", NoSync: true, ProduceTimeout: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	}
 	s, err := New(cfg)

@@ -32,8 +32,8 @@ func TestFailedFsyncStopsTheBrokerWithoutRetrying(t *testing.T) {
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s, err := New(Config{
-		ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()},
-		Dir: t.TempDir(), Secret: "s", ProduceTimeout: time.Second,
+		GroupMember: GroupMember{ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()},
+			Dir: t.TempDir(), Secret: "s"}, ProduceTimeout: time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		SyncFile: func(*os.File) error {
 			if failing.Load() {

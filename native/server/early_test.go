@@ -35,7 +35,7 @@ func startGroup(t *testing.T, n int, tweak func(id core.NodeID, c *Config)) map[
 	}
 	out := map[core.NodeID]*Server{}
 	for id := range peers {
-		cfg := Config{ID: id, Peers: peers, HTTP: https, Dir: t.TempDir(), Secret: "s", AdminToken: "tok", NoSync: true, ProduceTimeout: 10 * time.Second}
+		cfg := Config{GroupMember: GroupMember{ID: id, Peers: peers, HTTP: https, Dir: t.TempDir(), Secret: "s"}, AdminToken: "tok", NoSync: true, ProduceTimeout: 10 * time.Second}
 		if tweak != nil {
 			tweak(id, &cfg)
 		}

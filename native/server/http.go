@@ -29,8 +29,6 @@ import (
 	"dledgerlab/internal/jsonread"
 )
 
-var errServerClosed = http.ErrServerClosed
-
 // MaxRequestBytes bounds a request body: twice the largest encoded message
 // (4 MiB; a body's JSON string may escape some of its bytes) plus room for
 // the JSON around it. Whether the message fits is decided by its encoded
@@ -251,11 +249,14 @@ func (s *Server) httpServer() *http.Server {
 	mux.HandleFunc("POST /v1/admin/campaign", s.admin(s.handleCampaign))
 	mux.HandleFunc("POST /v1/admin/rules", s.admin(s.handleRules))
 	mux.HandleFunc("POST /v1/admin/link", s.admin(s.handleLink))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
-	})
+	mux.HandleFunc("/", NotFound)
 	return &http.Server{Handler: cors(mux), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: s.cfg.HTTPReadTimeout, WriteTimeout: s.cfg.HTTPWriteTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout}
+}
+
+// NotFound answers 404 NOT_FOUND naming the method and path asked for.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteError(w, http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
 }
 
 // cors lets the live view, served from another port, call the API.
@@ -323,15 +324,24 @@ func (c AdminCheck) Allow(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// decodeBody reads a JSON body into v (DecodeJSON's rules), answering 400
-// or 413 itself.
+// decodeBody reads a JSON body into v (DecodeJSON's rules), at most
+// MaxRequestBytes, answering 400 or 413 itself.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	return ReadJSON(w, r, v, allowEmpty, MaxRequestBytes,
+		fmt.Sprintf("a message is at most %d bytes encoded", broker.DefaultMaxMessageBytes))
+}
+
+// ReadJSON reads a JSON body of at most limit bytes into v (DecodeJSON's
+// rules), answering 400 BAD_REQUEST or 413 TOO_LARGE itself (the latter
+// saying the limit and why: hint); it reports whether v was read. The
+// broker's API and the controller's (package ctlserver) both read with it.
+func ReadJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool, limit int64, hint string) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			WriteError(w, http.StatusRequestEntityTooLarge, ErrorBody{Code: CodeTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes (a message is at most %d bytes encoded)", mbe.Limit, broker.DefaultMaxMessageBytes)})
+				Message: fmt.Sprintf("request body is larger than %d bytes (%s)", mbe.Limit, hint)})
 			return false
 		}
 		WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: "reading the request body: " + err.Error()})

@@ -58,8 +58,8 @@ func startServer(t *testing.T, others map[core.NodeID][2]string, tweak func(*Con
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cfg := Config{
-		ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()},
-		Dir: t.TempDir(), Secret: "s", AdminToken: "tok", NoSync: true, ProduceTimeout: time.Second,
+		GroupMember: GroupMember{ID: 1, Peers: map[core.NodeID]string{1: peerLn.Addr().String()}, HTTP: map[core.NodeID]string{1: httpLn.Addr().String()},
+			Dir: t.TempDir(), Secret: "s"}, AdminToken: "tok", NoSync: true, ProduceTimeout: time.Second,
 	}
 	for id, addrs := range others {
 		cfg.Peers[id], cfg.HTTP[id] = addrs[0], addrs[1]

@@ -43,16 +43,46 @@ const (
 	DefaultHTTPIdleTimeout = 2 * time.Minute
 )
 
+// GroupMember is who a member process is in its Raft group and the
+// group's Raft timings: what a broker (Config) and a controller
+// (ctlserver.Config) are both told.
+type GroupMember struct {
+	ID core.NodeID
+	// Peers maps every member (self included) to its peer address.
+	Peers map[core.NodeID]string
+	// HTTP maps every member (self included) to its HTTP address, for
+	// NOT_LEADER answers and for listening.
+	HTTP   map[core.NodeID]string
+	Dir    string
+	Secret string
+	// HeartbeatTicks, ElectionTicksMin and ElectionTicksMax override the
+	// core's timings (0: core.DefaultConfig's 5, 15 and 30 ticks).
+	HeartbeatTicks   int
+	ElectionTicksMin int
+	ElectionTicksMax int
+}
+
+// RaftConfig returns the member's replica configuration on storage st:
+// core.DefaultConfig with the member's timings, a random seed.
+func (g GroupMember) RaftConfig(st core.Storage) core.Config {
+	rc := core.DefaultConfig(g.ID, slices.Sorted(maps.Keys(g.Peers)), rand.Uint64())
+	rc.Storage = st
+	if g.HeartbeatTicks > 0 {
+		rc.HeartbeatTicks = g.HeartbeatTicks
+	}
+	if g.ElectionTicksMin > 0 {
+		rc.ElectionTicksMin = g.ElectionTicksMin
+		rc.ElectionTicksMax = max(rc.ElectionTicksMax, g.ElectionTicksMin)
+	}
+	if g.ElectionTicksMax > 0 {
+		rc.ElectionTicksMax = g.ElectionTicksMax
+	}
+	return rc
+}
+
 // Config sets up one broker.
 type Config struct {
-	ID core.NodeID
-	// Peers maps every broker (self included) to its peer address.
-	Peers map[core.NodeID]string
-	// HTTP maps every broker (self included) to its HTTP address, for
-	// NOT_LEADER answers and for listening.
-	HTTP       map[core.NodeID]string
-	Dir        string
-	Secret     string
+	GroupMember
 	AdminToken string
 	// Tick is the length of one core tick (core.DefaultConfig's timings are
 	// in ticks of 10 ms).
@@ -66,11 +96,6 @@ type Config struct {
 	// tests of a failing disk; nil for a real broker.
 	SyncFile func(*os.File) error
 	Logger   *slog.Logger
-	// HeartbeatTicks, ElectionTicksMin and ElectionTicksMax override the
-	// core's timings (0: core.DefaultConfig's 5, 15 and 30 ticks).
-	HeartbeatTicks   int
-	ElectionTicksMin int
-	ElectionTicksMax int
 	// FsyncDelay is an extra sleep after each fsync: a slow disk for a
 	// classroom whose SSDs are too fast to watch (0: none).
 	FsyncDelay time.Duration
@@ -202,7 +227,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger.With("broker", uint64(cfg.ID))
-	if err := checkMembers(cfg); err != nil {
+	if err := CheckMembers(cfg.Dir, "broker", cfg.ID, cfg.Peers); err != nil {
 		return nil, err
 	}
 	// The store logs what recovery did, item by item.
@@ -230,27 +255,11 @@ func New(cfg Config) (*Server, error) {
 		hs.Commit = bk.AppliedIndex()
 		st.SetHardState(hs)
 	}
-	peers := make([]core.NodeID, 0, len(cfg.Peers))
-	for id := range cfg.Peers {
-		peers = append(peers, id)
-	}
-	slices.Sort(peers)
-	rc := core.DefaultConfig(cfg.ID, peers, rand.Uint64())
-	rc.Storage = st
+	rc := cfg.RaftConfig(st)
 	rc.Applied = bk.AppliedIndex() // the checkpoint's; the rest is replayed
 	// A restart replays the committed log into the broker a batch at a time
 	// (see runLoop): ticks, votes and answers go on in between.
 	rc.MaxCommittedBytesPerReady = applyBatchBytes
-	if cfg.HeartbeatTicks > 0 {
-		rc.HeartbeatTicks = cfg.HeartbeatTicks
-	}
-	if cfg.ElectionTicksMin > 0 {
-		rc.ElectionTicksMin = cfg.ElectionTicksMin
-		rc.ElectionTicksMax = max(rc.ElectionTicksMax, cfg.ElectionTicksMin)
-	}
-	if cfg.ElectionTicksMax > 0 {
-		rc.ElectionTicksMax = cfg.ElectionTicksMax
-	}
 	node, err := core.NewNode(rc)
 	if err != nil {
 		st.Close()
@@ -284,54 +293,25 @@ func New(cfg Config) (*Server, error) {
 // or SIGTERM in the CLI), then stops cleanly: pending produces are answered,
 // the store is synced and closed.
 func (s *Server) Run(ctx context.Context) error {
-	httpLn, err := net.Listen("tcp", s.cfg.HTTP[s.cfg.ID])
+	peerLn, httpLn, err := ListenMember(s.cfg.Peers[s.cfg.ID], s.cfg.HTTP[s.cfg.ID], s.store.Close)
 	if err != nil {
-		s.store.Close()
-		return fmt.Errorf("--http %s: %w", s.cfg.HTTP[s.cfg.ID], err)
-	}
-	peerLn, err := net.Listen("tcp", s.cfg.Peers[s.cfg.ID])
-	if err != nil {
-		httpLn.Close()
-		s.store.Close()
-		return fmt.Errorf("peer port %s: %w", s.cfg.Peers[s.cfg.ID], err)
+		return err
 	}
 	return s.Serve(ctx, peerLn, httpLn)
 }
 
 // Serve is Run on listeners the caller opened.
 func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := s.trans.Serve(ctx, peerLn); err != nil {
+	run := func(ctx context.Context) error {
+		go s.syncOffsetsLoop(ctx)
+		err := s.runLoop(ctx)
+		if err == nil && (s.bk.AppliedIndex() != s.checkpointed || s.offsetsDirty) {
+			err = s.checkpoint(time.Now()) // a clean stop restarts with nothing to replay
+		}
 		return err
 	}
-	hs := s.httpServer()
-	go func() {
-		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, errServerClosed) {
-			s.log.Error("http server stopped", "err", err)
-			cancel()
-		}
-	}()
-	go s.syncOffsetsLoop(ctx)
-	s.log.Info("broker running", "peer_addr", peerLn.Addr().String(), "http_addr", httpLn.Addr().String(), "pid", os.Getpid())
-	err := s.runLoop(ctx)
-	if err == nil && (s.bk.AppliedIndex() != s.checkpointed || s.offsetsDirty) {
-		err = s.checkpoint(time.Now()) // a clean stop restarts with nothing to replay
-	}
-	close(s.stopped)
-	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
-	hs.Shutdown(sctx)
-	scancel()
-	s.trans.Close()
-	if cerr := s.store.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		s.log.Error("broker stopped", "err", err)
-	} else {
-		s.log.Info("broker stopped")
-	}
-	return err
+	return ServeMember(ctx, Member{Role: "broker", Log: s.log, Trans: s.trans, HTTP: s.httpServer(), Run: run,
+		Stopped: s.stopped, Close: s.store.Close}, peerLn, httpLn)
 }
 
 // checkpointInterval is how often the runner checkpoints the broker's
@@ -970,18 +950,17 @@ func (s *Server) noteTruncated(recs []commitlog.IndexRecord) {
 // refused.
 const MembersFile = "members"
 
-func checkMembers(cfg Config) error {
-	ids := make([]core.NodeID, 0, len(cfg.Peers))
-	for id := range cfg.Peers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	want := fmt.Sprintf("broker %d of group %v\n", cfg.ID, ids)
-	path := filepath.Join(cfg.Dir, MembersFile)
+// CheckMembers writes the file in a new folder, and refuses a folder whose
+// file names another member: role ("broker", "controller") id of the
+// group of peers' ids.
+func CheckMembers(dir, role string, id core.NodeID, peers map[core.NodeID]string) error {
+	ids := slices.Sorted(maps.Keys(peers))
+	want := fmt.Sprintf("%s %d of group %v\n", role, id, ids)
+	path := filepath.Join(dir, MembersFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 		return os.WriteFile(path, []byte(want), 0o644)
@@ -989,17 +968,24 @@ func checkMembers(cfg Config) error {
 		return err
 	case string(b) != want:
 		return fmt.Errorf("data folder %s belongs to %s, but this is %s: use the same --id and --peers ids, or another --dir",
-			cfg.Dir, strings.TrimSpace(string(b)), strings.TrimSpace(want))
+			dir, strings.TrimSpace(string(b)), strings.TrimSpace(want))
 	}
 	return nil
 }
 
 // do runs f on the runner goroutine and waits for it.
 func (s *Server) do(ctx context.Context, f func()) error {
+	return RunOn(ctx, s.calls, s.stopped, errStopped, f)
+}
+
+// RunOn hands f to a runner through calls and waits until it ran. If the
+// runner stops first (stopped is closed) it returns errStopped; if ctx
+// ends first, ctx's error.
+func RunOn(ctx context.Context, calls chan<- func(), stopped <-chan struct{}, errStopped error, f func()) error {
 	done := make(chan struct{})
 	select {
-	case s.calls <- func() { f(); close(done) }:
-	case <-s.stopped:
+	case calls <- func() { f(); close(done) }:
+	case <-stopped:
 		return errStopped
 	case <-ctx.Done():
 		return ctx.Err()
@@ -1007,7 +993,7 @@ func (s *Server) do(ctx context.Context, f func()) error {
 	select {
 	case <-done:
 		return nil
-	case <-s.stopped:
+	case <-stopped:
 		return errStopped
 	case <-ctx.Done():
 		return ctx.Err()
