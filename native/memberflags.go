@@ -23,17 +23,24 @@ type memberFlags struct {
 // addMemberFlags defines the member flags on fs for a member called role
 // ("broker", "controller").
 func addMemberFlags(fs *flag.FlagSet, role string) *memberFlags {
+	f := addPeerFlags(fs, role)
+	f.heartbeat = fs.Duration("heartbeat", 50*time.Millisecond, "how often a leader sends heartbeats (a multiple of the 10ms tick)")
+	f.electionMin = fs.Duration("election-min", 150*time.Millisecond, "shortest election timeout: a follower that hears no leader this long campaigns")
+	f.electionMax = fs.Duration("election-max", 300*time.Millisecond, "longest election timeout; each timeout is drawn at random from [min, max] (equal: no randomness)")
+	return f
+}
+
+// addPeerFlags defines the member flags without the Raft timings, for a
+// member of a group that runs no Raft (a broker in Controller mode).
+func addPeerFlags(fs *flag.FlagSet, role string) *memberFlags {
 	return &memberFlags{
-		role:        role,
-		id:          fs.Uint64("id", 0, fmt.Sprintf("this %s's id (1..N), one of --peers", role)),
-		peers:       fs.String("peers", "", fmt.Sprintf("every %s's peer address: 1=host:port,2=host:port,…", role)),
-		http:        fs.String("http", "", fmt.Sprintf("HTTP listen address (default: this %s's address in --http-peers)", role)),
-		httpPeers:   fs.String("http-peers", "", fmt.Sprintf("every %s's HTTP address, id=host:port,… (default: peer port + 1000)", role)),
-		dir:         fs.String("dir", "", fmt.Sprintf("data folder (default data/%s-<id>)", role)),
-		secret:      fs.String("secret", "", fmt.Sprintf("cluster secret shared by every %s (default $DLEDGERLAB_SECRET; prefer the variable: every local user can read a command line with ps)", role)),
-		heartbeat:   fs.Duration("heartbeat", 50*time.Millisecond, "how often a leader sends heartbeats (a multiple of the 10ms tick)"),
-		electionMin: fs.Duration("election-min", 150*time.Millisecond, "shortest election timeout: a follower that hears no leader this long campaigns"),
-		electionMax: fs.Duration("election-max", 300*time.Millisecond, "longest election timeout; each timeout is drawn at random from [min, max] (equal: no randomness)"),
+		role:      role,
+		id:        fs.Uint64("id", 0, fmt.Sprintf("this %s's id (1..N), one of --peers", role)),
+		peers:     fs.String("peers", "", fmt.Sprintf("every %s's peer address: 1=host:port,2=host:port,…", role)),
+		http:      fs.String("http", "", fmt.Sprintf("HTTP listen address (default: this %s's address in --http-peers)", role)),
+		httpPeers: fs.String("http-peers", "", fmt.Sprintf("every %s's HTTP address, id=host:port,… (default: peer port + 1000)", role)),
+		dir:       fs.String("dir", "", fmt.Sprintf("data folder (default data/%s-<id>)", role)),
+		secret:    fs.String("secret", "", fmt.Sprintf("cluster secret shared by every %s (default $DLEDGERLAB_SECRET; prefer the variable: every local user can read a command line with ps)", role)),
 	}
 }
 
@@ -68,6 +75,9 @@ func (f *memberFlags) parse(fs *flag.FlagSet, args []string) (server.GroupMember
 		dir = filepath.Join("data", fmt.Sprintf("%s-%d", f.role, *f.id))
 	}
 	gm = server.GroupMember{ID: self, Peers: peers, HTTP: https, Dir: dir, Secret: secret}
+	if f.heartbeat == nil {
+		return gm, nil
+	}
 	gm.HeartbeatTicks, gm.ElectionTicksMin, gm.ElectionTicksMax, err = raftTimings(*f.heartbeat, *f.electionMin, *f.electionMax)
 	return gm, err
 }

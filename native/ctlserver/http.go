@@ -203,7 +203,7 @@ func (s *Server) handleAlter(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGroup(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("group")
-	if err := checkGroup(name); err != nil {
+	if err := CheckGroup(name); err != nil {
 		badRequest(w, err)
 		return
 	}
@@ -287,9 +287,9 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 	return st, err
 }
 
-// checkGroup checks a broker group's name: 1 to MaxGroupName letters,
+// CheckGroup checks a broker group's name: 1 to MaxGroupName letters,
 // digits, '-', '_' or '.'.
-func checkGroup(name string) error {
+func CheckGroup(name string) error {
 	if name == "" || len(name) > MaxGroupName {
 		return fmt.Errorf("group %q: want a name of 1 to %d characters", name, MaxGroupName)
 	}
@@ -303,7 +303,7 @@ func checkGroup(name string) error {
 
 // checkMember checks a group name and a broker id.
 func checkMember(group string, broker int) error {
-	if err := checkGroup(group); err != nil {
+	if err := CheckGroup(group); err != nil {
 		return err
 	}
 	if broker < 1 || broker > MaxBrokers {

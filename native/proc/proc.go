@@ -95,6 +95,24 @@ func NewControllers(bin, dir string, n int, secret string) (*Cluster, error) {
 	return c, nil
 }
 
+// NewControllerBrokers prepares (does not start) a broker group of n
+// brokers in Controller mode (`dledgerlab broker --mode controller`) that
+// heartbeat the controllers ctls, in broker-<id>/ with their logs in
+// broker-<id>.log. Client is nil: these brokers have their own API.
+func NewControllerBrokers(bin, dir string, n int, secret string, ctls *Cluster) (*Cluster, error) {
+	c, err := New(bin, dir, n, secret, "")
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for _, nd := range ctls.Nodes {
+		addrs = append(addrs, fmt.Sprintf("%d=%s", nd.ID, nd.HTTPAddr))
+	}
+	c.Command, c.Client = "broker", nil
+	c.Extra = []string{"--mode", "controller", "--controllers", strings.Join(addrs, ",")}
+	return c, nil
+}
+
 // FreePorts returns n TCP ports that were free on 127.0.0.1 a moment ago.
 func FreePorts(n int) ([]int, error) {
 	var lns []net.Listener

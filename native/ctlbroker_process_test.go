@@ -1,0 +1,191 @@
+package main
+
+// Process tests of `dledgerlab broker --mode controller`: three real
+// controllers and a broker group of three real brokers on 127.0.0.1 (the
+// binary TestMain built). Every wait polls for a condition; every test
+// kills what it started.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"dledgerlab/core/controller"
+	"dledgerlab/native/ctlbroker"
+	"dledgerlab/native/proc"
+	"dledgerlab/native/server"
+)
+
+// brokerCall sends one request to a Controller-mode broker and decodes its
+// answer into ok (2xx) or its error body.
+func brokerCall(ctx context.Context, addr, method, path string, body []byte, ok any) (int, server.ErrorBody, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, server.ErrorBody{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, server.ErrorBody{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, server.ErrorBody{}, err
+	}
+	if resp.StatusCode >= 300 {
+		var env struct{ Error server.ErrorBody }
+		err := json.Unmarshal(b, &env)
+		return resp.StatusCode, env.Error, err
+	}
+	return resp.StatusCode, server.ErrorBody{}, json.Unmarshal(b, ok)
+}
+
+func brokerStatus(ctx context.Context, n *proc.Node) (ctlbroker.Status, error) {
+	var st ctlbroker.Status
+	_, _, err := brokerCall(ctx, n.HTTPAddr, http.MethodGet, "/v1/status", nil, &st)
+	return st, err
+}
+
+// ctlMaster returns the running broker that acts as master with the
+// highest epoch, and its status.
+func ctlMaster(ctx context.Context, c *proc.Cluster) (int, ctlbroker.Status) {
+	id, best := 0, ctlbroker.Status{}
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		if st, err := brokerStatus(ctx, n); err == nil && st.Role == "master" && st.MasterEpoch >= best.MasterEpoch {
+			id, best = n.ID, st
+		}
+	}
+	return id, best
+}
+
+// readAll reads every message below the broker's confirm offset.
+func readAll(ctx context.Context, n *proc.Node) ([]ctlbroker.Message, error) {
+	var out []ctlbroker.Message
+	for {
+		var r ctlbroker.ReadResponse
+		code, e, err := brokerCall(ctx, n.HTTPAddr, http.MethodGet, fmt.Sprintf("/v1/messages?offset=%d&max=100", len(out)), nil, &r)
+		if err != nil || code != http.StatusOK {
+			return out, fmt.Errorf("read broker %d: %d %v %v", n.ID, code, e, err)
+		}
+		if len(r.Messages) == 0 {
+			return out, nil
+		}
+		out = append(out, r.Messages...)
+	}
+}
+
+// produceCtl produces bodies prefix-0.. to broker id and requires each to be
+// acknowledged.
+func produceCtl(t *testing.T, ctx context.Context, n *proc.Node, prefix string, count int) map[int64]string {
+	t.Helper()
+	acked := map[int64]string{}
+	for i := range count {
+		body := fmt.Sprintf("%s-%d", prefix, i)
+		var resp ctlbroker.ProduceResponse
+		code, e, err := brokerCall(ctx, n.HTTPAddr, http.MethodPost, "/v1/messages", []byte(`{"body":"`+body+`"}`), &resp)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code, "produce %s to broker %d: %+v", body, n.ID, e)
+		acked[resp.Offset] = body
+	}
+	return acked
+}
+
+func startControllerModeGroup(t *testing.T) (ctls, brokers *proc.Cluster) {
+	t.Helper()
+	ctls = startControllers(t)
+	brokers, err := proc.NewControllerBrokers(binPath, t.TempDir(), 3, testSecret, ctls)
+	require.NoError(t, err)
+	brokers.Extra = append(brokers.Extra, "--controller-heartbeat", "100ms", "--ha-max-not-catchup", "3s")
+	startAll(t, brokers, "broker")
+	return ctls, brokers
+}
+
+func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
+	ctls, c := startControllerModeGroup(t)
+	ctx := ctxFor(t, 120*time.Second)
+	all := []controller.BrokerID{1, 2, 3}
+
+	// A master is elected and brings both slaves into the SyncStateSet.
+	var old int
+	var st ctlbroker.Status
+	require.NoError(t, proc.WaitFor(ctx, "a master whose SyncStateSet holds all three brokers", func() bool {
+		old, st = ctlMaster(ctx, c)
+		return old != 0 && slices.Equal(st.SyncStateSet, all)
+	}))
+	oldEpoch := st.MasterEpoch
+
+	// Every produce is acknowledged once all three hold it.
+	acked := produceCtl(t, ctx, c.Node(old), "before", 20)
+	require.Len(t, acked, 20)
+	st, err := brokerStatus(ctx, c.Node(old))
+	require.NoError(t, err)
+	assert.EqualValues(t, 20, st.ConfirmOffset)
+
+	// A slave refuses writes, naming the master.
+	slave := old%3 + 1
+	code, e, err := brokerCall(ctx, c.Node(slave).HTTPAddr, http.MethodPost, "/v1/messages", []byte(`{"body":"x"}`), nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusMisdirectedRequest, code)
+	assert.Equal(t, ctlbroker.CodeNotMaster, e.Code)
+	assert.Equal(t, c.Node(old).HTTPAddr, e.LeaderAddr)
+
+	// kill -9 the master: the controllers elect another from the set.
+	c.Node(old).Kill()
+	var lead int
+	require.NoError(t, proc.WaitFor(ctx, "a new master of a newer epoch", func() bool {
+		lead, st = ctlMaster(ctx, c)
+		return lead != 0 && lead != old && st.MasterEpoch > oldEpoch
+	}))
+	g, err := ctlGroup(ctx, ctls, ctlLeader(ctx, ctls))
+	require.NoError(t, err)
+	assert.EqualValues(t, lead, g.Group.Master, "the controllers' master")
+
+	// Every acknowledged message is readable from the new master.
+	msgs, err := readAll(ctx, c.Node(lead))
+	require.NoError(t, err)
+	for off, body := range acked {
+		require.Greater(t, int64(len(msgs)), off, "the new master lacks offset %d", off)
+		assert.Equal(t, body, msgs[off].Body, "offset %d", off)
+	}
+
+	// Producing goes on.
+	for off, body := range produceCtl(t, ctx, c.Node(lead), "after", 10) {
+		acked[off] = body
+	}
+
+	// The old master restarts from its files and rejoins as a slave of the
+	// new epoch, its CommitLog equal to the new master's; the set grows
+	// back to all three.
+	require.NoError(t, c.Start(old))
+	require.NoError(t, proc.WaitFor(ctx, "the old master to rejoin as a slave and the set to hold all three", func() bool {
+		s, err := brokerStatus(ctx, c.Node(old))
+		m, merr := brokerStatus(ctx, c.Node(lead))
+		return err == nil && merr == nil && s.Role == "slave" && s.MasterEpoch == m.MasterEpoch &&
+			s.MaxOffset == m.MaxOffset && slices.Equal(m.SyncStateSet, all) && s.ConfirmOffset == m.MaxOffset
+	}))
+	back, err := readAll(ctx, c.Node(old))
+	require.NoError(t, err)
+	require.Len(t, back, len(acked))
+	for off, body := range acked {
+		assert.Equal(t, body, back[off].Body, "offset %d on the restarted broker", off)
+	}
+	s, err := brokerStatus(ctx, c.Node(old))
+	require.NoError(t, err)
+	m, err := brokerStatus(ctx, c.Node(lead))
+	require.NoError(t, err)
+	assert.Equal(t, m.Epochs, s.Epochs, "the restarted broker's epoch file is the master's")
+}
