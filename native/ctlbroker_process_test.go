@@ -189,3 +189,73 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, m.Epochs, s.Epochs, "the restarted broker's epoch file is the master's")
 }
+
+// Bad input gets a clear 4xx and stops nothing; with minInSyncReplicas 3 a
+// master whose set lost a member refuses writes.
+func TestControllerModeBrokerRefusesClearly(t *testing.T) {
+	_, c := startControllerModeGroup(t)
+	ctx := ctxFor(t, 90*time.Second)
+	var master int
+	var st ctlbroker.Status
+	require.NoError(t, proc.WaitFor(ctx, "a master whose SyncStateSet holds all three brokers", func() bool {
+		master, st = ctlMaster(ctx, c)
+		return master != 0 && len(st.SyncStateSet) == 3
+	}))
+	addr := c.Node(master).HTTPAddr
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+		errCode, says            string
+	}{
+		{"not JSON", "POST", "/v1/messages", "{body", 400, server.CodeBadRequest, "malformed JSON"},
+		{"unknown field", "POST", "/v1/messages", `{"boddy":"x"}`, 400, server.CodeBadRequest, `unknown field "boddy"`},
+		{"empty body", "POST", "/v1/messages", `{"body":""}`, 400, server.CodeBadMessage, "body is empty"},
+		{"too large", "POST", "/v1/messages", `{"body":"` + string(bytes.Repeat([]byte("a"), ctlbroker.MaxMessageBytes+1)) + `"}`, 413, server.CodeMessageLarge, "at most 262144"},
+		{"bad offset", "GET", "/v1/messages?offset=-1", "", 400, server.CodeBadRequest, "want a number from 0"},
+		{"bad max", "GET", "/v1/messages?max=0", "", 400, server.CodeBadRequest, "want 1 to 1000"},
+		{"unknown parameter", "GET", "/v1/messages?ofset=1", "", 400, server.CodeBadRequest, `unknown parameter "ofset"`},
+		{"no endpoint", "POST", "/v1/nothing", "{}", 404, server.CodeNotFound, "no endpoint POST /v1/nothing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, e, err := brokerCall(ctx, addr, tc.method, tc.path, []byte(tc.body), nil)
+			require.NoError(t, err)
+			assert.Equal(t, tc.code, code)
+			assert.Equal(t, tc.errCode, e.Code)
+			assert.Contains(t, e.Message, tc.says)
+		})
+	}
+	for _, n := range c.Nodes {
+		assert.True(t, n.Running(), "broker %d is still running", n.ID)
+	}
+	produceCtl(t, ctx, c.Node(master), "ok", 1)
+}
+
+func TestControllerModeMinInSyncReplicasRefusesWrites(t *testing.T) {
+	ctls := startControllers(t)
+	c, err := proc.NewControllerBrokers(binPath, t.TempDir(), 3, testSecret, ctls)
+	require.NoError(t, err)
+	c.Extra = append(c.Extra, "--controller-heartbeat", "100ms", "--ha-max-not-catchup", "1s", "--min-in-sync-replicas", "3")
+	startAll(t, c, "broker")
+	ctx := ctxFor(t, 90*time.Second)
+	var master int
+	var st ctlbroker.Status
+	require.NoError(t, proc.WaitFor(ctx, "a master whose SyncStateSet holds all three brokers", func() bool {
+		master, st = ctlMaster(ctx, c)
+		return master != 0 && len(st.SyncStateSet) == 3
+	}))
+	produceCtl(t, ctx, c.Node(master), "three", 3)
+
+	// A slave dies: the master removes it from the set after
+	// haMaxTimeSlaveNotCatchup and then refuses writes.
+	c.Node(master%3 + 1).Kill()
+	var code int
+	var e server.ErrorBody
+	require.NoError(t, proc.WaitFor(ctx, "the master to refuse writes with two in the set", func() bool {
+		code, e, err = brokerCall(ctx, c.Node(master).HTTPAddr, http.MethodPost, "/v1/messages", []byte(`{"body":"two"}`), &ctlbroker.ProduceResponse{})
+		return err == nil && code == http.StatusServiceUnavailable && e.Code == ctlbroker.CodeNotEnough
+	}))
+	assert.Contains(t, e.Message, "2 in the SyncStateSet, 3 wanted")
+	st, err = brokerStatus(ctx, c.Node(master))
+	require.NoError(t, err)
+	assert.Len(t, st.SyncStateSet, 2)
+}
