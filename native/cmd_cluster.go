@@ -49,9 +49,26 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	retainBytes := fs.Int64("retain-bytes", 0, "every broker's retention by size: snapshot and delete the segment files before it past this many bytes (0: keep everything)")
 	offsets := fs.String("offsets", "local", "how the brokers keep consumer groups' offsets: local (RocketMQ's DLedger mode) or replicated (see dledgerlab node -h)")
 	offsetSync := fs.Duration("offset-sync", server.DefaultOffsetSync, "with --offsets local, how often a follower copies the leader's offsets (RocketMQ's SlaveSynchronize)")
+	mode := fs.String("mode", "dledger", "dledger (brokers replicate with Raft) or controller (3 controllers and a broker group of 3 in RocketMQ's Controller mode, docs/CONTROLLER.md; no live view yet)")
+	unclean := fs.Bool("unclean", false, "--mode controller: the controllers' enableElectUncleanMaster")
+	allAck := fs.Bool("all-ack", true, "--mode controller: the brokers' allAckInSyncStateSet")
+	minISR := fs.Int("min-in-sync-replicas", 1, "--mode controller: the brokers' minInSyncReplicas")
 	commitEvery := fs.Duration("commit-every", cluster.DefaultOffsetCommit, "how often a consumer the page starts with a group commits the group's offset (RocketMQ's persistConsumerOffsetInterval)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch *mode {
+	case "dledger":
+	case "controller":
+		if fs.NArg() > 0 {
+			return usagef("unexpected argument %q", fs.Arg(0))
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return runControllerCluster(ctx, controllerClusterOptions{dir: *dir, secret: envOr(*secret, "DLEDGERLAB_SECRET"),
+			unclean: *unclean, allAck: *allAck, minISR: *minISR})
+	default:
+		return usagef("--mode %q: want dledger or controller", *mode)
 	}
 	if *commitEvery <= 0 {
 		return usagef("--commit-every %v must be positive", *commitEvery)

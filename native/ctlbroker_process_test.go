@@ -6,13 +6,20 @@ package main
 // kills what it started.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,4 +265,70 @@ func TestControllerModeMinInSyncReplicasRefusesWrites(t *testing.T) {
 	st, err = brokerStatus(ctx, c.Node(master))
 	require.NoError(t, err)
 	assert.Len(t, st.SyncStateSet, 2)
+}
+
+// `dledgerlab cluster --mode controller` starts 3 controllers and 3
+// brokers, names the master, which takes a write; Ctrl-C stops them all.
+func TestClusterControllerModeStartsAndStops(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binPath, "cluster", "--mode", "controller", "--dir", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); pw.Close(); close(done) }()
+	var mu sync.Mutex
+	var out strings.Builder
+	produceAt := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := regexp.MustCompile(`^Produce: curl .* http://(\S+)/v1/messages$`).FindStringSubmatch(sc.Text()); m != nil {
+				produceAt <- m[1]
+			}
+		}
+	}()
+	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("---- launcher output ----\n%s", output())
+		}
+	})
+	var addr string
+	select {
+	case addr = <-produceAt:
+	case <-done:
+		t.Fatalf("the launcher exited:\n%s", output())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no master named in 60 s:\n%s", output())
+	}
+	ctx := ctxFor(t, 30*time.Second)
+	var resp ctlbroker.ProduceResponse
+	code, e, err := brokerCall(ctx, addr, http.MethodPost, "/v1/messages", []byte(`{"body":"hello"}`), &resp)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code, "%+v", e)
+	var pids []int
+	for _, m := range regexp.MustCompile(`pid (\d+)`).FindAllStringSubmatch(output(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	require.Len(t, pids, 6, output())
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the launcher did not exit within 30 s of SIGINT")
+	}
+	assert.Equal(t, 0, cmd.ProcessState.ExitCode(), output())
+	for _, pid := range pids {
+		assert.False(t, alive(pid), "process %d outlived the launcher", pid)
+	}
+	assert.Contains(t, output(), "Stopped.")
 }
