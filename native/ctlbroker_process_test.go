@@ -111,6 +111,19 @@ func produceCtl(t *testing.T, ctx context.Context, n *proc.Node, prefix string, 
 	return acked
 }
 
+// waitFullSet waits for a master whose SyncStateSet holds all three
+// brokers.
+func waitFullSet(t *testing.T, ctx context.Context, c *proc.Cluster) (int, ctlbroker.Status) {
+	t.Helper()
+	var master int
+	var st ctlbroker.Status
+	require.NoError(t, proc.WaitFor(ctx, "a master whose SyncStateSet holds all three brokers", func() bool {
+		master, st = ctlMaster(ctx, c)
+		return master != 0 && slices.Equal(st.SyncStateSet, []controller.BrokerID{1, 2, 3})
+	}))
+	return master, st
+}
+
 func startControllerModeGroup(t *testing.T) (ctls, brokers *proc.Cluster) {
 	t.Helper()
 	ctls = startControllers(t)
@@ -127,12 +140,7 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	all := []controller.BrokerID{1, 2, 3}
 
 	// A master is elected and brings both slaves into the SyncStateSet.
-	var old int
-	var st ctlbroker.Status
-	require.NoError(t, proc.WaitFor(ctx, "a master whose SyncStateSet holds all three brokers", func() bool {
-		old, st = ctlMaster(ctx, c)
-		return old != 0 && slices.Equal(st.SyncStateSet, all)
-	}))
+	old, st := waitFullSet(t, ctx, c)
 	oldEpoch := st.MasterEpoch
 
 	// Every produce is acknowledged once all three hold it.
@@ -202,12 +210,7 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 func TestControllerModeBrokerRefusesClearly(t *testing.T) {
 	_, c := startControllerModeGroup(t)
 	ctx := ctxFor(t, 90*time.Second)
-	var master int
-	var st ctlbroker.Status
-	require.NoError(t, proc.WaitFor(ctx, "a master whose SyncStateSet holds all three brokers", func() bool {
-		master, st = ctlMaster(ctx, c)
-		return master != 0 && len(st.SyncStateSet) == 3
-	}))
+	master, _ := waitFullSet(t, ctx, c)
 	addr := c.Node(master).HTTPAddr
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -244,12 +247,7 @@ func TestControllerModeMinInSyncReplicasRefusesWrites(t *testing.T) {
 	c.Extra = append(c.Extra, "--controller-heartbeat", "100ms", "--ha-max-not-catchup", "1s", "--min-in-sync-replicas", "3")
 	startAll(t, c, "broker")
 	ctx := ctxFor(t, 90*time.Second)
-	var master int
-	var st ctlbroker.Status
-	require.NoError(t, proc.WaitFor(ctx, "a master whose SyncStateSet holds all three brokers", func() bool {
-		master, st = ctlMaster(ctx, c)
-		return master != 0 && len(st.SyncStateSet) == 3
-	}))
+	master, _ := waitFullSet(t, ctx, c)
 	produceCtl(t, ctx, c.Node(master), "three", 3)
 
 	// A slave dies: the master removes it from the set after
@@ -262,7 +260,7 @@ func TestControllerModeMinInSyncReplicasRefusesWrites(t *testing.T) {
 		return err == nil && code == http.StatusServiceUnavailable && e.Code == ctlbroker.CodeNotEnough
 	}))
 	assert.Contains(t, e.Message, "2 in the SyncStateSet, 3 wanted")
-	st, err = brokerStatus(ctx, c.Node(master))
+	st, err := brokerStatus(ctx, c.Node(master))
 	require.NoError(t, err)
 	assert.Len(t, st.SyncStateSet, 2)
 }

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -146,45 +145,23 @@ func New(cfg Config) (*Server, error) {
 // Run listens on the broker's peer and HTTP addresses and serves until ctx
 // is done.
 func (s *Server) Run(ctx context.Context) error {
-	peerLn, httpLn, err := server.ListenMember(s.cfg.Peers[s.cfg.ID], s.cfg.HTTP[s.cfg.ID], s.disk.close)
-	if err != nil {
-		return err
-	}
-	return s.Serve(ctx, peerLn, httpLn)
-}
-
-// Serve is Run on listeners the caller opened.
-func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
-	return server.ServeMember(ctx, server.Member{Role: "broker", Log: s.log, Trans: s.trans, HTTP: s.httpServer(),
-		Run: s.runLoop, Stopped: s.stopped, Close: s.disk.close}, peerLn, httpLn)
+	return server.RunMember(ctx, server.Member{Role: "broker", Log: s.log, Trans: s.trans, HTTP: s.httpServer(),
+		Run: s.runLoop, Stopped: s.stopped, Close: s.disk.close}, s.cfg.Peers[s.cfg.ID], s.cfg.HTTP[s.cfg.ID])
 }
 
 // runLoop is the runner: a tick, a peer message or a call goes to the
 // Broker, then flush persists and sends what resulted.
 func (s *Server) runLoop(ctx context.Context) error {
-	ticker := time.NewTicker(s.cfg.Tick)
-	defer ticker.Stop()
-	recv := s.trans.Recv()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-			s.b.Tick()
-		case m := <-recv:
+	return server.Runner{Tick: s.cfg.Tick, Recv: s.trans.Recv(), Calls: s.calls, OnTick: s.b.Tick,
+		OnPeer: func(m core.Message) {
 			ha, err := haFromMessage(m)
 			if err != nil {
 				s.log.Warn("dropping a peer message", "err", err)
-				continue
+				return
 			}
 			s.b.HandleHA(ha)
-		case f := <-s.calls:
-			f()
-		}
-		if err := s.flush(ctx); err != nil {
-			return err
-		}
-	}
+		},
+		After: func() error { return s.flush(ctx) }}.Run(ctx)
 }
 
 // flush writes what the Broker changed and fsyncs it, then sends its HA

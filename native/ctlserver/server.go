@@ -132,40 +132,24 @@ func New(cfg Config) (*Server, error) {
 // Run listens on the controller's peer and HTTP addresses and serves until
 // ctx is done (SIGINT or SIGTERM in the CLI).
 func (s *Server) Run(ctx context.Context) error {
-	peerLn, httpLn, err := server.ListenMember(s.cfg.Peers[s.cfg.ID], s.cfg.HTTP[s.cfg.ID], s.store.Close)
-	if err != nil {
-		return err
-	}
-	return s.Serve(ctx, peerLn, httpLn)
+	return server.RunMember(ctx, s.member(), s.cfg.Peers[s.cfg.ID], s.cfg.HTTP[s.cfg.ID])
 }
 
 // Serve is Run on listeners the caller opened.
 func (s *Server) Serve(ctx context.Context, peerLn, httpLn net.Listener) error {
-	return server.ServeMember(ctx, server.Member{Role: "controller", Log: s.log, Trans: s.trans, HTTP: s.httpServer(),
-		Run: s.runLoop, Stopped: s.stopped, Close: s.store.Close}, peerLn, httpLn)
+	return server.ServeMember(ctx, s.member(), peerLn, httpLn)
+}
+
+func (s *Server) member() server.Member {
+	return server.Member{Role: "controller", Log: s.log, Trans: s.trans, HTTP: s.httpServer(),
+		Run: s.runLoop, Stopped: s.stopped, Close: s.store.Close}
 }
 
 // runLoop is the runner: it waits for a tick, a peer message or a call,
 // hands it to the controller, and executes every Ready that results.
 func (s *Server) runLoop(ctx context.Context) error {
-	ticker := time.NewTicker(s.cfg.Tick)
-	defer ticker.Stop()
-	recv := s.trans.Recv()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-			s.ctl.Tick()
-		case m := <-recv:
-			s.ctl.Step(m)
-		case f := <-s.calls:
-			f()
-		}
-		if err := s.handleReadies(); err != nil {
-			return err
-		}
-	}
+	return server.Runner{Tick: s.cfg.Tick, Recv: s.trans.Recv(), Calls: s.calls,
+		OnTick: s.ctl.Tick, OnPeer: s.ctl.Step, After: s.handleReadies}.Run(ctx)
 }
 
 // handleReadies executes the controller's Readys in the order core

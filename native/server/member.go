@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"dledgerlab/core"
 	"dledgerlab/native/transport"
 )
 
@@ -32,6 +33,40 @@ type Member struct {
 	Close func() error
 }
 
+// Runner is a simple member's runner loop (a controller's, a
+// Controller-mode broker's): it waits for a tick, a peer message or a
+// call, hands it to the member, then runs After, whose error stops the
+// loop; the loop returns nil when ctx is done.
+type Runner struct {
+	Tick   time.Duration
+	Recv   <-chan core.Message
+	Calls  <-chan func()
+	OnTick func()
+	OnPeer func(core.Message)
+	After  func() error
+}
+
+// Run runs the loop until ctx is done or After fails.
+func (r Runner) Run(ctx context.Context) error {
+	ticker := time.NewTicker(r.Tick)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+			r.OnTick()
+		case m := <-r.Recv:
+			r.OnPeer(m)
+		case f := <-r.Calls:
+			f()
+		}
+		if err := r.After(); err != nil {
+			return err
+		}
+	}
+}
+
 // ListenMember opens a member's HTTP and peer listeners; on an error it
 // calls closeStore, since the member will not run.
 func ListenMember(peerAddr, httpAddr string, closeStore func() error) (peerLn, httpLn net.Listener, err error) {
@@ -47,6 +82,16 @@ func ListenMember(peerAddr, httpAddr string, closeStore func() error) (peerLn, h
 		return nil, nil, fmt.Errorf("peer port %s: %w", peerAddr, err)
 	}
 	return peerLn, httpLn, nil
+}
+
+// RunMember opens m's listeners on peerAddr and httpAddr (ListenMember)
+// and serves m on them (ServeMember).
+func RunMember(ctx context.Context, m Member, peerAddr, httpAddr string) error {
+	peerLn, httpLn, err := ListenMember(peerAddr, httpAddr, m.Close)
+	if err != nil {
+		return err
+	}
+	return ServeMember(ctx, m, peerLn, httpLn)
 }
 
 // ServeMember serves peers on peerLn and m.HTTP on httpLn and runs m.Run
