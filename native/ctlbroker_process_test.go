@@ -158,8 +158,29 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	assert.Equal(t, ctlbroker.CodeNotMaster, e.Code)
 	assert.Equal(t, c.Node(old).HTTPAddr, e.LeaderAddr)
 
-	// kill -9 the master: the controllers elect another from the set.
+	// Both slaves freeze (SIGSTOP) for a moment: a write reaches the
+	// master's CommitLog but is not acknowledged, since no slave answers.
+	// Then kill -9 the master and let the slaves go on: the controllers
+	// elect one of them. The write may have reached its socket before the
+	// kill (then it survives) or not (then the old master must cut it).
+	others := []int{old%3 + 1, (old+1)%3 + 1}
+	for _, id := range others {
+		require.NoError(t, syscall.Kill(c.Node(id).Pid(), syscall.SIGSTOP))
+	}
+	unacked := make(chan int, 1)
+	go func() {
+		code, _, _ := brokerCall(ctx, c.Node(old).HTTPAddr, http.MethodPost, "/v1/messages", []byte(`{"body":"unacknowledged"}`), &ctlbroker.ProduceResponse{})
+		unacked <- code
+	}()
+	require.NoError(t, proc.WaitFor(ctx, "the write in the master's CommitLog, unacknowledged", func() bool {
+		st, err := brokerStatus(ctx, c.Node(old))
+		return err == nil && st.MaxOffset == 21 && st.ConfirmOffset == 20
+	}))
 	c.Node(old).Kill()
+	for _, id := range others {
+		require.NoError(t, syscall.Kill(c.Node(id).Pid(), syscall.SIGCONT))
+	}
+	assert.NotEqual(t, http.StatusOK, <-unacked, "a write no slave held was acknowledged")
 	var lead int
 	require.NoError(t, proc.WaitFor(ctx, "a new master of a newer epoch", func() bool {
 		lead, st = ctlMaster(ctx, c)
@@ -182,9 +203,10 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 		acked[off] = body
 	}
 
-	// The old master restarts from its files and rejoins as a slave of the
-	// new epoch, its CommitLog equal to the new master's; the set grows
-	// back to all three.
+	// The old master restarts from its files, cuts the unacknowledged
+	// write by its epoch file if the new master lacks it (their epochs
+	// agree up to offset 20), and rejoins as a slave of the new epoch, its
+	// CommitLog equal to the new master's; the set grows back to all three.
 	require.NoError(t, c.Start(old))
 	require.NoError(t, proc.WaitFor(ctx, "the old master to rejoin as a slave and the set to hold all three", func() bool {
 		s, err := brokerStatus(ctx, c.Node(old))
@@ -194,7 +216,9 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	}))
 	back, err := readAll(ctx, c.Node(old))
 	require.NoError(t, err)
-	require.Len(t, back, len(acked))
+	msgs, err = readAll(ctx, c.Node(lead))
+	require.NoError(t, err)
+	assert.Equal(t, msgs, back, "the restarted broker's CommitLog is the new master's")
 	for off, body := range acked {
 		assert.Equal(t, body, back[off].Body, "offset %d on the restarted broker", off)
 	}
@@ -203,6 +227,67 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	m, err := brokerStatus(ctx, c.Node(lead))
 	require.NoError(t, err)
 	assert.Equal(t, m.Epochs, s.Epochs, "the restarted broker's epoch file is the master's")
+	if msgs[20].Body != "unacknowledged" {
+		assert.Regexp(t, `CommitLog truncated .* from=21 to=20`, c.Node(old).Log())
+	}
+}
+
+// With enableElectUncleanMaster, a master that acknowledged writes alone
+// (its slaves dead, the set shrunk to itself) and then died is replaced by
+// a broker that lacks them: those acknowledged writes are lost, and the
+// old master, restarted, cuts them from its CommitLog by its epoch file.
+func TestControllerModeUncleanElectionLosesAndOldMasterTruncates(t *testing.T) {
+	ctls, err := proc.NewControllers(binPath, t.TempDir(), 3, testSecret)
+	require.NoError(t, err)
+	ctls.Extra = []string{"--broker-timeout", testBrokerTimeout.String(), "--unclean"}
+	startAll(t, ctls, "controller")
+	c, err := proc.NewControllerBrokers(binPath, t.TempDir(), 3, testSecret, ctls)
+	require.NoError(t, err)
+	c.Extra = append(c.Extra, "--controller-heartbeat", "100ms", "--ha-max-not-catchup", "1s")
+	startAll(t, c, "broker")
+	ctx := ctxFor(t, 120*time.Second)
+	old, st := waitFullSet(t, ctx, c)
+	oldEpoch := st.MasterEpoch
+	acked := produceCtl(t, ctx, c.Node(old), "all-three", 5)
+
+	// The slaves die; the master shrinks the set to itself and
+	// acknowledges alone.
+	others := []int{old%3 + 1, (old+1)%3 + 1}
+	for _, id := range others {
+		c.Node(id).Kill()
+	}
+	require.NoError(t, proc.WaitFor(ctx, "the set to shrink to the master", func() bool {
+		st, err := brokerStatus(ctx, c.Node(old))
+		return err == nil && len(st.SyncStateSet) == 1
+	}))
+	alone := produceCtl(t, ctx, c.Node(old), "alone", 3)
+
+	// The master dies, the slaves come back: no set member is alive, so
+	// the controllers elect one of them, uncleanly.
+	c.Node(old).Kill()
+	for _, id := range others {
+		require.NoError(t, c.Start(id))
+	}
+	var lead int
+	require.NoError(t, proc.WaitFor(ctx, "an unclean master of a newer epoch", func() bool {
+		lead, st = ctlMaster(ctx, c)
+		return lead != 0 && lead != old && st.MasterEpoch > oldEpoch
+	}))
+	msgs, err := readAll(ctx, c.Node(lead))
+	require.NoError(t, err)
+	for off, body := range acked {
+		assert.Equal(t, body, msgs[off].Body, "offset %d, acknowledged by all three", off)
+	}
+	assert.Len(t, msgs, len(acked), "the unclean master lacks the writes acknowledged by the master alone: %v", alone)
+
+	// The old master restarts, cuts what it alone held, and follows.
+	require.NoError(t, c.Start(old))
+	require.NoError(t, proc.WaitFor(ctx, "the old master to rejoin as a slave with the new master's CommitLog", func() bool {
+		s, err := brokerStatus(ctx, c.Node(old))
+		m, merr := brokerStatus(ctx, c.Node(lead))
+		return err == nil && merr == nil && s.Role == "slave" && s.MasterEpoch == m.MasterEpoch && s.MaxOffset == m.MaxOffset
+	}))
+	assert.Regexp(t, fmt.Sprintf(`CommitLog truncated .* from=%d to=%d`, len(acked)+len(alone), len(acked)), c.Node(old).Log())
 }
 
 // Bad input gets a clear 4xx and stops nothing; with minInSyncReplicas 3 a
