@@ -90,9 +90,9 @@ type Disk struct {
 
 // AlterRequest is a set change a master asked for.
 type AlterRequest struct {
-	MasterEpoch       uint64
-	SyncStateSetEpoch uint64
-	SyncStateSet      []BrokerID
+	MasterEpoch       uint64     `json:"master_epoch"`
+	SyncStateSetEpoch uint64     `json:"sync_state_set_epoch"`
+	SyncStateSet      []BrokerID `json:"sync_state_set"`
 }
 
 // Clone returns an independent copy (the log's entries are never changed

@@ -8,8 +8,8 @@ import (
 // EpochEntry is one line of a broker's epoch file: from StartOffset on, the
 // CommitLog was written by the master of Epoch (EpochFileCache's entries).
 type EpochEntry struct {
-	Epoch       uint64
-	StartOffset int64
+	Epoch       uint64 `json:"epoch"`
+	StartOffset int64  `json:"start_offset"`
 }
 
 // EpochFile is a broker's epoch file, oldest first: epochs rise, start
