@@ -19,6 +19,7 @@ import (
 	"dledgerlab/lessons"
 	"dledgerlab/lessons/guide"
 	"dledgerlab/native/cluster"
+	"dledgerlab/native/ctlserver"
 	"dledgerlab/native/server"
 	"dledgerlab/web"
 )
@@ -50,6 +51,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 	offsets := fs.String("offsets", "local", "how the brokers keep consumer groups' offsets: local (RocketMQ's DLedger mode) or replicated (see dledgerlab node -h)")
 	offsetSync := fs.Duration("offset-sync", server.DefaultOffsetSync, "with --offsets local, how often a follower copies the leader's offsets (RocketMQ's SlaveSynchronize)")
 	mode := fs.String("mode", "dledger", "dledger (brokers replicate with Raft) or controller (3 controllers and a broker group of 3 in RocketMQ's Controller mode, docs/CONTROLLER.md; no live view yet)")
+	brokerTimeout := fs.Duration("broker-timeout", ctlserver.DefaultBrokerTimeout, "--mode controller: the controllers' --broker-timeout (a master not heard from this long is replaced)")
 	unclean := fs.Bool("unclean", false, "--mode controller: the controllers' enableElectUncleanMaster")
 	allAck := fs.Bool("all-ack", true, "--mode controller: the brokers' allAckInSyncStateSet")
 	minISR := fs.Int("min-in-sync-replicas", 1, "--mode controller: the brokers' minInSyncReplicas")
@@ -66,7 +68,7 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return runControllerCluster(ctx, controllerClusterOptions{dir: *dir, secret: envOr(*secret, "DLEDGERLAB_SECRET"),
-			unclean: *unclean, allAck: *allAck, minISR: *minISR})
+			brokerTimeout: *brokerTimeout, unclean: *unclean, allAck: *allAck, minISR: *minISR})
 	default:
 		return usagef("--mode %q: want dledger or controller", *mode)
 	}

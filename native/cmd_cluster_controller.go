@@ -19,9 +19,11 @@ import (
 // settings.
 type controllerClusterOptions struct {
 	dir, secret string
-	unclean     bool
-	allAck      bool
-	minISR      int
+	// brokerTimeout is the controllers' --broker-timeout.
+	brokerTimeout time.Duration
+	unclean       bool
+	allAck        bool
+	minISR        int
 }
 
 // runControllerCluster starts 3 controllers and a broker group of 3
@@ -31,6 +33,9 @@ type controllerClusterOptions struct {
 func runControllerCluster(ctx context.Context, o controllerClusterOptions) error {
 	if o.minISR < 1 || o.minISR > 3 {
 		return usagef("--min-in-sync-replicas %d: want 1 to 3", o.minISR)
+	}
+	if o.brokerTimeout < time.Second || o.brokerTimeout > time.Hour {
+		return usagef("--broker-timeout %v: want 1s to 1h (the brokers heartbeat every %v)", o.brokerTimeout, ctlbroker.DefaultHeartbeat)
 	}
 	if o.secret == "" {
 		b := make([]byte, 16)
@@ -48,6 +53,7 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 	if err != nil {
 		return err
 	}
+	ctls.Extra = []string{"--broker-timeout", o.brokerTimeout.String()}
 	if o.unclean {
 		ctls.Extra = append(ctls.Extra, "--unclean")
 	}

@@ -354,7 +354,7 @@ func TestControllerModeMinInSyncReplicasRefusesWrites(t *testing.T) {
 // brokers, names the master, which takes a write; Ctrl-C stops them all.
 func TestClusterControllerModeStartsAndStops(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(binPath, "cluster", "--mode", "controller", "--dir", dir)
+	cmd := exec.Command(binPath, "cluster", "--mode", "controller", "--dir", dir, "--broker-timeout", "2s")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
