@@ -327,9 +327,12 @@ func (c AdminCheck) Allow(w http.ResponseWriter, r *http.Request) bool {
 // decodeBody reads a JSON body into v (DecodeJSON's rules), at most
 // MaxRequestBytes, answering 400 or 413 itself.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
-	return ReadJSON(w, r, v, allowEmpty, MaxRequestBytes,
-		fmt.Sprintf("a message is at most %d bytes encoded", broker.DefaultMaxMessageBytes))
+	return ReadJSON(w, r, v, allowEmpty, MaxRequestBytes, bodyLimitHint)
 }
+
+// bodyLimitHint says why a broker's request body is bounded (formatted
+// once, not on every request).
+var bodyLimitHint = fmt.Sprintf("a message is at most %d bytes encoded", broker.DefaultMaxMessageBytes)
 
 // ReadJSON reads a JSON body of at most limit bytes into v (DecodeJSON's
 // rules), answering 400 BAD_REQUEST or 413 TOO_LARGE itself (the latter
