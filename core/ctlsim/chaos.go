@@ -64,23 +64,17 @@ func (o ChaosOptions) ReplayCommand() string {
 	if o.AnyAck {
 		cmd += " --all-ack=false"
 	}
-	if o.FaultMs != 0 && o.FaultMs != 40_000 {
-		cmd += fmt.Sprintf(" --fault-ms %d", o.FaultMs)
-	}
-	if o.HealMs != 0 && o.HealMs != 20_000 {
-		cmd += fmt.Sprintf(" --heal-ms %d", o.HealMs)
-	}
-	return cmd + " -v"
+	return cmd + sim.PhaseFlags(o.FaultMs, o.HealMs) + " -v"
 }
 
 // RunChaos runs one seeded chaos run; the same options give the same
 // result (and Digest), natively and in WebAssembly.
 func RunChaos(o ChaosOptions) ChaosResult {
 	if o.FaultMs == 0 {
-		o.FaultMs = 40_000
+		o.FaultMs = sim.DefaultFaultMs
 	}
 	if o.HealMs == 0 {
-		o.HealMs = 20_000
+		o.HealMs = sim.DefaultHealMs
 	}
 	if o.Faults == (sim.FaultWeights{}) {
 		o.Faults = DefaultFaults()

@@ -101,13 +101,28 @@ func (o ChaosOptions) ReplayCommand() string {
 	if len(off) > 0 {
 		cmd += " --rule-off " + strings.Join(off, ",")
 	}
-	if o.FaultMs != 0 && o.FaultMs != 40_000 {
-		cmd += fmt.Sprintf(" --fault-ms %d", o.FaultMs)
+	return cmd + PhaseFlags(o.FaultMs, o.HealMs) + " -v"
+}
+
+// DefaultFaultMs and DefaultHealMs are a chaos run's phases when its
+// options leave them 0 (and `dledgerlab chaos`'s flag defaults), in both
+// this simulator and Controller mode's (core/ctlsim).
+const (
+	DefaultFaultMs = 40_000
+	DefaultHealMs  = 20_000
+)
+
+// PhaseFlags is the part of a replay command that sets a run's phases:
+// nothing for the defaults.
+func PhaseFlags(faultMs, healMs int64) string {
+	var s string
+	if faultMs != 0 && faultMs != DefaultFaultMs {
+		s += fmt.Sprintf(" --fault-ms %d", faultMs)
 	}
-	if o.HealMs != 0 && o.HealMs != 20_000 {
-		cmd += fmt.Sprintf(" --heal-ms %d", o.HealMs)
+	if healMs != 0 && healMs != DefaultHealMs {
+		s += fmt.Sprintf(" --heal-ms %d", healMs)
 	}
-	return cmd + " -v"
+	return s
 }
 
 // RunChaos runs one seeded chaos run. It is deterministic: the same options
@@ -121,10 +136,10 @@ func RunChaos(o ChaosOptions) ChaosResult {
 		o.Nodes = 5
 	}
 	if o.FaultMs == 0 {
-		o.FaultMs = 40_000
+		o.FaultMs = DefaultFaultMs
 	}
 	if o.HealMs == 0 {
-		o.HealMs = 20_000
+		o.HealMs = DefaultHealMs
 	}
 	if o.Faults == (FaultWeights{}) {
 		o.Faults = DefaultFaults()
