@@ -71,6 +71,7 @@ func (c *checker) violate(s *Sim, rule string, nodes []int, format string, args 
 	}
 	c.violations = append(c.violations, sim.Violation{TimeMs: s.now, Rule: rule, Brokers: nodes,
 		Text: rule + ": " + fmt.Sprintf(format, args...), Event: s.cur})
+	s.logEvent(Event{Kind: EventViolation, Why: rule})
 }
 
 func entryHash(e core.Entry) uint64 {

@@ -29,6 +29,13 @@ type producer struct {
 	target int   // broker id 1..3 it believes is master
 	seq    uint64
 	acked  int
+	// sent, refused and gaveUp count this producer's writes by outcome
+	// (refused by error text), for the view.
+	sent    int
+	refused map[string]int
+	gaveUp  int
+	// streak is the refusal the last answer carried ("": acknowledged).
+	streak string
 	timer  uint64 // the live timer's number: a restarted producer drops the old one
 }
 
@@ -49,19 +56,32 @@ type produceResp struct {
 	ok     bool
 	offset int64
 	err    string
+	// why is the refusal's sentinel text (controller.ErrNotMaster, …).
+	why    string
 	master int // the broker's idea of the master, for a refusal
+}
+
+// producer returns producer id's index, adding a stopped one if needed.
+func (cl *clients) producer(id string) int {
+	i := 0
+	for i < len(cl.producers) && cl.producers[i].id != id {
+		i++
+	}
+	if i == len(cl.producers) {
+		cl.producers = append(cl.producers, &producer{id: id, target: 1})
+	}
+	return i
+}
+
+// Produce sends one message through producer id (added, stopped, if new).
+func (s *Sim) Produce(id string) {
+	s.cl.send(s, s.cl.producers[s.cl.producer(id)])
 }
 
 // StartProducer starts (or, with a rate of 0, stops) producer id sending
 // rate messages per second.
 func (s *Sim) StartProducer(id string, rate float64) {
-	i := 0
-	for i < len(s.cl.producers) && s.cl.producers[i].id != id {
-		i++
-	}
-	if i == len(s.cl.producers) {
-		s.cl.producers = append(s.cl.producers, &producer{id: id, target: 1})
-	}
+	i := s.cl.producer(id)
 	p := s.cl.producers[i]
 	p.timer++
 	p.rateMs = 0
@@ -92,16 +112,7 @@ func (cl *clients) step(s *Sim, e *event) {
 		if p.rateMs == 0 || e.ticket != p.timer {
 			return
 		}
-		p.seq++
-		cl.tickets++
-		data := []byte(fmt.Sprintf("%s#%d", p.id, p.seq))
-		if cl.waiting == nil {
-			cl.waiting = map[uint64]*produce{}
-		}
-		cl.waiting[cl.tickets] = &produce{p: p, data: data, broker: p.target}
-		lat := int64(s.cfg.ClientLatencyMs)
-		s.schedule(event{at: s.now + lat, kind: evProduceReq, node: Controllers + p.target, ticket: cl.tickets, data: data})
-		s.schedule(event{at: s.now + int64(s.cfg.ProduceTimeoutMs), kind: evProduceGiveUp, ticket: cl.tickets})
+		cl.send(s, p)
 		s.schedule(event{at: s.now + p.rateMs, kind: evProducer, client: e.client, ticket: p.timer})
 	case evProduceReq:
 		n := s.brks[e.node-Controllers-1]
@@ -118,7 +129,7 @@ func (cl *clients) step(s *Sim, e *event) {
 				key = u
 			}
 			cl.refused[key.Error()]++
-			cl.respond(s, e.ticket, produceResp{err: err.Error(), master: int(n.b.State().Master)})
+			cl.respond(s, e.ticket, produceResp{err: err.Error(), why: key.Error(), master: int(n.b.State().Master)})
 			return
 		}
 		s.afterBroker(n)
@@ -131,7 +142,17 @@ func (cl *clients) step(s *Sim, e *event) {
 		s.mix(e.ticket, uint64(e.resp.offset))
 		if e.resp.ok {
 			w.p.acked++
+			w.p.streak = ""
 			return
+		}
+		if w.p.refused == nil {
+			w.p.refused = map[string]int{}
+		}
+		w.p.refused[e.resp.why]++
+		if w.p.streak != e.resp.why {
+			// The first of a run of like refusals is worth telling.
+			w.p.streak = e.resp.why
+			s.logEvent(Event{Kind: EventRefused, Broker: w.broker, Producer: w.p.id, Why: e.resp.why})
 		}
 		switch {
 		case e.resp.master == w.broker:
@@ -145,12 +166,28 @@ func (cl *clients) step(s *Sim, e *event) {
 	case evProduceGiveUp:
 		if w, ok := cl.waiting[e.ticket]; ok {
 			delete(cl.waiting, e.ticket)
+			w.p.gaveUp++
 			w.p.target = w.broker%Brokers + 1
 		}
 	case evPoll:
 		cl.poll(s, cl.consumers[e.client])
 		s.schedule(event{at: s.now + int64(s.cfg.PollMs), kind: evPoll, client: e.client})
 	}
+}
+
+// send sends p's next message to the broker p believes is master.
+func (cl *clients) send(s *Sim, p *producer) {
+	p.seq++
+	cl.tickets++
+	data := []byte(fmt.Sprintf("%s#%d", p.id, p.seq))
+	if cl.waiting == nil {
+		cl.waiting = map[uint64]*produce{}
+	}
+	cl.waiting[cl.tickets] = &produce{p: p, data: data, broker: p.target}
+	p.sent++
+	lat := int64(s.cfg.ClientLatencyMs)
+	s.schedule(event{at: s.now + lat, kind: evProduceReq, node: Controllers + p.target, ticket: cl.tickets, data: data})
+	s.schedule(event{at: s.now + int64(s.cfg.ProduceTimeoutMs), kind: evProduceGiveUp, ticket: cl.tickets})
 }
 
 // answer takes a broker's Ack for a write.
@@ -161,7 +198,10 @@ func (cl *clients) answer(s *Sim, n *brokerNode, a controller.Ack) {
 	}
 	r := produceResp{ok: a.Err == nil, offset: a.Offset}
 	if a.Err != nil {
-		r.err = a.Err.Error()
+		r.err, r.why = a.Err.Error(), a.Err.Error()
+		if u := errors.Unwrap(a.Err); u != nil {
+			r.why = u.Error()
+		}
 	} else {
 		cl.acked++
 		s.check.acked(s, n, a.Offset, w.data, a.Epoch)

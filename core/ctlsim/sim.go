@@ -17,6 +17,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"slices"
 
 	"dledgerlab/core"
 	"dledgerlab/core/commitlog"
@@ -141,6 +142,11 @@ type Sim struct {
 	cur string
 	// truncations counts CommitLogs cut back on rejoining.
 	truncations int
+	// For the view (view.go): the latest events; the highest controller
+	// term logged as led; the group state last logged.
+	events []Event
+	ledTerm uint64
+	logged  controller.Group
 }
 
 type ctlNode struct {
@@ -157,6 +163,11 @@ type brokerNode struct {
 	b     *controller.Broker
 	disk  *controller.Disk
 	inbox []wire
+	// For the view: the CommitLog and epoch file as last seen, and the
+	// last truncation with what it cut.
+	seen       [][]byte
+	seenEpochs controller.EpochFile
+	truncated  *TruncationView
 }
 
 // wire is one message on the network: exactly one field is set.
@@ -244,7 +255,17 @@ func (s *Sim) bootBroker(n *brokerNode) error {
 		return err
 	}
 	n.b, n.state, n.inbox = b, StateUp, nil
+	s.seeBroker(n)
 	return nil
+}
+
+// seeBroker remembers n's CommitLog and epoch file for the view (a slice
+// header; the epoch file copied only when it changed).
+func (s *Sim) seeBroker(n *brokerNode) {
+	n.seen = n.disk.Log
+	if e := n.disk.Epochs; len(e) != len(n.seenEpochs) || e.Last() != n.seenEpochs.Last() {
+		n.seenEpochs = slices.Clone(e)
+	}
 }
 
 // Config returns the configuration with defaults filled in.
@@ -344,6 +365,7 @@ type event struct {
 	node int // network id
 	msg  wire
 	lost bool
+	sent int64 // when a delivery was sent
 	// client events
 	client int
 	ticket uint64
@@ -434,7 +456,7 @@ func (w wire) from() int {
 func (s *Sim) send(to int, w wire) {
 	var ds [2]simnet.Delivery
 	for _, d := range ds[:s.net.Plan(&s.rng, s.now, simnet.Link{From: w.from(), To: to}, &ds)] {
-		s.schedule(event{at: d.At, kind: evDeliver, node: to, msg: w, lost: d.Lost})
+		s.schedule(event{at: d.At, kind: evDeliver, node: to, msg: w, lost: d.Lost, sent: s.now})
 	}
 }
 
@@ -501,6 +523,9 @@ func (s *Sim) afterController(n *ctlNode) {
 		n.c.Advance(rd)
 		s.check.controllerRole(s, n)
 	}
+	if n.state == StateUp {
+		s.noteController(n)
+	}
 	for _, r := range n.c.TakeReplies() {
 		r := r
 		s.send(Controllers+int(r.To), wire{reply: &r})
@@ -516,7 +541,9 @@ func (s *Sim) afterBroker(n *brokerNode) {
 			s.truncations++
 		}
 		s.check.brokerEvent(s, n, ev)
+		s.noteBroker(n, ev)
 	}
+	s.seeBroker(n)
 	for i := range out.Requests {
 		r := out.Requests[i]
 		s.send(r.Controller, wire{req: &r})
@@ -535,6 +562,15 @@ func (s *Sim) afterBroker(n *brokerNode) {
 func (s *Sim) Do(a sim.Action) error {
 	s.cur = "action " + a.Kind
 	s.mix(uint64(len(a.Kind)), uint64(a.Node), uint64(a.From), uint64(a.To))
+	if err := s.do(a); err != nil {
+		return err
+	}
+	a.AtMs = s.now
+	s.logEvent(Event{Kind: EventAction, Action: &a})
+	return nil
+}
+
+func (s *Sim) do(a sim.Action) error {
 	nodes := Controllers + Brokers
 	if (a.Kind == sim.KindCrash || a.Kind == sim.KindRestart || a.Kind == sim.KindPause || a.Kind == sim.KindResume || a.Kind == sim.KindIsolate) &&
 		(a.Node < 1 || a.Node > nodes) {
