@@ -144,7 +144,7 @@ type Sim struct {
 	truncations int
 	// For the view (view.go): the latest events; the highest controller
 	// term logged as led; the group state last logged.
-	events []Event
+	events  []Event
 	ledTerm uint64
 	logged  controller.Group
 }

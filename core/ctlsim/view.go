@@ -62,9 +62,9 @@ type BrokerView struct {
 	// Role is "master", "slave" or "none" (down, just started, deposed).
 	Role string `json:"role"`
 	// Known is the newest group state this broker accepted.
-	Known     controller.Group        `json:"known"`
+	Known     controller.Group         `json:"known"`
 	Pending   *controller.AlterRequest `json:"pending,omitempty"`
-	MaxOffset int64                   `json:"max_offset"`
+	MaxOffset int64                    `json:"max_offset"`
 	// Confirm is what consumers may read below (0 while not serving).
 	Confirm int64                `json:"confirm"`
 	Epochs  controller.EpochFile `json:"epochs"`
@@ -153,39 +153,39 @@ type TimelineView struct {
 // Event kinds a View's events carry. The page words each one in the
 // learner's language from its fields.
 const (
-	EventAction     = "action"     // a learner's (or lesson's) action: Action
-	EventLeader     = "leader"     // controller Node leads in Term
-	EventElected    = "elected"    // the controllers elected Broker master of Epoch (0: nobody)
-	EventSetChanged = "set"        // the controllers changed the SyncStateSet to Set at SetEpoch
-	EventMaster     = "master"     // Broker took the master role for Epoch
-	EventSlave      = "slave"      // Broker follows the master of Epoch
-	EventDeposed    = "deposed"    // Broker, a master, learned of a newer epoch and stopped
-	EventTruncated  = "truncated"  // Broker cut its CommitLog from From back to To
-	EventAlter      = "alter"      // master Broker asked the controllers for Set
-	EventRefused    = "refused"    // Broker refused Producer's write: Why
-	EventViolation  = "violation"  // a checker failed: Why
-	maxEvents       = 200          // events the run keeps
-	viewEvents      = 60           // events a View carries
-	viewLogEntries  = 24           // CommitLog entries a View shows per broker
-	viewMessages    = 200          // messages a View shows at most
+	EventAction     = "action"    // a learner's (or lesson's) action: Action
+	EventLeader     = "leader"    // controller Node leads in Term
+	EventElected    = "elected"   // the controllers elected Broker master of Epoch (0: nobody)
+	EventSetChanged = "set"       // the controllers changed the SyncStateSet to Set at SetEpoch
+	EventMaster     = "master"    // Broker took the master role for Epoch
+	EventSlave      = "slave"     // Broker follows the master of Epoch
+	EventDeposed    = "deposed"   // Broker, a master, learned of a newer epoch and stopped
+	EventTruncated  = "truncated" // Broker cut its CommitLog from From back to To
+	EventAlter      = "alter"     // master Broker asked the controllers for Set
+	EventRefused    = "refused"   // Broker refused Producer's write: Why
+	EventViolation  = "violation" // a checker failed: Why
+	maxEvents       = 200         // events the run keeps
+	viewEvents      = 60          // events a View carries
+	viewLogEntries  = 24          // CommitLog entries a View shows per broker
+	viewMessages    = 200         // messages a View shows at most
 	maxTruncatedRow = viewLogEntries
 )
 
 // Event is one thing that happened, for the page's list.
 type Event struct {
-	AtMs     int64                `json:"at_ms"`
-	Kind     string               `json:"kind"`
-	Node     int                  `json:"node,omitempty"`
-	Broker   int                  `json:"broker,omitempty"`
-	Term     uint64               `json:"term,omitempty"`
-	Epoch    uint64               `json:"epoch,omitempty"`
-	SetEpoch uint64               `json:"set_epoch,omitempty"`
+	AtMs     int64                 `json:"at_ms"`
+	Kind     string                `json:"kind"`
+	Node     int                   `json:"node,omitempty"`
+	Broker   int                   `json:"broker,omitempty"`
+	Term     uint64                `json:"term,omitempty"`
+	Epoch    uint64                `json:"epoch,omitempty"`
+	SetEpoch uint64                `json:"set_epoch,omitempty"`
 	Set      []controller.BrokerID `json:"set,omitempty"`
-	From     int64                `json:"from,omitempty"`
-	To       int64                `json:"to,omitempty"`
-	Producer string               `json:"producer,omitempty"`
-	Why      string               `json:"why,omitempty"`
-	Action   *sim.Action          `json:"action,omitempty"`
+	From     int64                 `json:"from,omitempty"`
+	To       int64                 `json:"to,omitempty"`
+	Producer string                `json:"producer,omitempty"`
+	Why      string                `json:"why,omitempty"`
+	Action   *sim.Action           `json:"action,omitempty"`
 }
 
 // logEvent keeps e, stamped with the time, among the last maxEvents.
