@@ -6,6 +6,9 @@ GO      ?= go
 BIN     := bin/dledgerlab
 ADDR    ?= 127.0.0.1:8080
 WASM    := web/static/dledgerlab.wasm
+# Controller mode's engine (wasm/controller), downloaded only by a learner
+# who switches the page to Controller mode.
+WASM_CTL := web/static/dledgerlab-controller.wasm
 
 .PHONY: all build wasm site play test test-core test-race fuzz bench bench-native clean
 
@@ -42,8 +45,10 @@ wasm:
 	@if ls wasm/*.go >/dev/null 2>&1; then \
 		mkdir -p web/static && \
 		GOOS=js GOARCH=wasm $(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $(WASM) ./wasm && \
+		GOOS=js GOARCH=wasm $(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $(WASM_CTL) ./wasm/controller && \
 		cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/static/wasm_exec.js && \
-		$(GO) run ./internal/tools/precompress $(WASM); \
+		$(GO) run ./internal/tools/precompress $(WASM) && \
+		$(GO) run ./internal/tools/precompress $(WASM_CTL); \
 	fi
 
 ## site: the playground as static files in site/, for any static host (no Go server)

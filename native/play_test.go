@@ -92,7 +92,8 @@ func TestPlayRefusesWithoutTheEngine(t *testing.T) {
 // stand-ins), play prints its URL and serves the page and the engine.
 func TestPlayServesTheEngine(t *testing.T) {
 	const wasm = "\x00asm\x01\x00\x00\x00 stand-in engine"
-	bin := buildFresh(t, map[string]string{"dledgerlab.wasm": wasm, "wasm_exec.js": "// stand-in loader\n"})
+	const ctlWasm = "\x00asm\x01\x00\x00\x00 stand-in controller-mode engine"
+	bin := buildFresh(t, map[string]string{"dledgerlab.wasm": wasm, "dledgerlab-controller.wasm": ctlWasm, "wasm_exec.js": "// stand-in loader\n"})
 	cmd := exec.Command(bin, "play", "--addr", "127.0.0.1:0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -122,7 +123,7 @@ func TestPlayServesTheEngine(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("play printed no URL in 30 s: %s", stderr.String())
 	}
-	for path, want := range map[string]string{"": "<title>DLedger Lab</title>", "dledgerlab.wasm": wasm} {
+	for path, want := range map[string]string{"": "<title>DLedger Lab</title>", "dledgerlab.wasm": wasm, "dledgerlab-controller.wasm": ctlWasm} {
 		resp, err := http.Get(url + path)
 		require.NoError(t, err)
 		body, err := io.ReadAll(resp.Body)

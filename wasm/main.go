@@ -51,6 +51,7 @@ import (
 
 	"dledgerlab/core"
 	"dledgerlab/core/sim"
+	"dledgerlab/internal/jsbridge"
 	"dledgerlab/internal/jsonread"
 	"dledgerlab/lessons/guide"
 )
@@ -86,48 +87,21 @@ type mark struct {
 func main() {
 	b := &bridge{}
 	b.enc = json.NewEncoder(&b.out)
-	api := js.Global().Get("Object").New()
-	api.Set("init", js.FuncOf(b.guard(b.init)))
-	api.Set("load", js.FuncOf(b.guard(b.load)))
-	api.Set("step", js.FuncOf(b.guard(b.step)))
-	api.Set("seek", js.FuncOf(b.guard(b.seek)))
-	api.Set("shareJSON", js.FuncOf(b.guard(b.shareJSON)))
-	api.Set("frame", js.FuncOf(b.guard(b.frame)))
-	api.Set("lesson", js.FuncOf(b.guard(b.lesson)))
-	api.Set("lessonGoto", js.FuncOf(b.guard(b.lessonGoto)))
-	api.Set("lessonPlay", js.FuncOf(b.guard(b.lessonPlay)))
-	api.Set("lessonShowSolution", js.FuncOf(b.guard(b.lessonShowSolution)))
-	api.Set("lessonStop", js.FuncOf(b.guard(b.lessonStop)))
-	js.Global().Set("dledger", api)
-	// Tell the page (or worker) the engine is ready.
-	if ready := js.Global().Get("dledgerReady"); ready.Type() == js.TypeFunction {
-		ready.Invoke()
-	}
-	select {} // keep the Go side alive for the callbacks
+	jsbridge.Serve(map[string]jsbridge.Call{
+		"init": b.init, "load": b.load, "step": b.step, "seek": b.seek,
+		"shareJSON": b.shareJSON, "frame": b.frame,
+		"lesson": b.lesson, "lessonGoto": b.lessonGoto, "lessonPlay": b.lessonPlay,
+		"lessonShowSolution": b.lessonShowSolution, "lessonStop": b.lessonStop,
+	})
 }
 
-// guard turns a handler into a js.FuncOf body that always returns a string
-// and converts a panic into {"error"} instead of killing the worker. (Not
-// inlined: main would get a copy of the closure per handler.)
-//
-//go:noinline
-func (b *bridge) guard(h func(args []js.Value) string) func(js.Value, []js.Value) any {
-	return func(_ js.Value, args []js.Value) (out any) {
-		defer func() {
-			if r := recover(); r != nil {
-				msg := "internal error"
-				switch v := r.(type) {
-				case error:
-					msg += ": " + v.Error()
-				case string:
-					msg += ": " + v
-				}
-				out = errorJSON(msg)
-			}
-		}()
-		return h(args)
-	}
-}
+// The crossing's helpers, shared with the Controller-mode engine.
+var (
+	errorJSON = jsbridge.ErrorJSON
+	quote     = jsbridge.Quote
+	stringArg = jsbridge.StringArg
+	numberArg = jsbridge.NumberArg
+)
 
 // init starts a run from a JSON config (fields not given keep
 // sim.DefaultConfig's values).
@@ -150,14 +124,7 @@ func (b *bridge) init(args []js.Value) string {
 // or a Uint8Array: the worker has already decoded the link's base64url and
 // inflated it.
 func (b *bridge) load(args []js.Value) string {
-	var data []byte
-	if len(args) > 0 && args[0].Type() == js.TypeObject {
-		data = make([]byte, args[0].Get("length").Int())
-		js.CopyBytesToGo(data, args[0])
-	} else {
-		data = []byte(stringArg(args, 0))
-	}
-	s, err := sim.LoadJSON(data)
+	s, err := sim.LoadJSON(jsbridge.BytesArg(args, 0))
 	if err != nil {
 		return errorJSON(err.Error())
 	}
@@ -388,40 +355,3 @@ func (b *bridge) lessonFrame(v sim.ClusterView) string {
 
 // frameJSON is the current frame (with the lesson's state during a lesson).
 func (b *bridge) frameJSON() string { return b.lessonFrame(b.s.View()) }
-
-func errorJSON(msg string) string { return `{"error":` + quote(msg) + `}` }
-
-func quote(s string) string {
-	q, _ := json.Marshal(s)
-	return string(q)
-}
-
-// stringArg returns args[i] as a string ("" when missing or not a string).
-func stringArg(args []js.Value, i int) string {
-	if i >= len(args) || args[i].Type() != js.TypeString {
-		return ""
-	}
-	return args[i].String()
-}
-
-// numberArg returns args[i] as a number (0 when missing, NaN or not a number).
-func numberArg(args []js.Value, i int) float64 {
-	if i >= len(args) {
-		return 0
-	}
-	switch args[i].Type() {
-	case js.TypeNumber:
-		f := args[i].Float()
-		if f != f {
-			return 0
-		}
-		return f
-	case js.TypeString:
-		f, err := strconv.ParseFloat(args[i].String(), 64)
-		if err != nil {
-			return 0
-		}
-		return f
-	}
-	return 0
-}

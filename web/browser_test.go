@@ -92,7 +92,7 @@ func setup(t *testing.T) (baseURL string, browser context.Context) {
 		site := http.NewServeMux()
 		// The freshly built engine overrides whatever `make wasm` left in
 		// web/static; everything else is the embedded page.
-		for _, name := range []string{"/dledgerlab.wasm", "/wasm_exec.js"} {
+		for _, name := range []string{"/dledgerlab.wasm", "/dledgerlab-controller.wasm", "/wasm_exec.js"} {
 			file := filepath.Join(dir, filepath.Base(name))
 			site.HandleFunc(name, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Cache-Control", "no-cache")
@@ -148,7 +148,8 @@ var (
 	wasmBuildEnv   = []string{"GOEXPERIMENT=nogreenteagc"}
 )
 
-// buildEngine compiles ./wasm for the browser and copies wasm_exec.js.
+// buildEngine compiles ./wasm and ./wasm/controller (Controller mode's
+// engine) for the browser and copies wasm_exec.js.
 // DLEDGERLAB_WASM_GCFLAGS adds -gcflags (space-separated, each one
 // pattern=flags), to measure a variant of the engine with TestMeasure.
 func buildEngine(dir string) error {
@@ -156,15 +157,20 @@ func buildEngine(dir string) error {
 	if _, err := os.Stat(goTool); err != nil {
 		goTool = "go"
 	}
-	args := append([]string{"build"}, wasmBuildFlags...)
-	for _, f := range strings.Fields(os.Getenv("DLEDGERLAB_WASM_GCFLAGS")) {
-		args = append(args, "-gcflags="+f)
-	}
-	args = append(args, "-o", filepath.Join(dir, "dledgerlab.wasm"), "dledgerlab/wasm")
-	cmd := exec.Command(goTool, args...)
-	cmd.Env = append(append(os.Environ(), "GOOS=js", "GOARCH=wasm"), wasmBuildEnv...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the wasm engine: %v\n%s", err, out)
+	for _, e := range []struct{ file, pkg string }{
+		{"dledgerlab.wasm", "dledgerlab/wasm"},
+		{"dledgerlab-controller.wasm", "dledgerlab/wasm/controller"},
+	} {
+		args := append([]string{"build"}, wasmBuildFlags...)
+		for _, f := range strings.Fields(os.Getenv("DLEDGERLAB_WASM_GCFLAGS")) {
+			args = append(args, "-gcflags="+f)
+		}
+		args = append(args, "-o", filepath.Join(dir, e.file), e.pkg)
+		cmd := exec.Command(goTool, args...)
+		cmd.Env = append(append(os.Environ(), "GOOS=js", "GOARCH=wasm"), wasmBuildEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build the wasm engine %s: %v\n%s", e.pkg, err, out)
+		}
 	}
 	for _, p := range []string{"lib/wasm/wasm_exec.js", "misc/wasm/wasm_exec.js"} {
 		data, err := os.ReadFile(filepath.Join(goRoot(), p))

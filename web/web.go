@@ -18,6 +18,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,11 +34,16 @@ var static embed.FS
 // in git): the simulator compiled to WebAssembly, Go's loader for it, and
 // the wasm's precompressed siblings with the SHA-256 of the wasm they were
 // made from (internal/tools/precompress).
+// There are two engines: DLedger mode's, which every learner downloads,
+// and Controller mode's (wasm/controller), fetched only when the page
+// switches to that mode.
 const (
-	engineWasm   = "dledgerlab.wasm"
-	engineLoader = "wasm_exec.js"
-	engineSum    = engineWasm + ".sha256"
+	engineWasm    = "dledgerlab.wasm"
+	engineCtlWasm = "dledgerlab-controller.wasm"
+	engineLoader  = "wasm_exec.js"
 )
+
+var engineWasms = []string{engineWasm, engineCtlWasm}
 
 // codings are the precompressed siblings of the wasm, in the order they
 // are preferred when a browser takes several equally.
@@ -61,7 +67,7 @@ func MissingEngine() string {
 }
 
 func missingEngine(fsys fs.FS) string {
-	for _, name := range []string{engineWasm, engineLoader} {
+	for _, name := range append(slices.Clone(engineWasms), engineLoader) {
 		if _, err := fs.Stat(fsys, name); err != nil {
 			return "web/static/" + name
 		}
@@ -86,7 +92,10 @@ func Handler() http.Handler {
 // compressed copy in memory for it.
 func handler(page fs.FS) http.Handler {
 	files := http.FileServer(http.FS(page))
-	engine := readEngine(page)
+	engines := map[string]engineInfo{}
+	for _, name := range engineWasms {
+		engines["/"+name] = readEngine(page, name)
+	}
 	lessonsBody := sync.OnceValue(func() []byte {
 		body, _ := lessonsJSON() // a lesson that does not load is in the body
 		return body
@@ -97,9 +106,11 @@ func handler(page fs.FS) http.Handler {
 		case "/lessons.json":
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(lessonsBody())
-		case "/" + engineWasm:
-			engine.serve(w, r, page)
 		default:
+			if e, ok := engines[r.URL.Path]; ok {
+				e.serve(w, r, page)
+				return
+			}
 			files.ServeHTTP(w, r)
 		}
 	})
@@ -114,7 +125,7 @@ func (e engineInfo) serve(w http.ResponseWriter, r *http.Request, page fs.FS) {
 		return
 	}
 	coding, ext := e.negotiate(r.Header.Get("Accept-Encoding"))
-	f, err := page.Open(engineWasm + ext)
+	f, err := page.Open(e.name + ext)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -145,16 +156,16 @@ func (e engineInfo) serve(w http.ResponseWriter, r *http.Request, page fs.FS) {
 
 // engineInfo is what readEngine found of the wasm in a page's files.
 type engineInfo struct {
-	sum  string   // hex SHA-256 of dledgerlab.wasm; "" when there is none
+	name string   // the wasm's file name
+	sum  string   // hex SHA-256 of the wasm; "" when there is none
 	have []string // the codings whose siblings were made from this wasm
 }
 
-// readEngine hashes the wasm in fsys and keeps the siblings that the
-// manifest (dledgerlab.wasm.sha256, written after them) says were made from
-// it.
-func readEngine(fsys fs.FS) engineInfo {
-	var info engineInfo
-	f, err := fsys.Open(engineWasm)
+// readEngine hashes the wasm name in fsys and keeps the siblings that the
+// manifest (name.sha256, written after them) says were made from it.
+func readEngine(fsys fs.FS, name string) engineInfo {
+	info := engineInfo{name: name}
+	f, err := fsys.Open(name)
 	if err != nil {
 		return info
 	}
@@ -164,12 +175,12 @@ func readEngine(fsys fs.FS) engineInfo {
 		return info
 	}
 	info.sum = hex.EncodeToString(h.Sum(nil))
-	manifest, err := fs.ReadFile(fsys, engineSum)
+	manifest, err := fs.ReadFile(fsys, name+".sha256")
 	if fields := strings.Fields(string(manifest)); err != nil || len(fields) == 0 || fields[0] != info.sum {
 		return info
 	}
 	for _, c := range codings {
-		if _, err := fs.Stat(fsys, engineWasm+c.ext); err == nil {
+		if _, err := fs.Stat(fsys, name+c.ext); err == nil {
 			info.have = append(info.have, c.name)
 		}
 	}
@@ -283,10 +294,12 @@ func WriteSite(dir string, engine fs.FS) error {
 	if err != nil {
 		return fmt.Errorf("lessons: %w", err)
 	}
-	info := readEngine(engine)
-	isEngine := map[string]bool{engineWasm: true, engineLoader: true, engineSum: true}
-	for _, c := range codings {
-		isEngine[engineWasm+c.ext] = true
+	isEngine := map[string]bool{engineLoader: true}
+	for _, name := range engineWasms {
+		isEngine[name], isEngine[name+".sha256"] = true, true
+		for _, c := range codings {
+			isEngine[name+c.ext] = true
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -306,14 +319,17 @@ func WriteSite(dir string, engine fs.FS) error {
 	if err != nil {
 		return err
 	}
-	names := []string{engineWasm, engineLoader}
-	if len(info.have) > 0 {
-		for _, c := range codings {
-			if info.has(c.name) {
-				names = append(names, engineWasm+c.ext)
+	names := []string{engineLoader}
+	for _, name := range engineWasms {
+		names = append(names, name)
+		if info := readEngine(engine, name); len(info.have) > 0 {
+			for _, c := range codings {
+				if info.has(c.name) {
+					names = append(names, name+c.ext)
+				}
 			}
+			names = append(names, name+".sha256")
 		}
-		names = append(names, engineSum)
 	}
 	for _, name := range names {
 		if err := copyFile(dir, engine, name); err != nil {

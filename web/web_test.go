@@ -53,6 +53,12 @@ func standIn(stale bool, siblings ...string) fstest.MapFS {
 	for _, ext := range siblings {
 		page["dledgerlab.wasm"+ext] = &fstest.MapFile{Data: []byte("sibling " + ext)}
 	}
+	// Controller mode's engine, with its own siblings and manifest.
+	ctl := []byte("\x00asm\x01\x00\x00\x00 stand-in controller-mode engine")
+	ctlSum := sha256.Sum256(ctl)
+	page["dledgerlab-controller.wasm"] = &fstest.MapFile{Data: ctl}
+	page["dledgerlab-controller.wasm.gz"] = &fstest.MapFile{Data: []byte("controller sibling .gz")}
+	page["dledgerlab-controller.wasm.sha256"] = &fstest.MapFile{Data: []byte(hex.EncodeToString(ctlSum[:]) + "  dledgerlab-controller.wasm\n")}
 	return page
 }
 
@@ -75,6 +81,25 @@ func getEngine(t *testing.T, srv *httptest.Server, method, header string, more .
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp, body
+}
+
+// Controller mode's engine is served like the DLedger one, from its own
+// siblings.
+func TestHandlerServesTheControllerEngine(t *testing.T) {
+	srv := httptest.NewServer(web.HandlerFor(standIn(false, ".br", ".gz")))
+	defer srv.Close()
+	req, err := http.NewRequest("GET", srv.URL+"/dledgerlab-controller.wasm", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept-Encoding", "br, gzip")
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "application/wasm", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "gzip", resp.Header.Get("Content-Encoding"), "its only sibling")
+	assert.Equal(t, "controller sibling .gz", string(body))
 }
 
 // The engine goes out as the best precompressed sibling that the request
@@ -195,6 +220,9 @@ func TestMissingEngine(t *testing.T) {
 	assert.Empty(t, web.MissingEngineIn(page))
 	delete(page, "wasm_exec.js")
 	assert.Equal(t, "web/static/wasm_exec.js", web.MissingEngineIn(page))
+	page["wasm_exec.js"] = &fstest.MapFile{Data: []byte("// loader\n")}
+	delete(page, "dledgerlab-controller.wasm")
+	assert.Equal(t, "web/static/dledgerlab-controller.wasm", web.MissingEngineIn(page))
 	delete(page, "dledgerlab.wasm")
 	assert.Equal(t, "web/static/dledgerlab.wasm", web.MissingEngineIn(page))
 	_, err := fs.Stat(web.FS(), "dledgerlab.wasm")
@@ -207,10 +235,11 @@ func TestWriteSite(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "site")
 	engine := standIn(false, ".br", ".gz")
 	require.NoError(t, web.WriteSite(dir, engine))
-	for _, name := range []string{"index.html", "worker.js", "style.css", "js/main.js", "js/lessons.js", "dledgerlab.wasm.br", "dledgerlab.wasm.gz", "dledgerlab.wasm.sha256"} {
+	for _, name := range []string{"index.html", "worker.js", "style.css", "js/main.js", "js/lessons.js", "dledgerlab.wasm.br", "dledgerlab.wasm.gz", "dledgerlab.wasm.sha256",
+		"dledgerlab-controller.wasm.gz", "dledgerlab-controller.wasm.sha256"} {
 		assert.FileExists(t, filepath.Join(dir, name))
 	}
-	for _, name := range []string{"dledgerlab.wasm", "wasm_exec.js"} {
+	for _, name := range []string{"dledgerlab.wasm", "dledgerlab-controller.wasm", "wasm_exec.js"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
 		assert.Equal(t, engine[name].Data, got, "%s comes from the engine given", name)

@@ -1,0 +1,151 @@
+//go:build js && wasm
+
+// Command controller is the playground's engine for Controller mode
+// (issue 20): it runs core/ctlsim — three controllers, a Raft group on
+// core.Node, deciding the master of a broker group of three — in a Web
+// Worker, and answers the page in ctlsim.View frames ("mode":
+// "controller"). It answers the same calls as the DLedger-mode engine
+// (wasm/), so the page's loop drives either; it is a separate file so that
+// a learner who never opens Controller mode never downloads it
+// (docs/BENCHMARKS.md has both engines' sizes).
+//
+// Exposed on globalThis.dledger (each returns a frame or {"error"}):
+//
+//	init(settingsJSON)          a new run (ctlsim.Settings; "" for the defaults)
+//	load(shareJSON)             a run from a share link's JSON (ctlsim.LoadShare)
+//	step(actionsJSON, advanceMs) actions now, then time; refused ones are
+//	                            reported as {"error", "frame"}
+//	seek(ms)                    rewind (by replay) or run forward
+//	shareJSON()                 the run as a link carries it (the worker deflates it)
+//	frame()                     the current frame
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"syscall/js"
+
+	"dledgerlab/core/ctlsim"
+	"dledgerlab/core/sim"
+	"dledgerlab/internal/jsbridge"
+	"dledgerlab/internal/jsonread"
+)
+
+// maxAdvanceMs bounds one step (ten virtual seconds), as in wasm/.
+const maxAdvanceMs = 10_000
+
+type bridge struct {
+	r   *ctlsim.Run
+	out bytes.Buffer
+	enc *json.Encoder
+}
+
+func main() {
+	b := &bridge{}
+	b.enc = json.NewEncoder(&b.out)
+	jsbridge.Serve(map[string]jsbridge.Call{
+		"init": b.init, "load": b.load, "step": b.step, "seek": b.seek,
+		"shareJSON": b.shareJSON, "frame": b.frame,
+	})
+}
+
+// settings are init's: ctlsim.Settings, and the page's "mode".
+type settings struct {
+	Mode string `json:"mode"`
+	ctlsim.Settings
+}
+
+func (b *bridge) init(args []js.Value) string {
+	var set settings
+	if arg := strings.TrimSpace(jsbridge.StringArg(args, 0)); arg != "" {
+		if err := jsonread.Into([]byte(arg), &set); err != nil {
+			return jsbridge.ErrorJSON("settings are not valid JSON: " + err.Error())
+		}
+	}
+	if set.Mode != "" && set.Mode != "controller" {
+		return jsbridge.ErrorJSON("this engine runs Controller mode, not " + jsbridge.Quote(set.Mode))
+	}
+	r, err := ctlsim.NewRun(set.Settings)
+	if err != nil {
+		return jsbridge.ErrorJSON(err.Error())
+	}
+	b.r = r
+	return b.frameJSON()
+}
+
+func (b *bridge) load(args []js.Value) string {
+	r, err := ctlsim.LoadShare(jsbridge.BytesArg(args, 0))
+	if err != nil {
+		return jsbridge.ErrorJSON(err.Error())
+	}
+	b.r = r
+	return b.frameJSON()
+}
+
+func (b *bridge) step(args []js.Value) string {
+	if b.r == nil {
+		return jsbridge.ErrorJSON("the simulator is not started")
+	}
+	var errs []string
+	if raw := strings.TrimSpace(jsbridge.StringArg(args, 0)); raw != "" {
+		var actions []sim.Action
+		if err := jsonread.Into([]byte(raw), &actions); err != nil {
+			errs = append(errs, "actions are not valid JSON: "+err.Error())
+		}
+		for _, a := range actions {
+			if err := b.r.Do(a); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+	}
+	if ms := min(int64(jsbridge.NumberArg(args, 1)), maxAdvanceMs); ms > 0 {
+		b.r.Advance(ms)
+	}
+	frame := b.frameJSON()
+	if len(errs) > 0 {
+		return `{"error":` + jsbridge.Quote(strings.Join(errs, "; ")) + `,"frame":` + frame + `}`
+	}
+	return frame
+}
+
+func (b *bridge) seek(args []js.Value) string {
+	if b.r == nil {
+		return jsbridge.ErrorJSON("the simulator is not started")
+	}
+	ms := int64(jsbridge.NumberArg(args, 0))
+	if ms < 0 {
+		return jsbridge.ErrorJSON("time " + strconv.FormatInt(ms, 10) + " ms is before the start of the run")
+	}
+	if err := b.r.Seek(ms); err != nil {
+		return jsbridge.ErrorJSON(err.Error())
+	}
+	return b.frameJSON()
+}
+
+func (b *bridge) shareJSON(args []js.Value) string {
+	if b.r == nil {
+		return jsbridge.ErrorJSON("the simulator is not started")
+	}
+	data, err := json.Marshal(b.r.Share())
+	if err != nil {
+		return jsbridge.ErrorJSON(err.Error())
+	}
+	return string(data)
+}
+
+func (b *bridge) frame(args []js.Value) string {
+	if b.r == nil {
+		return jsbridge.ErrorJSON("the simulator is not started")
+	}
+	return b.frameJSON()
+}
+
+func (b *bridge) frameJSON() string {
+	b.out.Reset()
+	if err := b.enc.Encode(b.r.View()); err != nil {
+		return jsbridge.ErrorJSON("cannot write the frame: " + err.Error())
+	}
+	return string(bytes.TrimSuffix(b.out.Bytes(), []byte("\n")))
+}
