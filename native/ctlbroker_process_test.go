@@ -12,8 +12,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -27,6 +30,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dledgerlab/core/controller"
+	"dledgerlab/native/cluster"
 	"dledgerlab/native/ctlbroker"
 	"dledgerlab/native/proc"
 	"dledgerlab/native/server"
@@ -351,10 +355,15 @@ func TestControllerModeMinInSyncReplicasRefusesWrites(t *testing.T) {
 }
 
 // `dledgerlab cluster --mode controller` starts 3 controllers and 3
-// brokers, names the master, which takes a write; Ctrl-C stops them all.
+// brokers on the ports --base-port gives, keeps cluster.json in its folder,
+// names the master, which takes a write; Ctrl-C stops them all. The next
+// run in the folder reuses the saved ports; a busy port, a port out of
+// range or a folder of DLedger mode is refused before anything starts.
 func TestClusterControllerModeStartsAndStops(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(binPath, "cluster", "--mode", "controller", "--dir", dir, "--broker-timeout", "2s")
+	base, err := cluster.FreeBasePort("127.0.0.1", 6)
+	require.NoError(t, err)
+	cmd := exec.Command(binPath, "cluster", "--mode", "controller", "--dir", dir, "--base-port", strconv.Itoa(base), "--broker-timeout", "2s")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -391,6 +400,11 @@ func TestClusterControllerModeStartsAndStops(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no master named in 60 s:\n%s", output())
 	}
+	// Brokers on base..base+2, controllers on base+3..base+5, HTTP +1000.
+	for i := range 3 {
+		assert.Regexp(t, fmt.Sprintf(`broker +%d \(b%d\) +peer 127\.0\.0\.1:%d +API http://127\.0\.0\.1:%d `, i+1, i+1, base+i, base+i+1000), output())
+		assert.Regexp(t, fmt.Sprintf(`controller +%d \(c%d\) +peer 127\.0\.0\.1:%d +API http://127\.0\.0\.1:%d `, i+1, i+1, base+3+i, base+3+i+1000), output())
+	}
 	ctx := ctxFor(t, 30*time.Second)
 	var resp ctlbroker.ProduceResponse
 	code, e, err := brokerCall(ctx, addr, http.MethodPost, "/v1/messages", []byte(`{"body":"hello"}`), &resp)
@@ -403,6 +417,23 @@ func TestClusterControllerModeStartsAndStops(t *testing.T) {
 	}
 	require.Len(t, pids, 6, output())
 
+	// cluster.json: the mode, the ports, the secret and the admin token,
+	// readable by its owner only.
+	path := filepath.Join(dir, cluster.ConfigFile)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var saved cluster.Folder
+	require.NoError(t, json.Unmarshal(data, &saved))
+	assert.Equal(t, cluster.ModeController, saved.Mode)
+	assert.Equal(t, 3, saved.Nodes)
+	assert.Equal(t, base, saved.BasePort)
+	require.NotEmpty(t, saved.Secret)
+	require.NotEmpty(t, saved.AdminToken)
+	assert.Contains(t, output(), "Admin token: "+saved.AdminToken)
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	select {
 	case <-done:
@@ -414,4 +445,38 @@ func TestClusterControllerModeStartsAndStops(t *testing.T) {
 		assert.False(t, alive(pid), "process %d outlived the launcher", pid)
 	}
 	assert.Contains(t, output(), "Stopped.")
+
+	refused := func(t *testing.T, args ...string) string {
+		t.Helper()
+		// A launcher that starts after all is killed, not waited for.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binPath, append([]string{"cluster"}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err, "%s", out)
+		assert.Empty(t, processesUsing(dir), "nothing started")
+		return string(out)
+	}
+	t.Run("the next run reuses the folder's ports and refuses a busy one", func(t *testing.T) {
+		busy := net.JoinHostPort("127.0.0.1", strconv.Itoa(base+4))
+		ln, err := net.Listen("tcp", busy)
+		require.NoError(t, err)
+		defer ln.Close()
+		out := refused(t, "--mode", "controller", "--dir", dir)
+		assert.Contains(t, out, busy+" (controller 2's peer port) cannot be used")
+		assert.Contains(t, out, "choose another --base-port")
+	})
+	t.Run("a base port out of range", func(t *testing.T) {
+		out := refused(t, "--mode", "controller", "--dir", dir, "--base-port", "64531")
+		assert.Contains(t, out, "--base-port 64531: the 3 brokers and 3 controllers need ports 64531..64536 and 65531..65536; choose a base port from 1024 to 64530")
+	})
+	t.Run("a folder of the other mode", func(t *testing.T) {
+		out := refused(t, "--dir", dir, "--addr", "127.0.0.1:0")
+		assert.Contains(t, out, "holds a controller-mode cluster, not a dledger-mode one: run with --mode controller")
+		other := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(other, cluster.ConfigFile), []byte(`{"nodes":3,"base_port":7001,"secret":"s","admin_token":"t"}`), 0o600))
+		out = refused(t, "--mode", "controller", "--dir", other)
+		assert.Contains(t, out, "holds a dledger-mode cluster, not a controller-mode one: run with --mode dledger")
+	})
 }
