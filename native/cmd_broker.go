@@ -26,6 +26,8 @@ started with dledgerlab controller). On its HTTP port (default: peer port +
   POST /v1/messages   {"body":"hello"}   answered once acknowledged
   GET  /v1/messages?offset=0&max=32      messages below the confirm offset
   GET  /v1/status
+  POST /v1/admin/partition   {"brokers":[2,3],"controllers":[1,2,3]}   (admin token)
+  POST /v1/admin/heal
 
 A broker of DLedger mode is dledgerlab node. SIGINT or SIGTERM stops it
 cleanly.`)
@@ -81,7 +83,8 @@ cleanly.`)
 		return err
 	}
 	srv, err := ctlbroker.New(ctlbroker.Config{GroupMember: gm, Group: *group, Controllers: controllers, Heartbeat: *heartbeat,
-		HAMaxNotCatchup: *notCatchup, AllAck: *allAck, MinInSyncReplicas: *minISR, ProduceTimeout: *produceTimeout, Logger: log})
+		HAMaxNotCatchup: *notCatchup, AllAck: *allAck, MinInSyncReplicas: *minISR, ProduceTimeout: *produceTimeout,
+		AdminToken: mf.adminToken(), Logger: log})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", gm.ID, err)
 	}

@@ -71,7 +71,10 @@ type Config struct {
 	// ProduceTimeout: a produce not acknowledged in this long is answered
 	// 504 TIMEOUT (outcome unknown).
 	ProduceTimeout time.Duration
-	Logger         *slog.Logger
+	// AdminToken guards POST /v1/admin/partition and heal (empty: admin
+	// calls are disabled).
+	AdminToken string
+	Logger     *slog.Logger
 }
 
 // Server is a running broker.
@@ -86,6 +89,11 @@ type Server struct {
 
 	calls   chan func()
 	stopped chan struct{}
+
+	// ctlCut holds the controllers a partition cut off: the runner sends
+	// them no heartbeat or alterSyncStateSet. The other brokers are cut
+	// in the transport (the HA push and acks).
+	ctlCut server.CutSet
 
 	// Owned by the runner: the produce requests waiting for their Ack.
 	ticket uint64
@@ -182,6 +190,11 @@ func (s *Server) flush(ctx context.Context) error {
 		s.trans.Send(haToMessage(m))
 	}
 	for _, r := range out.Requests {
+		if s.ctlCut.Has(uint64(r.Controller)) {
+			// Partitioned: lost on the way, as a request to an
+			// unreachable controller is; the Broker asks again.
+			continue
+		}
 		go s.ask(ctx, r)
 	}
 	for _, a := range out.Acks {
