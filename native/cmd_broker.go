@@ -40,6 +40,7 @@ cleanly.`)
 	allAck := fs.Bool("all-ack", true, "allAckInSyncStateSet: acknowledge a write once every SyncStateSet member holds it (false: once the master holds it)")
 	minISR := fs.Int("min-in-sync-replicas", 1, "minInSyncReplicas: with fewer SyncStateSet members the master refuses writes (IN_SYNC_REPLICAS_NOT_ENOUGH)")
 	produceTimeout := fs.Duration("produce-timeout", ctlbroker.DefaultProduceTimeout, "how long a produce waits for its acknowledgement before answering TIMEOUT")
+	fsyncDelay := fs.Duration("fsync-delay", 0, "an extra sleep after each CommitLog fsync: a slow disk, to watch produces that arrive meanwhile share the next fsync (group commit)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	gm, err := mf.parse(fs, args)
 	if err != nil {
@@ -75,6 +76,9 @@ cleanly.`)
 			return usagef("%s %v: want 10ms to 1h", d.flag, d.v)
 		}
 	}
+	if *fsyncDelay < 0 || *fsyncDelay > 10*time.Second {
+		return usagef("--fsync-delay %v: want 0 to 10s", *fsyncDelay)
+	}
 	if err := ctlserver.CheckGroup(*group); err != nil {
 		return usagef("--group: %v", err)
 	}
@@ -84,7 +88,7 @@ cleanly.`)
 	}
 	srv, err := ctlbroker.New(ctlbroker.Config{GroupMember: gm, Group: *group, Controllers: controllers, Heartbeat: *heartbeat,
 		HAMaxNotCatchup: *notCatchup, AllAck: *allAck, MinInSyncReplicas: *minISR, ProduceTimeout: *produceTimeout,
-		AdminToken: mf.adminToken(), Logger: log})
+		FsyncDelay: *fsyncDelay, AdminToken: mf.adminToken(), Logger: log})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", gm.ID, err)
 	}

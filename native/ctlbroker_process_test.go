@@ -681,3 +681,103 @@ func TestControllerModePartitionedMasterIsReplacedAndRejoins(t *testing.T) {
 		acked[off] = body
 	}
 }
+
+// Produces that arrive together share the master's fsyncs (group commit):
+// 64 at once are all answered, with 64 distinct offsets, in fewer
+// CommitLog fsyncs than messages; and each was on disk before it was
+// acknowledged: kill -9 of every broker at once, with another 64 in
+// flight, loses none of those acknowledged.
+func TestControllerModeConcurrentProducesShareFsyncsAndSurviveKill(t *testing.T) {
+	ctls := startControllers(t)
+	c, err := proc.NewControllerBrokers(binPath, t.TempDir(), 3, testSecret, ctls)
+	require.NoError(t, err)
+	// A slow disk (20 ms an fsync), so that the produces arrive while
+	// the first one's fsync runs, whatever this machine's disk.
+	c.Extra = append(c.Extra, "--controller-heartbeat", "100ms", "--ha-max-not-catchup", "3s", "--fsync-delay", "20ms")
+	startAll(t, c, "broker")
+	ctx := ctxFor(t, 120*time.Second)
+	master, before := waitFullSet(t, ctx, c)
+
+	const n = 64
+	type result struct {
+		body string
+		code int
+		resp ctlbroker.ProduceResponse
+		e    server.ErrorBody
+		err  error
+	}
+	// produceTogether sends n produces at once; their answers come on
+	// the channel returned.
+	produceTogether := func(prefix string) <-chan result {
+		results := make(chan result, n)
+		start := make(chan struct{})
+		for i := range n {
+			go func() {
+				r := result{body: fmt.Sprintf("%s-%d", prefix, i)}
+				<-start
+				r.code, r.e, r.err = brokerCall(ctx, c.Node(master).HTTPAddr, http.MethodPost, "/v1/messages", []byte(`{"body":"`+r.body+`"}`), &r.resp)
+				results <- r
+			}()
+		}
+		close(start)
+		return results
+	}
+	acked := map[int64]string{}
+	results := produceTogether("together")
+	for range n {
+		r := <-results
+		require.NoError(t, r.err)
+		require.Equal(t, http.StatusOK, r.code, "%s: %+v", r.body, r.e)
+		require.NotContains(t, acked, r.resp.Offset, "two produces answered with offset %d", r.resp.Offset)
+		acked[r.resp.Offset] = r.body
+	}
+	after, err := brokerStatus(ctx, c.Node(master))
+	require.NoError(t, err)
+	require.EqualValues(t, before.MaxOffset+n, after.MaxOffset)
+	fsyncs := after.Fsyncs - before.Fsyncs
+	t.Logf("%d produces, %d CommitLog fsyncs on the master", n, fsyncs)
+	assert.Less(t, fsyncs, uint64(n), "the produces did not share fsyncs")
+
+	// Another 64 at once; as soon as one is acknowledged, every broker
+	// dies (kill -9) with the others in flight. Each acknowledged one
+	// was written and fsynced by all three before its answer.
+	results = produceTogether("killed")
+	answered := 0
+	for r := range results {
+		answered++
+		if r.err == nil && r.code == http.StatusOK {
+			require.NotContains(t, acked, r.resp.Offset, "two produces answered with offset %d", r.resp.Offset)
+			acked[r.resp.Offset] = r.body
+			break
+		}
+		require.Less(t, answered, n, "none of the second 64 was acknowledged")
+	}
+	// Every broker dies at once; nothing acknowledged was only in memory.
+	for _, nd := range c.Nodes {
+		require.NoError(t, syscall.Kill(nd.Pid(), syscall.SIGKILL))
+	}
+	for _, nd := range c.Nodes {
+		nd.Wait(ctx)
+	}
+	for range n - answered {
+		if r := <-results; r.err == nil && r.code == http.StatusOK {
+			require.NotContains(t, acked, r.resp.Offset, "two produces answered with offset %d", r.resp.Offset)
+			acked[r.resp.Offset] = r.body
+		}
+	}
+	t.Logf("%d acknowledged in all before the kill", len(acked))
+	for _, nd := range c.Nodes {
+		require.NoError(t, c.Start(nd.ID))
+	}
+	lead, _ := waitFullSet(t, ctx, c)
+	require.NoError(t, proc.WaitFor(ctx, "the restarted master to confirm what it holds", func() bool {
+		st, err := brokerStatus(ctx, c.Node(lead))
+		return err == nil && st.ConfirmOffset >= st.MaxOffset && st.MaxOffset >= after.MaxOffset+1
+	}))
+	msgs, err := readAll(ctx, c.Node(lead))
+	require.NoError(t, err)
+	for off, body := range acked {
+		require.Greater(t, int64(len(msgs)), off, "broker %d lacks offset %d after kill -9", lead, off)
+		assert.Equal(t, body, msgs[off].Body, "offset %d", off)
+	}
+}
