@@ -26,6 +26,8 @@ started with dledgerlab controller). On its HTTP port (default: peer port +
   POST /v1/messages   {"body":"hello"}   answered once acknowledged
   GET  /v1/messages?offset=0&max=32      messages below the confirm offset
   GET  /v1/status
+  POST /v1/admin/partition   {"brokers":[2,3],"controllers":[1,2,3]}   (admin token)
+  POST /v1/admin/heal
 
 A broker of DLedger mode is dledgerlab node. SIGINT or SIGTERM stops it
 cleanly.`)
@@ -38,6 +40,7 @@ cleanly.`)
 	allAck := fs.Bool("all-ack", true, "allAckInSyncStateSet: acknowledge a write once every SyncStateSet member holds it (false: once the master holds it)")
 	minISR := fs.Int("min-in-sync-replicas", 1, "minInSyncReplicas: with fewer SyncStateSet members the master refuses writes (IN_SYNC_REPLICAS_NOT_ENOUGH)")
 	produceTimeout := fs.Duration("produce-timeout", ctlbroker.DefaultProduceTimeout, "how long a produce waits for its acknowledgement before answering TIMEOUT")
+	fsyncDelay := fs.Duration("fsync-delay", 0, "an extra sleep after each CommitLog fsync: a slow disk, to watch produces that arrive meanwhile share the next fsync (group commit)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	gm, err := mf.parse(fs, args)
 	if err != nil {
@@ -73,6 +76,9 @@ cleanly.`)
 			return usagef("%s %v: want 10ms to 1h", d.flag, d.v)
 		}
 	}
+	if *fsyncDelay < 0 || *fsyncDelay > 10*time.Second {
+		return usagef("--fsync-delay %v: want 0 to 10s", *fsyncDelay)
+	}
 	if err := ctlserver.CheckGroup(*group); err != nil {
 		return usagef("--group: %v", err)
 	}
@@ -81,7 +87,8 @@ cleanly.`)
 		return err
 	}
 	srv, err := ctlbroker.New(ctlbroker.Config{GroupMember: gm, Group: *group, Controllers: controllers, Heartbeat: *heartbeat,
-		HAMaxNotCatchup: *notCatchup, AllAck: *allAck, MinInSyncReplicas: *minISR, ProduceTimeout: *produceTimeout, Logger: log})
+		HAMaxNotCatchup: *notCatchup, AllAck: *allAck, MinInSyncReplicas: *minISR, ProduceTimeout: *produceTimeout,
+		FsyncDelay: *fsyncDelay, AdminToken: mf.adminToken(), Logger: log})
 	if err != nil {
 		return fmt.Errorf("broker %d refuses to start: %w", gm.ID, err)
 	}

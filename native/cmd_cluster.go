@@ -38,7 +38,12 @@ the real brokers. Ctrl-C stops every broker cleanly; the next run with the
 same --dir reuses their CommitLogs. The secret and admin token are
 generated on the first run and kept in <dir>/cluster.json.
 
-Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
+Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.
+
+With --mode controller it starts RocketMQ's Controller mode instead: a
+broker group of 3 brokers (b1..b3, peer ports P..P+2) and 3 controllers
+(c1..c3, peer ports P+3..P+5), HTTP ports 1000 above, the same folder
+rules, and no live view yet; partition and heal name them b<id> and c<id>.`)
 	nodes := fs.Int("nodes", 3, "number of brokers (1..9)")
 	dir := fs.String("dir", "dledgerlab-cluster", "cluster folder: broker-<id>/ data folders, broker-<id>.log, cluster.json")
 	basePort := fs.Int("base-port", 0, "broker 1's peer port (default: the folder's last, else 7001)")
@@ -67,7 +72,11 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.`)
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		return runControllerCluster(ctx, controllerClusterOptions{dir: *dir, secret: envOr(*secret, "DLEDGERLAB_SECRET"),
+		if *nodes != ctlClusterBrokers {
+			return usagef("--nodes %d: --mode controller starts a broker group of %d brokers and %d controllers", *nodes, ctlClusterBrokers, ctlClusterControllers)
+		}
+		return runControllerCluster(ctx, controllerClusterOptions{dir: *dir, basePort: *basePort,
+			secret: envOr(*secret, "DLEDGERLAB_SECRET"), adminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
 			brokerTimeout: *brokerTimeout, unclean: *unclean, allAck: *allAck, minISR: *minISR})
 	default:
 		return usagef("--mode %q: want dledger or controller", *mode)

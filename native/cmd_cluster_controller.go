@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"dledgerlab/native/cluster"
 	"dledgerlab/native/ctlbroker"
 	"dledgerlab/native/proc"
 )
@@ -18,7 +19,9 @@ import (
 // controllerClusterOptions are `dledgerlab cluster --mode controller`'s
 // settings.
 type controllerClusterOptions struct {
-	dir, secret string
+	dir, secret, adminToken string
+	// basePort is broker 1's peer port (0: the folder's, else 7001).
+	basePort int
 	// brokerTimeout is the controllers' --broker-timeout.
 	brokerTimeout time.Duration
 	unclean       bool
@@ -26,42 +29,68 @@ type controllerClusterOptions struct {
 	minISR        int
 }
 
+// Controller mode's launcher layout: the broker group's 3 brokers, then
+// the 3 controllers, on consecutive ports from the base port.
+const (
+	ctlClusterBrokers     = 3
+	ctlClusterControllers = 3
+)
+
 // runControllerCluster starts 3 controllers and a broker group of 3
-// brokers in Controller mode on this machine (free ports on 127.0.0.1),
-// waits for a master, and stops them all at ctx's end. There is no live
-// view of Controller mode yet.
+// brokers in Controller mode on this machine: broker i on peer port
+// base+i-1, controller i on base+3+i-1, each HTTP port 1000 above. Like the
+// DLedger-mode launcher it keeps cluster.json in the folder (mode, base
+// port, secret, admin token) and checks every port first. It waits for a
+// master and stops them all at ctx's end. There is no live view of
+// Controller mode yet.
 func runControllerCluster(ctx context.Context, o controllerClusterOptions) error {
-	if o.minISR < 1 || o.minISR > 3 {
-		return usagef("--min-in-sync-replicas %d: want 1 to 3", o.minISR)
+	if o.minISR < 1 || o.minISR > ctlClusterBrokers {
+		return usagef("--min-in-sync-replicas %d: want 1 to %d", o.minISR, ctlClusterBrokers)
 	}
 	if o.brokerTimeout < time.Second || o.brokerTimeout > time.Hour {
 		return usagef("--broker-timeout %v: want 1s to 1h (the brokers heartbeat every %v)", o.brokerTimeout, ctlbroker.DefaultHeartbeat)
-	}
-	if o.secret == "" {
-		b := make([]byte, 16)
-		rand.Read(b)
-		o.secret = hex.EncodeToString(b)
 	}
 	bin, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
-		return err
+		return fmt.Errorf("cluster folder %s: %w", o.dir, err)
 	}
-	ctls, err := proc.NewControllers(bin, o.dir, 3, o.secret)
+	f, err := cluster.OpenFolder(cluster.Folder{Dir: o.dir, Mode: cluster.ModeController, Nodes: ctlClusterBrokers,
+		BasePort: o.basePort, Secret: o.secret, AdminToken: o.adminToken})
 	if err != nil {
 		return err
 	}
+	if err := cluster.CheckBasePort(f.BasePort, ctlClusterBrokers+ctlClusterControllers, "3 brokers and 3 controllers"); err != nil {
+		return err
+	}
+	ctls, err := proc.NewControllers(bin, o.dir, ctlClusterControllers, f.Secret)
+	if err != nil {
+		return err
+	}
+	ctls.AdminToken = f.AdminToken
+	cluster.Place(ctls, "127.0.0.1", f.BasePort+ctlClusterBrokers)
 	ctls.Extra = []string{"--broker-timeout", o.brokerTimeout.String()}
 	if o.unclean {
 		ctls.Extra = append(ctls.Extra, "--unclean")
 	}
-	brokers, err := proc.NewControllerBrokers(bin, o.dir, 3, o.secret, ctls)
+	brokers, err := proc.NewControllerBrokers(bin, o.dir, ctlClusterBrokers, f.Secret, ctls)
 	if err != nil {
 		return err
 	}
+	brokers.AdminToken = f.AdminToken
+	cluster.Place(brokers, "127.0.0.1", f.BasePort)
 	brokers.Extra = append(brokers.Extra, "--all-ack="+strconv.FormatBool(o.allAck), "--min-in-sync-replicas", strconv.Itoa(o.minISR))
+	if err := cluster.CheckPorts("broker", brokers); err != nil {
+		return err
+	}
+	if err := cluster.CheckPorts("controller", ctls); err != nil {
+		return err
+	}
+	if err := f.Save(); err != nil {
+		return err
+	}
 	stop := func() {
 		brokers.StopAll()
 		ctls.StopAll()
@@ -74,12 +103,12 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 		}
 	}
 	for _, c := range []struct {
-		what string
-		c    *proc.Cluster
-	}{{"controller", ctls}, {"broker", brokers}} {
+		what, short string
+		c           *proc.Cluster
+	}{{"controller", "c", ctls}, {"broker", "b", brokers}} {
 		for _, n := range c.c.Nodes {
-			fmt.Printf("  %-10s %d  peer %-21s API http://%-21s pid %-7d data %s  log %s\n",
-				c.what, n.ID, n.PeerAddr, n.HTTPAddr, n.Pid(), n.Dir, n.LogPath)
+			fmt.Printf("  %-10s %d (%s%d)  peer %-21s API http://%-21s pid %-7d data %s  log %s\n",
+				c.what, n.ID, c.short, n.ID, n.PeerAddr, n.HTTPAddr, n.Pid(), n.Dir, n.LogPath)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -103,13 +132,32 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 	}
 	fmt.Printf("Master: broker %d (master epoch %d, SyncStateSet %v)\n", master, st.MasterEpoch, st.SyncStateSet)
 	fmt.Printf("Produce: curl -d '{\"body\":\"hello\"}' http://%s/v1/messages\n", brokers.Node(master).HTTPAddr)
-	fmt.Println("Secret: kept in the environment of the processes; pass --secret or $DLEDGERLAB_SECRET to choose it.")
+	fmt.Printf("Secret:      %s\nAdmin token: %s   (both kept in %s)\n", f.Secret, f.AdminToken, filepath.Join(o.dir, cluster.ConfigFile))
+	fmt.Printf("Cut the master off: DLEDGERLAB_ADMIN_TOKEN=%s dledgerlab partition --addr %s --peers %s\n",
+		f.AdminToken, brokers.Node(master).HTTPAddr, isolateIDs(master))
+	fmt.Printf("Heal it:            DLEDGERLAB_ADMIN_TOKEN=%s dledgerlab heal --addr %s\n", f.AdminToken, brokers.Node(master).HTTPAddr)
 	fmt.Println("Ctrl-C stops every process.")
 	<-ctx.Done()
 	fmt.Println("Stopping the brokers and controllers …")
 	stop()
-	fmt.Printf("Stopped. The data stays in %s.\n", o.dir)
+	fmt.Printf("Stopped. The data stays in %s; run the same command again to continue.\n", o.dir)
 	return nil
+}
+
+// isolateIDs names every other member of the launcher's Controller-mode
+// cluster, as partition's --peers reads them, for broker id: the other
+// brokers (b<id>) and every controller (c<id>).
+func isolateIDs(id int) string {
+	var ids []string
+	for b := 1; b <= ctlClusterBrokers; b++ {
+		if b != id {
+			ids = append(ids, fmt.Sprintf("b%d", b))
+		}
+	}
+	for c := 1; c <= ctlClusterControllers; c++ {
+		ids = append(ids, fmt.Sprintf("c%d", c))
+	}
+	return strings.Join(ids, ",")
 }
 
 func getBrokerStatus(ctx context.Context, addr string) (ctlbroker.Status, error) {

@@ -23,6 +23,8 @@ ask alterSyncStateSet, and anyone can read a group's state:
   POST /v1/brokers/heartbeat  {"group":"broker-a","broker":1,"epoch":1,"max_offset":42}
   POST /v1/alterSyncStateSet  {"group":"broker-a","broker":1,"master_epoch":1,"sync_state_set_epoch":1,"sync_state_set":[1,2]}
   GET  /v1/groups/broker-a    GET /v1/status
+  POST /v1/admin/partition    {"controllers":[2,3],"brokers":[1]}   (admin token)
+  POST /v1/admin/heal
 
 Only the leader answers brokers; the others answer 421 NOT_LEADER with the
 leader's address. Every controller gets the same --peers and secret
@@ -45,7 +47,7 @@ cleanly.`)
 		return err
 	}
 	srv, err := ctlserver.New(ctlserver.Config{
-		GroupMember: gm, Logger: log, BrokerTimeout: *brokerTimeout, Unclean: *unclean,
+		GroupMember: gm, Logger: log, BrokerTimeout: *brokerTimeout, Unclean: *unclean, AdminToken: mf.adminToken(),
 	})
 	if err != nil {
 		return fmt.Errorf("controller %d refuses to start: %w", gm.ID, err)

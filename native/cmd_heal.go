@@ -7,12 +7,13 @@ import (
 )
 
 func init() {
-	register(command{name: "heal", summary: "restore every link of brokers cut by partition (admin)", run: runHeal})
+	register(command{name: "heal", summary: "restore every link of brokers or controllers cut by partition (admin)", run: runHeal})
 }
 
 func runHeal(args []string) error {
 	fs := newFlags("heal", "--addr host:port[,host:port…] --admin-token T", `
-Restores every link of each broker in --addr.`)
+Restores every link of each broker (or, in Controller mode, controller) in
+--addr: to its peers and, in Controller mode, to the other kind.`)
 	cf := addClientFlags(fs, true)
 	if err := parse(fs, args); err != nil {
 		return err

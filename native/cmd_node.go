@@ -28,7 +28,6 @@ port and the HTTP API on its HTTP port. Every broker of a group gets the same
 is its peer port + 1000 (peer 127.0.0.1:7001 → API 127.0.0.1:8001).
 SIGINT or SIGTERM stops it cleanly.`)
 	mf := addMemberFlags(fs, "broker")
-	adminToken := fs.String("admin-token", "", "token for the admin API (default $DLEDGERLAB_ADMIN_TOKEN, preferred for the same reason; empty disables admin calls)")
 	produceTimeout := fs.Duration("produce-timeout", server.DefaultProduceTimeout, "how long a produce waits for a quorum before answering TIMEOUT")
 	segmentSize := fs.Int64("segment-size", 0, "CommitLog segment size in bytes (default 64 MiB)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -65,7 +64,7 @@ SIGINT or SIGTERM stops it cleanly.`)
 
 	srv, err := server.New(server.Config{
 		GroupMember: gm,
-		AdminToken:  envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"), ProduceTimeout: *produceTimeout,
+		AdminToken:  mf.adminToken(), ProduceTimeout: *produceTimeout,
 		SegmentSize: *segmentSize, Logger: log,
 		FsyncDelay:     *fsyncDelay,
 		RetainSegments: *retainSegments, RetainBytes: *retainBytes,

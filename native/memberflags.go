@@ -17,6 +17,7 @@ type memberFlags struct {
 	role                                string
 	id                                  *uint64
 	peers, http, httpPeers, dir, secret *string
+	token                               *string
 	heartbeat, electionMin, electionMax *time.Duration
 }
 
@@ -41,8 +42,12 @@ func addPeerFlags(fs *flag.FlagSet, role string) *memberFlags {
 		httpPeers: fs.String("http-peers", "", fmt.Sprintf("every %s's HTTP address, id=host:port,… (default: peer port + 1000)", role)),
 		dir:       fs.String("dir", "", fmt.Sprintf("data folder (default data/%s-<id>)", role)),
 		secret:    fs.String("secret", "", fmt.Sprintf("cluster secret shared by every %s (default $DLEDGERLAB_SECRET; prefer the variable: every local user can read a command line with ps)", role)),
+		token:     fs.String("admin-token", "", "token for the admin API (default $DLEDGERLAB_ADMIN_TOKEN, preferred for the same reason; empty disables admin calls)"),
 	}
 }
+
+// adminToken is --admin-token, else $DLEDGERLAB_ADMIN_TOKEN.
+func (f *memberFlags) adminToken() string { return envOr(*f.token, "DLEDGERLAB_ADMIN_TOKEN") }
 
 // parse parses args (no positional argument allowed) and returns the
 // member they describe.

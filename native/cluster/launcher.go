@@ -14,13 +14,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -71,14 +69,6 @@ type Options struct {
 	Logf         func(format string, args ...any)
 }
 
-// saved is cluster.json.
-type saved struct {
-	Nodes      int    `json:"nodes"`
-	BasePort   int    `json:"base_port"`
-	Secret     string `json:"secret"`
-	AdminToken string `json:"admin_token"`
-}
-
 // Launcher is a running local cluster.
 type Launcher struct {
 	// Opts are the options in effect (saved and generated values filled in).
@@ -114,9 +104,8 @@ func Launch(ctx context.Context, o Options) (*Launcher, error) {
 	if err := o.fromFolder(); err != nil {
 		return nil, err
 	}
-	if o.BasePort < 1 || o.BasePort+o.Nodes-1+HTTPPortOffset > 65535 {
-		return nil, fmt.Errorf("--base-port %d: brokers need ports %d..%d and %d..%d; choose a base port from 1024 to %d",
-			o.BasePort, o.BasePort, o.BasePort+o.Nodes-1, o.BasePort+HTTPPortOffset, o.BasePort+o.Nodes-1+HTTPPortOffset, 65535-HTTPPortOffset-o.Nodes+1)
+	if err := CheckBasePort(o.BasePort, o.Nodes, "brokers"); err != nil {
+		return nil, err
 	}
 	pc := &proc.Cluster{Bin: o.Bin, Dir: o.Dir, Secret: o.Secret, AdminToken: o.AdminToken, Extra: o.Extra}
 	var members []Member
@@ -135,7 +124,7 @@ func Launch(ctx context.Context, o Options) (*Launcher, error) {
 	}
 	pc.Client = client.New(addrs)
 	pc.Client.AdminToken = o.AdminToken
-	if err := checkPorts(pc); err != nil {
+	if err := CheckPorts("broker", pc); err != nil {
 		return nil, err
 	}
 	if err := o.save(); err != nil {
@@ -179,104 +168,18 @@ func (x *Launcher) Stop() {
 	x.Procs.StopAll()
 }
 
-// fromFolder fills options from cluster.json and refuses a folder of
-// another cluster size.
+// fromFolder fills options from cluster.json (OpenFolder).
 func (o *Options) fromFolder() error {
-	var s saved
-	path := filepath.Join(o.Dir, ConfigFile)
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("reading %s: %w", path, err)
-	default:
-		if err := json.Unmarshal(data, &s); err != nil {
-			return fmt.Errorf("%s is damaged (%v): fix or delete it (the secret and admin token are in it)", path, err)
-		}
+	f, err := OpenFolder(Folder{Dir: o.Dir, Mode: ModeDLedger, Nodes: o.Nodes, BasePort: o.BasePort, Secret: o.Secret, AdminToken: o.AdminToken})
+	if err != nil {
+		return err
 	}
-	if s.Nodes != 0 && s.Nodes != o.Nodes {
-		return fmt.Errorf("%w: %s holds a cluster of %d brokers, not %d: run with --nodes %d to reuse its data, or choose another --dir",
-			ErrOtherCluster, o.Dir, s.Nodes, o.Nodes, s.Nodes)
-	}
-	if n, maxID := groupOnDisk(o.Dir); n != 0 && n != o.Nodes {
-		return fmt.Errorf("%w: the data folders in %s belong to a group of %d brokers, not %d: run with --nodes %d to reuse them, or choose another --dir",
-			ErrOtherCluster, o.Dir, n, o.Nodes, n)
-	} else if maxID > o.Nodes {
-		return fmt.Errorf("%w: %s has a data folder for broker %d, more than --nodes %d: run with the cluster's size, or choose another --dir",
-			ErrOtherCluster, o.Dir, maxID, o.Nodes)
-	}
-	if o.BasePort == 0 {
-		o.BasePort = s.BasePort
-	}
-	if o.BasePort == 0 {
-		o.BasePort = DefaultBasePort
-	}
-	if o.Secret == "" {
-		o.Secret = s.Secret
-	}
-	if o.Secret == "" {
-		o.Secret = randomToken()
-	}
-	if o.AdminToken == "" {
-		o.AdminToken = s.AdminToken
-	}
-	if o.AdminToken == "" {
-		o.AdminToken = randomToken()
-	}
+	o.BasePort, o.Secret, o.AdminToken = f.BasePort, f.Secret, f.AdminToken
 	return nil
 }
 
 func (o *Options) save() error {
-	data, _ := json.MarshalIndent(saved{Nodes: o.Nodes, BasePort: o.BasePort, Secret: o.Secret, AdminToken: o.AdminToken}, "", "  ")
-	path := filepath.Join(o.Dir, ConfigFile)
-	if err := os.WriteFile(path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	// WriteFile sets the mode only when it creates the file: an older
-	// cluster.json may be readable by others.
-	if err := os.Chmod(path, 0o600); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	return nil
-}
-
-var groupRE = regexp.MustCompile(`of group \[([0-9 ]*)\]`)
-
-// groupOnDisk reads the group size from the brokers' members files (0 when
-// there is none) and the highest broker-<id> folder: a folder of a
-// 5-broker group must not be started as a 3-broker one.
-func groupOnDisk(dir string) (size, maxID int) {
-	dirs, _ := filepath.Glob(filepath.Join(dir, "broker-*"))
-	for _, d := range dirs {
-		fi, err := os.Stat(d)
-		if err != nil || !fi.IsDir() {
-			continue
-		}
-		if id, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "broker-")); err == nil {
-			maxID = max(maxID, id)
-		}
-		if b, err := os.ReadFile(filepath.Join(d, "members")); err == nil {
-			if g := groupRE.FindSubmatch(b); g != nil {
-				size = max(size, len(strings.Fields(string(g[1]))))
-			}
-		}
-	}
-	return size, maxID
-}
-
-// checkPorts tries every port the brokers need before starting any.
-func checkPorts(pc *proc.Cluster) error {
-	for _, n := range pc.Nodes {
-		for _, p := range []struct{ addr, what string }{{n.PeerAddr, "peer"}, {n.HTTPAddr, "HTTP"}} {
-			ln, err := net.Listen("tcp", p.addr)
-			if err != nil {
-				return fmt.Errorf("%w: %s (broker %d's %s port) cannot be used (%v): stop the program that holds it (a cluster still running from this folder?) or choose another --base-port",
-					ErrPortInUse, p.addr, n.ID, p.what, errors.Unwrap(err))
-			}
-			ln.Close()
-		}
-	}
-	return nil
+	return Folder{Dir: o.Dir, Mode: ModeDLedger, Nodes: o.Nodes, BasePort: o.BasePort, Secret: o.Secret, AdminToken: o.AdminToken}.Save()
 }
 
 // waitUp waits until broker n answers /v1/status; a broker whose process

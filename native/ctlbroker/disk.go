@@ -28,6 +28,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"time"
 
 	"dledgerlab/core/controller"
 )
@@ -58,6 +60,13 @@ type fileDisk struct {
 	size int64
 	// meta is meta.json's content as last written.
 	meta []byte
+	// fsyncs counts the CommitLog's fsyncs of new records (group commit
+	// makes it smaller than the records written); read by the status.
+	fsyncs atomic.Uint64
+	// delay is an extra sleep after each such fsync (--fsync-delay): a
+	// slow disk, under which the inputs that arrive meanwhile share the
+	// next fsync.
+	delay time.Duration
 }
 
 // openDisk opens (or creates) the folder and returns the disk it holds.
@@ -165,6 +174,8 @@ func (fd *fileDisk) persist(d *controller.Disk, cut int64) error {
 		if err := fd.log.Sync(); err != nil {
 			return fmt.Errorf("%s: fsync: %w", fd.log.Name(), err)
 		}
+		fd.fsyncs.Add(1)
+		time.Sleep(fd.delay)
 		fd.pos = append(fd.pos, pos...)
 		fd.size = at + int64(len(buf))
 	}

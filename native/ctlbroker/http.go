@@ -9,6 +9,10 @@ package ctlbroker
 //	                             without), with its offset and epoch
 //	GET  /v1/messages?offset=O&max=M   messages below the confirm offset
 //	GET  /v1/status              role, group state, confirm and max offset
+//	POST /v1/admin/partition     {"brokers":[2,3],"controllers":[1,2,3]} (admin
+//	                             token): drop the HA traffic with those brokers
+//	                             and send those controllers nothing
+//	POST /v1/admin/heal          restore every link
 //
 // A slave answers a produce 421 NOT_MASTER naming the master; a master
 // whose SyncStateSet is smaller than minInSyncReplicas answers 503
@@ -19,7 +23,9 @@ package ctlbroker
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,6 +88,14 @@ type Status struct {
 	MaxOffset         int64                    `json:"max_offset"`
 	AllAck            bool                     `json:"all_ack_in_sync_state_set"`
 	MinInSyncReplicas int                      `json:"min_in_sync_replicas"`
+	// Fsyncs counts the CommitLog's fsyncs of new records since the
+	// broker started: produces that arrive during one fsync share the
+	// next, so under load it grows slower than max_offset.
+	Fsyncs uint64 `json:"fsyncs"`
+	// Partitioned and ControllersCut are the brokers and controllers a
+	// partition cut this broker off from (POST /v1/admin/partition).
+	Partitioned    []uint64 `json:"partitioned,omitempty"`
+	ControllersCut []uint64 `json:"controllers_cut,omitempty"`
 }
 
 func (s *Server) httpServer() *http.Server {
@@ -89,6 +103,7 @@ func (s *Server) httpServer() *http.Server {
 	mux.HandleFunc("POST /v1/messages", s.handleProduce)
 	mux.HandleFunc("GET /v1/messages", s.handleRead)
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.HandleFunc("POST /v1/admin/{action}", server.AdminOnly(s.cfg.AdminToken, s.log, fmt.Sprintf("broker %d", s.cfg.ID), s.cutter().Handle))
 	mux.HandleFunc("/", server.NotFound)
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: s.cfg.ProduceTimeout + 30*time.Second, IdleTimeout: 2 * time.Minute}
@@ -211,10 +226,13 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		st = Status{Broker: int(s.cfg.ID), Group: s.cfg.Group, Role: s.b.Role().String(), Master: int(g.Master),
 			MasterEpoch: g.MasterEpoch, SyncStateSet: g.SyncStateSet, SyncStateSetEpoch: g.SyncStateSetEpoch,
 			Replicas: g.Replicas, Pending: s.b.Pending(), Epochs: s.b.Epochs(), ConfirmOffset: s.b.ConfirmOffset(),
-			MaxOffset: s.b.MaxOffset(), AllAck: s.cfg.AllAck, MinInSyncReplicas: s.cfg.MinInSyncReplicas}
+			MaxOffset: s.b.MaxOffset(), AllAck: s.cfg.AllAck, MinInSyncReplicas: s.cfg.MinInSyncReplicas, Fsyncs: s.disk.fsyncs.Load()}
 	}); err != nil {
 		unavailable(w, err)
 		return
+	}
+	if c := s.cutter(); len(c.Cuts()) > 0 || len(s.ctlCut.List()) > 0 {
+		st.Partitioned, st.ControllersCut = c.Cuts(), s.ctlCut.List()
 	}
 	if st.Master != 0 {
 		st.MasterAddr = s.cfg.HTTP[coreID(controller.BrokerID(st.Master))]
@@ -229,6 +247,19 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		st.Epochs = controller.EpochFile{}
 	}
 	server.WriteJSON(w, http.StatusOK, st)
+}
+
+// cutter is the broker's partition and heal: the other brokers on the
+// peer links, the controllers by the ids in --controllers.
+func (s *Server) cutter() server.Cutter {
+	return server.Cutter{ID: s.cfg.ID, Peers: s.cfg.Peers, Role: "broker", Trans: s.trans,
+		Other: "controller", Others: &s.ctlCut, Log: s.log,
+		CheckOther: func(id uint64) error {
+			if _, ok := s.cfg.Controllers[int(id)]; !ok {
+				return fmt.Errorf("controller %d is not one of --controllers (controllers %v)", id, slices.Sorted(maps.Keys(s.cfg.Controllers)))
+			}
+			return nil
+		}}
 }
 
 func badRequest(w http.ResponseWriter, err error) {

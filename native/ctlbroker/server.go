@@ -71,7 +71,13 @@ type Config struct {
 	// ProduceTimeout: a produce not acknowledged in this long is answered
 	// 504 TIMEOUT (outcome unknown).
 	ProduceTimeout time.Duration
-	Logger         *slog.Logger
+	// FsyncDelay is an extra sleep after each CommitLog fsync: a slow
+	// disk, to watch group commit (and replication) on a fast one.
+	FsyncDelay time.Duration
+	// AdminToken guards POST /v1/admin/partition and heal (empty: admin
+	// calls are disabled).
+	AdminToken string
+	Logger     *slog.Logger
 }
 
 // Server is a running broker.
@@ -86,6 +92,11 @@ type Server struct {
 
 	calls   chan func()
 	stopped chan struct{}
+
+	// ctlCut holds the controllers a partition cut off: the runner sends
+	// them no heartbeat or alterSyncStateSet. The other brokers are cut
+	// in the transport (the HA push and acks).
+	ctlCut server.CutSet
 
 	// Owned by the runner: the produce requests waiting for their Ack.
 	ticket uint64
@@ -120,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	fd.delay = cfg.FsyncDelay
 	ticks := func(d time.Duration) int { return max(1, int(d/cfg.Tick)) }
 	ctls := make([]int, 0, len(cfg.Controllers))
 	for id := range cfg.Controllers {
@@ -139,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 	log.Info("broker opened", "dir", cfg.Dir, "max_offset", b.MaxOffset(), "epochs", fmt.Sprint(b.Epochs()), "state", b.State().String())
 	return &Server{cfg: cfg, log: log, disk: fd, mem: mem, b: b, trans: tr,
 		hc:    &http.Client{Timeout: max(time.Second, cfg.Heartbeat)},
-		calls: make(chan func(), 64), stopped: make(chan struct{}), waits: map[uint64]chan controller.Ack{}}, nil
+		calls: make(chan func(), runnerBatch), stopped: make(chan struct{}), waits: map[uint64]chan controller.Ack{}}, nil
 }
 
 // Run listens on the broker's peer and HTTP addresses and serves until ctx
@@ -150,7 +162,8 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // runLoop is the runner: a tick, a peer message or a call goes to the
-// Broker, then flush persists and sends what resulted.
+// Broker — with the peer messages and calls already waiting — then flush
+// persists and sends what resulted.
 func (s *Server) runLoop(ctx context.Context) error {
 	return server.Runner{Tick: s.cfg.Tick, Recv: s.trans.Recv(), Calls: s.calls, OnTick: s.b.Tick,
 		OnPeer: func(m core.Message) {
@@ -161,8 +174,14 @@ func (s *Server) runLoop(ctx context.Context) error {
 			}
 			s.b.HandleHA(ha)
 		},
-		After: func() error { return s.flush(ctx) }}.Run(ctx)
+		After: func() error { return s.flush(ctx) }, Batch: runnerBatch}.Run(ctx)
 }
+
+// runnerBatch is how many inputs the runner takes before one flush: the
+// produces (and acks) that arrived during the last fsync share the next
+// (group commit). A bound, so that a flood of inputs still flushes, and
+// sends and answers, regularly.
+const runnerBatch = 256
 
 // flush writes what the Broker changed and fsyncs it, then sends its HA
 // messages and controller requests and answers producers.
@@ -182,6 +201,11 @@ func (s *Server) flush(ctx context.Context) error {
 		s.trans.Send(haToMessage(m))
 	}
 	for _, r := range out.Requests {
+		if s.ctlCut.Has(uint64(r.Controller)) {
+			// Partitioned: lost on the way, as a request to an
+			// unreachable controller is; the Broker asks again.
+			continue
+		}
 		go s.ask(ctx, r)
 	}
 	for _, a := range out.Acks {

@@ -8,6 +8,10 @@ package ctlserver
 //	POST /v1/alterSyncStateSet    {group, broker, master_epoch, sync_state_set_epoch, sync_state_set}
 //	GET  /v1/groups/{group}       the group's state as this controller applied it, and who leads
 //	GET  /v1/status               role, term, leader, commit, applied
+//	POST /v1/admin/partition      {"controllers":[2,3],"brokers":[1]} (admin token):
+//	                              drop the Raft traffic with those controllers,
+//	                              refuse those brokers' requests unanswered
+//	POST /v1/admin/heal           restore every link
 //
 // Only the leader answers brokers (core/controller.Controller.Handle); a
 // follower answers 421 NOT_LEADER with the leader's id and HTTP address.
@@ -90,6 +94,10 @@ type Status struct {
 	Commit     uint64 `json:"commit"`
 	Applied    uint64 `json:"applied"`
 	LastIndex  uint64 `json:"last_index"`
+	// Partitioned and BrokersCut are the controllers and brokers a
+	// partition cut this controller off from (POST /v1/admin/partition).
+	Partitioned []uint64 `json:"partitioned,omitempty"`
+	BrokersCut  []uint64 `json:"brokers_cut,omitempty"`
 }
 
 func (s *Server) httpServer() *http.Server {
@@ -99,6 +107,7 @@ func (s *Server) httpServer() *http.Server {
 	mux.HandleFunc("POST /v1/alterSyncStateSet", s.handleAlter)
 	mux.HandleFunc("GET /v1/groups/{group}", s.handleGroup)
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.HandleFunc("POST /v1/admin/{action}", server.AdminOnly(s.cfg.AdminToken, s.log, fmt.Sprintf("controller %d", s.cfg.ID), s.cutter().Handle))
 	mux.HandleFunc("/", server.NotFound)
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: s.cfg.AnswerTimeout + 10*time.Second, IdleTimeout: 2 * time.Minute}
@@ -121,9 +130,33 @@ func readBroker(w http.ResponseWriter, r *http.Request) (BrokerRequest, bool) {
 	return req, true
 }
 
+// refuseCut answers a request of a broker a partition cut this controller
+// off from (503, as if it never arrived: the broker asks again) and
+// reports whether it did.
+func (s *Server) refuseCut(w http.ResponseWriter, broker int) bool {
+	if !s.brokerCut.Has(uint64(broker)) {
+		return false
+	}
+	unavailable(w, fmt.Errorf("controller %d is cut off from broker %d by a partition (POST /v1/admin/partition); heal restores the link", s.cfg.ID, broker))
+	return true
+}
+
+// cutter is the controller's partition and heal: the other controllers on
+// the peer links, brokers by id (1 to MaxBrokers).
+func (s *Server) cutter() server.Cutter {
+	return server.Cutter{ID: s.cfg.ID, Peers: s.cfg.Peers, Role: "controller", Trans: s.trans,
+		Other: "broker", Others: &s.brokerCut, Log: s.log,
+		CheckOther: func(id uint64) error {
+			if id < 1 || id > MaxBrokers {
+				return fmt.Errorf("broker %d: want an id from 1 to %d", id, MaxBrokers)
+			}
+			return nil
+		}}
+}
+
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	req, ok := readBroker(w, r)
-	if !ok {
+	if !ok || s.refuseCut(w, req.Broker) {
 		return
 	}
 	rep, ok := s.ask(w, r, controller.Request{Kind: controller.ReqHeartbeat, Group: req.Group,
@@ -138,7 +171,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 // registration, or the answer timeout.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	req, ok := readBroker(w, r)
-	if !ok {
+	if !ok || s.refuseCut(w, req.Broker) {
 		return
 	}
 	b := controller.BrokerID(req.Broker)
@@ -173,6 +206,9 @@ func (s *Server) handleAlter(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := checkMember(req.Group, req.Broker); err != nil {
 		badRequest(w, err)
+		return
+	}
+	if s.refuseCut(w, req.Broker) {
 		return
 	}
 	if len(req.SyncStateSet) == 0 || len(req.SyncStateSet) > MaxBrokers {
@@ -284,6 +320,9 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 			st.LeaderAddr = s.cfg.HTTP[ns.Lead]
 		}
 	})
+	if c := s.cutter(); len(c.Cuts()) > 0 || len(s.brokerCut.List()) > 0 {
+		st.Partitioned, st.BrokersCut = c.Cuts(), s.brokerCut.List()
+	}
 	return st, err
 }
 

@@ -51,7 +51,10 @@ type Config struct {
 	Unclean bool
 	// AnswerTimeout is how long a request waits for its Op to be applied.
 	AnswerTimeout time.Duration
-	Logger        *slog.Logger
+	// AdminToken guards POST /v1/admin/partition and heal (empty: admin
+	// calls are disabled).
+	AdminToken string
+	Logger     *slog.Logger
 }
 
 // Server is a running controller.
@@ -64,6 +67,10 @@ type Server struct {
 
 	calls   chan func()
 	stopped chan struct{}
+
+	// brokerCut holds the brokers a partition cut off: their requests are
+	// refused unanswered. The other controllers are cut in the transport.
+	brokerCut server.CutSet
 
 	// Owned by the runner: the requests waiting for their reply, by
 	// (kind, group, broker), oldest first. Invariant: each was proposed as

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -229,9 +230,52 @@ type PeerStatus struct {
 
 // AdminRequest is the body of the admin calls: peers to cut for partition,
 // the target for transfer (0: the most up-to-date follower).
+//
+// Peers are members of the same kind as the one asked (brokers of its
+// group for a broker, the other controllers for a controller). A member of
+// Controller mode also talks to the other kind: Brokers and Controllers
+// name members by kind (docs/CONTROLLER.md, "Partitions"). A DLedger-mode
+// broker takes Brokers as Peers and refuses Controllers.
 type AdminRequest struct {
-	Peers []uint64 `json:"peers,omitempty"`
-	To    uint64   `json:"to,omitempty"`
+	Peers       []uint64 `json:"peers,omitempty"`
+	Brokers     []uint64 `json:"brokers,omitempty"`
+	Controllers []uint64 `json:"controllers,omitempty"`
+	To          uint64   `json:"to,omitempty"`
+}
+
+// PeersToCut checks the ids a partition names among a member's group: each
+// must be another member of peers. role names the member's kind
+// ("broker", "controller") in the error, which says which ids there are.
+func PeersToCut(self core.NodeID, peers map[core.NodeID]string, role string, ids []uint64) ([]core.NodeID, error) {
+	var out []core.NodeID
+	for _, p := range ids {
+		id := core.NodeID(p)
+		if _, ok := peers[id]; !ok || id == self {
+			return nil, fmt.Errorf("%s %d is not another member of this group (%ss %v; this is %s %d)",
+				role, p, role, slices.Sorted(maps.Keys(peers)), role, self)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// AdminOnly runs h only for a call with the admin token: 401 when missing,
+// 403 when wrong (logged, never the token) or when the member (named by
+// who, e.g. "broker 2") was started without one.
+func AdminOnly(token string, log *slog.Logger, who string, h http.HandlerFunc) http.HandlerFunc {
+	check := AdminCheck{
+		Token:    token,
+		Missing:  "admin calls need the admin token: Authorization: Bearer <token>",
+		Disabled: who + " was started without --admin-token ($DLEDGERLAB_ADMIN_TOKEN): admin calls are disabled",
+		Refused: func(r *http.Request) {
+			log.Warn("admin call with a wrong token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
+		},
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if check.Allow(w, r) {
+			h(w, r)
+		}
+	}
 }
 
 func (s *Server) httpServer() *http.Server {
@@ -653,22 +697,9 @@ func (s *Server) status(digest bool) Status {
 	return st
 }
 
-// admin runs h only for a call with the admin token: 401 when missing, 403
-// when wrong (or when the broker was started without one).
+// admin runs h only for a call with the admin token (AdminOnly).
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
-	check := AdminCheck{
-		Token:    s.cfg.AdminToken,
-		Missing:  "admin calls need the admin token: Authorization: Bearer <token>",
-		Disabled: "this broker was started without --admin-token: admin calls are disabled",
-		Refused: func(r *http.Request) {
-			s.log.Warn("admin call with a wrong token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
-		},
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		if check.Allow(w, r) {
-			h(w, r)
-		}
-	}
+	return AdminOnly(s.cfg.AdminToken, s.log, fmt.Sprintf("broker %d", s.cfg.ID), h)
 }
 
 func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
@@ -679,21 +710,23 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 	action := r.PathValue("action")
 	switch action {
 	case "partition":
-		if len(req.Peers) == 0 {
+		if len(req.Controllers) > 0 {
+			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf(
+				"broker %d runs in DLedger mode: it has no controllers to cut off (controllers %v; c<id> names a controller of Controller mode)", s.cfg.ID, req.Controllers)})
+			return
+		}
+		peers := append(slices.Clone(req.Peers), req.Brokers...)
+		if len(peers) == 0 {
 			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: `partition needs {"peers": [ids to cut off]}`})
 			return
 		}
-		var ids []core.NodeID
-		for _, p := range req.Peers {
-			id := core.NodeID(p)
-			if _, ok := s.cfg.Peers[id]; !ok || id == s.cfg.ID {
-				WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: fmt.Sprintf("broker %d is not another member of this group", p)})
-				return
-			}
-			ids = append(ids, id)
+		ids, err := PeersToCut(s.cfg.ID, s.cfg.Peers, "broker", peers)
+		if err != nil {
+			WriteError(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Message: err.Error()})
+			return
 		}
 		s.trans.Cut(ids)
-		s.log.Info("partition: links cut", "peers", req.Peers)
+		s.log.Info("partition: links cut", "peers", peers)
 	case "heal":
 		s.trans.Heal()
 		s.log.Info("partition healed; links restored (no latency, no loss)")

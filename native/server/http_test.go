@@ -311,7 +311,7 @@ func TestAdminDisabledWithoutToken(t *testing.T) {
 	status, out := call(t, "POST", base+"/v1/admin/heal", "", "Authorization", "Bearer tok")
 	assert.Equal(t, 403, status, "%v", out)
 	assert.Equal(t, CodeForbidden, errCode(out))
-	assert.Equal(t, "this broker was started without --admin-token: admin calls are disabled", out["error"].(map[string]any)["message"])
+	assert.Equal(t, "broker 1 was started without --admin-token ($DLEDGERLAB_ADMIN_TOKEN): admin calls are disabled", out["error"].(map[string]any)["message"])
 	status, out = call(t, "POST", base+"/v1/admin/campaign", "")
 	assert.Equal(t, 401, status, "%v", out)
 	assert.Equal(t, "admin calls need the admin token: Authorization: Bearer <token>", out["error"].(map[string]any)["message"])

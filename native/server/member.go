@@ -44,6 +44,13 @@ type Runner struct {
 	OnTick func()
 	OnPeer func(core.Message)
 	After  func() error
+	// Batch bounds the inputs handed to the member before one After
+	// (0 or 1: one). After the input it waited for, the loop also takes
+	// the peer messages and calls already waiting — those that arrived
+	// while the last After ran, e.g. during its fsync — so that one After,
+	// and one fsync, serves them all: group commit. After still runs
+	// before anything those inputs produced is sent or answered.
+	Batch int
 }
 
 // Run runs the loop until ctx is done or After fails.
@@ -61,8 +68,24 @@ func (r Runner) Run(ctx context.Context) error {
 		case f := <-r.Calls:
 			f()
 		}
+		r.takeWaiting()
 		if err := r.After(); err != nil {
 			return err
+		}
+	}
+}
+
+// takeWaiting hands the member up to Batch-1 more inputs that are
+// already waiting, without waiting for any.
+func (r Runner) takeWaiting() {
+	for n := 1; n < r.Batch; n++ {
+		select {
+		case m := <-r.Recv:
+			r.OnPeer(m)
+		case f := <-r.Calls:
+			f()
+		default:
+			return
 		}
 	}
 }

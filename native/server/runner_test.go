@@ -73,3 +73,31 @@ func TestWaitingProducesShareOneFsync(t *testing.T) {
 	wg.Wait()
 	assert.Less(t, syncs.Load()-before, int64(n/4), "%d waiting produces took %d fsyncs", n, syncs.Load()-before)
 }
+
+// A Runner with a Batch hands the member the calls already waiting before
+// one After (group commit: one fsync for all of them), at most Batch of
+// them; without one, each input gets its own After.
+func TestRunnerTakesWaitingInputsBeforeOneAfter(t *testing.T) {
+	errStop := fmt.Errorf("stop after the first After")
+	for _, tc := range []struct {
+		name       string
+		batch, ran int
+	}{
+		{"no batch: one input per After", 0, 1},
+		{"every waiting call", 8, 5},
+		{"at most Batch", 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := make(chan func(), 5)
+			ran, afters := 0, 0
+			for range 5 {
+				calls <- func() { ran++ }
+			}
+			err := Runner{Tick: time.Hour, Calls: calls, OnTick: func() {}, OnPeer: nil, Batch: tc.batch,
+				After: func() error { afters++; return errStop }}.Run(context.Background())
+			require.ErrorIs(t, err, errStop)
+			assert.Equal(t, tc.ran, ran, "calls run before the first After")
+			assert.Equal(t, 1, afters)
+		})
+	}
+}

@@ -47,6 +47,8 @@ func TestTeachingControlsBadInput(t *testing.T) {
 		{"link negative latency", "link", `{"peer":2,"latency_ms":-5}`, tok, 400, CodeBadRequest, "latency_ms"},
 		{"link huge jitter", "link", `{"peer":2,"jitter_ms":3600000}`, tok, 400, CodeBadRequest, "jitter_ms"},
 		{"link unknown field", "link", `{"peer":2,"dup":0.5}`, tok, 400, CodeBadRequest, "unknown field"},
+		{"partition of controllers", "partition", `{"controllers":[1]}`, tok, 400, CodeBadRequest, "broker 1 runs in DLedger mode: it has no controllers"},
+		{"partition of an unknown broker", "partition", `{"brokers":[9]}`, tok, 400, CodeBadRequest, "broker 9 is not another member of this group (brokers [1 2]; this is broker 1)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
