@@ -173,7 +173,7 @@ func (r *Run) View() View {
 	v := r.s.View()
 	v.Timeline.EndMs = max(r.end, r.s.Now())
 	for _, a := range r.acts {
-		v.Timeline.Actions = append(v.Timeline.Actions, a.AtMs)
+		v.Timeline.Actions = append(v.Timeline.Actions, TimelineMark{AtMs: a.AtMs, Kind: a.Kind, Node: a.Node})
 	}
 	return v
 }

@@ -146,8 +146,15 @@ type SettingsView struct {
 
 // TimelineView says how far the run reaches and where its actions are.
 type TimelineView struct {
-	EndMs   int64   `json:"end_ms"`
-	Actions []int64 `json:"actions"`
+	EndMs   int64          `json:"end_ms"`
+	Actions []TimelineMark `json:"actions"`
+}
+
+// TimelineMark is one recorded action on the timeline.
+type TimelineMark struct {
+	AtMs int64  `json:"at"`
+	Kind string `json:"kind"`
+	Node int    `json:"node,omitempty"`
 }
 
 // Event kinds a View's events carry. The page words each one in the
@@ -375,6 +382,6 @@ func (s *Sim) View() View {
 	v.Settings = SettingsView{TickMs: c.TickMs, MinInSyncReplicas: c.MinInSyncReplicas, AllAckInSyncStateSet: !c.AnyAck,
 		EnableElectUncleanMaster: c.Unclean, BrokerHeartbeatMs: c.BrokerHeartbeatMs, BrokerTimeoutMs: c.BrokerTimeoutMs,
 		HAMaxMsSlaveNotCatchup: c.HAMaxMsSlaveNotCatchup}
-	v.Timeline = TimelineView{EndMs: s.now, Actions: []int64{}}
+	v.Timeline = TimelineView{EndMs: s.now, Actions: []TimelineMark{}}
 	return v
 }

@@ -27,18 +27,21 @@ let engineFailed = null;
 const ready = new Promise((resolve) => { engineReady = resolve; });
 self.dledgerReady = () => engineReady();
 
+// worker.js?engine=controller runs Controller mode's engine (wasm/controller).
+const WASM = new URL(self.location.href).searchParams.get('engine') === 'controller' ? 'dledgerlab-controller.wasm' : 'dledgerlab.wasm';
+
 async function start() {
   try {
     importScripts('wasm_exec.js');
     const go = new Go();
     let result;
-    const resp = fetch('dledgerlab.wasm');
+    const resp = fetch(WASM);
     try {
       result = await WebAssembly.instantiateStreaming(resp, go.importObject);
     } catch (streamErr) {
       // A server without application/wasm: fall back to bytes.
-      const r = await fetch('dledgerlab.wasm');
-      if (!r.ok) throw new Error('dledgerlab.wasm: HTTP ' + r.status + ' ' + r.statusText);
+      const r = await fetch(WASM);
+      if (!r.ok) throw new Error(WASM + ': HTTP ' + r.status + ' ' + r.statusText);
       const bytes = await r.arrayBuffer();
       result = await WebAssembly.instantiate(bytes, go.importObject);
     }

@@ -97,6 +97,7 @@ export class Controls {
       case 'help': this.toggleHelp(); break;
       case 'dismiss-notice': $('#notice').hidden = true; break;
       case 'move-group': this.moveGroup(Number(el.dataset.chip), 1); break;
+      case 'mode': app.switchMode(el.dataset.mode); break;
     }
   }
 
@@ -309,6 +310,11 @@ export class Controls {
       $('#speed').value = String(next);
     };
     let handled = true;
+    // Controller mode has its own node keys (ctlview.js); the rest are common.
+    if (app.mode === 'controller' && app.ctl.key(k)) {
+      e.preventDefault();
+      return;
+    }
     if (k >= '1' && k <= '9') {
       const id = Number(k);
       if (this.nodeIds.includes(id)) app.select(id);

@@ -14,6 +14,7 @@ import { Story } from './story.js';
 import { live } from './live.js';
 import { installFolding } from './phone.js';
 import { Announcer } from './announce.js';
+import { CtlView } from './ctlview.js';
 import { applyStatic, currentLang, setLang, t, whyText } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -24,6 +25,10 @@ const refused = (vars) => t(live ? 'liveRefused' : 'actionRefused', vars);
 class App {
   constructor() {
     this.engine = new Engine('worker.js');
+    // One engine per mode, each in its own worker: Controller mode's is
+    // fetched the first time the learner switches to it.
+    this.engines = { dledger: this.engine };
+    this.mode = 'dledger'; // the mode of the run asked for last
     this.frame = null;
     this.selected = 0;
     this.playing = true;
@@ -65,6 +70,11 @@ class App {
     this.lesson = new LessonPanel(this, { live });
     // Story mode (story.js): the seed's story told beat by beat.
     this.story = new Story(this, { live });
+    // Controller mode's views and controls (ctlview.js).
+    this.ctl = new CtlView(this, {
+      stage: $('#ctl-stage'), logs: $('#ctl-logs'), events: $('#events'), clients: $('#ctl-clients'),
+      selName: $('#ctl-sel-name'), selInfo: $('#ctl-sel-info'),
+    });
 
     applyStatic(document);
     installFolding();
@@ -107,17 +117,39 @@ class App {
     this.pendingSeek = Math.max(0, Math.round(ms));
   }
 
-  /** restart begins a new run from settings (an object) or a share string. */
+  /** restart begins a new run from settings (an object) or a share string.
+   * Settings with mode "controller" (or opts.mode) start a Controller-mode run. */
   restart(arg, opts = {}) {
     if (!opts.story) this.story.interrupted('restart');
-    this.pendingInit = { arg: typeof arg === 'string' ? arg : JSON.stringify(arg), ...opts };
+    const mode = opts.mode || (arg && arg.mode === 'controller' ? 'controller' : 'dledger');
+    this.pendingInit = { arg: typeof arg === 'string' ? arg : JSON.stringify(arg), ...opts, mode };
+  }
+
+  /** switchMode starts a run in the other mode (the mode switch), and
+   * keeps the mode in the address, so a reload or a copied URL opens it. */
+  switchMode(mode) {
+    if (live || mode === this.mode) return;
+    if (this.lesson.active) this.lesson.end();
+    this.hashSet = mode === 'controller' ? '#mode=controller' : '';
+    history.replaceState(null, '', mode === 'controller' ? '#mode=controller' : location.pathname + location.search);
+    this.restart(mode === 'controller' ? this.ctl.settings() : {});
+  }
+
+  /** engineFor returns the engine of a mode, starting it the first time. */
+  engineFor(mode) {
+    if (!this.engines[mode]) this.engines[mode] = new Engine('worker.js?engine=' + mode);
+    return this.engines[mode];
   }
 
   /** startLesson begins a guided lesson (a guide.Lesson from /lessons.json)
    * in a new run with the lesson's cluster. */
   startLesson(lesson) {
     this.story.interrupted('lesson');
-    this.pendingInit = { lesson };
+    if (this.mode === 'controller') {
+      this.hashSet = '';
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    this.pendingInit = { lesson, mode: 'dledger' };
   }
 
   /** lessonCall runs a lesson call (lessonGoto, lessonShowSolution,
@@ -139,7 +171,7 @@ class App {
   async share() {
     const v = await this.request('share');
     if (v.error) { this.notice(t('actionRefused', { err: v.error }), 'error'); return; }
-    const hash = '#run=' + v.share + '&t=' + (this.frame ? this.frame.time_ms : 0);
+    const hash = '#' + (this.mode === 'controller' ? 'mode=controller&' : '') + 'run=' + v.share + '&t=' + (this.frame ? this.frame.time_ms : 0);
     this.hashSet = hash;
     history.replaceState(null, '', hash);
     const url = location.href;
@@ -166,6 +198,7 @@ class App {
     setLang(lang);
     this.controls.syncLang();
     this.cluster.relabel();
+    this.ctl.relabel();
     this.lesson.relabel();
     this.story.relabel();
     this.redraw(true);
@@ -178,10 +211,13 @@ class App {
   startFromHash() {
     const params = new URLSearchParams(location.hash.slice(1));
     const run = params.get('run');
+    const mode = params.get('mode') === 'controller' && !live ? 'controller' : 'dledger';
     this.hashSet = location.hash;
     if (run) {
       const at = Number(params.get('t'));
-      this.restart(run, { share: true, t: Number.isFinite(at) && at > 0 ? at : null });
+      this.restart(run, { share: true, t: Number.isFinite(at) && at > 0 ? at : null, mode });
+    } else if (mode === 'controller') {
+      this.restart(this.ctl.settings());
     } else if (this.story.wanted()) {
       this.story.start();
     } else {
@@ -203,12 +239,15 @@ class App {
       const r = this.arrived;
       this.arrived = null;
       if (r.rewound) this.cluster.clearMessages();
-      this.show(r.value);
+      // A frame the other mode's engine answered before a switch is stale.
+      if ((r.value.mode === 'controller') === (this.mode === 'controller')) this.show(r.value);
       parseMs = r.parseMs || 0;
     }
-    this.cluster.animate();
-    // The heavier tables take turns: at most one rebuild per animation frame.
-    if (!this.logs.flush(false)) this.events.flush(false);
+    if (this.mode !== 'controller') {
+      this.cluster.animate();
+      // The heavier tables take turns: at most one rebuild per animation frame.
+      if (!this.logs.flush(false)) this.events.flush(false);
+    }
     if (parseMs !== null) {
       // Per-frame work: decoding the frame (when it arrived) plus this whole
       // callback (drawing it and everything else done in this frame).
@@ -229,6 +268,9 @@ class App {
       const init = this.pendingInit;
       this.pendingInit = null;
       this.arrived = null;
+      this.mode = init.mode || 'dledger';
+      this.engine = this.engineFor(this.mode);
+      if (this.engine.busy) { this.pendingInit = init; return; } // after its last answer
       if (init.lesson) this.engine.call('lesson', JSON.stringify(init.lesson)).then((r) => this.onInit(r, init));
       else this.engine.call('init', init.arg).then((r) => this.onInit(r, init));
       return;
@@ -302,6 +344,21 @@ class App {
     this.timeline.reset();
     this.actions = [];
     this.carry = 0;
+    const ctl = v.mode === 'controller';
+    document.body.dataset.mode = ctl ? 'controller' : 'dledger';
+    for (const b of document.querySelectorAll('[data-action="mode"]')) b.setAttribute('aria-pressed', String(b.dataset.mode === (ctl ? 'controller' : 'dledger')));
+    if (ctl) {
+      this.ctl.onNewRun(v);
+      this.lesson.end();
+      this.show(v);
+      if (init.t !== null && init.t !== undefined) {
+        this.setPlaying(false);
+        this.pendingSeek = init.t;
+      }
+      return;
+    }
+    if (this.frame && this.frame.mode === 'controller') this.frame = null; // the controls look at the latest frame
+    this.events.key = ''; // the list showed the other mode's events
     if (this.selected > v.nodes.length) this.selected = 0;
     this.controls.onNewRun(v);
     if (init.lesson) {
@@ -334,6 +391,12 @@ class App {
     const vt = this.viewTimes;
     let t = performance.now();
     const lap = (name) => { const now = performance.now(); vt[name] = (vt[name] || 0) + now - t; t = now; };
+    if (f.mode === 'controller') {
+      this.ctl.update(f, force); lap('cluster');
+      this.timeline.update(f); lap('timeline');
+      this.badge.update(f, force); lap('other');
+      return;
+    }
     this.cluster.update(f, this.selected); lap('cluster');
     this.logs.update(f, this.selected, force); lap('logs');
     this.timeline.update(f); lap('timeline');
@@ -361,6 +424,8 @@ const app = new App();
 // A small, stable surface for tests and measurements.
 window.dledgerLab = {
   get frame() { return app.frame; },
+  /** mode: "dledger" or "controller" (the mode of the run shown or starting). */
+  get mode() { return app.mode; },
   get firstFrameMs() { return app.firstFrameMs; },
   get frames() { return app.frames; },
   get playing() { return app.playing; },

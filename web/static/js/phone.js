@@ -3,7 +3,7 @@
 // and a heading (a button then: click, Enter or Space) opens its card. On a
 // wider screen every card stays open.
 
-const FOLDABLE = ['net-title', 'clients-title', 'settings-title'];
+const FOLDABLE = ['net-title', 'clients-title', 'settings-title', 'ctl-clients-title', 'ctl-settings-title'];
 const SELECTOR = FOLDABLE.map((id) => '#' + id).join(', ');
 const narrow = window.matchMedia('(max-width: 480px)');
 
