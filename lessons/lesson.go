@@ -68,6 +68,57 @@ type yLesson struct {
 	} `yaml:"goal"`
 }
 
+// decode reads a lesson file's YAML (unknown keys are errors); bad makes
+// an error that names the file and a line.
+func decode(name string, data []byte) (raw yLesson, doc *yaml.Node, bad func(int, string, ...any) error, err error) {
+	bad = func(line int, format string, args ...any) error {
+		return fmt.Errorf("%w: %s:%d: %s", ErrLesson, name, line, fmt.Sprintf(format, args...))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return raw, nil, bad, fmt.Errorf("%w: %s: %v", ErrLesson, name, err)
+	}
+	if len(root.Content) == 0 {
+		return raw, nil, bad, bad(1, "empty file")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		return raw, nil, bad, fmt.Errorf("%w: %s: %v", ErrLesson, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return raw, root.Content[0], bad, nil
+}
+
+// steps are the lesson's steps, each with the line it starts at.
+func (raw *yLesson) steps(doc *yaml.Node) []Step {
+	var out []Step
+	for _, st := range raw.Steps {
+		out = append(out, Step{Say: st.Say, Do: lines(st.Do), Expect: lines(st.Expect)})
+	}
+	if steps := mappingValue(doc, "steps"); steps != nil {
+		for i, s := range steps.Content {
+			if i < len(out) {
+				out[i].Line = s.Line
+			}
+		}
+	}
+	return out
+}
+
+func (raw *yLesson) goal() Goal {
+	return Goal{Say: raw.Goal.Say, Start: lines(raw.Goal.Start), Expect: lines(raw.Goal.Expect), Solution: lines(raw.Goal.Solution)}
+}
+
+// lineOf returns where a top-level key of doc is written (1 if absent).
+func lineOf(doc *yaml.Node) func(string) int {
+	return func(key string) int {
+		if v := mappingValue(doc, key); v != nil {
+			return v.Line
+		}
+		return 1
+	}
+}
+
 func lines(ys []yLine) []Line {
 	out := make([]Line, len(ys))
 	for i, y := range ys {
@@ -85,40 +136,16 @@ var ErrLesson = errors.New("bad lesson")
 // Parse reads one lesson file. Errors name the file, the line and what was
 // expected.
 func Parse(name string, data []byte) (*Lesson, error) {
-	bad := func(line int, format string, args ...any) error {
-		return fmt.Errorf("%w: %s:%d: %s", ErrLesson, name, line, fmt.Sprintf(format, args...))
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrLesson, name, err)
-	}
-	if len(root.Content) == 0 {
-		return nil, bad(1, "empty file")
-	}
-	doc := root.Content[0]
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var raw yLesson
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrLesson, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	raw, doc, bad, err := decode(name, data)
+	if err != nil {
+		return nil, err
 	}
 	l := Lesson{ID: raw.ID, Order: raw.Order, Title: raw.Title, Intro: raw.Intro, SimOnly: raw.SimOnly, Quiz: raw.Quiz, File: name}
-	for _, st := range raw.Steps {
-		l.Steps = append(l.Steps, Step{Say: st.Say, Do: lines(st.Do), Expect: lines(st.Expect)})
-	}
-	l.Goal = Goal{Say: raw.Goal.Say, Start: lines(raw.Goal.Start), Expect: lines(raw.Goal.Expect), Solution: lines(raw.Goal.Solution)}
+	l.Steps, l.Goal = raw.steps(doc), raw.goal()
 	l.Cluster = sim.Config{Nodes: 3, Seed: 1}
 	if raw.Cluster.Kind != 0 {
 		if err := decodeCluster(&raw.Cluster, &l.Cluster); err != nil {
 			return nil, bad(raw.Cluster.Line, "cluster: %v", err)
-		}
-	}
-	// Step line numbers, for messages.
-	if steps := mappingValue(doc, "steps"); steps != nil {
-		for i, s := range steps.Content {
-			if i < len(l.Steps) {
-				l.Steps[i].Line = s.Line
-			}
 		}
 	}
 	if err := check(&l, bad, doc); err != nil {
@@ -201,29 +228,12 @@ func decodeCluster(n *yaml.Node, c *sim.Config) error {
 // check validates a parsed lesson: texts in both languages, every action
 // and check understood, brokers inside the cluster, quiz answers in range.
 func check(l *Lesson, bad func(int, string, ...any) error, doc *yaml.Node) error {
-	line := func(key string) int {
-		if v := mappingValue(doc, key); v != nil {
-			return v.Line
-		}
-		return 1
-	}
-	if l.ID == "" {
-		return bad(1, "missing id")
-	}
-	if err := bothLanguages(l.Title, "title"); err != nil {
-		return bad(line("title"), "%v", err)
-	}
-	if err := bothLanguages(l.Intro, "intro"); err != nil {
-		return bad(line("intro"), "%v", err)
-	}
-	if len(l.Steps) == 0 {
-		return bad(line("steps"), "a lesson needs at least one step")
+	line := lineOf(doc)
+	if err := checkTexts(l.ID, l.Title, l.Intro, l.Steps, l.Goal, l.Quiz, bad, line); err != nil {
+		return err
 	}
 	n := l.Cluster.Nodes
-	for i, s := range l.Steps {
-		if err := bothLanguages(s.Say, fmt.Sprintf("step %d's say", i+1)); err != nil {
-			return bad(s.Line, "%v", err)
-		}
+	for _, s := range l.Steps {
 		for _, d := range s.Do {
 			if _, err := guide.ParseAction(d.Text, n); err != nil {
 				return bad(d.Line, "%v", err)
@@ -234,12 +244,6 @@ func check(l *Lesson, bad func(int, string, ...any) error, doc *yaml.Node) error
 				return bad(e.Line, "%v", err)
 			}
 		}
-	}
-	if err := bothLanguages(l.Goal.Say, "goal's say"); err != nil {
-		return bad(line("goal"), "%v", err)
-	}
-	if len(l.Goal.Expect) == 0 || len(l.Goal.Solution) == 0 {
-		return bad(line("goal"), "a goal needs expect (what the page recognises) and solution (how a test reaches it)")
 	}
 	for _, d := range l.Goal.Start {
 		if _, err := guide.ParseAction(d.Text, n); err != nil {
@@ -262,10 +266,40 @@ func check(l *Lesson, bad func(int, string, ...any) error, doc *yaml.Node) error
 	if err := guide.CheckNames(l); errors.As(err, &ne) {
 		return bad(ne.Line, "%s", ne.Msg)
 	}
-	if len(l.Quiz) < 2 {
-		return bad(line("quiz"), "a lesson ends with two or three quiz questions, found %d", len(l.Quiz))
+	return nil
+}
+
+// checkTexts validates what both modes' lessons share: an id, every text
+// in both languages, a goal with expect and solution, quiz answers in
+// range. line(key) is where a top-level key is written.
+func checkTexts(id string, title, intro Text, steps []Step, goal Goal, quiz []Question, bad func(int, string, ...any) error, line func(string) int) error {
+	if id == "" {
+		return bad(1, "missing id")
 	}
-	for i, q := range l.Quiz {
+	if err := bothLanguages(title, "title"); err != nil {
+		return bad(line("title"), "%v", err)
+	}
+	if err := bothLanguages(intro, "intro"); err != nil {
+		return bad(line("intro"), "%v", err)
+	}
+	if len(steps) == 0 {
+		return bad(line("steps"), "a lesson needs at least one step")
+	}
+	for i, s := range steps {
+		if err := bothLanguages(s.Say, fmt.Sprintf("step %d's say", i+1)); err != nil {
+			return bad(s.Line, "%v", err)
+		}
+	}
+	if err := bothLanguages(goal.Say, "goal's say"); err != nil {
+		return bad(line("goal"), "%v", err)
+	}
+	if len(goal.Expect) == 0 || len(goal.Solution) == 0 {
+		return bad(line("goal"), "a goal needs expect (what the page recognises) and solution (how a test reaches it)")
+	}
+	if len(quiz) < 2 {
+		return bad(line("quiz"), "a lesson ends with two or three quiz questions, found %d", len(quiz))
+	}
+	for i, q := range quiz {
 		what := fmt.Sprintf("quiz question %d", i+1)
 		if err := bothLanguages(q.Q, what); err != nil {
 			return bad(line("quiz"), "%v", err)

@@ -1,0 +1,72 @@
+package ctlguide
+
+import (
+	"fmt"
+
+	"dledgerlab/core/ctlsim"
+)
+
+// PlayAll plays l from its first step to its goal, as go test does: each
+// step's actions, then its checks within their bounds; then the goal's
+// solution until every goal check holds. It returns the run and the first
+// failure, naming the step, the line and what was there instead.
+func PlayAll(l *Lesson) (*ctlsim.Run, error) {
+	r, err := ctlsim.NewRun(l.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	s := NewSession(l)
+	for i := range l.Steps {
+		s.Goto(i)
+		s.Play()
+		if err := s.settle(r, stepBudget(l, i)); err != nil {
+			return r, fmt.Errorf("step %d (line %d): %w", i+1, l.Steps[i].Line, err)
+		}
+	}
+	s.Goto(len(l.Steps))
+	s.ShowSolution()
+	if err := s.settle(r, 120_000); err != nil {
+		return r, fmt.Errorf("goal: %w", err)
+	}
+	return r, nil
+}
+
+// stepBudget is the most cluster time a step may take: its waits, its
+// checks' bounds, and the time an action may wait for a role.
+func stepBudget(l *Lesson, i int) int64 {
+	ms := int64(waitForWhoMs + 1000)
+	for _, d := range l.Steps[i].Do {
+		if a, _ := ParseAction(d.Text); a.Kind == "wait" {
+			ms += a.Ms
+		}
+	}
+	for _, e := range l.Steps[i].Expect {
+		c, _ := ParseCheck(e.Text)
+		ms += c.Within + GridMs
+	}
+	return ms
+}
+
+// settle runs the step until it is settled, at most budget ms.
+func (s *Session) settle(r *ctlsim.Run, budget int64) error {
+	end := r.Sim().Now() + budget
+	for r.Sim().Now() < end {
+		if errs := s.Run(r, 100); len(errs) > 0 {
+			return errs[0]
+		}
+		for i, c := range s.Checks {
+			if c.Failed {
+				return fmt.Errorf("line %d: %s did not hold in time: %s", s.expects()[i].Line, c.Text, c.Why.En)
+			}
+		}
+		if s.isGoal() && s.Done() || !s.isGoal() && s.Settled() {
+			return nil
+		}
+	}
+	for i, c := range s.Checks {
+		if !c.OK {
+			return fmt.Errorf("line %d: %s still does not hold after %d ms: %s", s.expects()[i].Line, c.Text, budget, c.Why.En)
+		}
+	}
+	return fmt.Errorf("the actions did not finish in %d ms", budget)
+}
