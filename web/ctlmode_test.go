@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"dledgerlab/lessons"
 )
 
 // ctlMaster waits for an up master broker in the Controller-mode drawing
@@ -144,5 +146,105 @@ func TestControllerModeLooksRight(t *testing.T) {
 			}
 		}
 		p.close()
+	}
+}
+
+// ctlSelect selects a node of the Controller-mode drawing (a network id)
+// by clicking it, as a learner does.
+func (p *page) ctlSelect(node int) {
+	p.t.Helper()
+	p.click(fmt.Sprintf(`#ctl-stage [data-node="%d"]`, node))
+	p.waitFor(fmt.Sprintf(`document.querySelector('#ctl-stage [data-node="%d"]').getAttribute('aria-pressed') === 'true'`, node))
+}
+
+// ctlWho finds the network id a lesson line names, from what the page
+// shows: a broker number, cN, master, slave, controller-leader, or a name
+// the lesson panel lists.
+func (p *page) ctlWho(w string) int {
+	p.t.Helper()
+	raw := p.waitFor(fmt.Sprintf(`(() => {
+		const w = %q, f = dledgerLab.frame;
+		if (/^[1-3]$/.test(w)) return 3 + Number(w);
+		if (/^c[1-3]$/.test(w)) return Number(w.slice(1));
+		if (w === 'master') { const g = document.querySelector('#ctl-stage [data-role="master"][data-state="up"]'); return g && f.group.master === Number(g.dataset.node) - 3 && Number(g.dataset.node); }
+		if (w === 'slave') { const g = [...document.querySelectorAll('#ctl-stage [data-role="slave"][data-state="up"][data-in-set="true"]')][0]; return g && Number(g.dataset.node); }
+		if (w === 'controller-leader') { const g = document.querySelector('#ctl-stage [data-node="1"][data-role="leader"], #ctl-stage [data-node="2"][data-role="leader"], #ctl-stage [data-node="3"][data-role="leader"]'); return g && Number(g.dataset.node); }
+		const n = (dledgerLab.lesson && dledgerLab.lesson.names || []).find((x) => x.name === w);
+		return n && 3 + n.broker;
+	})()`, w))
+	var node int
+	require.NoError(p.t, json.Unmarshal(raw, &node))
+	return node
+}
+
+// ctlByHand performs one of a goal's solution lines through the page's
+// controls: select the node, press the button; waits and the producer as
+// the clients card offers them.
+func (p *page) ctlByHand(line string) {
+	p.t.Helper()
+	f := strings.Fields(line)
+	button := map[string]string{"crash": "ctl-crash", "restart": "ctl-restart", "pause": "ctl-pause", "resume": "ctl-resume", "isolate": "ctl-isolate", "cut": "ctl-cut-brokers"}
+	switch {
+	case button[f[0]] != "":
+		p.ctlSelect(p.ctlWho(f[1]))
+		p.click(fmt.Sprintf(`[data-action=%q]`, button[f[0]]))
+	case f[0] == "heal":
+		p.click(`[data-action="ctl-heal"]`)
+	case f[0] == "produce":
+		p.click(`[data-action="ctl-produce"]`)
+	case f[0] == "consume":
+		p.click(`[data-action="ctl-consumer"]`)
+	case f[0] == "producer" && f[1] == "off":
+		p.click(`[data-action="ctl-producer-stop"]`)
+	case f[0] == "producer":
+		p.typeInto(`#ctl-rate`, strings.TrimSuffix(f[1], "/s"))
+		p.click(`[data-action="ctl-producer"]`)
+	case f[0] == "wait":
+		var now int64
+		p.eval(`dledgerLab.frame.time_ms`, &now)
+		ms := strings.TrimSuffix(f[1], "s")
+		var sec float64
+		_, err := fmt.Sscan(ms, &sec)
+		require.NoError(p.t, err, line)
+		p.waitFor(fmt.Sprintf(`dledgerLab.frame.time_ms >= %d`, now+int64(sec*1000)))
+	default:
+		p.t.Fatalf("no way by hand to %q", line)
+	}
+}
+
+// TestControllerLessonGoalsByHand plays every Controller-mode lesson in the
+// page as the DLedger-mode ones are played: opened from the menu (the page
+// switches to Controller mode), each step's Play pressed and its checks
+// ticked, then the goal reached by hand with the page's controls, doing
+// what its solution does.
+func TestControllerLessonGoalsByHand(t *testing.T) {
+	all, err := lessons.Controller()
+	require.NoError(t, err)
+	for _, l := range all {
+		t.Run(l.ID, func(t *testing.T) {
+			p := open(t, "")
+			p.eval(`localStorage.setItem('dledgerlab.lang', 'en')`, nil)
+			p.choose(`[data-action="speed"]`, "5")
+			p.click(`[data-action="lessons"]`)
+			p.click(fmt.Sprintf(`[data-action="open-lesson"][data-lesson=%q]`, l.ID))
+			p.waitFor(fmt.Sprintf(`document.querySelector('#lesson').dataset.lessonId === %q && dledgerLab.frame.mode === 'controller' && location.hash === '#mode=controller'`, l.ID))
+			for i := range l.Steps {
+				p.playStep(i)
+				p.waitChecks(i)
+				p.click(`[data-action="lesson-next"]`)
+			}
+			p.waitFor(`document.querySelector('#lesson').dataset.page === 'goal'`)
+			p.playStep(len(l.Steps))
+			for _, s := range l.Goal.Solution {
+				p.ctlByHand(s.Text)
+			}
+			p.waitFor(`document.querySelector('#lesson').dataset.done === 'true'`)
+			var solving bool
+			p.eval(`document.querySelector('#lesson .lesson-do') !== null`, &solving)
+			assert.False(t, solving, `the goal was reached with "Show me"`)
+			if l.Order == 1 {
+				p.screenshot("controller-lesson-goal.png")
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"dledgerlab/lessons"
+	"dledgerlab/lessons/ctlguide"
 )
 
 //go:embed all:static
@@ -255,19 +256,27 @@ func (e engineInfo) has(coding string) bool {
 
 // lessonsJSON is the body of /lessons.json: the guided lessons (package
 // lessons reads the YAML files; the page's guided mode plays them with
-// package guide in the engine). A lesson file that does not load is
+// package guide in the engine, and Controller mode's with package
+// ctlguide in that mode's engine). A lesson file that does not load is
 // reported in the body's "error", not hidden, and returned as the error.
 func lessonsJSON() ([]byte, error) {
 	all, err := lessons.All()
+	ctl, cerr := lessons.Controller()
+	err = errors.Join(err, cerr)
 	body := struct {
 		Lessons []*lessons.Lesson `json:"lessons"`
-		Error   string            `json:"error,omitempty"`
-	}{Lessons: all}
+		// Controller mode's lessons (package ctlguide), played by its engine.
+		ControllerLessons []*ctlguide.Lesson `json:"controller_lessons"`
+		Error             string             `json:"error,omitempty"`
+	}{Lessons: all, ControllerLessons: ctl}
 	if err != nil {
 		body.Error = err.Error()
 	}
 	if body.Lessons == nil {
 		body.Lessons = []*lessons.Lesson{}
+	}
+	if body.ControllerLessons == nil {
+		body.ControllerLessons = []*ctlguide.Lesson{}
 	}
 	data, merr := json.Marshal(body)
 	if merr != nil {

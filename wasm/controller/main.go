@@ -18,6 +18,12 @@
 //	seek(ms)                    rewind (by replay) or run forward
 //	shareJSON()                 the run as a link carries it (the worker deflates it)
 //	frame()                     the current frame
+//	lesson(lessonJSON)          a guided lesson (ctlguide.Lesson from /lessons.json): a new run
+//	lessonGoto(step) · lessonPlay() · lessonShowSolution() · lessonStop()
+//
+// During a lesson the frame has a "lesson" field (guide.State's shape, which
+// the page's narration panel draws for both modes), and step lets the
+// ctlguide.Session act and judge every 10 ms of cluster time.
 package main
 
 import (
@@ -31,13 +37,17 @@ import (
 	"dledgerlab/core/sim"
 	"dledgerlab/internal/jsbridge"
 	"dledgerlab/internal/jsonread"
+	"dledgerlab/lessons/ctlguide"
+	"dledgerlab/lessons/guide"
 )
 
 // maxAdvanceMs bounds one step (ten virtual seconds), as in wasm/.
 const maxAdvanceMs = 10_000
 
 type bridge struct {
-	r   *ctlsim.Run
+	r *ctlsim.Run
+	// g is the lesson being played on r, or nil.
+	g   *ctlguide.Session
 	out bytes.Buffer
 	enc *json.Encoder
 }
@@ -48,6 +58,8 @@ func main() {
 	jsbridge.Serve(map[string]jsbridge.Call{
 		"init": b.init, "load": b.load, "step": b.step, "seek": b.seek,
 		"shareJSON": b.shareJSON, "frame": b.frame,
+		"lesson": b.lesson, "lessonGoto": b.lessonGoto, "lessonPlay": b.lessonPlay,
+		"lessonShowSolution": b.lessonShowSolution, "lessonStop": b.lessonStop,
 	})
 }
 
@@ -71,7 +83,7 @@ func (b *bridge) init(args []js.Value) string {
 	if err != nil {
 		return jsbridge.ErrorJSON(err.Error())
 	}
-	b.r = r
+	b.r, b.g = r, nil
 	return b.frameJSON()
 }
 
@@ -80,7 +92,7 @@ func (b *bridge) load(args []js.Value) string {
 	if err != nil {
 		return jsbridge.ErrorJSON(err.Error())
 	}
-	b.r = r
+	b.r, b.g = r, nil
 	return b.frameJSON()
 }
 
@@ -100,7 +112,16 @@ func (b *bridge) step(args []js.Value) string {
 			}
 		}
 	}
-	if ms := min(int64(jsbridge.NumberArg(args, 1)), maxAdvanceMs); ms > 0 {
+	ms := min(int64(jsbridge.NumberArg(args, 1)), maxAdvanceMs)
+	switch {
+	case b.g != nil:
+		if ms > 0 && !b.g.Played() {
+			b.g.Play() // time runs: the learner pressed Play, on the page or in the lesson
+		}
+		for _, err := range b.g.Run(b.r, max(ms, 0)) {
+			errs = append(errs, err.Error())
+		}
+	case ms > 0:
 		b.r.Advance(ms)
 	}
 	frame := b.frameJSON()
@@ -142,9 +163,86 @@ func (b *bridge) frame(args []js.Value) string {
 	return b.frameJSON()
 }
 
+// frame is a ctlsim.View with, during a lesson, where it stands.
+type frame struct {
+	ctlsim.View
+	Lesson *guide.State `json:"lesson,omitempty"`
+}
+
+// lesson starts a guided lesson: a new run with the lesson's settings.
+func (b *bridge) lesson(args []js.Value) string {
+	var l ctlguide.Lesson
+	if err := jsonread.Into([]byte(jsbridge.StringArg(args, 0)), &l); err != nil {
+		return jsbridge.ErrorJSON("the lesson is not valid JSON: " + err.Error())
+	}
+	if l.Mode != "controller" || len(l.Steps) == 0 {
+		return jsbridge.ErrorJSON("lesson " + jsbridge.Quote(l.ID) + " is not a Controller-mode lesson with steps")
+	}
+	if err := ctlguide.Prepare(&l); err != nil {
+		return jsbridge.ErrorJSON("lesson " + l.ID + ": " + err.Error())
+	}
+	r, err := ctlsim.NewRun(l.Cluster)
+	if err != nil {
+		return jsbridge.ErrorJSON("lesson " + l.ID + ": " + err.Error())
+	}
+	b.r, b.g = r, ctlguide.NewSession(&l)
+	return b.frameJSON()
+}
+
+// lessonGoto moves to a step (len(steps) is the goal); it waits for Play.
+// Going back does not rewind the run: the step plays again from now.
+func (b *bridge) lessonGoto(args []js.Value) string {
+	if b.g == nil {
+		return jsbridge.ErrorJSON("no lesson is running")
+	}
+	i := int(jsbridge.NumberArg(args, 0))
+	if i > b.g.Step && !b.g.ActionsDone() && b.g.Step < len(b.g.L.Steps) {
+		// Moving on before the step played: its actions happen now, so
+		// the names it binds are there for the steps after it.
+		b.g.Play()
+		for k := 0; k < 100 && !b.g.ActionsDone(); k++ {
+			b.g.Run(b.r, 100)
+		}
+	}
+	b.g.Goto(i)
+	b.g.Act(b.r)
+	return b.frameJSON()
+}
+
+func (b *bridge) lessonPlay(args []js.Value) string {
+	if b.g == nil {
+		return jsbridge.ErrorJSON("no lesson is running")
+	}
+	b.g.Play()
+	b.g.Act(b.r)
+	return b.frameJSON()
+}
+
+func (b *bridge) lessonShowSolution(args []js.Value) string {
+	if b.g == nil {
+		return jsbridge.ErrorJSON("no lesson is running")
+	}
+	b.g.ShowSolution()
+	return b.frameJSON()
+}
+
+// lessonStop leaves the guided mode; the run goes on as a free playground.
+func (b *bridge) lessonStop(args []js.Value) string {
+	b.g = nil
+	if b.r == nil {
+		return jsbridge.ErrorJSON("the simulator is not started")
+	}
+	return b.frameJSON()
+}
+
 func (b *bridge) frameJSON() string {
+	f := frame{View: b.r.View()}
+	if b.g != nil {
+		st := b.g.State()
+		f.Lesson = &st
+	}
 	b.out.Reset()
-	if err := b.enc.Encode(b.r.View()); err != nil {
+	if err := b.enc.Encode(f); err != nil {
 		return jsbridge.ErrorJSON("cannot write the frame: " + err.Error())
 	}
 	return string(bytes.TrimSuffix(b.out.Bytes(), []byte("\n")))

@@ -247,6 +247,7 @@ const en = {
 
   // Controller mode (ctlview.js)
   modeSwitch: 'Mode',
+  ctlLessons: 'Controller mode',
   modeDLedger: 'DLedger mode',
   modeDLedgerTitle: 'The broker group replicates its CommitLog with DLedger (Raft): every message waits for a majority',
   modeController: 'Controller mode',
@@ -652,6 +653,7 @@ const zh = {
   whyBool: { oneWay: ['', '（单向）'], on: ['关闭', '打开'] },
   // Controller 模式（ctlview.js）
   modeSwitch: '模式',
+  ctlLessons: 'Controller 模式',
   modeDLedger: 'DLedger 模式',
   modeDLedgerTitle: 'Broker 组用 DLedger（Raft）复制 CommitLog：每条消息都要等多数派',
   modeController: 'Controller 模式',

@@ -117,7 +117,9 @@ export class LessonPanel {
       const resp = await fetch('lessons.json', { cache: 'no-cache' });
       if (!resp.ok) throw new Error('HTTP ' + resp.status);
       const body = await resp.json();
-      this.list = (body.lessons || []).slice().sort((a, b) => a.order - b.order);
+      // DLedger mode's lessons, then Controller mode's (mode "controller").
+      this.list = (body.lessons || []).slice().sort((a, b) => a.order - b.order)
+        .concat((body.controller_lessons || []).slice().sort((a, b) => a.order - b.order));
       this.loadError = body.error || '';
     } catch (err) {
       this.list = [];
@@ -140,10 +142,14 @@ export class LessonPanel {
     err.textContent = this.loadError ? t('lessonsError', { err: this.loadError }) : '';
     if (this.list === null) { box.innerHTML = '<li class="muted">' + esc(t('lessonsLoading')) + '</li>'; return; }
     if (!this.list.length) { box.innerHTML = this.loadError ? '' : '<li class="muted">' + esc(t('noLessons')) + '</li>'; return; }
-    box.innerHTML = this.list.map((l) => '<li><button type="button" class="lesson-item" data-action="open-lesson" data-lesson="' + esc(l.id) + '">'
-      + '<span class="lesson-no">' + esc(String(l.order).padStart(2, '0')) + '</span>'
+    const item = (l) => '<li><button type="button" class="lesson-item" data-action="open-lesson" data-lesson="' + esc(l.id) + '"' + (l.mode ? ' data-mode="' + esc(l.mode) + '"' : '') + '>'
+      + '<span class="lesson-no">' + esc((l.mode === 'controller' ? 'C' : '') + String(l.order).padStart(2, '0')) + '</span>'
       + '<span class="lesson-name">' + esc(tx(l.title)) + '</span>'
-      + '</button></li>').join('');
+      + '</button></li>';
+    const dl = this.list.filter((l) => l.mode !== 'controller');
+    const ctl = this.list.filter((l) => l.mode === 'controller');
+    box.innerHTML = dl.map(item).join('')
+      + (ctl.length ? '<li class="lessons-group"><h3>' + esc(t('ctlLessons')) + '</h3></li>' + ctl.map(item).join('') : '');
   }
 
   // --- starting and leaving ---
@@ -214,7 +220,7 @@ export class LessonPanel {
     if (!this.app.playing) this.app.setPlaying(true);
     // On a small screen the panel and the picture do not fit together:
     // bring the picture into view, where the step happens.
-    const pic = document.querySelector('#cluster');
+    const pic = document.querySelector(this.app.mode === 'controller' ? '#ctl-stage' : '#cluster');
     if (pic) {
       const r = pic.getBoundingClientRect();
       if (r.top < 0 || r.top > innerHeight / 2) pic.scrollIntoView({ block: 'start' });

@@ -145,11 +145,12 @@ class App {
    * in a new run with the lesson's cluster. */
   startLesson(lesson) {
     this.story.interrupted('lesson');
-    if (this.mode === 'controller') {
-      this.hashSet = '';
-      history.replaceState(null, '', location.pathname + location.search);
+    const mode = lesson.mode === 'controller' ? 'controller' : 'dledger';
+    if (mode !== this.mode) {
+      this.hashSet = mode === 'controller' ? '#mode=controller' : '';
+      history.replaceState(null, '', mode === 'controller' ? '#mode=controller' : location.pathname + location.search);
     }
-    this.pendingInit = { lesson, mode: 'dledger' };
+    this.pendingInit = { lesson, mode };
   }
 
   /** lessonCall runs a lesson call (lessonGoto, lessonShowSolution,
@@ -349,7 +350,12 @@ class App {
     for (const b of document.querySelectorAll('[data-action="mode"]')) b.setAttribute('aria-pressed', String(b.dataset.mode === (ctl ? 'controller' : 'dledger')));
     if (ctl) {
       this.ctl.onNewRun(v);
-      this.lesson.end();
+      if (init.lesson) {
+        this.lesson.onStarted(init.lesson, v);
+        this.setPlaying(false); // each lesson step starts paused: lessons.js plays it
+      } else {
+        this.lesson.end();
+      }
       this.show(v);
       if (init.t !== null && init.t !== undefined) {
         this.setPlaying(false);
@@ -394,7 +400,8 @@ class App {
     if (f.mode === 'controller') {
       this.ctl.update(f, force); lap('cluster');
       this.timeline.update(f); lap('timeline');
-      this.badge.update(f, force); lap('other');
+      this.badge.update(f, force);
+      this.lesson.update(f); lap('other');
       return;
     }
     this.cluster.update(f, this.selected); lap('cluster');
