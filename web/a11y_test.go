@@ -364,8 +364,24 @@ func TestA11yAxeMoreStates(t *testing.T) {
 	for _, h := range []string{"#net-title", "#clients-title", "#settings-title"} {
 		p.click(h)
 	}
-	p.waitFor(`document.querySelectorAll('.card.folded').length === 0`)
+	p.waitFor(`[...document.querySelectorAll('.card.folded')].filter((c) => c.getClientRects().length).length === 0`)
 	p.axe("phone, every card opened")
+
+	// Controller mode, with a master elected and a node selected, paused.
+	for _, sz := range [][2]int64{{1366, 768}, {390, 844}} {
+		p = openSized(t, base+"?play#mode=controller", sz[0], sz[1])
+		p.waitFor(`dledgerLab.frame.mode === 'controller'`)
+		p.choose(`[data-action="speed"]`, "5")
+		if sz[0] < 400 {
+			p.click(`#ctl-clients-title`)
+		}
+		p.click(`[data-action="ctl-producer"]`)
+		m, _ := p.ctlMaster(0, 3)
+		p.ctlSelect(3 + m)
+		p.click(`[data-action="play"]`)
+		p.waitFor(`!dledgerLab.playing`)
+		p.axe(fmt.Sprintf("Controller mode (%d×%d)", sz[0], sz[1]))
+	}
 
 	// Last: lostAckRun skips the test when the simulator finds the loss only at its final check.
 	if share, end := lostAckRun(t); share != "" {

@@ -96,15 +96,20 @@ export class CtlView {
     }
     for (let node = 1; node <= 6; node++) {
       const { x, y } = pos(node);
-      const g = el('g', { class: 'cs-node', transform: 'translate(' + x + ',' + y + ')', tabindex: 0, role: 'button', 'data-node': node }, this.gNodes);
-      const ring = el('rect', { x: -34, y: -34, width: 68, height: 68, rx: 14, fill: 'none', stroke: 'none', 'stroke-width': 3, 'stroke-dasharray': '6 4', 'aria-hidden': 'true' }, g);
-      const shape = el('path', { class: 'cs-shape', 'aria-hidden': 'true' }, g);
-      const glyph = el('text', { class: 'cs-glyph', 'aria-hidden': 'true' }, g);
-      const name = el('text', { class: 'cs-name', y: node <= CTLS ? 42 : 46, 'aria-hidden': 'true' }, g);
-      const sub1 = el('text', { class: 'cs-sub', y: node <= CTLS ? 57 : 61, 'aria-hidden': 'true' }, g);
-      const sub2 = el('text', { class: 'cs-sub', y: 76, 'aria-hidden': 'true' }, g);
-      const sub3 = el('text', { class: 'cs-sub', y: 91, 'aria-hidden': 'true' }, g);
+      // The button is the shape; its words are drawn beside it (hidden
+      // from screen readers, which hear the button's label instead).
+      const at = 'translate(' + x + ',' + y + ')';
+      const g = el('g', { class: 'cs-node', transform: at, tabindex: 0, role: 'button', 'data-node': node }, this.gNodes);
+      const ring = el('rect', { x: -34, y: -34, width: 68, height: 68, rx: 14, fill: 'none', stroke: 'none', 'stroke-width': 3, 'stroke-dasharray': '6 4' }, g);
+      const shape = el('path', { class: 'cs-shape' }, g);
+      const words = el('g', { class: 'cs-words', transform: at, 'aria-hidden': 'true' }, this.gNodes);
+      const glyph = el('text', { class: 'cs-glyph' }, words);
+      const name = el('text', { class: 'cs-name', y: node <= CTLS ? 42 : 46 }, words);
+      const sub1 = el('text', { class: 'cs-sub', y: node <= CTLS ? 57 : 61 }, words);
+      const sub2 = el('text', { class: 'cs-sub', y: 76 }, words);
+      const sub3 = el('text', { class: 'cs-sub', y: 91 }, words);
       g.addEventListener('click', () => this.select(node));
+      words.addEventListener('click', () => this.select(node));
       g.addEventListener('keydown', (e) => {
         if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); this.select(node); }
       });
