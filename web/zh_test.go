@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"dledgerlab/lessons"
+	"dledgerlab/lessons/ctlguide"
 	"dledgerlab/lessons/guide"
 )
 
@@ -35,6 +36,10 @@ var keptInEnglish = []string{
 	"Topic", "DLedgerCommitLog", "DLedgerServer", // RocketMQ's and DLedger's own names
 	"GiB", "KiB", "CPU",
 	"Lab", "English", // the product's name; the language switch names the other language
+	// Controller mode: RocketMQ's own names for its parts, states and switches.
+	"Controller", "Master", "Slave", "SyncStateSet", "master", "epoch", "confirm", "offset", "HA", "broker-a",
+	"minInSyncReplicas", "allAckInSyncStateSet", "enableElectUncleanMaster", "IN_SYNC_REPLICAS_NOT_ENOUGH",
+	"alterSyncStateSet", "haMaxTimeSlaveNotCatchup",
 }
 
 // gloss is an English term in full-width parentheses right after its
@@ -176,6 +181,55 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 		p.click(`[data-action="close-lessons"]`)
 		p.waitFor(`!document.querySelector('#lessons-menu').open`)
 	}
+	// Controller mode: the picture, the CommitLogs, the events and the
+	// clients after a failover, then every Controller-mode lesson's pages.
+	p.click(`[data-action="mode"][data-mode="controller"]`)
+	p.waitFor(`dledgerLab.frame.mode === 'controller'`)
+	p.choose(`[data-action="speed"]`, "5")
+	p.click(`[data-action="ctl-producer"]`)
+	old, _ := p.ctlMaster(0, 3)
+	p.ctlSelect(3 + old)
+	p.key("c")
+	p.ctlMaster(old, 1)
+	for _, part := range []struct{ where, sel string }{
+		{"Controller mode: picture", `#ctl-stage`},
+		{"Controller mode: What happened", `#events li`},
+		{"Controller mode: CommitLogs", `#ctl-logs`},
+		{"Controller mode: the rest of the page", `body`},
+	} {
+		var texts []string
+		p.eval(visibleTexts(part.sel)+`.concat([...document.querySelectorAll('#ctl-stage text')].map((e) => e.textContent))`, &texts)
+		bad = append(bad, englishWords(part.where, texts, bodies)...)
+	}
+	ctl, err := lessons.Controller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ctl {
+		p.click(`[data-action="lessons"]`)
+		p.click(fmt.Sprintf(`[data-action="open-lesson"][data-lesson=%q]`, l.ID))
+		p.waitFor(fmt.Sprintf(`!document.querySelector('#lesson').hidden && document.querySelector('#lesson').dataset.lessonId === %q && document.querySelector('#lesson').dataset.page === 'step'`, l.ID))
+		words := append(slices.Clone(bodies), ctlLessonNames(l)...)
+		for page := 0; ; page++ {
+			raw := p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); return r.dataset.step === '%d' && [r.dataset.page, r.innerText] })()`, page))
+			var v [2]string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Fatal(err)
+			}
+			bad = append(bad, englishWords(fmt.Sprintf("lesson %s page %d (%s)", l.ID, page, v[0]), []string{v[1]}, words)...)
+			if v[0] == "quiz" {
+				break
+			}
+			p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); if (r.dataset.step === '%d') return true; const b = r.querySelector('[data-action="lesson-next"]'); if (b) b.click(); return false })()`, page+1))
+		}
+		p.click(`[data-action="lesson-finish"]`)
+		p.waitFor(`document.querySelector('#lesson').hidden && document.querySelector('#lessons-menu').open`)
+		p.click(`[data-action="close-lessons"]`)
+		p.waitFor(`!document.querySelector('#lessons-menu').open`)
+	}
+	p.click(`[data-action="mode"][data-mode="dledger"]`)
+	p.waitFor(`dledgerLab.frame.mode === 'sim'`)
+
 	// In English too the intro's steps are a list, not one paragraph.
 	p.click(`[data-action="lang"]`)
 	p.click(`[data-action="lessons"]`)
@@ -209,6 +263,26 @@ func (p *page) shotSizes(name, sel string) {
 
 // lessonNames are the topics, bodies, consumer groups and broker names a
 // lesson's lines use: they stay as written.
+// ctlLessonNames are the names a Controller-mode lesson binds.
+func ctlLessonNames(l *ctlguide.Lesson) []string {
+	var out []string
+	for _, lines := range [][]guide.Line{l.Goal.Start, l.Goal.Solution} {
+		for _, line := range lines {
+			if a, err := ctlguide.ParseAction(line.Text); err == nil && a.As != "" {
+				out = append(out, a.As)
+			}
+		}
+	}
+	for _, s := range l.Steps {
+		for _, line := range s.Do {
+			if a, err := ctlguide.ParseAction(line.Text); err == nil && a.As != "" {
+				out = append(out, a.As)
+			}
+		}
+	}
+	return out
+}
+
 func lessonNames(l *lessons.Lesson) []string {
 	var out []string
 	var lines []guide.Line

@@ -133,6 +133,7 @@ class App {
     this.hashSet = mode === 'controller' ? '#mode=controller' : '';
     history.replaceState(null, '', mode === 'controller' ? '#mode=controller' : location.pathname + location.search);
     this.restart(mode === 'controller' ? this.ctl.settings() : {});
+    if (!this.playing) this.setPlaying(true); // a new run plays, as a fresh page does
   }
 
   /** engineFor returns the engine of a mode, starting it the first time. */
