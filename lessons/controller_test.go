@@ -23,6 +23,13 @@ func TestControllerLessons(t *testing.T) {
 			if _, err := ctlguide.PlayAll(l); err != nil {
 				t.Errorf("%s: %v\n  replay: go test ./lessons -run 'TestControllerLessons/%s$' -v", l.File, err, l.ID)
 			}
+			// In the page time runs on while the learner reads: the
+			// lesson holds with a pause before each step too.
+			for _, pause := range []int64{700, 2500, 6000} {
+				if _, err := ctlguide.PlayWithPauses(l, pause); err != nil {
+					t.Errorf("%s, with %d ms before each step: %v\n  replay: go test ./lessons -run 'TestControllerLessons/%s$' -v", l.File, pause, err, l.ID)
+				}
+			}
 		})
 	}
 }

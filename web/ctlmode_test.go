@@ -186,8 +186,13 @@ func (p *page) ctlByHand(line string) {
 	button := map[string]string{"crash": "ctl-crash", "restart": "ctl-restart", "pause": "ctl-pause", "resume": "ctl-resume", "isolate": "ctl-isolate", "cut": "ctl-cut-brokers"}
 	switch {
 	case button[f[0]] != "":
-		p.ctlSelect(p.ctlWho(f[1]))
+		node := p.ctlWho(f[1])
+		p.ctlSelect(node)
 		p.click(fmt.Sprintf(`[data-action=%q]`, button[f[0]]))
+		// The next line sees what this one did, as a learner would.
+		after := map[string]string{"crash": "n.dataset.state === 'crashed'", "restart": "n.dataset.state === 'up'", "pause": "n.dataset.state === 'paused'",
+			"resume": "n.dataset.state === 'up'", "isolate": "dledgerLab.frame.cuts.length > 0", "cut": "dledgerLab.frame.cuts.length > 0"}[f[0]]
+		p.waitFor(fmt.Sprintf(`(() => { const n = document.querySelector('#ctl-stage [data-node="%d"]'); return %s })()`, node, after))
 	case f[0] == "heal":
 		p.click(`[data-action="ctl-heal"]`)
 	case f[0] == "produce":
@@ -238,7 +243,17 @@ func TestControllerLessonGoalsByHand(t *testing.T) {
 			for _, s := range l.Goal.Solution {
 				p.ctlByHand(s.Text)
 			}
-			p.waitFor(`document.querySelector('#lesson').dataset.done === 'true'`)
+			// Done, or a minute of cluster time gone: then say where it stands.
+			var start int64
+			p.eval(`dledgerLab.frame.time_ms`, &start)
+			p.waitFor(fmt.Sprintf(`document.querySelector('#lesson').dataset.done === 'true' || dledgerLab.frame.time_ms > %d`, start+60_000))
+			var done string
+			p.eval(`document.querySelector('#lesson').dataset.done`, &done)
+			if done != "true" {
+				var dbg any
+				p.eval(`(() => { const f = dledgerLab.frame; return {t: f.time_ms, lesson: f.lesson, group: f.group, acked: f.clients.acked, brokers: f.brokers.map(b => [b.id, b.state, b.role].join(' '))} })()`, &dbg)
+				t.Fatalf("the goal was not reached in a minute of cluster time: %v", dbg)
+			}
 			var solving bool
 			p.eval(`document.querySelector('#lesson .lesson-do') !== null`, &solving)
 			assert.False(t, solving, `the goal was reached with "Show me"`)

@@ -60,7 +60,9 @@ func (p *page) waitChecks(step int) {
 	var got string
 	if err := json.Unmarshal(p.waitFor(lessonChecks), &got); err != nil || got != "ok" {
 		var dbg any
-		p.eval(`({t: dledgerLab.frame.time_ms, clients: dledgerLab.frame.clients, ev: dledgerLab.frame.events.slice(-40).map(e => [e.at_ms, e.node, e.kind, e.text].join(' ')), nodes: dledgerLab.frame.nodes.map(n => [n.id, n.state, n.role, n.term, n.last_index, n.commit].join(' '))})`, &dbg)
+		p.eval(`(() => { const f = dledgerLab.frame; return f.mode === 'controller'
+			? {t: f.time_ms, checks: f.lesson && f.lesson.checks, group: f.group, clients: f.clients, ev: f.events.slice(-40).map(e => [e.at_ms, e.kind, e.broker, e.epoch, JSON.stringify(e.set || e.action || '')].join(' ')), brokers: f.brokers.map(b => [b.id, b.state, b.role, b.max_offset, b.confirm].join(' '))}
+			: {t: f.time_ms, clients: f.clients, ev: f.events.slice(-40).map(e => [e.at_ms, e.node, e.kind, e.text].join(' ')), nodes: f.nodes.map(n => [n.id, n.state, n.role, n.term, n.last_index, n.commit].join(' '))} })()`, &dbg)
 		dj, _ := json.MarshalIndent(dbg, "", " ")
 		p.t.Logf("the page when the check failed: %s", dj)
 		p.t.Fatalf("step %d: checks %q (%v)", step+1, got, err)

@@ -328,7 +328,7 @@ func whoText(w Who) guide.Text {
 	case w.Role == "slave":
 		return tx("a slave in the SyncStateSet", "SyncStateSet 中的一个 Slave")
 	case w.Role == "controller-leader":
-		return tx("the controllers' leader", "Controller 的 Leader")
+		return tx("the controllers' leader", "Controller 的领导者")
 	}
 	return tx("%s", "%s", w.Name)
 }
@@ -402,7 +402,11 @@ func checkLabel(c Check) guide.Text {
 	case "slave":
 		t = pair(fmt.Sprintf("%s follows the master as a slave", w.En), fmt.Sprintf("%s 作为 Slave 跟随 Master", w.Zh))
 	case "set-size":
-		t = tx("the SyncStateSet has %d members", "SyncStateSet 有 %d 个成员", c.N)
+		if c.N == 1 {
+			t = tx("the SyncStateSet holds only the master", "SyncStateSet 中只剩 Master")
+		} else {
+			t = tx("the SyncStateSet has %d members", "SyncStateSet 有 %d 个成员", c.N)
+		}
 	case "in-set":
 		if c.Not {
 			t = pair(fmt.Sprintf("%s is not in the SyncStateSet", w.En), fmt.Sprintf("%s 不在 SyncStateSet 中", w.Zh))

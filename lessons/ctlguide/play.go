@@ -10,19 +10,28 @@ import (
 // step's actions, then its checks within their bounds; then the goal's
 // solution until every goal check holds. It returns the run and the first
 // failure, naming the step, the line and what was there instead.
-func PlayAll(l *Lesson) (*ctlsim.Run, error) {
+func PlayAll(l *Lesson) (*ctlsim.Run, error) { return PlayWithPauses(l, 0) }
+
+// PlayWithPauses is PlayAll with pauseMs of cluster time between a step's
+// checks and the next step, as in the page, where time runs on while the
+// learner reads before pressing Next.
+func PlayWithPauses(l *Lesson, pauseMs int64) (*ctlsim.Run, error) {
 	r, err := ctlsim.NewRun(l.Cluster)
 	if err != nil {
 		return nil, err
 	}
 	s := NewSession(l)
 	for i := range l.Steps {
+		if i > 0 {
+			r.Advance(pauseMs)
+		}
 		s.Goto(i)
 		s.Play()
 		if err := s.settle(r, stepBudget(l, i)); err != nil {
 			return r, fmt.Errorf("step %d (line %d): %w", i+1, l.Steps[i].Line, err)
 		}
 	}
+	r.Advance(pauseMs)
 	s.Goto(len(l.Steps))
 	s.ShowSolution()
 	if err := s.settle(r, 120_000); err != nil {
