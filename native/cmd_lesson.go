@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"dledgerlab/lessons"
+	"dledgerlab/lessons/ctlguide"
 	"dledgerlab/lessons/guide"
 )
 
@@ -44,7 +46,11 @@ Subcommands:
 			}
 			fmt.Printf("%-22s %s / %s%s\n", l.ID, l.Title.En, l.Title.Zh, where)
 		}
-		return err
+		ctl, cerr := lessons.Controller()
+		for _, l := range ctl {
+			fmt.Printf("%-22s %s / %s  (Controller mode, simulator)\n", l.ID, l.Title.En, l.Title.Zh)
+		}
+		return errors.Join(err, cerr)
 	case "check":
 		if len(args) < 2 {
 			return usagef("check: name at least one lesson file")
@@ -56,7 +62,12 @@ Subcommands:
 				errs = append(errs, err)
 				continue
 			}
-			if _, err := lessons.Parse(f, data); err != nil {
+			// Files in a controller/ folder are Controller-mode lessons.
+			parse := func(name string, data []byte) error { _, err := lessons.Parse(name, data); return err }
+			if filepath.Base(filepath.Dir(f)) == "controller" {
+				parse = func(name string, data []byte) error { _, err := lessons.ParseController(name, data); return err }
+			}
+			if err := parse(f, data); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -91,6 +102,22 @@ broker processes started on this machine for the lesson and stopped after.`)
 	}
 	if *lang != "en" && *lang != "zh" {
 		return usagef("--lang %q: want en or zh", *lang)
+	}
+	if ctl, _ := lessons.Controller(); ctl != nil {
+		for _, l := range ctl {
+			if l.ID != name && strings.TrimSuffix(l.File, ".yaml") != name {
+				continue
+			}
+			if *native {
+				return fmt.Errorf("lesson %s is a Controller-mode lesson: it runs on the simulator only (dledgerlab cluster --mode controller runs the real processes by hand)", l.ID)
+			}
+			fmt.Printf("%s\n\n%s\n", l.Title.In(*lang), strings.TrimSpace(l.Intro.In(*lang)))
+			if err := ctlguide.Narrate(l, *lang, func(s string) { fmt.Println(s) }); err != nil {
+				return fmt.Errorf("lesson %s: %w", l.ID, err)
+			}
+			fmt.Printf("\nlesson %s: every check held\n", l.ID)
+			return nil
+		}
 	}
 	l, err := lessons.Find(name)
 	if err != nil {

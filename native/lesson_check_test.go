@@ -25,3 +25,28 @@ func TestLessonCheckRejectsAnUnboundName(t *testing.T) {
 	out, err = exec.Command(binPath, append([]string{"lesson", "check"}, good...)...).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }
+
+// The Controller-mode lessons from the terminal: list shows them, check
+// reads the files of lessons/controller/ as Controller-mode lessons, run
+// narrates one on the simulator, and --native says it is not for them.
+func TestLessonCommandControllerMode(t *testing.T) {
+	out, err := exec.Command(binPath, "lesson", "list").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "ctl-elect-from-set")
+	assert.Contains(t, string(out), "(Controller mode, simulator)")
+
+	files, err := filepath.Glob(filepath.Join("..", "lessons", "controller", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	out, err = exec.Command(binPath, append([]string{"lesson", "check"}, files...)...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	out, err = exec.Command(binPath, "lesson", "run", "ctl-elect-from-set").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "✓ the master is not M")
+	assert.Contains(t, string(out), "lesson ctl-elect-from-set: every check held")
+
+	out, err = exec.Command(binPath, "lesson", "run", "ctl-elect-from-set", "--native").CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "is a Controller-mode lesson: it runs on the simulator only")
+}

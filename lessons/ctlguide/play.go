@@ -2,6 +2,7 @@ package ctlguide
 
 import (
 	"fmt"
+	"strings"
 
 	"dledgerlab/core/ctlsim"
 )
@@ -12,10 +13,28 @@ import (
 // failure, naming the step, the line and what was there instead.
 func PlayAll(l *Lesson) (*ctlsim.Run, error) { return PlayWithPauses(l, 0) }
 
+// Narrate plays l as PlayAll does, telling each step, action and check in
+// lang through say (dledgerlab lesson run).
+func Narrate(l *Lesson, lang string, say func(string)) error {
+	_, err := play(l, 0, func(s *Session, i int) {
+		s.Log, s.Lang = func(x string) { say("  " + x) }, lang
+		if i < len(l.Steps) {
+			say(fmt.Sprintf("\n%d. %s", i+1, strings.TrimSpace(l.Steps[i].Say.In(lang))))
+		} else {
+			say("\n" + strings.TrimSpace(l.Goal.Say.In(lang)))
+		}
+	})
+	return err
+}
+
 // PlayWithPauses is PlayAll with pauseMs of cluster time between a step's
 // checks and the next step, as in the page, where time runs on while the
 // learner reads before pressing Next.
 func PlayWithPauses(l *Lesson, pauseMs int64) (*ctlsim.Run, error) {
+	return play(l, pauseMs, nil)
+}
+
+func play(l *Lesson, pauseMs int64, before func(*Session, int)) (*ctlsim.Run, error) {
 	r, err := ctlsim.NewRun(l.Cluster)
 	if err != nil {
 		return nil, err
@@ -26,6 +45,9 @@ func PlayWithPauses(l *Lesson, pauseMs int64) (*ctlsim.Run, error) {
 			r.Advance(pauseMs)
 		}
 		s.Goto(i)
+		if before != nil {
+			before(s, i)
+		}
 		s.Play()
 		if err := s.settle(r, stepBudget(l, i)); err != nil {
 			return r, fmt.Errorf("step %d (line %d): %w", i+1, l.Steps[i].Line, err)
@@ -33,6 +55,9 @@ func PlayWithPauses(l *Lesson, pauseMs int64) (*ctlsim.Run, error) {
 	}
 	r.Advance(pauseMs)
 	s.Goto(len(l.Steps))
+	if before != nil {
+		before(s, len(l.Steps))
+	}
 	s.ShowSolution()
 	if err := s.settle(r, 120_000); err != nil {
 		return r, fmt.Errorf("goal: %w", err)

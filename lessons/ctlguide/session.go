@@ -48,6 +48,16 @@ type Session struct {
 	// err says what an action waits for, since errSince.
 	err      *guide.Text
 	errSince int64
+	// Log, when set, hears each action done and each check settled, in
+	// Lang ("en" or "zh"): the terminal's narration (lesson run).
+	Log  func(string)
+	Lang string
+}
+
+func (s *Session) log(r *ctlsim.Run, mark string, t guide.Text) {
+	if s.Log != nil {
+		s.Log(fmt.Sprintf("[%6d ms] %s %s", r.Sim().Now(), mark, t.In(s.Lang)))
+	}
 }
 
 // waitError is an action that cannot be done yet, said in both languages.
@@ -181,6 +191,7 @@ func (s *Session) tick(r *ctlsim.Run) error {
 			if err := s.do(r, a, view()); err != nil {
 				return s.waiting(now, err)
 			}
+			s.log(r, "→", *acts[s.pc].Label)
 			v = nil
 		}
 		s.err = nil
@@ -198,12 +209,14 @@ func (s *Session) tick(r *ctlsim.Run) error {
 		st.Why = why
 		if ok {
 			st.OK, st.Why = true, guide.Text{}
+			s.log(r, "✓", st.Label)
 			s.cur++
 			s.from = -1
 			continue
 		}
 		if !s.isGoal() && now-s.from > c.Within {
 			st.Failed = true
+			s.log(r, "✗", st.Label)
 			s.cur++
 			s.from = -1
 			continue
