@@ -121,6 +121,13 @@ export class CtlView {
   relabel() {
     this.ctlZoneLabel.textContent = t('ctlZone');
     this.brkZoneLabel.textContent = t('brkZone');
+    for (const id of ['#ctl-link-from', '#ctl-link-to']) {
+      const sel = document.querySelector(id);
+      if (!sel) continue;
+      const v = sel.value;
+      sel.innerHTML = [1, 2, 3, 4, 5, 6].map((n) => '<option value="' + n + '">' + esc(nodeName(n)) + '</option>').join('');
+      sel.value = v || (id === '#ctl-link-from' ? '4' : '5');
+    }
     this.keys = { logs: '', events: '', clients: '', nodes: '' };
   }
 
@@ -130,6 +137,7 @@ export class CtlView {
   }
 
   update(f, force) {
+    this.announce(f);
     this.drawNodes(f);
     this.drawMessages(f);
     this.drawGroup(f);
@@ -342,6 +350,18 @@ export class CtlView {
         app.act({ kind: 'partition', groups: [[node], [4, 5, 6].filter((x) => x !== node)] });
         break;
       case 'ctl-heal': app.act({ kind: 'heal' }); break;
+      case 'ctl-link': {
+        const from = Number(document.querySelector('#ctl-link-from').value);
+        const to = Number(document.querySelector('#ctl-link-to').value);
+        const lat = Number(document.querySelector('#ctl-link-latency').value);
+        const loss = Number(document.querySelector('#ctl-link-loss').value) / 100;
+        const conf = { latency_ms: Number.isFinite(lat) ? Math.round(lat) : -1, loss: Number.isFinite(loss) ? loss : -1 };
+        if (from === to) { app.notice(t('ctlLinkSame'), 'info'); break; }
+        // Both directions: a slow or lossy link is slow both ways.
+        app.act({ kind: 'link', from, to, ...conf });
+        app.act({ kind: 'link', from: to, to: from, ...conf });
+        break;
+      }
       case 'ctl-produce': app.act({ kind: 'produce', id: 'p1' }); break;
       case 'ctl-producer': {
         const rate = Number(document.querySelector('#ctl-rate').value);
@@ -372,8 +392,20 @@ export class CtlView {
     this.app.restart(s);
   }
 
+  /** announce tells screen readers when the controllers elect a master
+   * (the polite live region; not for the first frame of a run). */
+  announce(f) {
+    const g = f.group;
+    const key = g.master + '@' + g.master_epoch;
+    if (this.said === undefined || this.said === null) { this.said = key; return; }
+    if (key === this.said) return;
+    this.said = key;
+    this.app.announcer.say(g.master ? t('sayMaster', { b: t('broker', { id: g.master }), epoch: g.master_epoch }) : t('sayNoMaster', { epoch: g.master_epoch }), 'status');
+  }
+
   /** onNewRun shows a new run's settings in the form. */
   onNewRun(f) {
+    this.said = null;
     this.selected = 0;
     this.keys = { logs: '', events: '', clients: '', nodes: '' };
     document.querySelector('#ctl-seed').value = String(f.seed);

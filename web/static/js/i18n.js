@@ -247,6 +247,9 @@ const en = {
 
   // Controller mode (ctlview.js)
   modeSwitch: 'Mode',
+  sayMaster: 'The controllers elected {b} master, epoch {epoch}.',
+  sayNoMaster: 'The broker group has no master (epoch {epoch}).',
+  ctlLinkSame: 'A link joins two different nodes: pick another end.',
   ctlLessons: 'Controller mode',
   modeDLedger: 'DLedger mode',
   modeDLedgerTitle: 'The broker group replicates its CommitLog with DLedger (Raft): every message waits for a majority',
@@ -653,6 +656,9 @@ const zh = {
   whyBool: { oneWay: ['', '（单向）'], on: ['关闭', '打开'] },
   // Controller 模式（ctlview.js）
   modeSwitch: '模式',
+  sayMaster: 'Controller 选出 {b} 为 Master，epoch {epoch}。',
+  sayNoMaster: 'Broker 组没有 Master（epoch {epoch}）。',
+  ctlLinkSame: '一条链路连接两个不同的节点：请换一个端点。',
   ctlLessons: 'Controller 模式',
   modeDLedger: 'DLedger 模式',
   modeDLedgerTitle: 'Broker 组用 DLedger（Raft）复制 CommitLog：每条消息都要等多数派',

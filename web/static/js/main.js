@@ -14,7 +14,7 @@ import { Story } from './story.js';
 import { live } from './live.js';
 import { installFolding } from './phone.js';
 import { Announcer } from './announce.js';
-import { CtlView } from './ctlview.js';
+import { CtlView, nodeName as ctlNodeName } from './ctlview.js';
 import { applyStatic, currentLang, setLang, t, whyText } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -398,6 +398,7 @@ class App {
     const vt = this.viewTimes;
     let t = performance.now();
     const lap = (name) => { const now = performance.now(); vt[name] = (vt[name] || 0) + now - t; t = now; };
+    this.timeline.nodeName = f.mode === 'controller' ? ctlNodeName : (id) => t('broker', { id });
     if (f.mode === 'controller') {
       this.ctl.update(f, force); lap('cluster');
       this.timeline.update(f); lap('timeline');

@@ -20,6 +20,8 @@ export class Timeline {
     this.forkNote = forkNote;
     this.dragging = false;
     this.marksKey = '';
+    // nodeName names an action's node on a mark (Controller mode has its own).
+    this.nodeName = (id) => t('broker', { id });
     this.reset();
     slider.addEventListener('input', () => { this.dragging = true; onSeek(Number(slider.value)); });
     slider.addEventListener('change', () => { this.dragging = false; onSeek(Number(slider.value)); });
@@ -64,7 +66,7 @@ export class Timeline {
     this.marksKey = key;
     this.marks.innerHTML = actions.map((a) => {
       const left = end > 0 ? (100 * a.at) / end : 0;
-      return '<span class="mark k-' + esc(a.kind) + '" style="left:' + left.toFixed(2) + '%" title="' + esc(fmtTime(a.at) + ' · ' + a.kind + (a.node ? ' ' + t('broker', { id: a.node }) : '')) + '"></span>';
+      return '<span class="mark k-' + esc(a.kind) + '" style="left:' + left.toFixed(2) + '%" title="' + esc(fmtTime(a.at) + ' · ' + a.kind + (a.node ? ' ' + this.nodeName(a.node) : '')) + '"></span>';
     }).join('');
   }
 }
