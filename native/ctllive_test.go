@@ -195,3 +195,90 @@ func TestControllerModeLiveViewFollowsMasterKill(t *testing.T) {
 		return b.State == "running" && b.Role == "slave" && int(b.Known.Master) == next
 	})
 }
+
+// inViewport is a JS expression: the element matching sel is shown and at
+// least partly inside the viewport.
+func inViewport(sel string) string {
+	return fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (!e || !e.getClientRects().length) return false;
+		const r = e.getBoundingClientRect();
+		return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth;
+	})()`, sel)
+}
+
+// drawnCtlMaster waits for an up master drawn on #ctl-stage (in the
+// viewport) other than broker not, that the drawn group state names, and
+// returns its broker id.
+func (p *liveTab) drawnCtlMaster(not int) int {
+	p.t.Helper()
+	raw := p.waitFor(fmt.Sprintf(`(() => {
+		const f = dledgerLab.frame;
+		if (!f || f.mode !== 'controller') return false;
+		const gs = [...document.querySelectorAll('#ctl-stage [data-role="master"][data-state="up"]')];
+		if (gs.length !== 1) return false;
+		const r = gs[0].getBoundingClientRect();
+		if (!(r.width > 0 && r.bottom > 0 && r.top < innerHeight)) return false;
+		const id = Number(gs[0].dataset.node) - 3;
+		return id !== %d && f.group.master === id && document.querySelector('#ctl-stage').textContent.includes('Broker ' + id) && id;
+	})()`, not))
+	var id int
+	require.NoError(p.t, json.Unmarshal(raw, &id))
+	return id
+}
+
+// The page on `dledgerlab cluster --mode controller`: it draws the real
+// controllers and brokers in Controller mode (the mode switch and the
+// simulator's controls are gone: the cluster runs in one mode), a watcher
+// without the token cannot act; the instructor selects the master, presses
+// Crash, sees it drawn crashed (its process killed) and the new master the
+// controllers elected from the SyncStateSet.
+func TestControllerModeLivePageCrashesMaster(t *testing.T) {
+	l := startCtlLauncher(t)
+	w := watchCtl(t, l)
+	w.until("a master and the full SyncStateSet", 30*time.Second, func(v ctlsim.View) bool {
+		return frameMaster(v) > 0 && len(v.Group.SyncStateSet) == 3
+	})
+
+	watcher := openLiveView(t, l.url+"/")
+	watcher.eval(`localStorage.setItem('dledgerlab.lang', 'en')`, nil)
+	watcher.drawnCtlMaster(0)
+	var pe string
+	watcher.eval(`getComputedStyle(document.querySelector('[data-action="ctl-crash"]')).pointerEvents`, &pe)
+	assert.Equal(t, "none", pe, "a watcher's Crash button is disabled")
+
+	p := openLiveView(t, l.url+"/?live#admin="+l.token)
+	p.eval(`localStorage.setItem('dledgerlab.lang', 'en')`, nil)
+	p.waitFor(`dledgerLab.mode === 'controller' && document.body.dataset.mode === 'controller' && dledgerLab.frame.live === true`)
+	p.waitFor(inViewport(`#ctl-stage`))
+	var hidden bool
+	p.eval(`!document.querySelector('.mode-switch').getClientRects().length
+		&& !document.querySelector('[data-action="ctl-new-run"]').getClientRects().length
+		&& !document.querySelector('#ctl-seed').getClientRects().length
+		&& !document.querySelector('[data-action="lessons"]').getClientRects().length
+		&& !document.querySelector('#cluster').getClientRects().length`, &hidden)
+	assert.True(t, hidden, "the mode switch, the run form, lessons and DLedger mode's drawing are hidden")
+	// Every controller and broker is drawn, up; one controller leads.
+	p.waitFor(`(() => {
+		const ns = [...document.querySelectorAll('#ctl-stage [data-node]')];
+		return ns.length === 6 && ns.every((n) => n.dataset.state === 'up')
+			&& ns.filter((n) => Number(n.dataset.node) <= 3 && n.dataset.role === 'leader').length === 1
+			&& ns.filter((n) => Number(n.dataset.node) > 3 && n.dataset.role === 'slave').length === 2;
+	})()`)
+	master := p.drawnCtlMaster(0)
+
+	node := 3 + master
+	p.eval(fmt.Sprintf(`document.querySelector('#ctl-stage [data-node="%d"]').dispatchEvent(new MouseEvent('click', {bubbles: true})), true`, node), nil)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#ctl-stage [data-node="%d"]').getAttribute('aria-pressed') === 'true'`, node))
+	p.eval(`document.querySelector('[data-action="ctl-crash"]').click(), true`, nil)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#ctl-stage [data-node="%d"]').dataset.state === 'crashed'
+		&& dledgerLab.frame.brokers[%d].live_state === 'killed'`, node, master-1))
+	next := p.drawnCtlMaster(master)
+	assert.NotEqual(t, master, next)
+	v := w.until("the launcher agrees", 10*time.Second, func(v ctlsim.View) bool { return frameMaster(v) == next })
+	assert.Equal(t, "killed", v.Brokers[master-1].State)
+	watcher.drawnCtlMaster(master) // the watcher sees it too
+	var notice string
+	p.eval(`dledgerLab.lastNotice || ''`, &notice)
+	assert.Empty(t, notice, "no action was refused")
+}
