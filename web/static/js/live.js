@@ -7,7 +7,10 @@
 // come from the launcher's GET /v1/watch WebSocket (one merged view of every
 // broker) and the page's actions go to POST /v1/cluster/actions with the
 // instructor's admin token. The rest of the page does not know the
-// difference (ARCHITECTURE.md rule 2).
+// difference (ARCHITECTURE.md rule 2). `dledgerlab cluster --mode
+// controller` sends Controller mode's frames (core/ctlsim.View, "mode":
+// "controller", "live": true): the page draws them with ctlview.js, and
+// the mode switch is hidden (a real cluster runs in one mode).
 //
 // The token is taken once from the address (#admin=TOKEN, then removed from
 // it) or asked for with the "Unlock controls" button, and kept in
