@@ -75,7 +75,11 @@ func (w *ctlWatch) until(what string, d time.Duration, cond func(v ctlsim.View) 
 			return v
 		}
 	}
-	js, _ := json.Marshal(ctlBrief(w.last))
+	out := ctlBrief(w.last)
+	for _, e := range w.last.Events {
+		out = append(out, fmt.Sprintf("event %+v", e))
+	}
+	js, _ := json.Marshal(out)
 	w.t.Fatalf("no frame with %s within %v; last: %s", what, d, js)
 	return w.last
 }
@@ -87,7 +91,11 @@ func ctlBrief(v ctlsim.View) []string {
 		out = append(out, fmt.Sprintf("controller %d %s %s t%d", c.ID, c.State, c.Role, c.Term))
 	}
 	for _, b := range v.Brokers {
-		out = append(out, fmt.Sprintf("broker %d %s %s max %d confirm %d", b.ID, b.State, b.Role, b.MaxOffset, b.Confirm))
+		var log []string
+		for _, e := range b.Log {
+			log = append(log, fmt.Sprintf("%d:%s@%d", e.Offset, e.Body, e.Epoch))
+		}
+		out = append(out, fmt.Sprintf("broker %d %s %s max %d confirm %d log %v epochs %v truncated %+v", b.ID, b.State, b.Role, b.MaxOffset, b.Confirm, log, b.Epochs, b.Truncated))
 	}
 	return out
 }
@@ -140,7 +148,7 @@ func TestControllerModeLiveViewFollowsMasterKill(t *testing.T) {
 		assert.Equal(t, "running", b.State, "broker %d", b.ID)
 		assert.Equal(t, 3+b.ID, b.Node)
 	}
-	master := frameMaster(v)
+	master, setBefore := frameMaster(v), slices.Clone(v.Group.SyncStateSet)
 
 	// The launcher's producer: one message, acknowledged, in every tail.
 	code, body := l.act(l.token, sim.Action{Kind: sim.KindProduce})
@@ -177,6 +185,7 @@ func TestControllerModeLiveViewFollowsMasterKill(t *testing.T) {
 		return m > 0 && m != master && v.Brokers[master-1].State == "killed"
 	})
 	next := frameMaster(v)
+	assert.Contains(t, setBefore, controller.BrokerID(next), "the new master comes from the SyncStateSet")
 	assert.NotContains(t, v.Group.SyncStateSet, controller.BrokerID(master), "the dead master left the set")
 	assert.Greater(t, v.Group.MasterEpoch, uint64(1))
 	assert.True(t, slices.ContainsFunc(v.Events, func(e ctlsim.Event) bool {
@@ -281,4 +290,63 @@ func TestControllerModeLivePageCrashesMaster(t *testing.T) {
 	var notice string
 	p.eval(`dledgerLab.lastNotice || ''`, &notice)
 	assert.Empty(t, notice, "no action was refused")
+}
+
+// Brain split on real processes, seen in the live view: the master,
+// isolated from the page's action, takes a write nobody else gets (not
+// acked); the controllers elect another master; after heal the old master
+// follows the new epoch and cuts that write, and the frame shows the cut
+// entry (as the launcher saw it before) and the truncation event.
+func TestControllerModeLiveViewShowsTruncation(t *testing.T) {
+	l := startCtlLauncher(t)
+	w := watchCtl(t, l)
+	v := w.until("a master and the full SyncStateSet", 30*time.Second, func(v ctlsim.View) bool {
+		return frameMaster(v) > 0 && len(v.Group.SyncStateSet) == 3
+	})
+	old := frameMaster(v)
+	code, body := l.act(l.token, sim.Action{Kind: sim.KindProduce})
+	require.Equal(t, http.StatusOK, code, body)
+	w.until("p1#1 acked on every broker", 15*time.Second, func(v ctlsim.View) bool {
+		for _, b := range v.Brokers {
+			if b.MaxOffset != 1 || len(b.Log) != 1 || !b.Log[0].Acked {
+				return false
+			}
+		}
+		return true
+	})
+
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindIsolate, Node: 3 + old})
+	require.Equal(t, http.StatusOK, code, body)
+	v = w.until("the isolation drawn as cuts", 5*time.Second, func(v ctlsim.View) bool { return len(v.Cuts) == 10 })
+	assert.Contains(t, v.Cuts, sim.Link{From: 3 + old, To: 1})
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindProduce})
+	require.Equal(t, http.StatusOK, code, body)
+	w.until("p1#2 in the isolated master's CommitLog only, not acked", 10*time.Second, func(v ctlsim.View) bool {
+		b := v.Brokers[old-1]
+		return b.MaxOffset == 2 && b.Log[1].Body == "p1#2" && !b.Log[1].Acked
+	})
+	// Heal only once the new master knows it: a slave that has not heard
+	// of its election yet still takes the old master's push after heal,
+	// and nothing is cut.
+	v = w.until("another master elected, and knowing it", 30*time.Second, func(v ctlsim.View) bool {
+		m := frameMaster(v)
+		return m != 0 && m != old && v.Group.MasterEpoch > 1 && v.Brokers[m-1].Known.MasterEpoch == v.Group.MasterEpoch
+	})
+	next := frameMaster(v)
+
+	code, body = l.act(l.token, sim.Action{Kind: sim.KindHeal})
+	require.Equal(t, http.StatusOK, code, body)
+	v = w.until("the old master a slave, its write cut", 30*time.Second, func(v ctlsim.View) bool {
+		b := v.Brokers[old-1]
+		return b.Role == "slave" && int(b.Known.Master) == next && b.Truncated != nil && len(v.Cuts) == 0
+	})
+	tr := v.Brokers[old-1].Truncated
+	assert.Equal(t, int64(2), tr.From)
+	assert.Equal(t, int64(1), tr.To)
+	assert.Equal(t, 0, tr.Acked, "the cut write was never acknowledged")
+	require.Len(t, tr.Entries, 1)
+	assert.Equal(t, "p1#2", tr.Entries[0].Body)
+	assert.True(t, slices.ContainsFunc(v.Events, func(e ctlsim.Event) bool {
+		return e.Kind == ctlsim.EventTruncated && e.Broker == old && e.From == 2 && e.To == 1
+	}), "the truncation is an event: %+v", v.Events)
 }

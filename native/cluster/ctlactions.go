@@ -61,7 +61,7 @@ func (l *CtlLive) Do(ctx context.Context, a sim.Action) error {
 	case sim.KindCrash:
 		err = l.crash(a.Node)
 	case sim.KindRestart:
-		err = l.restart(ctx, a.Node)
+		err = l.restart(a.Node)
 	case sim.KindPause, sim.KindResume:
 		err = l.pause(a.Node, a.Kind == sim.KindPause)
 	case sim.KindPartition:
@@ -136,7 +136,7 @@ func (l *CtlLive) crash(id int) error {
 	return nil
 }
 
-func (l *CtlLive) restart(ctx context.Context, id int) error {
+func (l *CtlLive) restart(id int) error {
 	pn := l.node(id)
 	if pn.Running() {
 		return conflict("%s is already running (pid %d)", nodeName(id), pn.Pid())
@@ -149,31 +149,7 @@ func (l *CtlLive) restart(ctx context.Context, id int) error {
 		return unavailable("restart %s: %v", nodeName(id), err)
 	}
 	l.logf("%s restarted (pid %d) with its data folder %s", nodeName(id), pn.Pid(), pn.Dir)
-	// A new process holds no cuts: give it those in force once it
-	// listens.
-	l.mu.Lock()
-	var cut []int
-	for c := range l.cuts {
-		if c[0] == id {
-			cut = append(cut, c[1])
-		} else if c[1] == id {
-			cut = append(cut, c[0])
-		}
-	}
-	l.mu.Unlock()
-	if len(cut) > 0 {
-		go func() {
-			for range 50 {
-				if l.ctx.Err() != nil || !pn.Running() || l.cutOff(ctx, id, cut) == nil {
-					return
-				}
-				select {
-				case <-l.ctx.Done():
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		}()
-	}
+	l.reapply(id, true)
 	return nil
 }
 
@@ -194,7 +170,52 @@ func (l *CtlLive) pause(id int, on bool) error {
 		return unavailable("%s %s: %v", map[bool]string{true: "pause", false: "resume"}[on], nodeName(id), err)
 	}
 	l.paused[id] = on
+	if !on {
+		l.reapply(id, false) // partitions and heals while it was stopped
+	}
 	return nil
+}
+
+// reapply gives member id, restarted or resumed, the cuts in force: a
+// new process holds none, a stopped one missed the partitions and heals
+// since (restarted: a new process, which needs no heal). In the background,
+// retried until it listens (5 s at most).
+func (l *CtlLive) reapply(id int, restarted bool) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		pn := l.node(id)
+		for range 50 {
+			var cut []int
+			l.mu.Lock()
+			for c := range l.cuts {
+				if c[0] == id {
+					cut = append(cut, c[1])
+				} else if c[1] == id {
+					cut = append(cut, c[0])
+				}
+			}
+			l.mu.Unlock()
+			if restarted && len(cut) == 0 {
+				return
+			}
+			var err error
+			if !restarted {
+				_, err = l.adminClient().AdminCall(l.ctx, pn.HTTPAddr, "heal", struct{}{})
+			}
+			if err == nil && len(cut) > 0 {
+				err = l.cutOff(l.ctx, id, cut)
+			}
+			if err == nil || l.ctx.Err() != nil || !pn.Running() {
+				return
+			}
+			select {
+			case <-l.ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 // partition checks groups (network ids 1..6, each at most once, at least
@@ -242,8 +263,8 @@ func (l *CtlLive) partition(ctx context.Context, groups [][]int) error {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if !l.node(id).Running() {
-			continue // it takes the cuts when restarted
+		if !l.node(id).Running() || l.isPaused(id) {
+			continue // it takes the cuts when restarted or resumed
 		}
 		if err := l.cutOff(ctx, id, cutOf[id]); err != nil {
 			return unavailable("partition: %v", err)
@@ -275,8 +296,8 @@ func (l *CtlLive) heal(ctx context.Context) error {
 	var failed []string
 	for id := 1; id <= ctlMembers; id++ {
 		pn := l.node(id)
-		if !pn.Running() {
-			continue
+		if !pn.Running() || l.isPaused(id) {
+			continue // healed when restarted or resumed
 		}
 		if _, err := l.adminClient().AdminCall(ctx, pn.HTTPAddr, "heal", struct{}{}); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", nodeName(id), err))
@@ -286,6 +307,12 @@ func (l *CtlLive) heal(ctx context.Context) error {
 		return unavailable("heal: %v", failed)
 	}
 	return nil
+}
+
+func (l *CtlLive) isPaused(id int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.paused[id]
 }
 
 func (l *CtlLive) adminClient() *client.Client {
