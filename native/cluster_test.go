@@ -60,6 +60,18 @@ func startLauncher(t *testing.T, dir string, nodes int, extra ...string) *launch
 	require.NoError(t, err)
 	args := append([]string{"cluster", "--nodes", strconv.Itoa(nodes), "--dir", dir,
 		"--base-port", strconv.Itoa(base), "--addr", "127.0.0.1:0"}, extra...)
+	var logs []string
+	for i := 1; i <= nodes; i++ {
+		logs = append(logs, fmt.Sprintf("broker-%d.log", i))
+	}
+	return runLauncher(t, dir, args, logs)
+}
+
+// runLauncher runs the binary with args and waits until it prints the
+// live view's address; on failure it shows its output and the logs named
+// (in dir).
+func runLauncher(t *testing.T, dir string, args, logs []string) *launcher {
+	t.Helper()
 	l := &launcher{t: t, dir: dir, done: make(chan struct{}), cmd: exec.Command(binPath, args...)}
 	l.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
@@ -84,9 +96,9 @@ func startLauncher(t *testing.T, dir string, nodes int, extra ...string) *launch
 		<-l.done
 		if t.Failed() {
 			t.Logf("---- launcher output ----\n%s", l.output())
-			for i := 1; i <= nodes; i++ {
-				b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("broker-%d.log", i)))
-				t.Logf("---- broker %d log ----\n%s", i, tail(string(b), 30))
+			for _, name := range logs {
+				b, _ := os.ReadFile(filepath.Join(dir, name))
+				t.Logf("---- %s ----\n%s", name, tail(string(b), 30))
 			}
 		}
 	})

@@ -43,7 +43,11 @@ Broker i listens on peer port P+i-1 and HTTP port P+i-1+1000.
 With --mode controller it starts RocketMQ's Controller mode instead: a
 broker group of 3 brokers (b1..b3, peer ports P..P+2) and 3 controllers
 (c1..c3, peer ports P+3..P+5), HTTP ports 1000 above, the same folder
-rules, and no live view yet; partition and heal name them b<id> and c<id>.`)
+rules, and the live view in Controller mode on --addr: the page draws the
+controllers, the group state they agreed on and each broker's CommitLog
+and epoch file, and (with the admin token) crashes, restarts, pauses,
+isolates and partitions them and produces and consumes. partition and heal
+on the command line name them b<id> and c<id>.`)
 	nodes := fs.Int("nodes", 3, "number of brokers (1..9)")
 	dir := fs.String("dir", "dledgerlab-cluster", "cluster folder: broker-<id>/ data folders, broker-<id>.log, cluster.json")
 	basePort := fs.Int("base-port", 0, "broker 1's peer port (default: the folder's last, else 7001)")
@@ -55,7 +59,7 @@ rules, and no live view yet; partition and heal name them b<id> and c<id>.`)
 	retainBytes := fs.Int64("retain-bytes", 0, "every broker's retention by size: snapshot and delete the segment files before it past this many bytes (0: keep everything)")
 	offsets := fs.String("offsets", "local", "how the brokers keep consumer groups' offsets: local (RocketMQ's DLedger mode) or replicated (see dledgerlab node -h)")
 	offsetSync := fs.Duration("offset-sync", server.DefaultOffsetSync, "with --offsets local, how often a follower copies the leader's offsets (RocketMQ's SlaveSynchronize)")
-	mode := fs.String("mode", "dledger", "dledger (brokers replicate with Raft) or controller (3 controllers and a broker group of 3 in RocketMQ's Controller mode, docs/CONTROLLER.md; no live view yet)")
+	mode := fs.String("mode", "dledger", "dledger (brokers replicate with Raft) or controller (3 controllers and a broker group of 3 in RocketMQ's Controller mode, docs/CONTROLLER.md, with its live view)")
 	brokerTimeout := fs.Duration("broker-timeout", ctlserver.DefaultBrokerTimeout, "--mode controller: the controllers' --broker-timeout (a master not heard from this long is replaced)")
 	unclean := fs.Bool("unclean", false, "--mode controller: the controllers' enableElectUncleanMaster")
 	allAck := fs.Bool("all-ack", true, "--mode controller: the brokers' allAckInSyncStateSet")
@@ -75,7 +79,7 @@ rules, and no live view yet; partition and heal name them b<id> and c<id>.`)
 		if *nodes != ctlClusterBrokers {
 			return usagef("--nodes %d: --mode controller starts a broker group of %d brokers and %d controllers", *nodes, ctlClusterBrokers, ctlClusterControllers)
 		}
-		return runControllerCluster(ctx, controllerClusterOptions{dir: *dir, basePort: *basePort,
+		return runControllerCluster(ctx, controllerClusterOptions{dir: *dir, basePort: *basePort, addr: *addr,
 			secret: envOr(*secret, "DLEDGERLAB_SECRET"), adminToken: envOr(*adminToken, "DLEDGERLAB_ADMIN_TOKEN"),
 			brokerTimeout: *brokerTimeout, unclean: *unclean, allAck: *allAck, minISR: *minISR})
 	default:

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,15 +13,19 @@ import (
 	"strings"
 	"time"
 
+	"dledgerlab/core/ctlsim"
 	"dledgerlab/native/cluster"
 	"dledgerlab/native/ctlbroker"
 	"dledgerlab/native/proc"
+	"dledgerlab/web"
 )
 
 // controllerClusterOptions are `dledgerlab cluster --mode controller`'s
 // settings.
 type controllerClusterOptions struct {
 	dir, secret, adminToken string
+	// addr is the live view's listen address.
+	addr string
 	// basePort is broker 1's peer port (0: the folder's, else 7001).
 	basePort int
 	// brokerTimeout is the controllers' --broker-timeout.
@@ -41,8 +47,9 @@ const (
 // base+i-1, controller i on base+3+i-1, each HTTP port 1000 above. Like the
 // DLedger-mode launcher it keeps cluster.json in the folder (mode, base
 // port, secret, admin token) and checks every port first. It waits for a
-// master and stops them all at ctx's end. There is no live view of
-// Controller mode yet.
+// master, serves the live view on o.addr (the playground page in
+// Controller mode watching and, with the admin token, driving the
+// processes: package cluster's CtlLive) and stops them all at ctx's end.
 func runControllerCluster(ctx context.Context, o controllerClusterOptions) error {
 	if o.minISR < 1 || o.minISR > ctlClusterBrokers {
 		return usagef("--min-in-sync-replicas %d: want 1 to %d", o.minISR, ctlClusterBrokers)
@@ -88,10 +95,21 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 	if err := cluster.CheckPorts("controller", ctls); err != nil {
 		return err
 	}
+	// The view's port last among the checks: a busy one fails before any
+	// process starts.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s cannot be used (%v): stop the program that holds it or choose another --addr", o.addr, errors.Unwrap(err))
+	}
+	defer ln.Close()
 	if err := f.Save(); err != nil {
 		return err
 	}
+	var live *cluster.CtlLive
 	stop := func() {
+		if live != nil {
+			live.Close()
+		}
 		brokers.StopAll()
 		ctls.StopAll()
 	}
@@ -130,15 +148,39 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 		}
 		return fmt.Errorf("no master was elected (see the logs in %s): %w", o.dir, err)
 	}
+	logf := func(format string, a ...any) {
+		fmt.Printf("%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
+	}
+	live = cluster.NewCtl(cluster.CtlConfig{Controllers: ctls, Brokers: brokers, Group: "broker-a", AdminToken: f.AdminToken, Logf: logf,
+		Settings: ctlsim.SettingsView{TickMs: int(ctlbroker.DefaultTick / time.Millisecond), MinInSyncReplicas: o.minISR,
+			AllAckInSyncStateSet: o.allAck, EnableElectUncleanMaster: o.unclean,
+			BrokerHeartbeatMs: int(ctlbroker.DefaultHeartbeat / time.Millisecond), BrokerTimeoutMs: int(o.brokerTimeout / time.Millisecond),
+			HAMaxMsSlaveNotCatchup: int(ctlbroker.DefaultHAMaxNotCatchup / time.Millisecond)}})
+	srv := &http.Server{Handler: live.Handler(web.Handler()), ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	fmt.Printf("Master: broker %d (master epoch %d, SyncStateSet %v)\n", master, st.MasterEpoch, st.SyncStateSet)
 	fmt.Printf("Produce: curl -d '{\"body\":\"hello\"}' http://%s/v1/messages\n", brokers.Node(master).HTTPAddr)
 	fmt.Printf("Secret:      %s\nAdmin token: %s   (both kept in %s)\n", f.Secret, f.AdminToken, filepath.Join(o.dir, cluster.ConfigFile))
 	fmt.Printf("Cut the master off: DLEDGERLAB_ADMIN_TOKEN=%s dledgerlab partition --addr %s --peers %s\n",
 		f.AdminToken, brokers.Node(master).HTTPAddr, isolateIDs(master))
 	fmt.Printf("Heal it:            DLEDGERLAB_ADMIN_TOKEN=%s dledgerlab heal --addr %s\n", f.AdminToken, brokers.Node(master).HTTPAddr)
+	base := viewURL(ln.Addr().String())
+	fmt.Printf("Live view (watch only):  %s\n", base)
+	fmt.Printf("Live view (instructor):  %s#admin=%s\n", base, f.AdminToken)
+	printLANViews(ln.Addr().String())
 	fmt.Println("Ctrl-C stops every process.")
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logf("live view stopped: %v", err)
+		}
+	}
 	fmt.Println("Stopping the brokers and controllers …")
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
 	stop()
 	fmt.Printf("Stopped. The data stays in %s; run the same command again to continue.\n", o.dir)
 	return nil

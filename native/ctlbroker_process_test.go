@@ -363,7 +363,7 @@ func TestClusterControllerModeStartsAndStops(t *testing.T) {
 	dir := t.TempDir()
 	base, err := cluster.FreeBasePort("127.0.0.1", 6)
 	require.NoError(t, err)
-	cmd := exec.Command(binPath, "cluster", "--mode", "controller", "--dir", dir, "--base-port", strconv.Itoa(base), "--broker-timeout", "2s")
+	cmd := exec.Command(binPath, "cluster", "--mode", "controller", "--dir", dir, "--base-port", strconv.Itoa(base), "--broker-timeout", "2s", "--addr", "127.0.0.1:0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -463,12 +463,12 @@ func TestClusterControllerModeStartsAndStops(t *testing.T) {
 		ln, err := net.Listen("tcp", busy)
 		require.NoError(t, err)
 		defer ln.Close()
-		out := refused(t, "--mode", "controller", "--dir", dir)
+		out := refused(t, "--mode", "controller", "--dir", dir, "--addr", "127.0.0.1:0")
 		assert.Contains(t, out, busy+" (controller 2's peer port) cannot be used")
 		assert.Contains(t, out, "choose another --base-port")
 	})
 	t.Run("a base port out of range", func(t *testing.T) {
-		out := refused(t, "--mode", "controller", "--dir", dir, "--base-port", "64531")
+		out := refused(t, "--mode", "controller", "--dir", dir, "--base-port", "64531", "--addr", "127.0.0.1:0")
 		assert.Contains(t, out, "--base-port 64531: the 3 brokers and 3 controllers need ports 64531..64536 and 65531..65536; choose a base port from 1024 to 64530")
 	})
 	t.Run("a folder of the other mode", func(t *testing.T) {
@@ -476,7 +476,7 @@ func TestClusterControllerModeStartsAndStops(t *testing.T) {
 		assert.Contains(t, out, "holds a controller-mode cluster, not a dledger-mode one: run with --mode controller")
 		other := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(other, cluster.ConfigFile), []byte(`{"nodes":3,"base_port":7001,"secret":"s","admin_token":"t"}`), 0o600))
-		out = refused(t, "--mode", "controller", "--dir", other)
+		out = refused(t, "--mode", "controller", "--dir", other, "--addr", "127.0.0.1:0")
 		assert.Contains(t, out, "holds a dledger-mode cluster, not a controller-mode one: run with --mode dledger")
 	})
 }

@@ -18,7 +18,11 @@ import (
 // run at one moment; the page never reaches into the simulator.
 type View struct {
 	// Mode is "controller" (core/sim's ClusterView says "sim" or "live").
-	Mode   string `json:"mode"`
+	Mode string `json:"mode"`
+	// Live: real processes (`dledgerlab cluster --mode controller`)
+	// built this frame, not the simulator; TimeMs counts from the
+	// launcher's start. The simulator never sets it.
+	Live   bool   `json:"live,omitempty"`
 	TimeMs int64  `json:"time_ms"`
 	Seed   uint64 `json:"seed"`
 	// Controllers are controllers 1..3 (network ids 1..3).

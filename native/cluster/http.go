@@ -1,20 +1,24 @@
 package cluster
 
 // The live view's HTTP side: the playground page in live mode, the merged
-// ClusterView stream, and the action endpoint that needs the admin token.
+// frame stream (a ClusterView, or a ctlsim.View in Controller mode), and
+// the action endpoint that needs the admin token.
 //
 //	GET  /                    the page (redirected to /?live, the page's live mode)
-//	GET  /live-config.json    {"live": true, "nodes": N, "actions": bool}
-//	GET  /v1/watch            WebSocket: one merged ClusterView 4 times a second
+//	GET  /live-config.json    {"live": true, "nodes": N, "actions": bool} (and
+//	                          "mode": "controller" in Controller mode)
+//	GET  /v1/watch            WebSocket: one merged frame 4 times a second
 //	GET  /v1/view             one merged frame
 //	POST /v1/cluster/actions  a sim.Action; Authorization: Bearer <admin token>
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
+	"dledgerlab/core/ctlsim"
 	"dledgerlab/core/sim"
 	"dledgerlab/native/server"
 )
@@ -22,12 +26,59 @@ import (
 // Handler serves page (the playground's web.Handler) in live mode and the
 // live view's API.
 func (l *Live) Handler(page http.Handler) http.Handler {
+	return liveHandler(page, liveAPI{
+		watch: func(w http.ResponseWriter, r *http.Request) {
+			server.StreamViews(w, r, l.ctx.Done(), "the cluster launcher is stopping", func() (sim.ClusterView, error) {
+				return l.View(), nil
+			})
+		},
+		view: func() any { return l.View() },
+		config: func() any {
+			return map[string]any{"live": true, "nodes": len(l.cfg.Members), "actions": l.cfg.AdminToken != ""}
+		},
+		token: l.cfg.AdminToken,
+		logf:  l.logf,
+		do:    l.Do,
+	})
+}
+
+// Handler serves page in live mode and the Controller-mode live view's
+// API: the same endpoints as Live's, with ctlsim.View frames
+// (live-config.json says "mode": "controller").
+func (l *CtlLive) Handler(page http.Handler) http.Handler {
+	return liveHandler(page, liveAPI{
+		watch: func(w http.ResponseWriter, r *http.Request) {
+			server.StreamViews(w, r, l.ctx.Done(), "the cluster launcher is stopping", func() (ctlsim.View, error) {
+				return l.View(), nil
+			})
+		},
+		view: func() any { return l.View() },
+		config: func() any {
+			return map[string]any{"live": true, "mode": "controller", "nodes": ctlMembers, "actions": l.cfg.AdminToken != ""}
+		},
+		token: l.cfg.AdminToken,
+		logf:  l.logf,
+		do:    l.Do,
+	})
+}
+
+// liveAPI is what a live view's endpoints need from it.
+type liveAPI struct {
+	watch  http.HandlerFunc
+	view   func() any
+	config func() any
+	token  string
+	logf   func(format string, args ...any)
+	do     func(context.Context, sim.Action) error
+}
+
+func liveHandler(page http.Handler, api liveAPI) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/watch", l.handleWatch)
-	mux.Handle("GET /v1/view", noCache(func(w http.ResponseWriter, r *http.Request) { server.WriteJSON(w, http.StatusOK, l.View()) }))
-	mux.Handle("POST /v1/cluster/actions", noCache(l.handleAction))
+	mux.HandleFunc("GET /v1/watch", api.watch)
+	mux.Handle("GET /v1/view", noCache(func(w http.ResponseWriter, r *http.Request) { server.WriteJSON(w, http.StatusOK, api.view()) }))
+	mux.Handle("POST /v1/cluster/actions", noCache(api.handleAction))
 	mux.Handle("GET /live-config.json", noCache(func(w http.ResponseWriter, r *http.Request) {
-		server.WriteJSON(w, http.StatusOK, map[string]any{"live": true, "nodes": len(l.cfg.Members), "actions": l.cfg.AdminToken != ""})
+		server.WriteJSON(w, http.StatusOK, api.config())
 	}))
 	mux.Handle("/v1/", noCache(func(w http.ResponseWriter, r *http.Request) {
 		server.WriteError(w, http.StatusNotFound, server.ErrorBody{Code: server.CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
@@ -55,22 +106,18 @@ func noCache(h http.HandlerFunc) http.Handler {
 	})
 }
 
-func (l *Live) handleWatch(w http.ResponseWriter, r *http.Request) {
-	server.StreamViews(w, r, l.ctx.Done(), "the cluster launcher is stopping", func() (sim.ClusterView, error) {
-		return l.View(), nil
-	})
-}
-
 // handleAction performs one sim.Action; answers 401 without a token, 403
 // with a wrong one (or when the view was started without one), errors as
 // the brokers' JSON.
-func (l *Live) handleAction(w http.ResponseWriter, r *http.Request) {
+func (api liveAPI) handleAction(w http.ResponseWriter, r *http.Request) {
 	check := server.AdminCheck{
-		Token:    l.cfg.AdminToken,
+		Token:    api.token,
 		Missing:  "actions need the instructor's admin token: Authorization: Bearer <token>",
 		Disabled: "this live view was started without --admin-token: it can only watch",
 		Refused: func(r *http.Request) {
-			l.logf("action with a wrong admin token refused (from %s)", r.RemoteAddr)
+			if api.logf != nil {
+				api.logf("action with a wrong admin token refused (from %s)", r.RemoteAddr)
+			}
 		},
 	}
 	if !check.Allow(w, r) {
@@ -91,7 +138,7 @@ func (l *Live) handleAction(w http.ResponseWriter, r *http.Request) {
 		server.WriteError(w, http.StatusBadRequest, server.ErrorBody{Code: server.CodeBadRequest, Message: "action: " + err.Error()})
 		return
 	}
-	if err := l.Do(r.Context(), a); err != nil {
+	if err := api.do(r.Context(), a); err != nil {
 		var ae *ActionError
 		if errors.As(err, &ae) {
 			server.WriteError(w, ae.Status, server.ErrorBody{Code: ae.Code, Message: ae.Message})

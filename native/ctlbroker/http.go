@@ -8,7 +8,10 @@ package ctlbroker
 //	                             allAckInSyncStateSet, the master alone
 //	                             without), with its offset and epoch
 //	GET  /v1/messages?offset=O&max=M   messages below the confirm offset
-//	GET  /v1/status              role, group state, confirm and max offset
+//	GET  /v1/status              role, group state, confirm and max offset;
+//	                             ?log=N adds the CommitLog's last N entries
+//	                             (N up to MaxStatusLog, bodies cut to
+//	                             MaxStatusBody bytes): the live view's tail
 //	POST /v1/admin/partition     {"brokers":[2,3],"controllers":[1,2,3]} (admin
 //	                             token): drop the HA traffic with those brokers
 //	                             and send those controllers nothing
@@ -28,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"dledgerlab/core/controller"
 	"dledgerlab/native/server"
@@ -44,6 +48,13 @@ const (
 
 // MaxRead caps the max parameter of a read.
 const MaxRead = 1000
+
+// Limits of GET /v1/status?log=N: at most MaxStatusLog entries, each body
+// cut to MaxStatusBody bytes (the live view draws a short label).
+const (
+	MaxStatusLog  = 100
+	MaxStatusBody = 64
+)
 
 // ProduceRequest is the body of POST /v1/messages.
 type ProduceRequest struct {
@@ -96,6 +107,22 @@ type Status struct {
 	// partition cut this broker off from (POST /v1/admin/partition).
 	Partitioned    []uint64 `json:"partitioned,omitempty"`
 	ControllersCut []uint64 `json:"controllers_cut,omitempty"`
+	// LogFirst and Log are the CommitLog's last entries, from offset
+	// LogFirst on, when asked for with ?log=N (bodies cut to
+	// MaxStatusBody bytes).
+	LogFirst int64     `json:"log_first,omitempty"`
+	Log      []Message `json:"log,omitempty"`
+	// Truncated is the last time since the broker started that it cut
+	// its CommitLog back to agree with the master's epoch file.
+	Truncated *Truncation `json:"truncated,omitempty"`
+}
+
+// Truncation is a CommitLog cut back from From to To, when the broker
+// took master epoch Epoch's epoch file.
+type Truncation struct {
+	From  int64  `json:"from"`
+	To    int64  `json:"to"`
+	Epoch uint64 `json:"epoch"`
 }
 
 func (s *Server) httpServer() *http.Server {
@@ -220,13 +247,30 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	tail := 0
+	if v := r.URL.Query().Get("log"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > MaxStatusLog {
+			badRequest(w, fmt.Errorf("log %q: want 0 to %d entries", v, MaxStatusLog))
+			return
+		}
+		tail = n
+	}
 	var st Status
 	if err := s.do(r.Context(), func() {
 		g := s.b.State()
 		st = Status{Broker: int(s.cfg.ID), Group: s.cfg.Group, Role: s.b.Role().String(), Master: int(g.Master),
 			MasterEpoch: g.MasterEpoch, SyncStateSet: g.SyncStateSet, SyncStateSetEpoch: g.SyncStateSetEpoch,
 			Replicas: g.Replicas, Pending: s.b.Pending(), Epochs: s.b.Epochs(), ConfirmOffset: s.b.ConfirmOffset(),
-			MaxOffset: s.b.MaxOffset(), AllAck: s.cfg.AllAck, MinInSyncReplicas: s.cfg.MinInSyncReplicas, Fsyncs: s.disk.fsyncs.Load()}
+			MaxOffset: s.b.MaxOffset(), AllAck: s.cfg.AllAck, MinInSyncReplicas: s.cfg.MinInSyncReplicas, Fsyncs: s.disk.fsyncs.Load(), Truncated: s.truncated}
+		if tail > 0 {
+			st.LogFirst = max(0, st.MaxOffset-int64(tail))
+			st.Log = []Message{}
+			for off := st.LogFirst; off < st.MaxOffset; off++ {
+				data, _ := s.b.Entry(off)
+				st.Log = append(st.Log, Message{Offset: off, Body: cutBody(data)})
+			}
+		}
 	}); err != nil {
 		unavailable(w, err)
 		return
@@ -260,6 +304,19 @@ func (s *Server) cutter() server.Cutter {
 			}
 			return nil
 		}}
+}
+
+// cutBody is a message's body cut to MaxStatusBody bytes, on a rune
+// boundary.
+func cutBody(data []byte) string {
+	if len(data) <= MaxStatusBody {
+		return string(data)
+	}
+	n := MaxStatusBody
+	for n > 0 && !utf8.RuneStart(data[n]) {
+		n--
+	}
+	return string(data[:n]) + "…"
 }
 
 func badRequest(w http.ResponseWriter, err error) {

@@ -98,9 +98,11 @@ type Server struct {
 	// in the transport (the HA push and acks).
 	ctlCut server.CutSet
 
-	// Owned by the runner: the produce requests waiting for their Ack.
-	ticket uint64
-	waits  map[uint64]chan controller.Ack
+	// Owned by the runner: the produce requests waiting for their Ack,
+	// and the last truncation since the broker started (for /v1/status).
+	ticket    uint64
+	waits     map[uint64]chan controller.Ack
+	truncated *Truncation
 }
 
 // New opens the data folder and builds the broker on what it holds.
@@ -190,8 +192,11 @@ func (s *Server) flush(ctx context.Context) error {
 	cut := int64(-1)
 	for _, ev := range out.Events {
 		s.logEvent(ev)
-		if ev.Kind == controller.EvTruncated && (cut < 0 || ev.To < cut) {
-			cut = ev.To
+		if ev.Kind == controller.EvTruncated {
+			s.truncated = &Truncation{From: ev.From, To: ev.To, Epoch: ev.Epoch}
+			if cut < 0 || ev.To < cut {
+				cut = ev.To
+			}
 		}
 	}
 	if err := s.disk.persist(s.mem, cut); err != nil {

@@ -819,11 +819,11 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// StreamViews answers a WebSocket upgrade with a ClusterView frame from next
-// every WatchInterval, until the viewer leaves, next fails or done closes
-// (then it says bye). The broker's /v1/watch and the cluster launcher's
-// merged one both use it.
-func StreamViews(w http.ResponseWriter, r *http.Request, done <-chan struct{}, bye string, next func() (sim.ClusterView, error)) {
+// StreamViews answers a WebSocket upgrade with a frame from next (a
+// ClusterView, or Controller mode's ctlsim.View) every WatchInterval, until
+// the viewer leaves, next fails or done closes (then it says bye). The
+// broker's /v1/watch and the cluster launchers' merged ones use it.
+func StreamViews[V any](w http.ResponseWriter, r *http.Request, done <-chan struct{}, bye string, next func() (V, error)) {
 	c, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return

@@ -7,7 +7,10 @@
 // come from the launcher's GET /v1/watch WebSocket (one merged view of every
 // broker) and the page's actions go to POST /v1/cluster/actions with the
 // instructor's admin token. The rest of the page does not know the
-// difference (ARCHITECTURE.md rule 2).
+// difference (ARCHITECTURE.md rule 2). `dledgerlab cluster --mode
+// controller` sends Controller mode's frames (core/ctlsim.View, "mode":
+// "controller", "live": true): the page draws them with ctlview.js, and
+// the mode switch is hidden (a real cluster runs in one mode).
 //
 // The token is taken once from the address (#admin=TOKEN, then removed from
 // it) or asked for with the "Unlock controls" button, and kept in
@@ -21,8 +24,14 @@ const live = new URLSearchParams(location.search).has('live');
 // Controls that act on the cluster (disabled without the token), and the
 // simulator's own knobs (hidden: a real cluster has no seed, speed or past).
 const ACTING = ['crash', 'restart', 'pause-broker', 'resume-broker', 'isolate', 'transfer', 'partition', 'heal',
-  'produce', 'producer', 'producer-stop', 'consumer', 'move-group', 'rule'];
-const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'link', 'jump-violation', 'lessons'];
+  'produce', 'producer', 'producer-stop', 'consumer', 'move-group', 'rule',
+  // Controller mode's (ctlview.js)
+  'ctl-crash', 'ctl-restart', 'ctl-pause', 'ctl-resume', 'ctl-isolate', 'ctl-cut-brokers', 'ctl-heal',
+  'ctl-produce', 'ctl-producer', 'ctl-producer-stop', 'ctl-consumer'];
+// The mode switch is the simulator's too: a real cluster runs in one mode
+// (`dledgerlab cluster --mode controller` serves Controller mode's frames).
+const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'link', 'jump-violation', 'lessons',
+  'mode', 'ctl-new-run'];
 // The switches real brokers take from the page (POST /v1/admin/rules through
 // the launcher); the safety rules stay in the simulator.
 const LIVE_RULES = ['check_quorum', 'pre_vote'];
@@ -61,9 +70,12 @@ function takeTokenFromAddress() {
 
 // Real processes have states the simulator's drawing does not: show a
 // running broker as up, a killed or restarting one as down (crashed). The
-// real state stays in live_state.
+// real state stays in live_state. A Controller-mode frame ("mode":
+// "controller", core/ctlsim.View) has controllers and brokers instead of
+// nodes; a paused process is "paused" in both.
 function adapt(frame) {
-  for (const n of frame.nodes || []) {
+  const procs = frame.mode === 'controller' ? [...(frame.controllers || []), ...(frame.brokers || [])] : frame.nodes || [];
+  for (const n of procs) {
     n.live_state = n.state;
     if (n.state === 'running') n.state = 'up';
     else if (n.state === 'killed' || n.state === 'restarting') n.state = 'crashed';
@@ -198,6 +210,7 @@ function markWatchOnly() {
 function installPage() {
   const style = document.createElement('style');
   style.textContent = SIM_ONLY.map((a) => '.live-mode [data-action="' + a + '"]').join(', ') + ', .live-mode .timeline, .live-mode .speed, .live-mode .link-form, .live-mode #fork-note, .live-mode #settings-title ~ .form-grid, .live-mode #settings-title ~ .btn-row { display: none !important; }\n'
+    + '.live-mode .mode-switch, .live-mode section:has(#ctl-settings-title) { display: none !important; }\n'
     + '.live-mode .rules label:not(' + LIVE_RULES.map((r) => ':has([data-rule="' + r + '"])').join(', ') + ') { display: none !important; }\n'
     + ACTING.map((a) => '.live-watch-only [data-action="' + a + '"]').join(', ') + ' { pointer-events: none; opacity: 0.45; }\n'
     + '.live-tag { font-weight: 600; padding: 2px 8px; border-radius: 10px; background: #e6f4ea; color: #137333; }';

@@ -347,6 +347,8 @@ class App {
     this.actions = [];
     this.carry = 0;
     const ctl = v.mode === 'controller';
+    // A live view shows the real cluster's one mode, whichever it is.
+    if (live) this.mode = ctl ? 'controller' : 'dledger';
     document.body.dataset.mode = ctl ? 'controller' : 'dledger';
     for (const b of document.querySelectorAll('[data-action="mode"]')) b.setAttribute('aria-pressed', String(b.dataset.mode === (ctl ? 'controller' : 'dledger')));
     if (ctl) {
