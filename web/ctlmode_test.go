@@ -92,8 +92,10 @@ func TestControllerModeSwitch(t *testing.T) {
 	var url string
 	p.eval(`dledgerLab.share()`, &url)
 	require.Contains(t, url, "#mode=controller&run=")
+	// The link's moment is the one it names (the page plays on meanwhile).
 	var at int64
-	p.eval(`dledgerLab.frame.time_ms`, &at)
+	_, err := fmt.Sscanf(url[strings.LastIndex(url, "&t=")+3:], "%d", &at)
+	require.NoError(t, err, url)
 	q := openURL(t, url)
 	q.waitFor(fmt.Sprintf(`dledgerLab.frame.mode === 'controller' && dledgerLab.frame.time_ms === %d && document.body.dataset.mode === 'controller'`, at))
 	q.waitFor(fmt.Sprintf(`document.querySelector('#ctl-stage [data-node="%d"]').dataset.state === 'crashed'`, 3+old))

@@ -19,6 +19,7 @@ import { applyStatic, currentLang, setLang, t, whyText } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PERF_KEEP = 1200;
+const brokerName = (id) => t('broker', { id });
 // What a refused action says: real brokers (the live view) are not the simulator.
 const refused = (vars) => t(live ? 'liveRefused' : 'actionRefused', vars);
 
@@ -400,7 +401,7 @@ class App {
     const vt = this.viewTimes;
     let t = performance.now();
     const lap = (name) => { const now = performance.now(); vt[name] = (vt[name] || 0) + now - t; t = now; };
-    this.timeline.nodeName = f.mode === 'controller' ? ctlNodeName : (id) => t('broker', { id });
+    this.timeline.nodeName = f.mode === 'controller' ? ctlNodeName : brokerName;
     if (f.mode === 'controller') {
       this.ctl.update(f, force); lap('cluster');
       this.timeline.update(f); lap('timeline');
