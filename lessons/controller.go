@@ -36,10 +36,7 @@ func ParseController(name string, data []byte) (*ctlguide.Lesson, error) {
 	if err != nil {
 		return nil, err
 	}
-	if raw.SimOnly {
-		return nil, bad(lineOf(doc)("sim_only"), "sim_only is for DLedger-mode lessons: every Controller-mode lesson runs in the simulator")
-	}
-	l := ctlguide.Lesson{ID: raw.ID, Order: raw.Order, Mode: "controller", Title: raw.Title, Intro: raw.Intro, Quiz: raw.Quiz, File: name}
+	l := ctlguide.Lesson{ID: raw.ID, Order: raw.Order, Mode: "controller", Title: raw.Title, Intro: raw.Intro, Quiz: raw.Quiz, File: name, SimOnly: raw.SimOnly}
 	l.Steps, l.Goal = raw.steps(doc), raw.goal()
 	l.Cluster = ctlsim.Settings{Seed: 1}
 	if raw.Cluster.Kind != 0 {
@@ -58,6 +55,11 @@ func ParseController(name string, data []byte) (*ctlguide.Lesson, error) {
 	}
 	if err := ctlguide.Prepare(&l); err != nil {
 		return nil, fmt.Errorf("%w: %s:%v", ErrLesson, name, strings.TrimPrefix(err.Error(), "line "))
+	}
+	if !l.SimOnly {
+		if line, why := ctlguide.NeedsSimulator(&l); why != "" {
+			return nil, bad(line, "%s: mark the lesson sim_only: true (real processes have no seed and no checkers)", why)
+		}
 	}
 	return &l, nil
 }

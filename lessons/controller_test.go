@@ -44,6 +44,7 @@ func TestControllerLessonErrors(t *testing.T) {
 		"fly master":     `x.yaml:7: unknown action "fly"`,
 		"producer 5":     "want a rate like 10/s",
 		"cut 2 from all": "want cut BROKER from brokers",
+		"crash 2":        `x.yaml:7: "crash 2" names broker 2, which only the simulator's seed makes master or slave: mark the lesson sim_only: true`,
 	} {
 		_, err := lessons.ParseController("x.yaml", []byte(fmt.Sprintf(base, line)))
 		if assert.Error(t, err, line) {

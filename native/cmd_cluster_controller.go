@@ -50,31 +50,61 @@ const (
 // master, serves the live view on o.addr (the playground page in
 // Controller mode watching and, with the admin token, driving the
 // processes: package cluster's CtlLive) and stops them all at ctx's end.
-func runControllerCluster(ctx context.Context, o controllerClusterOptions) error {
+// ctlClusterRun is a started Controller-mode cluster: its processes, the
+// launcher's live view of them, and who was master when it was ready.
+type ctlClusterRun struct {
+	ctls, brokers *proc.Cluster
+	live          *cluster.CtlLive
+	folder        cluster.Folder
+	master        int
+	status        ctlbroker.Status
+	logf          func(string, ...any)
+	stopped       bool
+}
+
+// stop stops the live view and every process (once).
+func (c *ctlClusterRun) stop() {
+	if c.stopped {
+		return
+	}
+	c.stopped = true
+	if c.live != nil {
+		c.live.Close()
+	}
+	c.brokers.StopAll()
+	c.ctls.StopAll()
+}
+
+// startControllerCluster starts 3 controllers and a broker group of 3,
+// waits for a master and starts watching them (cluster.CtlLive). check,
+// when not nil, runs after the ports are checked and before any process
+// starts (the launcher takes its view's port there). On an error nothing
+// is left running.
+func startControllerCluster(ctx context.Context, o controllerClusterOptions, check func() (net.Listener, error)) (*ctlClusterRun, net.Listener, error) {
 	if o.minISR < 1 || o.minISR > ctlClusterBrokers {
-		return usagef("--min-in-sync-replicas %d: want 1 to %d", o.minISR, ctlClusterBrokers)
+		return nil, nil, usagef("--min-in-sync-replicas %d: want 1 to %d", o.minISR, ctlClusterBrokers)
 	}
 	if o.brokerTimeout < time.Second || o.brokerTimeout > time.Hour {
-		return usagef("--broker-timeout %v: want 1s to 1h (the brokers heartbeat every %v)", o.brokerTimeout, ctlbroker.DefaultHeartbeat)
+		return nil, nil, usagef("--broker-timeout %v: want 1s to 1h (the brokers heartbeat every %v)", o.brokerTimeout, ctlbroker.DefaultHeartbeat)
 	}
 	bin, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
-		return fmt.Errorf("cluster folder %s: %w", o.dir, err)
+		return nil, nil, fmt.Errorf("cluster folder %s: %w", o.dir, err)
 	}
 	f, err := cluster.OpenFolder(cluster.Folder{Dir: o.dir, Mode: cluster.ModeController, Nodes: ctlClusterBrokers,
 		BasePort: o.basePort, Secret: o.secret, AdminToken: o.adminToken})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := cluster.CheckBasePort(f.BasePort, ctlClusterBrokers+ctlClusterControllers, "3 brokers and 3 controllers"); err != nil {
-		return err
+		return nil, nil, err
 	}
 	ctls, err := proc.NewControllers(bin, o.dir, ctlClusterControllers, f.Secret)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ctls.AdminToken = f.AdminToken
 	cluster.Place(ctls, "127.0.0.1", f.BasePort+ctlClusterBrokers)
@@ -84,40 +114,43 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 	}
 	brokers, err := proc.NewControllerBrokers(bin, o.dir, ctlClusterBrokers, f.Secret, ctls)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	brokers.AdminToken = f.AdminToken
 	cluster.Place(brokers, "127.0.0.1", f.BasePort)
 	brokers.Extra = append(brokers.Extra, "--all-ack="+strconv.FormatBool(o.allAck), "--min-in-sync-replicas", strconv.Itoa(o.minISR))
 	if err := cluster.CheckPorts("broker", brokers); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := cluster.CheckPorts("controller", ctls); err != nil {
-		return err
+		return nil, nil, err
 	}
-	// The view's port last among the checks: a busy one fails before any
-	// process starts.
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("--addr %s cannot be used (%v): stop the program that holds it or choose another --addr", o.addr, errors.Unwrap(err))
-	}
-	defer ln.Close()
-	if err := f.Save(); err != nil {
-		return err
-	}
-	var live *cluster.CtlLive
-	stop := func() {
-		if live != nil {
-			live.Close()
+	var ln net.Listener
+	if check != nil {
+		if ln, err = check(); err != nil {
+			return nil, nil, err
 		}
-		brokers.StopAll()
-		ctls.StopAll()
 	}
-	defer stop()
+	fail := func(err error) (*ctlClusterRun, net.Listener, error) {
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, nil, err
+	}
+	if err := f.Save(); err != nil {
+		return fail(err)
+	}
+	c := &ctlClusterRun{ctls: ctls, brokers: brokers, folder: f}
+	ok := false
+	defer func() {
+		if !ok {
+			c.stop()
+		}
+	}()
 	fmt.Printf("Starting 3 controllers and a broker group of 3 (Controller mode) in %s …\n", o.dir)
 	for _, c := range []*proc.Cluster{ctls, brokers} {
 		if err := c.StartAll(); err != nil {
-			return err
+			return fail(err)
 		}
 	}
 	for _, c := range []struct {
@@ -144,18 +177,43 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return fail(nil)
 		}
-		return fmt.Errorf("no master was elected (see the logs in %s): %w", o.dir, err)
+		return fail(fmt.Errorf("no master was elected (see the logs in %s): %w", o.dir, err))
 	}
 	logf := func(format string, a ...any) {
 		fmt.Printf("%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 	}
-	live = cluster.NewCtl(cluster.CtlConfig{Controllers: ctls, Brokers: brokers, Group: "broker-a", AdminToken: f.AdminToken, Logf: logf,
+	c.live = cluster.NewCtl(cluster.CtlConfig{Controllers: ctls, Brokers: brokers, Group: "broker-a", AdminToken: f.AdminToken, Logf: logf,
 		Settings: ctlsim.SettingsView{TickMs: int(ctlbroker.DefaultTick / time.Millisecond), MinInSyncReplicas: o.minISR,
 			AllAckInSyncStateSet: o.allAck, EnableElectUncleanMaster: o.unclean,
 			BrokerHeartbeatMs: int(ctlbroker.DefaultHeartbeat / time.Millisecond), BrokerTimeoutMs: int(o.brokerTimeout / time.Millisecond),
 			HAMaxMsSlaveNotCatchup: int(ctlbroker.DefaultHAMaxNotCatchup / time.Millisecond)}})
+	c.master, c.status, c.logf = master, st, logf
+	ok = true
+	return c, ln, nil
+}
+
+func runControllerCluster(ctx context.Context, o controllerClusterOptions) error {
+	// The view's port before any process starts: a busy one fails first.
+	check := func() (net.Listener, error) {
+		ln, err := net.Listen("tcp", o.addr)
+		if err != nil {
+			return nil, fmt.Errorf("--addr %s cannot be used (%v): stop the program that holds it or choose another --addr", o.addr, errors.Unwrap(err))
+		}
+		return ln, nil
+	}
+	c, ln, err := startControllerCluster(ctx, o, check)
+	if c == nil || err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer ln.Close()
+	defer c.stop()
+	live, brokers, f, master, st := c.live, c.brokers, c.folder, c.master, c.status
+	logf := c.logf
 	srv := &http.Server{Handler: live.Handler(web.Handler()), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -181,7 +239,7 @@ func runControllerCluster(ctx context.Context, o controllerClusterOptions) error
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
-	stop()
+	c.stop()
 	fmt.Printf("Stopped. The data stays in %s; run the same command again to continue.\n", o.dir)
 	return nil
 }

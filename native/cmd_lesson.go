@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"dledgerlab/lessons"
 	"dledgerlab/lessons/ctlguide"
@@ -48,7 +51,11 @@ Subcommands:
 		}
 		ctl, cerr := lessons.Controller()
 		for _, l := range ctl {
-			fmt.Printf("%-22s %s / %s  (Controller mode, simulator)\n", l.ID, l.Title.En, l.Title.Zh)
+			where := "  (Controller mode)"
+			if l.SimOnly {
+				where = "  (Controller mode, simulator only)"
+			}
+			fmt.Printf("%-22s %s / %s%s\n", l.ID, l.Title.En, l.Title.Zh, where)
 		}
 		return errors.Join(err, cerr)
 	case "check":
@@ -103,16 +110,25 @@ broker processes started on this machine for the lesson and stopped after.`)
 	if *lang != "en" && *lang != "zh" {
 		return usagef("--lang %q: want en or zh", *lang)
 	}
+	var err error
 	if ctl, _ := lessons.Controller(); ctl != nil {
 		for _, l := range ctl {
 			if l.ID != name && strings.TrimSuffix(l.File, ".yaml") != name {
 				continue
 			}
-			if *native {
-				return fmt.Errorf("lesson %s is a Controller-mode lesson: it runs on the simulator only (dledgerlab cluster --mode controller runs the real processes by hand)", l.ID)
+			say := func(s string) { fmt.Println(s) }
+			if *native && l.SimOnly {
+				return fmt.Errorf("lesson %s needs the simulator (its seed names the master, or its checks need the checkers); run it without --native", l.ID)
 			}
 			fmt.Printf("%s\n\n%s\n", l.Title.In(*lang), strings.TrimSpace(l.Intro.In(*lang)))
-			if err := ctlguide.Narrate(l, *lang, func(s string) { fmt.Println(s) }); err != nil {
+			if *native {
+				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+				defer stop()
+				err = runCtlLessonNative(ctx, l, *lang, say)
+			} else {
+				err = ctlguide.Narrate(l, *lang, say)
+			}
+			if err != nil {
 				return fmt.Errorf("lesson %s: %w", l.ID, err)
 			}
 			fmt.Printf("\nlesson %s: every check held\n", l.ID)

@@ -65,6 +65,13 @@ func NewRun(set Settings) (*Run, error) {
 	return &Run{set: set, s: s}, nil
 }
 
+// Now returns the run's virtual time in milliseconds.
+func (r *Run) Now() int64 { return r.s.Now() }
+
+// Checkers reports that a run's violations come from the simulator's
+// checkers (as opposed to a view of real processes).
+func (r *Run) Checkers() bool { return true }
+
 // Sim returns the simulator at the run's current moment.
 func (r *Run) Sim() *Sim { return r.s }
 
@@ -148,9 +155,9 @@ func (r *Run) Advance(ms int64) {
 	r.end = max(r.end, r.s.Now())
 }
 
-// Seek moves the run to virtual time ms: forward by running, back by
+// SeekTo moves the run to virtual time ms: forward by running, back by
 // replaying from the start.
-func (r *Run) Seek(ms int64) error {
+func (r *Run) SeekTo(ms int64) error {
 	ms = min(max(0, ms), maxRunMs)
 	if ms < r.s.Now() {
 		s, err := New(r.set.Config())

@@ -99,14 +99,14 @@ func TestRunSeekReplaysTheSameRun(t *testing.T) {
 	at10 := frameJSON(t, r)
 	r.Advance(3_000)
 
-	require.NoError(t, r.Seek(2_000))
+	require.NoError(t, r.SeekTo(2_000))
 	assert.Equal(t, int64(2_000), r.Sim().Now())
 	assert.Equal(t, int64(13_000), r.View().Timeline.EndMs, "the timeline still reaches as far")
-	require.NoError(t, r.Seek(10_000))
+	require.NoError(t, r.SeekTo(10_000))
 	assert.Equal(t, at10, frameJSON(t, r), "the isolate recorded at 6 s happened again")
 
 	// A new action in the past replaces what came after it.
-	require.NoError(t, r.Seek(3_000))
+	require.NoError(t, r.SeekTo(3_000))
 	require.NoError(t, r.Do(sim.Action{Kind: sim.KindPause, Node: 1}))
 	r.Advance(7_000)
 	assert.Len(t, r.Share().Actions, 3, "the isolate was replaced by the pause")

@@ -30,6 +30,36 @@ type Lesson struct {
 	Goal    guide.Goal       `json:"goal"`
 	Quiz    []guide.Question `json:"quiz"`
 	File    string           `json:"file"`
+	// SimOnly: the lesson needs the simulator — its seed decides which
+	// broker is master, or a check needs the simulator's checkers — so
+	// `lesson run --native` refuses it.
+	SimOnly bool `json:"sim_only"`
+}
+
+// NeedsSimulator returns the first line of l that only the simulator can
+// play, and why: a broker named by number (on real processes any broker
+// may be master) or a check that the checker finds a loss.
+func NeedsSimulator(l *Lesson) (line int, why string) {
+	var lines []guide.Line
+	for _, s := range l.Steps {
+		lines = append(append(lines, s.Do...), s.Expect...)
+	}
+	lines = append(append(append(lines, l.Goal.Start...), l.Goal.Expect...), l.Goal.Solution...)
+	byNumber := func(w Who) bool { return w.Node > ctlsim.Controllers }
+	for _, x := range lines {
+		if a, err := ParseAction(x.Text); err == nil && byNumber(a.Who) {
+			return x.Line, fmt.Sprintf("%q names broker %d, which only the simulator's seed makes master or slave", x.Text, a.Who.Node-ctlsim.Controllers)
+		}
+		if c, err := ParseCheck(x.Text); err == nil {
+			if byNumber(c.Who) {
+				return x.Line, fmt.Sprintf("%q names broker %d, which only the simulator's seed makes master or slave", x.Text, c.Who.Node-ctlsim.Controllers)
+			}
+			if c.Kind == "violation" {
+				return x.Line, fmt.Sprintf("%q needs the simulator's checkers", x.Text)
+			}
+		}
+	}
+	return 0, ""
 }
 
 // Who names a node in a lesson line: broker 1..3, controller c1..c3,

@@ -16,7 +16,16 @@ func PlayAll(l *Lesson) (*ctlsim.Run, error) { return PlayWithPauses(l, 0) }
 // Narrate plays l as PlayAll does, telling each step, action and check in
 // lang through say (dledgerlab lesson run).
 func Narrate(l *Lesson, lang string, say func(string)) error {
-	_, err := play(l, 0, func(s *Session, i int) {
+	r, err := ctlsim.NewRun(l.Cluster)
+	if err != nil {
+		return err
+	}
+	return NarrateOn(r, l, lang, say)
+}
+
+// NarrateOn is Narrate on any World (real processes: lesson run --native).
+func NarrateOn(w World, l *Lesson, lang string, say func(string)) error {
+	return PlayOn(w, l, 0, func(s *Session, i int) {
 		s.Log, s.Lang = func(x string) { say("  " + x) }, lang
 		if i < len(l.Steps) {
 			say(fmt.Sprintf("\n%d. %s", i+1, strings.TrimSpace(l.Steps[i].Say.In(lang))))
@@ -24,21 +33,23 @@ func Narrate(l *Lesson, lang string, say func(string)) error {
 			say("\n" + strings.TrimSpace(l.Goal.Say.In(lang)))
 		}
 	})
-	return err
 }
 
 // PlayWithPauses is PlayAll with pauseMs of cluster time between a step's
 // checks and the next step, as in the page, where time runs on while the
 // learner reads before pressing Next.
 func PlayWithPauses(l *Lesson, pauseMs int64) (*ctlsim.Run, error) {
-	return play(l, pauseMs, nil)
-}
-
-func play(l *Lesson, pauseMs int64, before func(*Session, int)) (*ctlsim.Run, error) {
 	r, err := ctlsim.NewRun(l.Cluster)
 	if err != nil {
 		return nil, err
 	}
+	return r, PlayOn(r, l, pauseMs, nil)
+}
+
+// PlayOn plays l on w, with pauseMs before each step after the first and
+// before the goal; before, when set, is called as each step (i) or the
+// goal (len(Steps)) begins.
+func PlayOn(r World, l *Lesson, pauseMs int64, before func(*Session, int)) error {
 	s := NewSession(l)
 	for i := range l.Steps {
 		if i > 0 {
@@ -50,7 +61,7 @@ func play(l *Lesson, pauseMs int64, before func(*Session, int)) (*ctlsim.Run, er
 		}
 		s.Play()
 		if err := s.settle(r, stepBudget(l, i)); err != nil {
-			return r, fmt.Errorf("step %d (line %d): %w", i+1, l.Steps[i].Line, err)
+			return fmt.Errorf("step %d (line %d): %w", i+1, l.Steps[i].Line, err)
 		}
 	}
 	r.Advance(pauseMs)
@@ -60,9 +71,9 @@ func play(l *Lesson, pauseMs int64, before func(*Session, int)) (*ctlsim.Run, er
 	}
 	s.ShowSolution()
 	if err := s.settle(r, 120_000); err != nil {
-		return r, fmt.Errorf("goal: %w", err)
+		return fmt.Errorf("goal: %w", err)
 	}
-	return r, nil
+	return nil
 }
 
 // stepBudget is the most cluster time a step may take: its waits, its
@@ -82,9 +93,9 @@ func stepBudget(l *Lesson, i int) int64 {
 }
 
 // settle runs the step until it is settled, at most budget ms.
-func (s *Session) settle(r *ctlsim.Run, budget int64) error {
-	end := r.Sim().Now() + budget
-	for r.Sim().Now() < end {
+func (s *Session) settle(r World, budget int64) error {
+	end := r.Now() + budget
+	for r.Now() < end {
 		if errs := s.Run(r, 100); len(errs) > 0 {
 			return errs[0]
 		}

@@ -138,6 +138,10 @@ func (l *CtlLive) logf(format string, args ...any) {
 
 func (l *CtlLive) nowMs() int64 { return time.Since(l.start).Milliseconds() }
 
+// NowMs is the time since the launcher started watching, in milliseconds
+// (the frames' time).
+func (l *CtlLive) NowMs() int64 { return l.nowMs() }
+
 // logEvent keeps e, stamped with the time, among the last maxEvents.
 // Callers hold l.mu.
 func (l *CtlLive) logEvent(e ctlsim.Event) {

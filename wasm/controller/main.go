@@ -139,7 +139,7 @@ func (b *bridge) seek(args []js.Value) string {
 	if ms < 0 {
 		return jsbridge.ErrorJSON("time " + strconv.FormatInt(ms, 10) + " ms is before the start of the run")
 	}
-	if err := b.r.Seek(ms); err != nil {
+	if err := b.r.SeekTo(ms); err != nil {
 		return jsbridge.ErrorJSON(err.Error())
 	}
 	return b.frameJSON()
