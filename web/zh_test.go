@@ -154,32 +154,13 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 		if l.ID == all[0].ID {
 			bad = append(bad, englishWords("Lessons menu", menu, bodies)...)
 		}
-		p.click(fmt.Sprintf(`[data-action="open-lesson"][data-lesson=%q]`, l.ID))
-		p.waitFor(fmt.Sprintf(`!document.querySelector('#lesson').hidden && document.querySelector('#lesson').dataset.lessonId === %q && document.querySelector('#lesson').dataset.page === 'step'`, l.ID))
-		words := append(slices.Clone(bodies), lessonNames(l)...)
-		for page := 0; ; page++ {
-			raw := p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); return r.dataset.step === '%d' && [r.dataset.page, r.innerText] })()`, page))
-			var v [2]string
-			if err := json.Unmarshal(raw, &v); err != nil {
-				t.Fatal(err)
-			}
-			bad = append(bad, englishWords(fmt.Sprintf("lesson %s page %d (%s)", l.ID, page, v[0]), []string{v[1]}, words)...)
+		bad = append(bad, p.lessonPagesEnglish(l.ID, append(slices.Clone(bodies), lessonNames(l)...), func(page int) {
 			if l.ID == "election" && page == 0 {
 				p.shotSizes("zh-lesson", "#lesson")
 				// The numbered list of the intro stays a list.
 				p.waitFor(`document.querySelectorAll('#lesson .lesson-intro ol > li').length === 4 && /^每台 Broker/.test(document.querySelector('#lesson .lesson-intro ol > li').textContent)`)
 			}
-			if v[0] == "quiz" {
-				break
-			}
-			// Next (the page is redrawn as the engine answers: press it
-			// again until the page moved).
-			p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); if (r.dataset.step === '%d') return true; const b = r.querySelector('[data-action="lesson-next"]'); if (b) b.click(); return false })()`, page+1))
-		}
-		p.click(`[data-action="lesson-finish"]`)
-		p.waitFor(`document.querySelector('#lesson').hidden && document.querySelector('#lessons-menu').open`)
-		p.click(`[data-action="close-lessons"]`)
-		p.waitFor(`!document.querySelector('#lessons-menu').open`)
+		})...)
 	}
 	// Controller mode: the picture, the CommitLogs, the events and the
 	// clients after a failover, then every Controller-mode lesson's pages.
@@ -206,25 +187,7 @@ func TestChineseHasNoEnglishLeft(t *testing.T) {
 	}
 	for _, l := range ctl {
 		p.click(`[data-action="lessons"]`)
-		p.click(fmt.Sprintf(`[data-action="open-lesson"][data-lesson=%q]`, l.ID))
-		p.waitFor(fmt.Sprintf(`!document.querySelector('#lesson').hidden && document.querySelector('#lesson').dataset.lessonId === %q && document.querySelector('#lesson').dataset.page === 'step'`, l.ID))
-		words := append(slices.Clone(bodies), ctlLessonNames(l)...)
-		for page := 0; ; page++ {
-			raw := p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); return r.dataset.step === '%d' && [r.dataset.page, r.innerText] })()`, page))
-			var v [2]string
-			if err := json.Unmarshal(raw, &v); err != nil {
-				t.Fatal(err)
-			}
-			bad = append(bad, englishWords(fmt.Sprintf("lesson %s page %d (%s)", l.ID, page, v[0]), []string{v[1]}, words)...)
-			if v[0] == "quiz" {
-				break
-			}
-			p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); if (r.dataset.step === '%d') return true; const b = r.querySelector('[data-action="lesson-next"]'); if (b) b.click(); return false })()`, page+1))
-		}
-		p.click(`[data-action="lesson-finish"]`)
-		p.waitFor(`document.querySelector('#lesson').hidden && document.querySelector('#lessons-menu').open`)
-		p.click(`[data-action="close-lessons"]`)
-		p.waitFor(`!document.querySelector('#lessons-menu').open`)
+		bad = append(bad, p.lessonPagesEnglish(l.ID, append(slices.Clone(bodies), ctlLessonNames(l)...), nil)...)
 	}
 	p.click(`[data-action="mode"][data-mode="dledger"]`)
 	p.waitFor(`dledgerLab.frame.mode === 'sim'`)
@@ -262,6 +225,39 @@ func (p *page) shotSizes(name, sel string) {
 
 // lessonNames are the topics, bodies, consumer groups and broker names a
 // lesson's lines use: they stay as written.
+// lessonPagesEnglish opens lesson id from the open lessons menu, reads
+// every page (steps, goal, quiz) with Next, and returns the English words
+// on them that words does not allow; at(page) runs on each page. It ends
+// the lesson and closes the menu.
+func (p *page) lessonPagesEnglish(id string, words []string, at func(page int)) []string {
+	p.t.Helper()
+	var bad []string
+	p.click(fmt.Sprintf(`[data-action="open-lesson"][data-lesson=%q]`, id))
+	p.waitFor(fmt.Sprintf(`!document.querySelector('#lesson').hidden && document.querySelector('#lesson').dataset.lessonId === %q && document.querySelector('#lesson').dataset.page === 'step'`, id))
+	for page := 0; ; page++ {
+		raw := p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); return r.dataset.step === '%d' && [r.dataset.page, r.innerText] })()`, page))
+		var v [2]string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			p.t.Fatal(err)
+		}
+		bad = append(bad, englishWords(fmt.Sprintf("lesson %s page %d (%s)", id, page, v[0]), []string{v[1]}, words)...)
+		if at != nil {
+			at(page)
+		}
+		if v[0] == "quiz" {
+			break
+		}
+		// Next (the page is redrawn as the engine answers: press it
+		// again until the page moved).
+		p.waitFor(fmt.Sprintf(`(() => { const r = document.querySelector('#lesson'); if (r.dataset.step === '%d') return true; const b = r.querySelector('[data-action="lesson-next"]'); if (b) b.click(); return false })()`, page+1))
+	}
+	p.click(`[data-action="lesson-finish"]`)
+	p.waitFor(`document.querySelector('#lesson').hidden && document.querySelector('#lessons-menu').open`)
+	p.click(`[data-action="close-lessons"]`)
+	p.waitFor(`!document.querySelector('#lessons-menu').open`)
+	return bad
+}
+
 // ctlLessonNames are the names a Controller-mode lesson binds.
 func ctlLessonNames(l *ctlguide.Lesson) []string {
 	var out []string
