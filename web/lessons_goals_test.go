@@ -197,6 +197,17 @@ var goalsByHand = map[string]func(p *page){
 		p.produce("orders", "d")
 		p.produce("orders", "e")
 	},
+	"same-faults": func(p *page) {
+		// A is the broker the drawing shows down.
+		var down []int
+		p.eval(`[...document.querySelectorAll('#cluster [data-node-id][data-state="crashed"]')].map((g) => Number(g.dataset.nodeId))`, &down)
+		if len(down) != 1 {
+			p.t.Fatalf("want one broker down at the goal, the drawing shows %v", down)
+		}
+		p.brokerKey(down[0], "r")
+		p.brokerIs(down[0], "up", "")
+		p.produce("orders", "goal-write")
+	},
 	"leadership-transfer": func(p *page) {
 		down, _ := p.lessonName("down")
 		p.brokerKey(down, "r")

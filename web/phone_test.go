@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -34,7 +35,7 @@ func TestPhoneLayout(t *testing.T) {
 		return {
 			smallest, smallText,
 			order: [...document.querySelectorAll('main > *')].filter((e) => e.offsetParent !== null).sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map((e) => e.id || e.className),
-			folded: cards.filter((c) => c.classList.contains('folded')).map((c) => c.querySelector('h2') && c.querySelector('h2').textContent),
+			folded: cards.filter((c) => c.classList.contains('folded') && c.getClientRects().length).map((c) => c.querySelector('h2') && c.querySelector('h2').textContent),
 			open: cards.filter((c) => !c.classList.contains('folded')).map((c) => c.querySelector('h2') && c.querySelector('h2').textContent),
 			pictureBottom: document.querySelector('#cluster').getBoundingClientRect().bottom + scrollY,
 			logTop: top('.logs'),
@@ -47,7 +48,7 @@ func TestPhoneLayout(t *testing.T) {
 	if m.Smallest < 11 {
 		t.Errorf("the smallest label in the picture, %q, is %.1f px; want at least 11", m.SmallText, m.Smallest)
 	}
-	if len(m.Order) < 3 || m.Order[0] != "card stage" || m.Order[1] != "card logs" {
+	if len(m.Order) < 3 || m.Order[0] != "card stage" || !strings.HasPrefix(m.Order[1], "card logs") {
 		t.Errorf("on a phone the picture, then the CommitLog, then the controls; the page has %q", m.Order)
 	}
 	if m.LogTop-m.PictureBot > 150 {

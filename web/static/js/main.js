@@ -351,6 +351,8 @@ class App {
     // A live view shows the real cluster's one mode, whichever it is.
     if (live) this.mode = ctl ? 'controller' : 'dledger';
     document.body.dataset.mode = ctl ? 'controller' : 'dledger';
+    // The picture's card is named by the shown mode's heading.
+    document.querySelector('.stage').setAttribute('aria-labelledby', ctl ? 'ctl-title' : 'cluster-title');
     for (const b of document.querySelectorAll('[data-action="mode"]')) b.setAttribute('aria-pressed', String(b.dataset.mode === (ctl ? 'controller' : 'dledger')));
     if (ctl) {
       this.ctl.onNewRun(v);
