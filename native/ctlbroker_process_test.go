@@ -212,20 +212,7 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	// agree up to offset 20), and rejoins as a slave of the new epoch, its
 	// CommitLog equal to the new master's; the set grows back to all three.
 	require.NoError(t, c.Start(old))
-	require.NoError(t, proc.WaitFor(ctx, "the old master to rejoin as a slave and the set to hold all three", func() bool {
-		s, err := brokerStatus(ctx, c.Node(old))
-		m, merr := brokerStatus(ctx, c.Node(lead))
-		return err == nil && merr == nil && s.Role == "slave" && s.MasterEpoch == m.MasterEpoch &&
-			s.MaxOffset == m.MaxOffset && slices.Equal(m.SyncStateSet, all) && s.ConfirmOffset == m.MaxOffset
-	}))
-	back, err := readAll(ctx, c.Node(old))
-	require.NoError(t, err)
-	msgs, err = readAll(ctx, c.Node(lead))
-	require.NoError(t, err)
-	assert.Equal(t, msgs, back, "the restarted broker's CommitLog is the new master's")
-	for off, body := range acked {
-		assert.Equal(t, body, back[off].Body, "offset %d on the restarted broker", off)
-	}
+	msgs = rejoinedAsSlave(t, ctx, c, old, lead, all, acked)
 	s, err := brokerStatus(ctx, c.Node(old))
 	require.NoError(t, err)
 	m, err := brokerStatus(ctx, c.Node(lead))
@@ -626,20 +613,7 @@ func TestControllerModePartitionedMasterIsReplacedAndRejoins(t *testing.T) {
 	// and follows; the set grows back to all three.
 	out = runCLI(t, "heal", "--addr", c.Node(old).HTTPAddr)
 	assert.Contains(t, out, "healed")
-	require.NoError(t, proc.WaitFor(ctx, "the old master to rejoin as a slave and the set to hold all three", func() bool {
-		s, err := brokerStatus(ctx, c.Node(old))
-		m, merr := brokerStatus(ctx, c.Node(lead))
-		return err == nil && merr == nil && s.Role == "slave" && s.MasterEpoch == m.MasterEpoch &&
-			s.MaxOffset == m.MaxOffset && slices.Equal(m.SyncStateSet, all) && s.ConfirmOffset == m.MaxOffset
-	}))
-	back, err := readAll(ctx, c.Node(old))
-	require.NoError(t, err)
-	msgs, err = readAll(ctx, c.Node(lead))
-	require.NoError(t, err)
-	assert.Equal(t, msgs, back, "the old master's CommitLog is the new master's")
-	for off, body := range acked {
-		assert.Equal(t, body, back[off].Body, "offset %d on the old master", off)
-	}
+	msgs = rejoinedAsSlave(t, ctx, c, old, lead, all, acked)
 	assert.Regexp(t, `CommitLog truncated .* from=11 to=10`, c.Node(old).Log())
 	s, err := brokerStatus(ctx, c.Node(old))
 	require.NoError(t, err)
@@ -780,4 +754,26 @@ func TestControllerModeConcurrentProducesShareFsyncsAndSurviveKill(t *testing.T)
 		require.Greater(t, int64(len(msgs)), off, "broker %d lacks offset %d after kill -9", lead, off)
 		assert.Equal(t, body, msgs[off].Body, "offset %d", off)
 	}
+}
+
+// rejoinedAsSlave waits until broker old follows lead as a slave of its
+// epoch with the same CommitLog and the set holds all; it checks every
+// acknowledged write is on old and returns lead's CommitLog.
+func rejoinedAsSlave(t *testing.T, ctx context.Context, c *proc.Cluster, old, lead int, all []controller.BrokerID, acked map[int64]string) []ctlbroker.Message {
+	t.Helper()
+	require.NoError(t, proc.WaitFor(ctx, "the old master to rejoin as a slave and the set to hold all three", func() bool {
+		s, err := brokerStatus(ctx, c.Node(old))
+		m, merr := brokerStatus(ctx, c.Node(lead))
+		return err == nil && merr == nil && s.Role == "slave" && s.MasterEpoch == m.MasterEpoch &&
+			s.MaxOffset == m.MaxOffset && slices.Equal(m.SyncStateSet, all) && s.ConfirmOffset == m.MaxOffset
+	}))
+	back, err := readAll(ctx, c.Node(old))
+	require.NoError(t, err)
+	msgs, err := readAll(ctx, c.Node(lead))
+	require.NoError(t, err)
+	assert.Equal(t, msgs, back, "the old master's CommitLog is the new master's")
+	for off, body := range acked {
+		assert.Equal(t, body, back[off].Body, "offset %d on the old master", off)
+	}
+	return msgs
 }
