@@ -694,7 +694,7 @@ const zh = {
   termN: '任期 {term}',
   inSet: '在 SyncStateSet 中',
   epochN: 'epoch {e}',
-  maxConfirm: '最大 offset {max} · confirm offset {confirm}',
+  maxConfirm: '最大 offset {max} · confirm {confirm}',
   cutFromCtls: '与 Controller 断开',
   cutFromBrks: '与其他 Broker 断开',
   noMaster: '没有 Master',
