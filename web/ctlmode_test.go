@@ -133,18 +133,23 @@ func TestControllerModeLooksRight(t *testing.T) {
 		p.ctlMaster(0, 3)
 		p.eval(`scrollTo(0, 0)`, nil) // the click scrolled to the producer card
 		p.waitFor(shownInViewport(`#ctl-stage`))
+		// Every word in the picture is readable at this size (11 px or more
+		// on screen, as TestPhoneLayout asks of DLedger mode's picture).
+		var small []string
+		p.eval(`[...document.querySelectorAll('#ctl-stage text')].filter((e) => e.getBoundingClientRect().height > 0 && e.textContent.trim())
+			.map((e) => [parseFloat(getComputedStyle(e).fontSize) * e.getScreenCTM().a, e.textContent]).filter((x) => x[0] < 11).map((x) => x.join(' | '))`, &small)
+		assert.Empty(t, small, "%s: words smaller than 11 px", size.name)
 		for _, lang := range []string{"en", "zh"} {
 			p.eval(fmt.Sprintf(`(document.documentElement.lang.startsWith('zh') ? 'zh' : 'en') === %q || (document.querySelector('[data-action="lang"]').click(), true)`, lang), nil)
 			p.waitFor(fmt.Sprintf(`document.documentElement.lang.startsWith(%q)`, map[string]string{"en": "en", "zh": "zh"}[lang]))
 			p.shot("controller-" + size.name + "-" + lang)
 			var text string
 			p.eval(`document.querySelector('#ctl-stage').textContent + document.querySelector('#ctl-logs').textContent`, &text)
+			agreed := map[string]map[string]string{"desktop": {"en": "The controllers agreed", "zh": "Controller 达成一致"}, "phone": {"en": "Agreed: master", "zh": "一致认定"}}[size.name]
+			assert.Contains(t, text, agreed[lang])
 			if lang == "zh" {
-				assert.Contains(t, text, "Controller 达成一致")
 				assert.Contains(t, text, "epoch 文件")
-				assert.False(t, strings.Contains(text, "The controllers agreed"), "English left on the Chinese page")
-			} else {
-				assert.Contains(t, text, "The controllers agreed")
+				assert.False(t, strings.Contains(text, agreed["en"]), "English left on the Chinese page")
 			}
 		}
 		p.close()

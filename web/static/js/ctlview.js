@@ -19,6 +19,9 @@ const BRK_Y = 300;
 // master epoch wrote it. Dark enough for white text (4.5:1).
 const EPOCH_COLOURS = ['#0f766e', '#7c3aed', '#b45309', '#be185d', '#1d4ed8', '#4d7c0f'];
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+// On a phone the picture is about 390 px wide: it draws fewer words, larger
+// (the offsets and the rest are in the cards below it).
+const narrow = window.matchMedia('(max-width: 480px)');
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
@@ -77,7 +80,7 @@ export class CtlView {
     el('rect', { class: 'cs-zone', x: 20, y: 206, width: 600, height: 216, rx: 12, ...quiet }, s);
     this.brkZoneLabel = el('text', { class: 'cs-zone-label', x: 34, y: 226, ...quiet }, s);
     // The group state the controllers agreed on, between the two zones.
-    el('rect', { class: 'cs-inset', x: 70, y: 154, width: 500, height: 44, rx: 8, ...quiet }, s);
+    this.inset = el('rect', { class: 'cs-inset', x: 70, y: 154, width: 500, height: 44, rx: 8, ...quiet }, s);
     this.groupText = el('text', { class: 'cs-state', x: 320, y: 172, 'text-anchor': 'middle', ...quiet }, s);
     this.groupText2 = el('text', { class: 'cs-state', x: 320, y: 190, 'text-anchor': 'middle', ...quiet }, s);
     this.gLinks = el('g', quiet, s);
@@ -116,11 +119,27 @@ export class CtlView {
       this.nodes.set(node, { g, ring, shape, glyph, name, sub1, sub2, sub3 });
     }
     this.relabel();
+    narrow.addEventListener('change', () => {
+      this.relabel();
+      if (this.app.frame && this.app.frame.mode === 'controller') this.update(this.app.frame, true);
+    });
   }
 
   relabel() {
-    this.ctlZoneLabel.textContent = t('ctlZone');
-    this.brkZoneLabel.textContent = t('brkZone');
+    const compact = narrow.matches;
+    this.stage.classList.toggle('compact', compact);
+    this.inset.setAttribute('y', compact ? 149 : 154);
+    this.inset.setAttribute('height', compact ? 54 : 44);
+    this.groupText.setAttribute('y', compact ? 171 : 172);
+    this.groupText2.setAttribute('y', compact ? 196 : 190);
+    this.ctlZoneLabel.textContent = t(compact ? 'ctlZoneShort' : 'ctlZone');
+    this.brkZoneLabel.textContent = t(compact ? 'brkZoneShort' : 'brkZone');
+    for (const [node, n] of this.nodes) {
+      const c = node <= CTLS;
+      n.name.setAttribute('y', compact ? (c ? 46 : 54) : (c ? 42 : 46));
+      n.sub1.setAttribute('y', compact ? (c ? 66 : 78) : (c ? 57 : 61));
+      n.sub3.setAttribute('y', compact ? 102 : 91);
+    }
     for (const id of ['#ctl-link-from', '#ctl-link-to']) {
       const sel = document.querySelector(id);
       if (!sel) continue;
@@ -168,6 +187,10 @@ export class CtlView {
       n.glyph.textContent = 'C' + c.id;
       n.name.textContent = t('controllerN', { id: c.id });
       n.sub1.textContent = up ? t('ctlRoleTerm', { role: roleWord(role), term: c.term }) : stateWord(c.state);
+      if (narrow.matches) {
+        n.name.textContent = up ? t(role === 'leader' ? 'ctlLeaderShort' : role === 'follower' ? 'ctlFollowerShort' : 'ctlCandidateShort') : stateWord(c.state);
+        n.sub1.textContent = up ? t('termN', { term: c.term }) : '';
+      }
       n.sub2.textContent = '';
       n.sub3.textContent = '';
       const cutAll = [1, 2, 3].filter((x) => x !== c.id).every((x) => this.cut(f, c.id, x));
@@ -191,13 +214,19 @@ export class CtlView {
       // epoch once it holds an entry written in it).
       n.sub1.textContent = (up ? brokerRole(b.role) : stateWord(b.state)) + ' · ' + t('epochN', { e: b.known.master_epoch });
       n.sub2.textContent = t('maxConfirm', { max: b.max_offset, confirm: b.confirm });
+      const label = n.sub2.textContent;
+      if (narrow.matches) {
+        n.name.textContent = up ? brokerRole(b.role) : stateWord(b.state);
+        n.sub1.textContent = t('epochN', { e: b.known.master_epoch });
+        n.sub2.textContent = '';
+      }
       const ctlCut = [1, 2, 3].every((x) => this.cut(f, b.node, x));
       const brkCut = [4, 5, 6].filter((x) => x !== b.node).every((x) => this.cut(f, b.node, x));
       const warn = ctlCut && brkCut ? t('cutOff') : ctlCut ? t('cutFromCtls') : brkCut ? t('cutFromBrks') : '';
       n.sub3.textContent = warn;
       n.sub3.setAttribute('class', 'cs-sub warn');
       n.g.setAttribute('aria-label', t('broker', { id: b.id }) + ': ' + (up ? brokerRole(b.role) : stateWord(b.state)) + ', ' + t('epochN', { e: b.known.master_epoch })
-        + (inSet ? ', ' + t('inSet') : '') + ', ' + n.sub2.textContent + (warn ? ', ' + warn : ''));
+        + (inSet ? ', ' + t('inSet') : '') + ', ' + label + (warn ? ', ' + warn : ''));
       n.g.setAttribute('aria-pressed', String(this.selected === b.node));
       Object.assign(n.g.dataset, { role: b.role, state: b.state, inSet: String(inSet), epoch: b.known.master_epoch });
     }
@@ -225,8 +254,9 @@ export class CtlView {
   drawGroup(f) {
     const g = f.group;
     const master = g.master ? t('broker', { id: g.master }) : t('noMaster');
-    this.groupText.textContent = t('groupLine1', { group: g.name || 'broker-a', master, epoch: g.master_epoch });
-    this.groupText2.textContent = t('groupLine2', { set: setText(g.sync_state_set), epoch: g.sync_state_set_epoch });
+    const compact = narrow.matches;
+    this.groupText.textContent = t(compact ? 'groupShort1' : 'groupLine1', { group: g.name || 'broker-a', master, epoch: g.master_epoch });
+    this.groupText2.textContent = t(compact ? 'groupShort2' : 'groupLine2', { set: setText(g.sync_state_set), epoch: g.sync_state_set_epoch });
   }
 
   drawSelected(f) {

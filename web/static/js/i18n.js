@@ -247,6 +247,13 @@ const en = {
 
   // Controller mode (ctlview.js)
   modeSwitch: 'Mode',
+  ctlZoneShort: 'Controllers (Raft)',
+  brkZoneShort: 'Broker group broker-a',
+  ctlLeaderShort: 'Leader',
+  ctlFollowerShort: 'Follower',
+  ctlCandidateShort: 'Candidate',
+  groupShort1: 'Agreed: master {master}, epoch {epoch}',
+  groupShort2: 'SyncStateSet {set}',
   sayMaster: 'The controllers elected {b} master, epoch {epoch}.',
   sayNoMaster: 'The broker group has no master (epoch {epoch}).',
   ctlLinkSame: 'A link joins two different nodes: pick another end.',
@@ -656,6 +663,13 @@ const zh = {
   whyBool: { oneWay: ['', '（单向）'], on: ['关闭', '打开'] },
   // Controller 模式（ctlview.js）
   modeSwitch: '模式',
+  ctlZoneShort: 'Controller（Raft 组）',
+  brkZoneShort: 'Broker 组 broker-a',
+  ctlLeaderShort: '领导者',
+  ctlFollowerShort: '跟随者',
+  ctlCandidateShort: '候选者',
+  groupShort1: '一致认定：Master 为 {master}，epoch {epoch}',
+  groupShort2: 'SyncStateSet {set}',
   sayMaster: 'Controller 选出 {b} 为 Master，epoch {epoch}。',
   sayNoMaster: 'Broker 组没有 Master（epoch {epoch}）。',
   ctlLinkSame: '一条链路连接两个不同的节点：请换一个端点。',
