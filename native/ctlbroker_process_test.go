@@ -613,7 +613,7 @@ func TestControllerModePartitionedMasterIsReplacedAndRejoins(t *testing.T) {
 	// and follows; the set grows back to all three.
 	out = runCLI(t, "heal", "--addr", c.Node(old).HTTPAddr)
 	assert.Contains(t, out, "healed")
-	msgs = rejoinedAsSlave(t, ctx, c, old, lead, all, acked)
+	rejoinedAsSlave(t, ctx, c, old, lead, all, acked)
 	assert.Regexp(t, `CommitLog truncated .* from=11 to=10`, c.Node(old).Log())
 	s, err := brokerStatus(ctx, c.Node(old))
 	require.NoError(t, err)
