@@ -270,3 +270,30 @@ func TestControllerLessonGoalsByHand(t *testing.T) {
 		})
 	}
 }
+
+// Back in a Controller-mode lesson plays the step again from where it
+// began: after step 3 crashed the master and the controllers elected
+// another, going back to it brings the old master back up, and Play
+// crashes it and ticks the checks again.
+func TestControllerLessonBackReplaysTheStep(t *testing.T) {
+	p := open(t, "")
+	p.choose(`[data-action="speed"]`, "5")
+	p.click(`[data-action="lessons"]`)
+	p.click(`[data-action="open-lesson"][data-lesson="ctl-elect-from-set"]`)
+	p.waitFor(`document.querySelector('#lesson').dataset.lessonId === 'ctl-elect-from-set' && dledgerLab.frame.mode === 'controller'`)
+	for i := 0; i < 3; i++ {
+		p.playStep(i)
+		p.waitChecks(i)
+		p.click(`[data-action="lesson-next"]`)
+	}
+	// Step 4 is shown; the master of step 3 is down.
+	p.waitFor(`document.querySelector('#lesson').dataset.step === '3'`)
+	var crashed []int
+	p.eval(`[...document.querySelectorAll('#ctl-stage [data-state="crashed"]')].map((g) => Number(g.dataset.node))`, &crashed)
+	require.Len(t, crashed, 1)
+	p.click(`[data-action="lesson-back"]`)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#lesson').dataset.step === '2' && document.querySelector('#ctl-stage [data-node="%d"]').dataset.state === 'up'`, crashed[0]))
+	p.playStep(2)
+	p.waitChecks(2)
+	p.waitFor(fmt.Sprintf(`document.querySelector('#ctl-stage [data-node="%d"]').dataset.state === 'crashed'`, crashed[0]))
+}

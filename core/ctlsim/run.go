@@ -175,6 +175,27 @@ func (r *Run) SeekTo(ms int64) error {
 	return nil
 }
 
+// Actions returns how many actions the run has recorded.
+func (r *Run) Actions() int { return len(r.acts) }
+
+// ForkAt goes back to virtual time ms keeping only the first actions
+// recorded (a count, since several can share a moment): the run goes on
+// from there as if the others never happened (a lesson's Back plays a step
+// again from where it began).
+func (r *Run) ForkAt(ms int64, actions int) error {
+	s, err := New(r.set.Config())
+	if err != nil {
+		return err
+	}
+	r.acts = r.acts[:min(max(0, actions), len(r.acts))]
+	if n := len(r.acts); n > 0 && r.acts[n-1].AtMs > ms {
+		return fmt.Errorf("fork at %d ms: the %d actions kept reach %d ms", ms, n, r.acts[n-1].AtMs)
+	}
+	r.s, r.next, r.end = s, 0, 0
+	r.Advance(ms)
+	return nil
+}
+
 // View describes the run now, with its timeline.
 func (r *Run) View() View {
 	v := r.s.View()

@@ -113,6 +113,27 @@ func TestRunSeekReplaysTheSameRun(t *testing.T) {
 	assert.NotEqual(t, at10, frameJSON(t, r))
 }
 
+// ForkAt goes back and forgets what came after: the same frame as a run
+// that never had those actions.
+func TestRunForkAtForgetsLaterActions(t *testing.T) {
+	r, err := NewRun(Settings{Seed: 7})
+	require.NoError(t, err)
+	require.NoError(t, r.Do(sim.Action{Kind: KindProducer, Rate: 10}))
+	r.Advance(5_000)
+	require.NoError(t, r.Do(sim.Action{Kind: sim.KindCrash, Node: BrokerNode(1)}))
+	r.Advance(3_000)
+	require.Error(t, r.ForkAt(4_000, 2), "the crash at 5 s cannot be kept at 4 s")
+	require.NoError(t, r.ForkAt(4_000, 1))
+	assert.Len(t, r.Share().Actions, 1, "the crash at 5 s is forgotten")
+	r.Advance(4_000)
+
+	clean, err := NewRun(Settings{Seed: 7})
+	require.NoError(t, err)
+	require.NoError(t, clean.Do(sim.Action{Kind: KindProducer, Rate: 10}))
+	clean.Advance(8_000)
+	assert.Equal(t, frameJSON(t, clean), frameJSON(t, r))
+}
+
 // A share link's JSON opens to the same run; a bad one is refused saying
 // what is wrong.
 func TestRunShareRoundTrip(t *testing.T) {

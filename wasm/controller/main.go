@@ -46,10 +46,12 @@ const maxAdvanceMs = 10_000
 
 type bridge struct {
 	r *ctlsim.Run
-	// g is the lesson being played on r, or nil.
-	g   *ctlguide.Session
-	out bytes.Buffer
-	enc *json.Encoder
+	// g is the lesson being played on r, or nil; stepStart[i] is when
+	// step i was last entered, so Back plays it again from there.
+	g         *ctlguide.Session
+	stepStart map[int]mark
+	out       bytes.Buffer
+	enc       *json.Encoder
 }
 
 func main() {
@@ -163,6 +165,12 @@ func (b *bridge) frame(args []js.Value) string {
 	return b.frameJSON()
 }
 
+// mark is a moment of a run: its time and how many actions were recorded.
+type mark struct {
+	at      int64
+	actions int
+}
+
 // frame is a ctlsim.View with, during a lesson, where it stands.
 type frame struct {
 	ctlsim.View
@@ -186,11 +194,14 @@ func (b *bridge) lesson(args []js.Value) string {
 		return jsbridge.ErrorJSON("lesson " + l.ID + ": " + err.Error())
 	}
 	b.r, b.g = r, ctlguide.NewSession(&l)
+	b.stepStart = map[int]mark{0: {}}
 	return b.frameJSON()
 }
 
 // lessonGoto moves to a step (len(steps) is the goal); it waits for Play.
-// Going back does not rewind the run: the step plays again from now.
+// Going back to a step already seen returns the run to where that step
+// began, without what was done after it (ctlsim.Run.ForkAt), so the step
+// plays again as it did; going forward continues from now.
 func (b *bridge) lessonGoto(args []js.Value) string {
 	if b.g == nil {
 		return jsbridge.ErrorJSON("no lesson is running")
@@ -204,7 +215,13 @@ func (b *bridge) lessonGoto(args []js.Value) string {
 			b.g.Run(b.r, 100)
 		}
 	}
+	if m, seen := b.stepStart[i]; seen && i <= b.g.Step && m.at <= b.r.Now() {
+		if err := b.r.ForkAt(m.at, m.actions); err != nil {
+			return jsbridge.ErrorJSON(err.Error())
+		}
+	}
 	b.g.Goto(i)
+	b.stepStart[b.g.Step] = mark{at: b.r.Now(), actions: b.r.Actions()}
 	b.g.Act(b.r)
 	return b.frameJSON()
 }
