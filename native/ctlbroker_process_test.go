@@ -195,12 +195,7 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	assert.EqualValues(t, lead, g.Group.Master, "the controllers' master")
 
 	// Every acknowledged message is readable from the new master.
-	msgs, err := readAll(ctx, c.Node(lead))
-	require.NoError(t, err)
-	for off, body := range acked {
-		require.Greater(t, int64(len(msgs)), off, "the new master lacks offset %d", off)
-		assert.Equal(t, body, msgs[off].Body, "offset %d", off)
-	}
+	holdsAcked(t, ctx, c.Node(lead), acked)
 
 	// Producing goes on.
 	for off, body := range produceCtl(t, ctx, c.Node(lead), "after", 10) {
@@ -212,7 +207,7 @@ func TestControllerModeBrokersFailOverWithoutLosingAcknowledged(t *testing.T) {
 	// agree up to offset 20), and rejoins as a slave of the new epoch, its
 	// CommitLog equal to the new master's; the set grows back to all three.
 	require.NoError(t, c.Start(old))
-	msgs = rejoinedAsSlave(t, ctx, c, old, lead, all, acked)
+	msgs := rejoinedAsSlave(t, ctx, c, old, lead, all, acked)
 	s, err := brokerStatus(ctx, c.Node(old))
 	require.NoError(t, err)
 	m, err := brokerStatus(ctx, c.Node(lead))
@@ -599,12 +594,7 @@ func TestControllerModePartitionedMasterIsReplacedAndRejoins(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, lead, g.Group.Master, "the controllers' master")
 	assert.NotEqual(t, http.StatusOK, <-isolated, "a write no slave held was acknowledged")
-	msgs, err := readAll(ctx, c.Node(lead))
-	require.NoError(t, err)
-	for off, body := range acked {
-		require.Greater(t, int64(len(msgs)), off, "the new master lacks offset %d", off)
-		assert.Equal(t, body, msgs[off].Body, "offset %d", off)
-	}
+	holdsAcked(t, ctx, c.Node(lead), acked)
 	for off, body := range produceCtl(t, ctx, c.Node(lead), "after", 5) {
 		acked[off] = body
 	}
@@ -774,6 +764,19 @@ func rejoinedAsSlave(t *testing.T, ctx context.Context, c *proc.Cluster, old, le
 	assert.Equal(t, msgs, back, "the old master's CommitLog is the new master's")
 	for off, body := range acked {
 		assert.Equal(t, body, back[off].Body, "offset %d on the old master", off)
+	}
+	return msgs
+}
+
+// holdsAcked reads node's whole CommitLog, checks every acknowledged
+// write is at its offset, and returns the CommitLog.
+func holdsAcked(t *testing.T, ctx context.Context, node *proc.Node, acked map[int64]string) []ctlbroker.Message {
+	t.Helper()
+	msgs, err := readAll(ctx, node)
+	require.NoError(t, err)
+	for off, body := range acked {
+		require.Greater(t, int64(len(msgs)), off, "the new master lacks offset %d", off)
+		assert.Equal(t, body, msgs[off].Body, "offset %d", off)
 	}
 	return msgs
 }
