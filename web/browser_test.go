@@ -265,7 +265,12 @@ func (p *page) waitFor(cond string) []byte {
 		chromedp.WithPollingInterval(15*time.Millisecond), chromedp.WithPollingTimeout(pollTimeout)))
 	if err != nil {
 		var frame any
-		raw, _ := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte](`JSON.stringify({t: dledgerLab.frame && dledgerLab.frame.time_ms, notice: dledgerLab.lastNotice, nodes: dledgerLab.frame && dledgerLab.frame.nodes.map(n => [n.id, n.state, n.role, n.term, n.last_index, n.commit])})`))
+		raw, _ := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte](`(() => { const f = dledgerLab.frame, l = document.querySelector('#lesson');
+			return JSON.stringify({t: f && f.time_ms, mode: f && f.mode, notice: dledgerLab.lastNotice,
+				lesson: l && l.dataset.lessonId ? {id: l.dataset.lessonId, step: l.dataset.step, played: l.dataset.played, engineStep: f && f.lesson && f.lesson.step} : undefined,
+				nodes: f && f.nodes && f.nodes.map(n => [n.id, n.state, n.role, n.term, n.last_index, n.commit]),
+				brokers: f && f.brokers && f.brokers.map(b => [b.id, b.node, b.state, b.role, b.max_offset, b.confirm]),
+				group: f && f.group}) })()`))
 		_ = json.Unmarshal(raw, &frame)
 		p.t.Fatalf("waiting for %s: %v (page: %v)", cond, err, frame)
 	}

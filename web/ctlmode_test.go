@@ -286,8 +286,10 @@ func TestControllerLessonBackReplaysTheStep(t *testing.T) {
 		p.waitChecks(i)
 		p.click(`[data-action="lesson-next"]`)
 	}
-	// Step 4 is shown; the master of step 3 is down.
-	p.waitFor(`document.querySelector('#lesson').dataset.step === '3'`)
+	// Step 4 is shown, and the engine has answered for it (its checks drawn,
+	// so the buttons below them stay where they are); the master of step 3
+	// is down.
+	p.pausedStep(3)
 	var crashed []int
 	p.eval(`[...document.querySelectorAll('#ctl-stage [data-state="crashed"]')].map((g) => Number(g.dataset.node))`, &crashed)
 	require.Len(t, crashed, 1)
