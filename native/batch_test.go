@@ -12,14 +12,20 @@ import (
 	"dledgerlab/native/server"
 )
 
-// Many producers at once through one batching client (Client.Batch, as
-// the benchmark runs): every message is stored once, in each producer's
-// order, each caller gets its own answer, and the leader's crash in the
-// middle is retried through as single requests are.
+// Many producers at once through one client that shares batch requests
+// (Client.Batch) or one produce stream per broker (Client.Stream), as the
+// benchmark runs: every message is stored once, in each producer's order,
+// each caller gets its own answer, and the leader's crash in the middle is
+// retried through as single requests are.
 func TestConcurrentProducesShareBatches(t *testing.T) {
+	t.Run("batch", func(t *testing.T) { concurrentProducesThroughACrash(t, false) })
+	t.Run("stream", func(t *testing.T) { concurrentProducesThroughACrash(t, true) })
+}
+
+func concurrentProducesThroughACrash(t *testing.T, stream bool) {
 	c := startCluster(t, 3)
 	waitLeader(t, c)
-	c.Client.Batch = true
+	c.Client.Batch, c.Client.Stream = !stream, stream
 	const producers, each = 32, 30
 	var wg sync.WaitGroup
 	offsets := make([][]uint64, producers)
@@ -48,6 +54,9 @@ func TestConcurrentProducesShareBatches(t *testing.T) {
 	c.Node(waitLeader(t, c)).Kill()
 	close(killed)
 	wg.Wait()
+	if stream {
+		assert.GreaterOrEqual(t, c.Client.StreamsOpened(), 2, "a stream to the first leader, another to the next")
+	}
 	waitConverged(t, c)
 	msgs := consumeAll(t, c, "orders")
 	require.Len(t, msgs, producers*each, "every message once")

@@ -51,8 +51,9 @@ func TestBenchMessagesAndRestart(t *testing.T) {
 // bench with --duration reports the CPU time of the whole process tree
 // per acknowledged message (the brokers it started and its producers), and
 // the disk's own fsync latency it measured first.
+// It says how the producers sent (--send), here over the produce stream.
 func TestBenchReportsCPUPerMessage(t *testing.T) {
-	out, err := exec.Command(binPath, "bench", "--duration", "1s", "--producers", "8", "--dir", t.TempDir()).CombinedOutput()
+	out, err := exec.Command(binPath, "bench", "--duration", "1s", "--producers", "8", "--send", "stream", "--dir", t.TempDir()).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var res struct {
@@ -60,9 +61,11 @@ func TestBenchReportsCPUPerMessage(t *testing.T) {
 		CPUUsPerMsg float64 `json:"cpu_us_per_msg"`
 		FsyncP50    float64 `json:"disk_fsync_p50_ms"`
 		FsyncP99    float64 `json:"disk_fsync_p99_ms"`
+		Send        string  `json:"send"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "%s", out)
 	require.Positive(t, res.Ops)
+	assert.Equal(t, "stream", res.Send)
 	assert.Positive(t, res.CPUUsPerMsg, "%s", out)
 	assert.Positive(t, res.FsyncP50, "%s", out)
 	assert.GreaterOrEqual(t, res.FsyncP99, res.FsyncP50, "%s", out)

@@ -26,6 +26,7 @@ func init() {
 type benchResult struct {
 	Brokers         int     `json:"brokers"`
 	Producers       int     `json:"producers"`
+	Send            string  `json:"send"`
 	SizeBytes       int     `json:"size_bytes"`
 	DurationS       float64 `json:"duration_s"`
 	Ops             int     `json:"ops"`
@@ -55,7 +56,7 @@ type failoverResult struct {
 }
 
 func runBench(args []string) error {
-	fs := newFlags("bench", "[--producers C] [--size S] [--duration D] [--failover K] [--messages N [--restart]] [--batch=false]", `
+	fs := newFlags("bench", "[--producers C] [--size S] [--duration D] [--failover K] [--messages N [--restart]] [--send stream|batch|single]", `
 Starts a local cluster of 3 broker processes (this binary, fsync on, data in
 a temporary folder), drives C concurrent producers of S-byte messages for D
 and prints throughput, latency percentiles and fsyncs per second. It first
@@ -78,11 +79,13 @@ object.`)
 	addrFlag := fs.String("addr", "", "drive an existing cluster at these HTTP addresses instead of starting one (no --failover)")
 	messages := fs.Int("messages", 0, "send until this many messages are acknowledged, sampling memory (instead of --duration)")
 	restart := fs.Bool("restart", false, "with --messages: then SIGKILL every broker, restart them and time the first commit")
-	batch := fs.Bool("batch", true, "producers running at once share batch requests (POST /v1/messages); --batch=false sends one request per message")
+	send := fs.String("send", "batch", "how producers reach the leader: batch (producers running at once share POST /v1/messages requests), stream (one pipelined WebSocket per broker, GET /v1/produce) or single (one POST per message)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch {
+	case *send != "batch" && *send != "stream" && *send != "single":
+		return usagef("--send %q: want batch, stream or single", *send)
 	case *producers < 1:
 		return usagef("--producers %d must be at least 1", *producers)
 	case *size < 0 || *size > server.MaxRequestBytes/2:
@@ -108,7 +111,7 @@ object.`)
 		if err != nil {
 			return err
 		}
-		return benchExternal(addrs, *producers, *size, *duration, *batch)
+		return benchExternal(addrs, *producers, *size, *duration, *send)
 	}
 	if *bin == "" {
 		exe, err := os.Executable()
@@ -127,7 +130,7 @@ object.`)
 	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return fmt.Errorf("--dir: %w", err)
 	}
-	res := benchResult{Brokers: *brokers, Producers: *producers, SizeBytes: *size}
+	res := benchResult{Brokers: *brokers, Producers: *producers, Send: *send, SizeBytes: *size}
 
 	disk, err := probeDisk(*dir, *size, 2*time.Second)
 	if err != nil {
@@ -151,7 +154,7 @@ object.`)
 		return fmt.Errorf("%w; logs in %s", err, *dir)
 	}
 	fmt.Printf("cluster: %d brokers, leader %d, data in %s\n", *brokers, lead, *dir)
-	c.Client.Batch = *batch
+	c.Client.Batch, c.Client.Stream = *send == "batch", *send == "stream"
 
 	l := newLoad(c.Client, *producers, *size)
 	defer l.stop()
@@ -245,9 +248,9 @@ func measure(res *benchResult, l *load, cl *client.Client, statuses func(context
 }
 
 // benchExternal drives brokers this command did not start.
-func benchExternal(addrs []string, producers, size int, d time.Duration, batch bool) error {
+func benchExternal(addrs []string, producers, size int, d time.Duration, send string) error {
 	cl := client.New(addrs)
-	cl.Batch = batch
+	cl.Batch, cl.Stream = send == "batch", send == "stream"
 	statuses := func(ctx context.Context) map[int]server.Status {
 		out := map[int]server.Status{}
 		for _, a := range addrs {
@@ -257,7 +260,7 @@ func benchExternal(addrs []string, producers, size int, d time.Duration, batch b
 		}
 		return out
 	}
-	res := benchResult{Brokers: len(addrs), Producers: producers, SizeBytes: size}
+	res := benchResult{Brokers: len(addrs), Producers: producers, Send: send, SizeBytes: size}
 	fmt.Printf("cluster: %d brokers at %s (disk rate not measured: they may be remote)\n", len(addrs), strings.Join(addrs, ","))
 	l := newLoad(cl, producers, size)
 	l.start()

@@ -462,6 +462,7 @@ func TestCLIFlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"partition", "--admin-token", "t", "--peers", "a"}, "--peers"},
 		{[]string{"bench", "--producers", "0"}, "--producers"},
 		{[]string{"bench", "--restart"}, "--restart needs --messages"},
+		{[]string{"bench", "--send", "pipe"}, `--send "pipe": want batch, stream or single`},
 		{[]string{"bench", "--messages", "10", "--failover", "1"}, "--messages"},
 		{[]string{"nosuchcommand"}, "unknown command"},
 	} {

@@ -141,16 +141,9 @@ func (b *batcher) post(batch []*batchItem) {
 		err = &APIError{Status: http.StatusOK, Addr: b.addr, ErrorBody: server.ErrorBody{Code: "HTTP", Message: "a batch answer with the wrong number of results"}}
 	}
 	for i, it := range batch {
-		var a batchAnswer
-		switch {
-		case err != nil:
-			a.err = err
-		case out.Results[i].OK != nil:
-			a.resp = *out.Results[i].OK
-		case out.Results[i].Error != nil:
-			a.err = &APIError{Status: out.Results[i].Status, Addr: b.addr, ErrorBody: *out.Results[i].Error}
-		default:
-			a.err = &APIError{Status: out.Results[i].Status, Addr: b.addr, ErrorBody: server.ErrorBody{Code: "HTTP", Message: "a batch result with neither an answer nor an error"}}
+		a := batchAnswer{err: err}
+		if err == nil {
+			a = answerOf(b.addr, out.Results[i])
 		}
 		it.done <- a
 	}

@@ -37,10 +37,18 @@ type Client struct {
 	// requests (POST /v1/messages; see batch.go). Each message keeps its
 	// own producer, seq, retries and answer. The benchmark turns it on.
 	Batch bool
+	// Stream makes concurrent Produce calls to the same broker share one
+	// produce stream (GET /v1/produce, a WebSocket; see stream.go),
+	// pipelined: a message goes out without waiting for the answers of
+	// those before it. Each message keeps its own producer, seq, retries
+	// and answer. It takes precedence over Batch.
+	Stream bool
 
-	mu       sync.Mutex
-	leader   string
-	batchers map[string]*batcher
+	mu        sync.Mutex
+	leader    string
+	batchers  map[string]*batcher
+	streamers map[string]*streamer
+	opened    int // produce streams opened
 }
 
 // New returns a client for the brokers at addrs.
@@ -156,9 +164,12 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 		var resp server.ProduceResponse
 		err := c.attempt(ctx, addr, func(actx context.Context) error {
 			var err error
-			if c.Batch {
+			switch {
+			case c.Stream:
+				resp, err = c.streamFor(addr).produce(actx, topic, req)
+			case c.Batch:
 				resp, err = c.batcherFor(addr).produce(actx, topic, req)
-			} else {
+			default:
 				resp, err = c.ProduceTo(actx, addr, topic, req)
 			}
 			return err

@@ -282,6 +282,7 @@ func (s *Server) httpServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/topics/{topic}/messages", s.handleProduce)
 	mux.HandleFunc("POST /v1/messages", s.handleProduceBatch)
+	mux.HandleFunc("GET /v1/produce", s.handleProduceStream)
 	mux.HandleFunc("GET /v1/topics/{topic}/messages", s.handleConsume)
 	mux.HandleFunc("POST /v1/groups/{group}/offsets", s.handleCommitOffset)
 	mux.HandleFunc("GET /v1/groups/{group}/offsets", s.handleFetchOffset)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,14 @@ func startBroker(t *testing.T, others map[core.NodeID][2]string, tweak func(*Con
 // startServer is startBroker returning the broker too.
 func startServer(t *testing.T, others map[core.NodeID][2]string, tweak func(*Config)) (*Server, string) {
 	t.Helper()
+	s, base, _ := serveBroker(t, others, tweak)
+	return s, base
+}
+
+// serveBroker is startServer also returning stop, which stops the broker
+// (at once, and the test's end waits for it) and returns Serve's error.
+func serveBroker(t *testing.T, others map[core.NodeID][2]string, tweak func(*Config)) (*Server, string, func() error) {
+	t.Helper()
 	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -72,13 +81,19 @@ func startServer(t *testing.T, others map[core.NodeID][2]string, tweak func(*Con
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, peerLn, httpLn) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	var once sync.Once
+	var serveErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
+	}
+	t.Cleanup(func() { require.NoError(t, stop()) })
 	base := "http://" + httpLn.Addr().String()
 	require.Eventually(t, func() bool { return getJSON(base+"/v1/status", &Status{}) == nil }, 10*time.Second, 10*time.Millisecond)
-	return s, base
+	return s, base, stop
 }
 
 func getJSON(url string, v any) error {
