@@ -444,9 +444,12 @@ export class LessonPanel {
   }
 
   checks(st, title) {
-    const cs = st ? st.checks || [] : null;
-    if (cs && !cs.length) return '';
-    const items = cs ? cs.map((c) => {
+    // Until the engine answers for the page, its checks as the lesson
+    // states them, all pending: the same rows, so nothing below them moves
+    // when the answer comes.
+    const cs = st ? st.checks || [] : this.expected().map((l) => ({ text: l.text, label: l.label }));
+    if (!cs.length) return '';
+    const items = cs.map((c) => {
       const state = c.ok ? 'ok' : c.failed ? 'failed' : 'pending';
       const mark = c.ok ? '✓' : c.failed ? '✗' : '…';
       const label = t('check_' + state);
@@ -454,10 +457,18 @@ export class LessonPanel {
         + '<span class="check-text"><span class="check-label" title="' + esc(c.text) + '">' + esc(tx(c.label) || c.text) + '</span><span class="sr-only"> — ' + esc(label) + '</span>'
         + (!c.ok && tx(c.why) ? '<span class="check-why" title="' + esc(tx(c.why)) + '">' + esc((c.failed ? t('checkFailedWhy') : t('checkWhy')) + ' ' + tx(c.why)) + '</span>' : '')
         + '</span></li>';
-    }).join('') : '<li class="check pending muted">' + esc(t('lessonStarting')) + '</li>';
-    const failed = cs && cs.some((c) => c.failed);
+    }).join('');
+    const failed = cs.some((c) => c.failed);
     return '<h3>' + esc(title) + '</h3><ul class="checks">' + items + '</ul>'
       + (failed ? '<p class="small muted">' + esc(t('checkFailedHint')) + '</p>' : '');
+  }
+
+  /** expected returns the shown page's expect lines (a step's or the goal's). */
+  expected() {
+    const l = this.lesson;
+    if (!l || this.page > this.steps) return [];
+    const from = this.page === this.steps ? l.goal : l.steps[this.page];
+    return (from && from.expect) || [];
   }
 
   quiz(qs) {
