@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -79,6 +80,7 @@ object.`)
 	addrFlag := fs.String("addr", "", "drive an existing cluster at these HTTP addresses instead of starting one (no --failover)")
 	messages := fs.Int("messages", 0, "send until this many messages are acknowledged, sampling memory (instead of --duration)")
 	restart := fs.Bool("restart", false, "with --messages: then SIGKILL every broker, restart them and time the first commit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this command (its producers, not the brokers: they take --pprof) to this file")
 	send := fs.String("send", "batch", "how producers reach the leader: batch (producers running at once share POST /v1/messages requests), stream (one pipelined WebSocket per broker, GET /v1/produce) or single (one POST per message)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -102,6 +104,17 @@ object.`)
 		return usagef("--restart needs --messages")
 	case *messages > 0 && (*failover > 0 || *addrFlag != ""):
 		return usagef("--messages measures brokers this command starts, without --failover: drop --failover and --addr")
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *addrFlag != "" {
 		if *failover > 0 {
