@@ -81,7 +81,7 @@ object.`)
 	messages := fs.Int("messages", 0, "send until this many messages are acknowledged, sampling memory (instead of --duration)")
 	restart := fs.Bool("restart", false, "with --messages: then SIGKILL every broker, restart them and time the first commit")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this command (its producers, not the brokers: they take --pprof) to this file")
-	send := fs.String("send", "batch", "how producers reach the leader: batch (producers running at once share POST /v1/messages requests), stream (one pipelined WebSocket per broker, GET /v1/produce) or single (one POST per message)")
+	send := fs.String("send", "stream", "how producers reach the leader: stream (one pipelined WebSocket per broker, GET /v1/produce), batch (producers running at once share POST /v1/messages requests) or single (one POST per message)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
