@@ -322,9 +322,10 @@ func (l *load) start() {
 			for seq := uint64(1); l.ctx.Err() == nil; seq++ {
 				req.Seq = seq
 				t0 := time.Now()
-				ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
-				r, err := l.c.Produce(ctx, "bench", req)
-				cancel()
+				// No deadline of its own: the client bounds each attempt and
+				// retries until the load stops (a context per message costs
+				// the client a timer and a registration with l.ctx).
+				r, err := l.c.Produce(l.ctx, "bench", req)
 				d := time.Since(t0)
 				if l.ctx.Err() != nil {
 					return

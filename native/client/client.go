@@ -162,18 +162,23 @@ func (c *Client) Produce(ctx context.Context, topic string, req server.ProduceRe
 	silent := map[string]bool{}
 	for {
 		var resp server.ProduceResponse
-		err := c.attempt(ctx, addr, func(actx context.Context) error {
-			var err error
-			switch {
-			case c.Stream:
-				resp, err = c.streamFor(addr).produce(actx, topic, req)
-			case c.Batch:
-				resp, err = c.batcherFor(addr).produce(actx, topic, req)
-			default:
-				resp, err = c.ProduceTo(actx, addr, topic, req)
-			}
-			return err
-		})
+		var err error
+		if c.Stream {
+			// The stream bounds the attempt itself (one timer per stream,
+			// not one context per message; stream.go).
+			resp, err = c.streamFor(addr).produce(ctx, c.Attempt(ctx), topic, req)
+		} else {
+			err = c.attempt(ctx, addr, func(actx context.Context) error {
+				var err error
+				switch {
+				case c.Batch:
+					resp, err = c.batcherFor(addr).produce(actx, topic, req)
+				default:
+					resp, err = c.ProduceTo(actx, addr, topic, req)
+				}
+				return err
+			})
+		}
 		if err == nil {
 			c.setLeader(addr)
 			return resp, nil

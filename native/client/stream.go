@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,10 +54,12 @@ type streamConn struct {
 }
 
 type streamItem struct {
-	ctx   context.Context
-	msg   server.BatchMessage
-	frame uint64
-	done  chan batchAnswer
+	ctx      context.Context
+	deadline time.Time     // the attempt's end
+	after    time.Duration // the attempt's length, for its error
+	msg      server.BatchMessage
+	frame    uint64
+	done     chan batchAnswer
 }
 
 // streamFor returns addr's streamer.
@@ -74,14 +77,19 @@ func (c *Client) streamFor(addr string) *streamer {
 	return s
 }
 
-// produce sends one message on the stream and waits for its answer, or
-// for ctx.
-func (s *streamer) produce(ctx context.Context, topic string, req server.ProduceRequest) (server.ProduceResponse, error) {
-	sc, err := s.open(ctx)
+// produce sends one message on the stream and waits for its answer, for
+// ctx, or for the attempt's time d to run out (then a NoAnswerError naming
+// the broker, as Client.attempt gives).
+func (s *streamer) produce(ctx context.Context, d time.Duration, topic string, req server.ProduceRequest) (server.ProduceResponse, error) {
+	start := time.Now()
+	sc, err := s.open(ctx, d)
 	if err != nil {
+		if ctx.Err() == nil && time.Since(start) >= d {
+			return server.ProduceResponse{}, &NoAnswerError{Addr: s.addr, After: d}
+		}
 		return server.ProduceResponse{}, err
 	}
-	it := &streamItem{ctx: ctx, msg: server.BatchMessage{Topic: topic, ProduceRequest: req}, done: make(chan batchAnswer, 1)}
+	it := &streamItem{ctx: ctx, deadline: start.Add(d), after: d, msg: server.BatchMessage{Topic: topic, ProduceRequest: req}, done: make(chan batchAnswer, 1)}
 	if err := sc.enqueue(it); err != nil {
 		return server.ProduceResponse{}, err
 	}
@@ -93,14 +101,17 @@ func (s *streamer) produce(ctx context.Context, topic string, req server.Produce
 	}
 }
 
-// open returns the working stream, dialling one if there is none.
-func (s *streamer) open(ctx context.Context) (*streamConn, error) {
+// open returns the working stream, dialling one (within d) if there is
+// none.
+func (s *streamer) open(ctx context.Context, d time.Duration) (*streamConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != nil && s.conn.broken() == nil {
 		return s.conn, nil
 	}
-	ws, resp, err := streamDialer.DialContext(ctx, "ws://"+s.addr+"/v1/produce", nil)
+	dctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	ws, resp, err := streamDialer.DialContext(dctx, "ws://"+s.addr+"/v1/produce", nil)
 	if err != nil {
 		if resp != nil && resp.StatusCode/100 != 2 {
 			// A broker that answers HTTP but not the stream (one older
@@ -117,6 +128,7 @@ func (s *streamer) open(ctx context.Context) (*streamConn, error) {
 	sc := &streamConn{addr: s.addr, ws: ws, sent: map[uint64]*streamItem{}}
 	s.conn = sc
 	go sc.read()
+	go sc.sweep()
 	return sc, nil
 }
 
@@ -191,6 +203,42 @@ func (sc *streamConn) write() {
 			sc.fail(fmt.Errorf("produce stream to %s: %w", sc.addr, err))
 			return
 		}
+	}
+}
+
+// sweepEvery is how often a stream looks for messages whose attempt ran
+// out: an attempt (250 ms to 5 s) ends at most this much late.
+const sweepEvery = 20 * time.Millisecond
+
+// sweep answers, until the stream breaks, each message whose attempt ran
+// out with a NoAnswerError (a broker that accepts frames but does not
+// answer: hung, or stopped with SIGSTOP), so its caller tries another
+// broker; an answer that comes later finds nobody waiting. One ticker per
+// stream does what a timer per message would.
+func (sc *streamConn) sweep() {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for range t.C {
+		now := time.Now()
+		sc.mu.Lock()
+		if sc.err != nil {
+			sc.mu.Unlock()
+			return
+		}
+		expire := func(it *streamItem) bool {
+			if now.Before(it.deadline) {
+				return false
+			}
+			it.done <- batchAnswer{err: &NoAnswerError{Addr: sc.addr, After: it.after}}
+			return true
+		}
+		for id, it := range sc.sent {
+			if expire(it) {
+				delete(sc.sent, id)
+			}
+		}
+		sc.queue = slices.DeleteFunc(sc.queue, expire)
+		sc.mu.Unlock()
 	}
 }
 
