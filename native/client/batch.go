@@ -51,17 +51,22 @@ type batcher struct {
 
 // batcherFor returns addr's batcher.
 func (c *Client) batcherFor(addr string) *batcher {
+	return perBroker(c, &c.batchers, addr, func() *batcher { return &batcher{c: c, addr: addr} })
+}
+
+// perBroker returns (*m)[addr], made by mk the first time it is asked for.
+func perBroker[T any](c *Client, m *map[string]*T, addr string, mk func() *T) *T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := c.batchers[addr]
-	if b == nil {
-		if c.batchers == nil {
-			c.batchers = map[string]*batcher{}
+	v := (*m)[addr]
+	if v == nil {
+		if *m == nil {
+			*m = map[string]*T{}
 		}
-		b = &batcher{c: c, addr: addr}
-		c.batchers[addr] = b
+		v = mk()
+		(*m)[addr] = v
 	}
-	return b
+	return v
 }
 
 // produce sends one message in a batch to the batcher's broker and waits

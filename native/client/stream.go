@@ -64,17 +64,7 @@ type streamItem struct {
 
 // streamFor returns addr's streamer.
 func (c *Client) streamFor(addr string) *streamer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.streamers[addr]
-	if s == nil {
-		if c.streamers == nil {
-			c.streamers = map[string]*streamer{}
-		}
-		s = &streamer{c: c, addr: addr}
-		c.streamers[addr] = s
-	}
-	return s
+	return perBroker(c, &c.streamers, addr, func() *streamer { return &streamer{c: c, addr: addr} })
 }
 
 // produce sends one message on the stream and waits for its answer, for
