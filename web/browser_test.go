@@ -287,6 +287,17 @@ func (p *page) click(sel string) {
 	}
 }
 
+// press activates a button from the keyboard, as a keyboard user does:
+// focus it, then Enter.
+func (p *page) press(sel string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, pollTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(kb.Enter)); err != nil {
+		p.t.Fatalf("press %s: %v", sel, err)
+	}
+}
+
 // choose sets a <select> the way a user does (value, then change event).
 func (p *page) choose(sel, value string) {
 	p.t.Helper()
