@@ -480,10 +480,7 @@ func (s *Server) handleProduceBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	ps := make([]*produceReq, len(req.Messages))
 	for i, m := range req.Messages {
-		ps[i] = &produceReq{
-			msg:  broker.Message{Topic: m.Topic, Tags: m.Tags, Keys: m.Keys, Body: []byte(m.Body), Producer: m.Producer, Seq: m.Seq},
-			done: make(chan produceResult, 1),
-		}
+		ps[i] = m.produceReq()
 	}
 	sent := 0
 	for _, p := range ps {
@@ -505,15 +502,28 @@ func (s *Server) handleProduceBatch(w http.ResponseWriter, r *http.Request) {
 		} else {
 			res = s.await(p)
 		}
-		if res.err != nil {
-			status, e := s.produceError(res)
-			out.Results[i] = BatchResult{Status: status, Error: &e}
-			continue
-		}
-		out.Results[i] = BatchResult{Status: http.StatusOK, OK: &ProduceResponse{Index: res.res.Index, Term: res.res.Term,
-			Topic: res.res.Topic, QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate}}
+		out.Results[i] = s.batchResult(res)
 	}
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// produceReq is the runner's produce of one message of a batch or stream.
+func (m BatchMessage) produceReq() *produceReq {
+	return &produceReq{
+		msg:  broker.Message{Topic: m.Topic, Tags: m.Tags, Keys: m.Keys, Body: []byte(m.Body), Producer: m.Producer, Seq: m.Seq},
+		done: make(chan produceResult, 1),
+	}
+}
+
+// batchResult is one message's answer in a batch or on the stream: what
+// the single-message request would have answered.
+func (s *Server) batchResult(res produceResult) BatchResult {
+	if res.err != nil {
+		status, e := s.produceError(res)
+		return BatchResult{Status: status, Error: &e}
+	}
+	return BatchResult{Status: http.StatusOK, OK: &ProduceResponse{Index: res.res.Index, Term: res.res.Term,
+		Topic: res.res.Topic, QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate}}
 }
 
 func (s *Server) writeProduceError(w http.ResponseWriter, res produceResult) {

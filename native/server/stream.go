@@ -111,10 +111,7 @@ func (s *Server) handleProduceStream(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		for i, m := range f.Messages {
-			p := &produceReq{
-				msg:  broker.Message{Topic: m.Topic, Tags: m.Tags, Keys: m.Keys, Body: []byte(m.Body), Producer: m.Producer, Seq: m.Seq},
-				done: make(chan produceResult, 1),
-			}
+			p := m.produceReq()
 			pending <- streamItem{id: f.ID + uint64(i), p: p}
 			select {
 			case s.produces <- p:
@@ -150,15 +147,7 @@ func (s *Server) answerStream(c *websocket.Conn, pending <-chan streamItem, answ
 		out = StreamAnswer{Results: out.Results[:0]}
 	}
 	answer := func(id uint64, res produceResult) {
-		r := StreamResult{ID: id}
-		if res.err != nil {
-			status, e := s.produceError(res)
-			r.BatchResult = BatchResult{Status: status, Error: &e}
-		} else {
-			r.BatchResult = BatchResult{Status: http.StatusOK, OK: &ProduceResponse{Index: res.res.Index, Term: res.res.Term,
-				Topic: res.res.Topic, QueueOffset: res.res.QueueOffset, Duplicate: res.res.Duplicate}}
-		}
-		out.Results = append(out.Results, r)
+		out.Results = append(out.Results, StreamResult{ID: id, BatchResult: s.batchResult(res)})
 		if len(out.Results) >= MaxBatchMessages {
 			write()
 		}
