@@ -421,6 +421,9 @@ type diskProbe struct {
 // probeDisk measures write+fdatasync of size bytes in a loop on a temp
 // file in dir for d: what one broker's group commit cannot beat, and the
 // fsync latency the issue 18 targets compare the 1-producer latency with.
+// It writes as the store does: into zeros written ahead
+// (store.PreallocateBytes at a time, fsynced with the write that passes
+// the last ones).
 func probeDisk(dir string, size int, d time.Duration) (diskProbe, error) {
 	f, err := os.CreateTemp(dir, "fsync-probe-")
 	if err != nil {
@@ -431,13 +434,20 @@ func probeDisk(dir string, size int, d time.Duration) (diskProbe, error) {
 	buf := make([]byte, max(size, 1))
 	var lat []time.Duration
 	began := time.Now()
-	var off int64
+	zeros := make([]byte, store.PreallocateBytes)
+	var off, zeroed int64
 	for time.Since(began) < d {
 		t := time.Now()
 		if _, err := f.WriteAt(buf, off); err != nil {
 			return diskProbe{}, err
 		}
 		off += int64(len(buf))
+		if off > zeroed {
+			if _, err := f.WriteAt(zeros, off); err != nil {
+				return diskProbe{}, err
+			}
+			zeroed = off + int64(len(zeros))
+		}
 		if err := store.SyncData(f); err != nil {
 			return diskProbe{}, err
 		}

@@ -352,14 +352,17 @@ func TestRestartTornTailAndCorruption(t *testing.T) {
 		victim := c.Nodes[lead%3] // a follower
 		victim.Kill()
 		seg := filepath.Join(victim.Dir, commitlog.SegmentName(0))
-		f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+		f, err := os.OpenFile(seg, os.O_WRONLY, 0)
 		require.NoError(t, err)
-		_, err = f.Write([]byte{0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}) // half a header
+		// Half a header right after the last entry, in the zeros the
+		// broker wrote ahead of it (store.PreallocateBytes).
+		_, err = f.WriteAt([]byte{0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9}, logEnd(t, seg))
 		require.NoError(t, err)
 		f.Close()
 		require.NoError(t, c.Start(victim.ID))
 		waitConverged(t, c)
-		assert.Contains(t, victim.Log(), "torn header")
+		assert.Contains(t, victim.Log(), "recovery cut a torn tail")
+		assert.Contains(t, victim.Log(), "bytes=15 ", "the torn bytes, not the zeros after them")
 		require.Len(t, consumeAll(t, c, "durable"), 200)
 	})
 
@@ -370,7 +373,7 @@ func TestRestartTornTailAndCorruption(t *testing.T) {
 		seg := filepath.Join(victim.Dir, commitlog.SegmentName(0))
 		b, err := os.ReadFile(seg)
 		require.NoError(t, err)
-		b[len(b)/2] ^= 0xFF
+		b[logEnd(t, seg)/2] ^= 0xFF // in an entry, not in the zeros after them
 		require.NoError(t, os.WriteFile(seg, b, 0o644))
 		require.NoError(t, c.Start(victim.ID))
 		err = victim.Wait(ctxFor(t, 10*time.Second))
@@ -526,4 +529,19 @@ func TestQuorumTimeoutAnswersOutcomeUnknownAndTheRetryIsStoredOnce(t *testing.T)
 	waitConverged(t, c)
 	msgs := consumeAll(t, c, "retry")
 	checkOncePerSeq(t, msgs, []ack{{"retry", 1}})
+}
+
+// logEnd returns where the entries of the CommitLog's only segment seg end
+// (a stopped broker's; the bytes after it are zeros written ahead), as
+// recovery finds it, without changing the file.
+func logEnd(t *testing.T, seg string) int64 {
+	t.Helper()
+	f, err := os.Open(seg)
+	require.NoError(t, err)
+	defer f.Close()
+	st, err := f.Stat()
+	require.NoError(t, err)
+	rec, _, err := commitlog.Recover([]commitlog.Segment{{Data: f, Size: st.Size()}}, nil, 0, commitlog.Options{Preallocated: true})
+	require.NoError(t, err)
+	return rec.End // segment 0 starts at position 0
 }

@@ -9,6 +9,7 @@ package commitlog
 // damage in the middle of the log (refuse with *CorruptError).
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -373,7 +374,13 @@ func (d damage) at(off int64, reason Reason, detail string) error {
 		return &CorruptError{Segment: d.name, Offset: off, Reason: reason,
 			Detail: fmt.Sprintf("%s; a valid entry follows at offset %d", detail, q)}
 	}
-	d.s.rep.add(d.name, off, int64(len(d.b))-off, reason, detail)
+	n := int64(len(d.b)) - off
+	if d.s.opts.Preallocated {
+		// The zeros after the torn bytes are free space the store wrote
+		// ahead, not part of what the crash cut short.
+		n = int64(len(bytes.TrimRight(d.b[off:], "\x00")))
+	}
+	d.s.rep.add(d.name, off, n, reason, detail)
 	return nil
 }
 

@@ -192,6 +192,25 @@ func TestRecoverReportNamesPlace(t *testing.T) {
 	assert.Contains(t, rep.String(), "torn body")
 }
 
+// In a preallocated segment the bytes cut are the torn ones, not the zeros
+// the store wrote after them.
+func TestRecoverPreallocatedReportsTornBytesOnly(t *testing.T) {
+	opts := Options{SegmentSize: 1024, Preallocated: true}
+	m := newLog(t, opts, testEntries(3, 100))
+	f := filesOf(m)
+	f.opts = opts
+	pos, size, _ := m.Position(3)
+	end := pos%1024 + int64(size)
+	torn := []byte{0, 0, 0, 1, 0, 0, 1, 0, 7}
+	f.setLast(append(append(f.last()[:end:end], torn...), make([]byte, 1024-end-int64(len(torn)))...))
+	got, rep, err := f.recover()
+	require.NoError(t, err)
+	require.Len(t, rep.Items, 1, rep.String())
+	assert.Equal(t, end, rep.Items[0].Offset)
+	assert.Equal(t, int64(len(torn)), rep.Items[0].Bytes, rep.String())
+	assert.Equal(t, uint64(3), got.LastIndex)
+}
+
 func TestRecoverEmpty(t *testing.T) {
 	got, rep, err := Recover(nil, nil, 0, Options{})
 	require.NoError(t, err)

@@ -222,11 +222,7 @@ func TestRecoveryStartsAfterTheCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	b[pos-first.Start+commitlog.HeaderSize+3] ^= 0xFF // damage in entry 5, before the checkpoint
 	require.NoError(t, os.WriteFile(seg, b, 0o644))
-	last := filepath.Join(dir, segs[len(segs)-1].Name)
-	b, err = os.ReadFile(last)
-	require.NoError(t, err)
-	b = append(b, []byte("torn")...) // and a torn tail after entry 30
-	require.NoError(t, os.WriteFile(last, b, 0o644))
+	tearTail(t, dir, []byte("torn")) // and a torn tail after entry 30
 
 	s, rep, err := Open(dir, smallOpts)
 	require.NoError(t, err, "entries up to 20 are trusted")

@@ -170,7 +170,7 @@ func (s *Store) firstSegment() (*segment, error) {
 		if err := sg.f.Truncate(head); err != nil {
 			return nil, err
 		}
-		sg.size = head
+		sg.size, sg.zeroed = head, head
 		s.dirty[sg] = true
 	}
 	return sg, nil

@@ -27,7 +27,10 @@
 // Figure 2). The commit index is written after the data it covers is durable
 // and is not fsynced: losing it only makes a restarted broker re-learn the
 // commit index from the leader, which Raft allows (it is volatile state in the
-// paper).
+// paper). Appends land in zeros the store wrote ahead of the log's end
+// (PreallocateBytes at a time, as RocketMQ warms its mapped files), so an
+// fdatasync flushes data into blocks the file already has and needs no
+// journal commit for a larger file.
 //
 // Recovery. Open runs commitlog.Recover over the files: a torn tail of the
 // last segment is cut off and reported; damage before the tail is an error
@@ -142,6 +145,43 @@ type segment struct {
 	start int64
 	f     *os.File
 	size  int64 // bytes written
+	// zeroed is the file's length: the bytes from size to zeroed are
+	// zeros written ahead of the log (Store.preallocate).
+	zeroed int64
+}
+
+// PreallocateBytes is how far ahead of its last entry the store writes
+// zeros into the last segment (Store.preallocate).
+const PreallocateBytes = 1 << 20
+
+// zeros is what preallocate writes; never written to.
+var zeros [PreallocateBytes]byte
+
+// preallocate writes zeros after end, up to PreallocateBytes past it (at
+// most to the segment's capacity), when the segment's zeroed space ends
+// before end: the next appends then overwrite blocks the file already has,
+// and their fdatasync flushes the data alone, with no block allocation and
+// no journal commit for a larger file. On this machine's ext4 that made a
+// 256-byte write+fdatasync a third faster and cheaper in CPU
+// (docs/BENCHMARKS.md, "Writing into zeroed space"). RocketMQ does the same
+// for its CommitLog: AllocateMappedFileService creates the next file ahead
+// and MappedFile.warmMappedFile writes zeros through it. Recovery treats
+// the zeros after the last entry as free space (commitlog.Options.
+// Preallocated); the zeros become durable with the next Sync.
+func (s *Store) preallocate(sg *segment, end int64) error {
+	if end <= sg.zeroed {
+		return nil
+	}
+	to := min(end+PreallocateBytes, s.opts.SegmentSize)
+	if to <= end {
+		sg.zeroed = end
+		return nil
+	}
+	if _, err := sg.f.WriteAt(zeros[:to-end], end); err != nil {
+		return fmt.Errorf("write %s: %w", sg.f.Name(), err)
+	}
+	sg.zeroed = to
+	return nil
 }
 
 // Open opens (creating if needed) the store in dir and runs the recovery
@@ -149,7 +189,7 @@ type segment struct {
 // logged. Damage before the tail of the log returns an error naming the file
 // and offset (errors.Is(err, commitlog.ErrCorrupt)).
 func Open(dir string, o Options) (*Store, *commitlog.Report, error) {
-	opts := commitlog.Options{SegmentSize: o.SegmentSize, MaxBodySize: o.MaxBodySize}.WithDefaults()
+	opts := commitlog.Options{SegmentSize: o.SegmentSize, MaxBodySize: o.MaxBodySize, Preallocated: true}.WithDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -195,7 +235,7 @@ func (s *Store) open() (*commitlog.Report, error) {
 			f.Close()
 			return nil, err
 		}
-		s.segs = append(s.segs, &segment{start: start, f: f, size: st.Size()})
+		s.segs = append(s.segs, &segment{start: start, f: f, size: st.Size(), zeroed: st.Size()})
 	}
 	slices.SortFunc(s.segs, func(a, b *segment) int { return int(sign(a.start - b.start)) })
 
@@ -344,7 +384,7 @@ func (s *Store) applyRecovered(rec commitlog.Recovered) error {
 				if err := s.syncFile(sg.f); err != nil {
 					return err
 				}
-				sg.size = n
+				sg.size, sg.zeroed = n, n
 			}
 			keep = append(keep, sg)
 		}
@@ -576,7 +616,7 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 		cur.size = off
 		s.dirty[cur] = true
 		buf = buf[:0]
-		return nil
+		return s.preallocate(cur, off)
 	}
 	segSize := s.opts.SegmentSize
 	for _, e := range entries {
@@ -605,6 +645,14 @@ func (s *Store) Append(entries []core.Entry) (truncated []commitlog.IndexRecord,
 			if err := flush(); err != nil {
 				return truncated, err
 			}
+			// The sealed segment, marker included, is durable before the
+			// next one exists: recovery refuses a segment without its
+			// marker when another follows it (ReasonNoBlank), and one Sync
+			// fsyncing the new segment before the old could leave just that.
+			if err := s.syncFile(cur.f); err != nil {
+				return truncated, fmt.Errorf("fsync %s: %w", cur.f.Name(), err)
+			}
+			delete(s.dirty, cur)
 			if cur, err = s.createSegment(cur.start + segSize); err != nil {
 				return truncated, err
 			}
@@ -795,7 +843,7 @@ func (s *Store) truncate(first uint64) error {
 	if err := sg.f.Truncate(off); err != nil {
 		return err
 	}
-	sg.size = off
+	sg.size, sg.zeroed = off, off
 	if err := s.syncFile(sg.f); err != nil {
 		return err
 	}

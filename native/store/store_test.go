@@ -36,6 +36,25 @@ func mustOpen(t *testing.T, dir string) *Store {
 	return s
 }
 
+// tearTail writes b right after the last entry of the store in dir (closed),
+// in the zeros the store wrote ahead of it (PreallocateBytes): a write a
+// crash cut short. It returns the segment file and the offset of b.
+func tearTail(t *testing.T, dir string, b []byte) (seg string, off int64) {
+	t.Helper()
+	s, _, err := Open(dir, smallOpts)
+	require.NoError(t, err)
+	segs := s.Segments()
+	require.NoError(t, s.Close())
+	last := segs[len(segs)-1]
+	seg = filepath.Join(dir, last.Name)
+	f, err := os.OpenFile(seg, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteAt(b, last.Used)
+	require.NoError(t, err)
+	return seg, last.Used
+}
+
 func TestAppendReopenRollsOverSegments(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
@@ -109,12 +128,7 @@ func TestTornTailIsTruncatedAndReported(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	// Half an entry header after the last entry: a write cut by a crash.
-	seg := filepath.Join(dir, commitlog.SegmentName(0))
-	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
-	require.NoError(t, err)
-	_, err = f.Write([]byte{0, 0, 0, 1, 0, 0, 0, 90, 0, 0})
-	require.NoError(t, err)
-	f.Close()
+	tearTail(t, dir, []byte{0, 0, 0, 1, 0, 0, 0, 90, 0, 0})
 
 	r, rep, err := Open(dir, smallOpts)
 	require.NoError(t, err)
@@ -358,4 +372,72 @@ func TestIndexRecordsReadFromTheFile(t *testing.T) {
 	assert.Equal(t, uint64(9), tr[0].Index)
 	check(s, append(slices.Clone(want[:8]), repl...))
 	require.NoError(t, s.Close())
+}
+
+// The store writes zeros ahead of the log's end, so appends overwrite
+// blocks the segment already has (Store.preallocate); recovery takes the
+// zeros for free space, and the log goes on where it ended.
+func TestAppendWritesZerosAhead(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 4 * PreallocateBytes}
+	s, _, err := Open(dir, opts)
+	require.NoError(t, err)
+	_, err = s.Append(ents(1, 3, 1, 100))
+	require.NoError(t, err)
+	require.NoError(t, s.Sync())
+	used := s.Segments()[0].Used
+	seg := filepath.Join(dir, commitlog.SegmentName(0))
+	st, err := os.Stat(seg)
+	require.NoError(t, err)
+	assert.Equal(t, used+PreallocateBytes, st.Size(), "zeros follow the last entry")
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	assert.Equal(t, make([]byte, PreallocateBytes), b[used:])
+
+	// Appends within the zeroed space leave the file's length alone;
+	// one that passes it writes the next zeros.
+	_, err = s.Append(ents(4, 10, 1, 100))
+	require.NoError(t, err)
+	st, _ = os.Stat(seg)
+	assert.Equal(t, used+PreallocateBytes, st.Size())
+	big := ents(14, 1, 1, PreallocateBytes)
+	_, err = s.Append(big)
+	require.NoError(t, err)
+	end := s.Segments()[0].Used
+	st, _ = os.Stat(seg)
+	assert.Equal(t, end+PreallocateBytes, st.Size())
+	require.NoError(t, s.Close())
+
+	r, rep, err := Open(dir, opts)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Empty(t, rep.Items, "the zeros are not a torn tail: %v", rep)
+	assert.Equal(t, uint64(14), r.LastIndex())
+	_, err = r.Append(ents(15, 1, 1, 100))
+	require.NoError(t, err)
+	got, err := r.Entries(14, 16)
+	require.NoError(t, err)
+	assert.Equal(t, append(big, ents(15, 1, 1, 100)...), got)
+}
+
+// A full segment, its end-of-segment marker included, is fsynced before
+// the next segment's file is created: otherwise a crash could leave a
+// durable next segment after a segment whose marker never reached the
+// disk, which recovery refuses (ReasonNoBlank).
+func TestSealedSegmentIsDurableBeforeTheNext(t *testing.T) {
+	dir := t.TempDir()
+	var order []string
+	opts := smallOpts
+	opts.SyncFile = func(f *os.File) error {
+		_, err := os.Stat(filepath.Join(dir, commitlog.SegmentName(512)))
+		order = append(order, fmt.Sprintf("%s next-exists=%v", filepath.Base(f.Name()), err == nil))
+		return f.Sync()
+	}
+	s, _, err := Open(dir, opts)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Append(ents(1, 8, 1, 60)) // more than one 512-byte segment
+	require.NoError(t, err)
+	require.Len(t, s.Segments(), 2)
+	assert.Contains(t, order, commitlog.SegmentName(0)+" next-exists=false", "fsyncs: %q", order)
 }
