@@ -122,7 +122,7 @@ BENCH_OUT       ?= bin/bench-native-$(shell date -u +%Y%m%dT%H%M%SZ).jsonl
 bench-native:
 	mkdir -p bin
 	$(GO) build -o $(BIN) ./native
-	cd bench/anchor && $(GO) build -o ../../bin/anchor . && $(GO) build -o ../../bin/anchor-pairs ./cmd/pairs
+	cd bench/anchor && $(GO) build -o ../../bin/anchor . && $(GO) build -o ../../bin/anchor-pairs ./cmd/pairs && $(GO) build -o ../../bin/floor ./cmd/floor
 	bin/anchor-pairs --dledgerlab $(BIN) --anchor bin/anchor \
 		--producers "$(BENCH_PRODUCERS)" --pairs $(BENCH_PAIRS) --duration $(BENCH_DURATION) \
 		--brokers $(BENCH_BROKERS) --size $(BENCH_SIZE) --out $(BENCH_OUT)
