@@ -61,6 +61,9 @@ func TestBenchReportsCPUPerMessage(t *testing.T) {
 		CPUUsPerMsg float64 `json:"cpu_us_per_msg"`
 		FsyncP50    float64 `json:"disk_fsync_p50_ms"`
 		FsyncP99    float64 `json:"disk_fsync_p99_ms"`
+		RTTP50      float64 `json:"loopback_rtt_p50_ms"`
+		RTTP99      float64 `json:"loopback_rtt_p99_ms"`
+		TargetP50   float64 `json:"target_p50_ms"`
 		Send        string  `json:"send"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "%s", out)
@@ -69,7 +72,30 @@ func TestBenchReportsCPUPerMessage(t *testing.T) {
 	assert.Positive(t, res.CPUUsPerMsg, "%s", out)
 	assert.Positive(t, res.FsyncP50, "%s", out)
 	assert.GreaterOrEqual(t, res.FsyncP99, res.FsyncP50, "%s", out)
+	assert.Positive(t, res.RTTP50, "%s", out)
+	assert.GreaterOrEqual(t, res.RTTP99, res.RTTP50, "%s", out)
+	assert.Zero(t, res.TargetP50, "the one-producer targets only with one producer: %s", out)
 	assert.Contains(t, string(out), "µs per message, brokers and producers together")
+}
+
+// With one producer, bench works out the latency targets from its own
+// probes and says whether the run met them.
+func TestBenchOneProducerTargets(t *testing.T) {
+	out, err := exec.Command(binPath, "bench", "--duration", "1s", "--producers", "1", "--dir", t.TempDir()).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res struct {
+		FsyncP50  float64 `json:"disk_fsync_p50_ms"`
+		FsyncP99  float64 `json:"disk_fsync_p99_ms"`
+		RTTP50    float64 `json:"loopback_rtt_p50_ms"`
+		TargetP50 float64 `json:"target_p50_ms"`
+		TargetP99 float64 `json:"target_p99_ms"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "%s", out)
+	require.Positive(t, res.TargetP50, "%s", out)
+	assert.InDelta(t, res.FsyncP50+res.RTTP50+0.3, res.TargetP50, 0.006, "%s", out)
+	assert.InDelta(t, 2*res.FsyncP99, res.TargetP99, 0.006, "%s", out)
+	assert.Regexp(t, `one-producer targets \(docs/BENCHMARKS.md\): p50 [0-9.]+ ms against ≤ [0-9.]+ .* (met|not met); p99 [0-9.]+ ms against ≤ [0-9.]+ .* (met|not met)`, string(out))
 }
 
 // cpuSeconds reads a process's CPU time from /proc, and grows as it works.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -41,6 +43,17 @@ type benchResult struct {
 	DiskFsyncsPS    float64 `json:"disk_fsyncs_per_s"`
 	DiskFsyncP50Ms  float64 `json:"disk_fsync_p50_ms"`
 	DiskFsyncP99Ms  float64 `json:"disk_fsync_p99_ms"`
+	// LoopbackRTTP50Ms and P99 are a round trip of one message over a TCP
+	// connection on 127.0.0.1 (probeLoopback), measured before the brokers
+	// start.
+	LoopbackRTTP50Ms float64 `json:"loopback_rtt_p50_ms"`
+	LoopbackRTTP99Ms float64 `json:"loopback_rtt_p99_ms"`
+	// TargetP50Ms and TargetP99Ms are the one-producer latency targets of
+	// docs/BENCHMARKS.md, from this run's probes: p50 ≤ one fsync + one
+	// loopback round trip + 0.3 ms, p99 ≤ 2 × the disk's fsync p99. Only
+	// with --producers 1.
+	TargetP50Ms float64 `json:"target_p50_ms,omitempty"`
+	TargetP99Ms float64 `json:"target_p99_ms,omitempty"`
 	// CPUUsPerMsg is the CPU time of the whole process tree (the brokers
 	// this command started, and its own producers) per acknowledged
 	// message while measuring; absent for --addr or without /proc.
@@ -61,8 +74,9 @@ func runBench(args []string) error {
 Starts a local cluster of 3 broker processes (this binary, fsync on, data in
 a temporary folder), drives C concurrent producers of S-byte messages for D
 and prints throughput, latency percentiles and fsyncs per second. It first
-measures the disk's own rate of write+fsync as the floor to compare against.
-With --failover K it then kills the leader (SIGKILL) K times under the same
+measures the disk's own rate of write+fsync as the floor to compare against,
+and a round trip over loopback TCP; with one producer it says whether the
+latency met the targets these two give (docs/BENCHMARKS.md). With --failover K it then kills the leader (SIGKILL) K times under the same
 load and reports the time from each kill to the first successful produce
 committed by a new leader. With --messages N it instead sends until N
 messages are acknowledged, printing each broker's anonymous memory (RssAnon)
@@ -151,6 +165,12 @@ object.`)
 	}
 	res.DiskFsyncsPS, res.DiskFsyncP50Ms, res.DiskFsyncP99Ms = disk.PerS, disk.P50, disk.P99
 	fmt.Printf("disk: %.0f write+fdatasync/s of %d bytes in %s, p50 %.2f ms, p99 %.2f ms (the floor: one fsync per commit)\n", disk.PerS, *size, *dir, disk.P50, disk.P99)
+	rtt, err := probeLoopback(*size, time.Second)
+	if err != nil {
+		return fmt.Errorf("measuring loopback: %w", err)
+	}
+	res.LoopbackRTTP50Ms, res.LoopbackRTTP99Ms = rtt.P50, rtt.P99
+	fmt.Printf("loopback: a %d-byte message and its answer over TCP on 127.0.0.1, p50 %.3f ms, p99 %.3f ms\n", *size, rtt.P50, rtt.P99)
 
 	c, err := proc.New(*bin, *dir, *brokers, "bench-secret", "bench-admin")
 	if err != nil {
@@ -257,7 +277,20 @@ func measure(res *benchResult, l *load, cl *client.Client, statuses func(context
 	if res.CPUUsPerMsg > 0 {
 		fmt.Printf("cpu: %.0f µs per message, brokers and producers together\n", res.CPUUsPerMsg)
 	}
+	if res.Producers == 1 && res.DiskFsyncP50Ms > 0 {
+		res.TargetP50Ms = round(res.DiskFsyncP50Ms+res.LoopbackRTTP50Ms+0.3, 2)
+		res.TargetP99Ms = round(2*res.DiskFsyncP99Ms, 2)
+		fmt.Printf("one-producer targets (docs/BENCHMARKS.md): p50 %.2f ms against ≤ %.2f (fsync p50 + loopback p50 + 0.3) %s; p99 %.2f ms against ≤ %.2f (2 × fsync p99) %s\n",
+			res.P50Ms, res.TargetP50Ms, metMark(res.P50Ms <= res.TargetP50Ms), res.P99Ms, res.TargetP99Ms, metMark(res.P99Ms <= res.TargetP99Ms))
+	}
 	return lead
+}
+
+func metMark(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
 }
 
 // benchExternal drives brokers this command did not start.
@@ -459,6 +492,59 @@ func probeDisk(dir string, size int, d time.Duration) (diskProbe, error) {
 	}, nil
 }
 
+// probeLoopback measures round trips of a size-byte message and a 1-byte
+// answer over one TCP connection on 127.0.0.1, for d: the "one loopback
+// round trip" of the one-producer latency target. Both ends are in this
+// process.
+func probeLoopback(size int, d time.Duration) (diskProbe, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return diskProbe{}, err
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, max(size, 1))
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf[:1]); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return diskProbe{}, err
+	}
+	defer c.Close()
+	msg, ans := make([]byte, max(size, 1)), make([]byte, 1)
+	var lat []time.Duration
+	began := time.Now()
+	for time.Since(began) < d {
+		t := time.Now()
+		if _, err := c.Write(msg); err != nil {
+			return diskProbe{}, err
+		}
+		if _, err := io.ReadFull(c, ans); err != nil {
+			return diskProbe{}, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	return diskProbe{
+		PerS: round(float64(len(lat))/time.Since(began).Seconds(), 1),
+		P50:  pct3(lat, 50), P99: pct3(lat, 99),
+	}, nil
+}
+
+// pct3 is pct to the microsecond (a loopback round trip is tens of them).
+func pct3(d []time.Duration, p float64) float64 { return percentile(d, p, 3) }
+
 func toDur(ms []float64) []time.Duration {
 	out := make([]time.Duration, len(ms))
 	for i, m := range ms {
@@ -468,7 +554,11 @@ func toDur(ms []float64) []time.Duration {
 }
 
 // pct returns the p-th percentile in milliseconds (nearest rank).
-func pct(d []time.Duration, p float64) float64 {
+func pct(d []time.Duration, p float64) float64 { return percentile(d, p, 2) }
+
+// percentile returns the p-th percentile of d in milliseconds (nearest
+// rank), rounded to places decimals.
+func percentile(d []time.Duration, p float64, places int) float64 {
 	if len(d) == 0 {
 		return 0
 	}
@@ -476,7 +566,7 @@ func pct(d []time.Duration, p float64) float64 {
 	slices.Sort(s)
 	k := int(math.Ceil(p/100*float64(len(s)))) - 1
 	k = min(max(k, 0), len(s)-1)
-	return round(float64(s[k].Microseconds())/1000, 2)
+	return round(float64(s[k].Microseconds())/1000, places)
 }
 
 func round(x float64, digits int) float64 {
