@@ -445,10 +445,28 @@ func (l *load) failover(c *proc.Cluster) (float64, error) {
 	return round(ms, 1), err
 }
 
-// diskProbe is the disk's own write+fdatasync: its rate and latency.
-type diskProbe struct {
+// probe is how often an operation ran in a loop, and its latency.
+type probe struct {
 	PerS     float64
 	P50, P99 float64 // milliseconds
+}
+
+// probeLoop runs op again and again for d and returns its rate and
+// latency, the percentiles rounded to places decimals of a millisecond.
+func probeLoop(d time.Duration, places int, op func() error) (probe, error) {
+	var lat []time.Duration
+	began := time.Now()
+	for time.Since(began) < d {
+		t := time.Now()
+		if err := op(); err != nil {
+			return probe{}, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	return probe{
+		PerS: round(float64(len(lat))/time.Since(began).Seconds(), 1),
+		P50:  percentile(lat, 50, places), P99: percentile(lat, 99, places),
+	}, nil
 }
 
 // probeDisk measures write+fdatasync of size bytes in a loop on a temp
@@ -457,49 +475,39 @@ type diskProbe struct {
 // It writes as the store does: into zeros written ahead
 // (store.PreallocateBytes at a time, fsynced with the write that passes
 // the last ones).
-func probeDisk(dir string, size int, d time.Duration) (diskProbe, error) {
+func probeDisk(dir string, size int, d time.Duration) (probe, error) {
 	f, err := os.CreateTemp(dir, "fsync-probe-")
 	if err != nil {
-		return diskProbe{}, err
+		return probe{}, err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
 	buf := make([]byte, max(size, 1))
-	var lat []time.Duration
-	began := time.Now()
 	zeros := make([]byte, store.PreallocateBytes)
 	var off, zeroed int64
-	for time.Since(began) < d {
-		t := time.Now()
+	return probeLoop(d, 2, func() error {
 		if _, err := f.WriteAt(buf, off); err != nil {
-			return diskProbe{}, err
+			return err
 		}
 		off += int64(len(buf))
 		if off > zeroed {
 			if _, err := f.WriteAt(zeros, off); err != nil {
-				return diskProbe{}, err
+				return err
 			}
 			zeroed = off + int64(len(zeros))
 		}
-		if err := store.SyncData(f); err != nil {
-			return diskProbe{}, err
-		}
-		lat = append(lat, time.Since(t))
-	}
-	return diskProbe{
-		PerS: round(float64(len(lat))/time.Since(began).Seconds(), 1),
-		P50:  pct(lat, 50), P99: pct(lat, 99),
-	}, nil
+		return store.SyncData(f)
+	})
 }
 
 // probeLoopback measures round trips of a size-byte message and a 1-byte
 // answer over one TCP connection on 127.0.0.1, for d: the "one loopback
-// round trip" of the one-producer latency target. Both ends are in this
-// process.
-func probeLoopback(size int, d time.Duration) (diskProbe, error) {
+// round trip" of the one-producer latency target (to the microsecond: it
+// is tens of them). Both ends are in this process.
+func probeLoopback(size int, d time.Duration) (probe, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return diskProbe{}, err
+		return probe{}, err
 	}
 	defer ln.Close()
 	go func() {
@@ -520,30 +528,18 @@ func probeLoopback(size int, d time.Duration) (diskProbe, error) {
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
-		return diskProbe{}, err
+		return probe{}, err
 	}
 	defer c.Close()
 	msg, ans := make([]byte, max(size, 1)), make([]byte, 1)
-	var lat []time.Duration
-	began := time.Now()
-	for time.Since(began) < d {
-		t := time.Now()
+	return probeLoop(d, 3, func() error {
 		if _, err := c.Write(msg); err != nil {
-			return diskProbe{}, err
+			return err
 		}
-		if _, err := io.ReadFull(c, ans); err != nil {
-			return diskProbe{}, err
-		}
-		lat = append(lat, time.Since(t))
-	}
-	return diskProbe{
-		PerS: round(float64(len(lat))/time.Since(began).Seconds(), 1),
-		P50:  pct3(lat, 50), P99: pct3(lat, 99),
-	}, nil
+		_, err := io.ReadFull(c, ans)
+		return err
+	})
 }
-
-// pct3 is pct to the microsecond (a loopback round trip is tens of them).
-func pct3(d []time.Duration, p float64) float64 { return percentile(d, p, 3) }
 
 func toDur(ms []float64) []time.Duration {
 	out := make([]time.Duration, len(ms))
