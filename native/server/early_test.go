@@ -71,8 +71,8 @@ func TestLeaderPushesWhileItsFsyncIsHeld(t *testing.T) {
 	srv := startGroup(t, 3, func(id core.NodeID, c *Config) {
 		if id == 1 {
 			c.NoSync = false
-			c.SyncFile = func(*os.File) error {
-				if hold.CompareAndSwap(true, false) {
+			c.SyncFile = func(f *os.File) error {
+				if isSegment(f) && hold.CompareAndSwap(true, false) { // not the checkpoint's, on the runner
 					held <- struct{}{}
 					<-release // the leader's disk is slow this once
 				}
