@@ -76,7 +76,8 @@ a temporary folder), drives C concurrent producers of S-byte messages for D
 and prints throughput, latency percentiles and fsyncs per second. It first
 measures the disk's own rate of write+fsync as the floor to compare against,
 and a round trip over loopback TCP; with one producer it says whether the
-latency met the targets these two give (docs/BENCHMARKS.md). With --failover K it then kills the leader (SIGKILL) K times under the same
+latency met the targets these two give (docs/BENCHMARKS.md). With
+--failover K it then kills the leader (SIGKILL) K times under the same
 load and reports the time from each kill to the first successful produce
 committed by a new leader. With --messages N it instead sends until N
 messages are acknowledged, printing each broker's anonymous memory (RssAnon)
@@ -472,9 +473,7 @@ func probeLoop(d time.Duration, places int, op func() error) (probe, error) {
 // probeDisk measures write+fdatasync of size bytes in a loop on a temp
 // file in dir for d: what one broker's group commit cannot beat, and the
 // fsync latency the issue 18 targets compare the 1-producer latency with.
-// It writes as the store does: into zeros written ahead
-// (store.PreallocateBytes at a time, fsynced with the write that passes
-// the last ones).
+// It writes as the store does, into zeros written ahead (store.ZeroAhead).
 func probeDisk(dir string, size int, d time.Duration) (probe, error) {
 	f, err := os.CreateTemp(dir, "fsync-probe-")
 	if err != nil {
@@ -483,18 +482,14 @@ func probeDisk(dir string, size int, d time.Duration) (probe, error) {
 	defer os.Remove(f.Name())
 	defer f.Close()
 	buf := make([]byte, max(size, 1))
-	zeros := make([]byte, store.PreallocateBytes)
 	var off, zeroed int64
 	return probeLoop(d, 2, func() error {
 		if _, err := f.WriteAt(buf, off); err != nil {
 			return err
 		}
 		off += int64(len(buf))
-		if off > zeroed {
-			if _, err := f.WriteAt(zeros, off); err != nil {
-				return err
-			}
-			zeroed = off + int64(len(zeros))
+		if zeroed, err = store.ZeroAhead(f, off, zeroed, math.MaxInt64); err != nil {
+			return err
 		}
 		return store.SyncData(f)
 	})

@@ -169,19 +169,32 @@ var zeros [PreallocateBytes]byte
 // the zeros after the last entry as free space (commitlog.Options.
 // Preallocated); the zeros become durable with the next Sync.
 func (s *Store) preallocate(sg *segment, end int64) error {
-	if end <= sg.zeroed {
-		return nil
-	}
-	to := min(end+PreallocateBytes, s.opts.SegmentSize)
-	if to <= end {
-		sg.zeroed = end
-		return nil
-	}
-	if _, err := sg.f.WriteAt(zeros[:to-end], end); err != nil {
+	z, err := ZeroAhead(sg.f, end, sg.zeroed, s.opts.SegmentSize)
+	if err != nil {
 		return fmt.Errorf("write %s: %w", sg.f.Name(), err)
 	}
-	sg.zeroed = to
+	sg.zeroed = z
 	return nil
+}
+
+// ZeroAhead is the store's way of writing into zeroed space, for f whose
+// bytes up to zeroed are written: when end (where the data written last
+// ends) passes zeroed, it writes zeros from end to PreallocateBytes past
+// it, at most to limit, and returns the new end of the zeroed bytes.
+// bench's disk probe writes with it too, so that it measures the fsync the
+// store pays.
+func ZeroAhead(f *os.File, end, zeroed, limit int64) (int64, error) {
+	if end <= zeroed {
+		return zeroed, nil
+	}
+	to := min(end+PreallocateBytes, limit)
+	if to <= end {
+		return end, nil
+	}
+	if _, err := f.WriteAt(zeros[:to-end], end); err != nil {
+		return end, err
+	}
+	return to, nil
 }
 
 // Open opens (creating if needed) the store in dir and runs the recovery

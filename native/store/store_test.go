@@ -441,3 +441,24 @@ func TestSealedSegmentIsDurableBeforeTheNext(t *testing.T) {
 	require.Len(t, s.Segments(), 2)
 	assert.Contains(t, order, commitlog.SegmentName(0)+" next-exists=false", "fsyncs: %q", order)
 }
+
+// ZeroAhead writes zeros only when the data passed the zeroed bytes, and
+// never past its limit.
+func TestZeroAhead(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	require.NoError(t, err)
+	defer f.Close()
+	size := func() int64 { st, err := f.Stat(); require.NoError(t, err); return st.Size() }
+
+	z, err := ZeroAhead(f, 100, 0, 1<<30)
+	require.NoError(t, err)
+	assert.Equal(t, int64(100+PreallocateBytes), z)
+	assert.Equal(t, z, size())
+	z2, err := ZeroAhead(f, 5000, z, 1<<30)
+	require.NoError(t, err)
+	assert.Equal(t, z, z2, "still inside the zeroed bytes: nothing written")
+	z3, err := ZeroAhead(f, z+10, z, z+20)
+	require.NoError(t, err)
+	assert.Equal(t, z+20, z3, "no further than the limit")
+	assert.Equal(t, z+20, size())
+}
