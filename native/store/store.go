@@ -30,7 +30,7 @@
 // paper). Appends land in zeros the store wrote ahead of the log's end
 // (PreallocateBytes at a time, as RocketMQ warms its mapped files), so an
 // fdatasync flushes data into blocks the file already has and needs no
-// journal commit for a larger file.
+// journal commit for a larger file; a restart keeps them.
 //
 // Recovery. Open runs commitlog.Recover over the files: a torn tail of the
 // last segment is cut off and reported; damage before the tail is an error
@@ -313,7 +313,7 @@ func (s *Store) open() (*commitlog.Report, error) {
 		return rep, fmt.Errorf("recovery of %s: %w", s.dir, err)
 	}
 	s.logReport(rep)
-	if err := s.applyRecovered(rec); err != nil {
+	if err := s.applyRecovered(rec, rep); err != nil {
 		return rep, err
 	}
 	if s.termVote.Term < s.lastTerm {
@@ -378,8 +378,14 @@ func (s *Store) logReport(rep *commitlog.Report) {
 }
 
 // applyRecovered makes the files match what Recover kept and loads the
-// index records.
-func (s *Store) applyRecovered(rec commitlog.Recovered) error {
+// index records. A torn tail is cut off; zeros after the last entry (no
+// report item: Recover reads them as free space) are the ones the store
+// wrote ahead, and stay.
+func (s *Store) applyRecovered(rec commitlog.Recovered, rep *commitlog.Report) error {
+	torn := map[string]bool{}
+	for _, it := range rep.Items {
+		torn[it.Segment] = true
+	}
 	keep := s.segs[:0]
 	for _, sg := range s.segs {
 		switch n := rec.End - sg.start; {
@@ -390,6 +396,9 @@ func (s *Store) applyRecovered(rec commitlog.Recovered) error {
 				return err
 			}
 		default:
+			if n < sg.size && !torn[commitlog.SegmentName(sg.start)] {
+				sg.size = n // sg.zeroed stays the file's length
+			}
 			if n < sg.size {
 				if err := sg.f.Truncate(n); err != nil {
 					return err
