@@ -297,3 +297,45 @@ func TestControllerRefusesBadRequestsClearly(t *testing.T) {
 		assert.True(t, n.Running(), "controller %d is still running", n.ID)
 	}
 }
+
+// One secret serves every process of a classroom, so the peer handshake
+// also proves the group: a DLedger-mode broker whose --peers names a
+// controller's address is refused by name on both sides, and the
+// controllers keep their leader. (Brokers 1 and 2 run; "broker 3" is
+// controller 3's peer address. The lower id dials, so both brokers dial it.)
+func TestBrokerGivenAControllersAddressIsRefusedByName(t *testing.T) {
+	ctls := startControllers(t)
+	ctx := ctxFor(t, 60*time.Second)
+	require.NoError(t, proc.WaitFor(ctx, "a controller leader", func() bool { return ctlLeader(ctx, ctls) != 0 }))
+
+	c, err := proc.New(binPath, t.TempDir(), 3, testSecret, "")
+	require.NoError(t, err)
+	c.Nodes[2].PeerAddr = ctls.Node(3).PeerAddr
+	t.Cleanup(func() {
+		c.Close()
+		if t.Failed() {
+			for _, id := range []int{1, 2} {
+				t.Logf("---- log of broker %d ----\n%s", id, tail(c.Node(id).Log(), 40))
+			}
+			t.Logf("---- log of controller 3 ----\n%s", tail(ctls.Node(3).Log(), 40))
+		}
+	})
+	require.NoError(t, c.Start(1))
+	require.NoError(t, c.Start(2))
+
+	refused := func(log string) bool {
+		return strings.Contains(log, "answers as a member of") && strings.Contains(log, "controllers") &&
+			strings.Contains(log, "dledger brokers") && strings.Contains(log, "check --peers")
+	}
+	require.NoError(t, proc.WaitFor(ctx, "both brokers refusing controller 3 by name", func() bool {
+		return refused(c.Node(1).Log()) && refused(c.Node(2).Log())
+	}))
+	require.NoError(t, proc.WaitFor(ctx, "controller 3 logging why", func() bool {
+		log := ctls.Node(3).Log()
+		return strings.Contains(log, "refused our hello") && strings.Contains(log, "dialed this member of")
+	}))
+	// The two brokers still form a majority of their group of three.
+	_, err = c.WaitLeader(ctx)
+	require.NoError(t, err)
+	assert.NotZero(t, ctlLeader(ctx, ctls), "the controllers lost their leader")
+}

@@ -188,7 +188,7 @@ func startPeer(t *testing.T, c *proc.Cluster, id int, via map[int]string) *trans
 	for pid, addr := range via {
 		peers[core.NodeID(pid)] = addr
 	}
-	tr, err := transport.New(transport.Config{ID: core.NodeID(id), Peers: peers, Secret: []byte(testSecret),
+	tr, err := transport.New(transport.Config{ID: core.NodeID(id), Peers: peers, Secret: []byte(testSecret), Group: server.PeerGroup,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

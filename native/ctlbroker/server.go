@@ -125,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Controllers) == 0 {
 		return nil, errors.New("no controllers")
 	}
-	tr, err := transport.New(transport.Config{ID: cfg.ID, Peers: cfg.Peers, Secret: []byte(cfg.Secret), Logger: log})
+	tr, err := transport.New(transport.Config{ID: cfg.ID, Peers: cfg.Peers, Secret: []byte(cfg.Secret), Group: PeerGroup(cfg.Group), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -309,3 +309,10 @@ func (s *Server) do(ctx context.Context, f func()) error {
 
 // coreID is a broker's id on the peer links.
 func coreID(b controller.BrokerID) core.NodeID { return core.NodeID(b) }
+
+// PeerGroup is the group the brokers of broker group name prove at the
+// peer handshake (transport.Config.Group): a broker of another group, a
+// controller or a DLedger-mode broker given one of their addresses is
+// refused by name, even with the same secret. CheckGroup keeps a name
+// short enough (transport.MaxGroupBytes).
+func PeerGroup(name string) string { return "broker group " + name }

@@ -114,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 	if err := server.CheckMembers(cfg.Dir, "controller", cfg.ID, cfg.Peers); err != nil {
 		return nil, err
 	}
-	tr, err := transport.New(transport.Config{ID: cfg.ID, Peers: cfg.Peers, Secret: []byte(cfg.Secret), Logger: log})
+	tr, err := transport.New(transport.Config{ID: cfg.ID, Peers: cfg.Peers, Secret: []byte(cfg.Secret), Group: PeerGroup, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -290,3 +290,8 @@ func logEvent(log *slog.Logger, ev core.Event) {
 	}
 	log.Log(context.Background(), lvl, ev.Kind.String(), "term", ev.Term, "peer", uint64(ev.Peer), "index", ev.Index, "detail", ev.Detail)
 }
+
+// PeerGroup is the group controllers prove at the peer handshake
+// (transport.Config.Group): a broker given a controller's address in its
+// --peers is refused by name, even with the same secret.
+const PeerGroup = "controllers"

@@ -122,6 +122,11 @@ type Config struct {
 	OffsetSync time.Duration
 }
 
+// PeerGroup is the group DLedger-mode brokers prove at the peer handshake
+// (transport.Config.Group): a controller or a Controller-mode broker given
+// one of their addresses is refused by name, even with the same secret.
+const PeerGroup = "dledger brokers"
+
 // Server is a running broker.
 type Server struct {
 	cfg   Config
@@ -265,7 +270,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	tr, err := transport.New(transport.Config{ID: cfg.ID, Peers: cfg.Peers, Secret: []byte(cfg.Secret), Logger: log})
+	tr, err := transport.New(transport.Config{ID: cfg.ID, Peers: cfg.Peers, Secret: []byte(cfg.Secret), Group: PeerGroup, Logger: log})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -10,9 +10,9 @@ import (
 )
 
 func TestFrameMAC(t *testing.T) {
-	secret := []byte("s3cret")
+	k := keys{secret: []byte("s3cret"), group: "g"}
 	ns, nc := nonce(), nonce()
-	toServer, toClient := frameKeys(secret, ns, nc, 1, 2)
+	toServer, toClient := k.frameKeys(ns, nc, 1, 2)
 	hb := AppendMessage(nil, sampleMessages["heartbeat"])
 	push := AppendMessage(nil, sampleMessages["push"])
 	seal := func(f *frameMAC, frame []byte) []byte { return f.seal(append([]byte(nil), frame...)) }
@@ -51,11 +51,15 @@ func TestFrameMAC(t *testing.T) {
 			return seal(newFrameMAC(toClient), hb)
 		},
 		"a frame from another connection": func(_, _ *frameMAC) []byte {
-			other, _ := frameKeys(secret, nonce(), nc, 1, 2)
+			other, _ := k.frameKeys(nonce(), nc, 1, 2)
 			return seal(newFrameMAC(other), hb)
 		},
 		"a frame under another secret": func(_, _ *frameMAC) []byte {
-			other, _ := frameKeys([]byte("other"), ns, nc, 1, 2)
+			other, _ := keys{secret: []byte("other"), group: k.group}.frameKeys(ns, nc, 1, 2)
+			return seal(newFrameMAC(other), hb)
+		},
+		"a frame of another group": func(_, _ *frameMAC) []byte {
+			other, _ := keys{secret: k.secret, group: "h"}.frameKeys(ns, nc, 1, 2)
 			return seal(newFrameMAC(other), hb)
 		},
 		"shorter than a tag": func(_, _ *frameMAC) []byte { return hb },
@@ -71,7 +75,7 @@ func TestFrameMAC(t *testing.T) {
 
 // Sealing and opening reuse the HMAC state and the caller's buffers.
 func TestFrameMACAllocatesNothing(t *testing.T) {
-	key, _ := frameKeys([]byte("s3cret"), nonce(), nonce(), 1, 2)
+	key, _ := keys{secret: []byte("s3cret")}.frameKeys(nonce(), nonce(), 1, 2)
 	send, recv := newFrameMAC(key), newFrameMAC(key)
 	m := core.Message{Type: core.MsgPush, From: 1, To: 2, Term: 3, Entries: []core.Entry{{Index: 1, Term: 3, Data: make([]byte, 1024)}}}
 	buf := make([]byte, 0, 2048)

@@ -26,12 +26,13 @@ type mitm struct {
 	ln     net.Listener
 	target string
 	// flipNext flips a byte of the next binary frame from the dialing
-	// broker; replayNext sends the next binary frame from the accepting
-	// broker twice.
-	flipNext, replayNext atomic.Bool
-	// flipAt is the payload offset flipped: 5 is the term of a message
-	// whose ids fit in one byte each (codec.go).
-	flipAt int
+	// broker, flipBack one from the accepting broker; replayNext sends the
+	// next binary frame from the accepting broker twice.
+	flipNext, flipBack, replayNext atomic.Bool
+	// flipAt is the payload offset flipNext flips: 5 is the term of a
+	// message whose ids fit in one byte each (codec.go). flipBackAt is
+	// flipBack's.
+	flipAt, flipBackAt int
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -67,14 +68,14 @@ func (m *mitm) serve() {
 		m.conns = append(m.conns, client, server)
 		m.mu.Unlock()
 		m.wg.Add(2)
-		go m.pipe(client, server, &m.flipNext, nil)
-		go m.pipe(server, client, nil, &m.replayNext)
+		go m.pipe(client, server, &m.flipNext, m.flipAt, nil)
+		go m.pipe(server, client, &m.flipBack, m.flipBackAt, &m.replayNext)
 	}
 }
 
 // pipe forwards the HTTP upgrade from src to dst unchanged, then one
 // WebSocket frame at a time, tampering with a binary frame when armed.
-func (m *mitm) pipe(src, dst net.Conn, flip, replay *atomic.Bool) {
+func (m *mitm) pipe(src, dst net.Conn, flip *atomic.Bool, flipAt int, replay *atomic.Bool) {
 	defer m.wg.Done()
 	defer src.Close()
 	defer dst.Close()
@@ -99,10 +100,10 @@ func (m *mitm) pipe(src, dst net.Conn, flip, replay *atomic.Bool) {
 		out := [][]byte{raw}
 		if op == wsBinary {
 			switch {
-			case flip != nil && len(raw) > payload+m.flipAt && flip.CompareAndSwap(true, false):
+			case flip != nil && len(raw) > payload+flipAt && flip.CompareAndSwap(true, false):
 				// Masking XORs the payload, so flipping a bit on the
 				// wire flips the same bit of the message.
-				raw[payload+m.flipAt] ^= 0x01
+				raw[payload+flipAt] ^= 0x01
 			case replay != nil && replay.CompareAndSwap(true, false):
 				out = append(out, raw)
 			}
@@ -166,6 +167,13 @@ func (m *mitm) close() {
 // 2 through a man in the middle.
 func pairVia(t *testing.T) (*Transport, *Transport, *mitm, *syncbuf.Buffer) {
 	t.Helper()
+	return pairViaWith(t, func(int, *Config) {}, func(*mitm) {})
+}
+
+// pairViaWith is pairVia with each broker's Config set by set (i: 0 for
+// broker 1) and the man in the middle armed by arm before either starts.
+func pairViaWith(t *testing.T, set func(i int, c *Config), arm func(*mitm)) (*Transport, *Transport, *mitm, *syncbuf.Buffer) {
+	t.Helper()
 	var lns [2]net.Listener
 	for i := range lns {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -173,6 +181,7 @@ func pairVia(t *testing.T) (*Transport, *Transport, *mitm, *syncbuf.Buffer) {
 		lns[i] = ln
 	}
 	proxy := startMITM(t, lns[1].Addr().String())
+	arm(proxy)
 	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	peers := []map[core.NodeID]string{
@@ -181,7 +190,9 @@ func pairVia(t *testing.T) (*Transport, *Transport, *mitm, *syncbuf.Buffer) {
 	}
 	var ts [2]*Transport
 	for i := range ts {
-		tr, err := New(Config{ID: core.NodeID(i + 1), Peers: peers[i], Secret: []byte("s3cret"), Logger: log})
+		cfg := Config{ID: core.NodeID(i + 1), Peers: peers[i], Secret: []byte("s3cret"), Logger: log}
+		set(i, &cfg)
+		tr, err := New(cfg)
 		require.NoError(t, err)
 		require.NoError(t, tr.Serve(context.Background(), lns[i]))
 		t.Cleanup(tr.Close)

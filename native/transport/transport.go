@@ -49,6 +49,11 @@ type Config struct {
 	// address, host:port.
 	Peers  map[core.NodeID]string
 	Secret []byte
+	// Group names the group these peers form, the same on each of them
+	// ("dledger brokers", "controllers", "broker group broker-a"): a peer
+	// of another group is refused at the handshake (handshake.go), even
+	// with the same secret. At most MaxGroupBytes bytes.
+	Group  string
 	Logger *slog.Logger
 	// QueueSize bounds each peer's send queue, in messages.
 	QueueSize int
@@ -155,6 +160,9 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("transport: empty cluster secret")
+	}
+	if len(cfg.Group) > MaxGroupBytes {
+		return nil, fmt.Errorf("transport: group name of %d bytes, at most %d", len(cfg.Group), MaxGroupBytes)
 	}
 	if _, ok := cfg.Peers[cfg.ID]; !ok {
 		return nil, fmt.Errorf("transport: broker %d has no peer address", cfg.ID)
@@ -404,7 +412,7 @@ func (t *Transport) accept(w http.ResponseWriter, r *http.Request) {
 	}
 	// serverHandshake keeps the read limit at the size of a proof until
 	// the other side has proved it knows the secret.
-	s, err := serverHandshake(c, t.cfg.ID, t.cfg.Secret, func(id core.NodeID) bool { return t.peers[id] != nil })
+	s, err := serverHandshake(c, t.cfg.ID, t.keys(), func(id core.NodeID) bool { return t.peers[id] != nil })
 	if err != nil {
 		if p := t.peers[s.peer]; p != nil {
 			p.refused.Add(1)
@@ -419,6 +427,9 @@ func (t *Transport) accept(w http.ResponseWriter, r *http.Request) {
 	t.serveConn(p, &link{c: c, send: s.send, recv: s.recv}, r.RemoteAddr)
 }
 
+// keys are the secret and group the handshakes prove.
+func (t *Transport) keys() keys { return keys{secret: t.cfg.Secret, group: t.cfg.Group} }
+
 // dialer keeps a connection to a higher-id peer, redialing with backoff.
 func (t *Transport) dialer(p *peer) {
 	defer t.wg.Done()
@@ -431,7 +442,7 @@ func (t *Transport) dialer(p *peer) {
 		if err == nil {
 			// clientHandshake keeps the read limit at the size of a hello
 			// until the other side has proved it knows the secret.
-			s, err := clientHandshake(c, t.cfg.ID, p.id, t.cfg.Secret)
+			s, err := clientHandshake(c, t.cfg.ID, p.id, t.keys())
 			if err != nil {
 				p.refused.Add(1)
 				t.log.Warn("peer refused", "peer", uint64(p.id), "addr", p.addr, "err", err)

@@ -17,6 +17,13 @@ import (
 // pair starts brokers 1 and 2 with the given secrets on 127.0.0.1.
 func pair(t *testing.T, secret1, secret2 string) (*Transport, *Transport, *syncbuf.Buffer) {
 	t.Helper()
+	return pairWith(t, func(i int, c *Config) { c.Secret = []byte([]string{secret1, secret2}[i]) })
+}
+
+// pairWith starts brokers 1 and 2 on 127.0.0.1, each with its Config set
+// by set (i: 0 for broker 1), and returns their common log.
+func pairWith(t *testing.T, set func(i int, c *Config)) (*Transport, *Transport, *syncbuf.Buffer) {
+	t.Helper()
 	var lns [2]net.Listener
 	addrs := map[core.NodeID]string{}
 	for i := range lns {
@@ -28,8 +35,10 @@ func pair(t *testing.T, secret1, secret2 string) (*Transport, *Transport, *syncb
 	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	var ts [2]*Transport
-	for i, secret := range []string{secret1, secret2} {
-		tr, err := New(Config{ID: core.NodeID(i + 1), Peers: addrs, Secret: []byte(secret), Logger: log})
+	for i := range ts {
+		cfg := Config{ID: core.NodeID(i + 1), Peers: addrs, Logger: log}
+		set(i, &cfg)
+		tr, err := New(cfg)
 		require.NoError(t, err)
 		require.NoError(t, tr.Serve(context.Background(), lns[i]))
 		t.Cleanup(tr.Close)
