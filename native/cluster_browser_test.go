@@ -243,3 +243,55 @@ func TestLiveViewConsumerGroupFromPage(t *testing.T) {
 	p.waitFor(inView)
 	p.shot("live-group-again-en")
 }
+
+// TestLiveViewLinkFaultFromPage: the Network card's Link row, the
+// simulator's control, works on real brokers. The instructor makes every
+// link out of the real leader drop all it carries (from the leader to all,
+// loss 100 %, Apply); the followers stop hearing it and elect another
+// leader, which the page draws with crosses where its messages are dropped,
+// and What happened says what was done. All →
+// all with loss 0 puts every link back, and the old leader follows again.
+// A watcher without the token sees the row disabled.
+func TestLiveViewLinkFaultFromPage(t *testing.T) {
+	l := startLauncher(t, t.TempDir(), 3)
+	l.waitView("one leader", 15*time.Second, oneLeader)
+
+	watcher := openLiveView(t, l.url+"/")
+	watcher.drawnLeader(0)
+	var pe string
+	watcher.eval(`getComputedStyle(document.querySelector('[data-action="link"]')).pointerEvents`, &pe)
+	assert.Equal(t, "none", pe, "a watcher's Apply is disabled")
+
+	p := openLiveView(t, l.url+"/?live#admin="+l.token)
+	lead := p.drawnLeader(0)
+	// apply fills the Link row and presses Apply, in view, as an instructor does.
+	apply := func(from, to, loss int) {
+		p.t.Helper()
+		p.waitFor(`(() => { const b = document.querySelector('[data-action="link"]'); b.scrollIntoView({block: 'center'});
+			const r = b.getBoundingClientRect(); return r.width > 0 && r.top >= 0 && r.bottom <= innerHeight && getComputedStyle(b).pointerEvents !== 'none'; })()`)
+		p.eval(fmt.Sprintf(`(() => {
+			const set = (sel, v) => { const e = document.querySelector(sel); e.value = String(v); e.dispatchEvent(new Event('change', {bubbles: true})); };
+			set('#link-from', %d); set('#link-to', %d); set('#link-latency', 0); set('#link-loss', %d);
+			document.querySelector('[data-action="link"]').click();
+			return true; })()`, from, to, loss), nil)
+	}
+	apply(lead, 0, 100)
+	// What the leader sends now is dropped at once: the picture shows
+	// crosses on its links, not messages that never arrive.
+	p.waitFor(fmt.Sprintf(`[...dledgerLab.frame.messages].some((m) => m.from === %d && m.dropped) && document.querySelectorAll('#cluster g.drop').length > 0`, lead))
+	next := p.drawnLeader(lead)
+	assert.NotEqual(t, lead, next)
+	// What happened lists the real links set, in view.
+	p.waitFor(fmt.Sprintf(`(() => { const li = [...document.querySelectorAll('#events li')].find((e) => e.textContent.includes('link %d→') && e.textContent.includes('loss 100%%'));
+		if (!li) return false; li.scrollIntoView({block: 'center'}); const r = li.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; })()`, lead))
+	p.shot("live-link-fault")
+	v := l.waitView("the launcher agrees", 5*time.Second, func(v sim.ClusterView) bool { return oneLeader(v) && leaders(v)[0] == next })
+	assert.Equal(t, "running", v.Nodes[lead-1].State, "the old leader's process still runs: only its links drop")
+
+	apply(0, 0, 0)
+	p.waitFor(`[...document.querySelectorAll('#events li')].some((e) => e.textContent.includes('every link: latency 0 ms, jitter 0 ms, loss 0%'))`)
+	l.waitView("the old leader following again", 10*time.Second, func(v sim.ClusterView) bool {
+		return oneLeader(v) && v.Nodes[lead-1].Role == "follower" && v.Nodes[lead-1].Term == v.Nodes[leaders(v)[0]-1].Term
+	})
+	p.axe("live view, instructor, links shaped")
+}

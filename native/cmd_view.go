@@ -27,8 +27,9 @@ Serves the live view of a cluster whose brokers were started with
 stream merged into one picture. Give the same --peers as the brokers (their
 HTTP ports are the peer ports + 1000 unless --http-peers says otherwise).
 With --admin-token (the brokers' token) the page's controls act on the
-brokers: crash (the broker's admin crash), partition, isolate, heal,
-transfer, produce and consume; restarting is done on the broker's machine.`)
+brokers: crash (the broker's admin crash), partition, isolate, heal, a
+link's latency and loss, transfer, produce and consume; restarting is done
+on the broker's machine.`)
 	peersFlag := fs.String("peers", "", "every broker's peer address: 1=host:port,2=host:port,…")
 	httpPeers := fs.String("http-peers", "", "every broker's HTTP address, id=host:port,… (default: peer port + 1000)")
 	adminToken := fs.String("admin-token", "", "the brokers' admin token (default $DLEDGERLAB_ADMIN_TOKEN; empty: watch only)")

@@ -125,8 +125,10 @@ func TestControllerModeLiveDrawsTheLaunchersFrames(t *testing.T) {
 		&& !document.querySelector('#ctl-seed').getClientRects().length
 		&& !document.querySelector('[data-action="ctl-new-run"]').getClientRects().length
 		&& !document.querySelector('[data-action="lessons"]').getClientRects().length
-		&& !document.querySelector('[data-action="speed"]').getClientRects().length`, &hidden)
-	assert.True(t, hidden, "the simulator's controls are hidden")
+		&& !document.querySelector('[data-action="speed"]').getClientRects().length
+		&& !document.querySelector('#ctl-link-from').getClientRects().length
+		&& !document.querySelector('[data-action="ctl-link"]').getClientRects().length`, &hidden)
+	assert.True(t, hidden, "the simulator's controls are hidden, and the Link row its processes do not take")
 	// "restarting" is drawn down; the real state stays in live_state.
 	p.waitFor(`document.querySelector('#ctl-stage [data-node="2"]').dataset.state === 'crashed' && dledgerLab.frame.controllers[1].live_state === 'restarting'`)
 	old, _ := p.ctlMaster(0, 1)

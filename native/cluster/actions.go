@@ -177,9 +177,9 @@ func describe(a sim.Action) string {
 	case sim.KindRule:
 		return fmt.Sprintf("rule %s %v", a.Rule, map[bool]string{true: "on", false: "off"}[a.On])
 	case sim.KindLink:
-		return fmt.Sprintf("link %d->%d latency %d ms jitter %d ms loss %v", a.From, a.To, a.LatencyMs, a.JitterMs, a.Loss)
+		return fmt.Sprintf("link %d→%d: latency %d ms, jitter %d ms, loss %.0f%%", a.From, a.To, a.LatencyMs, a.JitterMs, a.Loss*100)
 	case sim.KindNet:
-		return fmt.Sprintf("net latency %d ms jitter %d ms loss %v", a.LatencyMs, a.JitterMs, a.Loss)
+		return fmt.Sprintf("every link: latency %d ms, jitter %d ms, loss %.0f%%", a.LatencyMs, a.JitterMs, a.Loss*100)
 	}
 	return fmt.Sprintf("%s broker %d", a.Kind, a.Node)
 }

@@ -580,8 +580,7 @@ func (s *Server) work() error {
 func (s *Server) handleEarly() error {
 	e := s.raft.Early()
 	for _, m := range e.Eager {
-		s.trans.Send(m)
-		s.noteSent(m)
+		s.noteSent(m, !s.trans.Send(m))
 	}
 	return s.apply(e.Committed)
 }
@@ -599,8 +598,7 @@ func (s *Server) handleEarly() error {
 func (s *Server) handleReady() error {
 	rd := s.raft.Ready()
 	for _, m := range rd.Eager {
-		s.trans.Send(m)
-		s.noteSent(m)
+		s.noteSent(m, !s.trans.Send(m))
 	}
 	if !rd.Snapshot.IsZero() {
 		if err := s.installSnapshot(rd.Snapshot); err != nil {
@@ -686,8 +684,7 @@ func (s *Server) finishSync(in *inflightReady, p *store.PendingSync) error {
 func (s *Server) afterPersist(in *inflightReady) error {
 	rd := in.rd
 	for _, m := range rd.Messages {
-		s.trans.Send(m)
-		s.noteSent(m)
+		s.noteSent(m, !s.trans.Send(m))
 	}
 	if err := s.apply(in.rest); err != nil {
 		return err

@@ -31,12 +31,14 @@ const (
 	sentFlightMs = 600
 )
 
-// noteSent records m for the live view's arrows (runner only).
-func (s *Server) noteSent(m core.Message) {
+// noteSent records m for the live view's arrows (runner only). dropped:
+// the transport dropped it at once (a cut link, the link's loss, a full
+// queue); the page draws a cross instead of a message that never leaves.
+func (s *Server) noteSent(m core.Message, dropped bool) {
 	s.sentIDs++
 	now := time.Since(s.started).Milliseconds()
 	mv := sim.MessageView{ID: uint64(s.cfg.ID)<<40 | s.sentIDs, From: int(m.From), To: int(m.To), Type: m.Type.String(), Term: m.Term,
-		SentMs: now, DeliverMs: now + sentFlightMs, Entries: len(m.Entries), Reject: m.Reject}
+		SentMs: now, DeliverMs: now + sentFlightMs, Entries: len(m.Entries), Reject: m.Reject, Dropped: dropped}
 	if len(s.sent) >= maxSent {
 		s.sent = append(s.sent[:0], s.sent[len(s.sent)-maxSent/2:]...)
 	}

@@ -229,22 +229,24 @@ func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
 // Recv delivers messages from peers.
 func (t *Transport) Recv() <-chan core.Message { return t.recv }
 
-// Send queues m for its recipient without blocking. A full queue, a cut
-// link or an unknown recipient drops it.
-func (t *Transport) Send(m core.Message) {
+// Send queues m for its recipient without blocking, and reports whether it
+// did. A full queue, a cut link, the link's loss (SetLink) or an unknown
+// recipient drops it: false. (A queued message can still be lost with its
+// connection; the core sends again what matters.)
+func (t *Transport) Send(m core.Message) bool {
 	p := t.peers[m.To]
 	if p == nil {
-		return
+		return false
 	}
 	if t.isCut(m.To) {
 		p.dropped.Add(1)
-		return
+		return false
 	}
 	var due time.Time
 	if f := p.fault.Load(); f != nil {
 		if f.Loss > 0 && rand.Float64() < f.Loss {
 			p.dropped.Add(1)
-			return
+			return false
 		}
 		if f.Latency > 0 || f.Jitter > 0 {
 			due = time.Now().Add(f.Latency + rand.N(f.Jitter+1))
@@ -259,16 +261,19 @@ func (t *Transport) Send(m core.Message) {
 		p.pending.Add(1)
 		select {
 		case p.delayed <- delayedMsg{m: m, due: due}:
+			return true
 		default:
 			p.pending.Add(-1)
 			p.dropped.Add(1)
+			return false
 		}
-		return
 	}
 	select {
 	case p.queue <- m:
+		return true
 	default:
 		p.dropped.Add(1)
+		return false
 	}
 }
 

@@ -163,3 +163,21 @@ func TestLinkFaults(t *testing.T) {
 		t.Fatal("no message after heal")
 	}
 }
+
+// Send says whether it queued the message, so that the live view can draw
+// a dropped one as a cross instead of a message that never leaves.
+func TestSendReportsWhatItDrops(t *testing.T) {
+	a, _, _ := pair(t, "s", "s")
+	hb := core.Message{Type: core.MsgHeartbeat, From: 1, To: 2, Term: 1}
+	assert.True(t, a.Send(hb), "a link as it is")
+	assert.False(t, a.Send(core.Message{Type: core.MsgHeartbeat, From: 1, To: 9, Term: 1}), "no broker 9")
+	require.NoError(t, a.SetLink(2, LinkFault{Loss: 1}))
+	assert.False(t, a.Send(hb), "loss 100 %")
+	require.NoError(t, a.SetLink(2, LinkFault{Latency: time.Millisecond}))
+	assert.True(t, a.Send(hb), "into the delay line")
+	require.NoError(t, a.SetLink(2, LinkFault{}))
+	a.Cut([]core.NodeID{2})
+	assert.False(t, a.Send(hb), "a cut link")
+	a.Heal()
+	assert.True(t, a.Send(hb))
+}

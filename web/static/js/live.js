@@ -23,15 +23,17 @@ const live = new URLSearchParams(location.search).has('live');
 
 // Controls that act on the cluster (disabled without the token), and the
 // simulator's own knobs (hidden: a real cluster has no seed, speed or past).
-const ACTING = ['crash', 'restart', 'pause-broker', 'resume-broker', 'isolate', 'transfer', 'partition', 'heal',
+const ACTING = ['crash', 'restart', 'pause-broker', 'resume-broker', 'isolate', 'transfer', 'partition', 'heal', 'link',
   'produce', 'producer', 'producer-stop', 'consumer', 'move-group', 'rule',
   // Controller mode's (ctlview.js)
   'ctl-crash', 'ctl-restart', 'ctl-pause', 'ctl-resume', 'ctl-isolate', 'ctl-cut-brokers', 'ctl-heal',
   'ctl-produce', 'ctl-producer', 'ctl-producer-stop', 'ctl-consumer'];
 // The mode switch is the simulator's too: a real cluster runs in one mode
 // (`dledgerlab cluster --mode controller` serves Controller mode's frames).
-const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'link', 'jump-violation', 'lessons',
-  'mode', 'ctl-new-run'];
+// So is Controller mode's Link row (its processes take no link faults yet,
+// docs/CONTROLLER.md); DLedger mode's works on real brokers.
+const SIM_ONLY = ['step', 'speed', 'timeline', 'new-run', 'random-seed', 'share', 'campaign', 'jump-violation', 'lessons',
+  'mode', 'ctl-new-run', 'ctl-link'];
 // The switches real brokers take from the page (POST /v1/admin/rules through
 // the launcher); the safety rules stay in the simulator.
 const LIVE_RULES = ['check_quorum', 'pre_vote'];
@@ -209,7 +211,7 @@ function markWatchOnly() {
 
 function installPage() {
   const style = document.createElement('style');
-  style.textContent = SIM_ONLY.map((a) => '.live-mode [data-action="' + a + '"]').join(', ') + ', .live-mode .timeline, .live-mode .speed, .live-mode .link-form, .live-mode #fork-note, .live-mode #settings-title ~ .form-grid, .live-mode #settings-title ~ .btn-row { display: none !important; }\n'
+  style.textContent = SIM_ONLY.map((a) => '.live-mode [data-action="' + a + '"]').join(', ') + ', .live-mode .timeline, .live-mode .speed, .live-mode .link-form:has([data-action="ctl-link"]), .live-mode #fork-note, .live-mode #settings-title ~ .form-grid, .live-mode #settings-title ~ .btn-row { display: none !important; }\n'
     + '.live-mode .mode-switch, .live-mode section:has(#ctl-settings-title) { display: none !important; }\n'
     + '.live-mode .rules label:not(' + LIVE_RULES.map((r) => ':has([data-rule="' + r + '"])').join(', ') + ') { display: none !important; }\n'
     + ACTING.map((a) => '.live-watch-only [data-action="' + a + '"]').join(', ') + ' { pointer-events: none; opacity: 0.45; }\n'
