@@ -52,6 +52,19 @@ func openLiveView(t *testing.T, url string) *liveTab {
 	return tab
 }
 
+// openWatchOnly opens l's live view without the admin token, waits for the
+// leader to be drawn and checks that the control data-action=action is
+// disabled: a watcher cannot act.
+func openWatchOnly(t *testing.T, l *launcher, action string) *liveTab {
+	t.Helper()
+	watcher := openLiveView(t, l.url+"/")
+	watcher.drawnLeader(0)
+	var pe string
+	watcher.eval(fmt.Sprintf(`getComputedStyle(document.querySelector('[data-action=%q]')).pointerEvents`, action), &pe)
+	assert.Equal(t, "none", pe, "a watcher's %s control is disabled", action)
+	return watcher
+}
+
 // axe runs axe-core's WCAG 2.1 A and AA rules (the copy vendored in web/)
 // on the live view and fails the test on any violation.
 func (p *liveTab) axe(screen string) {
@@ -103,11 +116,7 @@ func TestLiveViewKillLeaderFromPage(t *testing.T) {
 	l.waitView("one leader", 15*time.Second, oneLeader)
 
 	// A watcher without the token: the page draws, the controls are disabled.
-	watcher := openLiveView(t, l.url+"/")
-	watcher.drawnLeader(0)
-	var pe string
-	watcher.eval(`getComputedStyle(document.querySelector('[data-action="crash"]')).pointerEvents`, &pe)
-	assert.Equal(t, "none", pe, "a watcher's Crash button is disabled")
+	watcher := openWatchOnly(t, l, "crash")
 	var live bool
 	watcher.eval(`!!document.querySelector('[data-live="true"]') && dledgerLab.frame.mode === 'live'`, &live)
 	assert.True(t, live, "the page is in live mode")
@@ -256,11 +265,7 @@ func TestLiveViewLinkFaultFromPage(t *testing.T) {
 	l := startLauncher(t, t.TempDir(), 3)
 	l.waitView("one leader", 15*time.Second, oneLeader)
 
-	watcher := openLiveView(t, l.url+"/")
-	watcher.drawnLeader(0)
-	var pe string
-	watcher.eval(`getComputedStyle(document.querySelector('[data-action="link"]')).pointerEvents`, &pe)
-	assert.Equal(t, "none", pe, "a watcher's Apply is disabled")
+	openWatchOnly(t, l, "link")
 
 	p := openLiveView(t, l.url+"/?live#admin="+l.token)
 	lead := p.drawnLeader(0)
