@@ -125,11 +125,7 @@ func follower(listen, path string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	c, err := ln.Accept()
+	c, err := acceptOne(listen)
 	if err != nil {
 		return err
 	}
@@ -174,11 +170,7 @@ func leader(listen string, followers []string, path string, brokers int) error {
 			}
 		}()
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	pc, err := ln.Accept()
+	pc, err := acceptOne(listen)
 	if err != nil {
 		return err
 	}
@@ -220,6 +212,17 @@ func leader(listen string, followers []string, path string, brokers int) error {
 			return err
 		}
 	}
+}
+
+// acceptOne listens on addr and returns the first connection: a
+// follower's from the leader, the leader's from the producer.
+func acceptOne(addr string) (net.Conn, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	return ln.Accept()
 }
 
 func dial(addr string) (net.Conn, error) {
