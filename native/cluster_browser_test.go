@@ -211,6 +211,26 @@ func (p *liveTab) shot(name string) {
 	p.t.Logf("screenshot %s", filepath.Join(dir, name+".png"))
 }
 
+// shots saves name at 1366×768 and 390×844, in English and in 中文 (the
+// page's language button), when DLEDGERLAB_SHOTS is set; the tab is left
+// at 1366×768 in the language it had.
+func (p *liveTab) shots(name string) {
+	p.t.Helper()
+	if os.Getenv("DLEDGERLAB_SHOTS") == "" {
+		return
+	}
+	for _, sz := range [][2]int64{{390, 844}, {1366, 768}} {
+		_, err := chromedp.Run(p.ctx, chromedp.EmulateViewport(sz[0], sz[1]))
+		require.NoError(p.t, err)
+		for range 2 {
+			var lang string
+			p.eval(`document.documentElement.lang`, &lang)
+			p.shot(fmt.Sprintf("%s-%dx%d-%s", name, sz[0], sz[1], lang))
+			p.eval(`document.querySelector('#lang-toggle').click(), true`, nil)
+		}
+	}
+}
+
 // TestLiveViewConsumerGroupFromPage: the instructor starts a consumer of
 // group billing with the page's Group field and Start consumer; the
 // launcher's consumer reads from the real leader and commits there, and
@@ -289,7 +309,7 @@ func TestLiveViewLinkFaultFromPage(t *testing.T) {
 	// What happened lists the real links set, in view.
 	p.waitFor(fmt.Sprintf(`(() => { const li = [...document.querySelectorAll('#events li')].find((e) => e.textContent.includes('link %d→') && e.textContent.includes('loss 100%%'));
 		if (!li) return false; li.scrollIntoView({block: 'center'}); const r = li.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; })()`, lead))
-	p.shot("live-link-fault")
+	p.shots("live-link-fault")
 	v := l.waitView("the launcher agrees", 5*time.Second, func(v sim.ClusterView) bool { return oneLeader(v) && leaders(v)[0] == next })
 	assert.Equal(t, "running", v.Nodes[lead-1].State, "the old leader's process still runs: only its links drop")
 
