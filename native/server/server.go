@@ -579,10 +579,16 @@ func (s *Server) work() error {
 // answered.
 func (s *Server) handleEarly() error {
 	e := s.raft.Early()
-	for _, m := range e.Eager {
+	s.send(e.Eager)
+	return s.apply(e.Committed)
+}
+
+// send hands msgs to the transport and notes each for the live view, as
+// dropped if the transport dropped it at once.
+func (s *Server) send(msgs []core.Message) {
+	for _, m := range msgs {
 		s.noteSent(m, !s.trans.Send(m))
 	}
-	return s.apply(e.Committed)
 }
 
 // handleReady executes one Ready in the order core requires, with the
@@ -597,9 +603,7 @@ func (s *Server) handleEarly() error {
 // fsync, and the leader counts its own copy only at Advance.
 func (s *Server) handleReady() error {
 	rd := s.raft.Ready()
-	for _, m := range rd.Eager {
-		s.noteSent(m, !s.trans.Send(m))
-	}
+	s.send(rd.Eager)
 	if !rd.Snapshot.IsZero() {
 		if err := s.installSnapshot(rd.Snapshot); err != nil {
 			return err
@@ -683,9 +687,7 @@ func (s *Server) finishSync(in *inflightReady, p *store.PendingSync) error {
 // leave, the rest of its committed entries are applied, and Advance.
 func (s *Server) afterPersist(in *inflightReady) error {
 	rd := in.rd
-	for _, m := range rd.Messages {
-		s.noteSent(m, !s.trans.Send(m))
-	}
+	s.send(rd.Messages)
 	if err := s.apply(in.rest); err != nil {
 		return err
 	}

@@ -218,7 +218,7 @@ func clientHandshake(c *websocket.Conn, self, want core.NodeID, k keys) (session
 			fmt.Sprintf("dialed broker %d, found broker %d", want, server))
 	}
 	if group := string(hello[helloSize+1:]); group != k.group {
-		return session{}, refuse(c, fmt.Errorf("%w: the address of peer %d answers as a member of %q, and this is %s: check --peers", ErrHandshake, server, group, describeGroup(k.group)),
+		return session{}, refuse(c, fmt.Errorf("%w: the address of peer %d answers as a member of %q, and this is a member of %q: check --peers", ErrHandshake, server, group, k.group),
 			fmt.Sprintf("a member of %q dialed this member of %q: check its --peers", k.group, group))
 	}
 	ns := hello[13:helloSize]
@@ -245,9 +245,6 @@ func clientHandshake(c *websocket.Conn, self, want core.NodeID, k keys) (session
 	out, in := k.frameKeys(ns, nc, self, server)
 	return session{peer: server, send: newFrameMAC(out), recv: newFrameMAC(in)}, nil
 }
-
-// describeGroup names group g in an error ("a member of "controllers"").
-func describeGroup(g string) string { return fmt.Sprintf("a member of %q", g) }
 
 // refuse tells the other side why (in the close frame, cut to fit) and
 // returns err.
