@@ -809,7 +809,7 @@ func (s *Server) bestFollower() core.NodeID {
 
 func (s *Server) statusLead() core.NodeID {
 	var lead core.NodeID
-	s.do(context.Background(), func() { lead = s.raft.Status().Lead })
+	s.do(context.Background(), func() { lead = s.raft.Lead() })
 	return lead
 }
 

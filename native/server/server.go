@@ -697,7 +697,7 @@ func (s *Server) afterPersist(in *inflightReady) error {
 			return err
 		}
 	}
-	if role := s.raft.Status().Role; role != s.role {
+	if role := s.raft.Role(); role != s.role {
 		if s.role == core.RoleLeader {
 			// Proposals may still commit under the next leader: the honest
 			// answer is "outcome unknown"; the producer retries with the
@@ -873,7 +873,7 @@ func (s *Server) propose(p *produceReq) {
 	}
 	idx, term, err := s.raft.Propose(body)
 	if err != nil {
-		p.done <- produceResult{err: err, leader: s.raft.Status().Lead}
+		p.done <- produceResult{err: err, leader: s.raft.Lead()}
 		return
 	}
 	t := s.bk.Await(idx, term, p.msg.Producer, p.msg.Seq)
@@ -899,7 +899,7 @@ func (s *Server) answer(rs []broker.Resolved) {
 		delete(s.waiters, r.Ticket.ID)
 		res := produceResult{res: r.Result, err: r.Err}
 		if r.Err != nil {
-			res.leader = s.raft.Status().Lead
+			res.leader = s.raft.Lead()
 		}
 		w.req.done <- res
 	}

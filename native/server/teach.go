@@ -38,7 +38,7 @@ func (s *Server) handleCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp CampaignResponse
 	if err := s.do(r.Context(), func() {
-		resp.Campaigned = s.raft.Status().Role != core.RoleLeader
+		resp.Campaigned = s.raft.Role() != core.RoleLeader
 		s.raft.Campaign()
 		st := s.raft.Status()
 		resp.Role, resp.Term = st.Role.String(), st.Term
