@@ -290,17 +290,17 @@ func TestLiveViewLinkFaultFromPage(t *testing.T) {
 	p := openLiveView(t, l.url+"/?live#admin="+l.token)
 	lead := p.drawnLeader(0)
 	// apply fills the Link row and presses Apply, in view, as an instructor does.
-	apply := func(from, to, loss int) {
+	apply := func(from, to, latency, loss int) {
 		p.t.Helper()
 		p.waitFor(`(() => { const b = document.querySelector('[data-action="link"]'); b.scrollIntoView({block: 'center'});
 			const r = b.getBoundingClientRect(); return r.width > 0 && r.top >= 0 && r.bottom <= innerHeight && getComputedStyle(b).pointerEvents !== 'none'; })()`)
 		p.eval(fmt.Sprintf(`(() => {
 			const set = (sel, v) => { const e = document.querySelector(sel); e.value = String(v); e.dispatchEvent(new Event('change', {bubbles: true})); };
-			set('#link-from', %d); set('#link-to', %d); set('#link-latency', 0); set('#link-loss', %d);
+			set('#link-from', %d); set('#link-to', %d); set('#link-latency', %d); set('#link-loss', %d);
 			document.querySelector('[data-action="link"]').click();
-			return true; })()`, from, to, loss), nil)
+			return true; })()`, from, to, latency, loss), nil)
 	}
-	apply(lead, 0, 100)
+	apply(lead, 0, 0, 100)
 	// What the leader sends now is dropped at once: the picture shows
 	// crosses on its links, not messages that never arrive.
 	p.waitFor(fmt.Sprintf(`[...dledgerLab.frame.messages].some((m) => m.from === %d && m.dropped) && document.querySelectorAll('#cluster g.drop').length > 0`, lead))
@@ -313,10 +313,21 @@ func TestLiveViewLinkFaultFromPage(t *testing.T) {
 	v := l.waitView("the launcher agrees", 5*time.Second, func(v sim.ClusterView) bool { return oneLeader(v) && leaders(v)[0] == next })
 	assert.Equal(t, "running", v.Nodes[lead-1].State, "the old leader's process still runs: only its links drop")
 
-	apply(0, 0, 0)
+	apply(0, 0, 0, 0)
 	p.waitFor(`[...document.querySelectorAll('#events li')].some((e) => e.textContent.includes('every link: latency 0 ms, jitter 0 ms, loss 0%'))`)
-	l.waitView("the old leader following again", 10*time.Second, func(v sim.ClusterView) bool {
+	v = l.waitView("the old leader following again", 10*time.Second, func(v sim.ClusterView) bool {
 		return oneLeader(v) && v.Nodes[lead-1].Role == "follower" && v.Nodes[lead-1].Term == v.Nodes[leaders(v)[0]-1].Term
 	})
+
+	// A slow link is drawn slow: the old leader's answers to the leader,
+	// held 900 ms by the link, take 900 ms on screen (others 0.6 s), and
+	// the note under the picture says how dots are paced.
+	apply(lead, leaders(v)[0], 900, 0)
+	p.waitFor(fmt.Sprintf(`(() => { const m = dledgerLab.frame.messages.find((m) => m.from === %d && m.to === %d && m.deliver_ms - m.sent_ms >= 900);
+		return m !== undefined && document.querySelector('#cluster [data-msg-id="' + m.id + '"]') !== null; })()`, lead, leaders(v)[0]))
+	p.waitFor(`(() => { const n = document.querySelector('#live-dots'); n.scrollIntoView({block: 'center'}); const r = n.getBoundingClientRect();
+		return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && n.textContent.includes('or the link’s latency when you set a longer one'); })()`)
+	p.shots("live-slow-link")
+	apply(0, 0, 0, 0)
 	p.axe("live view, instructor, links shaped")
 }

@@ -15,6 +15,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -88,6 +89,9 @@ type Live struct {
 	netDef   linkConf
 	links    map[[2]int]linkConf
 	switches map[string]bool
+	// cutSince: when this view first saw each cut link (ms since start),
+	// to mark as dropped what was sent over it afterwards (View).
+	cutSince map[sim.Link]int64
 }
 
 // New starts watching every member. Close stops it.
@@ -162,7 +166,7 @@ func (l *Live) View() sim.ClusterView {
 	}
 	l.mu.Lock()
 	v.Events = append(v.Events, l.events...)
-	paused := maps(l.paused)
+	paused := maps.Clone(l.paused)
 	l.mu.Unlock()
 
 	cuts := map[sim.Link]bool{}
@@ -233,6 +237,7 @@ func (l *Live) View() sim.ClusterView {
 	for c := range cuts {
 		v.Cuts = append(v.Cuts, c)
 	}
+	l.markCutMessages(v.Messages, cuts, v.TimeMs)
 	slices.SortFunc(v.Cuts, func(a, b sim.Link) int {
 		if a.From != b.From {
 			return a.From - b.From
@@ -247,12 +252,29 @@ func (l *Live) View() sim.ClusterView {
 	return v
 }
 
-func maps(m map[int]bool) map[int]bool {
-	out := make(map[int]bool, len(m))
-	for k, v := range m {
-		out[k] = v
+// markCutMessages marks as dropped the messages sent over a cut link since
+// this view first saw the cut. A broker that cut its side alone (`dledgerlab
+// partition --addr B`) drops its peers' messages as they arrive, and its
+// peers, whose side is whole, report them sent: they are drawn as crosses,
+// as the ones dropped by their sender are.
+func (l *Live) markCutMessages(msgs []sim.MessageView, cuts map[sim.Link]bool, now int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cutSince == nil {
+		l.cutSince = map[sim.Link]int64{}
 	}
-	return out
+	maps.DeleteFunc(l.cutSince, func(c sim.Link, _ int64) bool { return !cuts[c] })
+	for c := range cuts {
+		if _, ok := l.cutSince[c]; !ok {
+			l.cutSince[c] = now
+		}
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if since, ok := l.cutSince[sim.Link{From: m.From, To: m.To}]; ok && m.SentMs >= since {
+			m.Dropped = true
+		}
+	}
 }
 
 // downView is the last known state of a broker that does not answer: its

@@ -42,6 +42,41 @@ func TestGroupsOfCuts(t *testing.T) {
 	}
 }
 
+// TestMessagesOverACutLinkAreDropped: a broker that cut its side alone
+// drops what its peers send it as it arrives, and the peers report those
+// messages sent; the view draws them as crosses from the moment it saw the
+// cut, and no longer once the link is healed.
+func TestMessagesOverACutLinkAreDropped(t *testing.T) {
+	l := &Live{}
+	msg := func(from, to int, sent int64) sim.MessageView {
+		return sim.MessageView{From: from, To: to, SentMs: sent, DeliverMs: sent + 600}
+	}
+	dropped := func(msgs []sim.MessageView) []bool {
+		out := make([]bool, len(msgs))
+		for i, m := range msgs {
+			out[i] = m.Dropped
+		}
+		return out
+	}
+	cut := map[sim.Link]bool{{From: 1, To: 2}: true, {From: 2, To: 1}: true}
+
+	// Broker 2 cut its side at about 1000: broker 1's messages to it.
+	msgs := []sim.MessageView{msg(1, 2, 900), msg(1, 2, 1000), msg(1, 3, 1000), msg(3, 2, 1000)}
+	l.markCutMessages(msgs, cut, 1000)
+	assert.Equal(t, []bool{false, true, false, false}, dropped(msgs), "sent before the cut was seen, or on a whole link: drawn arriving")
+	msgs = []sim.MessageView{msg(1, 2, 1000), msg(2, 1, 1200)}
+	l.markCutMessages(msgs, cut, 1250)
+	assert.Equal(t, []bool{true, true}, dropped(msgs), "the cut as first seen, both ways")
+
+	// Healed: nothing marked; cut again later: counted from then.
+	msgs = []sim.MessageView{msg(1, 2, 1500)}
+	l.markCutMessages(msgs, nil, 1500)
+	assert.Equal(t, []bool{false}, dropped(msgs))
+	msgs = []sim.MessageView{msg(1, 2, 1700), msg(1, 2, 2000)}
+	l.markCutMessages(msgs, cut, 2000)
+	assert.Equal(t, []bool{false, true}, dropped(msgs))
+}
+
 // TestDiskSegments: a broker that is down still shows its CommitLog files.
 func TestDiskSegments(t *testing.T) {
 	dir := t.TempDir()

@@ -156,6 +156,7 @@ type Server struct {
 	truncated    []sim.EntryView   // recently truncated entries
 	sent         []sim.MessageView // the last messages sent, for the live view (view.go)
 	sentIDs      uint64
+	sentLast     map[sentKey]int64 // when the last noted message of each kind left (view.go)
 	nTrunc       uint64
 	applied      uint64 // messages dispatched to a queue
 	rate         rateMeter
@@ -587,7 +588,8 @@ func (s *Server) handleEarly() error {
 // dropped if the transport dropped it at once.
 func (s *Server) send(msgs []core.Message) {
 	for _, m := range msgs {
-		s.noteSent(m, !s.trans.Send(m))
+		queued, delay := s.trans.Send(m)
+		s.noteSent(m, !queued, delay)
 	}
 }
 

@@ -21,64 +21,80 @@ import (
 // viewLogEntries is how many of the last log entries a frame carries.
 const viewLogEntries = 64
 
-// The live view draws each message this broker sent as a short-lived arrow:
-// a frame carries the last maxSent messages sent within sentFlightMs, each
-// drawn as if it took sentFlightMs to arrive (a real message takes well
-// under a millisecond on one machine: too fast to see, and frames reach the
-// page a few times a second).
+// The live view draws each message this broker sent as a short-lived arrow.
+// A real message crosses one machine in well under a millisecond: too fast
+// to see, and frames reach the page four times a second. So each is drawn
+// as taking sentFlightMs, or the link's latency when that is longer (a link
+// slowed from the page is seen slow). Of the many messages of one kind on
+// one link (a heartbeat every 50 ms, pushes under load) one per
+// flight/perLink is kept, so that each one drawn is seen all the way across
+// rather than replaced by newer ones a few steps from its sender.
 const (
-	maxSent      = 64
 	sentFlightMs = 600
+	perLink      = 3
+	maxSent      = 256 // a bound the spacing above keeps far from
 )
+
+// sentKey is what tells the kept messages apart: a dropped message or a
+// refusal is not hidden behind an ordinary one of its kind.
+type sentKey struct {
+	to               core.NodeID
+	typ              core.MessageType
+	dropped, refused bool
+}
 
 // noteSent records m for the live view's arrows (runner only). dropped:
 // the transport dropped it at once (a cut link, the link's loss, a full
 // queue); the page draws a cross instead of a message that never leaves.
-func (s *Server) noteSent(m core.Message, dropped bool) {
-	s.sentIDs++
-	now := time.Since(s.started).Milliseconds()
-	mv := sim.MessageView{ID: uint64(s.cfg.ID)<<40 | s.sentIDs, From: int(m.From), To: int(m.To), Type: m.Type.String(), Term: m.Term,
-		SentMs: now, DeliverMs: now + sentFlightMs, Entries: len(m.Entries), Reject: m.Reject, Dropped: dropped}
-	if len(s.sent) >= maxSent {
-		s.sent = append(s.sent[:0], s.sent[len(s.sent)-maxSent/2:]...)
-	}
-	s.sent = append(s.sent, mv)
+// delay: how long the link's latency holds it.
+func (s *Server) noteSent(m core.Message, dropped bool, delay time.Duration) {
+	s.noteSentAt(time.Since(s.started).Milliseconds(), m, dropped, delay)
 }
 
-// recentSent returns the messages sent within sentFlightMs, at most
-// perLink of each kind to each peer (the newest), so that heartbeats every
-// 50 ms make a few dots on a link, not a dozen.
-func (s *Server) recentSent() []sim.MessageView {
-	const perLink = 3
-	since := time.Since(s.started).Milliseconds() - sentFlightMs
-	type key struct {
-		to  int
-		typ string
+// noteSentAt is noteSent at now, in ms since the process started.
+func (s *Server) noteSentAt(now int64, m core.Message, dropped bool, delay time.Duration) {
+	flight := max(sentFlightMs, delay.Milliseconds())
+	k := sentKey{m.To, m.Type, dropped, m.Reject}
+	if last, ok := s.sentLast[k]; ok && now-last < flight/perLink {
+		return
 	}
-	seen := map[key]int{}
+	if s.sentLast == nil {
+		s.sentLast = map[sentKey]int64{}
+	}
+	s.sentLast[k] = now
+	s.sentIDs++
+	s.sent = slices.DeleteFunc(s.sent, func(v sim.MessageView) bool { return v.DeliverMs < now })
+	if len(s.sent) >= maxSent {
+		s.sent = slices.Delete(s.sent, 0, len(s.sent)-maxSent+1)
+	}
+	s.sent = append(s.sent, sim.MessageView{ID: uint64(s.cfg.ID)<<40 | s.sentIDs, From: int(m.From), To: int(m.To), Type: m.Type.String(), Term: m.Term,
+		SentMs: now, DeliverMs: now + flight, Entries: len(m.Entries), Reject: m.Reject, Dropped: dropped})
+}
+
+// recentSent returns the noted messages still drawn in flight at now (ms
+// since the process started).
+func (s *Server) recentSent(now int64) []sim.MessageView {
 	var out []sim.MessageView
-	for i := len(s.sent) - 1; i >= 0 && s.sent[i].SentMs >= since; i-- {
-		m := s.sent[i]
-		if k := (key{m.To, m.Type}); seen[k] < perLink {
-			seen[k]++
+	for _, m := range s.sent {
+		if m.DeliverMs >= now {
 			out = append(out, m)
 		}
 	}
-	slices.Reverse(out)
 	return out
 }
 
 // view runs on the runner.
 func (s *Server) view() sim.ClusterView {
+	now := time.Since(s.started).Milliseconds()
 	cuts := []sim.Link{}
 	for _, id := range s.trans.Cuts() {
 		cuts = append(cuts, sim.Link{From: int(s.cfg.ID), To: int(id)}, sim.Link{From: int(id), To: int(s.cfg.ID)})
 	}
 	return sim.ClusterView{
 		Mode:       "live",
-		TimeMs:     time.Since(s.started).Milliseconds(),
+		TimeMs:     now,
 		Nodes:      []sim.NodeView{s.nodeView()},
-		Messages:   append([]sim.MessageView{}, s.recentSent()...),
+		Messages:   append([]sim.MessageView{}, s.recentSent(now)...),
 		Cuts:       cuts,
 		Events:     slices.Clone(s.events),
 		Violations: []sim.Violation{},

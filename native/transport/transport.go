@@ -229,51 +229,49 @@ func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
 // Recv delivers messages from peers.
 func (t *Transport) Recv() <-chan core.Message { return t.recv }
 
-// Send queues m for its recipient without blocking, and reports whether it
-// did. A full queue, a cut link, the link's loss (SetLink) or an unknown
-// recipient drops it: false. (A queued message can still be lost with its
-// connection; the core sends again what matters.)
-func (t *Transport) Send(m core.Message) bool {
+// Send queues m for its recipient without blocking. It reports whether it
+// did, and how long the link's latency (SetLink) holds m before it leaves:
+// the live view draws a dropped message as a cross and a slow link's
+// messages as slow. A full queue, a cut link, the link's loss or an unknown
+// recipient drops m: queued is false. (A queued message can still be lost
+// with its connection; the core sends again what matters.)
+func (t *Transport) Send(m core.Message) (queued bool, delay time.Duration) {
 	p := t.peers[m.To]
 	if p == nil {
-		return false
+		return false, 0
 	}
 	if t.isCut(m.To) {
 		p.dropped.Add(1)
-		return false
+		return false, 0
 	}
-	var due time.Time
+	now := time.Now()
+	due := now
 	if f := p.fault.Load(); f != nil {
 		if f.Loss > 0 && rand.Float64() < f.Loss {
 			p.dropped.Add(1)
-			return false
+			return false, 0
 		}
-		if f.Latency > 0 || f.Jitter > 0 {
-			due = time.Now().Add(f.Latency + rand.N(f.Jitter+1))
-		}
+		due = now.Add(f.Latency + rand.N(f.Jitter+1))
 	}
-	if !due.IsZero() || p.pending.Load() > 0 {
+	if due.After(now) || p.pending.Load() > 0 {
 		// Through the delay line; a message without delay still waits
 		// behind the delayed ones, so the link keeps its order.
-		if due.IsZero() {
-			due = time.Now()
-		}
 		p.pending.Add(1)
 		select {
 		case p.delayed <- delayedMsg{m: m, due: due}:
-			return true
+			return true, due.Sub(now)
 		default:
 			p.pending.Add(-1)
 			p.dropped.Add(1)
-			return false
+			return false, 0
 		}
 	}
 	select {
 	case p.queue <- m:
-		return true
+		return true, 0
 	default:
 		p.dropped.Add(1)
-		return false
+		return false, 0
 	}
 }
 

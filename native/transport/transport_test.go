@@ -165,19 +165,26 @@ func TestLinkFaults(t *testing.T) {
 }
 
 // Send says whether it queued the message, so that the live view can draw
-// a dropped one as a cross instead of a message that never leaves.
+// a dropped one as a cross instead of a message that never leaves, and how
+// long the link's latency holds it, so that a slow link is drawn slow.
 func TestSendReportsWhatItDrops(t *testing.T) {
 	a, _, _ := pair(t, "s", "s")
 	hb := core.Message{Type: core.MsgHeartbeat, From: 1, To: 2, Term: 1}
-	assert.True(t, a.Send(hb), "a link as it is")
-	assert.False(t, a.Send(core.Message{Type: core.MsgHeartbeat, From: 1, To: 9, Term: 1}), "no broker 9")
+	send := func(m core.Message) bool { queued, _ := a.Send(m); return queued }
+	assert.True(t, send(hb), "a link as it is")
+	assert.False(t, send(core.Message{Type: core.MsgHeartbeat, From: 1, To: 9, Term: 1}), "no broker 9")
 	require.NoError(t, a.SetLink(2, LinkFault{Loss: 1}))
-	assert.False(t, a.Send(hb), "loss 100 %")
-	require.NoError(t, a.SetLink(2, LinkFault{Latency: time.Millisecond}))
-	assert.True(t, a.Send(hb), "into the delay line")
+	assert.False(t, send(hb), "loss 100 %")
+	require.NoError(t, a.SetLink(2, LinkFault{Latency: 300 * time.Millisecond, Jitter: 50 * time.Millisecond}))
+	queued, delay := a.Send(hb)
+	assert.True(t, queued, "into the delay line")
+	assert.GreaterOrEqual(t, delay, 300*time.Millisecond, "the link's latency")
+	assert.LessOrEqual(t, delay, 350*time.Millisecond, "latency plus at most the jitter")
 	require.NoError(t, a.SetLink(2, LinkFault{}))
 	a.Cut([]core.NodeID{2})
-	assert.False(t, a.Send(hb), "a cut link")
+	assert.False(t, send(hb), "a cut link")
 	a.Heal()
-	assert.True(t, a.Send(hb))
+	queued, delay = a.Send(hb)
+	assert.True(t, queued)
+	assert.Zero(t, delay, "a healthy link holds nothing")
 }

@@ -215,6 +215,7 @@ function installPage() {
     + '.live-mode .mode-switch, .live-mode section:has(#ctl-settings-title) { display: none !important; }\n'
     + '.live-mode .rules label:not(' + LIVE_RULES.map((r) => ':has([data-rule="' + r + '"])').join(', ') + ') { display: none !important; }\n'
     + ACTING.map((a) => '.live-watch-only [data-action="' + a + '"]').join(', ') + ' { pointer-events: none; opacity: 0.45; }\n'
+    + '.live-dots { flex: 1 1 16rem; margin: 0; font-size: 0.85rem; color: var(--muted); }\n'
     + '.live-tag { font-weight: 600; padding: 2px 8px; border-radius: 10px; background: #e6f4ea; color: #137333; }';
   document.head.appendChild(style);
   document.documentElement.classList.add('live-mode');
@@ -226,6 +227,16 @@ function installPage() {
   banner.innerHTML = '<strong data-i18n="liveLostTitle"></strong> <span data-i18n="liveLostText"></span>';
   const main = document.querySelector('main');
   if (main) main.before(banner); else document.body.prepend(banner);
+  // A real message is too fast to see: say how the dots are paced
+  // (native/server/view.go). Controller mode's live frames carry none.
+  const transport = document.querySelector('.stage .transport');
+  if (transport) {
+    const dots = document.createElement('p');
+    dots.id = 'live-dots';
+    dots.className = 'live-dots dl-only';
+    dots.dataset.i18n = 'liveDots';
+    transport.append(dots);
+  }
   const top = document.querySelector('.top-actions');
   if (top) {
     const tag = document.createElement('span');
