@@ -243,6 +243,16 @@ func openSized(t *testing.T, url string, w, h int64) *page {
 // close closes the tab (the console is still checked at cleanup).
 func (p *page) close() { p.cancel() }
 
+// resize gives the tab a w×h viewport, as a window resized or a phone
+// turned, and waits until the page has it.
+func (p *page) resize(w, h int64) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(w, h)); err != nil {
+		p.t.Fatalf("resize to %d×%d: %v", w, h, err)
+	}
+	p.waitFor(fmt.Sprintf(`innerWidth === %d && innerHeight === %d`, w, h))
+}
+
 // eval runs a JavaScript expression and decodes its value into out.
 func (p *page) eval(expr string, out any) {
 	p.t.Helper()

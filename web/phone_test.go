@@ -76,4 +76,19 @@ func TestPhoneLayout(t *testing.T) {
 	p.shot("phone-play-zh")
 	p.key("l") // leave the page in English for the tests after this one
 	p.waitFor(`document.documentElement.lang === 'en'`)
+
+	// A phone turned, or a window made narrow: the drawing widens to the
+	// whole stage, then crops to the brokers again, labels still readable.
+	viewBoxWidth := `document.querySelector('#cluster').viewBox.baseVal.width`
+	var cropped float64
+	p.eval(viewBoxWidth, &cropped)
+	if cropped >= 640 {
+		t.Errorf("on a phone the drawing is cropped to the brokers; its viewBox is %v wide", cropped)
+	}
+	p.resize(1366, 768)
+	p.waitFor(viewBoxWidth + ` === 640`)
+	p.resize(390, 844)
+	p.waitFor(viewBoxWidth + ` < 640`)
+	p.waitFor(`[...document.querySelectorAll('#cluster text')].filter((e) => e.getBoundingClientRect().height > 0 && e.textContent.trim())
+		.every((e) => parseFloat(getComputedStyle(e).fontSize) * e.getScreenCTM().a >= 11)`)
 }

@@ -87,6 +87,16 @@ export class ClusterView {
     this.moving = false;
     this.scale = 1;
     this.compact = false;
+    // A window resized across the narrow width (a phone turned, a desktop
+    // window made small) crops or widens the drawing again and refits its
+    // labels (layout decides both, and otherwise runs only when the
+    // brokers or their groups change).
+    window.addEventListener('resize', () => {
+      const narrow = this.svg.clientWidth > 0 && this.svg.clientWidth < 600;
+      if (narrow === this.narrow) { this.fitText(); return; }
+      this.layoutKey = '';
+      if (this.frame) this.update(this.frame, this.selected);
+    });
   }
 
   /** update draws a new frame. */
@@ -223,6 +233,7 @@ export class ClusterView {
     // groups) so they stay readable; a wide one keeps the margins (where
     // the story's callout goes).
     const narrow = this.svg.clientWidth > 0 && this.svg.clientWidth < 600;
+    this.narrow = narrow;
     if (narrow && spots.length) {
       const xs = spots.map((p) => p.x); const ys = spots.map((p) => p.y);
       let x0 = Math.min(...xs) - 100; let y0 = Math.max(0, Math.min(...ys) - 52);
