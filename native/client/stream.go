@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -155,6 +156,13 @@ func (sc *streamConn) enqueue(it *streamItem) error {
 func (sc *streamConn) write() {
 	var f server.StreamFrame
 	for {
+		// An answer frame wakes many callers at once, and the one that
+		// queues first starts this goroutine, which the scheduler runs
+		// next: without a yield it would send that caller's message
+		// alone, then a few more, one socket write each. Yielding first
+		// lets the callers already woken queue theirs, so they leave in
+		// one frame (docs/BENCHMARKS.md, "The stream's writer yields").
+		runtime.Gosched()
 		sc.mu.Lock()
 		f.Messages = f.Messages[:0]
 		f.ID = sc.nextID
