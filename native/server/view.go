@@ -74,7 +74,7 @@ func (s *Server) noteSentAt(now int64, m core.Message, dropped bool, delay time.
 // recentSent returns the noted messages still drawn in flight at now (ms
 // since the process started).
 func (s *Server) recentSent(now int64) []sim.MessageView {
-	var out []sim.MessageView
+	out := []sim.MessageView{}
 	for _, m := range s.sent {
 		if m.DeliverMs >= now {
 			out = append(out, m)
@@ -94,7 +94,7 @@ func (s *Server) view() sim.ClusterView {
 		Mode:       "live",
 		TimeMs:     now,
 		Nodes:      []sim.NodeView{s.nodeView()},
-		Messages:   append([]sim.MessageView{}, s.recentSent(now)...),
+		Messages:   s.recentSent(now),
 		Cuts:       cuts,
 		Events:     slices.Clone(s.events),
 		Violations: []sim.Violation{},

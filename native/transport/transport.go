@@ -244,22 +244,20 @@ func (t *Transport) Send(m core.Message) (queued bool, delay time.Duration) {
 		p.dropped.Add(1)
 		return false, 0
 	}
-	now := time.Now()
-	due := now
 	if f := p.fault.Load(); f != nil {
 		if f.Loss > 0 && rand.Float64() < f.Loss {
 			p.dropped.Add(1)
 			return false, 0
 		}
-		due = now.Add(f.Latency + rand.N(f.Jitter+1))
+		delay = f.Latency + rand.N(f.Jitter+1)
 	}
-	if due.After(now) || p.pending.Load() > 0 {
+	if delay > 0 || p.pending.Load() > 0 {
 		// Through the delay line; a message without delay still waits
 		// behind the delayed ones, so the link keeps its order.
 		p.pending.Add(1)
 		select {
-		case p.delayed <- delayedMsg{m: m, due: due}:
-			return true, due.Sub(now)
+		case p.delayed <- delayedMsg{m: m, due: time.Now().Add(delay)}:
+			return true, delay
 		default:
 			p.pending.Add(-1)
 			p.dropped.Add(1)
